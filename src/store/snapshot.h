@@ -1,0 +1,66 @@
+/*
+ * snapshot — the immutable, in-memory view of the *running* configuration
+ * that the data plane reads.
+ *
+ * Built by the store (control plane) after each commit and at start, then
+ * handed whole to the data-plane loop (loop_post), which swaps one pointer.
+ * Nothing in it is shared with the thread that built it: it is allocated
+ * with malloc (not libre mem) and owns deep copies of everything, so the
+ * loop can free it. Never modified after it is built.
+ */
+#ifndef BULWARK_SNAPSHOT_H
+#define BULWARK_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "policy/policy.h"
+
+enum snap_alg { SNAP_ALG_MD5 = 1u << 0, SNAP_ALG_SHA256 = 1u << 1 };
+enum snap_tp { SNAP_TP_UDP = 1u << 0, SNAP_TP_TCP = 1u << 1, SNAP_TP_TLS = 1u << 2 };
+
+struct snap_ext {
+	char number[24];
+	uint8_t type;             /* enum model_type */
+	bool auth;                /* has SIP credentials (sip, iax2) */
+	char ha1_md5[33];         /* hex MD5(number:realm:password) */
+	char ha1_sha256[65];      /* hex SHA-256(number:realm:password) */
+	uint8_t algs_pref[2];     /* allowed algorithms in order of
+				   * preference, 0-terminated (snap_alg) */
+	bool has_prev;            /* previous password still remembered */
+	char prev_ha1_md5[33];
+	char prev_ha1_sha256[65];
+	int64_t prev_until;       /* unix seconds; forget prev after this */
+	uint16_t max_contacts;    /* phone.max_contacts */
+	bool nat;                 /* phone.nat */
+	bool qualify;             /* phone.qualify */
+	uint8_t transports;       /* snap_tp mask */
+	bool static_host;         /* phone.host_mode == "static" */
+	char host_ip[48];         /* phone.host_ip when static */
+};
+
+struct snapshot {
+	uint64_t version;         /* commit number, 0 = nothing committed */
+	char realm[64];           /* sip.realm */
+	size_t n_ext;
+	struct snap_ext *ext;     /* sorted by number (strcmp) */
+	struct policy policy;
+	/* Deep copies of the running settings sections, owned, read-only.
+	 * Keys as each section's owner defines them. May be empty objects. */
+	json_t *sections;         /* {"sip":{...},"guard":{...},...} */
+};
+
+/* Extension by number (not NUL-terminated: pointer + length), or NULL. */
+const struct snap_ext *snapshot_find(const struct snapshot *s,
+				     const char *num, size_t len);
+
+/* A running settings section (borrowed reference, never NULL: an empty
+ * object if absent). */
+const json_t *snapshot_section(const struct snapshot *s, const char *name);
+
+/* Free; NULL-safe. */
+void snapshot_free(struct snapshot *s);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * store — SQLite-backed configuration: staged and running extensions and
+ * settings sections, secrets at rest, commit.
+ *
+ * The control plane owns the store. Every function takes the store's own
+ * lock, so API threads may call them concurrently; none may be called from
+ * the data-plane loop (they do disk I/O).
+ *
+ * Staging: every edit (add, edit, remove, bulk, import, setting change)
+ * goes to the staged configuration only. Each write path runs the same
+ * validation — model rules, and the password/PIN policy in force (staged
+ * policy) — and refuses the whole write, changing nothing, if any rule is
+ * broken, with every finding in the report. Exception: while the staged
+ * policy has auto_fix on, a non-compliant SIP password or PIN is accepted
+ * at staging (the report carries a warning, rule "policy.auto_fix") and is
+ * replaced at commit.
+ *
+ * Commit: validates the whole staged configuration (every extension, cross
+ * references, licences, policy re-check of every stored secret, settings
+ * sections); with auto_fix on, replaces non-compliant secrets by generated
+ * ones and lists them (shown once); otherwise fails listing every finding
+ * and changes nothing. Then writes running := staged in one SQLite
+ * transaction (old or new, never a mix, even if killed), precomputes HA1
+ * (MD5, SHA-256) for changed passwords, remembers previous HA1s for 7 days,
+ * and builds a fresh snapshot.
+ *
+ * Secrets at rest: SIP passwords, PINs, call passwords are encrypted with
+ * DATA/secret.key (libsodium secretbox); web passwords are stored as
+ * argon2id hashes only. Outputs show secrets as "********" unless revealed.
+ *
+ * Return values: 0; EINVAL refused (report filled); ENOENT no such
+ * extension/section/key; EEXIST number already used; EIO database error.
+ */
+#ifndef BULWARK_STORE_H
+#define BULWARK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "common/report.h"
+#include "store/snapshot.h"
+
+struct store;
+
+/* A settings section owned by another module ("policy", "limits", "sip",
+ * "guard", "firewall", "services"). Registered before store_open. Values
+ * are a flat JSON object of key → scalar. */
+struct store_section {
+	const char *name;
+	/* New object holding every key with its default. */
+	json_t *(*defaults)(void);
+	/* Parse text value for key into obj (replacing it). 0, or EINVAL/
+	 * ENOENT with a report item naming "<name>.<key>" and the rule. */
+	int (*set)(json_t *obj, const char *key, const char *value,
+		   struct report *r);
+	/* Whole-section check at commit; may be NULL. */
+	int (*validate)(const json_t *obj, struct report *r);
+};
+
+/* Register a section (static storage; at most 16). Returns 0 or ENOSPC. */
+int store_section_register(const struct store_section *sec);
+
+/* Open (creating if needed) DATA/bulwark.db in WAL mode, run the numbered
+ * migrations, create DATA/secret.key (0600, 32 random bytes) if absent,
+ * load the dictionary (/usr/share/dict/words if present and
+ * SHARE/common-passwords.txt). data_dir must exist. */
+int store_open(struct store **sp, const char *data_dir, const char *share_dir);
+void store_close(struct store *s);   /* NULL-safe */
+
+enum store_view { STORE_STAGED, STORE_RUNNING };
+
+/* Extensions (staged). 'fields' is a flat object as in model.h; text
+ * values are accepted for every kind (as the CLI sends them) as well as
+ * typed JSON. For secrets, the value "generate" is not special: use the
+ * flags. On success *generated (if non-NULL) is an object of secrets that
+ * were generated now, e.g. {"auth.password":"..."} — shown once. */
+enum store_gen { STORE_GEN_PASSWORD = 1, STORE_GEN_PIN = 2 };
+int store_ext_add(struct store *s, const json_t *fields, unsigned gen,
+		  struct report *r, json_t **generated);
+int store_ext_edit(struct store *s, const char *number, const json_t *changes,
+		   unsigned gen, struct report *r, json_t **generated);
+int store_ext_remove(struct store *s, const char *number, struct report *r);
+
+/* One extension, every field; secrets masked unless reveal. New ref. */
+int store_ext_get(struct store *s, const char *number, enum store_view v,
+		  bool reveal, json_t **out);
+/* Array of {number,type,name,...summary}; sorted by number. New ref. */
+int store_ext_list(struct store *s, enum store_view v, json_t **out);
+
+/* "Add Multiple Extensions": numbers first..last of type, fields copied
+ * from template_number (staged; may be NULL), generated name
+ * ("Extension NNN" is not valid: use "User Ext" style valid names — the
+ * store documents its choice), generated password and PIN each. All or
+ * nothing. *created: array of {number, auth.password, voicemail.pin}. */
+int store_ext_bulk(struct store *s, const char *type, unsigned first,
+		   unsigned last, const char *template_number,
+		   struct report *r, json_t **created);
+
+/* CSV import (header row = field names, RFC 4180 quoting). All or nothing:
+ * one bad row imports nothing and the report names the row ("row 7").
+ * *count = rows staged. */
+int store_ext_import_csv(struct store *s, const char *csv, size_t len,
+			 struct report *r, size_t *count);
+/* CSV export of every extension (secrets omitted). malloc'd. */
+int store_ext_export_csv(struct store *s, enum store_view v, char **csv,
+			 size_t *len);
+
+/* Settings sections. */
+int store_section_get(struct store *s, const char *section, enum store_view v,
+		      json_t **out);
+int store_section_set(struct store *s, const char *section, const char *key,
+		      const char *value, struct report *r);
+/* Names of registered sections, as a JSON array. */
+json_t *store_section_names(void);
+
+/* Commit the staged configuration (see top). dry_run validates and
+ * reports without writing. *result: {"ok":bool,"version":N,"changes":[...],
+ * "fixed":[{"number","field","secret"}], "errors":[report items]}.
+ * On a real successful commit, *snap (if non-NULL) is a new snapshot the
+ * caller hands to the data plane. */
+int store_commit(struct store *s, bool dry_run, json_t **result,
+		 struct snapshot **snap);
+
+/* Pending changes staged vs running: array of {"kind":"ext"|"section",
+ * "key","op":"add"|"edit"|"remove","fields":[changed field names]}. */
+int store_pending(struct store *s, json_t **diff);
+
+/* Drop every staged change (staged := running). */
+int store_discard(struct store *s);
+
+/* Snapshot of the running configuration (at start). */
+int store_snapshot(struct store *s, struct snapshot **snap);
+
+/* Licences in use (running and staged) and limits:
+ * {"user":{"used":N,"staged":N,"limit":-1},"shared":{...},"ring_group":N}. */
+int store_licences(struct store *s, json_t **out);
+
+/* Report → JSON array of {"where","field","rule","message"}. */
+json_t *store_report_json(const struct report *r);
+
+/* Path of the database file (for modules that open their own connection,
+ * e.g. the bindings writer thread). Valid while the store is open. */
+const char *store_db_path(const struct store *s);
+
+#endif
