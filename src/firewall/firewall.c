@@ -2,6 +2,15 @@
 #include <stddef.h>
 #include "firewall/firewall.h"
 
+static json_t *firewall_defaults(void)
+{
+	return json_object();
+}
+
+const struct store_section firewall_section = {
+	.name = "firewall", .defaults = firewall_defaults,
+};
+
 int firewall_alloc(struct firewall **fp, struct store *st, const char *data_dir)
 {
 	(void)st;

@@ -9,8 +9,14 @@
 
 #include <jansson.h>
 
+#include "store/store.h"
+
 struct firewall;
 struct store;
+
+/* The "firewall" settings section (server type, interface roles, inbound
+ * services). Registered by the daemon at start. */
+extern const struct store_section firewall_section;
 
 int firewall_alloc(struct firewall **fp, struct store *st,
 		   const char *data_dir);

@@ -2,6 +2,15 @@
 #include <jansson.h>
 #include "guard/guard.h"
 
+static json_t *guard_defaults(void)
+{
+	return json_object();
+}
+
+const struct store_section guard_section = {
+	.name = "guard", .defaults = guard_defaults,
+};
+
 int guard_alloc(struct guard **gp, const struct guard_conf *conf)
 {
 	(void)conf;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "store/store.h"
+
 struct sa;
 struct guard;
 struct snapshot;
@@ -33,6 +35,10 @@ struct guard_conf {
 	const char *data_dir;      /* security.log */
 	const char *db_path;       /* bans persist here */
 };
+
+/* The "guard" settings section (thresholds, windows, ban times, scanner
+ * list, trusted networks, ban scope). Registered by the daemon at start. */
+extern const struct store_section guard_section;
 
 int guard_alloc(struct guard **gp, const struct guard_conf *conf);
 void guard_apply_snapshot(struct guard *g, const struct snapshot *snap);

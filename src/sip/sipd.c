@@ -4,6 +4,21 @@
 #include "store/snapshot.h"
 #include "sip/sipd.h"
 
+static json_t *sip_defaults(void)
+{
+	return json_object();
+}
+
+const struct store_section sipd_section = {
+	.name = "sip", .defaults = sip_defaults,
+};
+
+int sipd_transport_set(struct sipd *sd, const char *transport, bool on)
+{
+	(void)sd; (void)transport; (void)on;
+	return 0;
+}
+
 struct sipd {
 	struct snapshot *snap;
 };

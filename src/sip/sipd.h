@@ -6,7 +6,10 @@
 #ifndef BULWARK_SIPD_H
 #define BULWARK_SIPD_H
 
+#include <stdbool.h>
 #include <jansson.h>
+
+#include "store/store.h"
 
 struct sipd;
 struct snapshot;
@@ -36,6 +39,14 @@ json_t *sipd_registrations(struct sipd *sd);
 
 /* Status for 'bulwark status': listeners, counters. New reference. */
 json_t *sipd_status(struct sipd *sd);
+
+/* The "sip" settings section: realm, ports (udp_port, tcp_port, tls_port),
+ * rtp_start/rtp_end, expiry bounds. Registered by the daemon at start. */
+extern const struct store_section sipd_section;
+
+/* Start or stop one transport ("udp", "tcp", "tls") — the network services
+ * manager drives this. Returns 0, ENOTSUP (tls not built yet) or errno. */
+int sipd_transport_set(struct sipd *sd, const char *transport, bool on);
 
 /* Stop listening, flush bindings; NULL-safe. */
 void sipd_close(struct sipd *sd);
