@@ -18,6 +18,7 @@ struct sipd;
 struct guard;
 struct firewall;
 struct services;
+struct snapshot;
 
 struct daemon {
 	const char *data_dir;

@@ -1,0 +1,670 @@
+/*
+ * api — the admin API server: libmicrohttpd on DATA/control.sock (file
+ * mode is the authentication) and optionally on TCP with HTTP Basic admin
+ * authentication (auth.c). Requests are routed through the tables that
+ * modules register (routes.h); handlers get the parsed JSON body.
+ *
+ * Threads: one MHD thread per connection, so a failed login can be
+ * delayed (sleep) without blocking any other client. Connections are
+ * bounded per listener and, on TCP, per source address.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "api/routes.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+#include "common/report.h"
+#include "store/store.h"
+
+#define API_PREFIX      "/api/v1"
+#define MAX_TABLES      16
+#define MAX_SEGS        8
+#define JSON_LIMIT      (1u << 20)     /* 1 MiB */
+#define CSV_LIMIT       (32u << 20)    /* 32 MiB */
+#define CONN_LIMIT      64
+#define PER_IP_LIMIT    8
+#define CONN_TIMEOUT_S  60
+#define AUTH_FAIL_DELAY_MS 1000
+
+struct table {
+	const struct api_route *routes;
+	size_t n;
+};
+
+static struct table tables[MAX_TABLES];
+static size_t n_tables;
+
+struct listener {
+	struct api *api;
+	bool need_auth;
+	const char *name;        /* "unix" or "tcp", for the log */
+};
+
+struct api {
+	struct daemon *d;
+	struct MHD_Daemon *unix_mhd;
+	struct MHD_Daemon *tcp_mhd;
+	int unix_fd;
+	bool fd_owned_by_mhd;
+	char sock_path[256];
+	struct api_auth *auth;
+	struct listener unix_l, tcp_l;
+};
+
+/* Per-request state, kept across MHD's calls for one request. */
+struct reqstate {
+	char *buf;
+	size_t len, cap, limit;
+	bool too_big;
+	bool is_csv;
+	bool authed;
+};
+
+int api_routes_register(const struct api_route *routes, size_t n)
+{
+	if (n_tables >= MAX_TABLES)
+		return ENOSPC;
+	tables[n_tables].routes = routes;
+	tables[n_tables].n = n;
+	n_tables++;
+	return 0;
+}
+
+void api_ok(struct api_resp *resp, json_t *body)
+{
+	resp->status = 200;
+	json_decref(resp->body);
+	resp->body = body;
+}
+
+int api_query_flag(const struct api_req *req, const char *name)
+{
+	const char *v = req->query ? req->query(req, name) : NULL;
+
+	if (!v)
+		return 0;
+	return !strcmp(v, "") || !strcmp(v, "1") || !strcasecmp(v, "true") ||
+	       !strcasecmp(v, "yes") || !strcasecmp(v, "on");
+}
+
+void api_error(struct api_resp *resp, int status, const char *msg,
+	       const struct report *r)
+{
+	json_t *errors = r ? store_report_json(r) : NULL;
+
+	resp->status = status;
+	json_decref(resp->body);
+	free(resp->raw);
+	resp->raw = NULL;
+	resp->body = json_pack("{s:s,s:o}", "error", msg ? msg : "error",
+			       "errors", errors ? errors : json_array());
+}
+
+/* ---- routing ---- */
+
+static size_t split(char *path, char **seg, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL, *t;
+
+	for (t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == max)
+			return max + 1;
+		seg[n++] = t;
+	}
+	return n;
+}
+
+/* Match path against pattern; params filled in order. Returns the number
+ * of literal segments matched (higher wins), or -1. */
+static int match(const char *pattern, char **seg, size_t nseg,
+		 const char **param)
+{
+	char pbuf[256];
+	char *pseg[MAX_SEGS];
+	size_t np, i, k = 0;
+	int lit = 0;
+
+	if (strlen(pattern) >= sizeof(pbuf))
+		return -1;
+	memcpy(pbuf, pattern, strlen(pattern) + 1);
+	np = split(pbuf, pseg, MAX_SEGS);
+	if (np != nseg)
+		return -1;
+	for (i = 0; i < np; i++) {
+		if (pseg[i][0] == ':') {
+			if (k < 4)
+				param[k++] = seg[i];
+			continue;
+		}
+		if (strcmp(pseg[i], seg[i]))
+			return -1;
+		lit++;
+	}
+	return lit;
+}
+
+static const char *query_get(const struct api_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+					   name);
+}
+
+static void route(struct api *a, struct api_req *req, struct api_resp *resp)
+{
+	char pbuf[1024];
+	char *seg[MAX_SEGS];
+	size_t nseg, t, i;
+	const struct api_route *best = NULL;
+	const char *best_param[4] = { NULL };
+	int best_score = -1;
+	bool path_known = false;
+
+	if (strlen(req->path) >= sizeof(pbuf)) {
+		api_error(resp, 404, "No such resource.", NULL);
+		return;
+	}
+	memcpy(pbuf, req->path, strlen(req->path) + 1);
+	nseg = split(pbuf, seg, MAX_SEGS);
+	if (nseg > MAX_SEGS) {
+		api_error(resp, 404, "No such resource.", NULL);
+		return;
+	}
+	for (t = 0; t < n_tables; t++) {
+		for (i = 0; i < tables[t].n; i++) {
+			const struct api_route *r = &tables[t].routes[i];
+			const char *param[4] = { NULL };
+			int score = match(r->pattern, seg, nseg, param);
+
+			if (score < 0)
+				continue;
+			path_known = true;
+			if (strcmp(r->method, req->method))
+				continue;
+			if (score > best_score) {
+				best = r;
+				best_score = score;
+				memcpy(best_param, param, sizeof(param));
+			}
+		}
+	}
+	if (!best) {
+		if (path_known)
+			api_error(resp, 405, "Method not allowed on this resource.",
+				  NULL);
+		else
+			api_error(resp, 404, "No such resource.", NULL);
+		return;
+	}
+	memcpy(req->param, best_param, sizeof(best_param));
+	best->h(a->d, req, resp);
+}
+
+/* ---- MHD plumbing ---- */
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	log_warn("api", "http: %s", buf);
+}
+
+/* Printable copy of untrusted text for the log. */
+static void sanitize(char *dst, size_t sz, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src && src[i] && i + 1 < sz; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[i] = (ch < 0x20 || ch > 0x7e) ? '?' : (char)ch;
+	}
+	dst[i] = '\0';
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn,
+				 struct listener *l, const char *method,
+				 const char *url, struct api_resp *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char m[16], u[200];
+
+	if (resp->raw) {
+		r = MHD_create_response_from_buffer(resp->raw_len, resp->raw,
+						    MHD_RESPMEM_MUST_FREE);
+		if (r)
+			resp->raw = NULL;
+		if (r)
+			MHD_add_response_header(r, "Content-Type",
+				resp->content_type ? resp->content_type :
+				"application/octet-stream");
+	} else {
+		char *text;
+		size_t len;
+
+		if (!resp->body)
+			resp->body = json_object();
+		text = json_dumps(resp->body, JSON_COMPACT);
+		if (!text)
+			return MHD_NO;
+		len = strlen(text);
+		/* JSON replies end with a newline: nicer for curl users. */
+		{
+			char *t2 = realloc(text, len + 2);
+
+			if (!t2) {
+				free(text);
+				return MHD_NO;
+			}
+			text = t2;
+			text[len++] = '\n';
+			text[len] = '\0';
+		}
+		r = MHD_create_response_from_buffer(len, text,
+						    MHD_RESPMEM_MUST_FREE);
+		if (!r)
+			free(text);
+		if (r)
+			MHD_add_response_header(r, "Content-Type",
+						"application/json");
+	}
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+
+	sanitize(m, sizeof(m), method);
+	sanitize(u, sizeof(u), url);
+	log_info("api", "%s %s %d (%s)", m, u, resp->status, l->name);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn,
+				  struct listener *l, const char *method,
+				  const char *url, int status, const char *msg)
+{
+	struct api_resp resp = { .status = 200 };
+	enum MHD_Result ret;
+
+	api_error(&resp, status, msg, NULL);
+	ret = send_resp(conn, l, method, url, &resp);
+	json_decref(resp.body);
+	return ret;
+}
+
+/* 401 with WWW-Authenticate, after a delay that holds only this
+ * connection's thread. */
+static enum MHD_Result send_unauthorized(struct MHD_Connection *conn,
+					 struct listener *l,
+					 const char *method, const char *url)
+{
+	static const char body[] =
+		"{\"error\":\"Authentication required: HTTP Basic with user "
+		"admin and the password bulwarkd printed at first start.\","
+		"\"errors\":[]}\n";
+	struct timespec ts = { AUTH_FAIL_DELAY_MS / 1000,
+			       (AUTH_FAIL_DELAY_MS % 1000) * 1000000L };
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char m[16], u[200];
+
+	nanosleep(&ts, NULL);
+	r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+					    MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_basic_auth_fail_response(conn, "bulwark", r);
+	MHD_destroy_response(r);
+	sanitize(m, sizeof(m), method);
+	sanitize(u, sizeof(u), url);
+	log_warn("api", "%s %s 401 (%s): admin authentication failed", m, u,
+		 l->name);
+	return ret;
+}
+
+static bool check_auth(struct listener *l, struct MHD_Connection *conn)
+{
+	char *pass = NULL;
+	char *user = MHD_basic_auth_get_username_password(conn, &pass);
+	bool ok = false;
+
+	if (user && pass)
+		ok = api_auth_check(l->api->auth, user, pass);
+	if (pass) {
+		sodium_memzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+static bool is_csv_type(const char *ct)
+{
+	return ct && !strncasecmp(ct, "text/csv", 8);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct reqstate *st = *con_cls;
+	struct api_req req;
+	struct api_resp resp = { .status = 200 };
+	json_error_t jerr;
+	enum MHD_Result ret;
+	const char *ct;
+
+	if (!st) {
+		const char *cl;
+
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		*con_cls = st;
+		if (l->need_auth) {
+			if (!check_auth(l, conn))
+				return send_unauthorized(conn, l, method, url);
+			st->authed = true;
+		}
+		ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 "Content-Type");
+		st->is_csv = is_csv_type(ct);
+		st->limit = st->is_csv ? CSV_LIMIT : JSON_LIMIT;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > st->limit)
+			return send_error(conn, l, method, url, 413,
+					  st->is_csv ?
+					  "Request body too large: the limit is 32 MiB for CSV." :
+					  "Request body too large: the limit is 1 MiB for JSON.");
+		return MHD_YES;
+	}
+
+	if (*upload_size) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		if (st->too_big || st->len + n > st->limit) {
+			st->too_big = true;
+			return MHD_YES;     /* discard the rest */
+		}
+		if (st->len + n + 1 > st->cap) {
+			size_t cap = st->cap ? st->cap : 4096;
+			char *b;
+
+			while (cap < st->len + n + 1)
+				cap *= 2;
+			if (cap > st->limit + 1)
+				cap = st->limit + 1;
+			b = realloc(st->buf, cap);
+			if (!b)
+				return MHD_NO;
+			st->buf = b;
+			st->cap = cap;
+		}
+		memcpy(st->buf + st->len, upload, n);
+		st->len += n;
+		st->buf[st->len] = '\0';
+		return MHD_YES;
+	}
+
+	if (st->too_big)
+		return send_error(conn, l, method, url, 413,
+				  "Request body too large.");
+
+	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) ||
+	    (url[strlen(API_PREFIX)] != '/' && url[strlen(API_PREFIX)] != '\0'))
+		return send_error(conn, l, method, url, 404,
+				  "No such resource: the API lives under /api/v1/.");
+
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = url + strlen(API_PREFIX);
+	req.query = query_get;
+	req.conn = conn;
+	req.raw = st->buf;
+	req.raw_len = st->len;
+	if (st->len && !st->is_csv) {
+		req.body = json_loadb(st->buf, st->len, JSON_REJECT_DUPLICATES,
+				      &jerr);
+		if (!req.body) {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg),
+				 "The request body is not valid JSON: %s "
+				 "(line %d, column %d).", jerr.text, jerr.line,
+				 jerr.column);
+			return send_error(conn, l, method, url, 400, msg);
+		}
+	}
+	route(l->api, &req, &resp);
+	ret = send_resp(conn, l, method, url, &resp);
+	json_decref(req.body);
+	json_decref(resp.body);
+	free(resp.raw);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct reqstate *st = *con_cls;
+
+	if (!st)
+		return;
+	free(st->buf);
+	free(st);
+	*con_cls = NULL;
+}
+
+/* ---- listeners ---- */
+
+static int unix_listen(struct api *a, const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat stt;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path) ||
+	    strlen(path) >= sizeof(a->sock_path))
+		return ENAMETOOLONG;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (lstat(path, &stt) == 0) {
+		if (!S_ISSOCK(stt.st_mode)) {
+			err = EEXIST;
+			goto out;
+		}
+		/* A live daemon answers; a stale socket refuses. */
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			err = EADDRINUSE;
+			goto out;
+		}
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return errno;
+		unlink(path);
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    chmod(path, 0600) || listen(fd, 64)) {
+		err = errno;
+		unlink(path);
+		goto out;
+	}
+	memcpy(a->sock_path, path, strlen(path) + 1);
+	a->unix_fd = fd;
+	return 0;
+out:
+	close(fd);
+	return err;
+}
+
+static int parse_addr(const char *text, struct sockaddr_storage *ss,
+		      bool *v6)
+{
+	char host[64];
+	const char *colon;
+	unsigned long port;
+	char *end;
+	size_t hl;
+
+	if (text[0] == '[') {
+		const char *rb = strchr(text, ']');
+
+		if (!rb || rb[1] != ':')
+			return EINVAL;
+		hl = (size_t)(rb - text - 1);
+		if (hl >= sizeof(host))
+			return EINVAL;
+		memcpy(host, text + 1, hl);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return EINVAL;
+		hl = (size_t)(colon - text);
+		if (hl >= sizeof(host))
+			return EINVAL;
+		memcpy(host, text, hl);
+	}
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port == 0 || port > 65535 || colon[1] == '\0')
+		return EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*v6 = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*v6 = true;
+		return 0;
+	}
+	return EINVAL;
+}
+
+int api_start(struct api **ap, struct daemon *d, const char *sock_path,
+	      const char *http_addr)
+{
+	struct api *a;
+	int err = 0;
+	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			       MHD_USE_ERROR_LOG;
+
+	if (!ap || !sock_path)
+		return EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return ENOMEM;
+	a->d = d;
+	a->unix_fd = -1;
+	a->unix_l = (struct listener){ a, false, "unix" };
+	a->tcp_l = (struct listener){ a, true, "tcp" };
+
+	err = unix_listen(a, sock_path);
+	if (err)
+		goto out;
+	a->unix_mhd = MHD_start_daemon(flags, 0, NULL, NULL,
+		on_request, &a->unix_l,
+		MHD_OPTION_LISTEN_SOCKET, a->unix_fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+		MHD_OPTION_END);
+	if (!a->unix_mhd) {
+		err = EIO;
+		goto out;
+	}
+	a->fd_owned_by_mhd = true;   /* MHD_stop_daemon closes it */
+
+	if (http_addr) {
+		struct sockaddr_storage ss;
+		bool v6 = false;
+
+		err = parse_addr(http_addr, &ss, &v6);
+		if (err)
+			goto out;
+		err = api_auth_alloc(&a->auth, d && d->data_dir ? d->data_dir : ".");
+		if (err)
+			goto out;
+		a->tcp_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
+			0, NULL, NULL, on_request, &a->tcp_l,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+			MHD_OPTION_END);
+		if (!a->tcp_mhd) {
+			err = EADDRNOTAVAIL;
+			goto out;
+		}
+	}
+	*ap = a;
+out:
+	if (err)
+		api_stop(a);
+	return err;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->tcp_mhd)
+		MHD_stop_daemon(a->tcp_mhd);
+	if (a->unix_mhd)
+		MHD_stop_daemon(a->unix_mhd);
+	if (a->unix_fd >= 0) {
+		if (!a->fd_owned_by_mhd)
+			close(a->unix_fd);
+		unlink(a->sock_path);
+	}
+	api_auth_free(a->auth);
+	free(a);
+}

@@ -1,0 +1,406 @@
+/*
+ * bulwarkd — start-up, signals and shut-down.
+ *
+ * Start order: data directory → settings sections → store → snapshot →
+ * guard → sipd (takes the snapshot) → firewall → services → admin API.
+ * The main thread then runs the data-plane loop (re_main) until SIGTERM or
+ * SIGINT; every other thread has those signals blocked, so they always
+ * reach the loop, which stops; then everything closes in reverse order.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Only the libre headers needed: re.h pulls re_json.h, which clashes
+ * with jansson. */
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_mem.h>
+#include <re_main.h>
+#include <re_mqueue.h>
+#include <sodium.h>
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "api/routes.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+#include "daemon/datadir.h"
+#include "daemon/loop.h"
+#include "daemon/services.h"
+#include "firewall/firewall.h"
+#include "guard/guard.h"
+#include "sip/sipd.h"
+#include "store/store.h"
+
+#ifndef BULWARK_SHARE_DIR
+#define BULWARK_SHARE_DIR "/usr/share/bulwark"
+#endif
+#define DEFAULT_DATA "/var/lib/bulwark"
+#define MAX_FDS 4096
+
+struct daemon *daemon_ctx;
+static struct daemon the_daemon;
+static volatile sig_atomic_t got_signal;
+
+struct opts {
+	const char *data;
+	const char *sip;
+	const char *http;
+	enum log_level level;
+	bool syslog;
+	bool reset_admin;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--http ADDR:PORT]\n"
+"                [--log-level debug|info|warn|error] [--syslog]\n"
+"       bulwarkd [--data DIR] --reset-admin\n"
+"\n"
+"  --data DIR         data directory (default " DEFAULT_DATA ", or $BULWARK_DATA)\n"
+"  --sip ADDR:PORT    SIP listen address (default: the sip settings' port)\n"
+"  --http ADDR:PORT   also serve the admin API on TCP (HTTP Basic, user admin)\n"
+"  --log-level LEVEL  minimum level logged (default info)\n"
+"  --syslog           copy log lines to syslog\n"
+"  --reset-admin      replace the admin API password, print it once, exit\n");
+}
+
+static int parse_level(const char *s, enum log_level *lvl)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcasecmp(s, names[i])) {
+			*lvl = (enum log_level)i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "sip", required_argument, NULL, 's' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ "reset-admin", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	o->data = getenv("BULWARK_DATA");
+	if (!o->data || !*o->data)
+		o->data = DEFAULT_DATA;
+	o->level = LOG_LVL_INFO;
+	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o->data = optarg; break;
+		case 's': o->sip = optarg; break;
+		case 'H': o->http = optarg; break;
+		case 'S': o->syslog = true; break;
+		case 'R': o->reset_admin = true; break;
+		case 'l':
+			if (parse_level(optarg, &o->level)) {
+				fprintf(stderr, "bulwarkd: --log-level: '%s' is "
+					"not one of debug, info, warn, error\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("bulwarkd 0.1.0\n"); exit(0);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bulwarkd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* Shown once, on stdout (never in the log). */
+static void print_credential(const struct opts *o, const char *pw,
+			     bool reset)
+{
+	const char *url = o->http ? o->http : "ADDR:PORT";
+
+	printf("\n"
+	       "bulwarkd: %s admin API credential (shown only this once):\n"
+	       "    user:     %s\n"
+	       "    password: %s\n"
+	       "  use it with:\n"
+	       "    bulwark --url http://%s --user %s:PASSWORD status\n"
+	       "    curl -u %s:PASSWORD http://%s/api/v1/status\n"
+	       "  lost it?  bulwarkd --data %s --reset-admin\n\n",
+	       reset ? "new" : "generated", API_AUTH_USER, pw, url,
+	       API_AUTH_USER, API_AUTH_USER, url, o->data);
+	fflush(stdout);
+}
+
+static int reset_admin(const struct opts *o)
+{
+	char pw[API_AUTH_PW_LEN + 1];
+	const char *what;
+	bool created;
+	int err = datadir_prepare(o->data, &what);
+
+	if (err) {
+		fprintf(stderr, "bulwarkd: data directory %s: %s: %s\n",
+			o->data, what, strerror(err));
+		return 1;
+	}
+	err = api_auth_ensure(o->data, true, pw, sizeof(pw), &created);
+	if (err) {
+		fprintf(stderr, "bulwarkd: cannot reset the admin credential: "
+			"%s\n", strerror(err));
+		return 1;
+	}
+	print_credential(o, pw, true);
+	sodium_memzero(pw, sizeof(pw));
+	return 0;
+}
+
+static void apply_on_loop(void *arg)
+{
+	struct snapshot *snap = arg;
+	struct daemon *d = daemon_ctx;
+	unsigned long long version = snap->version;
+
+	if (d && d->guard)
+		guard_apply_snapshot(d->guard, snap);
+	if (d && d->sipd)
+		sipd_apply_snapshot(d->sipd, snap);
+	else
+		snapshot_free(snap);
+	log_info("daemon", "configuration version %llu applied", version);
+}
+
+int daemon_publish_snapshot(struct snapshot *snap)
+{
+	int err;
+
+	if (!snap)
+		return EINVAL;
+	err = loop_post(apply_on_loop, snap);
+	if (err)
+		snapshot_free(snap);
+	return err;
+}
+
+static void on_signal(int sig)
+{
+	/* Signal context: only async-signal-safe work. */
+	got_signal = sig;
+	re_cancel();
+}
+
+static int register_everything(void)
+{
+	const struct store_section *secs[] = {
+		&sipd_section, &guard_section, &firewall_section,
+		&services_section,
+	};
+	struct { const struct api_route *r; size_t n; } routes[] = {
+		{ api_routes_config, api_routes_config_n },
+		{ api_routes_sip, api_routes_sip_n },
+		{ api_routes_guard, api_routes_guard_n },
+		{ api_routes_firewall, api_routes_firewall_n },
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		err = store_section_register(secs[i]);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		err = api_routes_register(routes[i].r, routes[i].n);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct daemon *d = &the_daemon;
+	struct snapshot *snap = NULL;
+	struct api *api = NULL;
+	char path[4096];
+	const char *what = "";
+	sigset_t sigs, oldsigs;
+	int err, rc = 1;
+
+	memset(&o, 0, sizeof(o));
+	err = parse_opts(argc, argv, &o);
+	if (err)
+		return err;
+	if (o.reset_admin)
+		return reset_admin(&o);
+
+	log_setup(o.level, o.syslog);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* Every thread started from here on inherits the blocked set; the
+	 * main thread unblocks before it enters the loop. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &oldsigs);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (sodium_init() < 0) {
+		log_err("daemon", "libsodium initialisation failed");
+		return 1;
+	}
+	err = libre_init();
+	if (err) {
+		log_err("daemon", "libre initialisation failed: %s",
+			strerror(err));
+		return 1;
+	}
+	fd_setsize(MAX_FDS);
+
+	d->data_dir = o.data;
+	d->share_dir = getenv("BULWARK_SHARE");
+	if (!d->share_dir || !*d->share_dir)
+		d->share_dir = BULWARK_SHARE_DIR;
+	daemon_ctx = d;
+
+	err = datadir_prepare(o.data, &what);
+	if (err) {
+		log_err("daemon", "data directory %s: %s: %s", o.data, what,
+			strerror(err));
+		goto out;
+	}
+	err = register_everything();
+	if (err) {
+		log_err("daemon", "registering sections and routes: %s",
+			strerror(err));
+		goto out;
+	}
+	err = store_open(&d->store, o.data, d->share_dir);
+	if (err) {
+		log_err("daemon", "store %s/bulwark.db: %s", o.data,
+			strerror(err));
+		goto out;
+	}
+	err = store_snapshot(d->store, &snap);
+	if (err) {
+		log_err("daemon", "running configuration snapshot: %s",
+			strerror(err));
+		goto out;
+	}
+	err = loop_init();
+	if (err) {
+		log_err("daemon", "loop message queue: %s", strerror(err));
+		goto out;
+	}
+	{
+		struct guard_conf gc = { .data_dir = o.data,
+					 .db_path = store_db_path(d->store) };
+
+		err = guard_alloc(&d->guard, &gc);
+		if (err) {
+			log_err("daemon", "guard: %s", strerror(err));
+			goto out;
+		}
+		if (d->guard)
+			guard_apply_snapshot(d->guard, snap);
+	}
+	{
+		struct sipd_conf sc = { .data_dir = o.data,
+					.db_path = store_db_path(d->store),
+					.listen = o.sip, .guard = d->guard };
+
+		err = sipd_alloc(&d->sipd, &sc, snap);
+		snap = NULL;   /* sipd owns it, even on failure */
+		if (err) {
+			log_err("daemon", "SIP on %s: %s",
+				o.sip ? o.sip : "configured port",
+				strerror(err));
+			goto out;
+		}
+	}
+	err = firewall_alloc(&d->firewall, d->store, o.data);
+	if (err) {
+		log_err("daemon", "firewall: %s", strerror(err));
+		goto out;
+	}
+	err = services_alloc(&d->services, d);
+	if (err) {
+		log_err("daemon", "services: %s", strerror(err));
+		goto out;
+	}
+	if (o.http) {
+		char pw[API_AUTH_PW_LEN + 1];
+		bool created = false;
+
+		err = api_auth_ensure(o.data, false, pw, sizeof(pw), &created);
+		if (err) {
+			log_err("daemon", "admin credential: %s", strerror(err));
+			goto out;
+		}
+		if (created) {
+			print_credential(&o, pw, false);
+			log_info("daemon", "admin API credential generated "
+				 "(printed once on stdout)");
+		}
+		sodium_memzero(pw, sizeof(pw));
+	}
+	err = datadir_path(path, sizeof(path), o.data, "control.sock");
+	if (!err)
+		err = api_start(&api, d, path, o.http);
+	if (err) {
+		log_err("daemon", "admin API (%s%s%s): %s", path,
+			o.http ? ", " : "", o.http ? o.http : "",
+			strerror(err));
+		goto out;
+	}
+
+	log_info("daemon", "ready: data %s, admin API %s%s%s", o.data, path,
+		 o.http ? " and http://" : "", o.http ? o.http : "");
+	pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
+	err = re_main(on_signal);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (got_signal)
+		log_info("daemon", "signal %d: stopping", (int)got_signal);
+	rc = err ? 1 : 0;
+	if (err)
+		log_err("daemon", "event loop: %s", strerror(err));
+
+out:
+	loop_shutdown();
+	api_stop(api);
+	services_close(d->services);
+	firewall_close(d->firewall);
+	sipd_close(d->sipd);
+	guard_close(d->guard);
+	snapshot_free(snap);
+	store_close(d->store);
+	loop_close();
+	libre_close();
+	if (rc == 0)
+		log_info("daemon", "stopped");
+	daemon_ctx = NULL;
+	return rc;
+}
