@@ -1,0 +1,132 @@
+/*
+ * migrate — numbered schema migrations.
+ *
+ * One row per schema change: {version, owner module, SQL}. Versions are
+ * strictly increasing; a module that needs tables APPENDS a row with the
+ * next number (never edits an applied row). Each migration runs in its own
+ * transaction together with its record in schema_migrations, so a crash
+ * leaves the database at the previous version or the next one.
+ * See docs/internals/store.md.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+struct migration {
+	int version;
+	const char *owner;
+	const char *sql;
+};
+
+static const struct migration migrations[] = {
+	{1, "store",
+	 /* key/value facts: commit_version */
+	 "CREATE TABLE meta("
+	 " key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+	 "INSERT INTO meta(key, value) VALUES ('commit_version', '0');"
+	 /* staged extensions: doc = JSON of non-secret fields */
+	 "CREATE TABLE ext_staged("
+	 " number TEXT PRIMARY KEY, type TEXT NOT NULL, doc TEXT NOT NULL,"
+	 " sip_pw BLOB, vm_pin BLOB, call_pw BLOB, hotdesk_pin BLOB,"
+	 " web_hash TEXT, must_change INTEGER NOT NULL DEFAULT 0);"
+	 /* running extensions: as staged plus digest material */
+	 "CREATE TABLE ext_running("
+	 " number TEXT PRIMARY KEY, type TEXT NOT NULL, doc TEXT NOT NULL,"
+	 " sip_pw BLOB, vm_pin BLOB, call_pw BLOB, hotdesk_pin BLOB,"
+	 " web_hash TEXT, must_change INTEGER NOT NULL DEFAULT 0,"
+	 " ha1_md5 TEXT, ha1_sha256 TEXT,"
+	 " prev_ha1_md5 TEXT, prev_ha1_sha256 TEXT,"
+	 " prev_until INTEGER NOT NULL DEFAULT 0);"
+	 /* settings sections: doc = flat JSON object */
+	 "CREATE TABLE section_staged("
+	 " name TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;"
+	 "CREATE TABLE section_running("
+	 " name TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;"
+	 /* one row per successful commit */
+	 "CREATE TABLE commit_log("
+	 " version INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	 " changes TEXT NOT NULL);"},
+	/* Append new migrations here: {2, "<module>", "CREATE TABLE ..."}. */
+};
+
+static const size_t migration_count =
+	sizeof(migrations) / sizeof(migrations[0]);
+
+static int current_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st = NULL;
+	int err = 0;
+
+	if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations("
+			 " version INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+			 " applied_at INTEGER NOT NULL)", NULL, NULL, NULL)
+	    != SQLITE_OK)
+		return EIO;
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM "
+			       "schema_migrations", -1, &st, NULL) != SQLITE_OK)
+		return EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	else
+		err = EIO;
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int apply_one(sqlite3 *db, const struct migration *m)
+{
+	sqlite3_stmt *st = NULL;
+	int err = 0;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return EIO;
+	if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+		err = EIO;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db, "INSERT INTO schema_migrations(version, "
+			       "owner, applied_at) VALUES (?, ?, "
+			       "strftime('%s','now'))", -1, &st, NULL)
+	    != SQLITE_OK) {
+		err = EIO;
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, m->version);
+	sqlite3_bind_text(st, 2, m->owner, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = EIO;
+ out:
+	sqlite3_finalize(st);
+	if (!err && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		err = EIO;
+	if (err)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return err;
+}
+
+/* Bring the schema up to date. EIO on a database error, a malformed table
+ * (versions not increasing) or a database newer than this binary. */
+int store_migrate(sqlite3 *db)
+{
+	int cur = 0, err;
+
+	for (size_t i = 1; i < migration_count; i++) {
+		if (migrations[i].version <= migrations[i - 1].version)
+			return EIO;
+	}
+	err = current_version(db, &cur);
+	if (err)
+		return err;
+	if (migration_count && cur > migrations[migration_count - 1].version)
+		return EIO;
+	for (size_t i = 0; i < migration_count; i++) {
+		if (migrations[i].version <= cur)
+			continue;
+		err = apply_one(db, &migrations[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}

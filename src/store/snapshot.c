@@ -1,0 +1,186 @@
+/*
+ * snapshot — the immutable view of the running configuration for the data
+ * plane, built from running rows with plain malloc and deep copies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+#include "store/snapshot.h"
+
+static bool obj_bool(const json_t *o, const char *k)
+{
+	return json_is_true(json_object_get(o, k));
+}
+
+static void fill_ext(struct snap_ext *e, struct ext_row *row)
+{
+	const json_t *o = ext_row_obj(row);
+	const json_t *v;
+	size_t i, na = 0;
+
+	snprintf(e->number, sizeof(e->number), "%s", row->number);
+	e->type = (uint8_t)row->type;
+	e->auth = row->ha1_md5[0] != '\0';
+	memcpy(e->ha1_md5, row->ha1_md5, sizeof(e->ha1_md5));
+	memcpy(e->ha1_sha256, row->ha1_sha256, sizeof(e->ha1_sha256));
+	e->has_prev = row->prev_md5[0] != '\0';
+	memcpy(e->prev_ha1_md5, row->prev_md5, sizeof(e->prev_ha1_md5));
+	memcpy(e->prev_ha1_sha256, row->prev_sha256,
+	       sizeof(e->prev_ha1_sha256));
+	e->prev_until = row->prev_until;
+
+	v = json_object_get(o, "auth.algorithms");
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, o) {
+			const char *a = json_string_value(o);
+			uint8_t bit = 0;
+
+			if (!a || na >= sizeof(e->algs_pref))
+				continue;
+			if (!strcmp(a, "md5"))
+				bit = SNAP_ALG_MD5;
+			else if (!strcmp(a, "sha-256"))
+				bit = SNAP_ALG_SHA256;
+			if (bit && (na == 0 || e->algs_pref[0] != bit))
+				e->algs_pref[na++] = bit;
+		}
+	} else if (e->auth) {
+		e->algs_pref[0] = SNAP_ALG_SHA256;
+		e->algs_pref[1] = SNAP_ALG_MD5;
+	}
+	o = ext_row_obj(row);
+	v = json_object_get(o, "phone.max_contacts");
+	e->max_contacts = json_is_integer(v) && json_integer_value(v) > 0 &&
+		json_integer_value(v) <= UINT16_MAX ?
+		(uint16_t)json_integer_value(v) : 1;
+	e->nat = obj_bool(o, "phone.nat");
+	e->qualify = obj_bool(o, "phone.qualify");
+	v = json_object_get(o, "phone.transports");
+	if (json_is_array(v)) {
+		const json_t *t;
+
+		json_array_foreach(v, i, t) {
+			const char *n = json_string_value(t);
+
+			if (!n)
+				continue;
+			if (!strcmp(n, "udp"))
+				e->transports |= SNAP_TP_UDP;
+			else if (!strcmp(n, "tcp"))
+				e->transports |= SNAP_TP_TCP;
+			else if (!strcmp(n, "tls"))
+				e->transports |= SNAP_TP_TLS;
+		}
+	}
+	v = json_object_get(o, "phone.host_mode");
+	e->static_host = json_is_string(v) &&
+		!strcmp(json_string_value(v), "static");
+	if (e->static_host) {
+		v = json_object_get(o, "phone.host_ip");
+		snprintf(e->host_ip, sizeof(e->host_ip), "%s",
+			 json_is_string(v) ? json_string_value(v) : "");
+	}
+}
+
+int store_snapshot_build(const struct ext_row *rows, size_t n,
+			 const json_t *sections, uint64_t version,
+			 struct snapshot **snapp)
+{
+	struct snapshot *sn = calloc(1, sizeof(*sn));
+
+	if (!sn)
+		return ENOMEM;
+	sn->version = version;
+	store_realm_from(sections, sn->realm, sizeof(sn->realm));
+	store_policy_from(json_object_get(sections, "policy"), &sn->policy);
+	sn->sections = json_deep_copy(sections);
+	sn->ext = calloc(n + 1, sizeof(*sn->ext));
+	if (!sn->sections || !sn->ext) {
+		snapshot_free(sn);
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		fill_ext(&sn->ext[i], (struct ext_row *)&rows[i]);
+	sn->n_ext = n;
+	*snapp = sn;
+	return 0;
+}
+
+int store_snapshot(struct store *s, struct snapshot **snap)
+{
+	struct ext_row *rows = NULL;
+	size_t n = 0;
+	json_t *secs = NULL;
+	uint64_t version;
+	int err;
+
+	if (!s || !snap)
+		return EINVAL;
+	pthread_mutex_lock(&s->lock);
+	err = store_rows_load(s, STORE_RUNNING, &rows, &n);
+	if (!err)
+		err = store_sections_load(s, STORE_RUNNING, &secs);
+	version = store_version(s);
+	pthread_mutex_unlock(&s->lock);
+	if (!err)
+		err = store_snapshot_build(rows, n, secs, version, snap);
+	store_rows_free(rows, n);
+	json_decref(secs);
+	return err;
+}
+
+const struct snap_ext *snapshot_find(const struct snapshot *s,
+				     const char *num, size_t len)
+{
+	size_t lo = 0, hi;
+
+	if (!s || !num || len >= sizeof(s->ext[0].number))
+		return NULL;
+	hi = s->n_ext;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *m = s->ext[mid].number;
+		int c = strncmp(m, num, len);
+
+		if (c == 0 && m[len] != '\0')
+			c = 1;   /* m is longer, so it sorts after */
+		if (c == 0)
+			return &s->ext[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static json_t *empty_obj;
+static pthread_once_t empty_once = PTHREAD_ONCE_INIT;
+
+static void empty_init(void)
+{
+	empty_obj = json_object();
+}
+
+const json_t *snapshot_section(const struct snapshot *s, const char *name)
+{
+	const json_t *v = s ? json_object_get(s->sections, name) : NULL;
+
+	if (v)
+		return v;
+	/* one shared, never-modified empty object */
+	pthread_once(&empty_once, empty_init);
+	return empty_obj;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	json_decref(s->sections);
+	free(s->ext);
+	free(s);
+}

@@ -1,0 +1,169 @@
+/*
+ * store internals — shared by the store's own files only (not a contract).
+ */
+#ifndef BULWARK_STORE_INT_H
+#define BULWARK_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <sodium.h>
+#include <jansson.h>
+
+#include "common/report.h"
+#include "policy/policy.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define STORE_KEY_LEN 32
+#define STORE_MASK "********"
+#define STORE_BULK_MAX 10000u
+#define STORE_PREV_TTL (7 * 24 * 3600)
+#define STORE_DEFAULT_REALM "bulwark"
+#define STORE_MAX_SECTIONS 16
+
+/* Secret fields and the column that holds each at rest. */
+enum store_sec {
+	SEC_SIP_PW = 0,    /* auth.password, secretbox */
+	SEC_VM_PIN,        /* voicemail.pin, secretbox */
+	SEC_CALL_PW,       /* security.call_password, secretbox */
+	SEC_HOTDESK_PIN,   /* hotdesk.pin, secretbox */
+	SEC_WEB_HASH,      /* web.password, argon2id string */
+	SEC_N
+};
+
+struct store_secdef {
+	const char *field;
+	const char *column;
+	bool hashed;       /* one-way (argon2id) rather than encrypted */
+};
+extern const struct store_secdef store_secdefs[SEC_N];
+int store_sec_index(const char *field);   /* -1 if not a secret */
+
+struct blob {
+	unsigned char *p;
+	size_t len;
+};
+
+/* One extension row as stored (staged or running). */
+struct ext_row {
+	char number[24];
+	enum model_type type;
+	char *doc;                 /* JSON text without secrets */
+	json_t *obj;               /* parsed doc (lazy) */
+	struct blob sec[SEC_N];
+	bool must_change;
+	/* running only */
+	char ha1_md5[33];
+	char ha1_sha256[65];
+	char prev_md5[33];
+	char prev_sha256[65];
+	int64_t prev_until;
+};
+
+struct store {
+	pthread_mutex_t lock;
+	sqlite3 *db;
+	char *db_path;
+	unsigned char key[STORE_KEY_LEN];
+	struct policy_dict *dict;
+};
+
+/* migrate.c */
+int store_migrate(sqlite3 *db);
+
+/* secrets.c */
+int store_key_load(const char *data_dir, unsigned char key[STORE_KEY_LEN]);
+int store_seal(const struct store *s, const char *plain, struct blob *out);
+/* Decrypt into a new NUL-terminated malloc'd string (caller wipes with
+ * store_wipe). */
+int store_open_blob(const struct store *s, const struct blob *b, char **out);
+void store_wipe(char *p);       /* sodium_memzero + free; NULL-safe */
+int store_hash_web(const char *plain, struct blob *out);
+void store_ha1(const char *user, const char *realm, const char *pw,
+	       char md5[33], char sha256[65]);
+void blob_free(struct blob *b);
+int blob_copy(struct blob *dst, const struct blob *src);
+bool blob_eq(const struct blob *a, const struct blob *b);
+
+/* sections.c */
+size_t store_section_count(void);
+const struct store_section *store_section_at(size_t i);
+const struct store_section *store_section_lookup(const char *name);
+void store_sections_builtin(void);
+/* Section object (defaults overlaid with stored values). New ref. */
+int store_section_load(struct store *s, const char *name, enum store_view v,
+		       json_t **out);
+/* Every registered section as {"name":{...}}. New ref. */
+int store_sections_load(struct store *s, enum store_view v, json_t **out);
+int store_sections_init(struct store *s);
+/* struct policy from a "policy" section object. */
+void store_policy_from(const json_t *obj, struct policy *p);
+int store_policy_load(struct store *s, enum store_view v, struct policy *p);
+void store_realm_from(const json_t *sections, char *buf, size_t sz);
+char *store_scalar_text(const json_t *v);  /* malloc'd */
+
+/* store.c helpers */
+int store_tx_begin(struct store *s);
+int store_tx_commit(struct store *s);
+void store_tx_rollback(struct store *s);
+int store_rows_load(struct store *s, enum store_view v,
+		    struct ext_row **rowsp, size_t *np);
+void store_rows_free(struct ext_row *rows, size_t n);
+void ext_row_clear(struct ext_row *row);
+int store_row_write(struct store *s, enum store_view v,
+		    const struct ext_row *row);
+json_t *ext_row_obj(struct ext_row *row);
+bool store_ext_exists(struct store *s, enum store_view v, const char *number);
+int store_row_get(struct store *s, enum store_view v, const char *number,
+		  struct ext_row *row);
+
+enum check_kind { CHECK_NONE, CHECK_SIP, CHECK_PIN };
+enum check_kind store_sec_check(int i);
+void json_wipe(json_t *v);
+void store_ext_wipe(json_t *ext);
+bool store_force_new_user(const json_t *ext);
+char *store_running_secret(struct store *s, const char *number, int idx);
+int store_check_secret(struct store *s, const struct policy *p, int idx,
+		       const char *value, const json_t *ext,
+		       const char *previous, const char *where,
+		       struct report *errs, struct report *warns,
+		       bool *must_change);
+int store_stage_prepare(struct store *s, const struct policy *p, json_t *ext,
+			const struct ext_row *old, const char *where,
+			struct report *errs, struct report *warns,
+			struct ext_row *row);
+void store_apply_fields(json_t *ext, enum model_type t, const json_t *fields,
+			const char *where, struct report *errs);
+int store_ext_from_fields(struct store *s, const json_t *fields,
+			  const char *where, struct report *errs,
+			  json_t **extp);
+int store_generate(struct store *s, const struct policy *p, json_t *ext,
+		   unsigned gen, json_t *generated);
+int store_rows_stage(struct store *s, const struct ext_row *rows, size_t n);
+
+struct pwent {
+	unsigned char h[16];
+	char where[32];
+	char number[24];
+	size_t idx;
+	bool fresh;
+};
+void store_pw_digest(const unsigned char key[32], const char *pw,
+		     unsigned char h[16]);
+void store_pw_sort(struct pwent *e, size_t n);
+void store_pw_dups(struct pwent *e, size_t n, struct report *errs);
+int store_check_unique(struct store *s, const struct policy *p,
+		       const struct ext_row *fresh, const char *const *where,
+		       size_t nfresh, struct report *errs);
+int store_diff(struct ext_row *st, size_t ns, struct ext_row *ru, size_t nr,
+	       json_t *stsec, json_t *rusec, json_t *diff, json_t *changed);
+
+/* snapshot.c */
+int store_snapshot_build(const struct ext_row *rows, size_t n,
+			 const json_t *sections, uint64_t version,
+			 struct snapshot **snapp);
+uint64_t store_version(struct store *s);
+
+#endif
