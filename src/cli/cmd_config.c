@@ -1,0 +1,399 @@
+/*
+ * cmd_config — 'bulwark policy|settings|passwd|commit|pending|discard|
+ * licences|status'.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int no_args(struct cli *c, int argc, char **argv)
+{
+	if (argc > 0)
+		return cli_usage(c, "unexpected argument '%s'", argv[0]);
+	return CLI_OK;
+}
+
+/* Show a section reply {section, staged, running[, keys]} as a table. */
+static void print_section(const json_t *reply)
+{
+	static const char *const cols[] = { "key", "value", "running" };
+	const json_t *staged = json_object_get(reply, "staged");
+	const json_t *running = json_object_get(reply, "running");
+	const json_t *keys = json_object_get(reply, "keys");
+	json_t *rows = json_array(), *seen = json_object();
+	const json_t *k;
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	/* documented keys first, in their order; then any others */
+	json_array_foreach(keys, i, k) {
+		const char *name = json_string_value(json_object_get(k, "key"));
+
+		if (!name || !json_object_get(staged, name))
+			continue;
+		json_object_set_new(seen, name, json_true());
+	}
+	json_array_foreach(keys, i, k) {
+		const char *name = json_string_value(json_object_get(k, "key"));
+		json_t *sv, *rv;
+
+		if (!name || !(sv = json_object_get(staged, name)))
+			continue;
+		rv = json_object_get(running, name);
+		json_array_append_new(rows, json_pack("{s:s,s:O,s:O?}",
+			"key", name, "value", sv,
+			"running", rv && !json_equal(rv, sv) ? rv : NULL));
+	}
+	json_object_foreach((json_t *)staged, key, v) {
+		json_t *rv;
+
+		if (json_object_get(seen, key))
+			continue;
+		rv = json_object_get(running, key);
+		json_array_append_new(rows, json_pack("{s:s,s:O,s:O?}",
+			"key", key, "value", v,
+			"running", rv && !json_equal(rv, v) ? rv : NULL));
+	}
+	cli_print_table(rows, cols, 3);
+	printf("(RUNNING shows the committed value where a change is "
+	       "staged.)\n");
+	json_decref(rows);
+	json_decref(seen);
+}
+
+/* KEY=VALUE ... into an object. */
+static int kv_body(struct cli *c, int argc, char **argv, json_t **out)
+{
+	json_t *body = json_object();
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char *key;
+
+		if (!eq || eq == argv[i]) {
+			json_decref(body);
+			return cli_usage(c, "expected KEY=VALUE, got '%s'",
+					 argv[i]);
+		}
+		key = strndup(argv[i], (size_t)(eq - argv[i]));
+		json_object_set_new(body, key, json_string(eq + 1));
+		free(key);
+	}
+	if (!json_object_size(body)) {
+		json_decref(body);
+		return cli_usage(c, "give at least one KEY=VALUE");
+	}
+	*out = body;
+	return CLI_OK;
+}
+
+static int show_path(struct cli *c, const char *path)
+{
+	json_t *reply = NULL;
+	int rc = cli_call(c, "GET", path, NULL, &reply);
+
+	if (rc)
+		return rc;
+	if (c->json)
+		cli_print_json(reply);
+	else
+		print_section(reply);
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int set_path(struct cli *c, const char *path, int argc, char **argv)
+{
+	json_t *body = NULL, *reply = NULL;
+	int rc = kv_body(c, argc, argv, &body);
+
+	if (rc)
+		return rc;
+	rc = cli_call(c, "PATCH", path, body, &reply);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (c->json)
+		cli_print_json(reply);
+	else
+		printf("Staged: %d setting%s. Run 'bulwark commit' to apply.\n",
+		       argc, argc == 1 ? "" : "s");
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int policy_show(struct cli *c, int argc, char **argv)
+{
+	int rc = no_args(c, argc, argv);
+
+	return rc ? rc : show_path(c, "/policy");
+}
+
+static int policy_set(struct cli *c, int argc, char **argv)
+{
+	return set_path(c, "/policy", argc, argv);
+}
+
+static int section_path(struct cli *c, const char *name, char *buf,
+			size_t sz)
+{
+	char *e = cli_escape(name);
+
+	if (!e)
+		return CLI_USAGE;
+	snprintf(buf, sz, "/settings/%s", e);
+	free(e);
+	return CLI_OK;
+}
+
+static int settings_show(struct cli *c, int argc, char **argv)
+{
+	char path[256];
+	json_t *reply = NULL;
+	int rc;
+
+	if (argc == 0) {
+		rc = cli_call(c, "GET", "/settings", NULL, &reply);
+		if (!rc)
+			cli_print_json(reply);
+		json_decref(reply);
+		return rc;
+	}
+	if (argc != 1)
+		return cli_usage(c, "unexpected argument '%s'", argv[1]);
+	rc = section_path(c, argv[0], path, sizeof(path));
+	return rc ? rc : show_path(c, path);
+}
+
+static int settings_set(struct cli *c, int argc, char **argv)
+{
+	char path[256];
+	int rc;
+
+	if (argc < 2)
+		return cli_usage(c, "give a SECTION and at least one KEY=VALUE");
+	rc = section_path(c, argv[0], path, sizeof(path));
+	return rc ? rc : set_path(c, path, argc - 1, argv + 1);
+}
+
+static int passwd_generate(struct cli *c, int argc, char **argv)
+{
+	const char *kind = NULL, *number = NULL;
+	json_t *reply = NULL;
+	char path[160];
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--sip") || !strcmp(argv[i], "--vm")) {
+			if (kind)
+				return cli_usage(c, "give --sip or --vm, once");
+			kind = argv[i] + 2;
+		} else if (!strcmp(argv[i], "--number") && i + 1 < argc) {
+			number = argv[++i];
+		} else {
+			return cli_usage(c, "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (!kind)
+		return cli_usage(c, "say which: --sip (SIP/IAX2 password) or "
+				 "--vm (voicemail PIN)");
+	if (number) {
+		char *e = cli_escape(number);
+
+		if (!e)
+			return CLI_USAGE;
+		snprintf(path, sizeof(path), "/passwd/generate?kind=%s&number=%s",
+			 kind, e);
+		free(e);
+	} else {
+		snprintf(path, sizeof(path), "/passwd/generate?kind=%s", kind);
+	}
+	rc = cli_call(c, "POST", path, NULL, &reply);
+	if (rc)
+		return rc;
+	if (c->json)
+		cli_print_json(reply);
+	else
+		printf("%s\n", json_string_value(json_object_get(reply,
+							       "secret")) ?: "");
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int commit(struct cli *c, int argc, char **argv)
+{
+	static const char *const cols[] = { "number", "field", "secret" };
+	bool dry = false;
+	json_t *reply = NULL;
+	const json_t *fixed;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dry-run"))
+			dry = true;
+		else
+			return cli_usage(c, "unexpected argument '%s'", argv[i]);
+	}
+	rc = cli_call(c, "POST", dry ? "/commit?dry_run=1" : "/commit", NULL,
+		      &reply);
+	if (rc)
+		return rc;
+	if (c->json) {
+		cli_print_json(reply);
+		json_decref(reply);
+		return CLI_OK;
+	}
+	if (dry)
+		printf("Dry run: the commit would succeed (%zu changes); "
+		       "nothing was written.\n",
+		       json_array_size(json_object_get(reply, "changes")));
+	else
+		printf("Committed: configuration version %" JSON_INTEGER_FORMAT
+		       " (%zu changes).\n",
+		       json_integer_value(json_object_get(reply, "version")),
+		       json_array_size(json_object_get(reply, "changes")));
+	fixed = json_object_get(reply, "fixed");
+	if (json_array_size(fixed)) {
+		printf("%s non-compliant secrets (auto-fix is on)%s:\n",
+		       dry ? "Would replace" : "Replaced",
+		       dry ? "" : "; the new secrets are shown only now");
+		cli_print_table(fixed, cols, 3);
+	}
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int pending(struct cli *c, int argc, char **argv)
+{
+	static const char *const cols[] = { "kind", "key", "op", "fields" };
+	json_t *reply = NULL;
+	int rc = no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = cli_call(c, "GET", "/pending", NULL, &reply);
+	if (rc)
+		return rc;
+	if (c->json)
+		cli_print_json(reply);
+	else if (!json_array_size(reply))
+		printf("No staged changes.\n");
+	else
+		cli_print_table(reply, cols, 4);
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int discard(struct cli *c, int argc, char **argv)
+{
+	json_t *reply = NULL;
+	int rc = no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = cli_call(c, "POST", "/discard", NULL, &reply);
+	if (rc)
+		return rc;
+	if (c->json)
+		cli_print_json(reply);
+	else
+		printf("Discarded every staged change.\n");
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int licences(struct cli *c, int argc, char **argv)
+{
+	static const char *const cols[] = { "licence", "used", "staged",
+					    "limit" };
+	json_t *reply = NULL, *rows;
+	const char *key;
+	json_t *v;
+	int rc = no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = cli_call(c, "GET", "/licences", NULL, &reply);
+	if (rc)
+		return rc;
+	if (c->json) {
+		cli_print_json(reply);
+		json_decref(reply);
+		return CLI_OK;
+	}
+	rows = json_array();
+	json_object_foreach(reply, key, v) {
+		json_t *row = json_pack("{s:s}", "licence", key);
+
+		if (json_is_object(v)) {
+			const json_t *lim = json_object_get(v, "limit");
+
+			json_object_set(row, "used", json_object_get(v, "used"));
+			json_object_set(row, "staged", json_object_get(v, "staged"));
+			if (json_is_integer(lim) && json_integer_value(lim) < 0)
+				json_object_set_new(row, "limit",
+						    json_string("unlimited"));
+			else if (lim)
+				json_object_set(row, "limit", (json_t *)lim);
+		} else {
+			json_object_set(row, "used", v);
+			json_object_set_new(row, "limit", json_string("none needed"));
+		}
+		json_array_append_new(rows, row);
+	}
+	cli_print_table(rows, cols, 4);
+	json_decref(rows);
+	json_decref(reply);
+	return CLI_OK;
+}
+
+static int status(struct cli *c, int argc, char **argv)
+{
+	json_t *reply = NULL;
+	int rc = no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = cli_call(c, "GET", "/status", NULL, &reply);
+	if (rc)
+		return rc;
+	if (c->json) {
+		cli_print_json(reply);
+	} else {
+		json_t *sip = json_incref(json_object_get(reply, "sip"));
+
+		json_object_del(reply, "sip");
+		cli_print_object(reply);
+		if (json_is_object(sip)) {
+			printf("\nSIP:\n");
+			cli_print_object(sip);
+		}
+		json_decref(sip);
+	}
+	json_decref(reply);
+	return CLI_OK;
+}
+
+const struct cli_cmd cli_config_cmds[] = {
+	{ "policy", "show", policy_show, "",
+	  "The security policy: staged values, and running ones that differ." },
+	{ "policy", "set", policy_set, "KEY=VALUE ...",
+	  "Stage policy changes (all or nothing)." },
+	{ "settings", "show", settings_show, "[SECTION]",
+	  "A settings section (sip, guard, limits, ...), or the list." },
+	{ "settings", "set", settings_set, "SECTION KEY=VALUE ...",
+	  "Stage changes to a settings section (all or nothing)." },
+	{ "passwd", "generate", passwd_generate, "--sip|--vm [--number N]",
+	  "Generate a compliant SIP password or voicemail PIN." },
+	{ "commit", NULL, commit, "[--dry-run]",
+	  "Validate and apply every staged change." },
+	{ "pending", NULL, pending, "", "The staged changes not committed yet." },
+	{ "discard", NULL, discard, "", "Drop every staged change." },
+	{ "licences", NULL, licences, "", "Licences used and their limits." },
+	{ "status", NULL, status, "", "Daemon status." },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
