@@ -609,11 +609,11 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 		goto out;
 	a->unix_mhd = MHD_start_daemon(flags, 0, NULL, NULL,
 		on_request, &a->unix_l,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 		MHD_OPTION_LISTEN_SOCKET, a->unix_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 		MHD_OPTION_END);
 	if (!a->unix_mhd) {
 		err = EIO;
@@ -633,12 +633,12 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 			goto out;
 		a->tcp_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
 			0, NULL, NULL, on_request, &a->tcp_l,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 			MHD_OPTION_END);
 		if (!a->tcp_mhd) {
 			err = EADDRNOTAVAIL;

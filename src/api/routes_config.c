@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,16 @@ static void refusal_sentence(char *buf, size_t sz, const char *what,
 		if (n > 1)
 			snprintf(more, sizeof(more), " (and %zu more finding%s)",
 				 n - 1, n > 2 ? "s" : "");
+		/* Messages that already start with the field name do not
+		 * repeat it. */
+		bool named = it->field[0] &&
+			     !strncmp(it->msg, it->field, strlen(it->field));
+
 		snprintf(buf, sz, "%s refused: %s%s%s%s%s (rule %s)%s", what,
-			 it->where, it->where[0] ? ": " : "", it->field,
-			 it->field[0] ? ": " : "", it->msg, it->rule, more);
+			 it->where, it->where[0] ? ": " : "",
+			 named ? "" : it->field,
+			 it->field[0] && !named ? ": " : "", it->msg, it->rule,
+			 more);
 		return;
 	}
 	switch (err) {

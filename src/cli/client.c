@@ -76,11 +76,15 @@ void cli_print_error(const json_t *err)
 		const char *rule = json_string_value(json_object_get(it, "rule"));
 		const char *m = json_string_value(json_object_get(it, "message"));
 
+		/* messages that start with the field name do not repeat it */
+		bool named = field && *field && m &&
+			     !strncmp(m, field, strlen(field));
+
 		fprintf(stderr, "  - %s%s%s%s%s [%s]\n",
 			where && *where ? where : "",
 			where && *where ? ": " : "",
-			field && *field ? field : "",
-			field && *field ? ": " : "",
+			field && *field && !named ? field : "",
+			field && *field && !named ? ": " : "",
 			m ? m : "", rule ? rule : "?");
 	}
 }
