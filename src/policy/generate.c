@@ -14,9 +14,10 @@
 
 #include "policy/policy.h"
 
-/* Enough for any consistent policy: with the default dictionary about one
- * candidate in four is thrown away (measured), so 1000 tries fail only if
- * the policy cannot be met. */
+/* Enough for any consistent policy: with the default policy and the
+ * wamerican dictionary about 8% of 16-character candidates are thrown away
+ * (measured over 100,000), so 1000 tries fail only if the policy cannot be
+ * met. */
 #define GEN_TRIES 1000
 #define GEN_BUF 129
 

@@ -276,9 +276,12 @@ int policy_get(const struct policy *p, const char *key, char *buf, size_t sz)
 
 int policy_validate(const struct policy *p, struct report *r)
 {
-	const struct policy_sip *s = &p->sip;
+	const struct policy_sip *s;
 	size_t bad = 0;
 
+	if (!p)
+		return EINVAL;
+	s = &p->sip;
 	for (size_t i = 0; i < policy_key_count; i++) {
 		if (policy_keys[i].kind != POLICY_UINT)
 			continue;
@@ -383,13 +386,16 @@ int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 		     const char *password, const char *ext_number,
 		     const char *full_name, struct report *r)
 {
-	const struct policy_sip *s = &p->sip;
+	const struct policy_sip *s;
 	struct policy_cand cand[POLICY_SCAN_MAX];
 	const char *pw = password ? password : "";
 	size_t len = strnlen(pw, POLICY_SCAN_MAX + 1);
 	size_t upper = 0, digits = 0, other = 0, ctrl = 0, bad = 0;
 	size_t pos, wlen;
 
+	if (!p)
+		return EINVAL;
+	s = &p->sip;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)pw[i];
 
@@ -619,7 +625,7 @@ int policy_check_pin(const struct policy *p, const char *pin,
 		     const char *ext_number, const char *previous,
 		     bool force_new_user, bool *must_change, struct report *r)
 {
-	const struct policy_pin *v = &p->pin;
+	const struct policy_pin *v;
 	const char *s = pin ? pin : "";
 	size_t n = strlen(s), elen = ext_number ? strlen(ext_number) : 0;
 	bool digits = true, is_ext, has_ext, exception;
@@ -627,6 +633,9 @@ int policy_check_pin(const struct policy *p, const char *pin,
 
 	if (must_change)
 		*must_change = false;
+	if (!p)
+		return EINVAL;
+	v = &p->pin;
 	for (size_t i = 0; i < n; i++)
 		if (!is_digit((unsigned char)s[i]))
 			digits = false;
