@@ -85,6 +85,32 @@ enum model_tab {
 	MODEL_TAB_COUNT
 };
 
+/* The shape a string value (or each list item) must have, beyond its
+ * length. Checked by model_parse_value and model_validate. The *_REF and
+ * DEST forms also tell model_validate_set which fields point at other
+ * extensions. (Added to the contract by the model: additive.) */
+enum model_form {
+	MODEL_FORM_NONE = 0,
+	MODEL_FORM_NUMBER,      /* extension number: 2..8 digits */
+	MODEL_FORM_EXT_REF,     /* number of another extension (ref_types) */
+	MODEL_FORM_MAILBOX_REF, /* number of another extension with a mailbox */
+	MODEL_FORM_DEST,        /* extension number, or external number:
+				 * "+" and 3..15 digits, or 9..20 digits */
+	MODEL_FORM_PHONENUM,    /* optional "+", then 1..20 digits */
+	MODEL_FORM_NAME,        /* "First Last": ASCII letters, one space */
+	MODEL_FORM_CIDNAME,     /* printable ASCII, no '"' or '\\' */
+	MODEL_FORM_EMAIL,       /* local@domain.tld */
+	MODEL_FORM_IP,          /* IPv4 or IPv6 literal (inet_pton) */
+	MODEL_FORM_DIGITS,      /* digits only (PINs) */
+	MODEL_FORM_WEBUSER,     /* [a-z0-9._-] */
+	MODEL_FORM_TOKEN,       /* [A-Za-z0-9_-] (language, class names) */
+	MODEL_FORM_TEXT,        /* no control characters */
+};
+
+/* What a secret field holds when the store shows it masked. model_validate
+ * counts it as present and skips its form check. */
+#define MODEL_SECRET_MASK "********"
+
 struct model_field;
 typedef void (model_check_h)(const json_t *ext, const struct model_field *f,
 			     struct report *r);
@@ -102,6 +128,10 @@ struct model_field {
 	model_check_h *check;     /* extra rule, may be NULL */
 	const char *label;        /* as the GUI shows it */
 	const char *help;         /* one sentence */
+	enum model_form form;     /* shape of the value / of each list item */
+	unsigned ref_types;       /* MODEL_FORM_EXT_REF: MODEL_T() mask of
+				   * the types a referenced extension may
+				   * have; 0 = any */
 };
 
 extern const struct model_field model_fields[];
