@@ -763,6 +763,11 @@ void store_apply_fields(json_t *ext, enum model_type t, const json_t *fields,
 			}
 			report_reset(&tmp);
 			json_object_set_new(ext, key, parsed);
+		} else if (f->kind == MODEL_SECRET && json_is_string(val)) {
+			/* our own copy: it is wiped after use, the
+			 * caller's object is not ours to touch */
+			json_object_set_new(ext, key,
+				json_string(json_string_value(val)));
 		} else {
 			json_object_set(ext, key, val);
 		}

@@ -1,0 +1,754 @@
+/* Unit tests of the store: each runs on a fresh temporary data dir. */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <openssl/evp.h>
+
+#include "store/store.h"
+#include "store/snapshot.h"
+#include "policy/policy.h"
+
+#define PW1 "Xq7Zr9kWp"
+#define PW2 "Bv3Nj8Qhz"
+#define PW3 "Mz4Kp2Wxv"
+#define PIN1 "480736"
+#define PIN2 "917364"
+
+struct fx {
+	char dir[64];
+	struct store *s;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
+{
+	return remove(p);
+}
+
+/* A "sip" section with a realm, as the SIP module registers it. */
+static json_t *sip_defaults(void)
+{
+	return json_pack("{s:s}", "realm", "bulwark");
+}
+
+static int sip_set(json_t *obj, const char *key, const char *value,
+		   struct report *r)
+{
+	if (strcmp(key, "realm")) {
+		report_add(r, "sip", key, "section.unknown_key", "no key");
+		return ENOENT;
+	}
+	json_object_set_new(obj, key, json_string(value));
+	return 0;
+}
+
+static const struct store_section sip_sec = {
+	.name = "sip", .defaults = sip_defaults, .set = sip_set,
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/store-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(store_section_register(&sip_sec), 0);
+	assert_int_equal(store_open(&f->s, f->dir, "data"), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static json_t *sip_ext(const char *num, const char *name, const char *pw,
+		       const char *pin)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "number", num, "type", "sip",
+			 "name", name, "auth.password", pw,
+			 "voicemail.pin", pin);
+}
+
+static void add_ok(struct store *s, const char *num, const char *name,
+		   const char *pw, const char *pin)
+{
+	struct report r;
+	json_t *e = sip_ext(num, name, pw, pin);
+	int err;
+
+	report_init(&r);
+	err = store_ext_add(s, e, 0, &r, NULL);
+	for (size_t i = 0; err && i < r.n; i++)
+		fprintf(stderr, "%s %s %s %s\n", r.item[i].where,
+			r.item[i].field, r.item[i].rule, r.item[i].msg);
+	assert_int_equal(err, 0);
+	report_reset(&r);
+	json_decref(e);
+}
+
+static void set_ok(struct store *s, const char *sec, const char *key,
+		   const char *val)
+{
+	struct report r;
+
+	report_init(&r);
+	assert_int_equal(store_section_set(s, sec, key, val, &r), 0);
+	report_reset(&r);
+}
+
+static json_t *commit_ok(struct store *s, struct snapshot **snap)
+{
+	json_t *res = NULL;
+	int err = store_commit(s, false, &res, snap);
+
+	if (err) {
+		char *d = json_dumps(res, JSON_INDENT(1));
+
+		fprintf(stderr, "commit: %s\n", d);
+		free(d);
+	}
+	assert_int_equal(err, 0);
+	assert_true(json_is_true(json_object_get(res, "ok")));
+	return res;
+}
+
+static bool has_item(const json_t *errs, const char *where, const char *rule)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(errs, i, v) {
+		if ((!where || !strcmp(json_string_value(json_object_get(v,
+				"where")), where)) &&
+		    !strcmp(json_string_value(json_object_get(v, "rule")),
+			    rule))
+			return true;
+	}
+	return false;
+}
+
+static bool report_has(const struct report *r, const char *where,
+		       const char *rule)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if ((!where || !strcmp(r->item[i].where, where)) &&
+		    !strcmp(r->item[i].rule, rule))
+			return true;
+	}
+	return false;
+}
+
+static char *revealed(struct store *s, const char *num, enum store_view v,
+		      const char *field)
+{
+	json_t *o = NULL;
+	char *out;
+
+	assert_int_equal(store_ext_get(s, num, v, true, &o), 0);
+	out = strdup(json_string_value(json_object_get(o, field)));
+	json_decref(o);
+	return out;
+}
+
+static void hex_digest(const EVP_MD *md, const char *in, char *hex)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	assert_int_equal(EVP_Digest(in, strlen(in), d, &n, md, NULL), 1);
+	for (unsigned i = 0; i < n; i++)
+		sprintf(hex + 2 * i, "%02x", d[i]);
+}
+
+static size_t pending_n(struct store *s)
+{
+	json_t *d = NULL;
+	size_t n;
+
+	assert_int_equal(store_pending(s, &d), 0);
+	n = json_array_size(d);
+	json_decref(d);
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void test_open_migrate_reopen(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	struct stat st;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	snprintf(path, sizeof(path), "%s/secret.key", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, 32);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->dir, "data"), 0);
+	assert_int_equal(pending_n(f->s), 1);   /* staged edit survived */
+	assert_int_equal(sqlite3_open(store_db_path(f->s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*), MIN(version)"
+		" FROM schema_migrations", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_true(sqlite3_column_int(q, 0) >= 1);
+	assert_int_equal(sqlite3_column_int(q, 1), 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+static void test_key_perms(void **state)
+{
+	struct fx *f = *state;
+	struct store *s2 = NULL;
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/secret.key", f->dir);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(store_open(&s2, f->dir, "data"), EACCES);
+	assert_null(s2);
+	assert_int_equal(chmod(path, 0600), 0);
+	fp = fopen(path, "a");
+	fputs("x", fp);
+	fclose(fp);
+	assert_int_equal(store_open(&s2, f->dir, "data"), EINVAL);
+	assert_int_equal(truncate(path, 32), 0);
+	assert_int_equal(store_open(&f->s, f->dir, "data"), 0);
+}
+
+static void test_stage_pending_discard_commit(void **state)
+{
+	struct fx *f = *state;
+	json_t *d = NULL, *o = NULL, *res;
+	struct report r;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	assert_int_equal(store_ext_get(f->s, "201", STORE_RUNNING, false, &o),
+			 ENOENT);
+	assert_int_equal(store_pending(f->s, &d), 0);
+	assert_int_equal(json_array_size(d), 2);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 0), "op")), "add");
+	json_decref(d);
+	res = commit_ok(f->s, NULL);
+	assert_int_equal(json_integer_value(json_object_get(res, "version")),
+			 1);
+	json_decref(res);
+	assert_int_equal(pending_n(f->s), 0);
+
+	/* edit, then discard */
+	o = json_pack("{s:b}", "phone.nat", 1);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	assert_int_equal(store_ext_remove(f->s, "202", &r), 0);
+	assert_int_equal(store_pending(f->s, &d), 0);
+	assert_int_equal(json_array_size(d), 2);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 0), "op")), "edit");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+		json_array_get(d, 0), "fields"), 0)), "phone.nat");
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 1), "op")), "remove");
+	json_decref(d);
+	assert_int_equal(store_discard(f->s), 0);
+	assert_int_equal(pending_n(f->s), 0);
+
+	/* edit and commit */
+	o = json_pack("{s:s}", "phone.nat", "true");   /* text as CLI sends */
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	json_decref(commit_ok(f->s, NULL));
+	assert_int_equal(store_ext_get(f->s, "201", STORE_RUNNING, false, &o),
+			 0);
+	assert_true(json_is_true(json_object_get(o, "phone.nat")));
+	json_decref(o);
+	report_reset(&r);
+}
+
+static void test_refused_add_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *e = sip_ext("203", "Grace Hopper", "password", PIN1);
+
+	report_init(&r);
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), EINVAL);
+	assert_true(report_has(&r, "203", "sip.min_upper"));
+	assert_true(report_has(&r, "203", "sip.min_digits"));
+	assert_int_equal(pending_n(f->s), 0);
+	report_reset(&r);
+	json_decref(e);
+	/* trivial PIN */
+	e = sip_ext("203", "Grace Hopper", PW1, "1234");
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), EINVAL);
+	assert_true(r.n > 0);
+	assert_int_equal(pending_n(f->s), 0);
+	report_reset(&r);
+	json_decref(e);
+	/* duplicate number */
+	add_ok(f->s, "203", "Grace Hopper", PW1, PIN1);
+	e = sip_ext("203", "Grace Hopper", PW2, PIN2);
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), EEXIST);
+	report_reset(&r);
+	json_decref(e);
+}
+
+static void test_policy_breach_no_autofix(void **state)
+{
+	struct fx *f = *state;
+	json_t *res = NULL, *o = NULL;
+	char *pw;
+
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	json_decref(commit_ok(f->s, NULL));
+	set_ok(f->s, "policy", "sip.min_length", "12");
+	set_ok(f->s, "policy", "sip.min_upper", "4");
+	assert_int_equal(store_commit(f->s, false, &res, NULL), EINVAL);
+	assert_false(json_is_true(json_object_get(res, "ok")));
+	o = json_object_get(res, "errors");
+	assert_true(has_item(o, "201", "sip.min_length"));
+	assert_true(has_item(o, "202", "sip.min_length"));
+	assert_true(has_item(o, "201", "sip.min_upper"));
+	json_decref(res);
+	/* running unchanged */
+	pw = revealed(f->s, "201", STORE_RUNNING, "auth.password");
+	assert_string_equal(pw, PW1);
+	free(pw);
+	assert_int_equal(store_section_get(f->s, "policy", STORE_RUNNING, &o),
+			 0);
+	assert_int_equal(json_integer_value(json_object_get(o,
+		"sip.min_length")), 8);
+	json_decref(o);
+	/* dry run reports too and changes nothing */
+	assert_int_equal(store_commit(f->s, true, &res, NULL), EINVAL);
+	json_decref(res);
+}
+
+static void test_autofix(void **state)
+{
+	struct fx *f = *state;
+	json_t *res, *fixed, *o = NULL;
+	struct policy p;
+	struct report r;
+	size_t i;
+	json_t *v;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	json_decref(commit_ok(f->s, NULL));
+	set_ok(f->s, "policy", "sip.min_length", "14");
+	set_ok(f->s, "policy", "vm.min_length", "8");
+	set_ok(f->s, "policy", "auto_fix", "true");
+	/* staging accepts a weak one with a warning */
+	o = json_pack("{s:s}", "auth.password", "Weak12AB");
+	assert_int_equal(store_ext_edit(f->s, "202", o, 0, &r, NULL), 0);
+	assert_true(report_has(&r, "202", "policy.auto_fix"));
+	json_decref(o);
+	res = commit_ok(f->s, NULL);
+	fixed = json_object_get(res, "fixed");
+	assert_int_equal(json_array_size(fixed), 4);
+	policy_defaults(&p);
+	p.sip.min_length = 14;
+	p.pin.min_length = 8;
+	json_array_foreach(fixed, i, v) {
+		const char *num = json_string_value(json_object_get(v,
+						    "number"));
+		const char *fld = json_string_value(json_object_get(v,
+						    "field"));
+		const char *sec = json_string_value(json_object_get(v,
+						    "secret"));
+		char *stored = revealed(f->s, num, STORE_RUNNING, fld);
+
+		assert_string_equal(stored, sec);
+		if (!strcmp(fld, "auth.password"))
+			assert_int_equal(policy_check_sip(&p, NULL, sec, num,
+							  NULL, &r), 0);
+		else
+			assert_int_equal(policy_check_pin(&p, sec, num, NULL,
+						  false, NULL, &r), 0);
+		free(stored);
+	}
+	json_decref(res);
+	assert_int_equal(pending_n(f->s), 0);
+	report_reset(&r);
+}
+
+static void test_unique(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *e, *res = NULL;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	e = sip_ext("202", "Alan Turing", PW1, PIN2);
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), EINVAL);
+	assert_true(report_has(&r, "202", "sip.unique"));
+	report_reset(&r);
+	/* allowed while the rule is off, refused at commit once it is on */
+	set_ok(f->s, "policy", "sip.unique", "false");
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), 0);
+	set_ok(f->s, "policy", "sip.unique", "true");
+	assert_int_equal(store_commit(f->s, false, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), "201",
+			     "sip.unique"));
+	assert_true(has_item(json_object_get(res, "errors"), "202",
+			     "sip.unique"));
+	json_decref(res);
+	json_decref(e);
+	report_reset(&r);
+}
+
+static void test_ha1_and_prev(void **state)
+{
+	struct fx *f = *state;
+	struct snapshot *snap = NULL;
+	const struct snap_ext *x;
+	char md5[33], sha[65], in[128], old_md5[33], old_sha[65];
+	struct report r;
+	json_t *o;
+	time_t now = time(NULL);
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, &snap));
+	x = snapshot_find(snap, "201", 3);
+	assert_non_null(x);
+	assert_true(x->auth);
+	snprintf(in, sizeof(in), "201:bulwark:%s", PW1);
+	hex_digest(EVP_md5(), in, md5);
+	hex_digest(EVP_sha256(), in, sha);
+	assert_string_equal(x->ha1_md5, md5);
+	assert_string_equal(x->ha1_sha256, sha);
+	assert_false(x->has_prev);
+	assert_int_equal(x->algs_pref[0], SNAP_ALG_SHA256);
+	snapshot_free(snap);
+	memcpy(old_md5, md5, sizeof(md5));
+	memcpy(old_sha, sha, sizeof(sha));
+
+	/* password change: new HA1, previous remembered for 7 days */
+	o = json_pack("{s:s}", "auth.password", PW2);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	json_decref(commit_ok(f->s, &snap));
+	x = snapshot_find(snap, "201", 3);
+	snprintf(in, sizeof(in), "201:bulwark:%s", PW2);
+	hex_digest(EVP_md5(), in, md5);
+	hex_digest(EVP_sha256(), in, sha);
+	assert_string_equal(x->ha1_md5, md5);
+	assert_string_equal(x->ha1_sha256, sha);
+	assert_true(x->has_prev);
+	assert_string_equal(x->prev_ha1_md5, old_md5);
+	assert_string_equal(x->prev_ha1_sha256, old_sha);
+	assert_true(x->prev_until >= now + 7 * 86400 - 5 &&
+		    x->prev_until <= now + 7 * 86400 + 60);
+	snapshot_free(snap);
+
+	/* realm change recomputes every HA1 */
+	set_ok(f->s, "sip", "realm", "pbx.example");
+	json_decref(commit_ok(f->s, &snap));
+	x = snapshot_find(snap, "201", 3);
+	snprintf(in, sizeof(in), "201:pbx.example:%s", PW2);
+	hex_digest(EVP_md5(), in, md5);
+	hex_digest(EVP_sha256(), in, sha);
+	assert_string_equal(x->ha1_md5, md5);
+	assert_string_equal(x->ha1_sha256, sha);
+	assert_string_equal(snap->realm, "pbx.example");
+	assert_string_equal(json_string_value(json_object_get(
+		snapshot_section(snap, "sip"), "realm")), "pbx.example");
+	snapshot_free(snap);
+	/* the snapshot at start agrees */
+	assert_int_equal(store_snapshot(f->s, &snap), 0);
+	assert_string_equal(snapshot_find(snap, "201", 3)->ha1_md5, md5);
+	assert_int_equal(snap->version, 3);
+	snapshot_free(snap);
+	report_reset(&r);
+}
+
+static void test_bulk(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *o, *created = NULL, *res;
+	struct snapshot *snap = NULL;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	o = json_pack("{s:b,s:i}", "phone.nat", 1, "phone.max_contacts", 3);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	assert_int_equal(store_ext_bulk(f->s, "sip", 300, 349, "201", &r,
+					&created), 0);
+	assert_int_equal(json_array_size(created), 50);
+	assert_non_null(json_string_value(json_object_get(
+		json_array_get(created, 0), "auth.password")));
+	assert_non_null(json_string_value(json_object_get(
+		json_array_get(created, 0), "voicemail.pin")));
+	json_decref(created);
+	assert_int_equal(store_ext_get(f->s, "349", STORE_STAGED, false, &o),
+			 0);
+	assert_true(json_is_true(json_object_get(o, "phone.nat")));
+	assert_string_equal(json_string_value(json_object_get(o, "name")),
+			    "Extension Threefournine");
+	assert_string_equal(json_string_value(json_object_get(o,
+		"auth.username")), "349");
+	json_decref(o);
+	res = commit_ok(f->s, &snap);
+	assert_int_equal(snap->n_ext, 51);
+	assert_int_equal(snapshot_find(snap, "320", 3)->max_contacts, 3);
+	snapshot_free(snap);
+	json_decref(res);
+
+	/* over an existing number: refused whole */
+	assert_int_equal(store_ext_bulk(f->s, "sip", 340, 360, NULL, &r,
+					&created), EEXIST);
+	assert_true(report_has(&r, "340", "number.unique"));
+	assert_int_equal(pending_n(f->s), 0);
+	report_reset(&r);
+	assert_int_equal(store_ext_bulk(f->s, "sip", 1000, 20999, NULL, &r,
+					&created), EINVAL);
+	report_reset(&r);
+}
+
+static void test_csv(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	size_t count = 0, len = 0, len2 = 0;
+	char *csv = NULL, *csv2 = NULL;
+	struct store *s2 = NULL;
+	char dir2[64] = "/tmp/store-test2-XXXXXX";
+	const char *bad =
+		"number,type,name,auth.password,voicemail.pin,phone.nat\r\n"
+		"401,sip,Ada Lovelace," PW1 "," PIN1 ",true\r\n"
+		"402,sip,\"Alan, Turing\"," PW2 "," PIN2 ",false\r\n";
+	const char *good =
+		"number,type,name,auth.password,voicemail.pin,phone.nat\r\n"
+		"401,sip,Ada Lovelace," PW1 "," PIN1 ",true\r\n"
+		"402,sip,\"Alan Turing\"," PW2 "," PIN2 ",false\n";
+
+	report_init(&r);
+	assert_int_equal(store_ext_import_csv(f->s, bad, strlen(bad), &r,
+					      &count), EINVAL);
+	assert_true(r.n > 0);
+	for (size_t i = 0; i < r.n; i++)
+		assert_string_equal(r.item[i].where, "row 3");
+	assert_int_equal(pending_n(f->s), 0);
+	report_reset(&r);
+	assert_int_equal(store_ext_import_csv(f->s, good, strlen(good), &r,
+					      &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_ext_export_csv(f->s, STORE_STAGED, &csv, &len),
+			 0);
+	assert_null(strstr(csv, PW1));
+	assert_null(strstr(csv, PIN1));
+	assert_null(strstr(csv, "auth.password"));
+	assert_non_null(strstr(csv, "Alan Turing"));
+
+	/* round trip into a fresh store (secrets generated there) */
+	assert_non_null(mkdtemp(dir2));
+	assert_int_equal(store_open(&s2, dir2, "data"), 0);
+	assert_int_equal(store_ext_import_csv(s2, csv, len, &r, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_ext_export_csv(s2, STORE_STAGED, &csv2, &len2),
+			 0);
+	assert_string_equal(csv, csv2);
+	/* re-import over existing numbers edits them: nothing changes */
+	assert_int_equal(store_ext_import_csv(f->s, csv, len, &r, &count), 0);
+	free(csv2);
+	csv2 = NULL;
+	assert_int_equal(store_ext_export_csv(f->s, STORE_STAGED, &csv2, &len2),
+			 0);
+	assert_string_equal(csv, csv2);
+	store_close(s2);
+	nftw(dir2, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(csv);
+	free(csv2);
+	report_reset(&r);
+}
+
+static void test_web_password_and_reveal(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *e, *o = NULL;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	report_init(&r);
+	e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:s}", "number", "201",
+		      "type", "sip", "name", "Ada Lovelace",
+		      "auth.password", PW1, "voicemail.pin", PIN1,
+		      "web.enabled", 1, "web.username", "ada",
+		      "web.password", "correct horse battery");
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), 0);
+	json_decref(e);
+	assert_int_equal(sqlite3_open(store_db_path(f->s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT web_hash, sip_pw FROM"
+		" ext_staged WHERE number = '201'", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(strncmp((const char *)sqlite3_column_text(q, 0),
+				 "$argon2id$", 10), 0);
+	assert_int_equal(crypto_pwhash_str_verify(
+		(const char *)sqlite3_column_text(q, 0),
+		"correct horse battery", 21), 0);
+	/* SIP password not stored in clear */
+	assert_null(memmem(sqlite3_column_blob(q, 1),
+			   (size_t)sqlite3_column_bytes(q, 1), PW1,
+			   strlen(PW1)));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+
+	assert_int_equal(store_ext_get(f->s, "201", STORE_STAGED, false, &o),
+			 0);
+	assert_string_equal(json_string_value(json_object_get(o,
+		"auth.password")), "********");
+	assert_string_equal(json_string_value(json_object_get(o,
+		"voicemail.pin")), "********");
+	assert_string_equal(json_string_value(json_object_get(o,
+		"web.password")), "********");
+	json_decref(o);
+	assert_int_equal(store_ext_get(f->s, "201", STORE_STAGED, true, &o),
+			 0);
+	assert_string_equal(json_string_value(json_object_get(o,
+		"auth.password")), PW1);
+	assert_string_equal(json_string_value(json_object_get(o,
+		"voicemail.pin")), PIN1);
+	assert_string_equal(json_string_value(json_object_get(o,
+		"web.password")), "********");
+	json_decref(o);
+	/* edits keep the stored hash valid for model checks */
+	o = json_pack("{s:b}", "phone.nat", 1);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	json_decref(commit_ok(f->s, NULL));
+	report_reset(&r);
+}
+
+static void test_snapshot_sorted(void **state)
+{
+	struct fx *f = *state;
+	struct snapshot *snap = NULL;
+
+	add_ok(f->s, "30", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "201", "Alan Turing", PW2, PIN2);
+	add_ok(f->s, "2010", "Grace Hopper", PW3, "583920");
+	json_decref(commit_ok(f->s, &snap));
+	assert_int_equal(snap->n_ext, 3);
+	for (size_t i = 1; i < snap->n_ext; i++)
+		assert_true(strcmp(snap->ext[i - 1].number,
+				   snap->ext[i].number) < 0);
+	assert_non_null(snapshot_find(snap, "2010xyz", 4));
+	assert_non_null(snapshot_find(snap, "30", 2));
+	assert_null(snapshot_find(snap, "20", 2));
+	assert_null(snapshot_find(snap, "3", 1));
+	assert_non_null(snapshot_section(snap, "nosuch"));
+	assert_int_equal(snap->policy.sip.min_length, 8);
+	snapshot_free(snap);
+}
+
+static void test_licences_and_refs(void **state)
+{
+	struct fx *f = *state;
+	json_t *res = NULL, *lic = NULL, *e;
+	struct report r;
+
+	report_init(&r);
+	set_ok(f->s, "limits", "user", "1");
+	assert_int_equal(store_section_set(f->s, "limits", "user", "-2", &r),
+			 EINVAL);
+	report_reset(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	assert_int_equal(store_commit(f->s, false, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), NULL,
+			     "licence.user"));
+	json_decref(res);
+	assert_int_equal(store_licences(f->s, &lic), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		lic, "user"), "staged")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		lic, "user"), "limit")), 1);
+	json_decref(lic);
+	set_ok(f->s, "limits", "user", "-1");
+
+	/* a referenced extension cannot be removed (refused at commit) */
+	e = json_pack("{s:s,s:s,s:s,s:s}", "number", "600", "type",
+		      "ring_group", "name", "Sales Team",
+		      "ring_group.members", "201,202");
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), 0);
+	json_decref(e);
+	json_decref(commit_ok(f->s, NULL));
+	assert_int_equal(store_ext_remove(f->s, "201", &r), 0);
+	assert_int_equal(store_commit(f->s, true, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), "600",
+			     "ref.missing"));
+	json_decref(res);
+	report_reset(&r);
+}
+
+static void test_pin_previous(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *o;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, NULL));
+	o = json_pack("{s:s}", "voicemail.pin", PIN1);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), EINVAL);
+	assert_true(report_has(&r, "201", "vm.no_previous"));
+	json_decref(o);
+	report_reset(&r);
+	assert_int_equal(pending_n(f->s), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_open_migrate_reopen),
+		T(test_key_perms),
+		T(test_stage_pending_discard_commit),
+		T(test_refused_add_changes_nothing),
+		T(test_policy_breach_no_autofix),
+		T(test_autofix),
+		T(test_unique),
+		T(test_ha1_and_prev),
+		T(test_bulk),
+		T(test_csv),
+		T(test_web_password_and_reveal),
+		T(test_snapshot_sorted),
+		T(test_licences_and_refs),
+		T(test_pin_previous),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
