@@ -1,39 +1,369 @@
-/* Placeholder until the guard lands (issue 4): lets everything pass. */
-#include <jansson.h>
-#include "guard/guard.h"
+/*
+ * guard — life cycle, configuration from the snapshot, status, events.
+ * The request-path hooks are in account.c, bans and trust in ban.c, the
+ * slow work (nftables, SQLite, security.log) on the worker thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+#include <sqlite3.h>
 
-static json_t *guard_defaults(void)
+#include "common/log.h"
+#include "guard/guard_int.h"
+#include "store/snapshot.h"
+
+static uint64_t wall_clock(void *arg)
 {
-	return json_object();
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-const struct store_section guard_section = {
-	.name = "guard", .defaults = guard_defaults,
-};
+uint64_t guard_now(const struct guard *g)
+{
+	return g->clock(g->clock_arg);
+}
+
+static uint64_t seed(void)
+{
+	uint64_t s = 0;
+
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != sizeof(s))
+		s = wall_clock(NULL) ^ (uint64_t)(uintptr_t)&s;
+	return s;
+}
+
+static int tables_alloc(struct guard *g, const struct guard_cfg *c)
+{
+	uint64_t sd = seed();
+	int err;
+
+	err = gtab_init(&g->src, c->max_tracked, sizeof(struct gsrc), sd);
+	if (!err)
+		err = gtab_init(&g->pair, c->max_tracked, sizeof(struct gpair),
+				sd ^ 0x1111);
+	if (!err)
+		err = gtab_init(&g->ext, c->max_tracked / 4 + 16,
+				sizeof(struct gext), sd ^ 0x2222);
+	if (!err)
+		err = gtab_init(&g->ban, c->max_bans, sizeof(struct gban),
+				sd ^ 0x3333);
+	return err;
+}
+
+static void tables_free(struct guard *g)
+{
+	gtab_free(&g->src);
+	gtab_free(&g->pair);
+	gtab_free(&g->ext);
+	gtab_free(&g->ban);
+}
+
+static void resize(struct gtab *t, size_t cap)
+{
+	gtab_resize(t, cap);
+}
+
+void guard_set_cfg(struct guard *g, const struct guard_cfg *cfg)
+{
+	bool nft_changed = g->cfg.scope != cfg->scope ||
+			   g->cfg.offload != cfg->offload;
+
+	g->cfg = *cfg;
+	resize(&g->src, cfg->max_tracked);
+	resize(&g->pair, cfg->max_tracked);
+	resize(&g->ext, cfg->max_tracked / 4 + 16);
+	resize(&g->ban, cfg->max_bans);
+	if (nft_changed)
+		guard_nft_setup(g);
+}
+
+void guard_nft_setup(struct guard *g)
+{
+	char buf[2048];
+	struct gjob *j;
+
+	if (!g->worker)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->kind = GJOB_NFT_SETUP;
+	j->nft = g->cfg.offload;
+	if (g->cfg.offload) {
+		if (gnft_setup_script(buf, sizeof(buf), g->cfg.scope, g->ports,
+				      g->n_ports, g->rtp_start, g->rtp_end) ||
+		    !(j->text = strdup(buf))) {
+			free(j);
+			return;
+		}
+	}
+	gworker_push(g->worker, j);
+}
+
+static unsigned sec_uint(const json_t *sec, const char *key, unsigned def)
+{
+	const json_t *v = json_object_get(sec, key);
+
+	if (json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) < 65536)
+		return (unsigned)json_integer_value(v);
+	if (json_is_string(v)) {
+		long x = strtol(json_string_value(v), NULL, 10);
+		if (x > 0 && x < 65536)
+			return (unsigned)x;
+	}
+	return def;
+}
+
+/* The ban scope: SIP ports of the "sip" section, the --sip port, RTP. */
+static bool ports_from(struct guard *g, const json_t *sip)
+{
+	unsigned p[8], n = 0, rs, re;
+	const char *colon;
+	bool changed;
+
+	p[n++] = sec_uint(sip, "udp_port", 5060);
+	p[n++] = sec_uint(sip, "tcp_port", 5060);
+	p[n++] = sec_uint(sip, "tls_port", 5061);
+	colon = strrchr(g->sip_listen, ':');
+	if (colon) {
+		long x = strtol(colon + 1, NULL, 10);
+		if (x > 0 && x < 65536)
+			p[n++] = (unsigned)x;
+	}
+	rs = sec_uint(sip, "rtp_start", 10000);
+	re = sec_uint(sip, "rtp_end", 20000);
+	if (re < rs)
+		re = rs;
+	changed = n != g->n_ports || memcmp(p, g->ports, n * sizeof(*p)) ||
+		  rs != g->rtp_start || re != g->rtp_end;
+	memcpy(g->ports, p, n * sizeof(*p));
+	g->n_ports = n;
+	g->rtp_start = rs;
+	g->rtp_end = re;
+	return changed;
+}
+
+void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
+{
+	struct guard_cfg c;
+	const json_t *secs;
+	bool pc;
+
+	if (!g || !snap)
+		return;
+	secs = snap->sections;
+	guard_cfg_default(&c);
+	guard_cfg_load(&c, json_object_get(secs, "guard"));
+	pc = ports_from(g, json_object_get(secs, "sip"));
+	if (pc && g->cfg.scope == c.scope && g->cfg.offload == c.offload) {
+		guard_set_cfg(g, &c);
+		guard_nft_setup(g);
+	} else {
+		guard_set_cfg(g, &c);
+	}
+}
+
+static void load_persisted(struct guard *g, const char *db_path)
+{
+	sqlite3 *db = NULL;
+	struct gban *bans = NULL;
+	struct gtrust *tr = NULL;
+	size_t n = 0, nt = 0;
+	uint64_t now = guard_now(g);
+
+	if (gpersist_open(&db, db_path))
+		return;
+	bans = calloc(g->cfg.max_bans, sizeof(*bans));
+	tr = calloc(GUARD_TRUST_MAX, sizeof(*tr));
+	if (bans && !gpersist_load_bans(db, bans, g->cfg.max_bans, &n)) {
+		for (size_t i = 0; i < n; i++) {
+			struct gkey k;
+			struct gban *b;
+			struct gjob *j;
+
+			/* Expired bans are kept for escalation history. */
+			memset(&k, 0, sizeof(k));
+			memcpy(k.k, bans[i].addr.a, 16);
+			k.k[16] = bans[i].addr.plen;
+			k.k[17] = bans[i].addr.v4;
+			b = gtab_put(&g->ban, &k, NULL);
+			*b = bans[i];
+			if (b->until <= now || !g->worker)
+				continue;
+			j = calloc(1, sizeof(*j));
+			if (!j)
+				continue;
+			j->kind = GJOB_BAN;
+			j->ban = *b;
+			j->nft = g->cfg.offload &&
+				 !gaddr_loopback(&b->addr);
+			gworker_push(g->worker, j);
+		}
+	}
+	if (tr && !gpersist_load_trust(db, tr, GUARD_TRUST_MAX, &nt)) {
+		for (size_t i = 0; i < nt; i++)
+			if (!tr[i].until || tr[i].until > now)
+				g->trust[g->n_trust++] = tr[i];
+	}
+	free(bans);
+	free(tr);
+	sqlite3_close(db);
+}
+
+int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,
+		      guard_clock_h *clock, void *arg,
+		      const struct guard_cfg *cfg)
+{
+	struct guard *g;
+	int err;
+
+	if (!gp)
+		return EINVAL;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return ENOMEM;
+	g->clock = clock ? clock : wall_clock;
+	g->clock_arg = arg;
+	g->epoch = guard_now(g);
+	g->ev_tok_ms = g->epoch;
+	g->ev_tokens = 100000;
+	if (cfg)
+		g->cfg = *cfg;
+	else
+		guard_cfg_default(&g->cfg);
+	err = tables_alloc(g, &g->cfg);
+	if (err)
+		goto out;
+	if (conf && conf->sip_listen)
+		snprintf(g->sip_listen, sizeof(g->sip_listen), "%s",
+			 conf->sip_listen);
+	ports_from(g, NULL);
+	if (conf && (conf->data_dir || conf->db_path)) {
+		err = gworker_start(&g->worker, conf->data_dir, conf->db_path,
+				    g->cfg.offload);
+		if (err)
+			goto out;
+		guard_nft_setup(g);
+	}
+	if (conf && conf->db_path)
+		load_persisted(g, conf->db_path);
+	*gp = g;
+	g = NULL;
+ out:
+	if (g) {
+		gworker_stop(g->worker);
+		tables_free(g);
+		free(g);
+	}
+	return err;
+}
 
 int guard_alloc(struct guard **gp, const struct guard_conf *conf)
 {
-	(void)conf;
-	*gp = NULL;
-	return 0;
+	return guard_alloc_clock(gp, conf, NULL, NULL, NULL);
 }
-void guard_apply_snapshot(struct guard *g, const struct snapshot *snap) {}
-enum guard_verdict guard_packet(struct guard *g, const struct sa *src)
+
+unsigned guard_tarpit_ms(const struct guard *g)
 {
-	return GUARD_PASS;
+	return g ? g->cfg.tarpit_ms : 0;
 }
-enum guard_verdict guard_request(struct guard *g, const struct sa *src,
-				 const char *ua, size_t ua_len)
+
+void guard_event(struct guard *g, const char *type, json_t *fields)
 {
-	return GUARD_PASS;
+	json_t *ev = fields ? fields : json_object();
+	uint64_t now = guard_now(g);
+	time_t secs = (time_t)(now / 1000);
+	struct tm tm;
+	char ts[80];
+	struct gjob *j;
+
+	g->st.events++;
+	snprintf(g->last_event, sizeof(g->last_event), "%s", type);
+	if (!ev)
+		return;
+	gmtime_r(&secs, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (unsigned)(now % 1000));
+	json_object_set_new(ev, "ts", json_string(ts));
+	json_object_set_new(ev, "ts_ms", json_integer((json_int_t)now));
+	json_object_set_new(ev, "type", json_string(type));
+	if (g->worker) {
+		j = calloc(1, sizeof(*j));
+		if (j) {
+			j->kind = GJOB_EVENT;
+			j->text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			if (j->text)
+				gworker_push(g->worker, j);
+			else
+				free(j);
+		}
+	}
+	json_decref(ev);
 }
-enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
-				     const char *ext, size_t ext_len,
-				     enum guard_auth res, const char *ua,
-				     size_t ua_len)
+
+json_t *guard_status(struct guard *g)
 {
-	return GUARD_PASS;
+	char off[200];
+	bool active = false;
+	size_t it = 0, nb = 0;
+	struct gban *b;
+	uint64_t now;
+
+	if (!g)
+		return json_pack("{s:s}", "state", "off");
+	now = guard_now(g);
+	guard_rl_flush(g, now, false);
+	while ((b = gtab_iter(&g->ban, &it)) != NULL)
+		if (b->until > now)
+			nb++;
+	if (g->worker)
+		gworker_offload(g->worker, off, sizeof(off), &active);
+	else
+		snprintf(off, sizeof(off), "unavailable (no data directory); "
+			 "dropping in user space");
+	return json_pack("{s:s,s:s,s:b,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+			 "s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
+		"state", "running",
+		"kernel_offload", off,
+		"offload_active", active,
+		"bans", (json_int_t)nb,
+		"counters",
+		"packets", (json_int_t)g->st.packets,
+		"dropped_banned", (json_int_t)g->st.dropped_banned,
+		"dropped_rate", (json_int_t)g->st.dropped_rate,
+		"scanner", (json_int_t)g->st.scanner,
+		"auth_ok", (json_int_t)g->st.auth_ok,
+		"auth_fail", (json_int_t)g->st.auth_fail,
+		"stale", (json_int_t)g->st.stale,
+		"bans", (json_int_t)g->st.bans,
+		"tarpit", (json_int_t)g->st.tarpit,
+		"distributed_attacks", (json_int_t)g->st.distributed,
+		"events", (json_int_t)g->st.events,
+		"events_suppressed", (json_int_t)g->st.events_suppressed,
+		"events_dropped", (json_int_t)gworker_dropped(g->worker),
+		"tables",
+		"sources", (json_int_t)g->src.n,
+		"pairs", (json_int_t)g->pair.n,
+		"extensions", (json_int_t)g->ext.n,
+		"bans", (json_int_t)g->ban.n,
+		"evicted", (json_int_t)(g->src.evicted + g->pair.evicted +
+					g->ext.evicted));
 }
-json_t *guard_bans(struct guard *g) { return json_array(); }
-json_t *guard_status(struct guard *g) { return json_pack("{s:s}", "state", "not built"); }
-void guard_close(struct guard *g) {}
+
+void guard_close(struct guard *g)
+{
+	if (!g)
+		return;
+	guard_rl_flush(g, guard_now(g), true);
+	gworker_stop(g->worker);
+	tables_free(g);
+	free(g);
+}

@@ -34,6 +34,10 @@ enum guard_auth {
 struct guard_conf {
 	const char *data_dir;      /* security.log */
 	const char *db_path;       /* bans persist here */
+	/* Added: the SIP listen address "ADDR:PORT" from --sip (may be NULL),
+	 * so the kernel ban scope covers the port actually in use as well as
+	 * the "sip" section's ports. */
+	const char *sip_listen;
 };
 
 /* The "guard" settings section (thresholds, windows, ban times, scanner
@@ -60,6 +64,27 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 /* Live bans and status, for the API (loop thread). New references. */
 json_t *guard_bans(struct guard *g);
 json_t *guard_status(struct guard *g);
+
+/* Live operations for the API (loop thread, via loop_call). src is an
+ * address or prefix ("192.0.2.7", "2001:db8::/64"); secs 0 = the default
+ * ban time. 0, EINVAL (not an address), EPERM (trusted: never banned),
+ * ENOENT (no such ban). */
+int guard_ban_add(struct guard *g, const char *src, unsigned secs);
+int guard_ban_remove(struct guard *g, const char *src);
+/* Trust a network ("10.0.0.0/8") for secs (0 = until restart of the trust
+ * table: persisted, forever). Lifts bans inside it. 0, EINVAL, ENOSPC. */
+int guard_trust_add(struct guard *g, const char *cidr, unsigned secs);
+/* Array of {network, until, source:"config"|"live"}. New reference. */
+json_t *guard_trusts(struct guard *g);
+
+/* Delay before a GUARD_TARPIT answer, milliseconds (from the section). */
+unsigned guard_tarpit_ms(const struct guard *g);
+
+/* Security events stored in db_path with id > after, oldest first, at most
+ * limit (≤ 1000). Control plane (disk I/O; any thread but the loop).
+ * *out: array of event objects each with "id". 0 or EIO. */
+int guard_events_query(const char *db_path, long long after, unsigned limit,
+		       json_t **out);
 
 void guard_close(struct guard *g);   /* NULL-safe */
 

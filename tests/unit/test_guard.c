@@ -1,0 +1,639 @@
+/*
+ * Unit tests of the guard core, driven by a fake clock: accounting windows,
+ * bans and escalation, credit, stale credentials, distributed attacks,
+ * scanners, rate limits, trusted networks, table bounds, IPv6 prefixes,
+ * the settings section, nft rendering and persistence.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+#include <re_types.h>
+#include <re_sa.h>
+
+#include "common/report.h"
+#include "guard/guard_int.h"
+
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static struct sa mk(const char *ip)
+{
+	struct sa sa;
+
+	memset(&sa, 0, sizeof(sa));
+	if (strchr(ip, ':')) {
+		sa.u.in6.sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &sa.u.in6.sin6_addr);
+		sa.len = sizeof(sa.u.in6);
+	} else {
+		sa.u.in.sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &sa.u.in.sin_addr);
+		sa.len = sizeof(sa.u.in);
+	}
+	return sa;
+}
+
+static struct guard *mkguard(struct guard_cfg *over)
+{
+	struct guard *g = NULL;
+	struct guard_cfg c;
+
+	fake_now = 1700000000000ull;
+	if (over) {
+		c = *over;
+	} else {
+		guard_cfg_default(&c);
+	}
+	c.offload = false;
+	assert_int_equal(guard_alloc_clock(&g, NULL, fake_clock, NULL, &c), 0);
+	return g;
+}
+
+static enum guard_verdict bad(struct guard *g, const char *ip,
+			       const char *ext)
+{
+	struct sa sa = mk(ip);
+	return guard_auth_result(g, &sa, ext, strlen(ext),
+				 GUARD_AUTH_BAD_PASSWORD, "UA", 2);
+}
+
+static enum guard_verdict ok(struct guard *g, const char *ip,
+			     const char *ext)
+{
+	struct sa sa = mk(ip);
+	return guard_auth_result(g, &sa, ext, strlen(ext), GUARD_AUTH_OK,
+				 "Yealink", 7);
+}
+
+static enum guard_verdict pkt(struct guard *g, const char *ip)
+{
+	struct sa sa = mk(ip);
+	return guard_packet(g, &sa);
+}
+
+static size_t nbans(struct guard *g)
+{
+	json_t *b = guard_bans(g);
+	size_t n = json_array_size(b);
+	json_decref(b);
+	return n;
+}
+
+static void test_ban_after_five(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	json_t *bans, *b;
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(bad(g, "198.51.100.7", i % 2 ? "201" : "202"),
+				 GUARD_PASS);
+		fake_now += 1000;
+	}
+	assert_int_equal(pkt(g, "198.51.100.7"), GUARD_PASS);
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(bad(g, "198.51.100.7", "203"), GUARD_DROP);
+	assert_int_equal(pkt(g, "198.51.100.7"), GUARD_DROP);
+	assert_int_equal(pkt(g, "198.51.100.8"), GUARD_PASS);
+	bans = guard_bans(g);
+	assert_int_equal(json_array_size(bans), 1);
+	b = json_array_get(bans, 0);
+	assert_string_equal(json_string_value(json_object_get(b, "source")),
+			    "198.51.100.7");
+	assert_string_equal(json_string_value(json_object_get(b, "reason")),
+			    "auth_failures");
+	assert_int_equal(json_integer_value(json_object_get(b, "count")), 5);
+	assert_int_equal(json_array_size(json_object_get(b, "extensions")), 3);
+	assert_int_equal(json_integer_value(json_object_get(b, "time_left")),
+			 600);
+	json_decref(bans);
+	guard_close(g);
+}
+
+static void test_sliding_window(void **st)
+{
+	struct guard *g = mkguard(NULL);
+
+	/* One failure every 13 s: at most 5 within any 60 s → the 5th within
+	 * 52 s bans; spaced 16 s apart never 5 within 60 s. */
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(bad(g, "203.0.113.1", "300"), GUARD_PASS);
+		fake_now += 16000;
+	}
+	assert_int_equal(nbans(g), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(bad(g, "203.0.113.2", "300"), GUARD_PASS);
+		fake_now += 13000;
+	}
+	assert_int_equal(bad(g, "203.0.113.2", "300"), GUARD_DROP);
+	guard_close(g);
+}
+
+static void ban_now(struct guard *g, const char *ip)
+{
+	for (int i = 0; i < 5; i++)
+		bad(g, ip, "100");
+}
+
+static long time_left(struct guard *g)
+{
+	json_t *b = guard_bans(g);
+	long t = (long)json_integer_value(json_object_get(
+		json_array_get(b, 0), "time_left"));
+	json_decref(b);
+	return t;
+}
+
+static void test_escalation(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	long expect = 600;
+
+	for (int round = 0; round < 10; round++) {
+		ban_now(g, "192.0.2.9");
+		assert_int_equal(nbans(g), 1);
+		assert_int_equal(time_left(g), expect);
+		fake_now += (uint64_t)expect * 1000 + 1000;
+		assert_int_equal(nbans(g), 0);
+		assert_int_equal(pkt(g, "192.0.2.9"), GUARD_PASS);
+		expect = expect * 2 > 86400 ? 86400 : expect * 2;
+	}
+	/* After a day without offence the next ban starts at 10 min again. */
+	fake_now += 2 * 86400000ull;
+	ban_now(g, "192.0.2.9");
+	assert_int_equal(time_left(g), 600);
+	guard_close(g);
+}
+
+static void test_refresh_storm_no_ban(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	char ext[16];
+
+	/* 1,000 phones behind one address re-register in the same second,
+	 * each REGISTER once unauthenticated then authenticated. */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(ext, sizeof(ext), "%d", 1000 + i);
+		assert_int_equal(pkt(g, "192.0.2.50"), GUARD_PASS);
+		assert_int_equal(pkt(g, "192.0.2.50"), GUARD_PASS);
+		assert_int_equal(ok(g, "192.0.2.50", ext), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(g->st.dropped_rate, 0);
+	guard_close(g);
+}
+
+static void test_credit(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	char ext[16];
+
+	ok(g, "192.0.2.60", "201");
+	/* Credited: 19 failures on different extensions do not ban. */
+	for (int i = 0; i < 19; i++) {
+		snprintf(ext, sizeof(ext), "%d", 400 + i);
+		assert_int_equal(bad(g, "192.0.2.60", ext), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
+	snprintf(ext, sizeof(ext), "%d", 500);
+	assert_int_equal(bad(g, "192.0.2.60", ext), GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+
+	/* Credited office NAT, one phone with a wrong password: that
+	 * extension is blocked from it, the address is not banned. */
+	g = mkguard(NULL);
+	ok(g, "192.0.2.61", "201");
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(bad(g, "192.0.2.61", "202"), GUARD_PASS);
+	assert_int_equal(bad(g, "192.0.2.61", "202"), GUARD_DROP);
+	assert_string_equal(g->last_event, "extension_blocked");
+	assert_int_equal(bad(g, "192.0.2.61", "202"), GUARD_DROP);
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(pkt(g, "192.0.2.61"), GUARD_PASS);
+	assert_int_equal(ok(g, "192.0.2.61", "203"), GUARD_PASS);
+
+	/* Credit expires after credit_hours. */
+	fake_now += 25ull * 3600000;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(bad(g, "192.0.2.61", "204"), GUARD_PASS);
+	assert_int_equal(bad(g, "192.0.2.61", "204"), GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+}
+
+static void test_stale(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa sa = mk("192.0.2.70");
+
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
+			GUARD_AUTH_STALE, "Yealink", 7), GUARD_PASS);
+		assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(g->st.stale, 100);
+	assert_int_equal(g->st.auth_fail, 0);
+	assert_string_equal(g->last_event, "stale_credentials");
+	/* One event per device per 10 min, not 100. */
+	assert_int_equal(g->st.events, 1);
+	guard_close(g);
+}
+
+static void test_distributed(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	char ip[32];
+
+	ok(g, "192.0.2.80", "201");   /* the real phone */
+	for (int i = 0; i < 9; i++) {
+		snprintf(ip, sizeof(ip), "198.18.0.%d", i + 1);
+		assert_int_equal(bad(g, ip, "201"), GUARD_PASS);
+		fake_now += 1000;
+	}
+	assert_int_equal(g->st.distributed, 0);
+	assert_int_equal(bad(g, "198.18.0.10", "201"), GUARD_TARPIT);
+	assert_int_equal(g->st.distributed, 1);
+	assert_string_equal(g->last_event, "distributed_attack");
+	/* Never-authenticated sources are now tarpitted on 201 ... */
+	assert_int_equal(bad(g, "198.18.1.1", "201"), GUARD_TARPIT);
+	/* ... but not on other extensions, and not the real device. */
+	assert_int_equal(bad(g, "198.18.1.2", "202"), GUARD_PASS);
+	assert_int_equal(bad(g, "192.0.2.80", "201"), GUARD_PASS);
+	assert_int_equal(ok(g, "192.0.2.80", "201"), GUARD_PASS);
+	/* Tarpit mode ends dist_hold after the last attack. */
+	fake_now += 3601000;
+	assert_int_equal(bad(g, "198.18.1.3", "201"), GUARD_PASS);
+	guard_close(g);
+}
+
+static void test_scanner(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa sa = mk("192.0.2.90"), sb = mk("192.0.2.91");
+	struct guard_cfg c;
+	json_t *sec;
+
+	assert_int_equal(guard_request(g, &sb, "Yealink SIP-T46S", 16),
+			 GUARD_PASS);
+	assert_int_equal(guard_request(g, &sb, NULL, 0), GUARD_PASS);
+	assert_int_equal(guard_request(g, &sa, "friendly-scanner", 16),
+			 GUARD_DROP);
+	assert_int_equal(guard_packet(g, &sa), GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	sa = mk("192.0.2.92");
+	assert_int_equal(guard_request(g, &sa, "x SIPVicious/0.3", 16),
+			 GUARD_DROP);
+	sa = mk("192.0.2.93");
+	assert_int_equal(guard_request(g, &sa, "VaxSIPUserAgent/3.1", 19),
+			 GUARD_DROP);
+	assert_int_equal(nbans(g), 3);
+	/* Configurable list, case-insensitive. */
+	guard_cfg_default(&c);
+	sec = json_pack("{s:s}", "scanners", "EvilDialer, other");
+	guard_cfg_load(&c, sec);
+	json_decref(sec);
+	assert_true(guard_scanner_match(&c, "my evildialer 2", 15));
+	assert_false(guard_scanner_match(&c, "friendly-scanner", 16));
+	guard_close(g);
+}
+
+static void test_rate_limit(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	int passed = 0;
+
+	for (int i = 0; i < 1000; i++)
+		passed += pkt(g, "192.0.2.100") == GUARD_PASS;
+	assert_int_equal(passed, 100);   /* burst */
+	assert_int_equal(g->st.dropped_rate, 900);
+	fake_now += 1000;
+	passed = 0;
+	for (int i = 0; i < 1000; i++)
+		passed += pkt(g, "192.0.2.100") == GUARD_PASS;
+	assert_int_equal(passed, 50);    /* rate per second */
+	/* An authenticated source gets the higher allowance. */
+	ok(g, "192.0.2.101", "201");
+	passed = 0;
+	for (int i = 0; i < 5000; i++)
+		passed += pkt(g, "192.0.2.101") == GUARD_PASS;
+	assert_true(passed >= 4000);
+	/* The drops are reported, aggregated, after 10 s. */
+	fake_now += 11000;
+	for (int i = 0; i < 300; i++)
+		pkt(g, "192.0.2.100");
+	assert_string_equal(g->last_event, "rate_limited");
+	guard_close(g);
+}
+
+static void test_trusted(void **st)
+{
+	struct guard_cfg c;
+	struct guard *g;
+	json_t *sec;
+
+	guard_cfg_default(&c);
+	sec = json_pack("{s:s}", "trusted", "10.0.0.0/8, 2001:db8:1::/48");
+	guard_cfg_load(&c, sec);
+	json_decref(sec);
+	assert_int_equal(c.n_trusted, 2);
+	g = mkguard(&c);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(bad(g, "10.1.2.3", "201"), GUARD_PASS);
+		assert_int_equal(bad(g, "2001:db8:1:5::9", "201"), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(guard_ban_add(g, "10.1.2.3", 0), EPERM);
+	/* Live trust with a duration lifts the ban, then expires. */
+	ban_now(g, "192.0.2.110");
+	assert_int_equal(nbans(g), 1);
+	assert_int_equal(guard_trust_add(g, "192.0.2.0/24", 60), 0);
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(pkt(g, "192.0.2.110"), GUARD_PASS);
+	ban_now(g, "192.0.2.111");
+	assert_int_equal(nbans(g), 0);
+	fake_now += 61000;
+	ban_now(g, "192.0.2.111");
+	assert_int_equal(nbans(g), 1);
+	assert_int_equal(guard_trust_add(g, "not-a-net", 0), EINVAL);
+	guard_close(g);
+}
+
+static void test_bounded_tables(void **st)
+{
+	struct guard_cfg c;
+	struct guard *g;
+	char ip[32];
+
+	guard_cfg_default(&c);
+	c.max_tracked = 1024;
+	c.max_bans = 4096;
+	g = mkguard(&c);
+	ban_now(g, "192.0.2.200");
+	/* A spoofed flood from 1,000,000 sources, with failures. */
+	for (unsigned i = 0; i < 1000000; i++) {
+		struct sa sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.u.in.sin_family = AF_INET;
+		sa.u.in.sin_addr.s_addr = htonl(0x0b000000u + i);
+		guard_packet(g, &sa);
+		if (i % 10 == 0)
+			guard_auth_result(g, &sa, "201", 3,
+					  GUARD_AUTH_BAD_PASSWORD, NULL, 0);
+	}
+	assert_true(g->src.n <= 1024);
+	assert_true(g->pair.n <= 1024);
+	assert_true(g->ext.n <= 1024 / 4 + 16);
+	assert_true(g->src.evicted > 900000);
+	/* The ban survives the eviction of its counters. */
+	assert_int_equal(pkt(g, "192.0.2.200"), GUARD_DROP);
+	snprintf(ip, sizeof(ip), "192.0.2.201");
+	ban_now(g, ip);
+	assert_int_equal(pkt(g, ip), GUARD_DROP);
+	/* Shrinking a table keeps the most recent entries. */
+	c.max_tracked = 128;
+	guard_set_cfg(g, &c);
+	assert_true(g->src.n <= 128);
+	guard_close(g);
+}
+
+static void test_ipv6_prefix(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct guard_cfg c;
+
+	/* Five addresses of one /64 count as one source. */
+	assert_int_equal(bad(g, "2001:db8:0:1::1", "201"), GUARD_PASS);
+	assert_int_equal(bad(g, "2001:db8:0:1::2", "201"), GUARD_PASS);
+	assert_int_equal(bad(g, "2001:db8:0:1::3", "201"), GUARD_PASS);
+	assert_int_equal(bad(g, "2001:db8:0:1:aaaa::4", "201"), GUARD_PASS);
+	assert_int_equal(bad(g, "2001:db8:0:2::1", "201"), GUARD_PASS);
+	assert_int_equal(bad(g, "2001:db8:0:1::5", "201"), GUARD_DROP);
+	assert_int_equal(pkt(g, "2001:db8:0:1:ffff::9"), GUARD_DROP);
+	assert_int_equal(pkt(g, "2001:db8:0:2::1"), GUARD_PASS);
+	{
+		json_t *b = guard_bans(g);
+		assert_string_equal(json_string_value(json_object_get(
+			json_array_get(b, 0), "source")), "2001:db8:0:1::/64");
+		json_decref(b);
+	}
+	assert_int_equal(guard_ban_remove(g, "2001:db8:0:1::77"), 0);
+	assert_int_equal(pkt(g, "2001:db8:0:1::1"), GUARD_PASS);
+	guard_close(g);
+
+	guard_cfg_default(&c);
+	c.ipv6_prefix = 128;
+	g = mkguard(&c);
+	for (int i = 1; i <= 5; i++) {
+		char ip[64];
+		snprintf(ip, sizeof(ip), "2001:db8::%d", i);
+		assert_int_equal(bad(g, ip, "201"), GUARD_PASS);
+	}
+	guard_close(g);
+}
+
+static void test_manual(void **st)
+{
+	struct guard *g = mkguard(NULL);
+
+	assert_int_equal(guard_ban_add(g, "198.51.100.1", 120), 0);
+	assert_int_equal(pkt(g, "198.51.100.1"), GUARD_DROP);
+	assert_int_equal(time_left(g), 120);
+	assert_int_equal(guard_ban_add(g, "garbage", 0), EINVAL);
+	assert_int_equal(guard_ban_remove(g, "198.51.100.2"), ENOENT);
+	assert_int_equal(guard_ban_remove(g, "198.51.100.1"), 0);
+	assert_int_equal(pkt(g, "198.51.100.1"), GUARD_PASS);
+	assert_int_equal(nbans(g), 0);
+	guard_close(g);
+}
+
+static void test_section(void **st)
+{
+	struct report r;
+	json_t *o = guard_section.defaults();
+
+	report_init(&r);
+	assert_int_equal(json_integer_value(json_object_get(o,
+		"fail_threshold")), 5);
+	assert_int_equal(guard_section.set(o, "fail_threshold", "0", &r),
+			 EINVAL);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.item[0].field, "guard.fail_threshold");
+	assert_int_equal(guard_section.set(o, "nope", "1", &r), ENOENT);
+	assert_int_equal(guard_section.set(o, "trusted", "10.0.0.0/8,bad",
+					   &r), EINVAL);
+	assert_non_null(strstr(r.item[2].msg, "bad"));
+	assert_int_equal(guard_section.set(o, "ban_scope", "everything", &r),
+			 EINVAL);
+	assert_int_equal(guard_section.set(o, "ban_scope", "all", &r), 0);
+	assert_int_equal(guard_section.set(o, "offload", "off", &r), 0);
+	assert_true(json_is_false(json_object_get(o, "offload")));
+	assert_int_equal(guard_section.set(o, "fail_threshold", "30", &r), 0);
+	report_reset(&r);
+	/* credit_threshold (20) < fail_threshold (30): refused at commit. */
+	assert_int_equal(guard_section.validate(o, &r), EINVAL);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.item[0].field, "guard.credit_threshold");
+	report_reset(&r);
+	assert_int_equal(guard_section.set(o, "credit_threshold", "32", &r),
+			 0);
+	assert_int_equal(guard_section.validate(o, &r), 0);
+	json_decref(o);
+}
+
+static void test_nft_render(void **st)
+{
+	char buf[2048];
+	unsigned ports[] = { 5060, 5060, 5061, 15060 };
+	struct gaddr a;
+
+	assert_int_equal(gnft_setup_script(buf, sizeof(buf), GUARD_SCOPE_SIP,
+					   ports, 4, 10000, 20000), 0);
+	assert_non_null(strstr(buf, "add set inet bulwark ban4 { type "
+			       "ipv4_addr; flags interval, timeout; }"));
+	assert_non_null(strstr(buf, "flush chain inet bulwark guard_in"));
+	assert_non_null(strstr(buf, "ip saddr @ban4 meta l4proto { tcp, udp }"
+			       " th dport { 5060, 5061, 10000-20000 } counter "
+			       "drop"));
+	assert_null(strstr(buf, "15060"));   /* inside the RTP range */
+	assert_null(strstr(buf, "flush ruleset"));
+	assert_null(strstr(buf, "delete table"));
+	assert_int_equal(gnft_setup_script(buf, sizeof(buf), GUARD_SCOPE_ALL,
+					   ports, 4, 10000, 20000), 0);
+	assert_non_null(strstr(buf, "ip saddr @ban4 counter drop"));
+	gaddr_parse(&a, "2001:db8::/64", 64);
+	assert_int_equal(gnft_ban_script(buf, sizeof(buf), &a, 600), 0);
+	assert_non_null(strstr(buf, "add element inet bulwark ban6 { "
+			       "2001:db8::/64 timeout 600s }"));
+	gaddr_parse(&a, "192.0.2.1", 64);
+	assert_int_equal(gnft_unban_script(buf, sizeof(buf), &a), 0);
+	assert_non_null(strstr(buf, "delete element inet bulwark ban4 { "
+			       "192.0.2.1 }"));
+}
+
+static void test_persistence(void **st)
+{
+	char dir[] = "/tmp/guardtestXXXXXX", db[128], logp[128];
+	struct guard_conf conf = { 0 };
+	struct guard_cfg c;
+	struct guard *g = NULL;
+	json_t *ev = NULL;
+	FILE *f;
+	char line[1024];
+	bool saw_ban = false;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/bulwark.db", dir);
+	snprintf(logp, sizeof(logp), "%s/security.log", dir);
+	conf.data_dir = dir;
+	conf.db_path = db;
+	guard_cfg_default(&c);
+	c.offload = false;
+	fake_now = 1700000000000ull;
+	assert_int_equal(guard_alloc_clock(&g, &conf, fake_clock, NULL, &c), 0);
+	ban_now(g, "198.51.100.33");
+	{
+		struct sa sa = mk("198.51.100.34");
+		guard_auth_result(g, &sa, "201", 3, GUARD_AUTH_BAD_PASSWORD,
+				  "UA\"x", 4);
+	}
+	gworker_flush(g->worker, 5000);
+	guard_close(g);
+
+	/* Restart: the ban is back, with its remaining time. */
+	fake_now += 100000;
+	g = NULL;
+	assert_int_equal(guard_alloc_clock(&g, &conf, fake_clock, NULL, &c), 0);
+	assert_int_equal(nbans(g), 1);
+	assert_int_equal(time_left(g), 500);
+	assert_int_equal(pkt(g, "198.51.100.33"), GUARD_DROP);
+	guard_close(g);
+
+	/* Events: JSON lines in security.log and rows in the database. */
+	f = fopen(logp, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		json_t *j = json_loads(line, 0, NULL);
+		assert_non_null(j);
+		assert_non_null(json_object_get(j, "type"));
+		if (!strcmp(json_string_value(json_object_get(j, "type")), "ban"))
+			saw_ban = true;
+		json_decref(j);
+	}
+	fclose(f);
+	assert_true(saw_ban);
+	assert_int_equal(guard_events_query(db, 0, 100, &ev), 0);
+	assert_true(json_array_size(ev) >= 7);   /* 6 failures + ban */
+	assert_true(json_integer_value(json_object_get(json_array_get(ev, 0),
+						       "id")) > 0);
+	json_decref(ev);
+	assert_int_equal(guard_events_query(db, 1000000, 100, &ev), 0);
+	assert_int_equal(json_array_size(ev), 0);
+	json_decref(ev);
+	unlink(logp);
+	unlink(db);
+	snprintf(line, sizeof(line), "%s-wal", db);
+	unlink(line);
+	snprintf(line, sizeof(line), "%s-shm", db);
+	unlink(line);
+	rmdir(dir);
+}
+
+static void test_addr(void **st)
+{
+	struct gaddr n, a;
+	char buf[64];
+
+	assert_int_equal(gaddr_parse(&n, "192.0.2.0/24", 64), 0);
+	assert_int_equal(gaddr_parse(&a, "192.0.2.77", 64), 0);
+	assert_true(gaddr_contains(&n, &a));
+	assert_int_equal(gaddr_parse(&a, "192.0.3.1", 64), 0);
+	assert_false(gaddr_contains(&n, &a));
+	gaddr_str(&n, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.0/24");
+	assert_int_equal(gaddr_parse(&a, "192.0.2.1/33", 64), EINVAL);
+	assert_int_equal(gaddr_parse(&a, "", 64), EINVAL);
+	assert_int_equal(gaddr_parse(&a, "::1", 64), 0);
+	gaddr_str(&a, buf, sizeof(buf));
+	assert_string_equal(buf, "::/64");
+	assert_int_equal(gaddr_parse(&a, "127.0.0.9", 64), 0);
+	assert_true(gaddr_loopback(&a));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ban_after_five),
+		cmocka_unit_test(test_sliding_window),
+		cmocka_unit_test(test_escalation),
+		cmocka_unit_test(test_refresh_storm_no_ban),
+		cmocka_unit_test(test_credit),
+		cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_distributed),
+		cmocka_unit_test(test_scanner),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_trusted),
+		cmocka_unit_test(test_bounded_tables),
+		cmocka_unit_test(test_ipv6_prefix),
+		cmocka_unit_test(test_manual),
+		cmocka_unit_test(test_section),
+		cmocka_unit_test(test_nft_render),
+		cmocka_unit_test(test_persistence),
+		cmocka_unit_test(test_addr),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
