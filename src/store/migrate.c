@@ -48,6 +48,21 @@ static const struct migration migrations[] = {
 	 "CREATE TABLE commit_log("
 	 " version INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
 	 " changes TEXT NOT NULL);"},
+	{2, "guard",
+	 /* bans (re-installed at start), live trusted networks, security
+	  * events; the guard also creates these IF NOT EXISTS on databases
+	  * not migrated by the store (tests, benchmarks) */
+	 "CREATE TABLE IF NOT EXISTS guard_bans("
+	 " addr TEXT PRIMARY KEY, reason TEXT NOT NULL,"
+	 " extensions TEXT NOT NULL DEFAULT '[]',"
+	 " count INTEGER NOT NULL DEFAULT 0, since INTEGER NOT NULL,"
+	 " until INTEGER NOT NULL, offences INTEGER NOT NULL DEFAULT 1,"
+	 " manual INTEGER NOT NULL DEFAULT 0);"
+	 "CREATE TABLE IF NOT EXISTS guard_trust("
+	 " net TEXT PRIMARY KEY, until INTEGER NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS guard_events("
+	 " id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
+	 " type TEXT NOT NULL, event TEXT NOT NULL);"},
 	/* Append new migrations here: {2, "<module>", "CREATE TABLE ..."}. */
 };
 
