@@ -58,40 +58,52 @@ const char *model_tab_name(enum model_tab tab)
 	return (unsigned)tab < MODEL_TAB_COUNT ? tab_names[tab] : NULL;
 }
 
-/* ---- lookup: field indices sorted by name, built once at load --------- */
+/* ---- lookup: an open-addressing hash of field names, built at load ---- */
 
-static uint16_t by_name[MODEL_FIELDS_MAX];
+#define HASH_SIZE 512u         /* power of two, >= 2 * MODEL_FIELDS_MAX */
 
-static int cmp_idx(const void *a, const void *b)
+static uint16_t by_name[HASH_SIZE];   /* field index + 1; 0 = empty */
+static long field_index(const char *name);
+/* Indices of the fields model_validate_set reads, resolved once. */
+static long idx_number, idx_web_user, idx_zap_channel, idx_zap_vendor,
+	    idx_vm_enabled;
+
+static uint32_t name_hash(const char *s)
 {
-	return strcmp(model_fields[*(const uint16_t *)a].name,
-		      model_fields[*(const uint16_t *)b].name);
+	uint32_t h = 2166136261u;   /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 /* A constructor, not a lazy init: the API calls us from several threads. */
 __attribute__((constructor)) static void build_index(void)
 {
-	for (size_t i = 0; i < model_field_count; i++)
-		by_name[i] = (uint16_t)i;
-	qsort(by_name, model_field_count, sizeof(by_name[0]), cmp_idx);
+	for (size_t i = 0; i < model_field_count; i++) {
+		uint32_t h = name_hash(model_fields[i].name) & (HASH_SIZE - 1);
+
+		while (by_name[h])
+			h = (h + 1) & (HASH_SIZE - 1);
+		by_name[h] = (uint16_t)(i + 1);
+	}
+	idx_number = field_index("number");
+	idx_web_user = field_index("web.username");
+	idx_zap_channel = field_index("zap.channel");
+	idx_zap_vendor = field_index("zap.card_vendor");
+	idx_vm_enabled = field_index("voicemail.enabled");
 }
 
 static long field_index(const char *name)
 {
-	size_t lo = 0, hi = model_field_count;
+	uint32_t h;
 
 	if (!name)
 		return -1;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(name, model_fields[by_name[mid]].name);
-
-		if (!c)
-			return by_name[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	for (h = name_hash(name) & (HASH_SIZE - 1); by_name[h];
+	     h = (h + 1) & (HASH_SIZE - 1)) {
+		if (!strcmp(name, model_fields[by_name[h] - 1].name))
+			return by_name[h] - 1;
 	}
 	return -1;
 }
@@ -909,18 +921,24 @@ static void check_self(const struct model_field *f, const json_t *v,
 	}
 }
 
-int model_validate(const json_t *ext, struct report *r)
+/* Validate one extension; vals (MODEL_FIELDS_MAX entries) receives each
+ * field's value when it is of the type and passed its own checks, so that
+ * model_validate_set need not look anything up again. Returns the type, or
+ * -1 when there is none. */
+static int validate_one(const json_t *ext, struct report *r,
+			const json_t **vals)
 {
-	const json_t *vals[MODEL_FIELDS_MAX] = { 0 };
-	size_t before = report_count(r);
+	const json_t *present[MODEL_FIELDS_MAX] = { 0 };
+	long hint = -1;
 	const json_t *tv, *v;
 	const char *key, *num;
 	int t;
 
+	memset(vals, 0, MODEL_FIELDS_MAX * sizeof(*vals));
 	if (!json_is_object(ext)) {
 		report_add(r, "", "", "field.kind",
 			   "an extension must be a JSON object");
-		return EINVAL;
+		return -1;
 	}
 	tv = json_object_get(ext, "type");
 	t = ext_type(ext);
@@ -930,7 +948,7 @@ int model_validate(const json_t *ext, struct report *r)
 				   "type is required");
 		else
 			check_value(model_field_find("type"), tv, r);
-		return EINVAL;
+		return -1;
 	}
 
 	json_object_foreach((json_t *)ext, key, v) {
@@ -938,7 +956,19 @@ int model_validate(const json_t *ext, struct report *r)
 
 		if (json_is_null(v))
 			continue;
-		i = field_index(key);
+		/* objects built by model_new keep table order (jansson keeps
+		 * insertion order): try the next few fields first, hash only
+		 * when that guess is wrong */
+		i = -1;
+		for (long k = hint + 1; k < hint + 5 &&
+		     (size_t)k < model_field_count; k++) {
+			if (!strcmp(key, model_fields[k].name)) {
+				i = k;
+				break;
+			}
+		}
+		if (i < 0)
+			i = field_index(key);
 		if (i < 0) {
 			char buf[48];
 
@@ -947,21 +977,23 @@ int model_validate(const json_t *ext, struct report *r)
 				   "there is no field named '%s'", buf);
 			continue;
 		}
+		hint = i;
 		if (!(model_fields[i].types & MODEL_T(t))) {
 			report_foreign(&model_fields[i], t, r);
 			continue;
 		}
+		present[i] = v;
 		if (!check_value(&model_fields[i], v, r))
 			vals[i] = v;
 	}
 
-	num = json_string_value(vals[field_index("number")]);
+	num = json_string_value(vals[idx_number]);
 	for (size_t i = 0; i < model_field_count; i++) {
 		const struct model_field *f = &model_fields[i];
 
 		if (!(f->types & MODEL_T(t)))
 			continue;
-		v = json_object_get(ext, f->name);
+		v = present[i];
 		/* an empty list is present: its length rule reports it */
 		if (f->required && !value_filled(v) && !json_is_array(v))
 			report_add(r, "", f->name, "field.required",
@@ -972,6 +1004,16 @@ int model_validate(const json_t *ext, struct report *r)
 		if (f->check)
 			f->check(ext, f, r);
 	}
+	return t;
+}
+
+int model_validate(const json_t *ext, struct report *r)
+{
+	const json_t *vals[MODEL_FIELDS_MAX];
+	size_t before = report_count(r);
+
+	if (validate_one(ext, r, vals) < 0)
+		return EINVAL;
 	return report_count(r) > before ? EINVAL : 0;
 }
 
@@ -1035,6 +1077,11 @@ struct set_ctx {
 	int *types;
 	struct key_ent *nums;  /* sorted by number */
 	size_t n_nums;
+	struct key_ent *web;   /* web usernames */
+	size_t n_web;
+	struct key_ent *zap;   /* zap channels */
+	size_t n_zap;
+	long first_vendor[2];  /* first sangoma, first digium extension */
 	char (*where)[32];
 	struct report *r;
 };
@@ -1061,26 +1108,23 @@ static bool has_mailbox(const json_t *ext, int t)
 {
 	const json_t *v;
 
-	if (!model_type_has((enum model_type)t,
-			    model_field_find("voicemail.enabled")))
+	if (!(model_fields[idx_vm_enabled].types & MODEL_T(t)))
 		return false;
 	v = json_object_get(ext, "voicemail.enabled");
 	return !v || json_is_null(v) || json_is_true(v);  /* default true */
 }
 
-static void check_ref(struct set_ctx *c, size_t i,
+static void check_ref(struct set_ctx *c, size_t i, const char *self,
 		      const struct model_field *f, const char *target)
 {
 	const struct key_ent *e;
 	char buf[160];
 	int tt;
 
-	/* external numbers need no target; bad forms were reported */
-	if (!is_ext_number(target))
+	/* external numbers need no target; bad forms and self references
+	 * were reported by validate_one */
+	if (!is_ext_number(target) || !strcmp(target, self))
 		return;
-	if (!strcmp(target, json_string_value(
-			    json_object_get(c->exts[i], "number"))))
-		return;   /* ref.self, reported by model_validate */
 	e = bsearch(target, c->nums, c->n_nums, sizeof(*c->nums), cmp_find);
 	if (!e) {
 		report_add(c->r, c->where[i], f->name, "ref.missing",
@@ -1088,6 +1132,8 @@ static void check_ref(struct set_ctx *c, size_t i,
 		return;
 	}
 	tt = c->types[e->idx];
+	if (tt < 0)
+		return;   /* the target's own findings say why */
 	if (f->form == MODEL_FORM_EXT_REF && f->ref_types &&
 	    !(f->ref_types & MODEL_T(tt))) {
 		types_text(f->ref_types, buf, sizeof(buf));
@@ -1102,119 +1148,93 @@ static void check_ref(struct set_ctx *c, size_t i,
 	}
 }
 
-static void check_refs(struct set_ctx *c)
+/* Cross-extension facts of extension i, from its checked values. */
+static void collect(struct set_ctx *c, size_t i, int t, const json_t **vals)
 {
-	const struct model_field *refs[MODEL_FIELDS_MAX];
-	size_t n_refs = 0;
+	const char *self = json_string_value(vals[idx_number]);
 
+	if (!self)
+		return;
 	for (size_t k = 0; k < model_field_count; k++) {
-		if (is_ref_form(model_fields[k].form))
-			refs[n_refs++] = &model_fields[k];
-	}
-	for (size_t i = 0; i < c->n; i++) {
-		int t = c->types[i];
+		const struct model_field *f = &model_fields[k];
+		const json_t *it;
+		size_t j;
 
-		if (t < 0 || !json_is_string(json_object_get(c->exts[i],
-							     "number")))
+		if (!vals[k] || !is_ref_form(f->form))
 			continue;
-		for (size_t k = 0; k < n_refs; k++) {
-			const json_t *v, *it;
-			size_t j;
+		if (json_is_string(vals[k]))
+			check_ref(c, i, self, f, json_string_value(vals[k]));
+		json_array_foreach(vals[k], j, it)
+			check_ref(c, i, self, f, json_string_value(it));
+	}
+	if (vals[idx_web_user] && json_string_length(vals[idx_web_user]))
+		c->web[c->n_web++] = (struct key_ent){
+			json_string_value(vals[idx_web_user]), 0, i };
+	if (t == MODEL_ZAP) {
+		const char *vendor = json_string_value(vals[idx_zap_vendor]);
 
-			if (!(refs[k]->types & MODEL_T(t)))
-				continue;
-			v = json_object_get(c->exts[i], refs[k]->name);
-			if (json_is_string(v))
-				check_ref(c, i, refs[k], json_string_value(v));
-			json_array_foreach(v, j, it) {
-				if (json_is_string(it))
-					check_ref(c, i, refs[k],
-						  json_string_value(it));
-			}
-		}
+		if (vendor && !strcmp(vendor, "sangoma") &&
+		    c->first_vendor[0] < 0)
+			c->first_vendor[0] = (long)i;
+		if (vendor && !strcmp(vendor, "digium") &&
+		    c->first_vendor[1] < 0)
+			c->first_vendor[1] = (long)i;
+		if (vals[idx_zap_channel])
+			c->zap[c->n_zap++] = (struct key_ent){ NULL,
+				(long)json_integer_value(vals[idx_zap_channel]),
+				i };
 	}
 }
 
-static void check_zap(struct set_ctx *c, struct key_ent *tmp)
+static void check_duplicates(struct set_ctx *c)
 {
-	long first[2] = { -1, -1 };   /* first sangoma, first digium */
-	size_t m = 0;
-
-	for (size_t i = 0; i < c->n; i++) {
-		const char *vendor;
-		const json_t *ch;
-
-		if (c->types[i] != MODEL_ZAP)
-			continue;
-		vendor = json_string_value(json_object_get(c->exts[i],
-							   "zap.card_vendor"));
-		if (vendor && !strcmp(vendor, "sangoma") && first[0] < 0)
-			first[0] = (long)i;
-		if (vendor && !strcmp(vendor, "digium") && first[1] < 0)
-			first[1] = (long)i;
-		ch = json_object_get(c->exts[i], "zap.channel");
-		if (json_is_integer(ch))
-			tmp[m++] = (struct key_ent){ NULL,
-				(long)json_integer_value(ch), i };
+	qsort(c->zap, c->n_zap, sizeof(*c->zap), cmp_num_ent);
+	for (size_t k = 1; k < c->n_zap; k++) {
+		if (c->zap[k].n == c->zap[k - 1].n)
+			report_add(c->r, c->where[c->zap[k].idx],
+				   "zap.channel", "zap.channel_duplicate",
+				   "zap.channel %ld is already used by "
+				   "extension %s", c->zap[k].n,
+				   c->where[c->zap[k - 1].idx]);
 	}
-	if (first[0] >= 0 && first[1] >= 0) {
-		long later = first[0] > first[1] ? first[0] : first[1];
+	if (c->first_vendor[0] >= 0 && c->first_vendor[1] >= 0) {
+		long a = c->first_vendor[0], b = c->first_vendor[1];
 
-		report_add(c->r, c->where[later], "zap.card_vendor",
+		report_add(c->r, c->where[a > b ? a : b], "zap.card_vendor",
 			   "zap.vendor_mixed",
 			   "Sangoma (extension %s) and Digium (extension %s) "
 			   "cards cannot co-exist in one server",
-			   c->where[first[0]], c->where[first[1]]);
+			   c->where[a], c->where[b]);
 	}
-	qsort(tmp, m, sizeof(*tmp), cmp_num_ent);
-	for (size_t k = 1; k < m; k++) {
-		if (tmp[k].n == tmp[k - 1].n)
-			report_add(c->r, c->where[tmp[k].idx], "zap.channel",
-				   "zap.channel_duplicate",
-				   "zap.channel %ld is already used by "
-				   "extension %s", tmp[k].n,
-				   c->where[tmp[k - 1].idx]);
-	}
-}
-
-static void check_web(struct set_ctx *c, struct key_ent *tmp)
-{
-	size_t m = 0;
-
-	for (size_t i = 0; i < c->n; i++) {
-		const char *u;
-
-		if (c->types[i] < 0 ||
-		    !model_type_has((enum model_type)c->types[i],
-				    model_field_find("web.username")))
-			continue;
-		u = json_string_value(json_object_get(c->exts[i],
-						      "web.username"));
-		if (u && *u)
-			tmp[m++] = (struct key_ent){ u, 0, i };
-	}
-	qsort(tmp, m, sizeof(*tmp), cmp_str_ent);
-	for (size_t k = 1; k < m; k++) {
+	qsort(c->web, c->n_web, sizeof(*c->web), cmp_str_ent);
+	for (size_t k = 1; k < c->n_web; k++) {
 		char buf[40];
 
-		if (!strcmp(tmp[k].s, tmp[k - 1].s))
-			report_add(c->r, c->where[tmp[k].idx], "web.username",
-				   "web.username_duplicate",
+		if (!strcmp(c->web[k].s, c->web[k - 1].s))
+			report_add(c->r, c->where[c->web[k].idx],
+				   "web.username", "web.username_duplicate",
 				   "web.username '%s' is already used by "
 				   "extension %s",
-				   shown(buf, sizeof(buf), tmp[k].s),
-				   c->where[tmp[k - 1].idx]);
+				   shown(buf, sizeof(buf), c->web[k].s),
+				   c->where[c->web[k - 1].idx]);
 	}
 }
 
 static void check_licences(struct set_ctx *c,
 			   const struct model_limits *lim)
 {
-	struct model_licence_use use;
+	struct model_licence_use use = { 0, 0 };
 
 	if (!lim)
 		return;
-	model_licences(c->exts, c->n, &use);
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->types[i] < 0)
+			continue;
+		if (user_licence & MODEL_T(c->types[i]))
+			use.user++;
+		else if (c->types[i] == MODEL_SHARED)
+			use.shared++;
+	}
 	if (lim->user >= 0 && use.user > lim->user)
 		report_add(c->r, "licence", "type", "licence.user",
 			   "the configuration needs %ld User licences; the "
@@ -1229,40 +1249,38 @@ static void check_licences(struct set_ctx *c,
 int model_validate_set(json_t *const *exts, size_t n,
 		       const struct model_limits *lim, struct report *r)
 {
-	struct set_ctx c = { .exts = exts, .n = n, .r = r };
-	struct key_ent *tmp = NULL;
-	size_t before = report_count(r);
+	struct set_ctx c = { .exts = exts, .n = n, .r = r,
+			     .first_vendor = { -1, -1 } };
+	const json_t *vals[MODEL_FIELDS_MAX];
+	size_t before = report_count(r), cnt = n ? n : 1;
 	int err = 0;
 
 	if (n && !exts)
 		return EINVAL;
-	c.types = calloc(n ? n : 1, sizeof(*c.types));
-	c.nums = calloc(n ? n : 1, sizeof(*c.nums));
-	c.where = calloc(n ? n : 1, sizeof(*c.where));
-	tmp = calloc(n ? n : 1, sizeof(*tmp));
-	if (!c.types || !c.nums || !c.where || !tmp) {
+	c.types = calloc(cnt, sizeof(*c.types));
+	c.nums = calloc(cnt, sizeof(*c.nums));
+	c.web = calloc(cnt, sizeof(*c.web));
+	c.zap = calloc(cnt, sizeof(*c.zap));
+	c.where = calloc(cnt, sizeof(*c.where));
+	if (!c.types || !c.nums || !c.web || !c.zap || !c.where) {
 		err = ENOMEM;
 		goto out;
 	}
 
+	/* pass 1: numbers and types, so that references can be resolved */
 	for (size_t i = 0; i < n; i++) {
 		const char *num = json_string_value(json_object_get(exts[i],
 								    "number"));
-		struct report one;
 
-		if (num && *num)
+		if (num && *num) {
 			shown(c.where[i], sizeof(c.where[i]), num);
-		else
+			c.nums[c.n_nums++] = (struct key_ent){ num, 0, i };
+		} else {
 			snprintf(c.where[i], sizeof(c.where[i]), "item %zu",
 				 i + 1);
+		}
 		c.types[i] = ext_type(exts[i]);
-		if (num && *num)
-			c.nums[c.n_nums++] = (struct key_ent){ num, 0, i };
-		report_init(&one);
-		model_validate(exts[i], &one);
-		report_merge(r, &one, c.where[i]);
 	}
-
 	qsort(c.nums, c.n_nums, sizeof(*c.nums), cmp_str_ent);
 	for (size_t k = 1; k < c.n_nums; k++) {
 		if (!strcmp(c.nums[k].s, c.nums[k - 1].s))
@@ -1274,15 +1292,26 @@ int model_validate_set(json_t *const *exts, size_t n,
 				   c.nums[k].idx + 1);
 	}
 
-	check_refs(&c);
-	check_zap(&c, tmp);
-	check_web(&c, tmp);
+	/* pass 2: each extension alone, then its references */
+	for (size_t i = 0; i < n; i++) {
+		struct report one;
+		int t;
+
+		report_init(&one);
+		t = validate_one(exts[i], &one, vals);
+		report_merge(r, &one, c.where[i]);
+		if (t >= 0)
+			collect(&c, i, t, vals);
+	}
+
+	check_duplicates(&c);
 	check_licences(&c, lim);
 	err = report_count(r) > before ? EINVAL : 0;
 out:
 	free(c.types);
 	free(c.nums);
+	free(c.web);
+	free(c.zap);
 	free(c.where);
-	free(tmp);
 	return err;
 }

@@ -1534,7 +1534,7 @@ int main(int argc, char **argv)
 		double best = 1e9;
 
 		report_init(&r);
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < (getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 5); i++) {
 			double ms = time_set(e, n, &r);
 
 			best = ms < best ? ms : best;
