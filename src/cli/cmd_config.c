@@ -261,7 +261,8 @@ static int commit(struct cli *c, int argc, char **argv)
 		printf("%s non-compliant secrets (auto-fix is on)%s:\n",
 		       dry ? "Would replace" : "Replaced",
 		       dry ? "" : "; the new secrets are shown only now");
-		cli_print_table(fixed, cols, 3);
+		/* a dry run generates no secret to show */
+		cli_print_table(fixed, cols, dry ? 2 : 3);
 	}
 	json_decref(reply);
 	return CLI_OK;
