@@ -1,0 +1,342 @@
+/*
+ * persist — bindings in SQLite without ever blocking the loop: the loop
+ * queues plain-data copies of changes (malloc, no libre mem: they cross
+ * threads); a writer thread with its own connection applies them in
+ * batches, one transaction per batch.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "registrar/registrar.h"
+
+const char reg_persist_schema[] =
+	"CREATE TABLE IF NOT EXISTS sip_bindings("
+	" ext TEXT NOT NULL, uri TEXT NOT NULL, call_id TEXT NOT NULL,"
+	" cseq INTEGER NOT NULL, user_agent TEXT NOT NULL,"
+	" expires INTEGER NOT NULL, registered INTEGER NOT NULL,"
+	" source TEXT NOT NULL, target TEXT NOT NULL,"
+	" transport INTEGER NOT NULL, nat INTEGER NOT NULL,"
+	" PRIMARY KEY (ext, uri)) WITHOUT ROWID;";
+
+struct op {
+	struct op *next;
+	enum reg_op kind;
+	char ext[24];
+	char *uri, *call_id, *ua;
+	uint32_t cseq;
+	int64_t expires, registered;
+	char src[64], target[64];
+	uint8_t tp;
+	bool nat;
+};
+
+struct reg_persist {
+	sqlite3 *db;
+	pthread_t thr;
+	bool started;
+	pthread_mutex_t mtx;
+	pthread_cond_t cond, idle;
+	struct op *head, *tail;
+	size_t n, max;
+	bool stop, busy;
+	uint64_t queued, written, dropped;
+};
+
+static void op_free(struct op *o)
+{
+	if (!o)
+		return;
+	free(o->uri);
+	free(o->call_id);
+	free(o->ua);
+	free(o);
+}
+
+static int apply_batch(struct reg_persist *p, struct op *list)
+{
+	sqlite3_stmt *put = NULL, *del = NULL;
+	int rc = 0;
+
+	if (sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return EIO;
+	if (sqlite3_prepare_v2(p->db, "INSERT OR REPLACE INTO sip_bindings("
+			       "ext, uri, call_id, cseq, user_agent, expires,"
+			       " registered, source, target, transport, nat)"
+			       " VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &put,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(p->db, "DELETE FROM sip_bindings WHERE ext=?"
+			       " AND uri=?", -1, &del, NULL) != SQLITE_OK) {
+		rc = EIO;
+		goto out;
+	}
+	for (struct op *o = list; o; o = o->next) {
+		sqlite3_stmt *st = o->kind == REG_OP_PUT ? put : del;
+
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, o->ext, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, o->uri, -1, SQLITE_STATIC);
+		if (o->kind == REG_OP_PUT) {
+			sqlite3_bind_text(st, 3, o->call_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, o->cseq);
+			sqlite3_bind_text(st, 5, o->ua, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 6, o->expires);
+			sqlite3_bind_int64(st, 7, o->registered);
+			sqlite3_bind_text(st, 8, o->src, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 9, o->target, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 10, o->tp);
+			sqlite3_bind_int(st, 11, o->nat);
+		}
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = EIO;
+	}
+ out:
+	sqlite3_finalize(put);
+	sqlite3_finalize(del);
+	sqlite3_exec(p->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+static void *writer(void *arg)
+{
+	struct reg_persist *p = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&p->mtx);
+	for (;;) {
+		struct op *batch;
+		size_t n;
+
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->cond, &p->mtx);
+		if (!p->head && p->stop)
+			break;
+		batch = p->head;
+		n = p->n;
+		p->head = p->tail = NULL;
+		p->n = 0;
+		p->busy = true;
+		pthread_mutex_unlock(&p->mtx);
+
+		(void)apply_batch(p, batch);
+		while (batch) {
+			struct op *nx = batch->next;
+
+			op_free(batch);
+			batch = nx;
+		}
+		pthread_mutex_lock(&p->mtx);
+		p->written += n;
+		p->busy = false;
+		pthread_cond_broadcast(&p->idle);
+	}
+	pthread_mutex_unlock(&p->mtx);
+	return NULL;
+}
+
+static void persist_free(struct reg_persist *p)
+{
+	if (p->db)
+		sqlite3_close(p->db);
+	pthread_mutex_destroy(&p->mtx);
+	pthread_cond_destroy(&p->cond);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+}
+
+int reg_persist_open(struct reg_persist **pp, const char *db_path,
+		     size_t max_queue)
+{
+	struct reg_persist *p;
+	int err = 0;
+
+	if (!pp || !db_path)
+		return EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return ENOMEM;
+	p->max = max_queue ? max_queue : 100000;
+	pthread_mutex_init(&p->mtx, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	if (sqlite3_open_v2(db_path, &p->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)
+	    != SQLITE_OK) {
+		err = EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(p->db, 5000);
+	sqlite3_exec(p->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+	sqlite3_exec(p->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	if (sqlite3_exec(p->db, reg_persist_schema, NULL, NULL, NULL)
+	    != SQLITE_OK) {
+		err = EIO;
+		goto out;
+	}
+ out:
+	if (err) {
+		persist_free(p);
+		return err;
+	}
+	*pp = p;
+	return 0;
+}
+
+static int start_thread(struct reg_persist *p)
+{
+	if (p->started)
+		return 0;
+	if (pthread_create(&p->thr, NULL, writer, p))
+		return EAGAIN;
+	p->started = true;
+	return 0;
+}
+
+static char *dup_s(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+void reg_persist_change(enum reg_op op, const struct reg_binding *b,
+			void *persist)
+{
+	struct reg_persist *p = persist;
+	struct op *o;
+
+	if (!p || !b || !b->ext)
+		return;
+	if (start_thread(p))
+		return;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		goto drop;
+	o->kind = op;
+	memcpy(o->ext, b->ext->number, sizeof(o->ext));
+	o->uri = dup_s(b->uri);
+	if (op == REG_OP_PUT) {
+		o->call_id = dup_s(b->call_id);
+		o->ua = dup_s(b->ua);
+		o->cseq = b->cseq;
+		o->expires = b->expires;
+		o->registered = b->registered;
+		re_snprintf(o->src, sizeof(o->src), "%J", &b->src);
+		re_snprintf(o->target, sizeof(o->target), "%J", &b->target);
+		o->tp = b->tp;
+		o->nat = b->nat;
+		if (!o->call_id || !o->ua)
+			goto drop;
+	}
+	if (!o->uri)
+		goto drop;
+	pthread_mutex_lock(&p->mtx);
+	if (p->n >= p->max) {
+		pthread_mutex_unlock(&p->mtx);
+		goto drop;
+	}
+	if (p->tail)
+		p->tail->next = o;
+	else
+		p->head = o;
+	p->tail = o;
+	p->n++;
+	p->queued++;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->mtx);
+	return;
+ drop:
+	op_free(o);
+	pthread_mutex_lock(&p->mtx);
+	p->dropped++;
+	pthread_mutex_unlock(&p->mtx);
+}
+
+int reg_persist_load(struct reg_persist *p, struct reg_loc *l, int64_t now,
+		     reg_keep_h *keep, void *arg, size_t *count)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!p || !l)
+		return EINVAL;
+	/* Expired rows go first; then read the rest */
+	sqlite3_stmt *del = NULL;
+	if (sqlite3_prepare_v2(p->db, "DELETE FROM sip_bindings WHERE "
+			       "expires <= ?", -1, &del, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(del, 1, now);
+		sqlite3_step(del);
+	}
+	sqlite3_finalize(del);
+	if (sqlite3_prepare_v2(p->db, "SELECT ext, uri, call_id, cseq, "
+			       "user_agent, expires, registered, source, "
+			       "target, transport, nat FROM sip_bindings",
+			       -1, &st, NULL) != SQLITE_OK)
+		return EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ext = (const char *)sqlite3_column_text(st, 0);
+		const char *uri = (const char *)sqlite3_column_text(st, 1);
+		const char *cid = (const char *)sqlite3_column_text(st, 2);
+		const char *ua = (const char *)sqlite3_column_text(st, 4);
+		const char *src = (const char *)sqlite3_column_text(st, 7);
+		const char *tgt = (const char *)sqlite3_column_text(st, 8);
+		struct sa s, t;
+		struct reg_ext *e;
+
+		if (!ext || !uri || !cid || !src || !tgt)
+			continue;
+		if (keep && !keep(ext, arg))
+			continue;
+		if (sa_decode(&s, src, strlen(src)) ||
+		    sa_decode(&t, tgt, strlen(tgt)))
+			continue;
+		e = reg_ext_find(l, ext, strlen(ext));
+		if (e && e->n >= 64)
+			continue;
+		if (!reg_restore(l, ext, uri, cid,
+				 (uint32_t)sqlite3_column_int64(st, 3), ua,
+				 sqlite3_column_int64(st, 5),
+				 sqlite3_column_int64(st, 6), &s, &t,
+				 (uint8_t)sqlite3_column_int(st, 9),
+				 sqlite3_column_int(st, 10) != 0))
+			n++;
+	}
+	sqlite3_finalize(st);
+	if (count)
+		*count = n;
+	return rc == SQLITE_DONE ? 0 : EIO;
+}
+
+void reg_persist_stats(struct reg_persist *p, uint64_t *queued,
+		       uint64_t *written, uint64_t *dropped)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mtx);
+	if (queued)
+		*queued = p->queued;
+	if (written)
+		*written = p->written;
+	if (dropped)
+		*dropped = p->dropped;
+	pthread_mutex_unlock(&p->mtx);
+}
+
+void reg_persist_close(struct reg_persist *p)
+{
+	if (!p)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->mtx);
+		p->stop = true;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->mtx);
+		pthread_join(p->thr, NULL);
+	}
+	persist_free(p);
+}

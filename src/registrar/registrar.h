@@ -1,0 +1,243 @@
+/*
+ * registrar — digest authentication (MD5 and SHA-256, RFC 2617/7616/8760),
+ * stateless nonces, nonce-count replay protection, the location service
+ * (bindings) and its persistence.
+ *
+ * Loop thread only, except reg_persist_* which hand work to their own
+ * writer thread. Pure functions where possible so they can be unit-tested
+ * and fuzzed; no logging (the caller logs).
+ */
+#ifndef BULWARK_REGISTRAR_H
+#define BULWARK_REGISTRAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* libre's re.h clashes with jansson (JSON_* enums): include parts */
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_mem.h>
+#include <re_mbuf.h>
+#include <re_list.h>
+#include <re_hash.h>
+#include <re_sa.h>
+#include <re_tmr.h>
+
+/* ---- digest ---------------------------------------------------------- */
+
+/* Algorithms as in snapshot.h (enum snap_alg). */
+enum { REG_ALG_MD5 = 1u << 0, REG_ALG_SHA256 = 1u << 1 };
+
+/* A length-delimited slice of the request (not NUL-terminated). */
+struct reg_str {
+	const char *p;
+	size_t l;
+};
+
+/* A parsed "Authorization: Digest ..." header. Slices point into the
+ * caller's buffer. */
+struct digest_cred {
+	struct reg_str username, realm, nonce, uri, response, algorithm,
+		cnonce, nc, qop, opaque;
+	unsigned alg;       /* REG_ALG_*, from algorithm= (MD5 if absent) */
+	uint32_t ncv;       /* nc as a number */
+};
+
+/* "MD5" / "SHA-256"; NULL for an unknown value. */
+const char *digest_alg_name(unsigned alg);
+/* Hex length of the hash: 32 or 64; 0 for an unknown algorithm. */
+size_t digest_hexlen(unsigned alg);
+
+/* Parse the value of an Authorization header. Returns 0, ENOTSUP when the
+ * scheme is not Digest, EBADMSG when the parameters are malformed or a
+ * required one (username realm nonce uri response, and for qop=auth also
+ * nc and cnonce) is missing, or the algorithm is unknown. */
+int digest_parse(struct digest_cred *c, const char *val, size_t len);
+
+/* Hex HA1 = H(user:realm:password) into out (>= 65 bytes). For tests and
+ * benchmarks; the daemon reads HA1 from the snapshot. 0 or EINVAL. */
+int digest_ha1(unsigned alg, const char *user, const char *realm,
+	       const char *password, char *out, size_t outsz);
+
+/* Expected response for qop=auth:
+ *   H(HA1:nonce:nc:cnonce:qop:H(method:uri))
+ * ha1 is hex of digest_hexlen(alg) chars. Writes hex + NUL to out
+ * (>= 65 bytes). 0 or EINVAL. */
+int digest_response(unsigned alg, const char *ha1, const char *method,
+		    const struct digest_cred *c, char *out, size_t outsz);
+
+/* Constant-time comparison of the client's response (any hex case) with
+ * the expected lowercase hex. False when the lengths differ. */
+bool digest_equal(const struct reg_str *given, const char *expected);
+
+/* ---- nonces ---------------------------------------------------------- */
+
+#define NONCE_HEXLEN 56   /* 8 ts + 4 counter + 16 MAC bytes, hex */
+
+/* Make a nonce for now (unix seconds), bound to the source address bytes
+ * (may be NULL/0). out >= NONCE_HEXLEN + 1. */
+void nonce_make(const uint8_t key[32], uint64_t now, const void *bind,
+		size_t bind_len, char *out);
+
+/* Check a nonce: 0 valid and fresh; ESTALE authentic but older than ttl
+ * seconds (or from the future); EBADMSG forged, malformed, or bound to
+ * another source. *id (if non-NULL) receives the nonce's 64-bit id
+ * (issue order: time, then counter) for nonce-count tracking. */
+int nonce_check(const uint8_t key[32], const char *nonce, size_t len,
+		const void *bind, size_t bind_len, uint64_t now, uint64_t ttl,
+		uint64_t *id);
+
+/* Nonce-count replay table of one extension: remembers the highest nc for
+ * its last NC_SLOTS nonces; a nonce older than the ones forgotten is
+ * refused, so the table is bounded without letting replays through. */
+#define NC_SLOTS 4
+struct nc_table {
+	uint64_t id[NC_SLOTS];
+	uint32_t nc[NC_SLOTS];
+	uint64_t floor;        /* ids <= floor not in the table are refused */
+	uint8_t next;
+};
+
+/* 0: accepted and recorded (nc strictly greater than any seen for this
+ * nonce); EALREADY: replayed or too old. */
+int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc);
+
+/* ---- bindings (location service) ------------------------------------- */
+
+enum reg_tp { REG_TP_UDP = 0, REG_TP_TCP, REG_TP_TLS };
+
+struct reg_ext;
+
+struct reg_binding {
+	struct le le_ext;          /* in reg_ext.bindings */
+	struct le le_all;          /* in reg_loc.all */
+	struct le le_id;           /* in reg_loc.by_id */
+	struct reg_ext *ext;
+	uint64_t id;               /* unique in this process */
+	char *uri;                 /* Contact URI as sent (mem string) */
+	char *call_id;
+	char *ua;                  /* User-Agent, may be "" */
+	uint32_t cseq;
+	int64_t expires;           /* unix seconds */
+	int64_t registered;        /* unix seconds of the last refresh */
+	struct sa src;             /* where the REGISTER came from */
+	struct sa target;          /* where to send: src when NAT, else the
+				    * Contact host:port when it is an IP */
+	uint8_t tp;                /* enum reg_tp */
+	uint64_t conn_id;          /* TCP connection it came on, 0 = none */
+	bool nat;
+	/* qualify / keepalive state (driven by sipd) */
+	bool q_known, reachable, q_pending;
+	uint8_t q_tries;
+	uint32_t q_seq;
+	uint32_t rtt_ms;
+	uint64_t q_sent_ms;        /* tmr_jiffies of the first try */
+	uint64_t q_last_ms;        /* tmr_jiffies of the last try */
+	int64_t q_next;            /* unix seconds of next qualify/keepalive */
+};
+
+struct reg_ext {
+	struct le he;
+	char number[24];
+	struct list bindings;
+	unsigned n;
+	struct nc_table nc;
+};
+
+struct reg_loc {
+	struct hash *by_ext;
+	struct hash *by_id;
+	struct list all;
+	size_t n_bind;
+	size_t n_ext;
+	size_t max_bind;           /* global bound */
+	uint64_t next_id;
+};
+
+/* Create with a global bound on bindings. 0 or ENOMEM. */
+int reg_loc_alloc(struct reg_loc **lp, size_t max_bind);
+/* Find the state of an extension (NULL if none); create it. */
+struct reg_ext *reg_ext_find(struct reg_loc *l, const char *num, size_t len);
+int reg_ext_get(struct reg_loc *l, const char *num, size_t len,
+		struct reg_ext **ep);
+struct reg_binding *reg_binding_by_id(struct reg_loc *l, uint64_t id);
+
+/* One Contact of a REGISTER, already resolved. */
+struct reg_contact {
+	struct reg_str uri;
+	int64_t expires;           /* seconds, already clamped; 0 = remove */
+	struct sa target;          /* from the URI host:port when numeric */
+	bool has_target;
+};
+
+struct reg_req {
+	const char *number;
+	struct reg_str call_id;
+	uint32_t cseq;
+	const struct reg_contact *c;
+	size_t n;
+	bool star;                 /* Contact: * (remove all) */
+	struct sa src;
+	uint8_t tp;
+	uint64_t conn_id;
+	struct reg_str ua;
+	unsigned max_contacts;
+	bool nat;
+};
+
+enum reg_op { REG_OP_PUT, REG_OP_DEL };
+/* Called for every binding written or removed (before a removed one is
+ * freed) so the caller can persist it. */
+typedef void (reg_change_h)(enum reg_op op, const struct reg_binding *b,
+			    void *arg);
+
+/* Apply a REGISTER to the bindings of one extension, all or nothing.
+ * Rules: same URI + same Call-ID needs a higher CSeq (else EPROTO, RFC 3261
+ * 10.3 step 7); expires 0 removes; new bindings beyond max_contacts evict
+ * the extension's oldest ones; more contacts in one request than
+ * max_contacts → E2BIG; the global bound → ENOSPC. Returns 0 or those. */
+int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
+	      reg_change_h *ch, void *arg);
+
+/* Remove one binding / every binding of an extension / expired ones. */
+void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
+			reg_change_h *ch, void *arg);
+void reg_ext_clear(struct reg_loc *l, struct reg_ext *e, reg_change_h *ch,
+		   void *arg);
+size_t reg_expire(struct reg_loc *l, int64_t now, reg_change_h *ch,
+		  void *arg);
+
+/* Insert a restored binding (from the database). 0, ENOSPC, ENOMEM. */
+int reg_restore(struct reg_loc *l, const char *number, const char *uri,
+		const char *call_id, uint32_t cseq, const char *ua,
+		int64_t expires, int64_t registered, const struct sa *src,
+		const struct sa *target, uint8_t tp, bool nat);
+
+/* ---- persistence (writer thread) ------------------------------------ */
+
+struct reg_persist;
+
+/* Table of the bindings (also the store's migration row). */
+extern const char reg_persist_schema[];
+
+/* Open DB at path with a writer thread and its own connection. Creates
+ * the table if absent. 0 or errno. */
+int reg_persist_open(struct reg_persist **pp, const char *db_path,
+		     size_t max_queue);
+/* Queue a change (never blocks on disk; drops and counts when the queue
+ * is full). */
+void reg_persist_change(enum reg_op op, const struct reg_binding *b,
+			void *persist);
+/* Read every stored binding not yet expired at now (start-up, before the
+ * loop serves traffic). Calls reg_restore() via keep(). 0 or EIO. */
+typedef bool (reg_keep_h)(const char *number, void *arg);
+int reg_persist_load(struct reg_persist *p, struct reg_loc *l, int64_t now,
+		     reg_keep_h *keep, void *arg, size_t *count);
+/* Ops queued/written/dropped. */
+void reg_persist_stats(struct reg_persist *p, uint64_t *queued,
+		       uint64_t *written, uint64_t *dropped);
+/* Flush the queue, stop the thread, close. NULL-safe. */
+void reg_persist_close(struct reg_persist *p);
+
+#endif

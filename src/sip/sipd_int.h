@@ -1,0 +1,34 @@
+/*
+ * sipd internals shared with the fuzz harness and unit tests: run the
+ * request handling without sockets, capturing what would be sent.
+ */
+#ifndef BULWARK_SIPD_INT_H
+#define BULWARK_SIPD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sa;
+struct sipd;
+struct snapshot;
+
+enum sipd_tp { SIPD_UDP = 0, SIPD_TCP = 1, SIPD_TLS = 2 };
+
+typedef void (sipd_out_h)(enum sipd_tp tp, const struct sa *dst,
+			  const char *buf, size_t len, void *arg);
+
+/* A sipd without sockets or database: everything it would send goes to
+ * outh. Takes ownership of snap. 0 or errno. */
+int sipd_alloc_offline(struct sipd **sp, struct snapshot *snap,
+		       sipd_out_h *outh, void *arg);
+
+/* The transport entry point: one datagram (UDP) or one framed stream
+ * message (TCP), as received from src. conn identifies the TCP connection
+ * (0 for UDP). */
+void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
+		uint64_t conn, const char *buf, size_t len);
+
+/* Fixed clock for tests (unix seconds); 0 = real time. */
+void sipd_set_clock(struct sipd *sd, int64_t now);
+
+#endif
