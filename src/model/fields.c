@@ -250,7 +250,8 @@ static void chk_web(const json_t *ext, const struct model_field *f,
 	  .kind = MODEL_BOOL, .types = T_CALLERS, .def = "true",             \
 	  .check = chk_callerid, .label = Which " call: use default",        \
 	  .help = "Show the extension's own name and number on " which       \
-		  " calls; uncheck to customise." },                          \
+		  " calls; uncheck to customise (the number is then "         \
+		  "required)." },                                             \
 	{ .name = "callerid." which ".name", .tab = MODEL_TAB_CALLERID,      \
 	  .kind = MODEL_STRING, .types = T_CALLERS, .def = "{name}",         \
 	  .min = 1, .max = 64, .form = MODEL_FORM_CIDNAME,                   \
@@ -267,7 +268,7 @@ static void chk_web(const json_t *ext, const struct model_field *f,
 	{ .name = "user.forward." which ".enabled", .tab = MODEL_TAB_USER,   \
 	  .kind = MODEL_BOOL, .types = T_RINGS, .def = "false",              \
 	  .check = chk_destination, .label = "Forward " Which,               \
-	  .help = "Forward calls " when "." },                               \
+	  .help = "Forward calls " when "; needs a destination." },          \
 	{ .name = "user.forward." which ".destination", .tab = MODEL_TAB_USER, \
 	  .kind = MODEL_STRING, .types = T_RINGS, .min = 2, .max = 21,       \
 	  .form = MODEL_FORM_DEST, .label = "Forward " Which ": destination", \
@@ -314,7 +315,7 @@ const struct model_field model_fields[] = {
 	  .kind = MODEL_BOOL, .types = T_MAILBOX, .def = "true",
 	  .check = chk_voicemail, .label = "Enable voicemail",
 	  .help = "Give the extension its own mailbox (always on for a "
-	  "voicemail extension)." },
+	  "voicemail extension); needs voicemail.pin when on." },
 	{ .name = "voicemail.pin", .tab = MODEL_TAB_VOICEMAIL,
 	  .kind = MODEL_SECRET, .types = T_MAILBOX, .min = 4, .max = 16,
 	  .form = MODEL_FORM_DIGITS, .label = "Voicemail password",
@@ -336,8 +337,8 @@ const struct model_field model_fields[] = {
 	{ .name = "voicemail.email_delete", .tab = MODEL_TAB_VOICEMAIL,
 	  .kind = MODEL_BOOL, .types = T_MAILBOX, .def = "false",
 	  .check = chk_email_delete, .label = "Delete after email",
-	  .help = "Delete the message once emailed (needs an address and "
-	  "the attachment)." },
+	  .help = "Delete the message once emailed; needs voicemail.email "
+	  "and voicemail.email_attach." },
 	{ .name = "voicemail.force_name", .tab = MODEL_TAB_VOICEMAIL,
 	  .kind = MODEL_BOOL, .types = T_MAILBOX, .def = "true",
 	  .label = "Force a new user to record their name",
@@ -468,7 +469,7 @@ const struct model_field model_fields[] = {
 	{ .name = "user.follow_me.enabled", .tab = MODEL_TAB_USER,
 	  .kind = MODEL_BOOL, .types = T_FEATURES, .def = "false",
 	  .check = chk_follow_me, .label = "Follow me",
-	  .help = "Ring the follow-me list in turn." },
+	  .help = "Ring the follow-me list in turn; needs a list." },
 	{ .name = "user.follow_me.list", .tab = MODEL_TAB_USER,
 	  .kind = MODEL_LIST, .types = T_FEATURES, .min = 0, .max = 16,
 	  .form = MODEL_FORM_DEST, .label = "Follow me list",
@@ -480,7 +481,8 @@ const struct model_field model_fields[] = {
 	{ .name = "user.personal_ivr.enabled", .tab = MODEL_TAB_USER,
 	  .kind = MODEL_BOOL, .types = T_FEATURES, .def = "false",
 	  .check = chk_destination, .label = "Personal IVR",
-	  .help = "Answer calls with the owner's personal IVR." },
+	  .help = "Answer calls with the owner's personal IVR; needs a "
+	  "destination." },
 	{ .name = "user.personal_ivr.destination", .tab = MODEL_TAB_USER,
 	  .kind = MODEL_STRING, .types = T_FEATURES, .min = 2, .max = 21,
 	  .form = MODEL_FORM_DEST, .label = "Personal IVR destination",
@@ -494,7 +496,8 @@ const struct model_field model_fields[] = {
 	{ .name = "web.enabled", .tab = MODEL_TAB_WEB, .kind = MODEL_BOOL,
 	  .types = T_MAILBOX, .def = "false", .check = chk_web,
 	  .label = "Enable User Web GUI",
-	  .help = "Let the owner log in to the user web GUI." },
+	  .help = "Let the owner log in to the user web GUI; needs "
+	  "web.username and web.password." },
 	{ .name = "web.username", .tab = MODEL_TAB_WEB, .kind = MODEL_STRING,
 	  .types = T_MAILBOX, .min = 3, .max = 32, .form = MODEL_FORM_WEBUSER,
 	  .label = "Web username",

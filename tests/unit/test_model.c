@@ -840,6 +840,7 @@ static void test_user_options(void **state)
 			   "field.not_for_type");
 	expect_set_refused(MODEL_VIRTUAL, "user.e911_location", "x",
 			   "field.not_for_type");
+	report_reset(&r);
 }
 
 static void test_web(void **state)
@@ -1421,7 +1422,7 @@ static void doc_print(FILE *o)
 			}
 			if (f->check)
 				off += snprintf(rule + off, sizeof(rule) - off,
-						"cross-field rule; ");
+						"cross-field rule (see help); ");
 			if (off >= 2 && off < sizeof(rule))
 				rule[off - 2] = '\0';
 			fprintf(o, "| `%s` | %s | %s | %s%s%s | %s | %s: %s |\n",
