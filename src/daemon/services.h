@@ -21,9 +21,21 @@ extern const struct store_section services_section;
 /* Build the registry and start every service whose "start at boot" is on. */
 int services_alloc(struct services **sp, struct daemon *d);
 
+/* Where the daemon listens (--sip, --http "ADDR:PORT"; either may be
+ * NULL): shows admin-http as running or not, and tells the firewall
+ * (firewall_set_listen) so its ports follow the listeners. The daemon
+ * calls this right after services_alloc. (Addition, issue 5.) */
+void services_set_listen(struct services *s, const char *sip_listen,
+			 const char *http_addr);
+
 /* After a successful commit: mark services whose sections changed
  * (changed = JSON array of section names) and reload those that can. */
 void services_committed(struct services *s, const json_t *changed);
+
+/* The service took its new configuration by another way than restart
+ * (e.g. `bulwark firewall apply`): clear its "restart required" and mark
+ * it running. (Addition, issue 5.) */
+void services_applied(struct services *s, const char *name);
 
 /* Array of {name, description, boot, state, restart_required}. */
 json_t *services_list(struct services *s);
