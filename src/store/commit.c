@@ -57,6 +57,97 @@ static void commit_free(struct commit *c)
 	report_reset(&c->errs);
 }
 
+struct centry {
+	struct ext_row row;
+	size_t seq;
+};
+
+static int centry_cmp(const void *a, const void *b)
+{
+	const struct centry *x = a, *y = b;
+	int c = strcmp(x->row.number, y->row.number);
+
+	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* Add the parsed docs of freshly staged rows (row->obj set) to the cache,
+ * newest entry winning, so the next commit need not parse them. */
+void store_cache_put(struct store *s, const struct ext_row *rows, size_t n)
+{
+	size_t tot = s->ncache + n, m = 0;
+	struct centry *e = calloc(tot + 1, sizeof(*e));
+	struct ext_row *cache;
+
+	if (!e)
+		return;
+	for (size_t i = 0; i < s->ncache; i++) {
+		e[m].row = s->cache[i];
+		e[m].seq = m;
+		m++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!rows[i].obj)
+			continue;
+		memcpy(e[m].row.number, rows[i].number, sizeof(rows[i].number));
+		e[m].row.doc = strdup(rows[i].doc);
+		e[m].row.obj = json_incref(rows[i].obj);
+		e[m].seq = m;
+		m++;
+	}
+	qsort(e, m, sizeof(*e), centry_cmp);
+	cache = calloc(m + 1, sizeof(*cache));
+	if (!cache) {
+		for (size_t i = 0; i < m; i++)
+			ext_row_clear(&e[i].row);
+		free(e);
+		free(s->cache);
+		s->cache = NULL;
+		s->ncache = 0;
+		return;
+	}
+	tot = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (i + 1 < m && !strcmp(e[i].row.number, e[i + 1].row.number)) {
+			ext_row_clear(&e[i].row);   /* superseded */
+			continue;
+		}
+		if (!e[i].row.doc) {
+			ext_row_clear(&e[i].row);
+			continue;
+		}
+		cache[tot++] = e[i].row;
+	}
+	free(e);
+	free(s->cache);
+	s->cache = cache;
+	s->ncache = tot;
+}
+
+/* Keep the parsed staged docs for the next commit. */
+static void cache_keep(struct commit *c)
+{
+	struct store *s = c->s;
+	struct ext_row *cache = calloc(c->ns + 1, sizeof(*cache));
+	size_t n = 0;
+
+	if (!cache)
+		return;
+	for (size_t i = 0; i < c->ns; i++) {
+		if (!c->st[i].obj)
+			continue;
+		memcpy(cache[n].number, c->st[i].number,
+		       sizeof(cache[n].number));
+		cache[n].doc = c->st[i].doc;
+		cache[n].obj = c->st[i].obj;
+		c->st[i].doc = strdup("");
+		c->st[i].obj = NULL;
+		n++;
+	}
+	store_rows_free(s->cache, s->ncache);
+	s->cache = cache;
+	s->ncache = n;
+}
+
 static int commit_load(struct commit *c)
 {
 	struct store *s = c->s;
@@ -84,10 +175,18 @@ static int commit_load(struct commit *c)
 	if (!c->rmap || !c->objs || !c->plain || !c->fixed_row || !c->fixed)
 		return ENOMEM;
 
-	for (size_t i = 0; i < c->ns; i++) {
+	for (size_t i = 0, ci = 0; i < c->ns; i++) {
 		struct ext_row *row = &c->st[i];
 		json_t *o;
 
+		/* reuse the parsed doc of the last commit if unchanged */
+		while (ci < s->ncache &&
+		       strcmp(s->cache[ci].number, row->number) < 0)
+			ci++;
+		if (ci < s->ncache && !row->obj &&
+		    !strcmp(s->cache[ci].number, row->number) &&
+		    !strcmp(s->cache[ci].doc, row->doc))
+			row->obj = json_incref(s->cache[ci].obj);
 		while (j < c->nr && strcmp(c->ru[j].number, row->number) < 0)
 			j++;
 		c->rmap[i] = j < c->nr && !strcmp(c->ru[j].number, row->number)
@@ -500,6 +599,7 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	}
 	for (size_t i = 0; i < c.ns; i++)
 		commit_ha1(&c, i, now);
+TT("ha1");
 	store_diff(c.st, c.ns, c.ru, c.nr, c.stsec, c.rusec, changes,
 		   changed_secs);
 	if (json_array_size(changes))
@@ -531,6 +631,8 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 			goto out;
 	}
  out:
+	if (c.st)
+		cache_keep(&c);
 	pthread_mutex_unlock(&s->lock);
 	if (!res && err != EINVAL)
 		res = json_pack("{s:b,s:[],s:[],s:[{s:s,s:s,s:s,s:s}]}",

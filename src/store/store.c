@@ -32,6 +32,39 @@ void store_tx_rollback(struct store *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* ---- prepared statements, kept for the life of the store ---- */
+
+/* The statement for sql, prepared once and reset for reuse. Returns
+ * nonzero on error. */
+int store_prep(struct store *s, const char *sql, sqlite3_stmt **stp)
+{
+	for (size_t i = 0; i < s->nstc; i++) {
+		if (!strcmp(s->stc[i].sql, sql)) {
+			*stp = s->stc[i].st;
+			return 0;
+		}
+	}
+	if (s->nstc >= STORE_STMT_CACHE)
+		return 1;   /* the store uses far fewer distinct statements */
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stp,
+			       NULL) != SQLITE_OK)
+		return 1;
+	s->stc[s->nstc].sql = strdup(sql);
+	if (!s->stc[s->nstc].sql) {
+		sqlite3_finalize(*stp);
+		return 1;
+	}
+	s->stc[s->nstc++].st = *stp;
+	return 0;
+}
+
+/* Done with a statement from store_prep: reset for the next use. */
+void store_unprep(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
 /* ---- open / close ---- */
 
 static int load_file(const char *path, char **bufp, size_t *lenp)
@@ -96,9 +129,14 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->nstc; i++) {
+		sqlite3_finalize(s->stc[i].st);
+		free(s->stc[i].sql);
+	}
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	policy_dict_free(s->dict);
+	store_rows_free(s->cache, s->ncache);
 	free(s->db_path);
 	sodium_memzero(s->key, sizeof(s->key));
 	pthread_mutex_destroy(&s->lock);
@@ -264,7 +302,7 @@ int store_rows_load(struct store *s, enum store_view v,
 	int rc, err = 0;
 
 	select_sql(v, " ORDER BY number", sql, sizeof(sql));
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, sql, &st))
 		return EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
@@ -286,7 +324,7 @@ int store_rows_load(struct store *s, enum store_view v,
 	if (rc != SQLITE_DONE)
 		err = EIO;
  out:
-	sqlite3_finalize(st);
+	store_unprep(st);
 	if (err) {
 		store_rows_free(rows, n);
 		return err;
@@ -305,7 +343,7 @@ int store_row_get(struct store *s, enum store_view v, const char *number,
 	int rc, err;
 
 	select_sql(v, " WHERE number = ?", sql, sizeof(sql));
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, sql, &st))
 		return EIO;
 	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -316,7 +354,7 @@ int store_row_get(struct store *s, enum store_view v, const char *number,
 	} else {
 		err = rc == SQLITE_DONE ? ENOENT : EIO;
 	}
-	sqlite3_finalize(st);
+	store_unprep(st);
 	return err;
 }
 
@@ -328,11 +366,11 @@ bool store_ext_exists(struct store *s, enum store_view v, const char *number)
 
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE number = ?",
 		 ext_table(v));
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, sql, &st))
 		return false;
 	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
 	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	store_unprep(st);
 	return found;
 }
 
@@ -349,7 +387,7 @@ int store_row_write(struct store *s, enum store_view v,
 		 v == STORE_RUNNING ? ", ha1_md5, ha1_sha256, prev_ha1_md5,"
 		 " prev_ha1_sha256, prev_until" : "",
 		 v == STORE_RUNNING ? ",?,?,?,?,?" : "");
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, sql, &st))
 		return EIO;
 	sqlite3_bind_text(st, 1, row->number, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, model_type_name(row->type), -1, SQLITE_STATIC);
@@ -380,7 +418,7 @@ int store_row_write(struct store *s, enum store_view v,
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = EIO;
-	sqlite3_finalize(st);
+	store_unprep(st);
 	return err;
 }
 
@@ -392,12 +430,12 @@ static int row_delete(struct store *s, enum store_view v, const char *number)
 
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE number = ?",
 		 ext_table(v));
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, sql, &st))
 		return EIO;
 	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = EIO;
-	sqlite3_finalize(st);
+	store_unprep(st);
 	return err;
 }
 
@@ -690,6 +728,7 @@ int store_stage_prepare(struct store *s, const struct policy *p, json_t *ext,
 			goto out;
 	}
 	row->doc = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	row->obj = json_deep_copy(doc);   /* for the commit cache */
 	if (!row->doc)
 		err = ENOMEM;
  out:
@@ -885,7 +924,10 @@ int store_rows_stage(struct store *s, const struct ext_row *rows, size_t n)
 		store_tx_rollback(s);
 		return err;
 	}
-	return store_tx_commit(s);
+	err = store_tx_commit(s);
+	if (!err)
+		store_cache_put(s, rows, n);
+	return err;
 }
 
 /* Generate the secrets asked for by gen into ext and *generated. */
@@ -1159,13 +1201,24 @@ int store_ext_remove(struct store *s, const char *number, struct report *r)
 
 static json_t *changed_fields(struct ext_row *a, struct ext_row *b)
 {
-	json_t *fa = ext_row_obj(a), *fb = ext_row_obj(b);
+	json_t *fa, *fb;
 	json_t *out = json_array();
 	const char *key;
 	json_t *v;
 
 	if (!out)
 		return NULL;
+	if (!strcmp(a->doc, b->doc)) {
+		/* same document: only secrets can differ */
+		for (int k = 0; k < SEC_N; k++) {
+			if (!blob_eq(&a->sec[k], &b->sec[k]))
+				json_array_append_new(out, json_string(
+					store_secdefs[k].field));
+		}
+		return out;
+	}
+	fa = ext_row_obj(a);
+	fb = ext_row_obj(b);
 	/* model_fields order, so the list is stable */
 	for (size_t i = 0; i < model_field_count; i++) {
 		const char *name = model_fields[i].name;

@@ -22,6 +22,7 @@
 #define STORE_PREV_TTL (7 * 24 * 3600)
 #define STORE_DEFAULT_REALM "bulwark"
 #define STORE_MAX_SECTIONS 16
+#define STORE_STMT_CACHE 32
 
 /* Secret fields and the column that holds each at rest. */
 enum store_sec {
@@ -68,6 +69,15 @@ struct store {
 	char *db_path;
 	unsigned char key[STORE_KEY_LEN];
 	struct policy_dict *dict;
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+	} stc[STORE_STMT_CACHE];   /* prepared statements (store_prep) */
+	size_t nstc;
+	/* parsed staged docs of the last commit, by number: unchanged rows
+	 * are not parsed again (commit.c) */
+	struct ext_row *cache;
+	size_t ncache;
 };
 
 /* migrate.c */
@@ -105,6 +115,8 @@ void store_realm_from(const json_t *sections, char *buf, size_t sz);
 char *store_scalar_text(const json_t *v);  /* malloc'd */
 
 /* store.c helpers */
+int store_prep(struct store *s, const char *sql, sqlite3_stmt **stp);
+void store_unprep(sqlite3_stmt *st);
 int store_tx_begin(struct store *s);
 int store_tx_commit(struct store *s);
 void store_tx_rollback(struct store *s);
@@ -159,6 +171,9 @@ int store_check_unique(struct store *s, const struct policy *p,
 		       size_t nfresh, struct report *errs);
 int store_diff(struct ext_row *st, size_t ns, struct ext_row *ru, size_t nr,
 	       json_t *stsec, json_t *rusec, json_t *diff, json_t *changed);
+
+/* commit.c */
+void store_cache_put(struct store *s, const struct ext_row *rows, size_t n);
 
 /* snapshot.c */
 int store_snapshot_build(const struct ext_row *rows, size_t n,
