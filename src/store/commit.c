@@ -599,7 +599,6 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	}
 	for (size_t i = 0; i < c.ns; i++)
 		commit_ha1(&c, i, now);
-TT("ha1");
 	store_diff(c.st, c.ns, c.ru, c.nr, c.stsec, c.rusec, changes,
 		   changed_secs);
 	if (json_array_size(changes))
