@@ -19,10 +19,17 @@ build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
 # Start bulwarkd in the foreground on an embedded data directory.
+# HTTP=127.0.0.1:8080 also serves the admin API on TCP (the admin password
+# is printed once, at the first start with HTTP).
 run: build
 	@mkdir -p $(DATA)
-	@echo "bulwark: data directory $(DATA)"
-	@echo "bulwark: in another shell:  $(BUILD)/src/cli/bulwark --data $(DATA) ext list"
+	@echo "bulwark: starting bulwarkd on data directory $(DATA) (Ctrl-C stops it)"
+	@echo "bulwark: in another shell, for example:"
+	@echo "    $(BUILD)/src/cli/bulwark --data $(DATA) status"
+	@echo "    $(BUILD)/src/cli/bulwark --data $(DATA) ext add 201 --type sip --name \"Ada Lovelace\" --generate-password --generate-pin"
+	@echo "    $(BUILD)/src/cli/bulwark --data $(DATA) commit"
+	@echo "    $(BUILD)/src/cli/bulwark --data $(DATA) ext list"
+	@echo "  (or: export BULWARK_DATA=$(DATA); see docs/admin/getting-started.md)"
 	exec $(BUILD)/src/daemon/bulwarkd --data $(DATA) $(if $(SIP),--sip $(SIP)) $(if $(HTTP),--http $(HTTP))
 
 unit: build
