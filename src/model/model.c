@@ -671,6 +671,14 @@ int model_parse_value(const struct model_field *f, const char *text,
 				   f->name, f->min, f->max);
 			return EINVAL;
 		}
+		/* the mask stands for a hidden value; it is never one */
+		if (f->kind == MODEL_SECRET && !strcmp(text, MODEL_SECRET_MASK)) {
+			report_add(r, "", f->name, "field.format",
+				   "%s: " MODEL_SECRET_MASK " stands for a hidden "
+				   "secret and cannot be set as its value",
+				   f->name);
+			return EINVAL;
+		}
 		v = json_string(text);
 		break;
 	}

@@ -547,6 +547,11 @@ static void test_auth_required(void **state)
 	/* the store's mask counts as present */
 	json_object_set_new(e, "auth.password", json_string(MODEL_SECRET_MASK));
 	assert_int_equal(validate(e, &r), 0);
+	/* but it is never accepted as a new value */
+	assert_int_equal(model_set(e, "voicemail.pin", MODEL_SECRET_MASK, &r),
+			 EINVAL);
+	assert_true(has_rule(&r, "voicemail.pin", "field.format"));
+	report_reset(&r);
 	/* algorithms: at least one, only known ones, no duplicates */
 	assert_int_equal(model_set(e, "auth.algorithms", "", &r), EINVAL);
 	assert_true(has_rule(&r, "auth.algorithms", "field.length"));
