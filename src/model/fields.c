@@ -41,8 +41,6 @@
 #define T_RINGS    (T_ALL & ~T_VM)
 #define T_FEATURES (T_SIP | T_IAX | T_ZAP | T_HD | T_VIRT | T_RG)
 
-/* Extension numbers: bounds used by the NUMBER/EXT_REF forms (model.c). */
-
 static const char *const type_choices[] = {
 	"sip", "iax2", "zap", "voicemail", "hotdesk", "virtual",
 	"ring_group", "shared", NULL
