@@ -91,7 +91,7 @@ REFUSALS = [
     ("unknown field", ["--password", STRONG, "--vm-pin", "583920",
                        "--set", "no.such_field=1"], ["field.unknown"]),
     ("field not for type", ["--type", "ring_group", "--set",
-                            "phone.nat=true"], ["field.type"]),
+                            "phone.nat=true"], ["field.not_for_type|field.type"]),
     ("ring group with mailbox", ["--type", "ring_group", "--set",
                                  "voicemail.enabled=true"], ["voicemail"]),
     ("trivial pin", ["--password", STRONG, "--vm-pin", "123456"],
@@ -111,8 +111,9 @@ def test_refused_changes_nothing(daemon, case, args, rules):
         argv += ["--type", "sip"]
     r = daemon.cli(*argv, *args)
     assert r.returncode == 1, r
-    for rule in rules:
-        assert rule in r.stderr, (rule, r.stderr)
+    for rule in rules:   # "a|b": the store may use either code
+        assert any(alt in r.stderr for alt in rule.split("|")), \
+            (rule, r.stderr)
     assert "refused" in r.stderr
     assert numbers(daemon) == before_list
     assert pending(daemon) == []
