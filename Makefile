@@ -4,6 +4,9 @@ ASAN     ?= build-asan
 DATA     ?= $(CURDIR)/data/run
 SIP      ?=
 HTTP     ?=
+# Debian's interpreter, where python3-pytest is installed (a pyenv python on
+# PATH would not have it).
+PYTHON   ?= /usr/bin/python3
 
 .PHONY: all deps build run test unit asan integration fuzz bench clean
 
@@ -44,7 +47,7 @@ asan: deps $(ASAN)/build.ninja
 		meson test -C $(ASAN) --suite unit --suite fuzz --print-errorlogs
 
 integration: build
-	BULWARK_BUILD=$(CURDIR)/$(BUILD) python3 -m pytest -q tests/integration
+	BULWARK_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q tests/integration
 
 # Every test: unit (plain and under ASan/UBSan), fuzz corpus replay, integration.
 test: build unit asan integration

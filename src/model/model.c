@@ -844,9 +844,13 @@ static bool is_mailbox_field(const struct model_field *f)
 	return f->tab == MODEL_TAB_VOICEMAIL;
 }
 
-static void report_foreign(const struct model_field *f, int t,
-			   struct report *r)
+bool model_check_type_has(enum model_type t, const struct model_field *f,
+			  struct report *r)
 {
+	if ((unsigned)t >= MODEL_TYPE_COUNT || !f)
+		return false;
+	if (f->types & MODEL_T(t))
+		return true;
 	if (is_mailbox_field(f) &&
 	    (t == MODEL_RING_GROUP || t == MODEL_SHARED))
 		report_add(r, "", f->name, "mailbox.not_allowed",
@@ -856,6 +860,7 @@ static void report_foreign(const struct model_field *f, int t,
 		report_add(r, "", f->name, "field.not_for_type",
 			   "field %s does not exist for type %s", f->name,
 			   type_names[t]);
+	return false;
 }
 
 int model_set(json_t *ext, const char *name, const char *text,
@@ -880,10 +885,8 @@ int model_set(json_t *ext, const char *name, const char *text,
 			   "set the extension type before %s", f->name);
 		return EINVAL;
 	}
-	if (t >= 0 && !(f->types & MODEL_T(t))) {
-		report_foreign(f, t, r);
+	if (t >= 0 && !model_check_type_has(t, f, r))
 		return EINVAL;
-	}
 	err = model_parse_value(f, text, &v, r);
 	if (err)
 		return err;
@@ -987,7 +990,7 @@ static int validate_one(const json_t *ext, struct report *r,
 		}
 		hint = i;
 		if (!(model_fields[i].types & MODEL_T(t))) {
-			report_foreign(&model_fields[i], t, r);
+			model_check_type_has(t, &model_fields[i], r);
 			continue;
 		}
 		present[i] = v;

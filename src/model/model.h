@@ -145,6 +145,12 @@ const struct model_field *model_field_find(const char *name);
 /* Whether extension type t has field f. */
 bool model_type_has(enum model_type t, const struct model_field *f);
 
+/* Whether type t has field f; if not, report it (rule "mailbox.not_allowed"
+ * for a mailbox field on a ring group or shared device, otherwise
+ * "field.not_for_type") with where "". Every write path uses this one rule. */
+bool model_check_type_has(enum model_type t, const struct model_field *f,
+			  struct report *r);
+
 /* Parse an admin's text value ("true", "8", "udp,tcp", "a b") for field f
  * into a new JSON value. Returns 0 or EINVAL with a report item naming the
  * field and the rule. */

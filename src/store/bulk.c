@@ -140,8 +140,12 @@ int store_ext_bulk(struct store *s, const char *type, unsigned first,
 		json_decref(ext);
 		if (!err) {
 			n++;
+			json_t *shown = json_deep_copy(gens);
+
+			/* the reply gets its own copies: gens is wiped below */
 			item = json_pack("{s:s}", "number", num);
-			json_object_update(item, gens);
+			json_object_update(item, shown);
+			json_decref(shown);
 			json_array_append_new(out, item);
 		}
 		store_ext_wipe(gens);

@@ -770,9 +770,11 @@ void store_apply_fields(json_t *ext, enum model_type t, const json_t *fields,
 			continue;
 		}
 		if (!model_type_has(t, f)) {
-			report_add(errs, where, key, "field.type",
-				   "Field %.40s does not apply to %s "
-				   "extensions.", key, model_type_name(t));
+			struct report one;
+
+			report_init(&one);
+			model_check_type_has(t, f, &one);
+			report_merge(errs, &one, where);
 			continue;
 		}
 		if (json_is_null(val)) {
