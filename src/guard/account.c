@@ -216,6 +216,40 @@ bool guard_scanner_match(const struct guard_cfg *c, const char *ua,
 	return false;
 }
 
+/* Probation: a source that never authenticated and failed within the
+ * window has every further request counted like a failure, so that an
+ * attacker who interleaves unauthenticated requests (each answered with a
+ * challenge) still gets at most fail_threshold answers. A source that
+ * authenticated successfully is never on probation. */
+static enum guard_verdict probation(struct guard *g, const struct sa *src,
+				    uint64_t now)
+{
+	struct gaddr a, full;
+	struct gkey k;
+	struct gsrc *s;
+	uint32_t t = tick(g, now), win = g->cfg.fail_window * 1000u;
+
+	if (gaddr_from_sa(&a, src, g->cfg.ipv6_prefix))
+		return GUARD_PASS;
+	key_addr(&k, &a);
+	s = gtab_get(&g->src, &k);
+	if (!s)
+		return GUARD_PASS;
+	s->counted = false;
+	if (s->last_ok || !s->nfail || now - s->last_fail >= win ||
+	    !ring_count(s->fail, s->nfail, t, win))
+		return GUARD_PASS;
+	if (gaddr_from_sa(&full, src, 128) || guard_trusted(g, &full, now))
+		return GUARD_PASS;
+	ring_push(s->fail, &s->nfail, &s->head, t);
+	s->counted = true;
+	if (ring_count(s->fail, s->nfail, t, win) >= g->cfg.fail_threshold) {
+		guard_ban_impose(g, &a, "auth_failures", s, 0, false, now);
+		return GUARD_DROP;
+	}
+	return GUARD_PASS;
+}
+
 enum guard_verdict guard_request(struct guard *g, const struct sa *src,
 				 const char *ua, size_t ua_len)
 {
@@ -223,12 +257,14 @@ enum guard_verdict guard_request(struct guard *g, const struct sa *src,
 	uint64_t now;
 	char uab[128];
 
-	if (!g || !guard_scanner_match(&g->cfg, ua, ua_len))
+	if (!g)
 		return GUARD_PASS;
+	now = guard_now(g);
+	if (!guard_scanner_match(&g->cfg, ua, ua_len))
+		return probation(g, src, now);
 	if (gaddr_from_sa(&a, src, g->cfg.ipv6_prefix) ||
 	    gaddr_from_sa(&full, src, 128))
 		return GUARD_DROP;
-	now = guard_now(g);
 	g->st.scanner++;
 	if (guard_ban_find(g, &a, now))
 		return GUARD_DROP;
@@ -378,6 +414,7 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 		    s->tokens < g->cfg.burst_auth * 1000u)
 			s->tokens = g->cfg.burst_auth * 1000u;
 		s->last_ok = now;
+		s->counted = false;
 		if (p) {
 			p->last_ok = now;
 			p->nfail = 0;
@@ -386,6 +423,13 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 		return GUARD_PASS;
 	case GUARD_AUTH_STALE:
 		g->st.stale++;
+		if (s->counted) {   /* not an attack: undo the probation count */
+			s->head = (uint8_t)((s->head + GUARD_RING - 1) %
+					    GUARD_RING);
+			if (s->nfail)
+				s->nfail--;
+			s->counted = false;
+		}
 		if (p && p->last_stale_event &&
 		    now - p->last_stale_event < STALE_EVENT_MS)
 			return GUARD_PASS;
@@ -417,7 +461,10 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 	s->failures++;
 	s->last_fail = now;
 	remember_ext(s, eb);
-	ring_push(s->fail, &s->nfail, &s->head, t);
+	if (s->counted)
+		s->counted = false;   /* guard_request counted it already */
+	else
+		ring_push(s->fail, &s->nfail, &s->head, t);
 	if (p)
 		ring_push(p->fail, &p->nfail, &p->head, t);
 	if (fail_event_allowed(g, now)) {

@@ -120,6 +120,7 @@ struct gsrc {
 	uint32_t tokens;            /* milli-tokens */
 	uint32_t failures;          /* total failures seen */
 	uint64_t last_fail;
+	bool counted;               /* this request already in fail[] */
 };
 
 struct gpair {

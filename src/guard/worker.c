@@ -26,6 +26,7 @@
 #define LOG_ROTATE     (16u << 20)   /* security.log → security.log.1 */
 #define EVENTS_KEEP    100000        /* rows kept in guard_events */
 #define NFT_BUF        (256u << 10)
+#define HISTORY_MS     (2ull * 86400000u)   /* expired bans kept */
 
 struct gworker {
 	pthread_t thr;
@@ -172,6 +173,14 @@ static void log_line(struct gworker *w, const char *line)
 		return;
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void db_exec_ban(struct gworker *w, const struct gban *b)
 {
 	sqlite3_stmt *st = NULL;
@@ -199,6 +208,14 @@ static void db_exec_ban(struct gworker *w, const struct gban *b)
 		sqlite3_bind_int64(st, 7, b->offences);
 		sqlite3_bind_int(st, 8, b->manual);
 		sqlite3_step(st);
+	}
+	/* Expired bans stay a while as escalation history, then go. */
+	{
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
+			 " < %llu", (unsigned long long)(wall_ms() -
+			 HISTORY_MS));
+		sqlite3_exec(w->db, sql, NULL, NULL, NULL);
 	}
 	free(exts);
  out:
@@ -253,14 +270,6 @@ static void db_event(struct gworker *w, const char *line)
 	}
 	sqlite3_finalize(st);
 	json_decref(ev);
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Append the nft part of a job to the batch buffer. */

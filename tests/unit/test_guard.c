@@ -446,6 +446,57 @@ static void test_ipv6_prefix(void **st)
 	guard_close(g);
 }
 
+/* svcrack's pattern: an unauthenticated REGISTER (answered with a
+ * challenge) between guesses. At most 5 answers in all, then dropped. */
+static void test_probation(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa sa = mk("198.51.100.50");
+	int answers = 0;
+
+	for (int i = 0; i < 50; i++) {
+		bool with_auth = i % 3 != 0;
+		enum guard_verdict v;
+
+		if (guard_packet(g, &sa) == GUARD_DROP)
+			continue;
+		v = guard_request(g, &sa, "svcrack", 7);
+		if (v == GUARD_PASS && with_auth)
+			v = guard_auth_result(g, &sa, "201", 3,
+					      GUARD_AUTH_BAD_PASSWORD, NULL, 0);
+		if (v == GUARD_PASS)
+			answers++;
+		fake_now += 10;
+	}
+	assert_true(answers <= 5);
+	assert_true(answers >= 3);
+	assert_int_equal(nbans(g), 1);
+	/* Exactly five failures (no extra requests) still ban on the 5th. */
+	sa = mk("198.51.100.51");
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
+			GUARD_AUTH_BAD_PASSWORD, NULL, 0), GUARD_PASS);
+	}
+	assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_DROP);
+	/* An authenticated source is never on probation. */
+	sa = mk("198.51.100.52");
+	ok(g, "198.51.100.52", "201");
+	assert_int_equal(guard_auth_result(g, &sa, "202", 3,
+		GUARD_AUTH_BAD_PASSWORD, NULL, 0), GUARD_PASS);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_PASS);
+	/* Stale credentials never start or feed probation. */
+	sa = mk("198.51.100.53");
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
+			GUARD_AUTH_STALE, NULL, 0), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 2);
+	guard_close(g);
+}
+
 static void test_manual(void **st)
 {
 	struct guard *g = mkguard(NULL);
@@ -629,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_bounded_tables),
 		cmocka_unit_test(test_ipv6_prefix),
+		cmocka_unit_test(test_probation),
 		cmocka_unit_test(test_manual),
 		cmocka_unit_test(test_section),
 		cmocka_unit_test(test_nft_render),
