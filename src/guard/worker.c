@@ -213,8 +213,8 @@ static void db_exec_ban(struct gworker *w, const struct gban *b)
 	{
 		char sql[128];
 		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
-			 " < %llu", (unsigned long long)(wall_ms() -
-			 HISTORY_MS));
+			 " < %llu", (unsigned long long)(b->since > HISTORY_MS ?
+			 b->since - HISTORY_MS : 0));
 		sqlite3_exec(w->db, sql, NULL, NULL, NULL);
 	}
 	free(exts);
