@@ -1177,8 +1177,11 @@ static void conn_recv(struct mbuf *mb, void *arg)
 		if (err == EAGAIN)
 			break;
 		if (err) {
+			/* unframeable stream: answer the head (400), close */
+			if (n)
+				sipd_input(sd, SIPD_TCP, &c->peer, c->id, p, n);
 			sd->c_bad++;
-			mem_deref(c);   /* unframeable stream: close */
+			mem_deref(c);
 			break;
 		}
 		sipd_input(sd, SIPD_TCP, &c->peer, c->id, p, n);

@@ -180,13 +180,15 @@ int sipmsg_frame(const char *buf, size_t len, size_t *msglen)
 
 	if (!buf || !msglen)
 		return EINVAL;
+	*msglen = 0;
 	he = head_end(buf, len > SIPMSG_MAX_LEN ? SIPMSG_MAX_LEN : len);
 	if (!he)
 		return len >= SIPMSG_MAX_LEN ? EBADMSG : EAGAIN;
-	if (!find_clen(buf, he, &clen, &found))
+	if (!find_clen(buf, he, &clen, &found) || clen > SIPMSG_MAX_LEN ||
+	    (size_t)(he - buf) + clen > SIPMSG_MAX_LEN) {
+		*msglen = (size_t)(he - buf);   /* the head, to answer 400 */
 		return EBADMSG;
-	if (clen > SIPMSG_MAX_LEN || (size_t)(he - buf) + clen > SIPMSG_MAX_LEN)
-		return EBADMSG;
+	}
 	if ((size_t)(he - buf) + clen > len)
 		return EAGAIN;
 	*msglen = (size_t)(he - buf) + (size_t)clen;
@@ -811,7 +813,7 @@ unsigned sipmsg_check(struct sipmsg *m, const char **why)
 		goto bad;
 	}
 	if ((h = sipmsg_hdr(m, SH_MAXFWD))) {
-		if (!parse_uint(&h->val, 3, &v) || v > 255) {
+		if (!parse_uint(&h->val, 10, &v) || v > 255) {
 			w = "Bad Max-Forwards";
 			goto bad;
 		}
@@ -872,7 +874,12 @@ unsigned sipmsg_check(struct sipmsg *m, const char **why)
 		}
 		if (!is_sip_scheme(&u, &sk))
 			return 416;
-		if (memchr(u.p, '?', u.l)) {
+		/* '?' is legal in the user part; after the host it starts
+		 * escaped headers, which a Request-URI must not carry */
+		const char *at = memrchr(u.p, '@', u.l);
+		const char *hp = at ? at : u.p;
+
+		if (memchr(hp, '?', u.l - (size_t)(hp - u.p))) {
 			w = "Bad Request-URI";
 			goto bad;
 		}

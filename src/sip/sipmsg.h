@@ -75,7 +75,8 @@ struct sipmsg {
 /* Stream framing: length of the first complete message in buf (headers +
  * Content-Length body). 0 with EAGAIN when more octets are needed;
  * EBADMSG when the head is larger than SIPMSG_MAX_LEN or Content-Length
- * is malformed or too large. */
+ * is malformed or too large (then *msglen is the head's length when one
+ * was found, so the caller can answer 400 before closing, else 0). */
 int sipmsg_frame(const char *buf, size_t len, size_t *msglen);
 
 /* Split a message into start line, headers and body. dgram: the body is
