@@ -63,6 +63,17 @@ static const struct migration migrations[] = {
 	 "CREATE TABLE IF NOT EXISTS guard_events("
 	 " id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
 	 " type TEXT NOT NULL, event TEXT NOT NULL);"},
+	{3, "registrar",
+	 /* SIP bindings (location service), written by the registrar's
+	  * writer thread; same statement as reg_persist_schema, which also
+	  * runs IF NOT EXISTS for databases the store did not migrate */
+	 "CREATE TABLE IF NOT EXISTS sip_bindings("
+	 " ext TEXT NOT NULL, uri TEXT NOT NULL, call_id TEXT NOT NULL,"
+	 " cseq INTEGER NOT NULL, user_agent TEXT NOT NULL,"
+	 " expires INTEGER NOT NULL, registered INTEGER NOT NULL,"
+	 " source TEXT NOT NULL, target TEXT NOT NULL,"
+	 " transport INTEGER NOT NULL, nat INTEGER NOT NULL,"
+	 " PRIMARY KEY (ext, uri)) WITHOUT ROWID;"},
 	/* Append new migrations here: {2, "<module>", "CREATE TABLE ..."}. */
 };
 
