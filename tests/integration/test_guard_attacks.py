@@ -152,20 +152,20 @@ def sv(tool, args, home, timeout):
 @pytest.mark.parametrize("scanner_filter", [True, False])
 def test_svwar_finds_no_extension(pbx, tmp_path, scanner_filter):
     ns, d = pbx
-    provision(d, [100, 201, 202, 555, 1000, 2999])
+    provision(d, [100, 201, 202, 555, 1000, 2999], algorithms="sha-256,md5")
     if not scanner_filter:
         # Without the user-agent filter the registrar's uniform answers and
         # the rate limit must still hide which extensions exist.
         assert d.cli("guard", "set", "scanners=").returncode == 0
         assert d.cli("commit").returncode == 0
     for method in ("REGISTER", "INVITE"):
-        r = sv("svwar", ["-e100-3000", "-m", method, "-t", "0.02",
-                         ns.server], tmp_path / f"home{method}", 100)
+        r = sv("svwar", ["--force", "-e100-3000", "-m", method, "-t",
+                         "0.02", ns.server], tmp_path / f"home{method}", 100)
         out = r.stdout + r.stderr
         for ext in ("| 100 ", "| 201 ", "| 202 ", "| 555 ", "| 1000 ",
                     "| 2999 "):
             assert ext not in out, out[-3000:]
-        assert "Extension" not in r.stdout or "found nothing" in out, out
+        assert "found nothing" in out, out
         d.cli("bans", "rm", ns.attacker)
     if scanner_filter:
         assert any(e["type"] == "scanner" for e in events(d))
