@@ -1,0 +1,247 @@
+/* Unit tests: digest (RFC 2617 and RFC 7616 vectors), nonces, nc replay,
+ * binding rules. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "registrar/registrar.h"
+
+static void parse_and_respond(const char *hdr, unsigned alg,
+			      const char *user_realm_pw[3], const char *want)
+{
+	struct digest_cred c;
+	char ha1[65], resp[65];
+	struct reg_str given;
+
+	assert_int_equal(digest_parse(&c, hdr, strlen(hdr)), 0);
+	assert_int_equal(c.alg, alg);
+	assert_int_equal(digest_ha1(alg, user_realm_pw[0], user_realm_pw[1],
+				    user_realm_pw[2], ha1, sizeof(ha1)), 0);
+	assert_int_equal(digest_response(alg, ha1, "GET", &c, resp,
+					 sizeof(resp)), 0);
+	assert_string_equal(resp, want);
+	given.p = want;
+	given.l = strlen(want);
+	assert_true(digest_equal(&given, resp));
+	assert_true(digest_equal(&c.response, resp));
+}
+
+static void test_rfc2617_md5(void **st)
+{
+	const char *h = "Digest username=\"Mufasa\", realm=\"testrealm@host.com\","
+		" nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\","
+		" qop=auth, nc=00000001, cnonce=\"0a4f113b\","
+		" response=\"6629fae49393a05397450978507c4ef1\","
+		" opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
+	const char *urp[3] = {"Mufasa", "testrealm@host.com", "Circle Of Life"};
+
+	(void)st;
+	parse_and_respond(h, REG_ALG_MD5, urp,
+			  "6629fae49393a05397450978507c4ef1");
+}
+
+static void test_rfc7616_sha256(void **st)
+{
+	const char *h = "Digest username=\"Mufasa\", realm=\"http-auth@example.org\","
+		" uri=\"/dir/index.html\", algorithm=SHA-256,"
+		" nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\","
+		" nc=00000001, cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\","
+		" qop=auth, response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\","
+		" opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+	const char *urp[3] = {"Mufasa", "http-auth@example.org", "Circle of Life"};
+
+	(void)st;
+	parse_and_respond(h, REG_ALG_SHA256, urp,
+		"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+}
+
+static void test_digest_parse_errors(void **st)
+{
+	struct digest_cred c;
+	const char *bad[] = {
+		"Digest username=\"a\"",                            /* missing */
+		"Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"x\", algorithm=SHA-512",
+		"Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"x\", qop=auth", /* no nc */
+		"Digest username=\"a\", username=\"b\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"x\"",
+		"Digest username=\"a, realm=\"r\"",                 /* open quote */
+	};
+
+	(void)st;
+	assert_int_equal(digest_parse(&c, "Basic Zm9vOmJhcg==", 18), ENOTSUP);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(digest_parse(&c, bad[i], strlen(bad[i])),
+				 EBADMSG);
+	{
+		struct reg_str g = {"6629FAE49393A05397450978507C4EF1", 32};
+
+		/* upper-case hex is accepted, other lengths are not */
+		assert_true(digest_equal(&g, "6629fae49393a05397450978507c4ef1"));
+		g.l = 31;
+		assert_false(digest_equal(&g, "6629fae49393a05397450978507c4ef1"));
+	}
+}
+
+static void test_nonce(void **st)
+{
+	uint8_t key[32] = {1, 2, 3}, other[32] = {9};
+	uint8_t ip[4] = {192, 0, 2, 1}, ip2[4] = {192, 0, 2, 2};
+	char n[NONCE_HEXLEN + 1];
+	uint64_t id = 0, id2 = 0;
+
+	(void)st;
+	nonce_make(key, 1000, ip, 4, n);
+	assert_int_equal(strlen(n), NONCE_HEXLEN);
+	assert_int_equal(nonce_check(key, n, strlen(n), ip, 4, 1000, 300, &id), 0);
+	assert_int_equal(nonce_check(key, n, strlen(n), ip, 4, 1300, 300, NULL), 0);
+	/* expired but authentic → stale */
+	assert_int_equal(nonce_check(key, n, strlen(n), ip, 4, 1301, 300, NULL), ESTALE);
+	/* other key, other source, tampered → forged */
+	assert_int_equal(nonce_check(other, n, strlen(n), ip, 4, 1000, 300, NULL), EBADMSG);
+	assert_int_equal(nonce_check(key, n, strlen(n), ip2, 4, 1000, 300, NULL), EBADMSG);
+	n[3] = n[3] == '0' ? '1' : '0';
+	assert_int_equal(nonce_check(key, n, strlen(n), ip, 4, 1000, 300, NULL), EBADMSG);
+	assert_int_equal(nonce_check(key, "abc", 3, ip, 4, 1000, 300, NULL), EBADMSG);
+	nonce_make(key, 1000, ip, 4, n);
+	assert_int_equal(nonce_check(key, n, strlen(n), ip, 4, 1000, 300, &id2), 0);
+	assert_true(id2 > id);
+}
+
+static void test_nc_replay(void **st)
+{
+	struct nc_table t;
+
+	(void)st;
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(nc_check(&t, 10, 1), 0);
+	assert_int_equal(nc_check(&t, 10, 1), EALREADY);   /* replay */
+	assert_int_equal(nc_check(&t, 10, 2), 0);
+	assert_int_equal(nc_check(&t, 10, 2), EALREADY);
+	/* fill past NC_SLOTS: the forgotten nonce is refused, not reset */
+	for (uint64_t i = 11; i < 11 + NC_SLOTS; i++)
+		assert_int_equal(nc_check(&t, i, 1), 0);
+	assert_int_equal(nc_check(&t, 10, 3), EALREADY);
+	assert_int_equal(nc_check(&t, 5, 1), EALREADY);     /* older */
+	assert_int_equal(nc_check(&t, 100, 1), 0);          /* newer */
+}
+
+static size_t puts_n, dels_n;
+
+static void change(enum reg_op op, const struct reg_binding *b, void *arg)
+{
+	(void)b; (void)arg;
+	if (op == REG_OP_PUT)
+		puts_n++;
+	else
+		dels_n++;
+}
+
+static struct reg_req mkreq(const char *num, const char *cid, uint32_t cseq,
+			    struct reg_contact *c, size_t n, unsigned max)
+{
+	struct reg_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.number = num;
+	r.call_id.p = cid;
+	r.call_id.l = strlen(cid);
+	r.cseq = cseq;
+	r.c = c;
+	r.n = n;
+	r.max_contacts = max;
+	sa_set_str(&r.src, "192.0.2.9", 5060);
+	return r;
+}
+
+static struct reg_contact ct(const char *uri, int64_t exp)
+{
+	struct reg_contact c;
+
+	memset(&c, 0, sizeof(c));
+	c.uri.p = uri;
+	c.uri.l = strlen(uri);
+	c.expires = exp;
+	return c;
+}
+
+static void test_bindings(void **st)
+{
+	struct reg_loc *l = NULL;
+	struct reg_contact c[3] = {ct("sip:a@h1", 100), ct("sip:a@h2", 100),
+				   ct("sip:a@h3", 100)};
+	struct reg_req r;
+	struct reg_ext *e;
+
+	(void)st;
+	assert_int_equal(reg_loc_alloc(&l, 4), 0);
+	r = mkreq("201", "cid1", 1, c, 1, 2);
+	assert_int_equal(reg_apply(l, &r, 1000, change, NULL), 0);
+	e = reg_ext_find(l, "201", 3);
+	assert_non_null(e);
+	assert_int_equal(e->n, 1);
+	/* same Call-ID, same CSeq → out of order, nothing changes */
+	assert_int_equal(reg_apply(l, &r, 1001, change, NULL), EPROTO);
+	/* more contacts in one request than allowed */
+	r = mkreq("201", "cid1", 2, c, 3, 2);
+	assert_int_equal(reg_apply(l, &r, 1002, change, NULL), E2BIG);
+	/* two new contacts with max 2: the oldest is evicted */
+	r = mkreq("201", "cid2", 1, &c[1], 2, 2);
+	assert_int_equal(reg_apply(l, &r, 1003, change, NULL), 0);
+	assert_int_equal(e->n, 2);
+	assert_null(NULL);
+	{
+		bool has_h1 = false;
+
+		for (struct le *le = e->bindings.head; le; le = le->next)
+			if (!strcmp(((struct reg_binding *)le->data)->uri,
+				    "sip:a@h1"))
+				has_h1 = true;
+		assert_false(has_h1);
+	}
+	/* global bound */
+	{
+		struct reg_contact d[3] = {ct("sip:b@1", 50), ct("sip:b@2", 50),
+					   ct("sip:b@3", 50)};
+
+		r = mkreq("202", "x", 1, d, 3, 5);
+		assert_int_equal(reg_apply(l, &r, 1003, change, NULL), ENOSPC);
+	}
+	/* expires 0 removes one */
+	c[1].expires = 0;
+	r = mkreq("201", "cid2", 2, &c[1], 1, 2);
+	assert_int_equal(reg_apply(l, &r, 1004, change, NULL), 0);
+	assert_int_equal(e->n, 1);
+	/* expiry */
+	assert_int_equal(reg_expire(l, 1102, change, NULL), 0);
+	assert_int_equal(reg_expire(l, 1103, change, NULL), 1);
+	assert_int_equal(l->n_bind, 0);
+	/* star removes all */
+	c[0].expires = 100;
+	r = mkreq("201", "cid3", 1, c, 2, 2);
+	c[1].expires = 100;
+	assert_int_equal(reg_apply(l, &r, 1200, change, NULL), 0);
+	assert_int_equal(e->n, 2);
+	r = mkreq("201", "cid3", 2, NULL, 0, 2);
+	r.star = true;
+	assert_int_equal(reg_apply(l, &r, 1201, change, NULL), 0);
+	assert_int_equal(e->n, 0);
+	assert_true(puts_n > 0 && dels_n > 0);
+	mem_deref(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc2617_md5),
+		cmocka_unit_test(test_rfc7616_sha256),
+		cmocka_unit_test(test_digest_parse_errors),
+		cmocka_unit_test(test_nonce),
+		cmocka_unit_test(test_nc_replay),
+		cmocka_unit_test(test_bindings),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
