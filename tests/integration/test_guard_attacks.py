@@ -42,7 +42,7 @@ def provision(d, numbers, algorithms="md5"):
     for n in numbers:
         pin = next(p for p in ("729146", "618203", "950371")
                    if str(n) not in p)
-        lines.append(f"{n},sip,Ada Lovelace,{pw_for(n)},{pin},{algorithms}")
+        lines.append(f'{n},sip,Ada Lovelace,{pw_for(n)},{pin},"{algorithms}"')
     st, body = d.api("POST", "/ext/import", raw="\n".join(lines) + "\n")
     assert st in (200, 201), body
     st, body = d.api("POST", "/commit")
