@@ -202,16 +202,23 @@ enum guard_verdict guard_packet(struct guard *g, const struct sa *src)
 bool guard_scanner_match(const struct guard_cfg *c, const char *ua,
 			 size_t len)
 {
-	if (!ua || !len)
+	char low[256];
+
+	if (!ua || !len || !c->n_scanner)
 		return false;
+	/* Scanners put their name near the start; a User-Agent longer than
+	 * the buffer is matched on its first 256 bytes. Patterns are stored
+	 * lower-case. */
+	if (len > sizeof(low))
+		len = sizeof(low);
+	for (size_t i = 0; i < len; i++)
+		low[i] = (char)((ua[i] >= 'A' && ua[i] <= 'Z') ? ua[i] + 32 :
+				ua[i]);
 	for (size_t i = 0; i < c->n_scanner; i++) {
 		const char *p = c->scanner[i];
 		size_t pl = strlen(p);
-		if (!pl || pl > len)
-			continue;
-		for (size_t j = 0; j + pl <= len; j++)
-			if (!strncasecmp(ua + j, p, pl))
-				return true;
+		if (pl && memmem(low, len, p, pl))
+			return true;
 	}
 	return false;
 }
