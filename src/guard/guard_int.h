@@ -192,6 +192,7 @@ int gnft_setup_script(char *buf, size_t sz, enum guard_scope scope,
 int gnft_ban_script(char *buf, size_t sz, const struct gaddr *a,
 		    uint64_t timeout_s);
 int gnft_unban_script(char *buf, size_t sz, const struct gaddr *a);
+extern const char gnft_withdraw_script[];
 
 /* Persistence (called on the worker thread and at start). */
 struct sqlite3;

@@ -114,3 +114,10 @@ int gnft_unban_script(char *buf, size_t sz, const struct gaddr *a)
 		   "delete element inet bulwark %s { %s }\n",
 		   set, e, set, e);
 }
+
+/* Offload switched off: the guard's rules and elements go, its objects
+ * stay (the firewall may reference the sets). */
+const char gnft_withdraw_script[] =
+	"flush chain inet bulwark guard_in\n"
+	"flush set inet bulwark ban4\n"
+	"flush set inet bulwark ban6\n";

@@ -341,8 +341,13 @@ static void run_batch(struct gworker *w, struct gjob *list)
 	for (j = list; j; j = j->next) {
 		if (j->kind == GJOB_NFT_SETUP) {
 			any_setup = true;
-			if (!j->nft)
+			if (!j->nft) {
+				/* Offload switched off: withdraw our rules and
+				 * elements so that user space decides alone. */
+				if (w->off == OFF_ACTIVE)
+					nft_run(w, gnft_withdraw_script);
 				set_offload(w, OFF_DISABLED, NULL);
+			}
 		}
 		if (j->nft && (j->kind == GJOB_NFT_SETUP || w->off == OFF_ACTIVE ||
 			       any_setup)) {
