@@ -276,7 +276,11 @@ enum guard_verdict guard_request(struct guard *g, const struct sa *src,
 	if (guard_ban_find(g, &a, now))
 		return GUARD_DROP;
 	str_trunc(uab, sizeof(uab), ua, ua_len);
-	if (!guard_trusted(g, &full, now)) {
+	/* A scanner user agent from an address that authenticated recently
+	 * is dropped but does not ban it: over UDP the source may be forged
+	 * to get a real office banned. */
+	if (!guard_trusted(g, &full, now) &&
+	    !credited(g, src_get(g, &a, now), now)) {
 		char buf[64];
 		gaddr_str(&a, buf, sizeof(buf));
 		guard_event(g, "scanner", json_pack("{s:s,s:s}",

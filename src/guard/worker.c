@@ -53,7 +53,10 @@ void gworker_push(struct gworker *w, struct gjob *j)
 	if (!w || !j)
 		return;
 	pthread_mutex_lock(&w->mtx);
-	if (w->qlen >= QUEUE_MAX && j->kind == GJOB_EVENT) {
+	if ((w->qlen >= QUEUE_MAX && j->kind == GJOB_EVENT) ||
+	    w->qlen >= 4 * QUEUE_MAX) {
+		/* Events first; past 4x even bans wait for the next one
+		 * (the ban itself holds in user space). */
 		w->dropped++;
 		pthread_mutex_unlock(&w->mtx);
 		free(j->text);

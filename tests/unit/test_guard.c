@@ -302,6 +302,14 @@ static void test_scanner(void **st)
 	assert_int_equal(guard_request(g, &sa, "VaxSIPUserAgent/3.1", 19),
 			 GUARD_DROP);
 	assert_int_equal(nbans(g), 3);
+	/* A credited address is not banned by a (possibly forged) scanner
+	 * user agent, only dropped. */
+	ok(g, "192.0.2.94", "201");
+	sa = mk("192.0.2.94");
+	assert_int_equal(guard_request(g, &sa, "friendly-scanner", 16),
+			 GUARD_DROP);
+	assert_int_equal(nbans(g), 3);
+	assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
 	/* Configurable list, case-insensitive. */
 	guard_cfg_default(&c);
 	sec = json_pack("{s:s}", "scanners", "EvilDialer, other");
