@@ -304,9 +304,12 @@ const struct model_field model_fields[] = {
 	  .help = "SIP/IAX2 password; must satisfy the security policy "
 	  "(checked by the store)." },
 	{ .name = "auth.algorithms", .tab = MODEL_TAB_AUTH, .kind = MODEL_LIST,
-	  .types = T_IP, .def = "sha-256,md5", .min = 1, .max = 2,
+	  .types = T_IP, .def = "md5", .min = 1, .max = 2,
 	  .choices = alg_choices, .label = "Digest algorithms",
-	  .help = "Digest algorithms offered, in order of preference." },
+	  .help = "Digest algorithms offered, in order of preference. "
+		  "Default md5: the only list SIPp 3.6, baresip 1.0 and "
+		  "linphonec 5.1 all accept; add sha-256 for phones that "
+		  "support RFC 8760." },
 
 	/* voicemail */
 	{ .name = "voicemail.enabled", .tab = MODEL_TAB_VOICEMAIL,

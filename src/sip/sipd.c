@@ -33,7 +33,7 @@
 /* Must equal the model's default for auth.algorithms when the model is
  * not linked (unit tests, fuzzing). */
 #ifndef SIPD_DEFAULT_ALGS
-#define SIPD_DEFAULT_ALGS "sha-256,md5"
+#define SIPD_DEFAULT_ALGS "md5"
 #endif
 #define MAX_CONTACTS_REQ 16
 #define MAX_TARPIT 256
