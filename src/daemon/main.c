@@ -351,6 +351,9 @@ int main(int argc, char **argv)
 		log_err("daemon", "services: %s", strerror(err));
 		goto out;
 	}
+	/* --sip / --http override the configured ports: the firewall must
+	 * open the ports actually listened on */
+	services_set_listen(d->services, o.sip, o.http);
 	if (o.http) {
 		char pw[API_AUTH_PW_LEN + 1];
 		bool created = false;
