@@ -13,19 +13,30 @@
 #include "store/store_int.h"
 #include "store/snapshot.h"
 
+/* The commit works on shallow copies of the mirror's staged rows: doc and
+ * obj are borrowed (never modified), a secret blob is borrowed until
+ * auto-fix replaces it (then "owned"). The running rows are the mirror's
+ * own, read-only. So a refused or dry-run commit leaves the mirror as it
+ * was, and nothing is copied per row. */
 struct commit {
 	struct store *s;
 	struct policy p;
 	struct ext_row *st, *ru;
 	size_t ns, nr;
 	ssize_t *rmap;            /* staged index → running index or -1 */
-	json_t **objs;            /* staged extensions with plaintext secrets */
-	char *(*plain)[SEC_N];    /* decrypted secrets per staged row */
+	json_t **objs;            /* borrowed parsed docs (secrets masked) */
+	char *(*plain)[SEC_N];    /* decrypted on demand (plain_of) */
+	unsigned char *owned;     /* bit k: st[i].sec[k] allocated here */
+	unsigned char *unread;    /* bit k: st[i].sec[k] cannot be opened */
 	bool *fixed_row;          /* staged row changed by auto-fix */
+	bool *recheck;            /* re-check every secret of the row */
+	bool *same;               /* staged row equals its running row */
+	bool policy_changed;
 	json_t *stsec, *rusec;
 	json_t *fixed;
 	struct report errs;
 	char realm[64], old_realm[64];
+	size_t n_checked;         /* secrets checked against the policy */
 };
 
 static void commit_free(struct commit *c)
@@ -34,16 +45,21 @@ static void commit_free(struct commit *c)
 		for (int k = 0; k < SEC_N; k++)
 			store_wipe(c->plain[i][k]);
 	}
-	for (size_t i = 0; c->objs && i < c->ns; i++) {
-		store_ext_wipe(c->objs[i]);
-		json_decref(c->objs[i]);
+	for (size_t i = 0; c->owned && c->st && i < c->ns; i++) {
+		for (int k = 0; k < SEC_N; k++) {
+			if (c->owned[i] & (1u << k))
+				blob_free(&c->st[i].sec[k]);
+		}
 	}
+	free(c->st);   /* shallow copies: nothing else of theirs is ours */
 	free(c->plain);
 	free(c->objs);
 	free(c->rmap);
+	free(c->owned);
+	free(c->unread);
 	free(c->fixed_row);
-	store_rows_free(c->st, c->ns);
-	store_rows_free(c->ru, c->nr);
+	free(c->recheck);
+	free(c->same);
 	json_decref(c->stsec);
 	json_decref(c->rusec);
 	if (c->fixed) {
@@ -57,95 +73,23 @@ static void commit_free(struct commit *c)
 	report_reset(&c->errs);
 }
 
-struct centry {
-	struct ext_row row;
-	size_t seq;
-};
-
-static int centry_cmp(const void *a, const void *b)
+/* Plaintext of secret k of staged row i, decrypted the first time it is
+ * needed; NULL (reported once) if it cannot be decrypted. */
+static const char *plain_of(struct commit *c, size_t i, int k)
 {
-	const struct centry *x = a, *y = b;
-	int c = strcmp(x->row.number, y->row.number);
+	const struct ext_row *row = &c->st[i];
 
-	return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
-}
-
-/* Add the parsed docs of freshly staged rows (row->obj set) to the cache,
- * newest entry winning, so the next commit need not parse them. */
-void store_cache_put(struct store *s, const struct ext_row *rows, size_t n)
-{
-	size_t tot = s->ncache + n, m = 0;
-	struct centry *e = calloc(tot + 1, sizeof(*e));
-	struct ext_row *cache;
-
-	if (!e)
-		return;
-	for (size_t i = 0; i < s->ncache; i++) {
-		e[m].row = s->cache[i];
-		e[m].seq = m;
-		m++;
+	if (c->plain[i][k] || !row->sec[k].p || store_secdefs[k].hashed ||
+	    (c->unread[i] & (1u << k)))
+		return c->plain[i][k];
+	if (store_open_blob(c->s, &row->sec[k], &c->plain[i][k])) {
+		c->plain[i][k] = NULL;
+		c->unread[i] |= (unsigned char)(1u << k);
+		report_add(&c->errs, row->number, store_secdefs[k].field,
+			   "secret.unreadable", "The stored secret cannot be "
+			   "decrypted with DATA/secret.key; set it again.");
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!rows[i].obj)
-			continue;
-		memcpy(e[m].row.number, rows[i].number, sizeof(rows[i].number));
-		e[m].row.doc = strdup(rows[i].doc);
-		e[m].row.obj = json_incref(rows[i].obj);
-		e[m].seq = m;
-		m++;
-	}
-	qsort(e, m, sizeof(*e), centry_cmp);
-	cache = calloc(m + 1, sizeof(*cache));
-	if (!cache) {
-		for (size_t i = 0; i < m; i++)
-			ext_row_clear(&e[i].row);
-		free(e);
-		free(s->cache);
-		s->cache = NULL;
-		s->ncache = 0;
-		return;
-	}
-	tot = 0;
-	for (size_t i = 0; i < m; i++) {
-		if (i + 1 < m && !strcmp(e[i].row.number, e[i + 1].row.number)) {
-			ext_row_clear(&e[i].row);   /* superseded */
-			continue;
-		}
-		if (!e[i].row.doc) {
-			ext_row_clear(&e[i].row);
-			continue;
-		}
-		cache[tot++] = e[i].row;
-	}
-	free(e);
-	free(s->cache);
-	s->cache = cache;
-	s->ncache = tot;
-}
-
-/* Keep the parsed staged docs for the next commit. */
-static void cache_keep(struct commit *c)
-{
-	struct store *s = c->s;
-	struct ext_row *cache = calloc(c->ns + 1, sizeof(*cache));
-	size_t n = 0;
-
-	if (!cache)
-		return;
-	for (size_t i = 0; i < c->ns; i++) {
-		if (!c->st[i].obj)
-			continue;
-		memcpy(cache[n].number, c->st[i].number,
-		       sizeof(cache[n].number));
-		cache[n].doc = c->st[i].doc;
-		cache[n].obj = c->st[i].obj;
-		c->st[i].doc = strdup("");
-		c->st[i].obj = NULL;
-		n++;
-	}
-	store_rows_free(s->cache, s->ncache);
-	s->cache = cache;
-	s->ncache = n;
+	return c->plain[i][k];
 }
 
 static int commit_load(struct commit *c)
@@ -154,9 +98,7 @@ static int commit_load(struct commit *c)
 	size_t j = 0;
 	int err;
 
-	err = store_rows_load(s, STORE_STAGED, &c->st, &c->ns);
-	if (!err)
-		err = store_rows_load(s, STORE_RUNNING, &c->ru, &c->nr);
+	err = store_mirror_sync(s);
 	if (!err)
 		err = store_sections_load(s, STORE_STAGED, &c->stsec);
 	if (!err)
@@ -166,55 +108,44 @@ static int commit_load(struct commit *c)
 	store_policy_from(json_object_get(c->stsec, "policy"), &c->p);
 	store_realm_from(c->stsec, c->realm, sizeof(c->realm));
 	store_realm_from(c->rusec, c->old_realm, sizeof(c->old_realm));
+	c->policy_changed = !json_equal(json_object_get(c->stsec, "policy"),
+					json_object_get(c->rusec, "policy"));
 
+	c->ns = s->mir.ns;
+	c->nr = s->mir.nr;
+	c->ru = s->mir.ru;
+	c->st = malloc((c->ns + 1) * sizeof(*c->st));
 	c->rmap = calloc(c->ns + 1, sizeof(*c->rmap));
 	c->objs = calloc(c->ns + 1, sizeof(*c->objs));
 	c->plain = calloc(c->ns + 1, sizeof(*c->plain));
+	c->owned = calloc(c->ns + 1, 1);
+	c->unread = calloc(c->ns + 1, 1);
 	c->fixed_row = calloc(c->ns + 1, sizeof(*c->fixed_row));
+	c->recheck = calloc(c->ns + 1, sizeof(*c->recheck));
+	c->same = calloc(c->ns + 1, sizeof(*c->same));
 	c->fixed = json_array();
-	if (!c->rmap || !c->objs || !c->plain || !c->fixed_row || !c->fixed)
+	if (!c->st || !c->rmap || !c->objs || !c->plain || !c->owned ||
+	    !c->unread || !c->fixed_row || !c->recheck || !c->same ||
+	    !c->fixed) {
+		free(c->st);
+		c->st = NULL;
 		return ENOMEM;
+	}
+	if (c->ns)
+		memcpy(c->st, s->mir.st, c->ns * sizeof(*c->st));
 
-	for (size_t i = 0, ci = 0; i < c->ns; i++) {
+	for (size_t i = 0; i < c->ns; i++) {
 		struct ext_row *row = &c->st[i];
-		json_t *o;
 
-		/* reuse the parsed doc of the last commit if unchanged */
-		while (ci < s->ncache &&
-		       strcmp(s->cache[ci].number, row->number) < 0)
-			ci++;
-		if (ci < s->ncache && !row->obj &&
-		    !strcmp(s->cache[ci].number, row->number) &&
-		    !strcmp(s->cache[ci].doc, row->doc))
-			row->obj = json_incref(s->cache[ci].obj);
 		while (j < c->nr && strcmp(c->ru[j].number, row->number) < 0)
 			j++;
 		c->rmap[i] = j < c->nr && !strcmp(c->ru[j].number, row->number)
 			? (ssize_t)j : -1;
-		o = ext_row_obj(row);
-		c->objs[i] = o ? json_copy(o) : json_object();
-		if (!c->objs[i])
-			return ENOMEM;
-		for (int k = 0; k < SEC_N; k++) {
-			if (!row->sec[k].p)
-				continue;
-			if (store_secdefs[k].hashed) {
-				json_object_set_new(c->objs[i],
-					store_secdefs[k].field,
-					json_string(MODEL_SECRET_MASK));
-				continue;
-			}
-			if (store_open_blob(s, &row->sec[k], &c->plain[i][k])) {
-				report_add(&c->errs, row->number,
-					   store_secdefs[k].field,
-					   "secret.unreadable", "The stored "
-					   "secret cannot be decrypted with "
-					   "DATA/secret.key; set it again.");
-				continue;
-			}
-			json_object_set_new(c->objs[i], store_secdefs[k].field,
-					    json_string(c->plain[i][k]));
-		}
+		c->objs[i] = row->obj;
+		/* what a secret's check depends on besides the secret: the
+		 * policy, and the row's own fields (number, name, flags) */
+		c->recheck[i] = c->policy_changed || c->rmap[i] < 0 ||
+			strcmp(row->doc, c->ru[c->rmap[i]].doc) != 0;
 	}
 	return 0;
 }
@@ -224,6 +155,9 @@ static int commit_fix(struct commit *c, size_t i, int k, const char *prev)
 {
 	struct ext_row *row = &c->st[i];
 	const json_t *o = c->objs[i];
+	const struct model_field *f = model_field_find(store_secdefs[k].field);
+	json_t *parsed = NULL;
+	struct report tmp;
 	char buf[128];
 	struct blob b = {NULL, 0};
 	int err;
@@ -241,15 +175,30 @@ static int commit_fix(struct commit *c, size_t i, int k, const char *prev)
 			   "generated; the policy contradicts itself.");
 		return err;
 	}
+	/* the model's form rules for the field (length, digits): a secret
+	 * set by an admin met them at staging, a generated one is held to
+	 * them here */
+	report_init(&tmp);
+	err = f ? model_parse_value(f, buf, &parsed, &tmp) : 0;
+	json_wipe(parsed);
+	json_decref(parsed);
+	if (err) {
+		report_merge(&c->errs, &tmp, row->number);
+		goto out;
+	}
 	err = store_seal(c->s, buf, &b);
 	if (err)
 		goto out;
-	blob_free(&row->sec[k]);
+	if (c->owned[i] & (1u << k))
+		blob_free(&row->sec[k]);
 	row->sec[k] = b;
+	c->owned[i] |= (unsigned char)(1u << k);
 	store_wipe(c->plain[i][k]);
-	c->plain[i][k] = strdup(buf);
-	json_object_set_new(c->objs[i], store_secdefs[k].field,
-			    json_string(buf));
+	c->plain[i][k] = strdup(buf);   /* NULL: plain_of decrypts it */
+	if (k == SEC_SIP_PW) {
+		store_sip_fp(c->s, buf, row->fp);
+		row->has_fp = true;
+	}
 	json_array_append_new(c->fixed, json_pack("{s:s,s:s,s:s}",
 			      "number", row->number,
 			      "field", store_secdefs[k].field, "secret", buf));
@@ -261,7 +210,9 @@ static int commit_fix(struct commit *c, size_t i, int k, const char *prev)
 	return err;
 }
 
-/* Re-check every stored secret against the staged policy. */
+/* Check secrets against the staged policy: every secret of a row that is
+ * new or whose fields changed, every secret that changed, and — when the
+ * policy section changed in this commit — every stored secret. */
 static void commit_check_secrets(struct commit *c)
 {
 	for (size_t i = 0; i < c->ns; i++) {
@@ -269,20 +220,27 @@ static void commit_check_secrets(struct commit *c)
 		ssize_t j = c->rmap[i];
 
 		for (int k = 0; k < SEC_N; k++) {
-			const char *v = c->plain[i][k];
 			enum check_kind ck = store_sec_check(k);
+			const char *v;
 			struct report tmp;
 			char *prev = NULL;
-			bool must = false;
+			bool must = false, changed;
 			int err = 0;
 
-			if (!v || ck == CHECK_NONE)
+			if (ck == CHECK_NONE || !row->sec[k].p)
 				continue;
+			changed = j < 0 || !blob_eq(&c->ru[j].sec[k],
+						    &row->sec[k]);
+			if (!changed && !c->recheck[i])
+				continue;
+			v = plain_of(c, i, k);
+			if (!v)
+				continue;
+			c->n_checked++;
 			report_init(&tmp);
 			/* "previous": the running value this one replaces */
-			if (ck == CHECK_PIN && j >= 0 &&
-			    c->ru[j].sec[k].p &&
-			    !blob_eq(&c->ru[j].sec[k], &row->sec[k]))
+			if (ck == CHECK_PIN && j >= 0 && c->ru[j].sec[k].p &&
+			    changed)
 				store_open_blob(c->s, &c->ru[j].sec[k], &prev);
 			if (ck == CHECK_SIP)
 				err = policy_check_sip(&c->p, c->s->dict, v,
@@ -312,13 +270,13 @@ static void commit_check_secrets(struct commit *c)
 	}
 }
 
-/* SIP passwords unique across extensions ("sip.unique"). With auto-fix,
- * the member of a group whose password did not change keeps it (else the
- * first by number); the others get generated ones. */
+/* SIP passwords unique across extensions ("sip.unique"), on the keyed
+ * fingerprints (no password is decrypted unless its row predates them).
+ * With auto-fix, the member of a group whose password did not change
+ * keeps it (else the first by number); the others get generated ones. */
 static int commit_check_unique(struct commit *c)
 {
 	struct pwent *e;
-	unsigned char key[32];
 	size_t m = 0;
 
 	if (!c->p.sip.unique)
@@ -326,20 +284,26 @@ static int commit_check_unique(struct commit *c)
 	e = calloc(c->ns + 1, sizeof(*e));
 	if (!e)
 		return ENOMEM;
-	randombytes_buf(key, sizeof(key));
 	for (size_t i = 0; i < c->ns; i++) {
-		if (!c->plain[i][SEC_SIP_PW])
+		struct ext_row *row = &c->st[i];
+
+		if (!row->sec[SEC_SIP_PW].p)
 			continue;
-		store_pw_digest(key, c->plain[i][SEC_SIP_PW], e[m].h);
-		snprintf(e[m].number, sizeof(e[m].number), "%s",
-			 c->st[i].number);
-		snprintf(e[m].where, sizeof(e[m].where), "%s",
-			 c->st[i].number);
+		if (!row->has_fp) {
+			const char *v = plain_of(c, i, SEC_SIP_PW);
+
+			if (!v)
+				continue;
+			store_sip_fp(c->s, v, row->fp);
+			row->has_fp = true;
+		}
+		memcpy(e[m].h, row->fp, sizeof(e[m].h));
+		snprintf(e[m].number, sizeof(e[m].number), "%s", row->number);
+		snprintf(e[m].where, sizeof(e[m].where), "%s", row->number);
 		e[m].idx = i;
 		e[m].fresh = true;
 		m++;
 	}
-	sodium_memzero(key, sizeof(key));
 	if (!c->p.auto_fix) {
 		store_pw_dups(e, m, &c->errs);
 		free(e);
@@ -351,7 +315,7 @@ static int commit_check_unique(struct commit *c)
 
 		while (b < m && !memcmp(e[b].h, e[a].h, sizeof(e[a].h)))
 			b++;
-		for (size_t k = a; k < b; k++) {
+		for (size_t k = a; b - a > 1 && k < b; k++) {
 			ssize_t j = c->rmap[e[k].idx];
 
 			if (j >= 0 && blob_eq(&c->ru[j].sec[SEC_SIP_PW],
@@ -404,13 +368,13 @@ static void commit_ha1(struct commit *c, size_t i, int64_t now)
 	struct ext_row *row = &c->st[i];
 	ssize_t j = c->rmap[i];
 	const struct ext_row *old = j >= 0 ? &c->ru[j] : NULL;
-	const char *pw = c->plain[i][SEC_SIP_PW];
+	const char *pw;
 	bool changed;
 
 	row->ha1_md5[0] = row->ha1_sha256[0] = '\0';
 	row->prev_md5[0] = row->prev_sha256[0] = '\0';
 	row->prev_until = 0;
-	if (!pw)
+	if (!row->sec[SEC_SIP_PW].p)
 		return;
 	changed = !old || !blob_eq(&old->sec[SEC_SIP_PW],
 				   &row->sec[SEC_SIP_PW]);
@@ -419,6 +383,9 @@ static void commit_ha1(struct commit *c, size_t i, int64_t now)
 		memcpy(row->ha1_sha256, old->ha1_sha256,
 		       sizeof(row->ha1_sha256));
 	} else {
+		pw = plain_of(c, i, SEC_SIP_PW);
+		if (!pw)
+			return;   /* reported: the commit is refused */
 		store_ha1(row->number, c->realm, pw, row->ha1_md5,
 			  row->ha1_sha256);
 	}
@@ -438,6 +405,8 @@ static void commit_ha1(struct commit *c, size_t i, int64_t now)
 static bool running_same(const struct ext_row *a, const struct ext_row *b)
 {
 	if (strcmp(a->doc, b->doc) || a->must_change != b->must_change ||
+	    a->type != b->type || a->has_fp != b->has_fp ||
+	    (a->has_fp && memcmp(a->fp, b->fp, sizeof(a->fp))) ||
 	    strcmp(a->ha1_md5, b->ha1_md5) ||
 	    strcmp(a->ha1_sha256, b->ha1_sha256) ||
 	    strcmp(a->prev_md5, b->prev_md5) || a->prev_until != b->prev_until)
@@ -455,7 +424,7 @@ static int exec_stmt(struct store *s, const char *sql, const char *a,
 	sqlite3_stmt *st = NULL;
 	int err = 0;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, sql, &st))
 		return EIO;
 	if (a)
 		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
@@ -465,7 +434,7 @@ static int exec_stmt(struct store *s, const char *sql, const char *a,
 		sqlite3_bind_int64(st, b ? 3 : a ? 2 : 1, n);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = EIO;
-	sqlite3_finalize(st);
+	store_unprep(st);
 	return err;
 }
 
@@ -474,19 +443,21 @@ uint64_t store_version(struct store *s)
 	sqlite3_stmt *st = NULL;
 	uint64_t v = 0;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = "
-			       "'commit_version'", -1, &st, NULL) != SQLITE_OK)
+	if (store_prep(s, "SELECT value FROM meta WHERE key = "
+		       "'commit_version'", &st))
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_unprep(st);
 	return v;
 }
 
 /* The one write: running := staged (changed rows only), fixed secrets
- * back into staged, sections, version, log. All or nothing. */
+ * back into staged, sections, version, log (the last STORE_LOG_KEEP
+ * kept). All or nothing. *gen: the extension tables' new generation. */
 static int commit_write(struct commit *c, uint64_t version,
-			const json_t *changes, const json_t *changed_secs)
+			const json_t *changes, const json_t *changed_secs,
+			int64_t *gen)
 {
 	struct store *s = c->s;
 	size_t i = 0, j = 0;
@@ -497,11 +468,9 @@ static int commit_write(struct commit *c, uint64_t version,
 	if (err)
 		return err;
 	for (i = 0; i < c->ns && !err; i++) {
-		ssize_t r = c->rmap[i];
-
 		if (c->fixed_row[i])
 			err = store_row_write(s, STORE_STAGED, &c->st[i]);
-		if (!err && (r < 0 || !running_same(&c->st[i], &c->ru[r])))
+		if (!err && !c->same[i])
 			err = store_row_write(s, STORE_RUNNING, &c->st[i]);
 	}
 	/* running rows no longer staged */
@@ -547,11 +516,103 @@ static int commit_write(struct commit *c, uint64_t version,
 				      (int64_t)version) : ENOMEM;
 		free(log);
 	}
+	if (!err && version > STORE_LOG_KEEP)
+		err = exec_stmt(s, "DELETE FROM commit_log WHERE version <= ?",
+				NULL, NULL, (int64_t)(version - STORE_LOG_KEEP));
+	if (!err)
+		err = store_gen_bump(s, gen);
 	if (err) {
 		store_tx_rollback(s);
 		return err;
 	}
 	return store_tx_commit(s);
+}
+
+/* After the write: the mirror becomes what was written. Staged rows that
+ * auto-fix changed take the new secrets; running rows that did not change
+ * are kept, the others rebuilt from the staged ones. */
+static void mirror_commit(struct commit *c, int64_t gen)
+{
+	struct store *s = c->s;
+	struct ext_row *ru;
+	bool *kept = NULL;
+
+	if (!s->mir.valid || gen != s->mir.gen + 1)
+		goto stale;
+	ru = calloc(c->ns + 1, sizeof(*ru));
+	kept = calloc(c->nr + 1, sizeof(*kept));
+	if (!ru || !kept) {
+		free(ru);
+		goto stale;
+	}
+	for (size_t i = 0; i < c->ns; i++) {
+		struct ext_row *src = &c->st[i], *dst = &ru[i];
+		ssize_t r = c->rmap[i];
+		int err = 0;
+
+		if (c->same[i]) {
+			*dst = c->ru[r];
+			kept[r] = true;
+			continue;
+		}
+		memcpy(dst->number, src->number, sizeof(dst->number));
+		dst->type = src->type;
+		dst->doc = strdup(src->doc);
+		dst->obj = json_incref(src->obj);   /* immutable, shared */
+		for (int k = 0; k < SEC_N && !err; k++)
+			err = blob_copy(&dst->sec[k], &src->sec[k]);
+		dst->must_change = src->must_change;
+		dst->has_fp = src->has_fp;
+		memcpy(dst->fp, src->fp, sizeof(dst->fp));
+		memcpy(dst->ha1_md5, src->ha1_md5, sizeof(dst->ha1_md5));
+		memcpy(dst->ha1_sha256, src->ha1_sha256,
+		       sizeof(dst->ha1_sha256));
+		memcpy(dst->prev_md5, src->prev_md5, sizeof(dst->prev_md5));
+		memcpy(dst->prev_sha256, src->prev_sha256,
+		       sizeof(dst->prev_sha256));
+		dst->prev_until = src->prev_until;
+		if (err || !dst->doc) {
+			/* give back the kept rows, drop the new ones */
+			for (size_t a = 0; a <= i; a++) {
+				if (c->same[a])
+					memset(&ru[a], 0, sizeof(ru[a]));
+			}
+			store_rows_free(ru, i + 1);
+			goto stale;
+		}
+	}
+	for (size_t j = 0; j < c->nr; j++) {
+		if (!kept[j])
+			ext_row_clear(&c->ru[j]);
+	}
+	free(s->mir.ru);
+	s->mir.ru = ru;
+	s->mir.nr = c->ns;
+	c->ru = NULL;
+	c->nr = 0;
+	/* auto-fixed staged rows: their new secrets move into the mirror */
+	for (size_t i = 0; i < c->ns; i++) {
+		struct ext_row *m = &s->mir.st[i];
+
+		if (!c->fixed_row[i])
+			continue;
+		for (int k = 0; k < SEC_N; k++) {
+			if (!(c->owned[i] & (1u << k)))
+				continue;
+			blob_free(&m->sec[k]);
+			m->sec[k] = c->st[i].sec[k];
+			c->owned[i] &= (unsigned char)~(1u << k);
+		}
+		m->must_change = c->st[i].must_change;
+		m->has_fp = c->st[i].has_fp;
+		memcpy(m->fp, c->st[i].fp, sizeof(m->fp));
+	}
+	s->mir.gen = gen;
+	free(kept);
+	return;
+ stale:
+	free(kept);
+	s->mir.valid = false;
 }
 
 int store_commit(struct store *s, bool dry_run, json_t **result,
@@ -561,7 +622,7 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	struct model_limits lim;
 	json_t *changes = NULL, *changed_secs = NULL, *res = NULL;
 	uint64_t version;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL), gen = 0;
 	int err;
 
 	if (!s || !result)
@@ -583,6 +644,10 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	lim.user = limit_of(c.stsec, "user");
 	lim.shared = limit_of(c.stsec, "shared");
 	model_validate_set(c.objs, c.ns, &lim, &c.errs);
+	if (!report_count(&c.errs)) {
+		for (size_t i = 0; i < c.ns; i++)
+			commit_ha1(&c, i, now);
+	}
 
 	changes = json_array();
 	changed_secs = json_array();
@@ -598,7 +663,8 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 		goto out;
 	}
 	for (size_t i = 0; i < c.ns; i++)
-		commit_ha1(&c, i, now);
+		c.same[i] = c.rmap[i] >= 0 &&
+			running_same(&c.st[i], &c.ru[c.rmap[i]]);
 	store_diff(c.st, c.ns, c.ru, c.nr, c.stsec, c.rusec, changes,
 		   changed_secs);
 	if (json_array_size(changes))
@@ -612,9 +678,12 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 			json_object_del(v, "secret");
 		}
 	} else if (json_array_size(changes)) {
-		err = commit_write(&c, version, changes, changed_secs);
-		if (err)
+		err = commit_write(&c, version, changes, changed_secs, &gen);
+		if (err) {
+			store_mirror_drop(s);
 			goto out;
+		}
+		mirror_commit(&c, gen);
 	}
 	res = json_pack("{s:b,s:b,s:I,s:O,s:O,s:o,s:[]}", "ok", 1,
 			"dry_run", dry_run, "version", (json_int_t)version,
@@ -630,8 +699,6 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 			goto out;
 	}
  out:
-	if (c.st)
-		cache_keep(&c);
 	pthread_mutex_unlock(&s->lock);
 	if (!res && err != EINVAL)
 		res = json_pack("{s:b,s:[],s:[],s:[{s:s,s:s,s:s,s:s}]}",

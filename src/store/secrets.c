@@ -225,6 +225,24 @@ int store_hash_web(const char *plain, struct blob *out)
 	return 0;
 }
 
+/* The fingerprint subkey: crypto_kdf from DATA/secret.key, its own
+ * context, so a fingerprint never equals anything else keyed by it. */
+void store_fp_key(struct store *s)
+{
+	crypto_kdf_derive_from_key(s->fpkey, sizeof(s->fpkey), 1, "bwsipfp1",
+				   s->key);
+}
+
+/* Keyed BLAKE2b of a SIP password: equal passwords give equal
+ * fingerprints; without DATA/secret.key nothing about the password can be
+ * learnt from one (docs/internals/store.md). */
+void store_sip_fp(const struct store *s, const char *pw,
+		  unsigned char fp[STORE_FP_LEN])
+{
+	crypto_generichash(fp, STORE_FP_LEN, (const unsigned char *)pw,
+			   strlen(pw), s->fpkey, sizeof(s->fpkey));
+}
+
 static void digest_hex(const EVP_MD *md, const char *user, const char *realm,
 		       const char *pw, char *hex, size_t hexsz)
 {

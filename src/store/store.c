@@ -136,9 +136,10 @@ void store_close(struct store *s)
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	policy_dict_free(s->dict);
-	store_rows_free(s->cache, s->ncache);
+	store_mirror_free(s);
 	free(s->db_path);
 	sodium_memzero(s->key, sizeof(s->key));
+	sodium_memzero(s->fpkey, sizeof(s->fpkey));
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -162,6 +163,7 @@ int store_open(struct store **sp, const char *data_dir, const char *share_dir)
 	err = store_key_load(data_dir, s->key);
 	if (err)
 		goto out;
+	store_fp_key(s);
 	if (snprintf(path, sizeof(path), "%s/bulwark.db", data_dir)
 	    >= (int)sizeof(path)) {
 		err = ENAMETOOLONG;
@@ -188,6 +190,8 @@ int store_open(struct store **sp, const char *data_dir, const char *share_dir)
 		goto out;
 	}
 	err = store_migrate(s->db);
+	if (!err)
+		err = store_fp_backfill(s);
 	if (err)
 		goto out;
 	err = dict_load(s, share_dir);
@@ -270,14 +274,19 @@ static int row_read(sqlite3_stmt *st, enum store_view v, struct ext_row *row)
 		row->sec[i].len = (size_t)n;
 	}
 	row->must_change = sqlite3_column_int(st, 3 + SEC_N) != 0;
+	if (sqlite3_column_bytes(st, 4 + SEC_N) == STORE_FP_LEN) {
+		memcpy(row->fp, sqlite3_column_blob(st, 4 + SEC_N),
+		       STORE_FP_LEN);
+		row->has_fp = true;
+	}
 	if (v == STORE_RUNNING) {
-		col_text(st, 4 + SEC_N, row->ha1_md5, sizeof(row->ha1_md5));
-		col_text(st, 5 + SEC_N, row->ha1_sha256,
+		col_text(st, 5 + SEC_N, row->ha1_md5, sizeof(row->ha1_md5));
+		col_text(st, 6 + SEC_N, row->ha1_sha256,
 			 sizeof(row->ha1_sha256));
-		col_text(st, 6 + SEC_N, row->prev_md5, sizeof(row->prev_md5));
-		col_text(st, 7 + SEC_N, row->prev_sha256,
+		col_text(st, 7 + SEC_N, row->prev_md5, sizeof(row->prev_md5));
+		col_text(st, 8 + SEC_N, row->prev_sha256,
 			 sizeof(row->prev_sha256));
-		row->prev_until = sqlite3_column_int64(st, 8 + SEC_N);
+		row->prev_until = sqlite3_column_int64(st, 9 + SEC_N);
 	}
 	return 0;
 }
@@ -286,7 +295,7 @@ static void select_sql(enum store_view v, const char *where, char *sql,
 		       size_t sz)
 {
 	snprintf(sql, sz, "SELECT number, type, doc, sip_pw, vm_pin, call_pw,"
-		 " hotdesk_pin, web_hash, must_change%s FROM %s%s",
+		 " hotdesk_pin, web_hash, must_change, sip_fp%s FROM %s%s",
 		 v == STORE_RUNNING ? ", ha1_md5, ha1_sha256, prev_ha1_md5,"
 		 " prev_ha1_sha256, prev_until" : "",
 		 ext_table(v), where);
@@ -383,7 +392,8 @@ int store_row_write(struct store *s, enum store_view v,
 
 	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO %s(number, type,"
 		 " doc, sip_pw, vm_pin, call_pw, hotdesk_pin, web_hash,"
-		 " must_change%s) VALUES (?,?,?,?,?,?,?,?,?%s)", ext_table(v),
+		 " must_change, sip_fp%s) VALUES (?,?,?,?,?,?,?,?,?,?%s)",
+		 ext_table(v),
 		 v == STORE_RUNNING ? ", ha1_md5, ha1_sha256, prev_ha1_md5,"
 		 " prev_ha1_sha256, prev_until" : "",
 		 v == STORE_RUNNING ? ",?,?,?,?,?" : "");
@@ -403,18 +413,23 @@ int store_row_write(struct store *s, enum store_view v,
 					  (int)row->sec[i].len, SQLITE_STATIC);
 	}
 	sqlite3_bind_int(st, 4 + SEC_N, row->must_change);
+	if (row->has_fp && row->sec[SEC_SIP_PW].p)
+		sqlite3_bind_blob(st, 5 + SEC_N, row->fp, STORE_FP_LEN,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5 + SEC_N);
 	if (v == STORE_RUNNING) {
 		const char *h[4] = {row->ha1_md5, row->ha1_sha256,
 				    row->prev_md5, row->prev_sha256};
 
 		for (int i = 0; i < 4; i++) {
 			if (h[i][0])
-				sqlite3_bind_text(st, 5 + SEC_N + i, h[i], -1,
+				sqlite3_bind_text(st, 6 + SEC_N + i, h[i], -1,
 						  SQLITE_STATIC);
 			else
-				sqlite3_bind_null(st, 5 + SEC_N + i);
+				sqlite3_bind_null(st, 6 + SEC_N + i);
 		}
-		sqlite3_bind_int64(st, 9 + SEC_N, row->prev_until);
+		sqlite3_bind_int64(st, 10 + SEC_N, row->prev_until);
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = EIO;
@@ -422,20 +437,37 @@ int store_row_write(struct store *s, enum store_view v,
 	return err;
 }
 
-static int row_delete(struct store *s, enum store_view v, const char *number)
+/* Remove a staged row (one transaction, mirror kept current). */
+int store_row_delete(struct store *s, const char *number)
 {
 	sqlite3_stmt *st = NULL;
-	char sql[96];
-	int err = 0;
+	int64_t gen = 0;
+	int err;
 
-	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE number = ?",
-		 ext_table(v));
-	if (store_prep(s, sql, &st))
-		return EIO;
+	store_mirror_sync(s);
+	err = store_tx_begin(s);
+	if (err)
+		return err;
+	if (store_prep(s, "DELETE FROM ext_staged WHERE number = ?", &st)) {
+		err = EIO;
+		goto out;
+	}
 	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = EIO;
 	store_unprep(st);
+	if (!err)
+		err = store_gen_bump(s, &gen);
+ out:
+	if (err) {
+		store_tx_rollback(s);
+		return err;
+	}
+	err = store_tx_commit(s);
+	if (err)
+		store_mirror_drop(s);
+	else
+		store_mirror_del(s, number, gen);
 	return err;
 }
 
@@ -650,6 +682,7 @@ int store_stage_prepare(struct store *s, const struct policy *p, json_t *ext,
 	size_t before = report_count(errs);
 	json_t *vext = NULL, *doc = NULL;
 	bool must_change = old ? old->must_change : false;
+	const char *pw;
 	int err = 0;
 
 	memset(row, 0, sizeof(*row));
@@ -726,6 +759,23 @@ int store_stage_prepare(struct store *s, const struct policy *p, json_t *ext,
 			err = blob_copy(&row->sec[i], &old->sec[i]);
 		if (err)
 			goto out;
+	}
+	/* the password's fingerprint (uniqueness without decrypting) */
+	pw = json_string_value(json_object_get(ext, "auth.password"));
+	if (pw && *pw) {
+		store_sip_fp(s, pw, row->fp);
+		row->has_fp = true;
+	} else if (!pw && old && row->sec[SEC_SIP_PW].p) {
+		char *plain = NULL;
+
+		if (old->has_fp) {
+			memcpy(row->fp, old->fp, sizeof(row->fp));
+			row->has_fp = true;
+		} else if (!store_open_blob(s, &row->sec[SEC_SIP_PW], &plain)) {
+			store_sip_fp(s, plain, row->fp);
+			row->has_fp = true;
+			store_wipe(plain);
+		}
 	}
 	row->doc = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	row->obj = json_deep_copy(doc);   /* for the commit cache */
@@ -823,13 +873,6 @@ static int pwent_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->number, y->number);
 }
 
-void store_pw_digest(const unsigned char key[32], const char *pw,
-		     unsigned char h[16])
-{
-	crypto_generichash(h, 16, (const unsigned char *)pw, strlen(pw),
-			   key, 32);
-}
-
 /* Report every fresh entry whose password another entry shares. */
 void store_pw_sort(struct pwent *e, size_t n)
 {
@@ -856,79 +899,121 @@ void store_pw_dups(struct pwent *e, size_t n, struct report *errs)
 	}
 }
 
-/* Uniqueness of new SIP passwords among the staged extensions.
- * fresh/nfresh: the rows about to be written (their sip_pw blobs). */
+static int num_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Uniqueness of new SIP passwords among the staged extensions, on keyed
+ * fingerprints (nothing is decrypted). fresh/nfresh: the rows about to be
+ * written; a staged row they replace does not count. */
 int store_check_unique(struct store *s, const struct policy *p,
 		       const struct ext_row *fresh, const char *const *where,
 		       size_t nfresh, struct report *errs)
 {
-	struct ext_row *rows = NULL;
 	struct pwent *e = NULL;
-	unsigned char key[32];
-	size_t n = 0, m = 0;
-	int err;
+	const char **nums = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t m = 0;
+	int err = 0;
 
-	if (!p->sip.unique)
+	if (!p->sip.unique || !nfresh)
 		return 0;
-	err = store_rows_load(s, STORE_STAGED, &rows, &n);
-	if (err)
-		return err;
-	e = calloc(n + nfresh + 1, sizeof(*e));
-	if (!e) {
+	e = calloc(nfresh, sizeof(*e));
+	nums = calloc(nfresh, sizeof(*nums));
+	if (!e || !nums) {
 		err = ENOMEM;
 		goto out;
 	}
-	randombytes_buf(key, sizeof(key));
-	for (size_t i = 0; i < n + nfresh; i++) {
-		const struct ext_row *row = i < n ? &rows[i] : &fresh[i - n];
-		bool isfresh = i >= n;
-		char *plain = NULL;
+	for (size_t i = 0; i < nfresh; i++) {
+		const struct ext_row *row = &fresh[i];
 
-		if (!row->sec[SEC_SIP_PW].p)
+		nums[i] = row->number;
+		if (!row->sec[SEC_SIP_PW].p || !row->has_fp)
 			continue;
-		if (!isfresh) {
-			bool replaced = false;
-
-			for (size_t k = 0; k < nfresh && !replaced; k++)
-				replaced = !strcmp(fresh[k].number,
-						   row->number);
-			if (replaced)
-				continue;
-		}
-		if (store_open_blob(s, &row->sec[SEC_SIP_PW], &plain))
-			continue;
-		store_pw_digest(key, plain, e[m].h);
-		store_wipe(plain);
+		memcpy(e[m].h, row->fp, sizeof(e[m].h));
 		snprintf(e[m].number, sizeof(e[m].number), "%s", row->number);
 		snprintf(e[m].where, sizeof(e[m].where), "%s",
-			 isfresh && where ? where[i - n] : row->number);
-		e[m].fresh = isfresh;
+			 where ? where[i] : row->number);
+		e[m].idx = i;
 		m++;
 	}
-	store_pw_dups(e, m, errs);
+	qsort(nums, nfresh, sizeof(*nums), num_cmp);
+	store_pw_sort(e, m);
+	/* shared among the fresh rows themselves */
+	for (size_t i = 0; i < m;) {
+		size_t j = i + 1;
+
+		while (j < m && !memcmp(e[j].h, e[i].h, sizeof(e[i].h)))
+			j++;
+		for (size_t k = i; j - i > 1 && k < j; k++)
+			e[k].fresh = true;   /* here: "already a duplicate" */
+		i = j;
+	}
+	/* shared with a staged row that stays */
+	if (store_prep(s, "SELECT number FROM ext_staged WHERE sip_fp = ?",
+		       &st)) {
+		err = EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < m && !err; i++) {
+		int rc;
+
+		if (e[i].fresh)
+			continue;
+		sqlite3_bind_blob(st, 1, e[i].h, sizeof(e[i].h),
+				  SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *n = (const char *)sqlite3_column_text(st,
+									  0);
+
+			if (n && !bsearch(&n, nums, nfresh, sizeof(*nums),
+					  num_cmp)) {
+				e[i].fresh = true;
+				break;
+			}
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			err = EIO;
+		store_unprep(st);
+	}
+	for (size_t i = 0; i < m && !err; i++) {
+		if (e[i].fresh)
+			report_add(errs, e[i].where, "auth.password",
+				   "sip.unique", "The SIP password is already "
+				   "used by another extension; passwords must "
+				   "be unique.");
+	}
  out:
-	sodium_memzero(key, sizeof(key));
 	free(e);
-	store_rows_free(rows, n);
+	free(nums);
 	return err;
 }
 
-/* Write staged rows in one transaction. */
-int store_rows_stage(struct store *s, const struct ext_row *rows, size_t n)
+/* Write staged rows in one transaction; then move them into the mirror. */
+int store_rows_stage(struct store *s, struct ext_row *rows, size_t n)
 {
-	int err = store_tx_begin(s);
+	int64_t gen = 0;
+	int err;
+
+	store_mirror_sync(s);   /* current before, so the rows can move in */
+	err = store_tx_begin(s);
 
 	if (err)
 		return err;
 	for (size_t i = 0; i < n && !err; i++)
 		err = store_row_write(s, STORE_STAGED, &rows[i]);
+	if (!err)
+		err = store_gen_bump(s, &gen);
 	if (err) {
 		store_tx_rollback(s);
 		return err;
 	}
 	err = store_tx_commit(s);
-	if (!err)
-		store_cache_put(s, rows, n);
+	if (err)
+		store_mirror_drop(s);
+	else
+		store_mirror_put(s, rows, n, gen);
 	return err;
 }
 
@@ -1193,7 +1278,7 @@ int store_ext_remove(struct store *s, const char *number, struct report *r)
 				   "There is no extension %.23s.", number);
 		err = ENOENT;
 	} else {
-		err = row_delete(s, STORE_STAGED, number);
+		err = store_row_delete(s, number);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return err;
@@ -1361,6 +1446,7 @@ int store_pending(struct store *s, json_t **diffp)
 
 int store_discard(struct store *s)
 {
+	int64_t gen = 0;
 	int err;
 
 	if (!s)
@@ -1372,18 +1458,23 @@ int store_discard(struct store *s)
 	if (sqlite3_exec(s->db,
 			 "DELETE FROM ext_staged;"
 			 "INSERT INTO ext_staged(number, type, doc, sip_pw,"
-			 " vm_pin, call_pw, hotdesk_pin, web_hash, must_change)"
+			 " vm_pin, call_pw, hotdesk_pin, web_hash, must_change,"
+			 " sip_fp)"
 			 " SELECT number, type, doc, sip_pw, vm_pin, call_pw,"
-			 " hotdesk_pin, web_hash, must_change FROM ext_running;"
+			 " hotdesk_pin, web_hash, must_change, sip_fp"
+			 " FROM ext_running;"
 			 "DELETE FROM section_staged;"
 			 "INSERT INTO section_staged(name, doc)"
 			 " SELECT name, doc FROM section_running;",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    store_gen_bump(s, &gen)) {
 		store_tx_rollback(s);
 		err = EIO;
 		goto out;
 	}
 	err = store_tx_commit(s);
+	/* staged rows are reloaded (their parsed docs reused) on next use */
+	store_mirror_drop(s);
  out:
 	pthread_mutex_unlock(&s->lock);
 	return err;

@@ -22,7 +22,9 @@
 #define STORE_PREV_TTL (7 * 24 * 3600)
 #define STORE_DEFAULT_REALM "bulwark"
 #define STORE_MAX_SECTIONS 16
-#define STORE_STMT_CACHE 32
+#define STORE_STMT_CACHE 48
+#define STORE_FP_LEN 16          /* keyed SIP-password fingerprint */
+#define STORE_LOG_KEEP 1000      /* commit_log rows kept */
 
 /* Secret fields and the column that holds each at rest. */
 enum store_sec {
@@ -55,6 +57,8 @@ struct ext_row {
 	json_t *obj;               /* parsed doc (lazy) */
 	struct blob sec[SEC_N];
 	bool must_change;
+	bool has_fp;               /* fp of sec[SEC_SIP_PW] is known */
+	unsigned char fp[STORE_FP_LEN];
 	/* running only */
 	char ha1_md5[33];
 	char ha1_sha256[65];
@@ -68,16 +72,24 @@ struct store {
 	sqlite3 *db;
 	char *db_path;
 	unsigned char key[STORE_KEY_LEN];
+	unsigned char fpkey[STORE_KEY_LEN];  /* subkey for fingerprints */
 	struct policy_dict *dict;
 	struct {
 		char *sql;
 		sqlite3_stmt *st;
 	} stc[STORE_STMT_CACHE];   /* prepared statements (store_prep) */
 	size_t nstc;
-	/* parsed staged docs of the last commit, by number: unchanged rows
-	 * are not parsed again (commit.c) */
-	struct ext_row *cache;
-	size_t ncache;
+	/* In-memory mirror of ext_staged and ext_running (mirror.c), both
+	 * sorted by number, current while valid and gen equals the
+	 * database's meta.ext_gen. Staged rows hold their parsed doc with
+	 * MODEL_SECRET_MASK for each secret present (never modified once
+	 * here; shared by reference); running rows hold doc, obj lazily. */
+	struct {
+		bool valid;
+		int64_t gen;
+		struct ext_row *st, *ru;
+		size_t ns, nr;
+	} mir;
 };
 
 /* migrate.c */
@@ -91,6 +103,9 @@ int store_seal(const struct store *s, const char *plain, struct blob *out);
 int store_open_blob(const struct store *s, const struct blob *b, char **out);
 void store_wipe(char *p);       /* sodium_memzero + free; NULL-safe */
 int store_hash_web(const char *plain, struct blob *out);
+void store_fp_key(struct store *s);
+void store_sip_fp(const struct store *s, const char *pw,
+		  unsigned char fp[STORE_FP_LEN]);
 void store_ha1(const char *user, const char *realm, const char *pw,
 	       char md5[33], char sha256[65]);
 void blob_free(struct blob *b);
@@ -153,7 +168,10 @@ int store_ext_from_fields(struct store *s, const json_t *fields,
 			  json_t **extp);
 int store_generate(struct store *s, const struct policy *p, json_t *ext,
 		   unsigned gen, json_t *generated);
-int store_rows_stage(struct store *s, const struct ext_row *rows, size_t n);
+/* Write staged rows in one transaction; on success the rows are moved
+ * into the mirror (each left cleared). */
+int store_rows_stage(struct store *s, struct ext_row *rows, size_t n);
+int store_row_delete(struct store *s, const char *number);
 
 struct pwent {
 	unsigned char h[16];
@@ -172,8 +190,17 @@ int store_check_unique(struct store *s, const struct policy *p,
 int store_diff(struct ext_row *st, size_t ns, struct ext_row *ru, size_t nr,
 	       json_t *stsec, json_t *rusec, json_t *diff, json_t *changed);
 
-/* commit.c */
-void store_cache_put(struct store *s, const struct ext_row *rows, size_t n);
+/* mirror.c */
+int store_gen_bump(struct store *s, int64_t *gen);   /* inside a tx */
+int store_mirror_sync(struct store *s);
+void store_mirror_drop(struct store *s);   /* mark stale */
+void store_mirror_free(struct store *s);
+/* After a committed write that bumped ext_gen to gen: */
+void store_mirror_put(struct store *s, struct ext_row *rows, size_t n,
+		      int64_t gen);
+void store_mirror_del(struct store *s, const char *number, int64_t gen);
+int store_mirror_mask(struct ext_row *row);
+int store_fp_backfill(struct store *s);
 
 /* snapshot.c */
 int store_snapshot_build(const struct ext_row *rows, size_t n,
