@@ -24,6 +24,7 @@
 #include "common/report.h"
 #include "daemon/daemon.h"
 #include "daemon/services.h"
+#include "guard/guard.h"
 #include "policy/policy.h"
 #include "sip/sipd.h"
 #include "store/store.h"
@@ -179,7 +180,9 @@ static void set_warnings(json_t *out, const struct report *r)
 
 struct sip_status_call {
 	struct sipd *sd;
+	struct guard *g;
 	json_t *out;
+	json_t *guard;
 };
 
 static void sip_status_on_loop(void *arg)
@@ -187,27 +190,32 @@ static void sip_status_on_loop(void *arg)
 	struct sip_status_call *c = arg;
 
 	c->out = c->sd ? sipd_status(c->sd) : NULL;
+	/* the guard says whether bans reach the kernel or stay in user space */
+	c->guard = c->g ? guard_status(c->g) : NULL;
 }
 
 static void status_get(struct daemon *d, const struct api_req *req,
 		       struct api_resp *resp)
 {
-	struct sip_status_call c = { .sd = d->sipd };
+	struct sip_status_call c = { .sd = d->sipd, .g = d->guard };
 	struct timespec now;
 	json_t *pending = NULL, *out;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (loop_call(sip_status_on_loop, &c))
+	if (loop_call(sip_status_on_loop, &c)) {
 		c.out = NULL;
+		c.guard = NULL;
+	}
 	if (store_pending(d->store, &pending))
 		pending = NULL;
-	out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}",
+	out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}",
 			"daemon", "bulwarkd", "version", "0.1.0",
 			"data_dir", d->data_dir ? d->data_dir : "",
 			"pid", (json_int_t)getpid(),
 			"uptime_s", (json_int_t)(now.tv_sec - started.tv_sec),
 			"pending", (json_int_t)(pending ? json_array_size(pending) : 0),
-			"sip", c.out ? c.out : json_null());
+			"sip", c.out ? c.out : json_null(),
+			"guard", c.guard ? c.guard : json_null());
 	json_decref(pending);
 	api_ok(resp, out);
 }

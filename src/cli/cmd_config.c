@@ -366,14 +366,27 @@ static int status(struct cli *c, int argc, char **argv)
 		cli_print_json(reply);
 	} else {
 		json_t *sip = json_incref(json_object_get(reply, "sip"));
+		json_t *guard = json_incref(json_object_get(reply, "guard"));
 
 		json_object_del(reply, "sip");
+		json_object_del(reply, "guard");
 		cli_print_object(reply);
 		if (json_is_object(sip)) {
 			printf("\nSIP:\n");
 			cli_print_object(sip);
 		}
+		if (json_is_object(guard)) {
+			/* counters stay in 'bulwark guard show'; here the state */
+			printf("\nGuard:\n");
+			printf("  %-22s %s\n", "kernel offload",
+			       json_string_value(json_object_get(guard,
+						 "kernel_offload")) ?: "?");
+			printf("  %-22s %s\n", "offload active",
+			       json_is_true(json_object_get(guard,
+						"offload_active")) ? "yes" : "no");
+		}
 		json_decref(sip);
+		json_decref(guard);
 	}
 	json_decref(reply);
 	return CLI_OK;

@@ -317,7 +317,8 @@ int main(int argc, char **argv)
 	}
 	{
 		struct guard_conf gc = { .data_dir = o.data,
-					 .db_path = store_db_path(d->store) };
+					 .db_path = store_db_path(d->store),
+					 .sip_listen = o.sip };
 
 		err = guard_alloc(&d->guard, &gc);
 		if (err) {

@@ -336,3 +336,17 @@ def test_events_follow(nsd):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_status_shows_guard_offload_state(daemon):
+    """`bulwark status` says whether bans reach the kernel (issue 4:
+    without nftables rights, fall back to user space and say so)."""
+    r = daemon.cli("--json", "status")
+    assert r.returncode == 0, r
+    g = r.json["guard"]
+    assert g["state"] == "running"
+    assert isinstance(g["kernel_offload"], str) and g["kernel_offload"]
+    assert isinstance(g["offload_active"], bool)
+    r = daemon.cli("status")
+    assert r.returncode == 0, r
+    assert "kernel offload" in r.stdout and g["kernel_offload"] in r.stdout
