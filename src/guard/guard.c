@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "firewall/firewall.h"
 #include "guard/guard_int.h"
 #include "store/snapshot.h"
 
@@ -150,6 +151,29 @@ static bool ports_from(struct guard *g, const json_t *sip)
 	return changed;
 }
 
+/* The manual: "LAN interfaces are never policed". Networks on the
+ * interfaces the firewall designates LAN join the trusted list, whatever
+ * the server type (with "No Firewall" too: the roles still say which
+ * networks are the company's own). */
+static void trust_lan(struct guard_cfg *c, const json_t *fw)
+{
+	json_t *lan = fw ? firewall_lan_networks(fw) : NULL;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(lan, i, v) {
+		struct gaddr ga;
+
+		if (c->n_trusted >= GUARD_TRUST_MAX)
+			break;
+		if (!json_is_string(v) ||
+		    gaddr_parse(&ga, json_string_value(v), 128))
+			continue;
+		c->trusted[c->n_trusted++] = ga;
+	}
+	json_decref(lan);
+}
+
 void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
 {
 	struct guard_cfg c;
@@ -161,6 +185,7 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
 	secs = snap->sections;
 	guard_cfg_default(&c);
 	guard_cfg_load(&c, json_object_get(secs, "guard"));
+	trust_lan(&c, json_object_get(secs, "firewall"));
 	pc = ports_from(g, json_object_get(secs, "sip"));
 	if (pc && g->cfg.scope == c.scope && g->cfg.offload == c.offload) {
 		guard_set_cfg(g, &c);

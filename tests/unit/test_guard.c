@@ -15,12 +15,16 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <net/if.h>
+#include <ifaddrs.h>
+#include <stdbool.h>
 #include <cmocka.h>
 #include <re_types.h>
 #include <re_sa.h>
 
 #include "common/report.h"
 #include "guard/guard_int.h"
+#include "store/snapshot.h"
 
 static uint64_t fake_now;
 
@@ -381,6 +385,60 @@ static void test_trusted(void **st)
 	guard_close(g);
 }
 
+/* First non-loopback interface with an IPv4 address: its name and that
+ * address (which lies inside the interface's own network). */
+static bool lan_iface(char *name, size_t nsz, char *ip, size_t isz)
+{
+	struct ifaddrs *ifa = NULL, *it;
+	bool found = false;
+
+	if (getifaddrs(&ifa))
+		return false;
+	for (it = ifa; it && !found; it = it->ifa_next) {
+		if (!it->ifa_addr || it->ifa_addr->sa_family != AF_INET ||
+		    (it->ifa_flags & IFF_LOOPBACK))
+			continue;
+		snprintf(name, nsz, "%s", it->ifa_name);
+		inet_ntop(AF_INET,
+			  &((struct sockaddr_in *)(void *)it->ifa_addr)->sin_addr,
+			  ip, (socklen_t)isz);
+		found = true;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* LAN interfaces are never policed: the networks on the interfaces the
+ * firewall section designates LAN are trusted by the guard. */
+static void test_lan_trusted(void **st)
+{
+	struct guard *g;
+	struct snapshot snap;
+	char ifname[32], ip[INET_ADDRSTRLEN];
+
+	if (!lan_iface(ifname, sizeof(ifname), ip, sizeof(ip)))
+		skip();
+	g = mkguard(NULL);
+	for (int i = 0; i < 5; i++)
+		bad(g, ip, "201");
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+
+	g = mkguard(NULL);
+	memset(&snap, 0, sizeof(snap));
+	snap.sections = json_pack("{s:{s:s}}", "firewall", "lan", ifname);
+	guard_apply_snapshot(g, &snap);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(bad(g, ip, "201"), GUARD_PASS);
+	assert_int_equal(nbans(g), 0);
+	/* a network that is not on a LAN interface is still policed */
+	for (int i = 0; i < 5; i++)
+		bad(g, "198.51.100.77", "201");
+	assert_int_equal(nbans(g), 1);
+	json_decref(snap.sections);
+	guard_close(g);
+}
+
 static void test_bounded_tables(void **st)
 {
 	struct guard_cfg c;
@@ -686,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_scanner),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_trusted),
+		cmocka_unit_test(test_lan_trusted),
 		cmocka_unit_test(test_bounded_tables),
 		cmocka_unit_test(test_ipv6_prefix),
 		cmocka_unit_test(test_probation),
