@@ -219,6 +219,7 @@ static void route(struct api *a, struct api_req *req, struct api_resp *resp)
 
 /* ---- MHD plumbing ---- */
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
