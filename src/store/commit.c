@@ -278,8 +278,22 @@ static int commit_check_unique(struct commit *c)
 {
 	struct pwent *e;
 	size_t m = 0;
+	bool need = c->policy_changed;
 
 	if (!c->p.sip.unique)
+		return 0;
+	/* The running set passed this rule at its commit (the rule was on
+	 * then, or the policy changed now): only a new or changed password
+	 * can break it. */
+	for (size_t i = 0; i < c->ns && !need; i++) {
+		const struct ext_row *row = &c->st[i];
+		ssize_t j = c->rmap[i];
+
+		need = row->sec[SEC_SIP_PW].p && (j < 0 || !row->has_fp ||
+			!c->ru[j].has_fp ||
+			memcmp(row->fp, c->ru[j].fp, sizeof(row->fp)));
+	}
+	if (!need)
 		return 0;
 	e = calloc(c->ns + 1, sizeof(*e));
 	if (!e)
@@ -694,7 +708,14 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 		goto out;
 	}
 	if (!dry_run && snap) {
-		err = store_snapshot_build(c.st, c.ns, c.stsec, version, snap);
+		/* the running mirror is now exactly what was committed; its
+		 * rows keep their snapshot entries for the next commit */
+		if (s->mir.valid && s->mir.nr == c.ns)
+			err = store_snapshot_build(s->mir.ru, s->mir.nr, true,
+						   c.stsec, version, snap);
+		else
+			err = store_snapshot_build(c.st, c.ns, false, c.stsec,
+						   version, snap);
 		if (err)
 			goto out;
 	}

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,18 +244,27 @@ void store_sip_fp(const struct store *s, const char *pw,
 			   strlen(pw), s->fpkey, sizeof(s->fpkey));
 }
 
-static void digest_hex(const EVP_MD *md, const char *user, const char *realm,
-		       const char *pw, char *hex, size_t hexsz)
+/* The digests, fetched once: EVP_md5() and EVP_sha256() make OpenSSL 3
+ * look the algorithm up again on every init, which dominated HA1. */
+static EVP_MD *md_md5, *md_sha256;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void digest_hex(EVP_MD_CTX *c, const EVP_MD *md, const char *user,
+		       const char *realm, const char *pw, char *hex,
+		       size_t hexsz)
 {
 	static const char xd[] = "0123456789abcdef";
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
 	hex[0] = '\0';
-	if (!c)
-		return;
-	if (EVP_DigestInit_ex(c, md, NULL) == 1 &&
+	if (md && EVP_DigestInit_ex(c, md, NULL) == 1 &&
 	    EVP_DigestUpdate(c, user, strlen(user)) == 1 &&
 	    EVP_DigestUpdate(c, ":", 1) == 1 &&
 	    EVP_DigestUpdate(c, realm, strlen(realm)) == 1 &&
@@ -267,7 +277,6 @@ static void digest_hex(const EVP_MD *md, const char *user, const char *realm,
 		}
 		hex[2 * dl] = '\0';
 	}
-	EVP_MD_CTX_free(c);
 	sodium_memzero(d, sizeof(d));
 }
 
@@ -275,6 +284,13 @@ static void digest_hex(const EVP_MD *md, const char *user, const char *realm,
 void store_ha1(const char *user, const char *realm, const char *pw,
 	       char md5[33], char sha256[65])
 {
-	digest_hex(EVP_md5(), user, realm, pw, md5, 33);
-	digest_hex(EVP_sha256(), user, realm, pw, sha256, 65);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	md5[0] = sha256[0] = '\0';
+	if (!c)
+		return;
+	pthread_once(&md_once, md_fetch);
+	digest_hex(c, md_md5, user, realm, pw, md5, 33);
+	digest_hex(c, md_sha256, user, realm, pw, sha256, 65);
+	EVP_MD_CTX_free(c);
 }

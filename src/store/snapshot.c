@@ -85,7 +85,7 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	}
 }
 
-int store_snapshot_build(const struct ext_row *rows, size_t n,
+int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			 const json_t *sections, uint64_t version,
 			 struct snapshot **snapp)
 {
@@ -102,8 +102,20 @@ int store_snapshot_build(const struct ext_row *rows, size_t n,
 		snapshot_free(sn);
 		return ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		fill_ext(&sn->ext[i], (struct ext_row *)&rows[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct ext_row *row = &rows[i];
+
+		if (row->snap) {
+			sn->ext[i] = *row->snap;
+			continue;
+		}
+		fill_ext(&sn->ext[i], row);
+		if (cache) {
+			row->snap = malloc(sizeof(*row->snap));
+			if (row->snap)
+				*row->snap = sn->ext[i];
+		}
+	}
 	sn->n_ext = n;
 	*snapp = sn;
 	return 0;
@@ -126,7 +138,8 @@ int store_snapshot(struct store *s, struct snapshot **snap)
 	version = store_version(s);
 	pthread_mutex_unlock(&s->lock);
 	if (!err)
-		err = store_snapshot_build(rows, n, secs, version, snap);
+		err = store_snapshot_build(rows, n, false, secs, version,
+					   snap);
 	store_rows_free(rows, n);
 	json_decref(secs);
 	return err;

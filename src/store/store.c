@@ -220,6 +220,7 @@ void ext_row_clear(struct ext_row *row)
 {
 	free(row->doc);
 	json_decref(row->obj);
+	free(row->snap);
 	for (int i = 0; i < SEC_N; i++)
 		blob_free(&row->sec[i]);
 	memset(row, 0, sizeof(*row));

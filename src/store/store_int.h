@@ -15,6 +15,7 @@
 #include "policy/policy.h"
 #include "model/model.h"
 #include "store/store.h"
+#include "store/snapshot.h"
 
 #define STORE_KEY_LEN 32
 #define STORE_MASK "********"
@@ -65,6 +66,7 @@ struct ext_row {
 	char prev_md5[33];
 	char prev_sha256[65];
 	int64_t prev_until;
+	struct snap_ext *snap;     /* running mirror rows: built once */
 };
 
 struct store {
@@ -203,7 +205,9 @@ int store_mirror_mask(struct ext_row *row);
 int store_fp_backfill(struct store *s);
 
 /* snapshot.c */
-int store_snapshot_build(const struct ext_row *rows, size_t n,
+/* cache: keep each row's snap_ext in row->snap and reuse it (only for
+ * rows the caller owns, i.e. the running mirror). */
+int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			 const json_t *sections, uint64_t version,
 			 struct snapshot **snapp);
 uint64_t store_version(struct store *s);
