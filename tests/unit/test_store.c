@@ -732,6 +732,285 @@ static void test_pin_previous(void **state)
 	assert_int_equal(pending_n(f->s), 0);
 }
 
+/* sip_fp of one row, from the database (empty = NULL). */
+static size_t db_fp(struct store *s, const char *table, const char *num,
+		    unsigned char *fp)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	char sql[128];
+	size_t n = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT sip_fp FROM %s WHERE number = ?",
+		 table);
+	assert_int_equal(sqlite3_open(store_db_path(s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_text(q, 1, num, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	n = (size_t)sqlite3_column_bytes(q, 0);
+	if (n)
+		memcpy(fp, sqlite3_column_blob(q, 0), n);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+static void db_exec(struct store *s, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(store_db_path(s), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Fingerprints: equal for equal passwords, different otherwise, never
+ * the password, keyed (another data dir gives another one); staging
+ * refuses a duplicate through them. */
+static void test_fingerprints(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[64], b[64], c[64];
+	struct store *s2 = NULL;
+	char dir2[64] = "/tmp/store-test2-XXXXXX";
+	struct report r;
+	json_t *o;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	assert_int_equal(db_fp(f->s, "ext_staged", "201", a), 16);
+	assert_int_equal(db_fp(f->s, "ext_staged", "202", b), 16);
+	assert_memory_not_equal(a, b, 16);
+	assert_null(memmem(a, 16, PW1, 4));
+	json_decref(commit_ok(f->s, NULL));
+	assert_int_equal(db_fp(f->s, "ext_running", "201", c), 16);
+	assert_memory_equal(a, c, 16);
+	/* an edit to another extension's password: refused at staging */
+	o = json_pack("{s:s}", "auth.password", PW1);
+	assert_int_equal(store_ext_edit(f->s, "202", o, 0, &r, NULL), EINVAL);
+	assert_true(report_has(&r, "202", "sip.unique"));
+	report_reset(&r);
+	/* ... but not against itself */
+	json_object_set_new(o, "auth.password", json_string(PW2));
+	assert_int_equal(store_ext_edit(f->s, "202", o, 0, &r, NULL), 0);
+	json_decref(o);
+	report_reset(&r);
+	/* keyed: the same password in another data dir differs */
+	assert_non_null(mkdtemp(dir2));
+	assert_int_equal(store_open(&s2, dir2, "data"), 0);
+	add_ok(s2, "201", "Ada Lovelace", PW1, PIN1);
+	assert_int_equal(db_fp(s2, "ext_staged", "201", c), 16);
+	assert_memory_not_equal(a, c, 16);
+	store_close(s2);
+	nftw(dir2, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A duplicate reaches the commit with the policy section unchanged
+ * (sip.unique switched off and on again while staging): the commit finds
+ * it on fingerprints, though no policy change forces a re-check. */
+static void test_unique_without_policy_change(void **state)
+{
+	struct fx *f = *state;
+	json_t *res = NULL, *e;
+	struct report r;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, NULL));
+	set_ok(f->s, "policy", "sip.unique", "false");
+	e = sip_ext("202", "Alan Turing", PW1, PIN2);
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), 0);
+	json_decref(e);
+	set_ok(f->s, "policy", "sip.unique", "true");
+	assert_int_equal(store_commit(f->s, false, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), "201",
+			     "sip.unique"));
+	assert_true(has_item(json_object_get(res, "errors"), "202",
+			     "sip.unique"));
+	json_decref(res);
+	/* with auto-fix the unchanged 201 keeps its password */
+	set_ok(f->s, "policy", "auto_fix", "true");
+	res = commit_ok(f->s, NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "fixed")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+		json_object_get(res, "fixed"), 0), "number")), "202");
+	json_decref(res);
+	report_reset(&r);
+}
+
+/* A policy change re-checks every stored secret, also of extensions that
+ * did not change; without one, an unchanged secret is not re-checked (a
+ * commit of an unrelated edit succeeds). */
+static void test_policy_change_rechecks_all(void **state)
+{
+	struct fx *f = *state;
+	json_t *res = NULL, *o;
+	struct report r;
+	char num[8];
+
+	report_init(&r);
+	for (int i = 0; i < 20; i++) {
+		char name[32];
+		json_t *e, *gens = NULL;
+
+		snprintf(num, sizeof(num), "%d", 300 + i);
+		snprintf(name, sizeof(name), "Ada Lovelace");
+		e = json_pack("{s:s,s:s,s:s}", "number", num, "type", "sip",
+			      "name", name);
+		assert_int_equal(store_ext_add(f->s, e, STORE_GEN_PASSWORD |
+					       STORE_GEN_PIN, &r, &gens), 0);
+		json_decref(e);
+		json_decref(gens);
+	}
+	json_decref(commit_ok(f->s, NULL));
+	o = json_pack("{s:b}", "phone.nat", 1);
+	assert_int_equal(store_ext_edit(f->s, "300", o, 0, &r, NULL), 0);
+	json_decref(o);
+	json_decref(commit_ok(f->s, NULL));
+	/* generated PINs have 6 digits: all 20 now fail */
+	set_ok(f->s, "policy", "vm.min_length", "8");
+	assert_int_equal(store_commit(f->s, true, &res, NULL), EINVAL);
+	for (int i = 0; i < 20; i++) {
+		snprintf(num, sizeof(num), "%d", 300 + i);
+		assert_true(has_item(json_object_get(res, "errors"), num,
+				     "vm.min_length"));
+	}
+	json_decref(res);
+	report_reset(&r);
+}
+
+/* Another connection's write (a second store on the same data dir) is
+ * seen by the next commit: the mirror checks meta.ext_gen. */
+static void test_mirror_sees_other_writer(void **state)
+{
+	struct fx *f = *state;
+	struct store *s2 = NULL;
+	struct snapshot *snap = NULL;
+	json_t *o;
+	struct report r;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, NULL));
+	assert_int_equal(store_open(&s2, f->dir, "data"), 0);
+	add_ok(s2, "202", "Alan Turing", PW2, PIN2);
+	o = json_pack("{s:b}", "phone.nat", 1);
+	assert_int_equal(store_ext_edit(s2, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	store_close(s2);
+	json_decref(commit_ok(f->s, &snap));
+	assert_int_equal(snap->n_ext, 2);
+	assert_true(snapshot_find(snap, "201", 3)->nat);
+	assert_non_null(snapshot_find(snap, "202", 3));
+	snapshot_free(snap);
+	/* and a duplicate staged by the other writer is caught */
+	assert_int_equal(store_open(&s2, f->dir, "data"), 0);
+	set_ok(s2, "policy", "sip.unique", "false");
+	add_ok(s2, "203", "Grace Hopper", PW1, "583920");
+	set_ok(s2, "policy", "sip.unique", "true");
+	store_close(s2);
+	assert_int_equal(store_commit(f->s, true, &o, NULL), EINVAL);
+	assert_true(has_item(json_object_get(o, "errors"), "203",
+			     "sip.unique"));
+	json_decref(o);
+	report_reset(&r);
+}
+
+/* A dry run with auto-fix, and a refused commit, change nothing: not the
+ * database, not what the next commit starts from. */
+static void test_dry_run_autofix_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	json_t *res = NULL;
+	char *before, *after;
+
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, NULL));
+	set_ok(f->s, "policy", "vm.min_length", "8");
+	set_ok(f->s, "policy", "auto_fix", "true");
+	before = revealed(f->s, "201", STORE_STAGED, "voicemail.pin");
+	assert_int_equal(store_commit(f->s, true, &res, NULL), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "fixed")), 1);
+	assert_null(json_object_get(json_array_get(json_object_get(res,
+		"fixed"), 0), "secret"));
+	json_decref(res);
+	after = revealed(f->s, "201", STORE_STAGED, "voicemail.pin");
+	assert_string_equal(before, after);
+	free(after);
+	/* the real commit fixes it, and staged and running agree after */
+	res = commit_ok(f->s, NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "fixed")), 1);
+	after = revealed(f->s, "201", STORE_RUNNING, "voicemail.pin");
+	assert_string_equal(after, json_string_value(json_object_get(
+		json_array_get(json_object_get(res, "fixed"), 0), "secret")));
+	assert_string_not_equal(before, after);
+	free(after);
+	free(before);
+	json_decref(res);
+	assert_int_equal(pending_n(f->s), 0);
+	/* a second commit has nothing to do */
+	res = commit_ok(f->s, NULL);
+	assert_int_equal(json_array_size(json_object_get(res, "changes")), 0);
+	json_decref(res);
+}
+
+/* Rows from before fingerprints get one when the store opens. */
+static void test_fingerprint_backfill(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[64], b[64];
+	json_t *res = NULL, *e;
+	struct report r;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, NULL));
+	assert_int_equal(db_fp(f->s, "ext_staged", "201", a), 16);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(&f->s, f->dir, "data"), 0);
+	db_exec(f->s, "UPDATE ext_staged SET sip_fp = NULL;"
+		"UPDATE ext_running SET sip_fp = NULL;");
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->dir, "data"), 0);
+	assert_int_equal(db_fp(f->s, "ext_staged", "201", b), 16);
+	assert_memory_equal(a, b, 16);
+	assert_int_equal(db_fp(f->s, "ext_running", "201", b), 16);
+	e = sip_ext("202", "Alan Turing", PW1, PIN2);
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), EINVAL);
+	assert_true(report_has(&r, "202", "sip.unique"));
+	json_decref(e);
+	assert_int_equal(store_commit(f->s, false, &res, NULL), 0);
+	json_decref(res);
+	report_reset(&r);
+}
+
+/* commit_log keeps the last STORE_LOG_KEEP (1000) commits. */
+static void test_commit_log_bounded(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	db_exec(f->s, "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1"
+		" FROM n WHERE v < 1500) INSERT INTO commit_log(version, at,"
+		" changes) SELECT v, 0, '[]' FROM n;"
+		"UPDATE meta SET value = '1500' WHERE key = 'commit_version';");
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	json_decref(commit_ok(f->s, NULL));
+	assert_int_equal(sqlite3_open(store_db_path(f->s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*), MIN(version),"
+		" MAX(version) FROM commit_log", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1000);
+	assert_int_equal(sqlite3_column_int(q, 1), 502);
+	assert_int_equal(sqlite3_column_int(q, 2), 1501);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +1029,13 @@ int main(void)
 		T(test_snapshot_sorted),
 		T(test_licences_and_refs),
 		T(test_pin_previous),
+		T(test_fingerprints),
+		T(test_unique_without_policy_change),
+		T(test_policy_change_rechecks_all),
+		T(test_mirror_sees_other_writer),
+		T(test_dry_run_autofix_changes_nothing),
+		T(test_fingerprint_backfill),
+		T(test_commit_log_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
