@@ -213,6 +213,29 @@ static int set_str(char **dst, const char *p, size_t l)
 	return 0;
 }
 
+bool reg_reflects(struct reg_loc *l, const struct reg_req *rq)
+{
+	struct reg_ext *e;
+
+	if (!l || !rq || !rq->number)
+		return false;
+	e = reg_ext_find(l, rq->number, strlen(rq->number));
+	if (rq->star)
+		return !e || !e->n;
+	for (size_t i = 0; i < rq->n; i++) {
+		bool bound = e && find_uri(e, &rq->c[i].uri);
+
+		if (bound != (rq->c[i].expires > 0))
+			return false;
+	}
+	return true;
+}
+
+static bool str_differs(const char *s, const char *p, size_t l)
+{
+	return !s || strlen(s) != l || memcmp(s, p, l);
+}
+
 static struct reg_binding *oldest(struct reg_ext *e)
 {
 	struct reg_binding *o = NULL;
@@ -272,12 +295,15 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 	for (size_t i = 0; i < rq->n; i++) {
 		const struct reg_contact *c = &rq->c[i];
 		struct reg_binding *b = find_uri(e, &c->uri);
+		struct sa target;
+		bool changed;
 
 		if (c->expires <= 0) {
 			if (b)
 				reg_binding_remove(l, b, ch, arg);
 			continue;
 		}
+		changed = !b;
 		if (!b) {
 			while (e->n >= rq->max_contacts && e->n) {
 				struct reg_binding *o = oldest(e);
@@ -288,6 +314,11 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 			if (err)
 				return err;
 		}
+		/* Call-ID and CSeq are ordering data: a change alone does not
+		 * force a write (a phone that restarts its Call-ID on every
+		 * refresh would otherwise cost one per REGISTER) */
+		changed |= str_differs(b->uri, c->uri.p, c->uri.l) ||
+			str_differs(b->ua, rq->ua.p ? rq->ua.p : "", rq->ua.l);
 		err = set_str(&b->uri, c->uri.p, c->uri.l);
 		err |= set_str(&b->call_id, rq->call_id.p, rq->call_id.l);
 		err |= set_str(&b->ua, rq->ua.p ? rq->ua.p : "", rq->ua.l);
@@ -295,6 +326,10 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 			reg_binding_remove(l, b, ch, arg);
 			return ENOMEM;
 		}
+		target = (rq->nat || !c->has_target) ? rq->src : c->target;
+		changed |= !sa_cmp(&b->src, &rq->src, SA_ALL) ||
+			!sa_cmp(&b->target, &target, SA_ALL) ||
+			b->tp != rq->tp || b->nat != rq->nat;
 		b->cseq = rq->cseq;
 		b->expires = now + c->expires;
 		b->registered = now;
@@ -302,10 +337,12 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 		b->tp = rq->tp;
 		b->conn_id = rq->conn_id;
 		b->nat = rq->nat;
-		if (rq->nat || !c->has_target)
-			b->target = rq->src;
-		else
-			b->target = c->target;
+		b->target = target;
+		/* a plain refresh is written only when the stored expiry has
+		 * less than half of the new lifetime left */
+		if (!changed && (b->stored_exp - now) * 2 >= c->expires)
+			continue;
+		b->stored_exp = b->expires;
 		if (ch)
 			ch(REG_OP_PUT, b, arg);
 	}
@@ -340,6 +377,7 @@ int reg_restore(struct reg_loc *l, const char *number, const char *uri,
 	}
 	b->cseq = cseq;
 	b->expires = expires;
+	b->stored_exp = expires;
 	b->registered = registered;
 	b->src = *src;
 	b->target = *target;

@@ -28,12 +28,22 @@ static void mac(const uint8_t key[32], const uint8_t *hdr, const void *bind,
 	crypto_generichash_final(&st, out, NONCE_MAC);
 }
 
+uint32_t nonce_counter_next(void)
+{
+	return ++nonce_counter;
+}
+
 void nonce_make(const uint8_t key[32], uint64_t now, const void *bind,
 		size_t bind_len, char *out)
 {
+	nonce_make_at(key, now, nonce_counter_next(), bind, bind_len, out);
+}
+
+void nonce_make_at(const uint8_t key[32], uint64_t now, uint32_t ctr,
+		   const void *bind, size_t bind_len, char *out)
+{
 	static const char hx[] = "0123456789abcdef";
 	uint8_t raw[NONCE_RAW];
-	uint32_t ctr = ++nonce_counter;
 
 	for (int i = 0; i < 8; i++)
 		raw[i] = (uint8_t)(now >> (56 - 8 * i));
@@ -89,6 +99,12 @@ int nonce_check(const uint8_t key[32], const char *nonce, size_t len,
 
 int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc)
 {
+	return nc_check_tag(t, nonce_id, nc, 0);
+}
+
+int nc_check_tag(struct nc_table *t, uint64_t nonce_id, uint32_t nc,
+		 uint32_t tag)
+{
 	unsigned slot;
 
 	for (unsigned i = 0; i < NC_SLOTS; i++) {
@@ -97,6 +113,7 @@ int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc)
 		if (nc <= t->nc[i])
 			return EALREADY;
 		t->nc[i] = nc;
+		t->tag[i] = tag;
 		return 0;
 	}
 	if (nonce_id <= t->floor || nc == 0)
@@ -108,5 +125,17 @@ int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc)
 		t->floor = t->id[slot];
 	t->id[slot] = nonce_id;
 	t->nc[slot] = nc;
+	t->tag[slot] = tag;
 	return 0;
+}
+
+bool nc_seen(const struct nc_table *t, uint64_t nonce_id, uint32_t nc,
+	     uint32_t tag)
+{
+	if (!t || !nonce_id)
+		return false;
+	for (unsigned i = 0; i < NC_SLOTS; i++)
+		if (t->id[i] == nonce_id)
+			return t->nc[i] == nc && t->tag[i] == tag;
+	return false;
 }

@@ -80,6 +80,14 @@ bool digest_equal(const struct reg_str *given, const char *expected);
 void nonce_make(const uint8_t key[32], uint64_t now, const void *bind,
 		size_t bind_len, char *out);
 
+/* The same with an explicit issue time and counter, so that a stateless
+ * server can reproduce the nonce it gave a request when the request is
+ * retransmitted. nonce_counter_next() hands out the counter nonce_make
+ * uses (process-wide, increasing). */
+void nonce_make_at(const uint8_t key[32], uint64_t ts, uint32_t ctr,
+		   const void *bind, size_t bind_len, char *out);
+uint32_t nonce_counter_next(void);
+
 /* Check a nonce: 0 valid and fresh; ESTALE authentic but older than ttl
  * seconds (or from the future); EBADMSG forged, malformed, or bound to
  * another source. *id (if non-NULL) receives the nonce's 64-bit id
@@ -91,10 +99,11 @@ int nonce_check(const uint8_t key[32], const char *nonce, size_t len,
 /* Nonce-count replay table of one extension: remembers the highest nc for
  * its last NC_SLOTS nonces; a nonce older than the ones forgotten is
  * refused, so the table is bounded without letting replays through. */
-#define NC_SLOTS 4
+#define NC_SLOTS 8
 struct nc_table {
 	uint64_t id[NC_SLOTS];
 	uint32_t nc[NC_SLOTS];
+	uint32_t tag[NC_SLOTS];   /* request the nc was last accepted for */
 	uint64_t floor;        /* ids <= floor not in the table are refused */
 	uint8_t next;
 };
@@ -102,6 +111,16 @@ struct nc_table {
 /* 0: accepted and recorded (nc strictly greater than any seen for this
  * nonce); EALREADY: replayed or too old. */
 int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc);
+/* The same, remembering tag (e.g. a hash of Call-ID and CSeq) with the
+ * accepted nc so that nc_seen() can recognise a retransmission. */
+int nc_check_tag(struct nc_table *t, uint64_t nonce_id, uint32_t nc,
+		 uint32_t tag);
+
+/* True when exactly this (nonce, nc, tag) is the last one recorded for the
+ * nonce: the request is a retransmission of the one that was accepted
+ * (or a byte-for-byte replay of it). The caller decides what it gets. */
+bool nc_seen(const struct nc_table *t, uint64_t nonce_id, uint32_t nc,
+	     uint32_t tag);
 
 /* ---- bindings (location service) ------------------------------------- */
 
@@ -135,6 +154,7 @@ struct reg_binding {
 	uint64_t q_sent_ms;        /* tmr_jiffies of the first try */
 	uint64_t q_last_ms;        /* tmr_jiffies of the last try */
 	int64_t q_next;            /* unix seconds of next qualify/keepalive */
+	int64_t stored_exp;        /* expiry last handed to the change handler */
 };
 
 struct reg_ext {
@@ -187,8 +207,15 @@ struct reg_req {
 };
 
 enum reg_op { REG_OP_PUT, REG_OP_DEL };
-/* Called for every binding written or removed (before a removed one is
- * freed) so the caller can persist it. */
+/* Called when the stored copy of a binding must change (before a removed
+ * one is freed) so the caller can persist it: for every new or removed
+ * binding, every change of User-Agent, source, target, transport or NAT
+ * flag, and for a plain refresh (only expiry, time, Call-ID and CSeq
+ * changed) only when the stored expiry has less than half of the new
+ * lifetime left — so a phone refreshing every few seconds costs no write,
+ * and a restored binding still lives at least half as long as the phone
+ * last asked. The stored Call-ID/CSeq may therefore lag behind: after a
+ * restart the ordering rule uses the stored pair. */
 typedef void (reg_change_h)(enum reg_op op, const struct reg_binding *b,
 			    void *arg);
 
@@ -199,6 +226,12 @@ typedef void (reg_change_h)(enum reg_op op, const struct reg_binding *b,
  * max_contacts → E2BIG; the global bound → ENOSPC. Returns 0 or those. */
 int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 	      reg_change_h *ch, void *arg);
+
+/* True when the extension's bindings already reflect rq: with Contact: *
+ * none is left; otherwise every contact with expires > 0 is bound and
+ * every one with expires 0 is not. Changes nothing (used to answer a
+ * retransmitted REGISTER statelessly). */
+bool reg_reflects(struct reg_loc *l, const struct reg_req *rq);
 
 /* Remove one binding / every binding of an extension / expired ones. */
 void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,

@@ -43,6 +43,9 @@
 #define QUALIFY_TRIES 4
 #define QUALIFY_RETRY_MS 1000
 #define OBUF 16384
+#define RETRANS_S 32      /* 64*T1: lifetime of a server transaction */
+#define CHAL_SLOTS 131072 /* recent challenges remembered (power of 2) */
+#define CHAL_WAYS 4       /* ... in sets of this many */
 #define XBUF 8192
 
 /* ---- settings ("sip" section) --------------------------------------- */
@@ -212,6 +215,14 @@ struct tarpit {
 	char buf[];
 };
 
+/* One recent challenge: hash of the request, issue time and counter of
+ * its nonce (see challenge_nonce). */
+struct chal_slot {
+	uint64_t h;
+	uint32_t ts;
+	uint32_t ctr;
+};
+
 struct sipd {
 	struct snapshot *snap;
 	struct guard *guard;
@@ -226,6 +237,8 @@ struct sipd {
 	uint8_t key[32];
 	char dummy_md5[33], dummy_sha256[65];
 	char totag_salt[17];
+	uint8_t chal_key[crypto_shorthash_KEYBYTES];
+	struct chal_slot *chal;    /* CHAL_SLOTS, calloc'd */
 	/* network */
 	struct udp_sock *us4, *us6;
 	struct tcp_sock *ts4, *ts6;
@@ -247,7 +260,7 @@ struct sipd {
 	int64_t fixed_now;
 	/* counters */
 	uint64_t c_rx, c_tx, c_bad, c_drop, c_reg_ok, c_reg_fail, c_chal,
-		c_tarpit, c_tarpit_drop, c_qualify;
+		c_tarpit, c_tarpit_drop, c_qualify, c_retrans, c_chal_retrans;
 	struct sipmsg msg;
 	char obuf[OBUF];
 	char xbuf[XBUF];
@@ -448,6 +461,8 @@ struct req {
 	struct sa src;
 	uint64_t conn;
 	bool tarpit;      /* guard asked for a delayed answer */
+	bool retrans;     /* REGISTER: retransmission of an accepted one */
+	bool retrans_mismatch;   /* ... but the bindings do not reflect it */
 };
 
 static void reply(struct req *rq, unsigned code, const char *reason,
@@ -517,6 +532,66 @@ static void bind_bytes(const struct sa *src, uint8_t out[16], size_t *len)
 	}
 }
 
+/* The nonce of a challenge: a retransmitted request (same Call-ID, CSeq,
+ * top Via branch and source) within RETRANS_S gets the nonce it got
+ * before, so the stateless 401 is byte-identical (RFC 3261 8.2.7) and the
+ * phone does not see a second, different challenge. The cache only
+ * remembers issue time and counter of recent challenges; it is bounded
+ * (CHAL_SLOTS), direct-mapped, and losing an entry only costs a fresh
+ * nonce. Verification never reads it. */
+static void challenge_nonce(struct req *rq, bool stale, const uint8_t *bb,
+			    size_t bl, char *nonce)
+{
+	struct sipd *sd = rq->sd;
+	const struct sipmsg *m = rq->m;
+	uint64_t now = (uint64_t)now_s(sd), h;
+	uint8_t in[512];
+	size_t n = 0;
+	struct chal_slot *cs, *old;
+
+#define IN_PUT(p, l) do { size_t l_ = (l) > sizeof(in) - n ? \
+		sizeof(in) - n : (l); memcpy(in + n, (p), l_); n += l_; } \
+	while (0)
+	IN_PUT(&m->cseq, sizeof(m->cseq));
+	IN_PUT(&stale, 1);
+	IN_PUT(bb, bl);
+	{
+		uint16_t port = sa_port(&rq->src);
+
+		IN_PUT(&port, sizeof(port));
+	}
+	IN_PUT(m->via_branch.p, m->via_branch.l);
+	IN_PUT("\n", 1);
+	IN_PUT(m->callid.p, m->callid.l);
+#undef IN_PUT
+	if (!sd->chal) {
+		nonce_make(sd->key, now, bb, bl, nonce);
+		return;
+	}
+	crypto_shorthash((uint8_t *)&h, in, n, sd->chal_key);
+	if (!h)
+		h = 1;
+	/* CHAL_WAYS-way set: a hit, else replace the oldest entry */
+	cs = &sd->chal[(h & (CHAL_SLOTS / CHAL_WAYS - 1)) * CHAL_WAYS];
+	for (unsigned i = 0; i < CHAL_WAYS; i++) {
+		if (cs[i].h == h && now >= cs[i].ts &&
+		    now - cs[i].ts <= RETRANS_S) {
+			sd->c_chal_retrans++;
+			nonce_make_at(sd->key, cs[i].ts, cs[i].ctr, bb, bl,
+				      nonce);
+			return;
+		}
+	}
+	old = cs;
+	for (unsigned i = 1; i < CHAL_WAYS; i++)
+		if (cs[i].ts < old->ts)
+			old = &cs[i];
+	old->h = h;
+	old->ts = (uint32_t)now;
+	old->ctr = nonce_counter_next();
+	nonce_make_at(sd->key, old->ts, old->ctr, bb, bl, nonce);
+}
+
 static void challenge(struct req *rq, const uint8_t *algs, bool stale)
 {
 	struct sipd *sd = rq->sd;
@@ -525,7 +600,7 @@ static void challenge(struct req *rq, const uint8_t *algs, bool stale)
 	size_t bl, off = 0;
 
 	bind_bytes(&rq->src, bb, &bl);
-	nonce_make(sd->key, (uint64_t)now_s(sd), bb, bl, nonce);
+	challenge_nonce(rq, stale, bb, bl, nonce);
 	for (int i = 0; i < 2 && algs[i]; i++)
 		off = xput(sd, off, "WWW-Authenticate: Digest realm=\"%s\", "
 			   "nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n",
@@ -615,6 +690,26 @@ static void reg_changed(enum reg_op op, const struct reg_binding *b,
 		reg_persist_change(op, b, sd->persist);
 }
 
+/* 200 OK listing every binding of the extension with its expiry. */
+static void reply_bindings(struct req *rq, const struct snap_ext *x,
+			   int64_t now)
+{
+	struct sipd *sd = rq->sd;
+	struct reg_ext *e = reg_ext_find(sd->loc, x->number,
+					 strlen(x->number));
+	size_t off = 0;
+
+	for (struct le *le = e ? e->bindings.head : NULL; le; le = le->next) {
+		const struct reg_binding *b = le->data;
+
+		off = xput(sd, off, "Contact: <%s>;expires=%lld\r\n", b->uri,
+			   (long long)(b->expires > now ? b->expires - now : 0));
+	}
+	if (off >= sizeof(sd->xbuf))
+		off = 0;
+	reply(rq, 200, "OK", sd->xbuf, off);
+}
+
 static void register_ok(struct req *rq, const struct snap_ext *x)
 {
 	struct sipd *sd = rq->sd;
@@ -622,7 +717,6 @@ static void register_ok(struct req *rq, const struct snap_ext *x)
 	struct reg_contact cs[MAX_CONTACTS_REQ];
 	struct reg_req r;
 	int64_t now = now_s(sd);
-	struct reg_ext *e;
 	size_t off = 0;
 	int err;
 
@@ -712,6 +806,23 @@ static void register_ok(struct req *rq, const struct snap_ext *x)
 	}
 	r.max_contacts = x->max_contacts ? x->max_contacts : 1;
 	r.nat = x->nat;
+	if (rq->retrans) {
+		/* A stateless UAS regenerates the response to a retransmission
+		 * (RFC 3261 8.2.7) and changes nothing: 200 when the bindings
+		 * already reflect this request, else the caller re-challenges.
+		 * A replay of the same bytes therefore gains nothing. */
+		if (r.n > r.max_contacts) {
+			reply(rq, 403, "Too Many Contacts", NULL, 0);
+			return;
+		}
+		if (!reg_reflects(sd->loc, &r)) {
+			rq->retrans_mismatch = true;
+			return;
+		}
+		sd->c_retrans++;
+		reply_bindings(rq, x, now);
+		return;
+	}
 	if (r.n || r.star) {
 		err = reg_apply(sd->loc, &r, now, reg_changed, sd);
 		switch (err) {
@@ -732,27 +843,41 @@ static void register_ok(struct req *rq, const struct snap_ext *x)
 		}
 	}
 	sd->c_reg_ok++;
-	e = reg_ext_find(sd->loc, x->number, strlen(x->number));
-	for (struct le *le = e ? e->bindings.head : NULL; le; le = le->next) {
-		const struct reg_binding *b = le->data;
+	reply_bindings(rq, x, now);
+}
 
-		off = xput(sd, off, "Contact: <%s>;expires=%lld\r\n", b->uri,
-			   (long long)(b->expires > now ? b->expires - now : 0));
-	}
-	if (off >= sizeof(sd->xbuf))
-		off = 0;
-	reply(rq, 200, "OK", sd->xbuf, off);
+/* A retransmission of an authenticated REGISTER: exactly the nonce,
+ * nonce-count, Call-ID and CSeq last accepted for the extension, within
+ * the lifetime of a server transaction (64*T1) after the nonce was
+ * issued. */
+static bool retrans_candidate(struct sipd *sd, const struct snap_ext *x,
+			      uint64_t nid, uint32_t nc, uint32_t tag,
+			      int64_t now)
+{
+	struct reg_ext *e = reg_ext_find(sd->loc, x->number,
+					 strlen(x->number));
+	int64_t ts = (int64_t)(nid >> 32);
+
+	return e && nc_seen(&e->nc, nid, nc, tag) && now >= ts &&
+		now - ts <= RETRANS_S;
+}
+
+/* Which request an accepted nc belongs to: Call-ID and CSeq. */
+static uint32_t req_tag(const struct sipmsg *m)
+{
+	return hash_joaat((const uint8_t *)m->callid.p, m->callid.l) ^
+		(m->cseq * 2654435761u);
 }
 
 /* Nonce-count replay check for an authenticated extension. */
 static int nc_check_ext(struct sipd *sd, const struct snap_ext *x,
-			uint64_t nid, uint32_t nc)
+			uint64_t nid, uint32_t nc, uint32_t tag)
 {
 	struct reg_ext *e;
 
 	if (reg_ext_get(sd->loc, x->number, strlen(x->number), &e))
 		return ENOMEM;
-	return nc_check(&e->nc, nid, nc);
+	return nc_check_tag(&e->nc, nid, nc, tag);
 }
 
 static void h_register(struct req *rq)
@@ -855,7 +980,17 @@ static void h_register(struct req *rq)
 		else if (!alg_ok)
 			res = GUARD_AUTH_MALFORMED;
 		else if (ok) {
-			if (nr == ESTALE || nc_check_ext(sd, x, nid, c.ncv)) {
+			if (nr == ESTALE ||
+			    nc_check_ext(sd, x, nid, c.ncv, req_tag(m))) {
+				if (nr != ESTALE &&
+				    (x->transports & (1u << rq->tp)) &&
+				    retrans_candidate(sd, x, nid, c.ncv,
+						      req_tag(m), now)) {
+					rq->retrans = true;
+					register_ok(rq, x);
+					if (!rq->retrans_mismatch)
+						return;
+				}
 				challenge(rq, algs, true);
 				return;
 			}
@@ -1443,6 +1578,7 @@ static void sipd_destructor(void *arg)
 	mem_deref(sd->db_path);
 	mem_deref(sd->listen);
 	sodium_memzero(sd->key, sizeof(sd->key));
+	free(sd->chal);
 }
 
 static void random_hex(char *out, size_t hexlen)
@@ -1473,6 +1609,9 @@ static int sipd_new(struct sipd **sp, struct snapshot *snap)
 	random_hex(sd->dummy_md5, 32);
 	random_hex(sd->dummy_sha256, 64);
 	random_hex(sd->totag_salt, 16);
+	randombytes_buf(sd->chal_key, sizeof(sd->chal_key));
+	/* calloc: the pages are touched only as challenges fill them */
+	sd->chal = calloc(CHAL_SLOTS, sizeof(*sd->chal));
 	tmr_init(&sd->sweep);
 	list_init(&sd->tarpits);
 	err = reg_loc_alloc(&sd->loc, 200000);
@@ -1655,7 +1794,7 @@ json_t *sipd_status(struct sipd *sd)
 						   "tcp", "address", addr));
 	reg_persist_stats(sd->persist, &q, &w, &d);
 	o = json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:I, s:{s:I,s:I,s:I,"
-		      "s:I,s:I,s:I,s:I,s:I,s:I,s:I}, s:{s:I,s:I,s:I}}",
+		      "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}, s:{s:I,s:I,s:I}}",
 		      "state", "running", "realm", sd->realm, "listen", l,
 		      "udp_rcvbuf", sd->rcvbuf,
 		      "bindings", (json_int_t)sd->loc->n_bind,
@@ -1672,6 +1811,9 @@ json_t *sipd_status(struct sipd *sd)
 		      "tarpitted", (json_int_t)sd->c_tarpit,
 		      "tarpit_overflow", (json_int_t)sd->c_tarpit_drop,
 		      "qualify_sent", (json_int_t)sd->c_qualify,
+		      "retransmissions", (json_int_t)sd->c_retrans,
+		      "challenge_retransmissions",
+		      (json_int_t)sd->c_chal_retrans,
 		      "persist", "queued", (json_int_t)q, "written",
 		      (json_int_t)w, "dropped", (json_int_t)d);
 	return o;

@@ -147,6 +147,41 @@ def test_register_digest_md5_sha256_and_wrong_password(daemon):
     assert any(r["extension"] == "201" and r["transport"] == "udp" for r in rows)
 
 
+def test_retransmissions_answered_like_the_original(daemon):
+    """A stateless UAS regenerates the answer to a retransmission (RFC 3261
+    8.2.7): the same REGISTER gets a byte-identical 401, the same
+    authenticated REGISTER gets 200 again without changing anything, while a
+    replay with another CSeq is still refused."""
+    add_ext(daemon, "201", PW["201"], extra=["phone.qualify=false"])
+    commit(daemon)
+    u = Uac(daemon, "201")
+    r1 = u.msg(branch="z9hG4bKr1")
+    chal = u.tx(r1)
+    assert status(chal) == 401
+    assert u.tx(r1) == chal                      # retransmission: same bytes
+    assert u.tx(u.msg(branch="z9hG4bKr1b")) != chal   # a new request: new nonce
+    r2 = u.msg(branch="z9hG4bKr2", auth=u.auth(chal, PW["201"]))
+    ok = u.tx(r2)
+    assert status(ok) == 200, ok
+    before = regs(daemon)
+    again = u.tx(r2)
+    assert status(again) == 200, again
+    assert re.findall(r"Contact: <([^>]+)>", again) == re.findall(r"Contact: <([^>]+)>", ok)
+    def same(rows):
+        return [{k: v for k, v in x.items() if k != "expires_in"} for x in rows]
+    assert same(regs(daemon)) == same(before)
+    # the same credentials on a request with a higher CSeq: a replay
+    replay = r2.replace(f"CSeq: {u.cseq} REGISTER", f"CSeq: {u.cseq + 5} REGISTER")
+    assert replay != r2
+    r = u.tx(replay)
+    assert status(r) == 401 and "stale=true" in r, r
+    st = daemon.cli("--json", "status").json
+    st = st.get("sip", st)
+    assert st["counters"]["retransmissions"] >= 1
+    assert st["counters"]["challenge_retransmissions"] >= 1
+    u.close()
+
+
 def test_register_tcp_and_bindings_rules(daemon):
     add_ext(daemon, "201", PW["201"], extra=["phone.max_contacts=2", "phone.transports=udp,tcp"])
     commit(daemon)

@@ -128,6 +128,46 @@ static void test_nc_replay(void **st)
 	assert_int_equal(nc_check(&t, 100, 1), 0);          /* newer */
 }
 
+/* A retransmission is recognised by (nonce, nc, tag); a replay with
+ * another tag (other Call-ID/CSeq) or a lower nc is not. */
+static void test_nc_seen(void **st)
+{
+	struct nc_table t;
+
+	(void)st;
+	memset(&t, 0, sizeof(t));
+	assert_false(nc_seen(&t, 10, 1, 77));
+	assert_int_equal(nc_check_tag(&t, 10, 1, 77), 0);
+	assert_true(nc_seen(&t, 10, 1, 77));
+	assert_false(nc_seen(&t, 10, 1, 78));    /* same nc, other request */
+	assert_false(nc_seen(&t, 10, 2, 77));
+	assert_false(nc_seen(&t, 11, 1, 77));    /* other nonce */
+	assert_int_equal(nc_check_tag(&t, 10, 1, 77), EALREADY);
+	assert_int_equal(nc_check_tag(&t, 10, 2, 79), 0);
+	assert_false(nc_seen(&t, 10, 1, 77));    /* superseded */
+	assert_true(nc_seen(&t, 10, 2, 79));
+}
+
+/* nonce_make_at reproduces a nonce exactly (retransmitted challenges). */
+static void test_nonce_at(void **st)
+{
+	uint8_t key[32] = {3};
+	const uint8_t ip[4] = {192, 0, 2, 1};
+	char a[NONCE_HEXLEN + 1], b[NONCE_HEXLEN + 1];
+	uint64_t id = 0;
+	uint32_t ctr = nonce_counter_next();
+
+	(void)st;
+	nonce_make_at(key, 5000, ctr, ip, 4, a);
+	nonce_make_at(key, 5000, ctr, ip, 4, b);
+	assert_string_equal(a, b);
+	assert_int_equal(nonce_check(key, a, strlen(a), ip, 4, 5010, 300, &id), 0);
+	assert_true(id == ((uint64_t)5000 << 32 | ctr));
+	nonce_make_at(key, 5000, ctr + 1, ip, 4, b);
+	assert_string_not_equal(a, b);
+	assert_true(nonce_counter_next() > ctr);
+}
+
 static size_t puts_n, dels_n;
 
 static void change(enum reg_op op, const struct reg_binding *b, void *arg)
@@ -232,6 +272,48 @@ static void test_bindings(void **st)
 	mem_deref(l);
 }
 
+/* A plain refresh (new Call-ID/CSeq, same contact and source) is not
+ * written while the stored expiry still covers half of the new lifetime;
+ * a changed source is written at once. reg_reflects tells whether the
+ * bindings already show a request. */
+static void test_refresh_writes(void **st)
+{
+	struct reg_loc *l = NULL;
+	struct reg_contact c[1] = {ct("sip:a@h1", 3600)};
+	struct reg_req r;
+	size_t p0;
+
+	(void)st;
+	assert_int_equal(reg_loc_alloc(&l, 10), 0);
+	r = mkreq("301", "cid1", 1, c, 1, 2);
+	assert_false(reg_reflects(l, &r));
+	p0 = puts_n;
+	assert_int_equal(reg_apply(l, &r, 1000, change, NULL), 0);
+	assert_int_equal(puts_n, p0 + 1);                 /* new: written */
+	assert_true(reg_reflects(l, &r));
+	r = mkreq("301", "cid2", 1, c, 1, 2);
+	assert_int_equal(reg_apply(l, &r, 1010, change, NULL), 0);
+	assert_int_equal(puts_n, p0 + 1);                 /* refresh: not */
+	r = mkreq("301", "cid2", 2, c, 1, 2);
+	assert_int_equal(reg_apply(l, &r, 2799, change, NULL), 0);
+	assert_int_equal(puts_n, p0 + 1);    /* stored 4600 - 2799 >= 1800 */
+	r = mkreq("301", "cid2", 3, c, 1, 2);
+	assert_int_equal(reg_apply(l, &r, 2801, change, NULL), 0);
+	assert_int_equal(puts_n, p0 + 2);    /* less than half left: write */
+	r = mkreq("301", "cid2", 4, c, 1, 2);
+	sa_set_str(&r.src, "192.0.2.10", 5060);
+	assert_int_equal(reg_apply(l, &r, 2802, change, NULL), 0);
+	assert_int_equal(puts_n, p0 + 3);                 /* moved: written */
+	/* the ordering rule still uses the live Call-ID/CSeq */
+	assert_int_equal(reg_apply(l, &r, 2803, change, NULL), EPROTO);
+	c[0].expires = 0;
+	r = mkreq("301", "cid2", 5, c, 1, 2);
+	assert_false(reg_reflects(l, &r));
+	assert_int_equal(reg_apply(l, &r, 2804, change, NULL), 0);
+	assert_true(reg_reflects(l, &r));
+	mem_deref(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +323,9 @@ int main(void)
 		cmocka_unit_test(test_nonce),
 		cmocka_unit_test(test_nc_replay),
 		cmocka_unit_test(test_bindings),
+		cmocka_unit_test(test_nc_seen),
+		cmocka_unit_test(test_nonce_at),
+		cmocka_unit_test(test_refresh_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
