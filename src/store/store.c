@@ -184,6 +184,7 @@ int store_open(struct store **sp, const char *data_dir, const char *share_dir)
 	sqlite3_busy_timeout(s->db, 5000);
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
 			 "PRAGMA synchronous=FULL;"
+			 "PRAGMA cache_size=-16384;"
 			 "PRAGMA foreign_keys=ON;", NULL, NULL, NULL)
 	    != SQLITE_OK) {
 		err = EIO;
@@ -1339,8 +1340,21 @@ static json_t *changed_fields(struct ext_row *a, struct ext_row *b)
 static json_t *pending_item(const char *kind, const char *key, const char *op,
 			    json_t *fields)
 {
-	return json_pack("{s:s,s:s,s:s,s:o}", "kind", kind, "key", key,
-			 "op", op, "fields", fields ? fields : json_array());
+	/* built directly: json_pack parses its format for each of what may
+	 * be 10,000 items */
+	json_t *o = json_object();
+
+	if (!fields)
+		fields = json_array();
+	if (!o || !fields ||
+	    json_object_set_new_nocheck(o, "kind", json_string(kind)) ||
+	    json_object_set_new_nocheck(o, "key", json_string(key)) ||
+	    json_object_set_new_nocheck(o, "op", json_string(op)) ||
+	    json_object_set_new_nocheck(o, "fields", fields)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static bool row_same(const struct ext_row *a, const struct ext_row *b)

@@ -998,8 +998,15 @@ static void test_commit_log_bounded(void **state)
 		" FROM n WHERE v < 1500) INSERT INTO commit_log(version, at,"
 		" changes) SELECT v, 0, '[]' FROM n;"
 		"UPDATE meta SET value = '1500' WHERE key = 'commit_version';");
+	json_t *res;
+	char *want;
+
 	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
-	json_decref(commit_ok(f->s, NULL));
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	set_ok(f->s, "policy", "sip.min_length", "9");
+	res = commit_ok(f->s, NULL);
+	want = json_dumps(json_object_get(res, "changes"), JSON_COMPACT);
+	json_decref(res);
 	assert_int_equal(sqlite3_open(store_db_path(f->s), &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*), MIN(version),"
 		" MAX(version) FROM commit_log", -1, &q, NULL), SQLITE_OK);
@@ -1008,7 +1015,15 @@ static void test_commit_log_bounded(void **state)
 	assert_int_equal(sqlite3_column_int(q, 1), 502);
 	assert_int_equal(sqlite3_column_int(q, 2), 1501);
 	sqlite3_finalize(q);
+	/* the logged changes are exactly the commit's, as compact JSON */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT changes FROM commit_log"
+		" WHERE version = 1501", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_non_null(strstr(want, "sip.min_length"));
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
+	sqlite3_finalize(q);
 	sqlite3_close(db);
+	free(want);
 }
 
 int main(void)
