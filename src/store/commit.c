@@ -32,6 +32,7 @@ struct commit {
 	bool *recheck;            /* re-check every secret of the row */
 	bool *same;               /* staged row equals its running row */
 	bool policy_changed;
+	int64_t gen;              /* ext_gen the commit was validated at */
 	json_t *stsec, *rusec;
 	json_t *fixed;
 	struct report errs;
@@ -111,6 +112,7 @@ static int commit_load(struct commit *c)
 	c->policy_changed = !json_equal(json_object_get(c->stsec, "policy"),
 					json_object_get(c->rusec, "policy"));
 
+	c->gen = s->mir.gen;
 	c->ns = s->mir.ns;
 	c->nr = s->mir.nr;
 	c->ru = s->mir.ru;
@@ -466,114 +468,6 @@ uint64_t store_version(struct store *s)
 	return v;
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool bad;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->bad)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t nc = (b->cap ? b->cap : 4096) * 2;
-		char *p;
-
-		while (nc < b->len + n + 1)
-			nc *= 2;
-		p = realloc(b->p, nc);
-		if (!p) {
-			b->bad = true;
-			return;
-		}
-		b->p = p;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	static const char xd[] = "0123456789abcdef";
-	const char *run = s;
-
-	sb_put(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		sb_put(b, run, (size_t)(s - run));
-		run = s + 1;
-		if (ch == '"' || ch == '\\') {
-			esc[1] = (char)ch;
-			sb_put(b, esc, 2);
-		} else {
-			esc[4] = xd[ch >> 4];
-			esc[5] = xd[ch & 15];
-			sb_put(b, esc, 6);
-		}
-	}
-	sb_put(b, run, (size_t)(s - run));
-	sb_put(b, "\"", 1);
-}
-
-/* Compact JSON of a value made of objects, arrays and strings (the
- * changes list), as json_dumps(JSON_COMPACT) writes it, several times
- * faster; false for any other kind of value. */
-static bool sb_json(struct sbuf *b, const json_t *v)
-{
-	const char *key;
-	json_t *x;
-	size_t i;
-	bool first = true;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		sb_str(b, json_string_value(v));
-		return true;
-	case JSON_ARRAY:
-		sb_put(b, "[", 1);
-		json_array_foreach((json_t *)v, i, x) {
-			if (i)
-				sb_put(b, ",", 1);
-			if (!sb_json(b, x))
-				return false;
-		}
-		sb_put(b, "]", 1);
-		return true;
-	case JSON_OBJECT:
-		sb_put(b, "{", 1);
-		json_object_foreach((json_t *)v, key, x) {
-			if (!first)
-				sb_put(b, ",", 1);
-			first = false;
-			sb_str(b, key);
-			sb_put(b, ":", 1);
-			if (!sb_json(b, x))
-				return false;
-		}
-		sb_put(b, "}", 1);
-		return true;
-	default:
-		return false;
-	}
-}
-
-static char *log_text(const json_t *changes)
-{
-	struct sbuf b = {NULL, 0, 0, false};
-
-	if (sb_json(&b, changes) && !b.bad && b.p)
-		return b.p;
-	free(b.p);
-	return json_dumps(changes, JSON_COMPACT);
-}
-
 /* The one write: running := staged (changed rows only), fixed secrets
  * back into staged, sections, version, log (the last STORE_LOG_KEEP
  * kept). All or nothing. *gen: the extension tables' new generation. */
@@ -631,7 +525,7 @@ static int commit_write(struct commit *c, uint64_t version,
 				"'commit_version'", v, NULL, -1);
 	}
 	if (!err) {
-		log = log_text(changes);
+		log = store_json_text(changes, false);
 		err = log ? exec_stmt(s, "INSERT INTO commit_log(changes, "
 				      "version, at) VALUES (?, ?, "
 				      "strftime('%s','now'))", log, NULL,
@@ -643,6 +537,11 @@ static int commit_write(struct commit *c, uint64_t version,
 				NULL, NULL, (int64_t)(version - STORE_LOG_KEEP));
 	if (!err)
 		err = store_gen_bump(s, gen);
+	/* another connection wrote an extension table since the rows were
+	 * validated: write nothing rather than a configuration nobody
+	 * checked */
+	if (!err && *gen != c->gen + 1)
+		err = EAGAIN;
 	if (err) {
 		store_tx_rollback(s);
 		return err;
@@ -829,6 +728,13 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	}
  out:
 	pthread_mutex_unlock(&s->lock);
+	if (!res && err == EAGAIN)
+		res = json_pack("{s:b,s:[],s:[],s:[{s:s,s:s,s:s,s:s}]}",
+				"ok", 0, "changes", "fixed", "errors",
+				"where", "", "field", "", "rule", "store.busy",
+				"message", "Extensions were changed through "
+				"another connection during the commit; nothing "
+				"was changed. Commit again.");
 	if (!res && err != EINVAL)
 		res = json_pack("{s:b,s:[],s:[],s:[{s:s,s:s,s:s,s:s}]}",
 				"ok", 0, "changes", "fixed", "errors",

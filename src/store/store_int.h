@@ -132,6 +132,7 @@ void store_realm_from(const json_t *sections, char *buf, size_t sz);
 char *store_scalar_text(const json_t *v);  /* malloc'd */
 
 /* store.c helpers */
+char *store_json_text(const json_t *v, bool sort);   /* malloc'd */
 int store_prep(struct store *s, const char *sql, sqlite3_stmt **stp);
 void store_unprep(sqlite3_stmt *st);
 int store_tx_begin(struct store *s);

@@ -19,6 +19,9 @@
 #include "store/snapshot.h"
 #include "policy/policy.h"
 
+/* store internal (store_int.h): the store's compact JSON writer */
+char *store_json_text(const json_t *v, bool sort);
+
 #define PW1 "Xq7Zr9kWp"
 #define PW2 "Bv3Nj8Qhz"
 #define PW3 "Mz4Kp2Wxv"
@@ -1026,6 +1029,39 @@ static void test_commit_log_bounded(void **state)
 	free(want);
 }
 
+/* The store's JSON writer gives json_dumps' text byte for byte (docs are
+ * compared as text). */
+static void test_json_text(void **state)
+{
+	const char *const cases[] = {
+		"{\"b\":1,\"a\":[\"x\",\"y\"],\"c\":{\"z\":true,\"y\":false,"
+		"\"x\":null},\"d\":-42,\"e\":\"\"}",
+		"[\"q\\\"uote\",\"back\\\\slash\",\"nl\\n tab\\t cr\\r bs\\b "
+		"ff\\f\",\"ctl\\u0001\\u001f del\\u007f\",\"utf8 \\u00e9\\u20ac"
+		"\",\"slash/\"]",
+		"{}", "[]", "{\"k\":[[],{}]}",
+		"{\"phone.nat\":true,\"auth.algorithms\":[\"md5\"],"
+		"\"name\":\"Ada Lovelace\",\"number\":\"201\","
+		"\"phone.max_contacts\":3}",
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i], 0, NULL);
+
+		assert_non_null(v);
+		for (int sort = 0; sort < 2; sort++) {
+			char *want = json_dumps(v, JSON_COMPACT |
+						(sort ? JSON_SORT_KEYS : 0));
+			char *got = store_json_text(v, sort);
+
+			assert_string_equal(got, want);
+			free(want);
+			free(got);
+		}
+		json_decref(v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1051,6 +1087,7 @@ int main(void)
 		T(test_dry_run_autofix_changes_nothing),
 		T(test_fingerprint_backfill),
 		T(test_commit_log_bounded),
+		cmocka_unit_test(test_json_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
