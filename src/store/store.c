@@ -277,9 +277,14 @@ static void sb_str(struct sbuf *b, const char *s)
 	sb_put(b, "\"", 1);
 }
 
-static int key_cmp(const void *a, const void *b)
+struct kv {
+	const char *k;
+	const json_t *v;
+};
+
+static int kv_cmp(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(((const struct kv *)a)->k, ((const struct kv *)b)->k);
 }
 
 /* false for a value this writer leaves to jansson (reals). */
@@ -318,31 +323,33 @@ static bool sb_json(struct sbuf *b, const json_t *v, bool sort)
 		sb_put(b, "]", 1);
 		return true;
 	case JSON_OBJECT: {
-		const char *keys[256], **k = keys;
+		struct kv pairs[128], *k = pairs;
 		const char *key;
 		bool ok = true;
 
 		n = json_object_size(v);
-		if (n > sizeof(keys) / sizeof(keys[0])) {
+		if (n > sizeof(pairs) / sizeof(pairs[0])) {
 			k = malloc(n * sizeof(*k));
 			if (!k)
 				return false;
 		}
 		i = 0;
-		json_object_foreach((json_t *)v, key, x)
-			k[i++] = key;
+		json_object_foreach((json_t *)v, key, x) {
+			k[i].k = key;
+			k[i++].v = x;
+		}
 		if (sort)
-			qsort(k, n, sizeof(*k), key_cmp);
+			qsort(k, n, sizeof(*k), kv_cmp);
 		sb_put(b, "{", 1);
 		for (i = 0; i < n && ok; i++) {
 			if (i)
 				sb_put(b, ",", 1);
-			sb_str(b, k[i]);
+			sb_str(b, k[i].k);
 			sb_put(b, ":", 1);
-			ok = sb_json(b, json_object_get(v, k[i]), sort);
+			ok = sb_json(b, k[i].v, sort);
 		}
 		sb_put(b, "}", 1);
-		if (k != keys)
+		if (k != pairs)
 			free(k);
 		return ok;
 	}
