@@ -55,7 +55,11 @@ struct gtab {
 	uint32_t *bucket;    /* nbucket heads (index+1, 0 = empty) */
 	size_t cap, nbucket, esize, vsize, n;
 	uint32_t lru_head, lru_tail;   /* index+1; head = most recent */
-	uint32_t free_head;            /* index+1 */
+	uint32_t free_head;            /* index+1 of a deleted entry, 0 none */
+	size_t fresh;                  /* entries [fresh, cap) never used:
+					* not written, so calloc'd pages of a
+					* large table stay non-resident until
+					* traffic needs them */
 	uint64_t seed;
 	uint64_t evicted;
 };

@@ -75,9 +75,8 @@ int gtab_init(struct gtab *t, size_t cap, size_t vsize, uint64_t seed)
 	t->nbucket = nb;
 	t->vsize = vsize;
 	t->seed = seed;
-	for (size_t i = 0; i < cap; i++)
-		HDR(t, i)->chain = (i + 1 < cap) ? (uint32_t)(i + 2) : 0;
-	t->free_head = 1;
+	t->free_head = 0;
+	t->fresh = 0;
 	return 0;
 }
 
@@ -182,13 +181,18 @@ void *gtab_put(struct gtab *t, const struct gkey *k, bool *created)
 		}
 		return VAL(h);
 	}
-	if (!t->free_head) {
+	if (!t->free_head && t->fresh == t->cap) {
 		gtab_del(t, VAL(HDR(t, t->lru_tail - 1)));
 		t->evicted++;
 	}
-	id = t->free_head;
-	h = HDR(t, id - 1);
-	t->free_head = h->chain;
+	if (t->free_head) {
+		id = t->free_head;
+		h = HDR(t, id - 1);
+		t->free_head = h->chain;
+	} else {
+		id = (uint32_t)++t->fresh;
+		h = HDR(t, id - 1);
+	}
 	memset(h, 0, t->esize);
 	h->hash = hv;
 	h->key = *k;
