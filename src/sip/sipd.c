@@ -68,7 +68,6 @@ static const struct sip_key sip_keys[] = {
 	{"keepalive_interval", 30, 5, 3600},
 	{"nonce_ttl", 300, 10, 3600},
 	{"max_bindings", 200000, 1, 10000000},
-	{"tarpit_ms", 2000, 0, 30000},
 	{"udp_rcvbuf", 8388608, 65536, 268435456},
 };
 
@@ -231,7 +230,7 @@ struct sipd {
 	/* settings from the snapshot */
 	char realm[64];
 	int64_t min_exp, max_exp, def_exp, nonce_ttl;
-	int64_t qualify_iv, keepalive_iv, tarpit_ms;
+	int64_t qualify_iv, keepalive_iv;
 	uint8_t default_algs[3];
 	/* secrets */
 	uint8_t key[32];
@@ -386,7 +385,6 @@ static void settings_load(struct sipd *sd)
 	sd->nonce_ttl = jint(o, "nonce_ttl");
 	sd->qualify_iv = jint(o, "qualify_interval");
 	sd->keepalive_iv = jint(o, "keepalive_interval");
-	sd->tarpit_ms = jint(o, "tarpit_ms");
 	if (sd->loc)
 		sd->loc->max_bind = (size_t)jint(o, "max_bindings");
 }
@@ -471,10 +469,13 @@ static void reply(struct req *rq, unsigned code, const char *reason,
 	struct sipd *sd = rq->sd;
 	size_t n = sipmsg_reply(rq->m, &rq->src, code, reason, extra, xlen,
 				sd->totag_salt, sd->obuf, sizeof(sd->obuf));
+	unsigned tarpit_ms;
 
 	if (!n)
 		return;
-	if (rq->tarpit && sd->tarpit_ms > 0) {
+	/* the guard decides to tarpit, so its setting says how long */
+	tarpit_ms = sd->guard ? guard_tarpit_ms(sd->guard) : 0;
+	if (rq->tarpit && tarpit_ms > 0) {
 		struct tarpit *t;
 
 		if (sd->n_tarpit >= MAX_TARPIT) {
@@ -493,7 +494,7 @@ static void reply(struct req *rq, unsigned code, const char *reason,
 		list_append(&sd->tarpits, &t->le, t);
 		sd->n_tarpit++;
 		sd->c_tarpit++;
-		tmr_start(&t->tmr, (uint64_t)sd->tarpit_ms, tarpit_fire, t);
+		tmr_start(&t->tmr, (uint64_t)tarpit_ms, tarpit_fire, t);
 		return;
 	}
 	(void)send_raw(sd, rq->tp, &rq->src, rq->conn, sd->obuf, n);

@@ -40,15 +40,17 @@ def regs(d):
 # ---- a tiny UAC ----------------------------------------------------------
 
 class Uac:
-    def __init__(self, d, user, tp="udp"):
-        self.d, self.user, self.tp = d, user, tp
+    def __init__(self, d, user, tp="udp", src="127.0.0.1"):
+        self.d, self.user, self.tp, self.src = d, user, tp, src
         self.cid = f"c{random.randrange(1 << 40)}"
         self.cseq = 0
         if tp == "udp":
             self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.s.bind(("127.0.0.1", 0))
+            self.s.bind((src, 0))
         else:
-            self.s = socket.create_connection(("127.0.0.1", d.sip_port), timeout=5)
+            self.s = socket.create_connection(("127.0.0.1", d.sip_port),
+                                              timeout=5,
+                                              source_address=(src, 0))
         self.s.settimeout(3)
         self.port = self.s.getsockname()[1]
 
@@ -63,13 +65,13 @@ class Uac:
         to = to or self.user
         uri = f"sip:127.0.0.1:{self.d.sip_port}"
         m = (f"REGISTER {uri} SIP/2.0\r\n"
-             f"Via: SIP/2.0/{self.tp.upper()} 127.0.0.1:{self.port};"
+             f"Via: SIP/2.0/{self.tp.upper()} {self.src}:{self.port};"
              f"branch={branch or 'z9hG4bK' + str(random.randrange(1 << 40))};rport\r\n"
              f"Max-Forwards: 70\r\nFrom: <sip:{to}@bulwark>;tag=t1\r\n"
              f"To: <sip:{to}@bulwark>\r\nCall-ID: {cid or self.cid}\r\n"
              f"CSeq: {cseq} REGISTER\r\n")
         if contact:
-            m += f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>\r\n"
+            m += f"Contact: <sip:{self.user}@{self.src}:{self.port}>\r\n"
         if expires is not None:
             m += f"Expires: {expires}\r\n"
         if auth:
