@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,11 @@ int main(int argc, char **argv)
 
 	log_setup(o.level, o.syslog);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* libmicrohttpd runs a thread per admin connection; glibc would give
+	 * each its own malloc arena and keep every transient peak (a bulk
+	 * import, a commit) resident in several of them. Two arenas: one for
+	 * the loop, one shared by the control plane. */
+	mallopt(M_ARENA_MAX, 2);
 
 	/* Every thread started from here on inherits the blocked set; the
 	 * main thread unblocks before it enters the loop. */
@@ -381,6 +387,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* start-up read every extension (fingerprints, snapshot): give the
+	 * freed pages back before settling down */
+	malloc_trim(0);
 	log_info("daemon", "ready: data %s, admin API %s%s%s", o.data, path,
 		 o.http ? " and http://" : "", o.http ? o.http : "");
 	pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
