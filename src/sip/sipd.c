@@ -232,6 +232,13 @@ struct sipd {
 	int64_t min_exp, max_exp, def_exp, nonce_ttl;
 	int64_t qualify_iv, keepalive_iv;
 	uint8_t default_algs[3];
+	/* The algorithm lists real extensions use, with how many use each:
+	 * unknown users are challenged with a list drawn from this mix. */
+	struct alg_mix {
+		uint8_t algs[3];
+		size_t count;
+	} mix[4];
+	size_t n_mix, mix_total;
 	/* secrets */
 	uint8_t key[32];
 	char dummy_md5[33], dummy_sha256[65];
@@ -361,6 +368,59 @@ static void default_algs(struct sipd *sd)
 	parse_algs(def, sd->default_algs);
 }
 
+/* Count the distinct auth.algorithms lists of extensions that have
+ * credentials (at most 4 lists exist: md5, sha-256, and both orders). */
+static void mix_load(struct sipd *sd)
+{
+	sd->n_mix = sd->mix_total = 0;
+	for (size_t i = 0; sd->snap && i < sd->snap->n_ext; i++) {
+		const struct snap_ext *x = &sd->snap->ext[i];
+		size_t j;
+
+		if (!x->auth || !x->algs_pref[0])
+			continue;
+		for (j = 0; j < sd->n_mix; j++)
+			if (!memcmp(sd->mix[j].algs, x->algs_pref, 2))
+				break;
+		if (j == sd->n_mix) {
+			if (sd->n_mix == ARRAY_SIZE(sd->mix))
+				continue;
+			memset(sd->mix[j].algs, 0, sizeof(sd->mix[j].algs));
+			memcpy(sd->mix[j].algs, x->algs_pref, 2);
+			sd->mix[j].count = 0;
+			sd->n_mix++;
+		}
+		sd->mix[j].count++;
+		sd->mix_total++;
+	}
+}
+
+/* The challenge for a user without credentials (unknown, deleted, ring
+ * group). Answering all of them like the *default* list would tell an
+ * attacker that any user challenged differently exists; instead each such
+ * name gets a list drawn from the lists real extensions use, in their
+ * proportions, chosen by a keyed hash of the name so that asking again
+ * gives the same answer, as it would for a real extension. */
+static const uint8_t *unknown_algs(const struct sipd *sd, const char *user,
+				   size_t len)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+	size_t pick;
+
+	if (sd->n_mix < 2)
+		return sd->n_mix ? sd->mix[0].algs : sd->default_algs;
+	crypto_shorthash(h, (const unsigned char *)user, len, sd->chal_key);
+	memcpy(&v, h, sizeof(v));
+	pick = (size_t)(v % sd->mix_total);
+	for (size_t j = 0; j < sd->n_mix; j++) {
+		if (pick < sd->mix[j].count)
+			return sd->mix[j].algs;
+		pick -= sd->mix[j].count;
+	}
+	return sd->default_algs;
+}
+
 static void settings_load(struct sipd *sd)
 {
 	const json_t *o = NULL;
@@ -387,6 +447,7 @@ static void settings_load(struct sipd *sd)
 	sd->keepalive_iv = jint(o, "keepalive_interval");
 	if (sd->loc)
 		sd->loc->max_bind = (size_t)jint(o, "max_bindings");
+	mix_load(sd);
 }
 
 /* ---- output --------------------------------------------------------- */
@@ -901,6 +962,8 @@ static void h_register(struct req *rq)
 	known = x && x->auth && x->algs_pref[0];
 	if (known)
 		algs = x->algs_pref;
+	else
+		algs = unknown_algs(sd, m->to.user.p, m->to.user.l);
 
 	for (size_t i = 0; i < m->n_hdr && !have; i++) {
 		int err;

@@ -407,3 +407,36 @@ def test_linphonec_registers(daemon, tmp_path):
     assert "registered, identity=sip:201@127.0.0.1" in out, out
     out = _linphone(daemon, tmp_path, "201", "wrongpassword1", 29001 + os.getpid() % 1000 * 2)
     assert "registered, identity" not in out, out
+
+
+def test_unknown_users_challenged_like_the_mix_of_real_ones(daemon):
+    """An extension whose auth.algorithms differs from the default must not
+    stand out: unknown names are challenged with the lists real extensions
+    use, in their proportions, and the same name always the same way."""
+    r = daemon.cli("settings", "set", "guard", "trusted=127.0.0.0/8",
+                   "rate=1000000", "burst=1000000")
+    assert r.returncode == 0, r
+    add_ext(daemon, "201", PW["201"], algs="md5")
+    add_ext(daemon, "202", PW["202"], algs="sha-256,md5")
+    commit(daemon)
+
+    def algs_of(user):
+        u = Uac(daemon, user)
+        chal = u.tx(u.msg())
+        u.close()
+        assert status(chal) == 401, chal
+        return tuple(re.findall(r"algorithm=([A-Z0-9-]+)", chal))
+
+    real = {algs_of("201"), algs_of("202")}
+    assert real == {("MD5",), ("SHA-256", "MD5")}
+    seen = {}
+    for i in range(200):
+        name = str(5000 + i)
+        seen[name] = algs_of(name)
+        assert seen[name] in real, seen[name]
+    both = sum(1 for a in seen.values() if len(a) == 2)
+    # 1 of 2 real extensions offers two algorithms: about half the unknown
+    # names must too (binomial, sd ~7; these bounds fail ~never by chance)
+    assert 60 <= both <= 140, both
+    for name in list(seen)[:20]:
+        assert algs_of(name) == seen[name]
