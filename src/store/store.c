@@ -1584,39 +1584,149 @@ int store_diff(struct ext_row *st, size_t ns, struct ext_row *ru, size_t nr,
 	return 0;
 }
 
-int store_pending(struct store *s, json_t **diffp)
+/* Extension rows that differ between the tables, in number order (the
+ * byte order of SQLite's BINARY collation, i.e. strcmp's), with the op:
+ * the same rows and order as store_diff over both tables (row_same: doc,
+ * must_change and every sealed secret). Only indexed lookups by number
+ * and one pass over each table; nothing is loaded into memory. */
+#define PENDING_EXT_SQL \
+	"SELECT s.number, CASE WHEN r.number IS NULL THEN 'add' ELSE 'edit'" \
+	" END FROM ext_staged s LEFT JOIN ext_running r" \
+	" ON r.number = s.number WHERE r.number IS NULL OR s.doc IS NOT r.doc" \
+	" OR s.must_change IS NOT r.must_change OR s.sip_pw IS NOT r.sip_pw" \
+	" OR s.vm_pin IS NOT r.vm_pin OR s.call_pw IS NOT r.call_pw" \
+	" OR s.hotdesk_pin IS NOT r.hotdesk_pin" \
+	" OR s.web_hash IS NOT r.web_hash" \
+	" UNION ALL SELECT r.number, 'remove' FROM ext_running r" \
+	" WHERE NOT EXISTS (SELECT 1 FROM ext_staged s" \
+	" WHERE s.number = r.number)"
+
+/* Names of the sections whose staged object differs from the running
+ * one, in registry order, appended to diff as pending items (the section
+ * part of store_diff). */
+static int pending_sections(struct store *s, json_t *diff, size_t *count)
 {
-	struct ext_row *st = NULL, *ru = NULL;
-	size_t ns = 0, nr = 0;
-	json_t *stsec = NULL, *rusec = NULL, *diff = NULL;
+	json_t *stsec = NULL, *rusec = NULL;
 	int err;
 
-	if (!s || !diffp)
-		return EINVAL;
-	pthread_mutex_lock(&s->lock);
-	err = store_rows_load(s, STORE_STAGED, &st, &ns);
-	if (!err)
-		err = store_rows_load(s, STORE_RUNNING, &ru, &nr);
-	if (!err)
-		err = store_sections_load(s, STORE_STAGED, &stsec);
+	err = store_sections_load(s, STORE_STAGED, &stsec);
 	if (!err)
 		err = store_sections_load(s, STORE_RUNNING, &rusec);
-	pthread_mutex_unlock(&s->lock);
-	if (err)
-		goto out;
-	diff = json_array();
-	if (!diff) {
-		err = ENOMEM;
-		goto out;
+	if (!err && diff)
+		store_diff(NULL, 0, NULL, 0, stsec, rusec, diff, NULL);
+	if (!err && count) {
+		size_t n = store_section_count();
+
+		for (size_t k = 0; k < n; k++) {
+			const char *name = store_section_at(k)->name;
+
+			if (!json_equal(json_object_get(stsec, name),
+					json_object_get(rusec, name)))
+				(*count)++;
+		}
 	}
-	store_diff(st, ns, ru, nr, stsec, rusec, diff, NULL);
-	*diffp = diff;
- out:
-	store_rows_free(st, ns);
-	store_rows_free(ru, nr);
 	json_decref(stsec);
 	json_decref(rusec);
 	return err;
+}
+
+int store_pending_count(struct store *s, size_t *np)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	if (!s || !np)
+		return EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (store_prep(s, "SELECT count(*) FROM (" PENDING_EXT_SQL ")", &st)) {
+		err = EIO;
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (size_t)sqlite3_column_int64(st, 0);
+	else
+		err = EIO;
+	store_unprep(st);
+	if (!err)
+		err = pending_sections(s, NULL, &n);
+	if (!err)
+		*np = n;
+ out:
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+/* The pending edit of one extension: its changed fields, from the two
+ * rows (only this row is read). */
+static json_t *pending_edit(struct store *s, const char *number)
+{
+	struct ext_row a, b;
+	json_t *item = NULL;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	if (!store_row_get(s, STORE_STAGED, number, &a) &&
+	    !store_row_get(s, STORE_RUNNING, number, &b))
+		item = pending_item("ext", number, "edit",
+				    changed_fields(&a, &b));
+	ext_row_clear(&a);
+	ext_row_clear(&b);
+	return item;
+}
+
+/* Only the rows that differ are read (PENDING_EXT_SQL), so a listing of
+ * a few changes among 10,000 extensions loads a few rows. */
+int store_pending(struct store *s, json_t **diffp)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *diff = NULL;
+	int rc, err = 0;
+
+	if (!s || !diffp)
+		return EINVAL;
+	diff = json_array();
+	if (!diff)
+		return ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	if (store_prep(s, PENDING_EXT_SQL " ORDER BY 1", &st)) {
+		err = EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *num = (const char *)sqlite3_column_text(st, 0);
+		const char *op = (const char *)sqlite3_column_text(st, 1);
+		json_t *item;
+
+		if (!num || !op)
+			continue;
+		if (!strcmp(op, "edit")) {
+			char number[24];
+
+			/* a second statement runs inside: copy the key */
+			snprintf(number, sizeof(number), "%s", num);
+			item = pending_edit(s, number);
+		} else {
+			item = pending_item("ext", num, op, NULL);
+		}
+		if (!item || json_array_append_new(diff, item)) {
+			err = ENOMEM;
+			break;
+		}
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = EIO;
+	store_unprep(st);
+	if (!err)
+		err = pending_sections(s, diff, NULL);
+ out:
+	pthread_mutex_unlock(&s->lock);
+	if (err) {
+		json_decref(diff);
+		return err;
+	}
+	*diffp = diff;
+	return 0;
 }
 
 int store_discard(struct store *s)

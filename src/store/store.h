@@ -126,6 +126,10 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
  * "key","op":"add"|"edit"|"remove","fields":[changed field names]}. */
 int store_pending(struct store *s, json_t **diff);
 
+/* How many items store_pending's diff holds, counted in SQL without
+ * loading either extension table (for GET /status, which is polled). */
+int store_pending_count(struct store *s, size_t *n);
+
 /* Drop every staged change (staged := running). */
 int store_discard(struct store *s);
 

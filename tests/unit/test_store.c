@@ -990,6 +990,83 @@ static void test_fingerprint_backfill(void **state)
 	report_reset(&r);
 }
 
+/* store_pending_count (what GET /status reports, counted in SQL) and
+ * store_pending (only differing rows read) equal the diff a commit
+ * computes over both whole tables (dry run), at every step. */
+static void expect_pending(struct store *s, size_t want)
+{
+	json_t *d = NULL, *res = NULL;
+	size_t n = 99;
+
+	assert_int_equal(store_pending_count(s, &n), 0);
+	assert_int_equal(n, want);
+	assert_int_equal(store_pending(s, &d), 0);
+	assert_int_equal(json_array_size(d), want);
+	assert_int_equal(store_commit(s, true, &res, NULL), 0);
+	assert_true(json_equal(d, json_object_get(res, "changes")));
+	json_decref(res);
+	json_decref(d);
+}
+
+static void test_pending_count(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *o, *d = NULL;
+
+	report_init(&r);
+	expect_pending(f->s, 0);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "2010", "Alan Turing", PW2, PIN2);
+	add_ok(f->s, "203", "Grace Hopper", PW3, "593817");
+	expect_pending(f->s, 3);
+	json_decref(commit_ok(f->s, NULL));
+	expect_pending(f->s, 0);
+
+	/* a field, a secret only (same doc), a removal, an addition, a
+	 * section */
+	o = json_pack("{s:b}", "phone.nat", 1);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	expect_pending(f->s, 1);
+	o = json_pack("{s:s}", "voicemail.pin", "720394");
+	assert_int_equal(store_ext_edit(f->s, "2010", o, 0, &r, NULL), 0);
+	json_decref(o);
+	assert_int_equal(store_ext_remove(f->s, "203", &r), 0);
+	add_ok(f->s, "20", "Edsger Dijkstra", "Tc6Lm3Rvd", "846215");
+	set_ok(f->s, "sip", "realm", "example");
+	expect_pending(f->s, 5);
+	assert_int_equal(store_pending(f->s, &d), 0);
+	/* number order, byte-wise: 20 < 201 < 2010 < 203, sections last */
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 0), "op")), "add");
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 2), "key")), "2010");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+		json_array_get(d, 2), "fields"), 0)), "voicemail.pin");
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 3), "op")), "remove");
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(d, 4), "kind")), "section");
+	json_decref(d);
+
+	/* edited back to the running value: no longer pending */
+	o = json_pack("{s:b}", "phone.nat", 0);
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	expect_pending(f->s, 4);
+	assert_int_equal(store_discard(f->s), 0);
+	expect_pending(f->s, 0);
+	set_ok(f->s, "sip", "realm", "example");
+	o = json_pack("{s:b}", "phone.nat", 1);
+	assert_int_equal(store_ext_edit(f->s, "203", o, 0, &r, NULL), 0);
+	json_decref(o);
+	expect_pending(f->s, 2);
+	json_decref(commit_ok(f->s, NULL));
+	expect_pending(f->s, 0);
+	report_reset(&r);
+}
+
 /* commit_log keeps the last STORE_LOG_KEEP (1000) commits. */
 static void test_commit_log_bounded(void **state)
 {
@@ -1087,6 +1164,7 @@ int main(void)
 		T(test_dry_run_autofix_changes_nothing),
 		T(test_fingerprint_backfill),
 		T(test_commit_log_bounded),
+		T(test_pending_count),
 		cmocka_unit_test(test_json_text),
 	};
 
