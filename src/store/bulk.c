@@ -172,5 +172,6 @@ int store_ext_bulk(struct store *s, const char *type, unsigned first,
 			store_ext_wipe(v);
 	}
 	json_decref(out);
+	store_trim();
 	return err;
 }

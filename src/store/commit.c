@@ -745,5 +745,6 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	json_decref(changes);
 	json_decref(changed_secs);
 	commit_free(&c);
+	store_trim();
 	return err;
 }

@@ -370,6 +370,7 @@ int store_ext_import_csv(struct store *s, const char *csvtext, size_t len,
 	report_merge(r, &warns, NULL);
 	if (!err && count)
 		*count = n;
+	store_trim();
 	return err;
 }
 

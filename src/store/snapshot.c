@@ -85,6 +85,29 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	}
 }
 
+struct snap_acc {
+	struct snap_ext **ext;
+	size_t *n, *cap;
+};
+
+static int snap_row(struct ext_row *row, void *arg)
+{
+	struct snap_acc *a = arg;
+
+	if (*a->n == *a->cap) {
+		size_t nc = *a->cap ? *a->cap * 2 : 256;
+		struct snap_ext *p = realloc(*a->ext, nc * sizeof(*p));
+
+		if (!p)
+			return ENOMEM;
+		*a->ext = p;
+		*a->cap = nc;
+	}
+	memset(&(*a->ext)[*a->n], 0, sizeof(**a->ext));
+	fill_ext(&(*a->ext)[(*a->n)++], row);
+	return 0;
+}
+
 int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			 const json_t *sections, uint64_t version,
 			 struct snapshot **snapp)
@@ -121,27 +144,45 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 	return 0;
 }
 
+/* At start: one running row at a time (read, parse, fill, free), so the
+ * extension table is never held in memory — only the snapshot. */
 int store_snapshot(struct store *s, struct snapshot **snap)
 {
-	struct ext_row *rows = NULL;
-	size_t n = 0;
+	struct snap_ext *ext = NULL;
+	size_t n = 0, cap = 0;
 	json_t *secs = NULL;
+	struct snapshot *sn = NULL;
 	uint64_t version;
-	int err;
+	int err = 0;
 
 	if (!s || !snap)
 		return EINVAL;
 	pthread_mutex_lock(&s->lock);
-	err = store_rows_load(s, STORE_RUNNING, &rows, &n);
+	err = store_sections_load(s, STORE_RUNNING, &secs);
 	if (!err)
-		err = store_sections_load(s, STORE_RUNNING, &secs);
+		err = store_rows_each(s, STORE_RUNNING, snap_row, &(struct
+				      snap_acc){&ext, &n, &cap});
 	version = store_version(s);
 	pthread_mutex_unlock(&s->lock);
 	if (!err)
-		err = store_snapshot_build(rows, n, false, secs, version,
-					   snap);
-	store_rows_free(rows, n);
+		err = store_snapshot_build(NULL, 0, false, secs, version, &sn);
+	if (!err) {
+		free(sn->ext);
+		sn->ext = ext ? ext : calloc(1, sizeof(*sn->ext));
+		ext = NULL;
+		sn->n_ext = n;
+		if (!sn->ext)
+			err = ENOMEM;
+	}
+	if (err) {
+		snapshot_free(sn);
+		sn = NULL;
+	} else {
+		*snap = sn;
+	}
+	free(ext);
 	json_decref(secs);
+	store_trim();
 	return err;
 }
 

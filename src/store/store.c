@@ -3,6 +3,7 @@
  * write path, pending diff, discard, licences.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ int store_open(struct store **sp, const char *data_dir, const char *share_dir)
 	sqlite3_busy_timeout(s->db, 5000);
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
 			 "PRAGMA synchronous=FULL;"
-			 "PRAGMA cache_size=-16384;"
+			 "PRAGMA cache_size=-2048;"
 			 "PRAGMA foreign_keys=ON;", NULL, NULL, NULL)
 	    != SQLITE_OK) {
 		err = EIO;
@@ -503,6 +504,41 @@ int store_rows_load(struct store *s, enum store_view v,
 	*rowsp = rows;
 	*np = n;
 	return 0;
+}
+
+/* Call fn for each row of a table in number order, one row in memory at
+ * a time (the row is cleared after fn). Stops at fn's first error. */
+int store_rows_each(struct store *s, enum store_view v,
+		    int (*fn)(struct ext_row *row, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct ext_row row;
+	char sql[512];
+	int rc, err = 0;
+
+	select_sql(v, " ORDER BY number", sql, sizeof(sql));
+	if (store_prep(s, sql, &st))
+		return EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = row_read(st, v, &row);
+		if (!err)
+			err = fn(&row, arg);
+		ext_row_clear(&row);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = EIO;
+	store_unprep(st);
+	return err;
+}
+
+/* Give freed heap back to the system after a big operation: glibc keeps
+ * it in the (per-thread) arena otherwise, and the admin threads' peaks
+ * would stay resident. */
+void store_trim(void)
+{
+	malloc_trim(0);
 }
 
 /* One row by number: 0, ENOENT or EIO. */

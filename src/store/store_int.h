@@ -141,6 +141,9 @@ void store_tx_rollback(struct store *s);
 int store_rows_load(struct store *s, enum store_view v,
 		    struct ext_row **rowsp, size_t *np);
 void store_rows_free(struct ext_row *rows, size_t n);
+int store_rows_each(struct store *s, enum store_view v,
+		    int (*fn)(struct ext_row *row, void *arg), void *arg);
+void store_trim(void);   /* malloc_trim after a big operation */
 void ext_row_clear(struct ext_row *row);
 int store_row_write(struct store *s, enum store_view v,
 		    const struct ext_row *row);
