@@ -39,6 +39,8 @@ struct firewall {
 	struct timespec deadline; /* CLOCK_MONOTONIC */
 	char *restore;            /* rollback script while pending */
 	char *applied;            /* script installed, waiting for confirm */
+	bool fwd_by_apply;        /* the pending apply turned IPv4
+				   * forwarding on: a rollback turns it off */
 };
 
 /* ---- the settings section ---- */
@@ -384,12 +386,46 @@ void firewall_listen_of(struct firewall *f, char *sip, size_t sipsz,
 }
 
 /* Restore the previous rules (caller holds mu, pending is true). */
+/* Write '1' or '0' to net.ipv4.ip_forward (this network namespace). Fails
+ * without the rights or under systemd's ProtectKernelTunables. */
+static int ip_forward_set(char c)
+{
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, &c, 1) != 1)
+		rc = errno ? errno : EIO;
+	close(fd);
+	return rc;
+}
+
+static bool ip_forward_off(void)
+{
+	char c = '1';
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = '1';
+	close(fd);
+	return c == '0';
+}
+
 static int do_rollback(struct firewall *f, struct report *r)
 {
 	char err[256];
 	int rc;
 
 	rc = firewall_nft_run(f->restore, err, sizeof(err));
+	if (!rc && f->fwd_by_apply) {
+		f->fwd_by_apply = false;
+		if (ip_forward_set('0'))
+			log_warn("firewall", "rollback: could not turn IPv4 "
+				 "forwarding off again");
+	}
 	if (rc) {
 		log_err("firewall", "rollback failed: %s", err);
 		report_add(r, "", "firewall", "firewall.nft",
@@ -542,19 +578,6 @@ int firewall_preview(struct firewall *f, bool staged, char **text,
 	return rc;
 }
 
-static bool ip_forward_off(void)
-{
-	char c = '1';
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	if (read(fd, &c, 1) != 1)
-		c = '1';
-	close(fd);
-	return c == '0';
-}
-
 int firewall_apply(struct firewall *f, unsigned rollback_s,
 		   struct report *r, json_t **result)
 {
@@ -626,6 +649,20 @@ int firewall_apply(struct firewall *f, unsigned rollback_s,
 	free(f->applied);
 	f->applied = text;
 	text = NULL;
+	/* "Gateway/Firewall will enable outgoing NAT": masquerade is useless
+	 * while the kernel does not forward, so a gateway turns it on (and
+	 * a rollback of this apply turns it off again). */
+	if (m->conf.type == FW_TYPE_GATEWAY && ip_forward_off()) {
+		int ferr = ip_forward_set('1');
+
+		if (!ferr) {
+			f->fwd_by_apply = true;
+			log_info("firewall", "gateway: IPv4 forwarding enabled");
+		} else {
+			log_warn("firewall", "gateway: cannot enable IPv4 "
+				 "forwarding: %s", strerror(ferr));
+		}
+	}
 	f->pending = true;
 	f->active = true;
 	clock_gettime(CLOCK_MONOTONIC, &f->deadline);
@@ -648,9 +685,11 @@ int firewall_apply(struct firewall *f, unsigned rollback_s,
 		warn = json_array();
 		if (m->conf.type == FW_TYPE_GATEWAY && ip_forward_off())
 			json_array_append_new(warn, json_string(
-				"net.ipv4.ip_forward is 0: LAN hosts cannot "
-				"reach the WAN through this gateway until "
-				"forwarding is enabled (sysctl)"));
+				"net.ipv4.ip_forward is 0 and bulwarkd could "
+				"not enable it (no rights, or systemd's "
+				"ProtectKernelTunables): LAN hosts cannot "
+				"reach the WAN until it is enabled, e.g. "
+				"net.ipv4.ip_forward=1 in /etc/sysctl.d/"));
 		if (res)
 			json_object_set_new(res, "warnings", warn);
 		else
@@ -686,6 +725,7 @@ int firewall_confirm(struct firewall *f)
 		goto out;
 	file_remove(f, "firewall.rollback");
 	f->pending = false;
+	f->fwd_by_apply = false;   /* confirmed: forwarding stays on */
 	free(f->restore);
 	free(f->applied);
 	f->restore = f->applied = NULL;

@@ -159,7 +159,8 @@ def net():
             ns(n, "ip", "addr", "add", addr, "dev", dev)
             ns(n, "ip", "link", "set", dev, "up")
         ns(NS_LAN, "ip", "route", "add", "default", "via", HOST_LAN)
-        ns(NS_HOST, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # forwarding off: a gateway apply must turn it on by itself
+        ns(NS_HOST, "sysctl", "-qw", "net.ipv4.ip_forward=0")
         # stand-in sshd in the Bulwark ns; echo server on the WAN peer
         for n, script, port in ((NS_HOST, ECHO_PEER, SSH_PORT),
                                 (NS_WAN, ECHO_PEER, 8000)):
@@ -303,12 +304,26 @@ def test_banned_wan_address_dropped(fw):
     assert "packets 0 " not in line, line
 
 
+def ip_forward():
+    return ns(NS_HOST, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip()
+
+
 def test_gateway_masquerade(fw):
     # Before: the WAN peer cannot answer 10.77.0.2 (no route back).
     assert probe(NS_LAN, "peer", PEER_WAN, 8000) == "timeout"
+    ns(NS_HOST, "sysctl", "-qw", "net.ipv4.ip_forward=0")
     configure(fw, "type=gateway", "lan=lan0")
+    # an unconfirmed gateway apply turns forwarding on, its rollback off
+    ok(fw.cli("firewall", "apply", "--rollback", "2"))
+    assert ip_forward() == "1"
+    t0 = time.time()
+    while fw.cli("firewall", "status", "--json").json["pending"] and \
+            time.time() - t0 < 8:
+        time.sleep(0.2)
+    assert ip_forward() == "0"
     r = ok(fw.cli("firewall", "apply", "--rollback", "60"))
-    assert "ip_forward" not in r.stdout   # enabled in this namespace
+    assert "ip_forward" not in r.stdout   # bulwarkd enabled it
+    assert ip_forward() == "1"
     ok(fw.cli("firewall", "confirm"))
     assert probe(NS_LAN, "peer", PEER_WAN, 8000) == f"seen-as {HOST_WAN}"
     # forwarding from the WAN side into the LAN is not allowed
