@@ -732,36 +732,15 @@ static void passwd_generate(struct daemon *d, const struct api_req *req,
 
 /* ---- commit, pending, discard, licences ---- */
 
-/* Names of the settings sections with staged changes. */
-static json_t *changed_sections(struct store *st)
-{
-	json_t *pending = NULL, *names = json_array(), *it;
-	size_t i;
-
-	if (store_pending(st, &pending))
-		return names;
-	json_array_foreach(pending, i, it) {
-		const char *kind = json_string_value(json_object_get(it, "kind"));
-		const json_t *key = json_object_get(it, "key");
-
-		if (kind && !strcmp(kind, "section") && json_is_string(key))
-			json_array_append(names, (json_t *)key);
-	}
-	json_decref(pending);
-	return names;
-}
-
 static void commit_post(struct daemon *d, const struct api_req *req,
 			struct api_resp *resp)
 {
 	bool dry = api_query_flag(req, "dry_run") ||
 		   body_flag(req->body, "dry_run");
-	json_t *result = NULL, *changed = NULL;
+	json_t *result = NULL;
 	struct snapshot *snap = NULL;
 	int err;
 
-	if (!dry)
-		changed = changed_sections(d->store);
 	err = store_commit(d->store, dry, &result, dry ? NULL : &snap);
 	if (result && !json_is_true(json_object_get(result, "ok"))) {
 		const json_t *errors = json_object_get(result, "errors");
@@ -783,22 +762,22 @@ static void commit_post(struct daemon *d, const struct api_req *req,
 		api_ok(resp, result);
 		resp->status = 422;
 		snapshot_free(snap);
-		goto out;
+		return;
 	}
 	if (err) {
 		json_decref(result);
 		snapshot_free(snap);
 		refuse(resp, err, NULL, "Commit");
-		goto out;
+		return;
 	}
 	if (!dry && snap) {
 		daemon_publish_snapshot(snap);
-		services_committed(d->services, changed);
+		/* the sections this commit changed, as the store wrote them */
+		services_committed(d->services,
+				   json_object_get(result, "sections"));
 	}
 	json_object_set_new(result, "dry_run", json_boolean(dry));
 	api_ok(resp, result);
-out:
-	json_decref(changed);
 }
 
 static void pending_get(struct daemon *d, const struct api_req *req,

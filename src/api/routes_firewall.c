@@ -234,24 +234,6 @@ static void wiz_get(struct daemon *d, const struct api_req *req,
 		api_ok(resp, o);
 }
 
-static json_t *changed_sections(struct store *st)
-{
-	json_t *pending = NULL, *names = json_array(), *it;
-	size_t i;
-
-	if (store_pending(st, &pending))
-		return names;
-	json_array_foreach(pending, i, it) {
-		const char *kind = json_string_value(json_object_get(it, "kind"));
-		const json_t *key = json_object_get(it, "key");
-
-		if (kind && !strcmp(kind, "section") && json_is_string(key))
-			json_array_append(names, (json_t *)key);
-	}
-	json_decref(pending);
-	return names;
-}
-
 /* The wizard's last step: check, commit (only the firewall is staged),
  * publish the snapshot, then apply with the rollback timer. */
 static void wiz_apply(struct daemon *d, const struct api_req *req,
@@ -259,7 +241,7 @@ static void wiz_apply(struct daemon *d, const struct api_req *req,
 {
 	struct report r;
 	struct snapshot *snap = NULL;
-	json_t *result = NULL, *changed = NULL, *extra;
+	json_t *result = NULL, *extra;
 	unsigned rb;
 	int err;
 
@@ -271,7 +253,6 @@ static void wiz_apply(struct daemon *d, const struct api_req *req,
 		refuse(resp, err, &r, "Firewall wizard apply");
 		goto out;
 	}
-	changed = changed_sections(d->store);
 	err = store_commit(d->store, false, &result, &snap);
 	if (err || !json_is_true(json_object_get(result, "ok"))) {
 		const json_t *e0 = json_array_get(json_object_get(result,
@@ -290,7 +271,8 @@ static void wiz_apply(struct daemon *d, const struct api_req *req,
 	}
 	if (snap) {
 		daemon_publish_snapshot(snap);
-		services_committed(d->services, changed);
+		services_committed(d->services,
+				   json_object_get(result, "sections"));
 	}
 	extra = json_pack("{s:b, s:O?}", "committed", 1, "version",
 			  json_object_get(result, "version"));
@@ -298,7 +280,6 @@ static void wiz_apply(struct daemon *d, const struct api_req *req,
 	json_decref(extra);
 out:
 	json_decref(result);
-	json_decref(changed);
 	report_reset(&r);
 }
 
