@@ -130,6 +130,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_janitor_stop(s);
 	for (size_t i = 0; i < s->nstc; i++) {
 		sqlite3_finalize(s->stc[i].st);
 		free(s->stc[i].sql);
@@ -197,6 +198,8 @@ int store_open(struct store **sp, const char *data_dir, const char *share_dir)
 	if (err)
 		goto out;
 	err = dict_load(s, share_dir);
+	if (!err)
+		err = store_janitor_start(s);
  out:
 	if (err) {
 		store_close(s);
@@ -642,7 +645,7 @@ int store_row_delete(struct store *s, const char *number)
 	int64_t gen = 0;
 	int err;
 
-	store_mirror_sync(s);
+	store_mirror_sync_warm(s);
 	err = store_tx_begin(s);
 	if (err)
 		return err;
@@ -1194,7 +1197,8 @@ int store_rows_stage(struct store *s, struct ext_row *rows, size_t n)
 	int64_t gen = 0;
 	int err;
 
-	store_mirror_sync(s);   /* current before, so the rows can move in */
+	/* current before, so the rows can move in */
+	store_mirror_sync_warm(s);
 	err = store_tx_begin(s);
 
 	if (err)

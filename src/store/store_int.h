@@ -5,6 +5,7 @@
 #define BULWARK_STORE_INT_H
 
 #include <pthread.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sqlite3.h>
@@ -26,6 +27,7 @@
 #define STORE_STMT_CACHE 48
 #define STORE_FP_LEN 16          /* keyed SIP-password fingerprint */
 #define STORE_LOG_KEEP 1000      /* commit_log rows kept */
+#define STORE_MIRROR_IDLE_S 30   /* mirror freed this long after last use */
 
 /* Secret fields and the column that holds each at rest. */
 enum store_sec {
@@ -91,7 +93,15 @@ struct store {
 		int64_t gen;
 		struct ext_row *st, *ru;
 		size_t ns, nr;
+		struct timespec used;   /* CLOCK_MONOTONIC of last use */
 	} mir;
+	/* The janitor thread frees the mirror STORE_MIRROR_IDLE_S after its
+	 * last use (mirror.c). */
+	struct {
+		pthread_t th;
+		pthread_cond_t cv;
+		bool on, stop;
+	} jan;
 };
 
 /* migrate.c */
@@ -201,6 +211,11 @@ int store_gen_bump(struct store *s, int64_t *gen);   /* inside a tx */
 int store_mirror_sync(struct store *s);
 void store_mirror_drop(struct store *s);   /* mark stale */
 void store_mirror_free(struct store *s);
+/* Sync if the mirror is resident (or valid); a cold mirror is left to
+ * the next commit, so an edit does not load every row. */
+void store_mirror_sync_warm(struct store *s);
+int store_janitor_start(struct store *s);
+void store_janitor_stop(struct store *s);   /* before the lock goes */
 /* After a committed write that bumped ext_gen to gen: */
 void store_mirror_put(struct store *s, struct ext_row *rows, size_t n,
 		      int64_t gen);
