@@ -1,7 +1,8 @@
 /*
  * api — the admin API server: libmicrohttpd on DATA/control.sock (file
- * mode is the authentication) and optionally on TCP with HTTP Basic admin
- * authentication (auth.c). Requests are routed through the tables that
+ * mode is the authentication) and optionally on TCP (--http) and over TLS
+ * (--https, certificate from tls.c) with HTTP Basic admin authentication
+ * (auth.c). Requests are routed through the tables that
  * modules register (routes.h); handlers get the parsed JSON body.
  *
  * Threads: one MHD thread per connection, so a failed login can be
@@ -28,6 +29,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/routes.h"
+#include "api/tls.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "common/report.h"
@@ -42,6 +44,8 @@
 #define PER_IP_LIMIT    8
 #define CONN_TIMEOUT_S  60
 #define AUTH_FAIL_DELAY_MS 1000
+/* TLS 1.2 and 1.3 only, GnuTLS's NORMAL ciphers otherwise */
+#define TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct table {
 	const struct api_route *routes;
@@ -54,18 +58,20 @@ static size_t n_tables;
 struct listener {
 	struct api *api;
 	bool need_auth;
-	const char *name;        /* "unix" or "tcp", for the log */
+	const char *name;        /* "unix", "tcp" or "https", for the log */
 };
 
 struct api {
 	struct daemon *d;
 	struct MHD_Daemon *unix_mhd;
 	struct MHD_Daemon *tcp_mhd;
+	struct MHD_Daemon *tls_mhd;
+	char *tls_cert, *tls_key;  /* PEM, kept while tls_mhd runs */
 	int unix_fd;
 	bool fd_owned_by_mhd;
 	char sock_path[256];
 	struct api_auth *auth;
-	struct listener unix_l, tcp_l;
+	struct listener unix_l, tcp_l, tls_l;
 };
 
 /* Per-request state, kept across MHD's calls for one request. */
@@ -586,6 +592,25 @@ static int parse_addr(const char *text, struct sockaddr_storage *ss,
 	return EINVAL;
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	return IN6_IS_ADDR_LOOPBACK(
+		&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static int auth_once(struct api *a)
+{
+	if (a->auth)
+		return 0;
+	return api_auth_alloc(&a->auth, a->d && a->d->data_dir ?
+			      a->d->data_dir : ".");
+}
+
 int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	      const char *http_addr)
 {
@@ -604,6 +629,7 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	a->unix_fd = -1;
 	a->unix_l = (struct listener){ a, false, "unix" };
 	a->tcp_l = (struct listener){ a, true, "tcp" };
+	a->tls_l = (struct listener){ a, true, "https" };
 
 	err = unix_listen(a, sock_path);
 	if (err)
@@ -629,7 +655,11 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 		err = parse_addr(http_addr, &ss, &v6);
 		if (err)
 			goto out;
-		err = api_auth_alloc(&a->auth, d && d->data_dir ? d->data_dir : ".");
+		if (!is_loopback(&ss))
+			log_warn("api", "--http %s is not a loopback address: "
+				 "the admin password crosses the network in "
+				 "clear text; prefer --https", http_addr);
+		err = auth_once(a);
 		if (err)
 			goto out;
 		a->tcp_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
@@ -653,10 +683,85 @@ out:
 	return err;
 }
 
+static void tls_pem_free(struct api *a)
+{
+	if (a->tls_key) {
+		sodium_memzero(a->tls_key, strlen(a->tls_key));
+		free(a->tls_key);
+		a->tls_key = NULL;
+	}
+	free(a->tls_cert);
+	a->tls_cert = NULL;
+}
+
+int api_https_start(struct api *a, const char *https_addr, char *why,
+		    size_t whysz)
+{
+	struct sockaddr_storage ss;
+	bool v6 = false;
+	int err;
+	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			       MHD_USE_ERROR_LOG | MHD_USE_TLS;
+
+	if (why && whysz)
+		why[0] = '\0';
+	if (!a || !https_addr)
+		return EINVAL;
+	if (a->tls_mhd) {
+		snprintf(why, whysz, "HTTPS is already being served");
+		return EALREADY;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(why, whysz, "this libmicrohttpd was built without "
+			 "TLS (GnuTLS) support: use a build with it, or "
+			 "--http on a loopback address behind a TLS proxy");
+		return ENOTSUP;
+	}
+	err = parse_addr(https_addr, &ss, &v6);
+	if (err) {
+		snprintf(why, whysz, "'%.80s' is not IPV4:PORT or [IPV6]:PORT",
+			 https_addr);
+		return err;
+	}
+	err = auth_once(a);
+	if (err) {
+		snprintf(why, whysz, "admin credential: %s", strerror(err));
+		return err;
+	}
+	err = api_tls_load(a->d && a->d->data_dir ? a->d->data_dir : ".",
+			   &a->tls_cert, &a->tls_key, NULL, why, whysz);
+	if (err)
+		return err;
+	a->tls_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
+		0, NULL, NULL, on_request, &a->tls_l,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_HTTPS_MEM_KEY, a->tls_key,
+		MHD_OPTION_HTTPS_MEM_CERT, a->tls_cert,
+		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		MHD_OPTION_END);
+	if (!a->tls_mhd) {
+		tls_pem_free(a);
+		snprintf(why, whysz, "cannot serve HTTPS on %.80s (address "
+			 "in use or not on this host, or the TLS setup failed: "
+			 "see the 'http:' lines above)", https_addr);
+		return EADDRNOTAVAIL;
+	}
+	return 0;
+}
+
 void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	if (a->tls_mhd)
+		MHD_stop_daemon(a->tls_mhd);
+	tls_pem_free(a);
 	if (a->tcp_mhd)
 		MHD_stop_daemon(a->tcp_mhd);
 	if (a->unix_mhd)

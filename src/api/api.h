@@ -1,8 +1,8 @@
 /*
  * api — the admin API (control plane): HTTP/1.1 + JSON under /api/v1/, on
  * DATA/control.sock (0600, no further authentication: file permissions are
- * the authentication) and, with --http ADDR:PORT, on TCP with admin
- * authentication.
+ * the authentication) and, with --http ADDR:PORT / --https ADDR:PORT, on
+ * TCP / TLS with admin authentication.
  *
  * Routes are rows of tables that each module registers (STYLE.md: dispatch
  * tables, not if-chains): store/extension routes in api/routes_config.c,
@@ -60,6 +60,15 @@ void api_error(struct api_resp *resp, int status, const char *msg,
 /* Start serving: the control socket always; TCP if http_addr != NULL. */
 int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	      const char *http_addr);
+/* Also serve the same routes with the same admin authentication over
+ * HTTPS on https_addr ("IPV4:PORT" / "[IPV6]:PORT"), after api_start:
+ * TLS 1.2 and 1.3 only, certificate and key from DATA/tls/admin.crt and
+ * admin.key (api/tls.h: api_tls_ensure makes them first). 0, or an errno
+ * code with a sentence in why (ENOTSUP: libmicrohttpd without TLS).
+ * (Addition: admin API over HTTPS.) */
+int api_https_start(struct api *a, const char *https_addr, char *why,
+		    size_t whysz);
+
 void api_stop(struct api *a);   /* NULL-safe */
 
 #endif

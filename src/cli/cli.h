@@ -1,7 +1,9 @@
 /*
  * cli — the bulwark command-line tool. It talks HTTP/JSON to the daemon's
- * admin API: DATA/control.sock by default, or --url http://ADDR:PORT with
- * --user admin:PASSWORD (env BULWARK_URL, BULWARK_USER).
+ * admin API: DATA/control.sock by default, or --url https://ADDR:PORT (or
+ * http://) with --user admin:PASSWORD (env BULWARK_URL, BULWARK_USER) and,
+ * for https, --cacert FILE / --fingerprint sha256//PIN (env
+ * BULWARK_CACERT, BULWARK_FINGERPRINT).
  *
  * Commands are rows of tables (STYLE.md: dispatch tables): each cmd_*.c
  * exports one table, terminated by a row whose name is NULL, and main.c
@@ -23,6 +25,8 @@ struct cli {
 	const char *data_dir;    /* --data, BULWARK_DATA, /var/lib/bulwark */
 	const char *url;         /* --url or BULWARK_URL; NULL = control.sock */
 	const char *user;        /* --user admin:PW or BULWARK_USER */
+	const char *cacert;      /* --cacert FILE: trust only this (https) */
+	const char *pin;         /* --fingerprint sha256//BASE64 (https) */
 	bool json;               /* --json: print raw JSON for scripts */
 	const char *cmd_name;    /* for usage messages */
 };

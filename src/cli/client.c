@@ -1,6 +1,9 @@
 /*
  * client — HTTP to the admin API with libcurl: over DATA/control.sock
- * (CURLOPT_UNIX_SOCKET_PATH) or, with --url, over TCP with HTTP Basic.
+ * (CURLOPT_UNIX_SOCKET_PATH) or, with --url, over TCP or TLS with HTTP
+ * Basic. TLS always verifies the server: against --cacert FILE only, by
+ * the exact public key of --fingerprint, or else against the system's
+ * CAs (an administrator's own certificate). Never silently unverified.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -135,6 +138,24 @@ static int perform(struct cli *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_SSLVERSION,
+			 (long)CURL_SSLVERSION_TLSv1_2);
+	if (c->cacert) {
+		/* this file only, not the system's CAs as well */
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
+	if (c->pin) {
+		/* The exact key is the identity: checked in the handshake,
+		 * before a byte of the request (or the password) is sent. A
+		 * self-signed certificate cannot chain to a CA, so the chain
+		 * and the name are checked only when --cacert is also given. */
+		curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+		if (!c->cacert) {
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
+	}
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (body) {
 		char ct[128];
@@ -155,8 +176,19 @@ static int perform(struct cli *c, const char *method, const char *path,
 				REPLY_MAX >> 20);
 		else if (c->url)
 			fprintf(stderr, "bulwark: cannot reach bulwarkd at %s: "
-				"%s\n", c->url, *errbuf ? errbuf :
-				curl_easy_strerror(rc));
+				"%s\n%s", c->url, *errbuf ? errbuf :
+				curl_easy_strerror(rc),
+				(rc == CURLE_PEER_FAILED_VERIFICATION ||
+				 rc == CURLE_SSL_CACERT_BADFILE) &&
+				!c->cacert && !c->pin ?
+				"  The server's certificate is not signed by a "
+				"CA this system trusts: give --cacert with a "
+				"copy of DATA/tls/admin.crt, or --fingerprint "
+				"with the public key bulwarkd printed.\n" :
+				rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ?
+				"  The server's key is not the one given with "
+				"--fingerprint: do not send it the password.\n"
+				: "");
 		else
 			fprintf(stderr, "bulwark: cannot reach bulwarkd on %s: "
 				"%s\n  Is the daemon running on this data "

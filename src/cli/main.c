@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <ctype.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -29,15 +31,22 @@ static void usage(FILE *f)
 	const struct cli_cmd *c;
 
 	fprintf(f,
-"usage: bulwark [--data DIR] [--json] [--url http://ADDR:PORT --user admin:PW]\n"
+"usage: bulwark [--data DIR] [--json]\n"
+"               [--url https://ADDR:PORT --user admin:PW\n"
+"                [--cacert FILE | --fingerprint sha256//PIN]]\n"
 "               COMMAND [ARGS]\n"
 "\n"
 "  --data DIR   data directory of the daemon (default " DEFAULT_DATA
 ", or $BULWARK_DATA);\n"
 "               the CLI talks to DIR/control.sock\n"
 "  --json       print JSON for scripts\n"
-"  --url URL    talk to the TCP admin API instead ($BULWARK_URL)\n"
+"  --url URL    talk to the TCP admin API instead: https://ADDR:PORT\n"
+"               (bulwarkd --https) or http://ADDR:PORT ($BULWARK_URL)\n"
 "  --user U:P   admin credential for --url ($BULWARK_USER)\n"
+"  --cacert FILE  https: trust only this certificate (or CA), e.g. a copy\n"
+"               of DATA/tls/admin.crt ($BULWARK_CACERT)\n"
+"  --fingerprint sha256//PIN  https: accept exactly the server key that\n"
+"               bulwarkd printed as \"public key\" ($BULWARK_FINGERPRINT)\n"
 "\n"
 "Commands:\n");
 	for (t = 0; t < N_TABLES; t++)
@@ -240,6 +249,51 @@ static void usage_of(FILE *f, const char *name)
 					c->help ? c->help : "");
 }
 
+/* --cacert / --fingerprint only mean something for an https URL; a pin
+ * must be what bulwarkd printed (curl's "sha256//BASE64" form). */
+static int tls_opts_check(const struct cli *c)
+{
+	bool https = c->url && !strncasecmp(c->url, "https://", 8);
+	const char *p = c->pin;
+
+	if ((c->cacert || c->pin) && !https) {
+		fprintf(stderr, "bulwark: --cacert and --fingerprint need "
+			"--url https://ADDR:PORT\n");
+		return -1;
+	}
+	if (c->cacert && access(c->cacert, R_OK)) {
+		fprintf(stderr, "bulwark: --cacert %s: cannot read it\n",
+			c->cacert);
+		return -1;
+	}
+	if (!p)
+		return 0;
+	/* one or more pins separated by ';', each sha256// + 44 base64 */
+	for (;;) {
+		size_t k;
+
+		if (strncmp(p, "sha256//", 8))
+			break;
+		p += 8;
+		for (k = 0; k < 44 && (isalnum((unsigned char)p[k]) ||
+				       p[k] == '+' || p[k] == '/' ||
+				       p[k] == '='); k++)
+			;
+		if (k != 44)
+			break;
+		p += 44;
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ';')
+			break;
+	}
+	fprintf(stderr, "bulwark: --fingerprint: write the public key "
+		"bulwarkd printed, sha256// and 44 base64 characters (the "
+		"certificate's colon-separated SHA-256 is for browsers; use "
+		"--cacert with the certificate file instead)\n");
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -254,6 +308,12 @@ int main(int argc, char **argv)
 	if (c.url && !*c.url)
 		c.url = NULL;
 	c.user = getenv("BULWARK_USER");
+	c.cacert = getenv("BULWARK_CACERT");
+	if (c.cacert && !*c.cacert)
+		c.cacert = NULL;
+	c.pin = getenv("BULWARK_FINGERPRINT");
+	if (c.pin && !*c.pin)
+		c.pin = NULL;
 
 	/* --json may appear anywhere; the other global options come first. */
 	args = calloc((size_t)argc + 1, sizeof(*args));
@@ -275,7 +335,8 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 		if (i + 1 >= n || (strcmp(o, "--data") && strcmp(o, "--url") &&
-				   strcmp(o, "--user"))) {
+				   strcmp(o, "--user") && strcmp(o, "--cacert") &&
+				   strcmp(o, "--fingerprint"))) {
 			fprintf(stderr, "bulwark: unknown option '%s'\n", o);
 			usage(stderr);
 			free(args);
@@ -285,8 +346,16 @@ int main(int argc, char **argv)
 			c.data_dir = args[++i];
 		else if (!strcmp(o, "--url"))
 			c.url = args[++i];
+		else if (!strcmp(o, "--cacert"))
+			c.cacert = args[++i];
+		else if (!strcmp(o, "--fingerprint"))
+			c.pin = args[++i];
 		else
 			c.user = args[++i];
+	}
+	if (tls_opts_check(&c)) {
+		free(args);
+		return CLI_USAGE;
 	}
 	if (i >= n) {
 		usage(stderr);

@@ -29,6 +29,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/routes.h"
+#include "api/tls.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/datadir.h"
@@ -53,6 +54,7 @@ struct opts {
 	const char *data;
 	const char *sip;
 	const char *http;
+	const char *https;
 	enum log_level level;
 	bool syslog;
 	bool reset_admin;
@@ -61,13 +63,18 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--http ADDR:PORT]\n"
-"                [--log-level debug|info|warn|error] [--syslog]\n"
+"usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--https ADDR:PORT]\n"
+"                [--http ADDR:PORT] [--log-level debug|info|warn|error]\n"
+"                [--syslog]\n"
 "       bulwarkd [--data DIR] --reset-admin\n"
 "\n"
 "  --data DIR         data directory (default " DEFAULT_DATA ", or $BULWARK_DATA)\n"
 "  --sip ADDR:PORT    SIP listen address (default: the sip settings' port)\n"
-"  --http ADDR:PORT   also serve the admin API on TCP (HTTP Basic, user admin)\n"
+"  --https ADDR:PORT  also serve the admin API over HTTPS (TLS 1.2+, HTTP\n"
+"                     Basic, user admin; certificate DATA/tls/admin.crt,\n"
+"                     self-signed at first start)\n"
+"  --http ADDR:PORT   also serve the admin API over plain HTTP (HTTP Basic,\n"
+"                     user admin): for 127.0.0.1 or a management network\n"
 "  --log-level LEVEL  minimum level logged (default info)\n"
 "  --syslog           copy log lines to syslog\n"
 "  --reset-admin      replace the admin API password, print it once, exit\n");
@@ -93,6 +100,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "data", required_argument, NULL, 'd' },
 		{ "sip", required_argument, NULL, 's' },
 		{ "http", required_argument, NULL, 'H' },
+		{ "https", required_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "reset-admin", no_argument, NULL, 'R' },
@@ -111,6 +119,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'd': o->data = optarg; break;
 		case 's': o->sip = optarg; break;
 		case 'H': o->http = optarg; break;
+		case 'T': o->https = optarg; break;
 		case 'S': o->syslog = true; break;
 		case 'R': o->reset_admin = true; break;
 		case 'l':
@@ -135,22 +144,64 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* "ADDR:PORT" as a client would write it: the unspecified address
+ * becomes the loopback one (which the generated certificate names). */
+static void client_addr(char *buf, size_t sz, const char *addr)
+{
+	if (!addr) {
+		snprintf(buf, sz, "ADDR:PORT");
+		return;
+	}
+	if (!strncmp(addr, "0.0.0.0:", 8))
+		snprintf(buf, sz, "127.0.0.1:%s", addr + 8);
+	else if (!strncmp(addr, "[::]:", 5))
+		snprintf(buf, sz, "[::1]:%s", addr + 5);
+	else
+		snprintf(buf, sz, "%s", addr);
+}
+
 /* Shown once, on stdout (never in the log). */
 static void print_credential(const struct opts *o, const char *pw,
 			     bool reset)
 {
-	const char *url = o->http ? o->http : "ADDR:PORT";
+	char url[128];
 
+	client_addr(url, sizeof(url), o->https ? o->https : o->http);
 	printf("\n"
 	       "bulwarkd: %s admin API credential (shown only this once):\n"
 	       "    user:     %s\n"
 	       "    password: %s\n"
-	       "  use it with:\n"
-	       "    bulwark --url http://%s --user %s:PASSWORD status\n"
-	       "    curl -u %s:PASSWORD http://%s/api/v1/status\n"
-	       "  lost it?  bulwarkd --data %s --reset-admin\n\n",
-	       reset ? "new" : "generated", API_AUTH_USER, pw, url,
-	       API_AUTH_USER, API_AUTH_USER, url, o->data);
+	       "  use it with:\n", reset ? "new" : "generated",
+	       API_AUTH_USER, pw);
+	if (o->https)
+		printf("    bulwark --url https://%s --cacert %s/" API_TLS_DIR
+		       "/" API_TLS_CERT " --user %s:PASSWORD status\n"
+		       "    curl --cacert %s/" API_TLS_DIR "/" API_TLS_CERT
+		       " -u %s:PASSWORD https://%s/api/v1/status\n",
+		       url, o->data, API_AUTH_USER, o->data, API_AUTH_USER,
+		       url);
+	else
+		printf("    bulwark --url http://%s --user %s:PASSWORD status\n"
+		       "    curl -u %s:PASSWORD http://%s/api/v1/status\n",
+		       url, API_AUTH_USER, API_AUTH_USER, url);
+	printf("  lost it?  bulwarkd --data %s --reset-admin\n\n", o->data);
+	fflush(stdout);
+}
+
+/* The certificate's identity, for an administrator to pin (public). */
+static void print_certificate(const struct opts *o,
+			      const struct api_tls_info *ti)
+{
+	printf("\n"
+	       "bulwarkd: generated a self-signed HTTPS certificate\n"
+	       "    file:        %s/" API_TLS_DIR "/" API_TLS_CERT
+	       " (valid until %s)\n"
+	       "    SHA-256:     %s\n"
+	       "    public key:  %s\n"
+	       "  check the SHA-256 fingerprint in your browser, or give the\n"
+	       "  file (bulwark --cacert, curl --cacert) or the public key\n"
+	       "  (bulwark --fingerprint, curl --pinnedpubkey) to clients\n\n",
+	       o->data, ti->not_after, ti->fingerprint, ti->pin);
 	fflush(stdout);
 }
 
@@ -245,6 +296,7 @@ int main(int argc, char **argv)
 	struct daemon *d = &the_daemon;
 	struct snapshot *snap = NULL;
 	struct api *api = NULL;
+	struct api_tls_info tls_info;
 	char path[4096];
 	const char *what = "";
 	sigset_t sigs, oldsigs;
@@ -361,7 +413,32 @@ int main(int argc, char **argv)
 	/* --sip / --http override the configured ports: the firewall must
 	 * open the ports actually listened on */
 	services_set_listen(d->services, o.sip, o.http);
-	if (o.http) {
+	if (o.https) {
+		char why[512] = "";
+		bool created = false;
+
+		err = api_tls_ensure(o.data, o.https, &created, &tls_info, why,
+				     sizeof(why));
+		if (err) {
+			log_err("daemon", "--https certificate: %s", why);
+			goto out;
+		}
+		if (created)
+			print_certificate(&o, &tls_info);
+		log_info("daemon", "HTTPS certificate %s/" API_TLS_DIR "/"
+			 API_TLS_CERT "%s: SHA-256 %s, public key %s, valid "
+			 "until %s", o.data, created ? " (generated)" : "",
+			 tls_info.fingerprint, tls_info.pin,
+			 tls_info.not_after);
+		if (tls_info.days_left < 30)
+			log_warn("daemon", "HTTPS certificate %s on %s: replace "
+				 "%s/" API_TLS_DIR "/" API_TLS_CERT " and "
+				 API_TLS_KEY " (or remove both for a new "
+				 "self-signed one) and restart",
+				 tls_info.days_left < 0 ? "expired" : "expires",
+				 tls_info.not_after, o.data);
+	}
+	if (o.http || o.https) {
 		char pw[API_AUTH_PW_LEN + 1];
 		bool created = false;
 
@@ -386,11 +463,23 @@ int main(int argc, char **argv)
 			strerror(err));
 		goto out;
 	}
+	if (o.https) {
+		char why[512] = "";
+
+		err = api_https_start(api, o.https, why, sizeof(why));
+		if (err) {
+			log_err("daemon", "admin API over HTTPS on %s: %s",
+				o.https, why);
+			goto out;
+		}
+		services_set_listen_https(d->services, o.https);
+	}
 
 	/* start-up read every extension (fingerprints, snapshot): give the
 	 * freed pages back before settling down */
 	malloc_trim(0);
-	log_info("daemon", "ready: data %s, admin API %s%s%s", o.data, path,
+	log_info("daemon", "ready: data %s, admin API %s%s%s%s%s", o.data,
+		 path, o.https ? " and https://" : "", o.https ? o.https : "",
 		 o.http ? " and http://" : "", o.http ? o.http : "");
 	pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
 	err = re_main(on_signal);

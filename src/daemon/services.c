@@ -51,6 +51,7 @@ struct services {
 	struct daemon *d;
 	pthread_mutex_t mu;
 	char http_addr[80];
+	char https_addr[80];
 	enum svc_state *state;
 	bool *restart_required;
 };
@@ -158,9 +159,10 @@ static const struct svc_def defs[] = {
 	{ "admin-http", "Admin API and web GUI over HTTP (--http)",
 	  { NULL }, false, true, false, NULL, NULL, NULL, NULL,
 	  "it listens where bulwarkd --http says, from start to exit" },
-	{ "admin-https", "Admin API and web GUI over HTTPS", { NULL },
-	  false, false, false, NULL, NULL, NULL, NULL,
-	  "HTTPS is not built yet" },
+	{ "admin-https", "Admin API and web GUI over HTTPS (--https)",
+	  { NULL }, false, true, false, NULL, NULL, NULL, NULL,
+	  "it listens where bulwarkd --https says, from start to exit: "
+	  "restart bulwarkd with --https ADDR:PORT" },
 	{ "guard", "Brute-force, enumeration and flood protection",
 	  { "guard", NULL }, false, true, true, NULL, NULL, NULL, NULL,
 	  "it protects SIP whenever SIP runs and reloads at each commit" },
@@ -361,7 +363,7 @@ int services_alloc(struct services **sp, struct daemon *d)
 		} else if (!strcmp(def->name, "admin-http")) {
 			s->state[i] = SVC_STOPPED;   /* see set_listen */
 		} else if (!strcmp(def->name, "admin-https")) {
-			s->state[i] = SVC_UNAVAILABLE;
+			s->state[i] = SVC_STOPPED;   /* see set_listen_https */
 		} else if (!strcmp(def->name, "guard")) {
 			s->state[i] = d && d->guard ? SVC_RUNNING :
 				      SVC_UNAVAILABLE;
@@ -400,6 +402,23 @@ void services_set_listen(struct services *s, const char *sip_listen,
 	pthread_mutex_unlock(&s->mu);
 	if (s->d)
 		firewall_set_listen(s->d->firewall, sip_listen, http_addr);
+}
+
+void services_set_listen_https(struct services *s, const char *https_addr)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	snprintf(s->https_addr, sizeof(s->https_addr), "%s",
+		 https_addr ? https_addr : "");
+	if (def_find("admin-https", &i))
+		s->state[i] = https_addr && *https_addr ? SVC_RUNNING :
+			      SVC_STOPPED;
+	pthread_mutex_unlock(&s->mu);
+	if (s->d)
+		firewall_set_listen_https(s->d->firewall, https_addr);
 }
 
 void services_committed(struct services *s, const json_t *changed)

@@ -28,6 +28,12 @@ int services_alloc(struct services **sp, struct daemon *d);
 void services_set_listen(struct services *s, const char *sip_listen,
 			 const char *http_addr);
 
+/* Where the daemon serves the admin API over HTTPS (--https "ADDR:PORT";
+ * NULL: not): shows admin-https as running or stopped and tells the
+ * firewall (firewall_set_listen_https). The daemon calls this once the
+ * HTTPS listener runs (or with NULL). (Addition: admin API over HTTPS.) */
+void services_set_listen_https(struct services *s, const char *https_addr);
+
 /* After a successful commit: mark services whose sections changed
  * (changed = JSON array of section names) and reload those that can. */
 void services_committed(struct services *s, const json_t *changed);

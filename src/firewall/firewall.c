@@ -27,6 +27,7 @@ struct firewall {
 	char *data_dir;
 	char sip_listen[80];
 	char http_addr[80];
+	char https_addr[80];
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -371,6 +372,23 @@ void firewall_set_listen(struct firewall *f, const char *sip_listen,
 	pthread_mutex_unlock(&f->mu);
 }
 
+void firewall_set_listen_https(struct firewall *f, const char *https_addr)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	snprintf(f->https_addr, sizeof(f->https_addr), "%s",
+		 https_addr ? https_addr : "");
+	pthread_mutex_unlock(&f->mu);
+}
+
+void firewall_https_of(struct firewall *f, char *buf, size_t sz)
+{
+	pthread_mutex_lock(&f->mu);
+	snprintf(buf, sz, "%s", f->https_addr);
+	pthread_mutex_unlock(&f->mu);
+}
+
 struct store *firewall_store_of(struct firewall *f)
 {
 	return f ? f->st : NULL;
@@ -549,6 +567,7 @@ static int model_load(struct firewall *f, bool staged, struct model **mp,
 	firewall_assign_roles(&m->conf, m->ifs, m->n_if);
 	firewall_ports_resolve(sip, m->sec, f->sip_listen, f->http_addr,
 			       &m->ports);
+	firewall_ports_https(&m->ports, f->https_addr);
 	rc = firewall_check(&m->conf, m->ifs, m->n_if, &m->ports, r);
 out:
 	json_decref(sip);
@@ -946,7 +965,7 @@ int firewall_catalogue_json(struct firewall *f, bool staged, json_t **out)
 	json_t *sec = NULL, *sip = NULL, *a;
 	struct fw_ports p;
 	size_t i;
-	char sl[80] = "", ha[80] = "";
+	char sl[80] = "", ha[80] = "", hs[80] = "";
 
 	if (!f || !out)
 		return EINVAL;
@@ -959,8 +978,10 @@ int firewall_catalogue_json(struct firewall *f, bool staged, json_t **out)
 	pthread_mutex_lock(&f->mu);
 	snprintf(sl, sizeof(sl), "%s", f->sip_listen);
 	snprintf(ha, sizeof(ha), "%s", f->http_addr);
+	snprintf(hs, sizeof(hs), "%s", f->https_addr);
 	pthread_mutex_unlock(&f->mu);
 	firewall_ports_resolve(sip, sec, sl, ha, &p);
+	firewall_ports_https(&p, hs);
 	a = json_array();
 	for (i = 0; a && i < firewall_catalogue_n; i++) {
 		const struct fw_service *s = &firewall_catalogue[i];

@@ -32,6 +32,12 @@ void firewall_close(struct firewall *f);   /* NULL-safe; never flushes */
 void firewall_set_listen(struct firewall *f, const char *sip_listen,
 			 const char *http_addr);
 
+/* Where the daemon serves the admin API over HTTPS (--https "ADDR:PORT";
+ * NULL: not): admin-https's port follows it instead of
+ * firewall.admin_https_port. The daemon calls this after
+ * firewall_set_listen. (Addition: admin API over HTTPS.) */
+void firewall_set_listen_https(struct firewall *f, const char *https_addr);
+
 /* {"type","staged_type","active","pending","rollback_in","confirmed",
  *  "interfaces":[{"name","role","addresses":[...]}],
  *  "permit":{"sip-udp":"any",...}}. New reference in *out. */

@@ -130,6 +130,11 @@ void firewall_ports_resolve(const json_t *sip, const json_t *sec,
 			    const char *sip_listen, const char *http_addr,
 			    struct fw_ports *p);
 
+/* --https "ADDR:PORT" given to the daemon (may be NULL or ""): its port
+ * wins over firewall.admin_https_port. Call after firewall_ports_resolve.
+ * (Addition: admin API over HTTPS.) */
+void firewall_ports_https(struct fw_ports *p, const char *https_addr);
+
 /* Port range of catalogue service i; false if unknown (0). */
 bool firewall_service_ports(size_t i, const struct fw_ports *p,
 			    uint16_t *lo, uint16_t *hi);
@@ -181,5 +186,7 @@ struct store *firewall_store_of(struct firewall *f);
 /* Copies of the daemon's --sip / --http addresses ("" if none). */
 void firewall_listen_of(struct firewall *f, char *sip, size_t sipsz,
 			char *http, size_t httpsz);
+/* Copy of the daemon's --https address ("" if none). */
+void firewall_https_of(struct firewall *f, char *buf, size_t sz);
 
 #endif

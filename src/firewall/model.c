@@ -404,6 +404,14 @@ void firewall_ports_resolve(const json_t *sip, const json_t *sec,
 			p->hi[i] = p->lo[i];
 }
 
+void firewall_ports_https(struct fw_ports *p, const char *https_addr)
+{
+	uint16_t port = addr_port(https_addr);
+
+	if (port)
+		p->lo[FW_PORT_ADMIN_HTTPS] = p->hi[FW_PORT_ADMIN_HTTPS] = port;
+}
+
 bool firewall_service_ports(size_t i, const struct fw_ports *p,
 			    uint16_t *lo, uint16_t *hi)
 {

@@ -66,7 +66,7 @@ static int draft_load(struct firewall *f, const json_t *over,
 	struct store *st = firewall_store_of(f);
 	struct draft *d = calloc(1, sizeof(*d));
 	json_t *sip = NULL;
-	char sl[80], ha[80];
+	char sl[80], ha[80], hs[80];
 	int rc;
 
 	if (!d)
@@ -81,6 +81,8 @@ static int draft_load(struct firewall *f, const json_t *over,
 		sip = NULL;
 	firewall_listen_of(f, sl, sizeof(sl), ha, sizeof(ha));
 	firewall_ports_resolve(sip, d->sec, sl, ha, &d->ports);
+	firewall_https_of(f, hs, sizeof(hs));
+	firewall_ports_https(&d->ports, hs);
 	json_decref(sip);
 	rc = firewall_ifaces_discover(d->ifs, FW_MAX_IFACES, &d->n_if);
 	if (rc) {
