@@ -10,6 +10,7 @@
  * credited source, repeated failures block that extension from that source
  * instead of the whole address.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -146,7 +147,7 @@ void guard_rl_flush(struct guard *g, uint64_t now, bool force)
 		json_array_append_new(top, json_pack("{s:s,s:I}", "source", buf,
 			"dropped", (json_int_t)g->rl_top[i].n));
 	}
-	guard_event(g, "rate_limited", json_pack("{s:I,s:I,s:o}",
+	guard_event_always(g, "rate_limited", json_pack("{s:I,s:I,s:o}",
 		"dropped", (json_int_t)g->rl_total,
 		"seconds", (json_int_t)((now - g->rl_since) / 1000),
 		"sources", top));
@@ -305,7 +306,7 @@ static bool fail_event_allowed(struct guard *g, uint64_t now)
 		g->ev_tokens -= 1000;
 		return true;
 	}
-	g->st.events_suppressed++;
+	guard_event_suppressed(g, "auth_failure");
 	return false;
 }
 
@@ -379,6 +380,31 @@ static void distributed(struct guard *g, const char *ext, size_t len,
 	e->attack_until = now + (uint64_t)g->cfg.dist_hold * 1000u;
 }
 
+/* Credit survives a restart: the worker writes (source, last success) to
+ * the database, batched with its other jobs; at most once per source per
+ * GUARD_CREDIT_SAVE_MS, so a refresh storm costs a few rows, not one per
+ * REGISTER. The worker forgets rows older than credit_hours and keeps at
+ * most max_tracked. */
+static void save_credit(struct guard *g, struct gsrc *s,
+			const struct gaddr *a, uint64_t now)
+{
+	struct gjob *j;
+	uint64_t span = (uint64_t)g->cfg.credit_hours * 3600000u;
+
+	if (!g->worker || !g->cfg.credit_hours)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->kind = GJOB_CREDIT;
+	j->ban.addr = *a;
+	j->until = now;
+	j->cutoff = now > span ? now - span : 0;
+	j->keep = g->cfg.max_tracked;
+	s->ok_saved = now;
+	gworker_push(g->worker, j);
+}
+
 static bool ext_under_attack(struct guard *g, const char *ext, size_t len,
 			     uint64_t now)
 {
@@ -426,6 +452,8 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 			s->tokens = g->cfg.burst_auth * 1000u;
 		s->last_ok = now;
 		s->counted = false;
+		if (!s->ok_saved || now - s->ok_saved >= GUARD_CREDIT_SAVE_MS)
+			save_credit(g, s, &a, now);
 		if (p) {
 			p->last_ok = now;
 			p->nfail = 0;
@@ -482,7 +510,9 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 		char uab[128];
 		gaddr_str(&full, srcb, sizeof(srcb));
 		str_trunc(uab, sizeof(uab), ua, ua_len);
-		guard_event(g, "auth_failure", json_pack("{s:s,s:s,s:s,s:s}",
+		/* own bucket (fail_event_allowed), not the shared one: a
+		 * flood of failures must not starve ban events */
+		guard_event_always(g, "auth_failure", json_pack("{s:s,s:s,s:s,s:s}",
 			"extension", eb, "source", srcb, "user_agent", uab,
 			"reason", auth_reason[res]));
 	}

@@ -108,11 +108,12 @@ int guard_ban_impose(struct guard *g, const struct gaddr *a,
 	b->since = now;
 	b->until = now + secs * 1000u;
 	b->manual = manual;
+	b->ended = false;
 	g->st.bans++;
 	gaddr_str(a, buf, sizeof(buf));
 	log_info("guard", "banned %s for %llu s (%s, offence %u)", buf,
 		 (unsigned long long)secs, reason, b->offences);
-	guard_event(g, "ban", json_pack("{s:s,s:s,s:o,s:i,s:I,s:i}",
+	(manual ? guard_event_always : guard_event)(g, "ban", json_pack("{s:s,s:s,s:o,s:i,s:I,s:i}",
 		"source", buf, "reason", reason, "extensions", ext_array(b),
 		"count", (int)b->count, "seconds", (json_int_t)secs,
 		"offences", (int)b->offences));
@@ -151,13 +152,20 @@ int guard_ban_add(struct guard *g, const char *src, unsigned secs)
 				true, now);
 }
 
-static void unban(struct guard *g, struct gban *b, const char *why)
+/* Lifted before its time by the admin ("admin") or by a trusted network
+ * ("trusted"); expiry is reported by guard_sweep ("expired"). Same fields
+ * either way: seconds = how long the ban lasted. Admin actions are never
+ * rate-limited. */
+static void unban(struct guard *g, struct gban *b, const char *why,
+		  uint64_t now)
 {
 	char buf[64];
 
 	gaddr_str(&b->addr, buf, sizeof(buf));
-	guard_event(g, "unban", json_pack("{s:s,s:s}", "source", buf,
-					  "reason", why));
+	guard_event_always(g, "unban", json_pack("{s:s,s:s,s:s,s:I,s:i}",
+		"source", buf, "reason", why, "ban_reason", b->reason,
+		"seconds", (json_int_t)((now - b->since) / 1000),
+		"offences", (int)b->offences));
 	push_ban(g, GJOB_UNBAN, b);
 	clear_source(g, &b->addr);
 	gtab_del(&g->ban, b);
@@ -183,7 +191,7 @@ int guard_ban_remove(struct guard *g, const char *src)
 	b = guard_ban_find(g, &a, guard_now(g));
 	if (!b)
 		return ENOENT;
-	unban(g, b, "manual");
+	unban(g, b, "admin", guard_now(g));
 	return 0;
 }
 
@@ -222,7 +230,7 @@ int guard_trust_add(struct guard *g, const char *cidr, unsigned secs)
 	{
 		char buf[64];
 		gaddr_str(&a, buf, sizeof(buf));
-		guard_event(g, "trust", json_pack("{s:s,s:I}", "network", buf,
+		guard_event_always(g, "trust", json_pack("{s:s,s:I}", "network", buf,
 			"seconds", (json_int_t)secs));
 	}
 	/* Lift bans inside the trusted network. */
@@ -231,7 +239,7 @@ int guard_trust_add(struct guard *g, const char *cidr, unsigned secs)
 		struct gban *b;
 		while ((b = gtab_iter(&g->ban, &it)) != NULL) {
 			if (b->until > now && gaddr_contains(&a, &b->addr))
-				unban(g, b, "trusted");
+				unban(g, b, "trusted", now);
 		}
 	}
 	return 0;

@@ -10,11 +10,40 @@
 #include <time.h>
 #include <sys/random.h>
 #include <sqlite3.h>
+#include <re_types.h>
+#include <re_list.h>
+struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
+#include <re_tmr.h>
 
 #include "common/log.h"
 #include "firewall/firewall.h"
 #include "guard/guard_int.h"
 #include "store/snapshot.h"
+
+/* Events other than auth_failure (which has its own 100/s bucket in
+ * account.c) share one bucket: a spoofed flood (a ban and a scanner event
+ * per forged address) cannot grow security.log or the events table
+ * faster than this; the excess is counted and reported. */
+#define EVENTS_PER_S   100u
+#define EVENTS_BURST   500u
+#define CREDIT_LOAD_MS (720ull * 3600000u)   /* longest credit_hours */
+
+/* Types counted when suppressed; the last slot takes any other. */
+static const char *const ev_types[GUARD_EV_TYPES] = {
+	"auth_failure", "ban", "unban", "scanner", "stale_credentials",
+	"distributed_attack", "extension_blocked", "trust", "rate_limited",
+	"events_suppressed", "other",
+};
+
+static size_t ev_type_idx(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < GUARD_EV_TYPES - 1 && ev_types[i]; i++)
+		if (!strcmp(ev_types[i], type))
+			return i;
+	return GUARD_EV_TYPES - 1;
+}
 
 static uint64_t wall_clock(void *arg)
 {
@@ -195,6 +224,44 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
 	}
 }
 
+/* Credit survives a restart: sources that authenticated recently get
+ * their higher threshold and allowance back at once (an office NAT with
+ * one stale phone is not a stranger after a restart). Most recent last,
+ * so that they are the most recent in the LRU order too. Entries older
+ * than the longest credit_hours are not loaded; the configured
+ * credit_hours still decides at each request. */
+static void load_credit(struct guard *g, sqlite3 *db, uint64_t now)
+{
+	size_t max = g->cfg.max_tracked, n = 0;
+	struct gcredit *cr = calloc(max, sizeof(*cr));
+
+	if (!cr)
+		return;
+	if (gpersist_load_credit(db, now > CREDIT_LOAD_MS ?
+				 now - CREDIT_LOAD_MS : 0, cr, max, &n))
+		n = 0;
+	while (n--) {
+		struct gkey k;
+		struct gsrc *s;
+		bool created;
+
+		if (cr[n].last_ok > now)
+			continue;
+		memset(&k, 0, sizeof(k));
+		memcpy(k.k, cr[n].addr.a, 16);
+		k.k[16] = cr[n].addr.plen;
+		k.k[17] = cr[n].addr.v4;
+		s = gtab_put(&g->src, &k, &created);
+		if (!s || s->last_ok >= cr[n].last_ok)
+			continue;
+		s->last_ok = cr[n].last_ok;
+		s->ok_saved = cr[n].last_ok;
+		s->tokens = g->cfg.burst_auth * 1000u;
+		s->tok_ms = now;
+	}
+	free(cr);
+}
+
 static void load_persisted(struct guard *g, const char *db_path)
 {
 	sqlite3 *db = NULL;
@@ -237,6 +304,7 @@ static void load_persisted(struct guard *g, const char *db_path)
 			if (!tr[i].until || tr[i].until > now)
 				g->trust[g->n_trust++] = tr[i];
 	}
+	load_credit(g, db, now);
 	free(bans);
 	free(tr);
 	sqlite3_close(db);
@@ -259,6 +327,9 @@ int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,
 	g->epoch = guard_now(g);
 	g->ev_tok_ms = g->epoch;
 	g->ev_tokens = 100000;
+	g->ev2_tok_ms = g->epoch;
+	g->ev2_tokens = EVENTS_BURST * 1000u;
+	g->sup_since = g->epoch;
 	if (cfg)
 		g->cfg = *cfg;
 	else
@@ -290,9 +361,35 @@ int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,
 	return err;
 }
 
+static void sweep_fire(void *arg)
+{
+	struct guard *g = arg;
+
+	guard_sweep(g);
+	tmr_start(g->sweep_tmr, GUARD_SWEEP_MS, sweep_fire, g);
+}
+
 int guard_alloc(struct guard **gp, const struct guard_conf *conf)
 {
-	return guard_alloc_clock(gp, conf, NULL, NULL, NULL);
+	struct guard *g = NULL;
+	int err;
+
+	err = guard_alloc_clock(&g, conf, NULL, NULL, NULL);
+	if (err)
+		return err;
+	/* The daemon's loop runs the sweep; without a configuration (the
+	 * benchmark) there is no loop and nothing to persist. */
+	if (conf) {
+		g->sweep_tmr = calloc(1, sizeof(*g->sweep_tmr));
+		if (!g->sweep_tmr) {
+			guard_close(g);
+			return ENOMEM;
+		}
+		tmr_init(g->sweep_tmr);
+		tmr_start(g->sweep_tmr, GUARD_SWEEP_MS, sweep_fire, g);
+	}
+	*gp = g;
+	return 0;
 }
 
 unsigned guard_tarpit_ms(const struct guard *g)
@@ -300,7 +397,123 @@ unsigned guard_tarpit_ms(const struct guard *g)
 	return g ? g->cfg.tarpit_ms : 0;
 }
 
+void guard_event_suppressed(struct guard *g, const char *type)
+{
+	g->st.events_suppressed++;
+	g->sup[ev_type_idx(type)]++;
+}
+
+static bool event_allowed(struct guard *g, uint64_t now)
+{
+	static const uint64_t cap = EVENTS_BURST * 1000u;
+
+	if (now > g->ev2_tok_ms) {
+		uint64_t t = g->ev2_tokens + (now - g->ev2_tok_ms) *
+			EVENTS_PER_S;
+		g->ev2_tokens = t > cap ? cap : t;
+		g->ev2_tok_ms = now;
+	}
+	if (g->ev2_tokens < 1000)
+		return false;
+	g->ev2_tokens -= 1000;
+	return true;
+}
+
 void guard_event(struct guard *g, const char *type, json_t *fields)
+{
+	if (!event_allowed(g, guard_now(g))) {
+		guard_event_suppressed(g, type);
+		json_decref(fields);
+		return;
+	}
+	guard_event_always(g, type, fields);
+}
+
+/* One events_suppressed event per interval: how many events of which
+ * type the buckets held back, and how many the worker's full queue
+ * dropped. */
+static void sup_flush(struct guard *g, uint64_t now, bool force)
+{
+	uint64_t qd = gworker_dropped(g->worker), total = 0;
+	json_t *types;
+
+	if (!force && now - g->sup_since < GUARD_SUP_MS)
+		return;
+	for (size_t i = 0; i < GUARD_EV_TYPES; i++)
+		total += g->sup[i];
+	if (!total && qd == g->sup_queue_seen) {
+		g->sup_since = now;
+		return;
+	}
+	types = json_object();
+	for (size_t i = 0; i < GUARD_EV_TYPES; i++)
+		if (g->sup[i] && ev_types[i])
+			json_object_set_new(types, ev_types[i],
+					    json_integer((json_int_t)g->sup[i]));
+	guard_event_always(g, "events_suppressed", json_pack(
+		"{s:I,s:o,s:I,s:I}", "count", (json_int_t)total,
+		"types", types, "queue_dropped",
+		(json_int_t)(qd - g->sup_queue_seen),
+		"seconds", (json_int_t)((now - g->sup_since) / 1000)));
+	memset(g->sup, 0, sizeof(g->sup));
+	g->sup_queue_seen = qd;
+	g->sup_since = now;
+}
+
+static void ban_expired(struct guard *g, struct gban *b)
+{
+	char buf[64];
+	struct gjob *j;
+
+	b->ended = true;
+	gaddr_str(&b->addr, buf, sizeof(buf));
+	log_info("guard", "ban on %s expired after %llu s (%s, offence %u)",
+		 buf, (unsigned long long)((b->until - b->since) / 1000),
+		 b->reason, b->offences);
+	guard_event(g, "unban", json_pack("{s:s,s:s,s:s,s:I,s:i}",
+		"source", buf, "reason", "expired", "ban_reason", b->reason,
+		"seconds", (json_int_t)((b->until - b->since) / 1000),
+		"offences", (int)b->offences));
+	if (!g->worker)
+		return;
+	/* The kernel element expires by its own timeout; only the database
+	 * learns that the expiry was reported. */
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->kind = GJOB_BAN_END;
+	j->ban = *b;
+	gworker_push(g->worker, j);
+}
+
+void guard_sweep(struct guard *g)
+{
+	uint64_t now;
+	size_t n = 0;
+	struct gban *b;
+
+	if (!g)
+		return;
+	now = guard_now(g);
+	/* Bans are bounded (max_bans); a chunk per sweep keeps each call
+	 * short however large the table is. */
+	if (g->ban.n) {
+		if (g->sweep_at >= g->ban.cap)
+			g->sweep_at = 0;
+		while (n < GUARD_SWEEP_CHUNK &&
+		       (b = gtab_iter(&g->ban, &g->sweep_at)) != NULL) {
+			n++;
+			if (!b->ended && b->until <= now)
+				ban_expired(g, b);
+		}
+		if (n < GUARD_SWEEP_CHUNK)
+			g->sweep_at = 0;   /* reached the end: wrap */
+	}
+	guard_rl_flush(g, now, false);
+	sup_flush(g, now, false);
+}
+
+void guard_event_always(struct guard *g, const char *type, json_t *fields)
 {
 	json_t *ev = fields ? fields : json_object();
 	uint64_t now = guard_now(g);
@@ -387,7 +600,12 @@ void guard_close(struct guard *g)
 {
 	if (!g)
 		return;
+	if (g->sweep_tmr) {
+		tmr_cancel(g->sweep_tmr);
+		free(g->sweep_tmr);
+	}
 	guard_rl_flush(g, guard_now(g), true);
+	sup_flush(g, guard_now(g), true);
 	gworker_stop(g->worker);
 	tables_free(g);
 	free(g);

@@ -22,6 +22,11 @@
 #define GUARD_SCANLEN     32u
 #define GUARD_TRUST_MAX  256u
 #define GUARD_RL_SLOTS     8u    /* sources named in a rate-limit event */
+#define GUARD_EV_TYPES    12u    /* event types counted when suppressed */
+#define GUARD_SWEEP_MS  1000u    /* period of guard_sweep */
+#define GUARD_SWEEP_CHUNK 8192u  /* ban entries looked at per sweep */
+#define GUARD_SUP_MS   10000u    /* events_suppressed interval */
+#define GUARD_CREDIT_SAVE_MS 600000u /* re-save a source's credit */
 
 /* ---- addresses ---- */
 
@@ -124,6 +129,7 @@ struct gsrc {
 	uint32_t tokens;            /* milli-tokens */
 	uint32_t failures;          /* total failures seen */
 	uint64_t last_fail;
+	uint64_t ok_saved;          /* last_ok as last sent to the database */
 	bool counted;               /* this request already in fail[] */
 };
 
@@ -152,6 +158,7 @@ struct gban {
 	uint64_t since, until;      /* ms, unix */
 	uint32_t offences;
 	bool manual;
+	bool ended;                 /* expiry reported (unban "expired") */
 };
 
 struct gtrust {
@@ -164,17 +171,22 @@ struct gtrust {
 enum gjob_kind {
 	GJOB_NFT_SETUP, GJOB_BAN, GJOB_UNBAN, GJOB_EVENT, GJOB_TRUST,
 	GJOB_STOP,
+	GJOB_BAN_END,   /* mark the ban (addr, until) expired in the db */
+	GJOB_CREDIT,    /* source ban.addr authenticated at until */
 };
 
 struct gjob {
 	enum gjob_kind kind;
 	char *text;                 /* malloc'd: nft script, event line */
 	struct gban ban;            /* GJOB_BAN/UNBAN, GJOB_TRUST(addr) */
-	uint64_t until;             /* GJOB_TRUST */
+	uint64_t until;             /* GJOB_TRUST, GJOB_CREDIT */
+	uint64_t cutoff;            /* GJOB_CREDIT: forget credit older */
+	uint32_t keep;              /* GJOB_CREDIT: rows kept at most */
 	bool nft;                   /* also change the kernel set */
 	struct gjob *next;
 };
 
+struct tmr;
 struct gworker;
 int gworker_start(struct gworker **wp, const char *data_dir,
 		  const char *db_path, bool offload);
@@ -205,6 +217,14 @@ int gpersist_load_bans(struct sqlite3 *db, struct gban *out, size_t max,
 		       size_t *n);
 int gpersist_load_trust(struct sqlite3 *db, struct gtrust *out, size_t max,
 			size_t *n);
+/* Credit: sources with a success after cutoff (unix ms), most recent
+ * first, at most max. 0 or EIO. */
+struct gcredit {
+	struct gaddr addr;
+	uint64_t last_ok;
+};
+int gpersist_load_credit(struct sqlite3 *db, uint64_t cutoff,
+			 struct gcredit *out, size_t max, size_t *n);
 
 /* ---- the guard ---- */
 
@@ -234,6 +254,16 @@ struct guard {
 		uint64_t distributed, events, events_suppressed;
 	} st;
 	uint64_t ev_tokens, ev_tok_ms;   /* auth_failure event bucket */
+	uint64_t ev2_tokens, ev2_tok_ms; /* every other limited event */
+	/* events dropped by the buckets (per type, see guard.c) and by the
+	 * worker's full queue, since sup_since: reported as one
+	 * events_suppressed event per interval */
+	uint64_t sup_since;
+	uint64_t sup[GUARD_EV_TYPES];
+	uint64_t sup_queue_seen;
+	/* periodic sweep (guard_sweep): cursor into the ban table */
+	size_t sweep_at;
+	struct tmr *sweep_tmr;           /* NULL: tests call guard_sweep */
 	/* last events, for tests and status (ring of type names) */
 	char last_event[32];
 };
@@ -255,7 +285,19 @@ struct gban *guard_ban_find(struct guard *g, const struct gaddr *a,
 int guard_ban_impose(struct guard *g, const struct gaddr *a,
 		     const char *reason, const struct gsrc *s,
 		     uint64_t secs, bool manual, uint64_t now);
+/* Emit a security event (takes fields). guard_event is rate-limited
+ * (a global bucket; the excess is counted per type and reported as one
+ * events_suppressed event per GUARD_SUP_MS); guard_event_always is for
+ * admin actions and the aggregated events themselves. */
 void guard_event(struct guard *g, const char *type, json_t *fields);
+void guard_event_always(struct guard *g, const char *type, json_t *fields);
+/* Count one suppressed event of type (auth_failure's own bucket). */
+void guard_event_suppressed(struct guard *g, const char *type);
+/* Periodic work, on the loop every GUARD_SWEEP_MS (a timer in
+ * guard_alloc; tests call it directly): unban events for bans whose time
+ * has passed (each once), the events_suppressed and rate_limited
+ * aggregates. Looks at most GUARD_SWEEP_CHUNK ban entries per call. */
+void guard_sweep(struct guard *g);
 void guard_rl_flush(struct guard *g, uint64_t now, bool force);
 void guard_nft_setup(struct guard *g);
 bool guard_scanner_match(const struct guard_cfg *c, const char *ua,

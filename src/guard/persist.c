@@ -22,7 +22,47 @@ static const char schema[] =
 	" net TEXT PRIMARY KEY, until INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS guard_events ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
-	" type TEXT NOT NULL, event TEXT NOT NULL);";
+	" type TEXT NOT NULL, event TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS guard_credit ("
+	" addr TEXT PRIMARY KEY, last_ok INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS guard_credit_last ON guard_credit(last_ok);";
+
+/* guard_bans.ended (the expiry was reported) came after the table: added
+ * here rather than in a store migration because ALTER TABLE ADD COLUMN
+ * is not idempotent and the guard also creates its tables on databases
+ * the store never migrated. Bans already over when the column appears are
+ * history: marked reported, so an upgrade does not replay them. */
+static int ensure_ended(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	bool have = false;
+	int err = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info("
+			       "'guard_bans') WHERE name = 'ended'", -1, &st,
+			       NULL))
+		return EIO;
+	have = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (have)
+		return 0;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;"
+			 "ALTER TABLE guard_bans ADD COLUMN ended INTEGER NOT"
+			 " NULL DEFAULT 0;"
+			 "UPDATE guard_bans SET ended = 1 WHERE until <="
+			 " CAST(strftime('%s', 'now') AS INTEGER) * 1000;"
+			 "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		/* another connection may have added it meanwhile */
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info("
+				       "'guard_bans') WHERE name = 'ended'",
+				       -1, &st, NULL) ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			err = EIO;
+		sqlite3_finalize(st);
+	}
+	return err;
+}
 
 int gpersist_open(sqlite3 **dbp, const char *path)
 {
@@ -37,7 +77,8 @@ int gpersist_open(sqlite3 **dbp, const char *path)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-	if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    ensure_ended(db)) {
 		err = EIO;
 		goto out;
 	}
@@ -55,7 +96,8 @@ int gpersist_load_bans(sqlite3 *db, struct gban *out, size_t max, size_t *n)
 
 	*n = 0;
 	if (sqlite3_prepare_v2(db, "SELECT addr, reason, extensions, count,"
-			       " since, until, offences, manual FROM guard_bans"
+			       " since, until, offences, manual, ended"
+			       " FROM guard_bans"
 			       " ORDER BY until DESC", -1, &st, NULL)) {
 		err = EIO;
 		goto out;
@@ -86,6 +128,7 @@ int gpersist_load_bans(sqlite3 *db, struct gban *out, size_t max, size_t *n)
 		b->until = (uint64_t)sqlite3_column_int64(st, 5);
 		b->offences = (uint32_t)sqlite3_column_int64(st, 6);
 		b->manual = sqlite3_column_int(st, 7) != 0;
+		b->ended = sqlite3_column_int(st, 8) != 0;
 		(*n)++;
 	}
  out:
@@ -107,6 +150,31 @@ int gpersist_load_trust(sqlite3 *db, struct gtrust *out, size_t max,
 		if (!net || gaddr_parse(&out[*n].net, net, 128))
 			continue;
 		out[*n].until = (uint64_t)sqlite3_column_int64(st, 1);
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int gpersist_load_credit(sqlite3 *db, uint64_t cutoff, struct gcredit *out,
+			 size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT addr, last_ok FROM guard_credit"
+			       " WHERE last_ok > ? ORDER BY last_ok DESC"
+			       " LIMIT ?", -1, &st, NULL))
+		return EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)cutoff);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while (*n < max && sqlite3_step(st) == SQLITE_ROW) {
+		const char *a = (const char *)sqlite3_column_text(st, 0);
+		/* keys are stored as gaddr_str wrote them ("192.0.2.7",
+		 * "2001:db8::/64"): parse back with their own length */
+		if (!a || gaddr_parse(&out[*n].addr, a, 128))
+			continue;
+		out[*n].last_ok = (uint64_t)sqlite3_column_int64(st, 1);
 		(*n)++;
 	}
 	sqlite3_finalize(st);

@@ -216,7 +216,9 @@ const struct gkey *gtab_key(const struct gtab *t, const void *val)
 
 void *gtab_iter(const struct gtab *t, size_t *i)
 {
-	while (*i < t->cap) {
+	/* Entries at and past fresh were never used: stop there (and leave
+	 * their pages untouched). */
+	while (*i < t->fresh) {
 		struct ghdr *h = HDR(t, *i);
 		(*i)++;
 		if (h->used)

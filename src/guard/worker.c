@@ -42,6 +42,8 @@ struct gworker {
 	int log_fd;
 	struct nft_ctx *nft;
 	bool offload;
+	uint64_t credit_trim_ms;     /* last trim of guard_credit */
+	unsigned credit_since_trim;  /* rows written since */
 	/* shared (mtx) */
 	enum { OFF_STARTING, OFF_ACTIVE, OFF_UNAVAILABLE, OFF_DISABLED } off;
 	char reason[160];
@@ -212,14 +214,6 @@ static void db_exec_ban(struct gworker *w, const struct gban *b)
 		sqlite3_bind_int(st, 8, b->manual);
 		sqlite3_step(st);
 	}
-	/* Expired bans stay a while as escalation history, then go. */
-	{
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
-			 " < %llu", (unsigned long long)(b->since > HISTORY_MS ?
-			 b->since - HISTORY_MS : 0));
-		sqlite3_exec(w->db, sql, NULL, NULL, NULL);
-	}
 	free(exts);
  out:
 	sqlite3_finalize(st);
@@ -329,13 +323,55 @@ static void db_part(struct gworker *w, const struct gjob *j)
 		log_line(w, j->text);
 		db_event(w, j->text);
 		break;
+	case GJOB_BAN_END:
+		gaddr_str(&j->ban.addr, addr, sizeof(addr));
+		db_text(w, "UPDATE guard_bans SET ended = 1 WHERE addr = ? AND"
+			" until = ?", addr, (sqlite3_int64)j->ban.until, NULL);
+		break;
+	case GJOB_CREDIT:
+		gaddr_str(&j->ban.addr, addr, sizeof(addr));
+		db_text(w, "INSERT INTO guard_credit (addr, last_ok) VALUES"
+			" (?, ?) ON CONFLICT(addr) DO UPDATE SET last_ok ="
+			" MAX(last_ok, excluded.last_ok)", addr,
+			(sqlite3_int64)j->until, NULL);
+		w->credit_since_trim++;
+		break;
 	default:
 		break;
 	}
 }
 
+/* guard_credit stays bounded: rows older than credit_hours go, and at
+ * most keep rows stay (the most recent). Done once a minute or after
+ * CREDIT_TRIM_ROWS new rows, so the table never exceeds keep +
+ * CREDIT_TRIM_ROWS rows (plus one minute of new sources). */
+#define CREDIT_TRIM_ROWS 1024u
+static void credit_trim(struct gworker *w, const struct gjob *last)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t now = wall_ms();
+
+	if (!w->db || !last || !w->credit_since_trim ||
+	    (w->credit_since_trim < CREDIT_TRIM_ROWS &&
+	     now - w->credit_trim_ms < 60000u))
+		return;
+	w->credit_trim_ms = now;
+	w->credit_since_trim = 0;
+	if (!sqlite3_prepare_v2(w->db, "DELETE FROM guard_credit WHERE"
+				" last_ok < ? OR addr IN (SELECT addr FROM"
+				" guard_credit ORDER BY last_ok DESC LIMIT -1"
+				" OFFSET ?)", -1, &st, NULL)) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)last->cutoff);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)last->keep);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+}
+
 static void run_batch(struct gworker *w, struct gjob *list)
 {
+	const struct gjob *credit = NULL;
+	uint64_t history = 0;
 	size_t len = 0;
 	bool any_setup = false, any_nft = false;
 	struct gjob *j;
@@ -379,8 +415,22 @@ static void run_batch(struct gworker *w, struct gjob *list)
 	}
 	if (w->db)
 		sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
-	for (j = list; j; j = j->next)
+	for (j = list; j; j = j->next) {
 		db_part(w, j);
+		if (j->kind == GJOB_CREDIT)
+			credit = j;
+		if (j->kind == GJOB_BAN && j->ban.since > history)
+			history = j->ban.since;
+	}
+	/* Expired bans stay a while as escalation history, then go: once
+	 * per batch (a table scan), not once per ban. */
+	if (w->db && history > HISTORY_MS) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
+			 " < %llu", (unsigned long long)(history - HISTORY_MS));
+		sqlite3_exec(w->db, sql, NULL, NULL, NULL);
+	}
+	credit_trim(w, credit);
 	if (w->db)
 		sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
 }

@@ -85,7 +85,17 @@ static const struct migration migrations[] = {
 	 "CREATE INDEX ext_staged_sip_fp ON ext_staged(sip_fp)"
 	 " WHERE sip_fp IS NOT NULL;"
 	 "INSERT INTO meta(key, value) VALUES ('ext_gen', '0');"},
-	/* Append new migrations here: {5, "<module>", "CREATE TABLE ..."}. */
+	{5, "guard",
+	 /* credit (source -> last successful authentication) survives a
+	  * restart; written by the guard's worker, bounded by it. The
+	  * guard_bans.ended column is added by the guard itself
+	  * (persist.c: ALTER TABLE is not idempotent, and the guard also
+	  * creates its tables on databases the store never migrated). */
+	 "CREATE TABLE IF NOT EXISTS guard_credit("
+	 " addr TEXT PRIMARY KEY, last_ok INTEGER NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS guard_credit_last"
+	 " ON guard_credit(last_ok);"},
+	/* Append new migrations here: {6, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

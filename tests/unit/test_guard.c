@@ -19,6 +19,7 @@
 #include <ifaddrs.h>
 #include <stdbool.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <re_types.h>
 #include <re_sa.h>
 
@@ -710,6 +711,284 @@ static void test_persistence(void **st)
 	rmdir(dir);
 }
 
+/* ---- a guard with a data directory (worker, database, security.log) */
+
+struct pdir {
+	char dir[64], db[128], log[128];
+};
+
+static struct guard *pguard(struct pdir *p, const struct guard_cfg *over)
+{
+	struct guard_conf conf = { 0 };
+	struct guard_cfg c;
+	struct guard *g = NULL;
+
+	if (!p->dir[0]) {
+		snprintf(p->dir, sizeof(p->dir), "/tmp/guardtestXXXXXX");
+		assert_non_null(mkdtemp(p->dir));
+		snprintf(p->db, sizeof(p->db), "%s/bulwark.db", p->dir);
+		snprintf(p->log, sizeof(p->log), "%s/security.log", p->dir);
+	}
+	conf.data_dir = p->dir;
+	conf.db_path = p->db;
+	if (over)
+		c = *over;
+	else
+		guard_cfg_default(&c);
+	c.offload = false;
+	assert_int_equal(guard_alloc_clock(&g, &conf, fake_clock, NULL, &c), 0);
+	return g;
+}
+
+static void pclose_dir(struct pdir *p)
+{
+	const char *suf[] = { "bulwark.db", "bulwark.db-wal", "bulwark.db-shm",
+			      "security.log", "security.log.1" };
+	char path[160];
+
+	for (size_t i = 0; i < sizeof(suf) / sizeof(suf[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dir, suf[i]);
+		unlink(path);
+	}
+	rmdir(p->dir);
+}
+
+static long long db_count(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	long long n = -1;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return n;
+}
+
+/* Events of one type in the database (all of them: pages of 1000). */
+static json_t *events_of(const char *db, const char *type)
+{
+	json_t *out = json_array(), *ev = NULL, *e;
+	long long after = 0;
+	size_t i;
+
+	do {
+		json_decref(ev);
+		assert_int_equal(guard_events_query(db, after, 1000, &ev), 0);
+		json_array_foreach(ev, i, e) {
+			after = json_integer_value(json_object_get(e, "id"));
+			if (!strcmp(json_string_value(json_object_get(e, "type")),
+				    type))
+				json_array_append(out, e);
+		}
+	} while (json_array_size(ev) == 1000);
+	json_decref(ev);
+	return out;
+}
+
+/* A ban whose time passes is reported once, as unban "expired" (how long
+ * it lasted, offence level), by the sweep; the database marks it, so a
+ * restart does not report it again; a ban that expired while the daemon
+ * was down is reported once after the restart. Admin removal: "admin". */
+static void test_ban_expiry_event(void **st)
+{
+	struct pdir p = { 0 };
+	struct guard *g;
+	json_t *ev, *e;
+	size_t i;
+
+	fake_now = 1700000000000ull;
+	g = pguard(&p, NULL);
+	ban_now(g, "198.51.100.61");
+	ban_now(g, "198.51.100.62");
+	fake_now += 300000;
+	guard_sweep(g);
+	assert_int_equal(g->st.events_suppressed, 0);
+	assert_string_equal(g->last_event, "ban");   /* nothing over yet */
+	assert_int_equal(guard_ban_add(g, "198.51.100.63", 60), 0);
+	fake_now += 301000;                          /* 601 s after the bans */
+	guard_sweep(g);
+	guard_sweep(g);                              /* no second report */
+	gworker_flush(g->worker, 5000);
+	ev = events_of(p.db, "unban");
+	assert_int_equal(json_array_size(ev), 3);
+	json_array_foreach(ev, i, e) {
+		assert_string_equal(json_string_value(json_object_get(e,
+			"reason")), "expired");
+	}
+	e = json_array_get(ev, 0);
+	assert_int_equal(json_integer_value(json_object_get(e, "seconds")),
+			 strcmp(json_string_value(json_object_get(e, "source")),
+				"198.51.100.63") ? 600 : 60);
+	assert_int_equal(json_integer_value(json_object_get(e, "offences")), 1);
+	assert_non_null(json_object_get(e, "ban_reason"));
+	json_decref(ev);
+	assert_int_equal(db_count(p.db, "SELECT COUNT(*) FROM guard_bans "
+				  "WHERE ended = 1"), 3);
+	/* An escalated second ban, lifted by the admin: reason "admin". */
+	ban_now(g, "198.51.100.61");
+	assert_int_equal(time_left(g), 1200);
+	fake_now += 5000;
+	assert_int_equal(guard_ban_remove(g, "198.51.100.61"), 0);
+	/* One ban left running across the restart, expiring while down. */
+	ban_now(g, "198.51.100.64");
+	gworker_flush(g->worker, 5000);
+	ev = events_of(p.db, "unban");
+	assert_int_equal(json_array_size(ev), 4);
+	e = json_array_get(ev, 3);
+	assert_string_equal(json_string_value(json_object_get(e, "reason")),
+			    "admin");
+	assert_int_equal(json_integer_value(json_object_get(e, "seconds")), 5);
+	assert_int_equal(json_integer_value(json_object_get(e, "offences")), 2);
+	json_decref(ev);
+	guard_close(g);
+
+	fake_now += 3600000;
+	g = pguard(&p, NULL);
+	guard_sweep(g);
+	guard_sweep(g);
+	gworker_flush(g->worker, 5000);
+	ev = events_of(p.db, "unban");
+	assert_int_equal(json_array_size(ev), 5);   /* only .64, once */
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(ev, 4), "source")), "198.51.100.64");
+	json_decref(ev);
+	guard_close(g);
+	pclose_dir(&p);
+}
+
+/* Credit survives a restart: an office NAT where one phone has a stale
+ * password is not banned right after a restart, while a source whose
+ * success is older than credit_hours is a stranger again. The credit
+ * table is bounded. */
+static void test_credit_persisted(void **st)
+{
+	struct pdir p = { 0 };
+	struct guard_cfg c;
+	struct guard *g;
+	char ip[32];
+
+	fake_now = 1700000000000ull;
+	g = pguard(&p, NULL);
+	ok(g, "192.0.2.120", "201");                /* goes stale */
+	fake_now += 23ull * 3600000;
+	ok(g, "192.0.2.121", "201");                /* the office */
+	ok(g, "2001:db8:7:1::5", "201");            /* an IPv6 office */
+	ok(g, "192.0.2.121", "203");                /* saved once, not twice */
+	gworker_flush(g->worker, 5000);
+	assert_int_equal(db_count(p.db, "SELECT COUNT(*) FROM guard_credit"),
+			 3);
+	guard_close(g);
+
+	fake_now += 2ull * 3600000;                 /* restart 2 h later */
+	g = pguard(&p, NULL);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(bad(g, "192.0.2.121", "202"), GUARD_PASS);
+	assert_int_equal(bad(g, "192.0.2.121", "202"), GUARD_DROP);
+	assert_string_equal(g->last_event, "extension_blocked");
+	assert_int_equal(nbans(g), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(bad(g, "2001:db8:7:1::9", "202"), i < 4 ?
+				 GUARD_PASS : GUARD_DROP);
+	assert_string_equal(g->last_event, "extension_blocked");
+	assert_int_equal(nbans(g), 0);
+	/* 25 h since its success: no credit left. */
+	for (int i = 0; i < 5; i++)
+		bad(g, "192.0.2.120", "202");
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+
+	/* Bounded: at most max_tracked rows plus one trim batch. */
+	guard_cfg_default(&c);
+	c.max_tracked = 64;
+	g = pguard(&p, &c);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(ip, sizeof(ip), "10.%d.%d.1", i / 200, i % 200);
+		ok(g, ip, "201");
+		if (i % 100 == 99)
+			gworker_flush(g->worker, 5000);
+	}
+	gworker_flush(g->worker, 5000);
+	assert_true(db_count(p.db, "SELECT COUNT(*) FROM guard_credit") <=
+		    64 + 1024);
+	guard_close(g);
+	pclose_dir(&p);
+}
+
+/* A flood of failures and scanner requests from 40,000 forged sources in
+ * 20 s: events written stay within the buckets (auth_failure 100/s, all
+ * others 100/s with a burst of 500), the rest is counted and reported as
+ * events_suppressed, and security.log holds exactly what the database
+ * holds. */
+static void test_event_flood_bounded(void **st)
+{
+	struct pdir p = { 0 };
+	struct guard *g;
+	json_t *sup, *e;
+	long long rows, lines = 0, suppressed = 0, qdropped = 0, generated;
+	size_t i;
+	FILE *f;
+	char line[2048];
+
+	fake_now = 1700000000000ull;
+	g = pguard(&p, NULL);
+	for (unsigned n = 0; n < 20000; n++) {
+		struct sa sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.u.in.sin_family = AF_INET;
+		sa.len = sizeof(sa.u.in);
+		sa.u.in.sin_addr.s_addr = htonl(0x0c000000u + n);
+		for (int k = 0; k < 5; k++)
+			guard_auth_result(g, &sa, "201", 3,
+					  GUARD_AUTH_BAD_PASSWORD, "x", 1);
+		sa.u.in.sin_addr.s_addr = htonl(0x0d000000u + n);
+		guard_request(g, &sa, "friendly-scanner", 16);
+		fake_now += 1;
+		if (n % 20 == 0)
+			guard_sweep(g);
+		/* the fake second passes in real time for the worker too
+		 * (2,000 bans a second, each a row and an nft element) */
+		if (n % 1000 == 999)
+			gworker_flush(g->worker, 10000);
+	}
+	assert_int_equal(g->st.bans, 40000);
+	fake_now += GUARD_SUP_MS;
+	guard_sweep(g);
+	generated = (long long)(g->st.events + g->st.events_suppressed);
+	gworker_flush(g->worker, 10000);
+	rows = db_count(p.db, "SELECT COUNT(*) FROM guard_events");
+	/* 2 buckets × 100/s over ~30 s, plus bursts and aggregates */
+	assert_true(rows <= 2 * 100 * 31 + 100 + 500 + 20);
+	assert_true(rows >= 200);
+	sup = events_of(p.db, "events_suppressed");
+	assert_true(json_array_size(sup) >= 1);
+	json_array_foreach(sup, i, e) {
+		suppressed += json_integer_value(json_object_get(e, "count"));
+		qdropped += json_integer_value(json_object_get(e,
+							       "queue_dropped"));
+		assert_non_null(json_object_get(json_object_get(e, "types"),
+						"ban"));
+	}
+	json_decref(sup);
+	assert_int_equal(suppressed, g->st.events_suppressed);
+	assert_int_equal(qdropped, 0);
+	assert_int_equal(rows + suppressed, generated);
+	assert_true(suppressed > 100000);
+	f = fopen(p.log, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	assert_int_equal(lines, rows);
+	guard_close(g);
+	pclose_dir(&p);
+}
+
 static void test_addr(void **st)
 {
 	struct gaddr n, a;
@@ -753,6 +1032,9 @@ int main(void)
 		cmocka_unit_test(test_nft_render),
 		cmocka_unit_test(test_persistence),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_ban_expiry_event),
+		cmocka_unit_test(test_credit_persisted),
+		cmocka_unit_test(test_event_flood_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
