@@ -976,6 +976,8 @@ static void test_event_flood_bounded(void **st)
 	}
 	json_decref(sup);
 	assert_int_equal(suppressed, g->st.events_suppressed);
+	print_message("flood: %lld events written, %lld suppressed, %lld "
+		      "generated\n", rows, suppressed, generated);
 	assert_int_equal(qdropped, 0);
 	assert_int_equal(rows + suppressed, generated);
 	assert_true(suppressed > 100000);
