@@ -1,51 +1,80 @@
 /*
  * bindings — the location service: per extension, up to max_contacts
  * Contact bindings; globally at most max_bind. RFC 3261 section 10.3.
+ *
+ * Memory (docs/internals/registrar.md): a binding is one malloc holding
+ * its strings; bindings are found by id through a slot array (8 bytes per
+ * binding, no hash entry) and listed per extension by a next pointer; the
+ * state of an extension (its bindings list and nonce-count table) lives
+ * only while it has bindings or a nonce that may still be used.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "registrar/registrar.h"
 
-static void ext_destructor(void *arg)
-{
-	struct reg_ext *e = arg;
+#define SLOT_BITS 24
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
+#define SLOT_FREE(i) ((struct reg_binding *)(uintptr_t)(((i) << 1) | 1))
+#define SLOT_IS_FREE(p) (((uintptr_t)(p)) & 1)
 
-	hash_unlink(&e->he);
+uint64_t reg_callid_hash(const char *p, size_t l)
+{
+	static const uint8_t key[crypto_shorthash_KEYBYTES] =
+		"bulwark call-id";
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+
+	crypto_shorthash(h, (const uint8_t *)p, l, key);
+	for (size_t i = 0; i < sizeof(h); i++)
+		v = v << 8 | h[i];
+	return v;
 }
 
-static void binding_destructor(void *arg)
+static void ext_free(struct reg_loc *l, struct reg_ext *e)
 {
-	struct reg_binding *b = arg;
+	struct reg_ext **pp = &l->ext_tab[hash_joaat((const uint8_t *)e->number,
+						      strlen(e->number)) &
+					   (l->ext_buckets - 1)];
 
-	list_unlink(&b->le_ext);
-	list_unlink(&b->le_all);
-	hash_unlink(&b->le_id);
-	mem_deref(b->uri);
-	mem_deref(b->call_id);
-	mem_deref(b->ua);
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	free(e->nc);
+	free(e);
+	if (l->n_ext)
+		l->n_ext--;
 }
 
 static void loc_destructor(void *arg)
 {
 	struct reg_loc *l = arg;
-	struct le *le = l->all.head;
 
-	while (le) {
-		struct reg_binding *b = le->data;
+	for (size_t i = 0; i < l->slot_hi; i++)
+		if (!SLOT_IS_FREE(l->slot[i]))
+			free(l->slot[i]);
+	for (size_t i = 0; i < l->ext_buckets; i++) {
+		struct reg_ext *e = l->ext_tab[i];
 
-		le = le->next;
-		mem_deref(b);
+		while (e) {
+			struct reg_ext *nx = e->hnext;
+
+			free(e->nc);
+			free(e);
+			e = nx;
+		}
 	}
-	hash_flush(l->by_ext);
-	mem_deref(l->by_ext);
-	mem_deref(l->by_id);
+	free(l->ext_tab);
+	free(l->slot);
 }
 
 int reg_loc_alloc(struct reg_loc **lp, size_t max_bind)
 {
 	struct reg_loc *l;
-	int err;
 
 	if (!lp)
 		return EINVAL;
@@ -54,162 +83,378 @@ int reg_loc_alloc(struct reg_loc **lp, size_t max_bind)
 		return ENOMEM;
 	l->max_bind = max_bind;
 	l->next_id = 1;
-	err = hash_alloc(&l->by_ext, 16384);
-	if (!err)
-		err = hash_alloc(&l->by_id, 65536);
-	if (err) {
+	l->nc_keep = 3600 + 60;
+	l->ext_buckets = 64;
+	l->ext_tab = calloc(l->ext_buckets, sizeof(*l->ext_tab));
+	if (!l->ext_tab) {
 		mem_deref(l);
-		return err;
+		return ENOMEM;
 	}
 	*lp = l;
 	return 0;
 }
 
-static bool ext_cmp(struct le *le, void *arg)
+static struct reg_ext *ext_lookup(const struct reg_loc *l, const char *num,
+				  size_t len, uint32_t h)
 {
-	const struct reg_str *n = arg;
-	const struct reg_ext *e = le->data;
-
-	return strlen(e->number) == n->l && !memcmp(e->number, n->p, n->l);
+	for (struct reg_ext *e = l->ext_tab[h & (l->ext_buckets - 1)]; e;
+	     e = e->hnext)
+		if (!memcmp(e->number, num, len) && !e->number[len])
+			return e;
+	return NULL;
 }
 
 struct reg_ext *reg_ext_find(struct reg_loc *l, const char *num, size_t len)
 {
-	struct reg_str n = {num, len};
-
-	if (!l || !num)
+	if (!l || !num || !len || len >= sizeof(((struct reg_ext *)0)->number))
 		return NULL;
-	return list_ledata(hash_lookup(l->by_ext, hash_joaat((const uint8_t *)num, len),
-				       ext_cmp, &n));
+	return ext_lookup(l, num, len, hash_joaat((const uint8_t *)num, len));
+}
+
+/* Double the buckets when there are more extensions than buckets. */
+static void ext_grow(struct reg_loc *l)
+{
+	size_t nb = l->ext_buckets * 2;
+	struct reg_ext **t = calloc(nb, sizeof(*t));
+
+	if (!t)
+		return;   /* longer chains, still correct */
+	for (size_t i = 0; i < l->ext_buckets; i++) {
+		struct reg_ext *e = l->ext_tab[i];
+
+		while (e) {
+			struct reg_ext *nx = e->hnext;
+			size_t k = hash_joaat((const uint8_t *)e->number,
+					      strlen(e->number)) & (nb - 1);
+
+			e->hnext = t[k];
+			t[k] = e;
+			e = nx;
+		}
+	}
+	free(l->ext_tab);
+	l->ext_tab = t;
+	l->ext_buckets = nb;
 }
 
 int reg_ext_get(struct reg_loc *l, const char *num, size_t len,
 		struct reg_ext **ep)
 {
-	struct reg_ext *e = reg_ext_find(l, num, len);
+	struct reg_ext *e;
+	uint32_t h;
 
+	if (!l || !num || !ep)
+		return EINVAL;
+	if (!len || len >= sizeof(e->number))
+		return EINVAL;
+	h = hash_joaat((const uint8_t *)num, len);
+	e = ext_lookup(l, num, len, h);
 	if (e) {
 		*ep = e;
 		return 0;
 	}
-	if (!len || len >= sizeof(e->number))
-		return EINVAL;
-	e = mem_zalloc(sizeof(*e), ext_destructor);
+	e = calloc(1, sizeof(*e));
 	if (!e)
 		return ENOMEM;
 	memcpy(e->number, num, len);
-	hash_append(l->by_ext, hash_joaat((const uint8_t *)num, len), &e->he, e);
+	if (l->n_ext >= l->ext_buckets)
+		ext_grow(l);
+	e->hnext = l->ext_tab[h & (l->ext_buckets - 1)];
+	l->ext_tab[h & (l->ext_buckets - 1)] = e;
 	l->n_ext++;
 	*ep = e;
 	return 0;
 }
 
-static bool id_cmp(struct le *le, void *arg)
+struct reg_ext *reg_ext_next(const struct reg_loc *l, size_t *pos,
+			     struct reg_ext **cur)
 {
-	const struct reg_binding *b = le->data;
+	if (!l || !pos || !cur)
+		return NULL;
+	if (*pos && *cur && (*cur)->hnext) {
+		*cur = (*cur)->hnext;
+		return *cur;
+	}
+	while (*pos < l->ext_buckets) {
+		struct reg_ext *e = l->ext_tab[(*pos)++];
 
-	return b->id == *(uint64_t *)arg;
+		if (e) {
+			*cur = e;
+			return e;
+		}
+	}
+	*cur = NULL;
+	return NULL;
+}
+
+int reg_nc_check(struct reg_loc *l, const char *num, size_t len,
+		 uint64_t nonce_id, uint32_t nc, uint32_t tag)
+{
+	struct reg_ext *e;
+	int err = reg_ext_get(l, num, len, &e);
+
+	if (err)
+		return err;
+	if (!e->nc) {
+		e->nc = calloc(1, sizeof(*e->nc));
+		if (!e->nc)
+			return ENOMEM;
+	}
+	return nc_check_tag(e->nc, nonce_id, nc, tag);
+}
+
+bool reg_nc_seen(struct reg_loc *l, const char *num, size_t len,
+		 uint64_t nonce_id, uint32_t nc, uint32_t tag)
+{
+	struct reg_ext *e = reg_ext_find(l, num, len);
+
+	return e && e->nc && nc_seen(e->nc, nonce_id, nc, tag);
 }
 
 struct reg_binding *reg_binding_by_id(struct reg_loc *l, uint64_t id)
 {
-	if (!l)
+	size_t i = (size_t)(id & SLOT_MASK);
+	struct reg_binding *b;
+
+	if (!l || i >= l->slot_hi)
 		return NULL;
-	return list_ledata(hash_lookup(l->by_id, (uint32_t)id, id_cmp, &id));
+	b = l->slot[i];
+	return SLOT_IS_FREE(b) || b->id != id ? NULL : b;
 }
 
-void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
-			reg_change_h *ch, void *arg)
+struct reg_binding *reg_binding_next(const struct reg_loc *l, size_t *pos)
 {
-	if (!l || !b)
-		return;
-	if (ch)
-		ch(REG_OP_DEL, b, arg);
-	if (b->ext && b->ext->n)
-		b->ext->n--;
-	if (l->n_bind)
-		l->n_bind--;
-	mem_deref(b);
-}
+	if (!l || !pos)
+		return NULL;
+	while (*pos < l->slot_hi) {
+		struct reg_binding *b = l->slot[(*pos)++];
 
-void reg_ext_clear(struct reg_loc *l, struct reg_ext *e, reg_change_h *ch,
-		   void *arg)
-{
-	struct le *le;
-
-	if (!l || !e)
-		return;
-	le = e->bindings.head;
-	while (le) {
-		struct reg_binding *b = le->data;
-
-		le = le->next;
-		reg_binding_remove(l, b, ch, arg);
-	}
-}
-
-size_t reg_expire(struct reg_loc *l, int64_t now, reg_change_h *ch,
-		  void *arg)
-{
-	struct le *le;
-	size_t n = 0;
-
-	if (!l)
-		return 0;
-	le = l->all.head;
-	while (le) {
-		struct reg_binding *b = le->data;
-
-		le = le->next;
-		if (b->expires <= now) {
-			reg_binding_remove(l, b, ch, arg);
-			n++;
-		}
-	}
-	return n;
-}
-
-static struct reg_binding *find_uri(struct reg_ext *e, const struct reg_str *u)
-{
-	for (struct le *le = e->bindings.head; le; le = le->next) {
-		struct reg_binding *b = le->data;
-
-		if (strlen(b->uri) == u->l && !memcmp(b->uri, u->p, u->l))
+		if (!SLOT_IS_FREE(b))
 			return b;
 	}
 	return NULL;
 }
 
-static int binding_new(struct reg_loc *l, struct reg_ext *e,
-		       struct reg_binding **bp)
+/* Where b is linked in its extension's list. */
+static struct reg_binding **ext_link(struct reg_binding *b)
 {
-	struct reg_binding *b = mem_zalloc(sizeof(*b), binding_destructor);
+	struct reg_binding **pp = &b->ext->bindings;
 
+	while (*pp && *pp != b)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
+			reg_change_h *ch, void *arg)
+{
+	struct reg_binding **pp;
+	size_t i;
+
+	if (!l || !b)
+		return;
+	if (ch)
+		ch(REG_OP_DEL, b, arg);
+	pp = ext_link(b);
+	if (*pp)
+		*pp = b->next;
+	if (b->ext->n)
+		b->ext->n--;
+	i = (size_t)(b->id & SLOT_MASK);
+	l->slot[i] = SLOT_FREE(l->free_slot);
+	l->free_slot = i + 1;
+	if (l->n_bind)
+		l->n_bind--;
+	free(b);
+}
+
+void reg_ext_clear(struct reg_loc *l, struct reg_ext *e, reg_change_h *ch,
+		   void *arg)
+{
+	if (!l || !e)
+		return;
+	while (e->bindings)
+		reg_binding_remove(l, e->bindings, ch, arg);
+}
+
+/* The newest nonce of a table was issued before now - keep: every nonce
+ * it could refuse is expired anyway (nonce ids are ordered by issue
+ * time), so forgetting the table (and its floor) lets nothing through. */
+static bool nc_unused(const struct nc_table *t, int64_t now, int64_t keep)
+{
+	uint64_t newest = 0;
+
+	for (unsigned i = 0; i < NC_SLOTS; i++)
+		if (t->id[i] > newest)
+			newest = t->id[i];
+	return (int64_t)(newest >> 32) + keep < now;
+}
+
+size_t reg_expire(struct reg_loc *l, int64_t now, reg_change_h *ch,
+		  void *arg)
+{
+	size_t n = 0, pos = 0;
+	struct reg_binding *b;
+
+	if (!l)
+		return 0;
+	while ((b = reg_binding_next(l, &pos))) {
+		if (b->expires <= now) {
+			reg_binding_remove(l, b, ch, arg);
+			n++;
+		}
+	}
+	for (size_t i = 0; i < l->ext_buckets; i++) {
+		struct reg_ext **pp = &l->ext_tab[i];
+
+		while (*pp) {
+			struct reg_ext *e = *pp;
+
+			if (e->nc && nc_unused(e->nc, now, l->nc_keep)) {
+				free(e->nc);
+				e->nc = NULL;
+			}
+			if (!e->bindings && !e->nc) {
+				*pp = e->hnext;
+				free(e);
+				l->n_ext--;
+				continue;
+			}
+			pp = &e->hnext;
+		}
+	}
+	return n;
+}
+
+static struct reg_binding *find_uri(const struct reg_ext *e,
+				    const struct reg_str *u)
+{
+	if (!e)
+		return NULL;
+	for (struct reg_binding *b = e->bindings; b; b = b->next)
+		if (b->uri_len == u->l && !memcmp(reg_binding_uri(b), u->p, u->l))
+			return b;
+	return NULL;
+}
+
+/* Cut a User-Agent to REG_UA_MAX bytes without splitting a UTF-8
+ * character (it is shown in JSON). */
+static size_t ua_len(const char *p, size_t l)
+{
+	if (!p || l <= REG_UA_MAX)
+		return p ? l : 0;
+	l = REG_UA_MAX;
+	while (l && ((unsigned char)p[l] & 0xc0) == 0x80)
+		l--;
+	return l;
+}
+
+static size_t binding_size(bool has_target, size_t uri_l, size_t ua_l)
+{
+	return sizeof(struct reg_binding) +
+		(has_target ? sizeof(struct sa) : 0) + uri_l + 1 + ua_l + 1;
+}
+
+/* Write the variable part: target (if any), URI, User-Agent. */
+static void binding_fill(struct reg_binding *b, const struct sa *target,
+			 const char *uri, size_t uri_l, const char *ua,
+			 size_t ua_l)
+{
+	char *s = b->s;
+
+	b->has_target = target != NULL;
+	if (target) {
+		memcpy(s, target, sizeof(*target));
+		s += sizeof(*target);
+	}
+	b->uri_len = (uint16_t)uri_l;
+	memmove(s, uri, uri_l);
+	s[uri_l] = '\0';
+	s += uri_l + 1;
+	b->ua_len = (uint8_t)ua_l;
+	if (ua_l)
+		memcpy(s, ua, ua_l);
+	s[ua_l] = '\0';
+}
+
+/* A new binding, linked last in e and in a slot. */
+static int binding_new(struct reg_loc *l, struct reg_ext *e,
+		       const struct sa *target, const char *uri, size_t uri_l,
+		       const char *ua, size_t ua_l, struct reg_binding **bp)
+{
+	struct reg_binding *b;
+	size_t i;
+
+	if (uri_l > REG_URI_MAX)
+		return EOVERFLOW;
+	if (l->free_slot) {
+		i = l->free_slot - 1;
+	}
+	else {
+		if (l->slot_hi > SLOT_MASK)
+			return ENOSPC;
+		if (l->slot_hi == l->n_slot) {
+			size_t ns = l->n_slot ? l->n_slot * 2 : 1024;
+			struct reg_binding **t;
+
+			if (ns > (size_t)SLOT_MASK + 1)
+				ns = (size_t)SLOT_MASK + 1;
+			t = realloc(l->slot, ns * sizeof(*t));
+			if (!t)
+				return ENOMEM;
+			l->slot = t;
+			l->n_slot = ns;
+		}
+		i = l->slot_hi;
+	}
+	b = calloc(1, binding_size(target != NULL, uri_l, ua_l));
 	if (!b)
 		return ENOMEM;
+	if (l->free_slot)
+		l->free_slot = (uintptr_t)l->slot[i] >> 1;
+	else
+		l->slot_hi++;
+	l->slot[i] = b;
 	b->ext = e;
-	b->id = l->next_id++;
-	list_append(&e->bindings, &b->le_ext, b);
-	list_append(&l->all, &b->le_all, b);
-	hash_append(l->by_id, (uint32_t)b->id, &b->le_id, b);
+	b->id = (l->next_id++ << SLOT_BITS | i) & 0xffffffffffffull;
+	binding_fill(b, target, uri, uri_l, ua, ua_l);
+	*ext_link(b) = b;   /* appended: ext_link stops at the NULL end */
 	e->n++;
 	l->n_bind++;
 	*bp = b;
 	return 0;
 }
 
-static int set_str(char **dst, const char *p, size_t l)
+/* Give b another target / User-Agent: in place when the size stays, else
+ * moved to a new allocation (slot and list re-pointed). */
+static int binding_update(struct reg_loc *l, struct reg_binding **bp,
+			  const struct sa *target, const char *ua, size_t ua_l)
 {
-	char *s = NULL;
-	int err;
+	struct reg_binding *b = *bp, *nb, **pp;
+	size_t sz = binding_size(target != NULL, b->uri_len, ua_l);
 
-	if (*dst && strlen(*dst) == l && !memcmp(*dst, p, l))
-		return 0;
-	err = re_sdprintf(&s, "%b", p, l);
-	if (err)
-		return err;
-	mem_deref(*dst);
-	*dst = s;
+	if (sz == binding_size(b->has_target, b->uri_len, b->ua_len)) {
+		if (target && b->has_target) {
+			memcpy(b->s, target, sizeof(*target));
+			memcpy(b->s + sizeof(*target) + b->uri_len + 1, ua,
+			       ua_l);
+			return 0;
+		}
+		if (!target && !b->has_target) {
+			memcpy(b->s + b->uri_len + 1, ua, ua_l);
+			return 0;
+		}
+	}
+	nb = malloc(sz);
+	if (!nb)
+		return ENOMEM;
+	memcpy(nb, b, sizeof(*b));
+	binding_fill(nb, target, reg_binding_uri(b), b->uri_len, ua, ua_l);
+	pp = ext_link(b);
+	*pp = nb;
+	l->slot[b->id & SLOT_MASK] = nb;
+	free(b);
+	*bp = nb;
 	return 0;
 }
 
@@ -223,7 +468,7 @@ bool reg_reflects(struct reg_loc *l, const struct reg_req *rq)
 	if (rq->star)
 		return !e || !e->n;
 	for (size_t i = 0; i < rq->n; i++) {
-		bool bound = e && find_uri(e, &rq->c[i].uri);
+		bool bound = find_uri(e, &rq->c[i].uri) != NULL;
 
 		if (bound != (rq->c[i].expires > 0))
 			return false;
@@ -231,22 +476,14 @@ bool reg_reflects(struct reg_loc *l, const struct reg_req *rq)
 	return true;
 }
 
-static bool str_differs(const char *s, const char *p, size_t l)
-{
-	return !s || strlen(s) != l || memcmp(s, p, l);
-}
-
 static struct reg_binding *oldest(struct reg_ext *e)
 {
 	struct reg_binding *o = NULL;
 
-	for (struct le *le = e->bindings.head; le; le = le->next) {
-		struct reg_binding *b = le->data;
-
+	for (struct reg_binding *b = e->bindings; b; b = b->next)
 		if (!o || b->registered < o->registered ||
 		    (b->registered == o->registered && b->id < o->id))
 			o = b;
-	}
 	return o;
 }
 
@@ -254,25 +491,25 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 	      reg_change_h *ch, void *arg)
 {
 	struct reg_ext *e;
-	size_t adds = 0;
+	size_t adds = 0, ual;
+	uint64_t cid;
+	const char *ua;
 	int err;
 
 	if (!l || !rq || !rq->number)
 		return EINVAL;
-	err = reg_ext_get(l, rq->number, strlen(rq->number), &e);
-	if (err)
-		return err;
+	cid = reg_callid_hash(rq->call_id.p ? rq->call_id.p : "",
+			      rq->call_id.l);
+	ua = rq->ua.p ? rq->ua.p : "";
+	ual = ua_len(rq->ua.p, rq->ua.l);
 
 	/* First pass: check everything, change nothing */
+	e = reg_ext_find(l, rq->number, strlen(rq->number));
 	if (rq->star) {
-		for (struct le *le = e->bindings.head; le; le = le->next) {
-			const struct reg_binding *b = le->data;
-
-			if (strlen(b->call_id) == rq->call_id.l &&
-			    !memcmp(b->call_id, rq->call_id.p, rq->call_id.l) &&
-			    rq->cseq <= b->cseq)
+		for (struct reg_binding *b = e ? e->bindings : NULL; b;
+		     b = b->next)
+			if (b->cid == cid && rq->cseq <= b->cseq)
 				return EPROTO;
-		}
 		reg_ext_clear(l, e, ch, arg);
 		return 0;
 	}
@@ -281,21 +518,32 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 	for (size_t i = 0; i < rq->n; i++) {
 		const struct reg_binding *b = find_uri(e, &rq->c[i].uri);
 
-		if (b && strlen(b->call_id) == rq->call_id.l &&
-		    !memcmp(b->call_id, rq->call_id.p, rq->call_id.l) &&
-		    rq->cseq <= b->cseq)
+		if (rq->c[i].uri.l > REG_URI_MAX)
+			return EOVERFLOW;
+		if (b && b->cid == cid && rq->cseq <= b->cseq)
 			return EPROTO;
 		if (!b && rq->c[i].expires > 0)
 			adds++;
 	}
 	if (l->n_bind + adds > l->max_bind)
 		return ENOSPC;
+	if (!e) {
+		bool any = false;
+
+		for (size_t i = 0; i < rq->n; i++)
+			any |= rq->c[i].expires > 0;
+		if (!any)
+			return 0;   /* nothing bound, nothing to remove */
+		err = reg_ext_get(l, rq->number, strlen(rq->number), &e);
+		if (err)
+			return err;
+	}
 
 	/* Second pass: apply */
 	for (size_t i = 0; i < rq->n; i++) {
 		const struct reg_contact *c = &rq->c[i];
 		struct reg_binding *b = find_uri(e, &c->uri);
-		struct sa target;
+		const struct sa *target;
 		bool changed;
 
 		if (c->expires <= 0) {
@@ -303,33 +551,38 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 				reg_binding_remove(l, b, ch, arg);
 			continue;
 		}
+		target = (rq->nat || !c->has_target ||
+			  sa_cmp(&c->target, &rq->src, SA_ALL)) ?
+			NULL : &c->target;
 		changed = !b;
 		if (!b) {
-			while (e->n >= rq->max_contacts && e->n) {
-				struct reg_binding *o = oldest(e);
-
-				reg_binding_remove(l, o, ch, arg);
-			}
-			err = binding_new(l, e, &b);
+			while (e->n >= rq->max_contacts && e->n)
+				reg_binding_remove(l, oldest(e), ch, arg);
+			err = binding_new(l, e, target, c->uri.p, c->uri.l,
+					  ua, ual, &b);
 			if (err)
 				return err;
 		}
-		/* Call-ID and CSeq are ordering data: a change alone does not
-		 * force a write (a phone that restarts its Call-ID on every
-		 * refresh would otherwise cost one per REGISTER) */
-		changed |= str_differs(b->uri, c->uri.p, c->uri.l) ||
-			str_differs(b->ua, rq->ua.p ? rq->ua.p : "", rq->ua.l);
-		err = set_str(&b->uri, c->uri.p, c->uri.l);
-		err |= set_str(&b->call_id, rq->call_id.p, rq->call_id.l);
-		err |= set_str(&b->ua, rq->ua.p ? rq->ua.p : "", rq->ua.l);
-		if (err) {
-			reg_binding_remove(l, b, ch, arg);
-			return ENOMEM;
+		else {
+			/* Call-ID and CSeq are ordering data: a change alone
+			 * does not force a write (a phone that restarts its
+			 * Call-ID on every refresh would otherwise cost one
+			 * per REGISTER) */
+			changed = b->ua_len != ual ||
+				memcmp(reg_binding_ua(b), ua, ual) ||
+				!sa_cmp(&b->src, &rq->src, SA_ALL) ||
+				!sa_cmp(reg_binding_target(b),
+					target ? target : &rq->src, SA_ALL) ||
+				b->tp != rq->tp || b->nat != rq->nat;
+			if (changed) {
+				err = binding_update(l, &b, target, ua, ual);
+				if (err) {
+					reg_binding_remove(l, b, ch, arg);
+					return ENOMEM;
+				}
+			}
 		}
-		target = (rq->nat || !c->has_target) ? rq->src : c->target;
-		changed |= !sa_cmp(&b->src, &rq->src, SA_ALL) ||
-			!sa_cmp(&b->target, &target, SA_ALL) ||
-			b->tp != rq->tp || b->nat != rq->nat;
+		b->cid = cid;
 		b->cseq = rq->cseq;
 		b->expires = now + c->expires;
 		b->registered = now;
@@ -337,16 +590,42 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 		b->tp = rq->tp;
 		b->conn_id = rq->conn_id;
 		b->nat = rq->nat;
-		b->target = target;
 		/* a plain refresh is written only when the stored expiry has
 		 * less than half of the new lifetime left */
-		if (!changed && (b->stored_exp - now) * 2 >= c->expires)
+		if (!changed && ((int64_t)b->stored_exp - now) * 2 >= c->expires)
 			continue;
-		b->stored_exp = b->expires;
+		b->stored_exp = (uint32_t)b->expires;
 		if (ch)
 			ch(REG_OP_PUT, b, arg);
 	}
 	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "#" + 16 lowercase hex digits → the hash; anything else is a Call-ID. */
+static uint64_t stored_cid(const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t v = 0;
+
+	if (n != 17 || s[0] != '#')
+		return reg_callid_hash(s, n);
+	for (size_t i = 1; i < n; i++) {
+		int d = hexval(s[i]);
+
+		if (d < 0)
+			return reg_callid_hash(s, n);
+		v = v << 4 | (uint64_t)d;
+	}
+	return v;
 }
 
 int reg_restore(struct reg_loc *l, const char *number, const char *uri,
@@ -356,31 +635,32 @@ int reg_restore(struct reg_loc *l, const char *number, const char *uri,
 {
 	struct reg_ext *e;
 	struct reg_binding *b;
+	size_t ul = strlen(uri ? uri : "");
 	int err;
 
 	if (!l || !number || !uri || !call_id || !src || !target)
 		return EINVAL;
+	if (ul > REG_URI_MAX)
+		return EOVERFLOW;
 	if (l->n_bind >= l->max_bind)
 		return ENOSPC;
 	err = reg_ext_get(l, number, strlen(number), &e);
 	if (err)
 		return err;
-	err = binding_new(l, e, &b);
-	if (err)
-		return err;
-	err = set_str(&b->uri, uri, strlen(uri));
-	err |= set_str(&b->call_id, call_id, strlen(call_id));
-	err |= set_str(&b->ua, ua ? ua : "", ua ? strlen(ua) : 0);
+	err = binding_new(l, e, sa_cmp(src, target, SA_ALL) ? NULL : target,
+			  uri, ul, ua ? ua : "", ua_len(ua, ua ? strlen(ua) : 0),
+			  &b);
 	if (err) {
-		reg_binding_remove(l, b, NULL, NULL);
-		return ENOMEM;
+		if (!e->n && !e->nc)
+			ext_free(l, e);
+		return err;
 	}
+	b->cid = stored_cid(call_id);
 	b->cseq = cseq;
 	b->expires = expires;
-	b->stored_exp = expires;
+	b->stored_exp = (uint32_t)expires;
 	b->registered = registered;
 	b->src = *src;
-	b->target = *target;
 	b->tp = tp;
 	b->nat = nat;
 	return 0;

@@ -23,16 +23,22 @@ const char reg_persist_schema[] =
 	" transport INTEGER NOT NULL, nat INTEGER NOT NULL,"
 	" PRIMARY KEY (ext, uri)) WITHOUT ROWID;";
 
+/* One queued change: a single malloc of plain data (it crosses to the
+ * writer thread, which never reads loop memory); addresses are formatted
+ * and the Call-ID hash written by the writer. */
 struct op {
 	struct op *next;
-	enum reg_op kind;
-	char ext[24];
-	char *uri, *call_id, *ua;
-	uint32_t cseq;
-	int64_t expires, registered;
-	char src[64], target[64];
+	uint8_t kind;              /* enum reg_op */
 	uint8_t tp;
 	bool nat;
+	uint8_t ua_len;
+	uint16_t uri_len;
+	char ext[24];
+	uint32_t cseq;
+	uint64_t cid;
+	int64_t expires, registered;
+	struct sa src, target;
+	char s[];                  /* uri NUL ua NUL */
 };
 
 struct reg_persist {
@@ -49,11 +55,6 @@ struct reg_persist {
 
 static void op_free(struct op *o)
 {
-	if (!o)
-		return;
-	free(o->uri);
-	free(o->call_id);
-	free(o->ua);
 	free(o);
 }
 
@@ -76,18 +77,24 @@ static int apply_batch(struct reg_persist *p, struct op *list)
 	}
 	for (struct op *o = list; o; o = o->next) {
 		sqlite3_stmt *st = o->kind == REG_OP_PUT ? put : del;
+		char cid[24], src[64], tgt[64];
 
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, o->ext, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, o->uri, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, o->s, o->uri_len, SQLITE_STATIC);
 		if (o->kind == REG_OP_PUT) {
-			sqlite3_bind_text(st, 3, o->call_id, -1, SQLITE_STATIC);
+			re_snprintf(cid, sizeof(cid), "#%016llx",
+				    (unsigned long long)o->cid);
+			re_snprintf(src, sizeof(src), "%J", &o->src);
+			re_snprintf(tgt, sizeof(tgt), "%J", &o->target);
+			sqlite3_bind_text(st, 3, cid, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 4, o->cseq);
-			sqlite3_bind_text(st, 5, o->ua, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, o->s + o->uri_len + 1,
+					  o->ua_len, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 6, o->expires);
 			sqlite3_bind_int64(st, 7, o->registered);
-			sqlite3_bind_text(st, 8, o->src, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 9, o->target, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 8, src, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 9, tgt, -1, SQLITE_STATIC);
 			sqlite3_bind_int(st, 10, o->tp);
 			sqlite3_bind_int(st, 11, o->nat);
 		}
@@ -198,42 +205,39 @@ static int start_thread(struct reg_persist *p)
 	return 0;
 }
 
-static char *dup_s(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 void reg_persist_change(enum reg_op op, const struct reg_binding *b,
 			void *persist)
 {
 	struct reg_persist *p = persist;
+	size_t ual;
 	struct op *o;
 
 	if (!p || !b || !b->ext)
 		return;
 	if (start_thread(p))
 		return;
-	o = calloc(1, sizeof(*o));
+	ual = op == REG_OP_PUT ? b->ua_len : 0;
+	o = malloc(sizeof(*o) + b->uri_len + 1 + ual + 1);
 	if (!o)
 		goto drop;
-	o->kind = op;
+	memset(o, 0, sizeof(*o));
+	o->kind = (uint8_t)op;
 	memcpy(o->ext, b->ext->number, sizeof(o->ext));
-	o->uri = dup_s(b->uri);
+	o->uri_len = b->uri_len;
+	memcpy(o->s, reg_binding_uri(b), b->uri_len + 1u);
+	o->ua_len = (uint8_t)ual;
+	memcpy(o->s + b->uri_len + 1, reg_binding_ua(b), ual);
+	o->s[b->uri_len + 1 + ual] = '\0';
 	if (op == REG_OP_PUT) {
-		o->call_id = dup_s(b->call_id);
-		o->ua = dup_s(b->ua);
+		o->cid = b->cid;
 		o->cseq = b->cseq;
 		o->expires = b->expires;
 		o->registered = b->registered;
-		re_snprintf(o->src, sizeof(o->src), "%J", &b->src);
-		re_snprintf(o->target, sizeof(o->target), "%J", &b->target);
+		o->src = b->src;
+		o->target = *reg_binding_target(b);
 		o->tp = b->tp;
 		o->nat = b->nat;
-		if (!o->call_id || !o->ua)
-			goto drop;
 	}
-	if (!o->uri)
-		goto drop;
 	pthread_mutex_lock(&p->mtx);
 	if (p->n >= p->max) {
 		pthread_mutex_unlock(&p->mtx);

@@ -126,53 +126,93 @@ bool nc_seen(const struct nc_table *t, uint64_t nonce_id, uint32_t nc,
 
 enum reg_tp { REG_TP_UDP = 0, REG_TP_TCP, REG_TP_TLS };
 
+/* Bounds of what a binding keeps (see docs/internals/registrar.md):
+ * a longer Contact URI is refused (reg_apply → EOVERFLOW); the
+ * User-Agent is kept for display only, cut at REG_UA_MAX bytes on a
+ * UTF-8 character boundary; the Call-ID is kept as a 64-bit hash
+ * (reg_callid_hash), which is all the ordering rule needs. */
+#define REG_URI_MAX 256
+#define REG_UA_MAX 64
+
 struct reg_ext;
 
+/* One binding: a single allocation (malloc) with its strings inline.
+ * Read the variable part through reg_binding_uri / _ua / _target. */
 struct reg_binding {
-	struct le le_ext;          /* in reg_ext.bindings */
-	struct le le_all;          /* in reg_loc.all */
-	struct le le_id;           /* in reg_loc.by_id */
+	struct reg_binding *next;  /* the extension's next binding */
 	struct reg_ext *ext;
-	uint64_t id;               /* unique in this process */
-	char *uri;                 /* Contact URI as sent (mem string) */
-	char *call_id;
-	char *ua;                  /* User-Agent, may be "" */
-	uint32_t cseq;
+	uint64_t id;               /* unique in this process; low 24 bits:
+				    * slot in reg_loc */
+	uint64_t conn_id;          /* TCP connection it came on, 0 = none */
+	uint64_t cid;              /* reg_callid_hash of the Call-ID */
 	int64_t expires;           /* unix seconds */
 	int64_t registered;        /* unix seconds of the last refresh */
 	struct sa src;             /* where the REGISTER came from */
-	struct sa target;          /* where to send: src when NAT, else the
-				    * Contact host:port when it is an IP */
-	uint8_t tp;                /* enum reg_tp */
-	uint64_t conn_id;          /* TCP connection it came on, 0 = none */
-	bool nat;
-	/* qualify / keepalive state (driven by sipd) */
-	bool q_known, reachable, q_pending;
-	uint8_t q_tries;
+	uint32_t cseq;
+	uint32_t stored_exp;       /* expiry last handed to the change
+				    * handler (unix seconds) */
+	uint32_t q_next;           /* unix seconds of next qualify/keepalive */
 	uint32_t q_seq;
 	uint32_t rtt_ms;
-	uint64_t q_sent_ms;        /* tmr_jiffies of the first try */
-	uint64_t q_last_ms;        /* tmr_jiffies of the last try */
-	int64_t q_next;            /* unix seconds of next qualify/keepalive */
-	int64_t stored_exp;        /* expiry last handed to the change handler */
+	uint32_t q_sent_ms;        /* (uint32_t)tmr_jiffies of the first try */
+	uint32_t q_last_ms;        /* ... of the last try */
+	uint16_t uri_len;
+	uint8_t ua_len;
+	uint8_t tp;                /* enum reg_tp */
+	uint8_t q_tries;
+	bool nat : 1;
+	bool has_target : 1;       /* target differs from src: kept inline */
+	/* qualify / keepalive state (driven by sipd) */
+	bool q_known : 1, reachable : 1, q_pending : 1;
+	/* [struct sa target if has_target] uri NUL ua NUL */
+	_Alignas(8) char s[];
 };
 
+/* The Contact URI as sent (NUL-terminated, ≤ REG_URI_MAX). */
+static inline const char *reg_binding_uri(const struct reg_binding *b)
+{
+	return b->s + (b->has_target ? sizeof(struct sa) : 0);
+}
+
+/* The User-Agent (display, may be ""). */
+static inline const char *reg_binding_ua(const struct reg_binding *b)
+{
+	return reg_binding_uri(b) + b->uri_len + 1;
+}
+
+/* Where to send: src when behind NAT, else the Contact host:port when it
+ * is an IP address. */
+static inline const struct sa *reg_binding_target(const struct reg_binding *b)
+{
+	return b->has_target ? (const struct sa *)(const void *)b->s : &b->src;
+}
+
+/* Hash of a Call-ID (SipHash-2-4, fixed key: stable across restarts, it is
+ * what the bindings table stores). */
+uint64_t reg_callid_hash(const char *p, size_t l);
+
 struct reg_ext {
-	struct le he;
+	struct reg_ext *hnext;     /* hash chain in reg_loc */
+	struct reg_binding *bindings;   /* oldest first */
+	struct nc_table *nc;       /* NULL until an authentication; freed
+				    * when all its nonces have expired */
+	uint16_t n;
 	char number[24];
-	struct list bindings;
-	unsigned n;
-	struct nc_table nc;
 };
 
 struct reg_loc {
-	struct hash *by_ext;
-	struct hash *by_id;
-	struct list all;
+	struct reg_ext **ext_tab;  /* hash buckets (power of 2) */
+	size_t ext_buckets;
+	struct reg_binding **slot; /* by id & 0xffffff; free ones odd */
+	size_t n_slot, slot_hi;    /* allocated; used (high water) */
+	size_t free_slot;          /* head of the free list + 1, 0 = none */
 	size_t n_bind;
 	size_t n_ext;
 	size_t max_bind;           /* global bound */
 	uint64_t next_id;
+	/* nonce-count tables unused for longer than this are freed (must be
+	 * more than the nonce lifetime; sipd sets nonce_ttl + 60) */
+	int64_t nc_keep;
 };
 
 /* Create with a global bound on bindings. 0 or ENOMEM. */
@@ -182,6 +222,22 @@ struct reg_ext *reg_ext_find(struct reg_loc *l, const char *num, size_t len);
 int reg_ext_get(struct reg_loc *l, const char *num, size_t len,
 		struct reg_ext **ep);
 struct reg_binding *reg_binding_by_id(struct reg_loc *l, uint64_t id);
+
+/* Iterate every binding: start with *pos = 0; NULL at the end. The
+ * binding returned may be removed before the next call. */
+struct reg_binding *reg_binding_next(const struct reg_loc *l, size_t *pos);
+/* Iterate every extension's state (*pos = 0 first); the one returned may
+ * have its bindings cleared, but is not freed, until the next call. */
+struct reg_ext *reg_ext_next(const struct reg_loc *l, size_t *pos,
+			     struct reg_ext **cur);
+
+/* Nonce-count check of an extension (nc_check_tag on its table, created
+ * on first use): 0, EALREADY, EINVAL, ENOMEM. */
+int reg_nc_check(struct reg_loc *l, const char *num, size_t len,
+		 uint64_t nonce_id, uint32_t nc, uint32_t tag);
+/* nc_seen on the extension's table; false when it has none. */
+bool reg_nc_seen(struct reg_loc *l, const char *num, size_t len,
+		 uint64_t nonce_id, uint32_t nc, uint32_t tag);
 
 /* One Contact of a REGISTER, already resolved. */
 struct reg_contact {
@@ -223,7 +279,8 @@ typedef void (reg_change_h)(enum reg_op op, const struct reg_binding *b,
  * Rules: same URI + same Call-ID needs a higher CSeq (else EPROTO, RFC 3261
  * 10.3 step 7); expires 0 removes; new bindings beyond max_contacts evict
  * the extension's oldest ones; more contacts in one request than
- * max_contacts → E2BIG; the global bound → ENOSPC. Returns 0 or those. */
+ * max_contacts → E2BIG; the global bound → ENOSPC; a Contact URI longer
+ * than REG_URI_MAX → EOVERFLOW. Returns 0 or those. */
 int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 	      reg_change_h *ch, void *arg);
 
@@ -238,10 +295,14 @@ void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
 			reg_change_h *ch, void *arg);
 void reg_ext_clear(struct reg_loc *l, struct reg_ext *e, reg_change_h *ch,
 		   void *arg);
+/* reg_expire also frees nonce-count tables unused for nc_keep seconds and
+ * the state of extensions left with neither bindings nor such a table. */
 size_t reg_expire(struct reg_loc *l, int64_t now, reg_change_h *ch,
 		  void *arg);
 
-/* Insert a restored binding (from the database). 0, ENOSPC, ENOMEM. */
+/* Insert a restored binding (from the database). call_id is the text of
+ * the stored column: "#" and 16 hex digits (a reg_callid_hash, what is
+ * written) or a Call-ID (older rows). 0, ENOSPC, ENOMEM, EOVERFLOW. */
 int reg_restore(struct reg_loc *l, const char *number, const char *uri,
 		const char *call_id, uint32_t cseq, const char *ua,
 		int64_t expires, int64_t registered, const struct sa *src,

@@ -445,8 +445,14 @@ static void settings_load(struct sipd *sd)
 	sd->nonce_ttl = jint(o, "nonce_ttl");
 	sd->qualify_iv = jint(o, "qualify_interval");
 	sd->keepalive_iv = jint(o, "keepalive_interval");
-	if (sd->loc)
+	if (sd->loc) {
 		sd->loc->max_bind = (size_t)jint(o, "max_bindings");
+		/* nonce-count tables are forgotten once every nonce they hold
+		 * has expired; never sooner than the longest nonce lifetime
+		 * this process has used */
+		if (sd->loc->nc_keep < sd->nonce_ttl + 60)
+			sd->loc->nc_keep = sd->nonce_ttl + 60;
+	}
 	mix_load(sd);
 }
 
@@ -761,10 +767,10 @@ static void reply_bindings(struct req *rq, const struct snap_ext *x,
 					 strlen(x->number));
 	size_t off = 0;
 
-	for (struct le *le = e ? e->bindings.head : NULL; le; le = le->next) {
-		const struct reg_binding *b = le->data;
-
-		off = xput(sd, off, "Contact: <%s>;expires=%lld\r\n", b->uri,
+	for (const struct reg_binding *b = e ? e->bindings : NULL; b;
+	     b = b->next) {
+		off = xput(sd, off, "Contact: <%s>;expires=%lld\r\n",
+			   reg_binding_uri(b),
 			   (long long)(b->expires > now ? b->expires - now : 0));
 	}
 	if (off >= sizeof(sd->xbuf))
@@ -896,6 +902,9 @@ static void register_ok(struct req *rq, const struct snap_ext *x)
 		case E2BIG:
 			reply(rq, 403, "Too Many Contacts", NULL, 0);
 			return;
+		case EOVERFLOW:
+			reply(rq, 400, "Contact URI Too Long", NULL, 0);
+			return;
 		case ENOSPC:
 			reply(rq, 503, "Service Unavailable", NULL, 0);
 			return;
@@ -916,11 +925,10 @@ static bool retrans_candidate(struct sipd *sd, const struct snap_ext *x,
 			      uint64_t nid, uint32_t nc, uint32_t tag,
 			      int64_t now)
 {
-	struct reg_ext *e = reg_ext_find(sd->loc, x->number,
-					 strlen(x->number));
 	int64_t ts = (int64_t)(nid >> 32);
 
-	return e && nc_seen(&e->nc, nid, nc, tag) && now >= ts &&
+	return reg_nc_seen(sd->loc, x->number, strlen(x->number), nid, nc,
+			   tag) && now >= ts &&
 		now - ts <= RETRANS_S;
 }
 
@@ -935,11 +943,8 @@ static uint32_t req_tag(const struct sipmsg *m)
 static int nc_check_ext(struct sipd *sd, const struct snap_ext *x,
 			uint64_t nid, uint32_t nc, uint32_t tag)
 {
-	struct reg_ext *e;
-
-	if (reg_ext_get(sd->loc, x->number, strlen(x->number), &e))
-		return ENOMEM;
-	return nc_check_tag(&e->nc, nid, nc, tag);
+	return reg_nc_check(sd->loc, x->number, strlen(x->number), nid, nc,
+			    tag);
 }
 
 static void h_register(struct req *rq)
@@ -1160,7 +1165,7 @@ static void handle_response(struct sipd *sd, struct sipmsg *m)
 	rb->q_pending = false;
 	rb->q_known = true;
 	rb->reachable = true;
-	rb->rtt_ms = (uint32_t)(tmr_jiffies() - rb->q_sent_ms);
+	rb->rtt_ms = (uint32_t)tmr_jiffies() - rb->q_sent_ms;
 }
 
 /* ---- input ---------------------------------------------------------- */
@@ -1477,31 +1482,33 @@ static void qualify_send(struct sipd *sd, struct reg_binding *b)
 			"Call-ID: bwq%016llx@%s\r\n"
 			"CSeq: 1 OPTIONS\r\n"
 			"Content-Length: 0\r\n\r\n",
-			b->uri, b->tp == REG_TP_TCP ? "TCP" : "UDP", host,
+			reg_binding_uri(b), b->tp == REG_TP_TCP ? "TCP" : "UDP",
+			host,
 			(unsigned long long)id, sd->realm,
-			(unsigned)(id * 2654435761u), b->uri,
+			(unsigned)(id * 2654435761u), reg_binding_uri(b),
 			(unsigned long long)id, sd->realm);
 	if (n <= 0)
 		return;
 	sd->c_qualify++;
 	(void)send_raw(sd, b->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
-		       &b->target, b->conn_id, sd->obuf, (size_t)n);
+		       reg_binding_target(b), b->conn_id, sd->obuf, (size_t)n);
 }
 
 static void sweep(void *arg)
 {
 	struct sipd *sd = arg;
 	int64_t now = now_s(sd);
-	uint64_t jif = tmr_jiffies();
+	uint32_t jif = (uint32_t)tmr_jiffies();
+	struct reg_binding *b;
+	size_t pos = 0;
 
 	tmr_start(&sd->sweep, 1000, sweep, sd);
 	reg_expire(sd->loc, now, reg_changed, sd);
-	for (struct le *le = sd->loc->all.head; le; le = le->next) {
-		struct reg_binding *b = le->data;
+	while ((b = reg_binding_next(sd->loc, &pos))) {
 		const struct snap_ext *x;
 
 		if (b->q_pending) {
-			if (jif - b->q_last_ms < QUALIFY_RETRY_MS)
+			if ((uint32_t)(jif - b->q_last_ms) < QUALIFY_RETRY_MS)
 				continue;
 			if (b->q_tries >= QUALIFY_TRIES) {
 				b->q_pending = false;
@@ -1522,18 +1529,18 @@ static void sweep(void *arg)
 			b->q_pending = true;
 			b->q_tries = 1;
 			b->q_sent_ms = b->q_last_ms = jif;
-			b->q_next = now + sd->qualify_iv;
+			b->q_next = (uint32_t)(now + sd->qualify_iv);
 			qualify_send(sd, b);
 		}
 		else if (b->nat) {
 			/* keep the NAT binding open */
 			(void)send_raw(sd, b->tp == REG_TP_TCP ? SIPD_TCP :
-				       SIPD_UDP, &b->target, b->conn_id,
+				       SIPD_UDP, reg_binding_target(b), b->conn_id,
 				       "\r\n\r\n", 4);
-			b->q_next = now + sd->keepalive_iv;
+			b->q_next = (uint32_t)(now + sd->keepalive_iv);
 		}
 		else {
-			b->q_next = now + sd->keepalive_iv;
+			b->q_next = (uint32_t)(now + sd->keepalive_iv);
 		}
 	}
 }
@@ -1680,6 +1687,8 @@ static int sipd_new(struct sipd **sp, struct snapshot *snap)
 	list_init(&sd->tarpits);
 	err = reg_loc_alloc(&sd->loc, 200000);
 	if (!err)
+		sd->loc->nc_keep = 0;   /* settings_load sets it */
+	if (!err)
 		err = hash_alloc(&sd->conns, 1024);
 	if (!err) {
 		sd->mb = mbuf_alloc(OBUF);
@@ -1774,16 +1783,19 @@ int sipd_alloc(struct sipd **sp, const struct sipd_conf *conf,
 	return 0;
 }
 
-static bool ext_gone(struct le *le, void *arg)
+/* A deleted extension (or one without credentials) loses its bindings. */
+static void exts_gone(struct sipd *sd)
 {
-	struct sipd *sd = arg;
-	struct reg_ext *e = le->data;
-	const struct snap_ext *x = find_ext(sd->snap, e->number,
-					    strlen(e->number));
+	struct reg_ext *e, *cur = NULL;
+	size_t pos = 0;
 
-	if (!x || !x->auth)
-		reg_ext_clear(sd->loc, e, reg_changed, sd);
-	return false;
+	while ((e = reg_ext_next(sd->loc, &pos, &cur))) {
+		const struct snap_ext *x = find_ext(sd->snap, e->number,
+						    strlen(e->number));
+
+		if (!x || !x->auth)
+			reg_ext_clear(sd->loc, e, reg_changed, sd);
+	}
 }
 
 void sipd_apply_snapshot(struct sipd *sd, struct snapshot *snap)
@@ -1797,7 +1809,7 @@ void sipd_apply_snapshot(struct sipd *sd, struct snapshot *snap)
 	old = sd->snap;
 	sd->snap = snap;
 	settings_load(sd);
-	hash_apply(sd->loc->by_ext, ext_gone, sd);
+	exts_gone(sd);
 	snapshot_free(old);
 }
 
@@ -1813,23 +1825,25 @@ static const char *tp_name(uint8_t tp)
 json_t *sipd_registrations(struct sipd *sd)
 {
 	json_t *a = json_array();
+	const struct reg_binding *b;
+	size_t pos = 0;
 	int64_t now;
 
 	if (!sd || !a)
 		return a;
 	now = now_s(sd);
-	for (struct le *le = sd->loc->all.head; le; le = le->next) {
-		const struct reg_binding *b = le->data;
+
+	while ((b = reg_binding_next(sd->loc, &pos))) {
 		char src[64];
 
 		re_snprintf(src, sizeof(src), "%J", &b->src);
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o}",
 			"extension", b->ext->number,
-			"contact", b->uri,
+			"contact", reg_binding_uri(b),
 			"source", src,
 			"transport", tp_name(b->tp),
-			"user_agent", b->ua ? b->ua : "",
+			"user_agent", reg_binding_ua(b),
 			"expires_in", (json_int_t)(b->expires > now ?
 						   b->expires - now : 0),
 			"reachable", b->q_known ? json_boolean(b->reachable) :

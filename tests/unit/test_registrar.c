@@ -235,9 +235,8 @@ static void test_bindings(void **st)
 	{
 		bool has_h1 = false;
 
-		for (struct le *le = e->bindings.head; le; le = le->next)
-			if (!strcmp(((struct reg_binding *)le->data)->uri,
-				    "sip:a@h1"))
+		for (const struct reg_binding *b = e->bindings; b; b = b->next)
+			if (!strcmp(reg_binding_uri(b), "sip:a@h1"))
 				has_h1 = true;
 		assert_false(has_h1);
 	}
@@ -258,11 +257,18 @@ static void test_bindings(void **st)
 	assert_int_equal(reg_expire(l, 1102, change, NULL), 0);
 	assert_int_equal(reg_expire(l, 1103, change, NULL), 1);
 	assert_int_equal(l->n_bind, 0);
+	/* an extension without bindings (nor a nonce-count table) keeps no
+	 * state; the refused 202 never got any */
+	assert_null(reg_ext_find(l, "201", 3));
+	assert_null(reg_ext_find(l, "202", 3));
+	assert_int_equal(l->n_ext, 0);
 	/* star removes all */
 	c[0].expires = 100;
 	r = mkreq("201", "cid3", 1, c, 2, 2);
 	c[1].expires = 100;
 	assert_int_equal(reg_apply(l, &r, 1200, change, NULL), 0);
+	e = reg_ext_find(l, "201", 3);
+	assert_non_null(e);
 	assert_int_equal(e->n, 2);
 	r = mkreq("201", "cid3", 2, NULL, 0, 2);
 	r.star = true;
