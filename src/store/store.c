@@ -1197,8 +1197,13 @@ int store_rows_stage(struct store *s, struct ext_row *rows, size_t n)
 	int64_t gen = 0;
 	int err;
 
-	/* current before, so the rows can move in */
-	store_mirror_sync_warm(s);
+	/* current before, so the rows can move in; a cold mirror is loaded
+	 * for a bulk or import (about to be committed: its rows move in
+	 * parsed) but not for one row */
+	if (n > 1)
+		store_mirror_sync(s);
+	else
+		store_mirror_sync_warm(s);
 	err = store_tx_begin(s);
 
 	if (err)

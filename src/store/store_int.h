@@ -212,7 +212,7 @@ int store_mirror_sync(struct store *s);
 void store_mirror_drop(struct store *s);   /* mark stale */
 void store_mirror_free(struct store *s);
 /* Sync if the mirror is resident (or valid); a cold mirror is left to
- * the next commit, so an edit does not load every row. */
+ * the next commit, so a one-row edit does not load every row. */
 void store_mirror_sync_warm(struct store *s);
 int store_janitor_start(struct store *s);
 void store_janitor_stop(struct store *s);   /* before the lock goes */
