@@ -85,6 +85,10 @@ int guard_ban_impose(struct guard *g, const struct gaddr *a,
 	b = gtab_put(&g->ban, &k, &created);
 	if (!created && b->until > now && !manual)
 		return 0;
+	/* Over, but the sweep has not reported it yet: report it before it
+	 * is replaced, so that every ban gets its unban. */
+	if (!created && !b->ended && b->until <= now)
+		guard_ban_expired(g, b);
 	if (!created && b->until + (uint64_t)g->cfg.ban_max * 1000u > now)
 		b->offences++;
 	else

@@ -460,7 +460,7 @@ static void sup_flush(struct guard *g, uint64_t now, bool force)
 	g->sup_since = now;
 }
 
-static void ban_expired(struct guard *g, struct gban *b)
+void guard_ban_expired(struct guard *g, struct gban *b)
 {
 	char buf[64];
 	struct gjob *j;
@@ -504,7 +504,7 @@ void guard_sweep(struct guard *g)
 		       (b = gtab_iter(&g->ban, &g->sweep_at)) != NULL) {
 			n++;
 			if (!b->ended && b->until <= now)
-				ban_expired(g, b);
+				guard_ban_expired(g, b);
 		}
 		if (n < GUARD_SWEEP_CHUNK)
 			g->sweep_at = 0;   /* reached the end: wrap */

@@ -298,6 +298,8 @@ void guard_event_suppressed(struct guard *g, const char *type);
  * has passed (each once), the events_suppressed and rate_limited
  * aggregates. Looks at most GUARD_SWEEP_CHUNK ban entries per call. */
 void guard_sweep(struct guard *g);
+/* Report a ban whose time has passed (once: sets ended). */
+void guard_ban_expired(struct guard *g, struct gban *b);
 void guard_rl_flush(struct guard *g, uint64_t now, bool force);
 void guard_nft_setup(struct guard *g);
 bool guard_scanner_match(const struct guard_cfg *c, const char *ua,

@@ -857,6 +857,21 @@ static void test_ban_expiry_event(void **st)
 	assert_string_equal(json_string_value(json_object_get(
 		json_array_get(ev, 4), "source")), "198.51.100.64");
 	json_decref(ev);
+	/* Banned again the moment the last ban ran out, before a sweep:
+	 * the old ban's expiry is still reported, once. */
+	ban_now(g, "198.51.100.65");
+	fake_now += 600000;
+	{
+		uint64_t before = g->st.events;
+		ban_now(g, "198.51.100.65");
+		/* 5 auth_failure + unban + ban */
+		assert_int_equal(g->st.events - before, 7);
+	}
+	guard_sweep(g);
+	gworker_flush(g->worker, 5000);
+	ev = events_of(p.db, "unban");
+	assert_int_equal(json_array_size(ev), 6);
+	json_decref(ev);
 	guard_close(g);
 	pclose_dir(&p);
 }
