@@ -10,8 +10,12 @@
  * one authenticated nonce-count per extension, then refreshes every
  * binding once with a new Call-ID (what a phone does). With DB (a path;
  * the file is created) every change goes through the persistence writer
- * like in bulwarkd. Prints heap in use (mallinfo2) and VmRSS before and
- * after, per binding. Exit 1 when bytes per binding (heap, everything
+ * like in bulwarkd, paced at BINDMEM_RATE contacts bound a second (default
+ * 20,000, about what bulwarkd sustains in bench_register.sh; unpaced, the
+ * writer's queue would hold every change at once). Prints heap in use
+ * (mallinfo2) and VmRSS before and after, per binding, and once more
+ * after the nonce-count tables have aged out (sipd's default nonce_ttl
+ * 300 s + 60 s, bindings still live). Exit 1 when bytes per binding (heap, everything
  * the registrar holds once the writer has drained) exceed BINDMEM_MAX
  * (environment, default 300).
  */
@@ -61,11 +65,14 @@ int main(int argc, char **argv)
 	size_t per = argc > 2 ? strtoul(argv[2], NULL, 10) : 10;
 	const char *db = argc > 3 ? argv[3] : NULL;
 	const char *maxs = getenv("BINDMEM_MAX");
+	const char *rates = getenv("BINDMEM_RATE");
+	double rate = rates ? atof(rates) : 20000;
+	struct timespec t0;
 	double max = maxs ? atof(maxs) : 300;
 	struct reg_loc *l = NULL;
 	struct reg_persist *p = NULL;
-	size_t h0, h1, h2, h3;
-	long r0, r1, r2, r3;
+	size_t h0, h1 = 0, h2, h3;
+	long r0, r1 = 0, r2, r3;
 	int64_t now = (int64_t)time(NULL);
 	size_t next = 0;
 	double per_b;
@@ -91,6 +98,7 @@ int main(int argc, char **argv)
 	malloc_trim(0);
 	h0 = heap_used();
 	r0 = rss_kib();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < nb; i += per) {
@@ -142,6 +150,18 @@ int main(int argc, char **argv)
 					strerror(err));
 				return 2;
 			}
+			if (p && rate > 0) {
+				/* pace: this many requests by now */
+				struct timespec t;
+				double el;
+
+				clock_gettime(CLOCK_MONOTONIC, &t);
+				el = (double)(t.tv_sec - t0.tv_sec) +
+					(double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+				if ((double)(pass * nb + i) > el * rate)
+					usleep((useconds_t)(((double)(pass * nb + i) /
+							     rate - el) * 1e6));
+			}
 			err = reg_apply(l, &rq, now + pass,
 					p ? reg_persist_change : NULL, p);
 			if (err) {
@@ -185,6 +205,17 @@ int main(int argc, char **argv)
 	printf("VmRSS: +%ld KiB registered, +%ld KiB refreshed, +%ld KiB "
 	       "settled = %.1f bytes/binding\n", r1 - r0, r2 - r0, r3 - r0,
 	       (double)(r3 - r0) * 1024.0 / (double)nb);
+	{
+		/* later, without new authentications: nc tables age out */
+		size_t h4;
+
+		l->nc_keep = 300 + 60;
+		reg_expire(l, now + 300 + 60 + 2, NULL, NULL);
+		h4 = heap_used();
+		printf("heap once nonce-count tables aged out (%zu extensions "
+		       "left): %.1f bytes/binding\n", l->n_ext,
+		       (double)(h4 - h0) / (double)nb);
+	}
 	reg_persist_close(p);
 	mem_deref(l);
 	if (per_b > max) {

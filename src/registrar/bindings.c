@@ -50,6 +50,89 @@ static void ext_free(struct reg_loc *l, struct reg_ext *e)
 		l->n_ext--;
 }
 
+/* ---- shared User-Agent strings ---- */
+
+static struct reg_ua **ua_bucket(struct reg_loc *l, const char *p,
+				 size_t n)
+{
+	return &l->ua_tab[hash_joaat((const uint8_t *)p, n) &
+			  (l->ua_buckets - 1)];
+}
+
+static void ua_grow(struct reg_loc *l)
+{
+	size_t nb = l->ua_buckets ? l->ua_buckets * 2 : 64;
+	struct reg_ua **t = calloc(nb, sizeof(*t)), **old = l->ua_tab;
+	size_t ob = l->ua_buckets;
+
+	if (!t)
+		return;   /* longer chains, still correct */
+	l->ua_tab = t;
+	l->ua_buckets = nb;
+	for (size_t i = 0; i < ob; i++) {
+		struct reg_ua *u = old[i];
+
+		while (u) {
+			struct reg_ua *nx = u->hnext, **pp;
+
+			pp = ua_bucket(l, u->s, u->len);
+			u->hnext = *pp;
+			*pp = u;
+			u = nx;
+		}
+	}
+	free(old);
+}
+
+/* A reference to the shared copy of p[0..n) (n ≤ REG_UA_MAX), NULL for
+ * "" (or when out of memory: the User-Agent is display only). */
+static const struct reg_ua *ua_get(struct reg_loc *l, const char *p,
+				   size_t n)
+{
+	struct reg_ua *u, **pp;
+
+	if (!n)
+		return NULL;
+	if (l->n_ua >= l->ua_buckets)
+		ua_grow(l);
+	if (!l->ua_buckets)
+		return NULL;
+	pp = ua_bucket(l, p, n);
+	for (u = *pp; u; u = u->hnext)
+		if (u->len == n && !memcmp(u->s, p, n)) {
+			u->refs++;
+			return u;
+		}
+	u = malloc(sizeof(*u) + n + 1);
+	if (!u)
+		return NULL;
+	u->refs = 1;
+	u->len = (uint8_t)n;
+	memcpy(u->s, p, n);
+	u->s[n] = '\0';
+	u->hnext = *pp;
+	*pp = u;
+	l->n_ua++;
+	return u;
+}
+
+static void ua_put(struct reg_loc *l, const struct reg_ua *cu)
+{
+	struct reg_ua **pp, *u;
+
+	if (!cu)
+		return;
+	pp = ua_bucket(l, cu->s, cu->len);
+	while (*pp && *pp != cu)
+		pp = &(*pp)->hnext;
+	u = *pp;
+	if (!u || --u->refs)
+		return;
+	*pp = u->hnext;
+	free(u);
+	l->n_ua--;
+}
+
 static void loc_destructor(void *arg)
 {
 	struct reg_loc *l = arg;
@@ -57,6 +140,17 @@ static void loc_destructor(void *arg)
 	for (size_t i = 0; i < l->slot_hi; i++)
 		if (!SLOT_IS_FREE(l->slot[i]))
 			free(l->slot[i]);
+	for (size_t i = 0; i < l->ua_buckets; i++) {
+		struct reg_ua *u = l->ua_tab[i];
+
+		while (u) {
+			struct reg_ua *nx = u->hnext;
+
+			free(u);
+			u = nx;
+		}
+	}
+	free(l->ua_tab);
 	for (size_t i = 0; i < l->ext_buckets; i++) {
 		struct reg_ext *e = l->ext_tab[i];
 
@@ -265,6 +359,7 @@ void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
 	l->free_slot = i + 1;
 	if (l->n_bind)
 		l->n_bind--;
+	ua_put(l, b->ua);
 	free(b);
 }
 
@@ -349,16 +444,15 @@ static size_t ua_len(const char *p, size_t l)
 	return l;
 }
 
-static size_t binding_size(bool has_target, size_t uri_l, size_t ua_l)
+static size_t binding_size(bool has_target, size_t uri_l)
 {
 	return sizeof(struct reg_binding) +
-		(has_target ? sizeof(struct sa) : 0) + uri_l + 1 + ua_l + 1;
+		(has_target ? sizeof(struct sa) : 0) + uri_l + 1;
 }
 
-/* Write the variable part: target (if any), URI, User-Agent. */
+/* Write the variable part: target (if any), URI. */
 static void binding_fill(struct reg_binding *b, const struct sa *target,
-			 const char *uri, size_t uri_l, const char *ua,
-			 size_t ua_l)
+			 const char *uri, size_t uri_l)
 {
 	char *s = b->s;
 
@@ -370,11 +464,6 @@ static void binding_fill(struct reg_binding *b, const struct sa *target,
 	b->uri_len = (uint16_t)uri_l;
 	memmove(s, uri, uri_l);
 	s[uri_l] = '\0';
-	s += uri_l + 1;
-	b->ua_len = (uint8_t)ua_l;
-	if (ua_l)
-		memcpy(s, ua, ua_l);
-	s[ua_l] = '\0';
 }
 
 /* A new binding, linked last in e and in a slot. */
@@ -407,7 +496,7 @@ static int binding_new(struct reg_loc *l, struct reg_ext *e,
 		}
 		i = l->slot_hi;
 	}
-	b = calloc(1, binding_size(target != NULL, uri_l, ua_l));
+	b = calloc(1, binding_size(target != NULL, uri_l));
 	if (!b)
 		return ENOMEM;
 	if (l->free_slot)
@@ -417,7 +506,8 @@ static int binding_new(struct reg_loc *l, struct reg_ext *e,
 	l->slot[i] = b;
 	b->ext = e;
 	b->id = (l->next_id++ << SLOT_BITS | i) & 0xffffffffffffull;
-	binding_fill(b, target, uri, uri_l, ua, ua_l);
+	binding_fill(b, target, uri, uri_l);
+	b->ua = ua_get(l, ua, ua_l);
 	*ext_link(b) = b;   /* appended: ext_link stops at the NULL end */
 	e->n++;
 	l->n_bind++;
@@ -425,31 +515,31 @@ static int binding_new(struct reg_loc *l, struct reg_ext *e,
 	return 0;
 }
 
-/* Give b another target / User-Agent: in place when the size stays, else
- * moved to a new allocation (slot and list re-pointed). */
+/* Give b another target and User-Agent: the target in place when its
+ * presence does not change, else b moves to a new allocation (slot and
+ * list re-pointed). */
 static int binding_update(struct reg_loc *l, struct reg_binding **bp,
 			  const struct sa *target, const char *ua, size_t ua_l)
 {
 	struct reg_binding *b = *bp, *nb, **pp;
-	size_t sz = binding_size(target != NULL, b->uri_len, ua_l);
+	const struct reg_ua *u = NULL;
 
-	if (sz == binding_size(b->has_target, b->uri_len, b->ua_len)) {
-		if (target && b->has_target) {
-			memcpy(b->s, target, sizeof(*target));
-			memcpy(b->s + sizeof(*target) + b->uri_len + 1, ua,
-			       ua_l);
-			return 0;
-		}
-		if (!target && !b->has_target) {
-			memcpy(b->s + b->uri_len + 1, ua, ua_l);
-			return 0;
-		}
+	if (!b->ua || b->ua->len != ua_l || memcmp(b->ua->s, ua, ua_l)) {
+		u = ua_get(l, ua, ua_l);
+		ua_put(l, b->ua);
+		b->ua = u;
 	}
-	nb = malloc(sz);
+	if (target && b->has_target) {
+		memcpy(b->s, target, sizeof(*target));
+		return 0;
+	}
+	if (!target && !b->has_target)
+		return 0;
+	nb = malloc(binding_size(target != NULL, b->uri_len));
 	if (!nb)
 		return ENOMEM;
 	memcpy(nb, b, sizeof(*b));
-	binding_fill(nb, target, reg_binding_uri(b), b->uri_len, ua, ua_l);
+	binding_fill(nb, target, reg_binding_uri(b), b->uri_len);
 	pp = ext_link(b);
 	*pp = nb;
 	l->slot[b->id & SLOT_MASK] = nb;
@@ -568,7 +658,7 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 			 * does not force a write (a phone that restarts its
 			 * Call-ID on every refresh would otherwise cost one
 			 * per REGISTER) */
-			changed = b->ua_len != ual ||
+			changed = (b->ua ? b->ua->len : 0) != ual ||
 				memcmp(reg_binding_ua(b), ua, ual) ||
 				!sa_cmp(&b->src, &rq->src, SA_ALL) ||
 				!sa_cmp(reg_binding_target(b),
@@ -585,7 +675,7 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 		b->cid = cid;
 		b->cseq = rq->cseq;
 		b->expires = now + c->expires;
-		b->registered = now;
+		b->registered = (uint32_t)now;
 		b->src = rq->src;
 		b->tp = rq->tp;
 		b->conn_id = rq->conn_id;
@@ -659,7 +749,7 @@ int reg_restore(struct reg_loc *l, const char *number, const char *uri,
 	b->cseq = cseq;
 	b->expires = expires;
 	b->stored_exp = (uint32_t)expires;
-	b->registered = registered;
+	b->registered = (uint32_t)registered;
 	b->src = *src;
 	b->tp = tp;
 	b->nat = nat;

@@ -181,6 +181,10 @@ int reg_persist_open(struct reg_persist **pp, const char *db_path,
 	sqlite3_busy_timeout(p->db, 5000);
 	sqlite3_exec(p->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
 	sqlite3_exec(p->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	/* 1 MiB of page cache is plenty for appending and replacing rows in
+	 * batches (the default 2 MiB showed as ~20 bytes per binding at
+	 * 100,000 in bench/binding_mem) */
+	sqlite3_exec(p->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL);
 	if (sqlite3_exec(p->db, reg_persist_schema, NULL, NULL, NULL)
 	    != SQLITE_OK) {
 		err = EIO;
@@ -216,7 +220,7 @@ void reg_persist_change(enum reg_op op, const struct reg_binding *b,
 		return;
 	if (start_thread(p))
 		return;
-	ual = op == REG_OP_PUT ? b->ua_len : 0;
+	ual = op == REG_OP_PUT && b->ua ? b->ua->len : 0;
 	o = malloc(sizeof(*o) + b->uri_len + 1 + ual + 1);
 	if (!o)
 		goto drop;

@@ -136,6 +136,15 @@ enum reg_tp { REG_TP_UDP = 0, REG_TP_TCP, REG_TP_TLS };
 
 struct reg_ext;
 
+/* A User-Agent string, shared by every binding that sent it (phones of
+ * one model send the same one); freed with its last binding. */
+struct reg_ua {
+	struct reg_ua *hnext;      /* hash chain in reg_loc */
+	uint32_t refs;
+	uint8_t len;
+	char s[];
+};
+
 /* One binding: a single allocation (malloc) with its strings inline.
  * Read the variable part through reg_binding_uri / _ua / _target. */
 struct reg_binding {
@@ -146,8 +155,8 @@ struct reg_binding {
 	uint64_t conn_id;          /* TCP connection it came on, 0 = none */
 	uint64_t cid;              /* reg_callid_hash of the Call-ID */
 	int64_t expires;           /* unix seconds */
-	int64_t registered;        /* unix seconds of the last refresh */
 	struct sa src;             /* where the REGISTER came from */
+	uint32_t registered;       /* unix seconds of the last refresh */
 	uint32_t cseq;
 	uint32_t stored_exp;       /* expiry last handed to the change
 				    * handler (unix seconds) */
@@ -156,15 +165,15 @@ struct reg_binding {
 	uint32_t rtt_ms;
 	uint32_t q_sent_ms;        /* (uint32_t)tmr_jiffies of the first try */
 	uint32_t q_last_ms;        /* ... of the last try */
+	const struct reg_ua *ua;   /* NULL: none */
 	uint16_t uri_len;
-	uint8_t ua_len;
 	uint8_t tp;                /* enum reg_tp */
-	uint8_t q_tries;
+	uint8_t q_tries : 4;
 	bool nat : 1;
 	bool has_target : 1;       /* target differs from src: kept inline */
 	/* qualify / keepalive state (driven by sipd) */
 	bool q_known : 1, reachable : 1, q_pending : 1;
-	/* [struct sa target if has_target] uri NUL ua NUL */
+	/* [struct sa target if has_target] uri NUL */
 	_Alignas(8) char s[];
 };
 
@@ -177,7 +186,7 @@ static inline const char *reg_binding_uri(const struct reg_binding *b)
 /* The User-Agent (display, may be ""). */
 static inline const char *reg_binding_ua(const struct reg_binding *b)
 {
-	return reg_binding_uri(b) + b->uri_len + 1;
+	return b->ua ? b->ua->s : "";
 }
 
 /* Where to send: src when behind NAT, else the Contact host:port when it
@@ -203,6 +212,8 @@ struct reg_ext {
 struct reg_loc {
 	struct reg_ext **ext_tab;  /* hash buckets (power of 2) */
 	size_t ext_buckets;
+	struct reg_ua **ua_tab;    /* hash buckets (power of 2) */
+	size_t ua_buckets, n_ua;
 	struct reg_binding **slot; /* by id & 0xffffff; free ones odd */
 	size_t n_slot, slot_hi;    /* allocated; used (high water) */
 	size_t free_slot;          /* head of the free list + 1, 0 = none */

@@ -5,7 +5,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "registrar/registrar.h"
@@ -320,6 +324,180 @@ static void test_refresh_writes(void **st)
 	mem_deref(l);
 }
 
+/* What a binding keeps: one allocation with the URI inline (≤ 256 bytes,
+ * longer refused), the target only when it is not the source, the
+ * User-Agent shared between bindings and cut at 64 bytes on a UTF-8
+ * boundary; found by id until removed, also after it had to move. */
+static void test_binding_layout(void **st)
+{
+	struct reg_loc *l = NULL;
+	char longuri[300], ua[100];
+	struct reg_contact c[1];
+	struct reg_req r;
+	struct reg_binding *b, *b2;
+	struct reg_ext *e;
+	uint64_t id;
+
+	(void)st;
+	assert_int_equal(reg_loc_alloc(&l, 10), 0);
+	/* 62 ASCII bytes then "é" (2 bytes) straddling byte 64 */
+	memset(ua, 'u', 62);
+	memcpy(ua + 62, "\x20\xc3\xa9xyz", 6);
+	ua[68] = '\0';
+	c[0] = ct("sip:a@192.0.2.9:5060", 100);
+	assert_int_equal(sa_set_str(&c[0].target, "192.0.2.9", 5060), 0);
+	c[0].has_target = true;
+	r = mkreq("501", "cid", 1, c, 1, 2);
+	r.ua.p = ua;
+	r.ua.l = strlen(ua);
+	assert_int_equal(reg_apply(l, &r, 1000, change, NULL), 0);
+	e = reg_ext_find(l, "501", 3);
+	assert_non_null(e);
+	b = e->bindings;
+	assert_string_equal(reg_binding_uri(b), "sip:a@192.0.2.9:5060");
+	assert_int_equal(strlen(reg_binding_ua(b)), 63);   /* not 64: é */
+	assert_memory_equal(reg_binding_ua(b), ua, 63);
+	assert_false(b->has_target);           /* contact = source */
+	assert_ptr_equal(reg_binding_target(b), &b->src);
+	/* another extension, same User-Agent: one shared copy */
+	r.number = "502";
+	assert_int_equal(reg_apply(l, &r, 1000, change, NULL), 0);
+	b2 = reg_ext_find(l, "502", 3)->bindings;
+	assert_ptr_equal(b2->ua, b->ua);
+	assert_int_equal(l->n_ua, 1);
+	/* contact elsewhere: the target is kept, the binding moves */
+	id = b->id;
+	assert_int_equal(sa_set_str(&c[0].target, "198.51.100.7", 5070), 0);
+	r = mkreq("501", "cid", 2, c, 1, 2);
+	r.ua.p = "Other/1.0";
+	r.ua.l = 9;
+	assert_int_equal(reg_apply(l, &r, 1001, change, NULL), 0);
+	b = reg_binding_by_id(l, id);
+	assert_non_null(b);
+	assert_ptr_equal(e->bindings, b);
+	assert_true(b->has_target);
+	assert_int_equal(sa_port(reg_binding_target(b)), 5070);
+	assert_string_equal(reg_binding_uri(b), "sip:a@192.0.2.9:5060");
+	assert_string_equal(reg_binding_ua(b), "Other/1.0");
+	assert_int_equal(l->n_ua, 2);
+	/* removed: not found by id, its User-Agent released */
+	reg_ext_clear(l, e, change, NULL);
+	assert_null(reg_binding_by_id(l, id));
+	assert_int_equal(l->n_ua, 1);
+	/* Contact URI bound */
+	memset(longuri, 'x', sizeof(longuri));
+	memcpy(longuri, "sip:", 4);
+	longuri[REG_URI_MAX + 1] = '\0';
+	c[0] = ct(longuri, 100);
+	r = mkreq("503", "cid", 1, c, 1, 2);
+	assert_int_equal(reg_apply(l, &r, 1002, change, NULL), EOVERFLOW);
+	assert_null(reg_ext_find(l, "503", 3));
+	longuri[REG_URI_MAX] = '\0';
+	c[0] = ct(longuri, 100);
+	r = mkreq("503", "cid", 1, c, 1, 2);
+	assert_int_equal(reg_apply(l, &r, 1002, change, NULL), 0);
+	assert_int_equal(strlen(reg_binding_uri(reg_ext_find(l, "503", 3)
+						->bindings)), REG_URI_MAX);
+	mem_deref(l);
+}
+
+/* A nonce-count table exists only after an authentication and is
+ * forgotten (with the extension's state, when it has no bindings) once
+ * every nonce it holds is older than nc_keep. */
+static void test_nc_lifecycle(void **st)
+{
+	struct reg_loc *l = NULL;
+	uint64_t id = (uint64_t)1000 << 32 | 1;
+
+	(void)st;
+	assert_int_equal(reg_loc_alloc(&l, 10), 0);
+	l->nc_keep = 360;
+	assert_false(reg_nc_seen(l, "601", 3, id, 1, 7));
+	assert_null(reg_ext_find(l, "601", 3));
+	assert_int_equal(reg_nc_check(l, "601", 3, id, 1, 7), 0);
+	assert_int_equal(reg_nc_check(l, "601", 3, id, 1, 7), EALREADY);
+	assert_true(reg_nc_seen(l, "601", 3, id, 1, 7));
+	assert_int_equal(reg_expire(l, 1000 + 360, NULL, NULL), 0);
+	assert_non_null(reg_ext_find(l, "601", 3));        /* still used */
+	assert_int_equal(reg_nc_check(l, "601", 3, id, 1, 7), EALREADY);
+	reg_expire(l, 1000 + 361, NULL, NULL);
+	assert_null(reg_ext_find(l, "601", 3));
+	assert_int_equal(l->n_ext, 0);
+	mem_deref(l);
+}
+
+/* Bindings written by the writer thread come back at start: URI, UA,
+ * source, target, and the Call-ID (stored as its hash) for the ordering
+ * rule; an older row with a plain Call-ID works too. */
+static void test_persist_roundtrip(void **st)
+{
+	struct reg_loc *l = NULL, *l2 = NULL;
+	struct reg_persist *p = NULL;
+	struct reg_contact c[2] = {ct("sip:a@192.0.2.50:5062", 3600),
+				   ct("sip:b@h", 3600)};
+	struct reg_binding *b;
+	struct reg_req r;
+	struct sa s1;
+	char path[] = "/tmp/test_registrar_XXXXXX";
+	char db[64];
+	size_t n = 0;
+	int fd;
+
+	(void)st;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, sizeof(db), "%s.db", path);
+	assert_int_equal(reg_persist_open(&p, db, 100), 0);
+	assert_int_equal(reg_loc_alloc(&l, 10), 0);
+	assert_int_equal(sa_set_str(&c[0].target, "192.0.2.50", 5062), 0);
+	c[0].has_target = true;
+	r = mkreq("701", "call-1@x", 7, c, 2, 4);
+	r.ua.p = "Phone/2";
+	r.ua.l = 7;
+	assert_int_equal(reg_apply(l, &r, time(NULL), reg_persist_change, p),
+			 0);
+	reg_persist_close(p);
+	p = NULL;
+
+	assert_int_equal(reg_persist_open(&p, db, 100), 0);
+	assert_int_equal(reg_loc_alloc(&l2, 10), 0);
+	assert_int_equal(reg_persist_load(p, l2, time(NULL), NULL, NULL, &n),
+			 0);
+	assert_int_equal(n, 2);
+	b = reg_ext_find(l2, "701", 3)->bindings;
+	assert_string_equal(reg_binding_uri(b), "sip:a@192.0.2.50:5062");
+	assert_string_equal(reg_binding_ua(b), "Phone/2");
+	assert_int_equal(sa_set_str(&s1, "192.0.2.9", 5060), 0);
+	assert_true(sa_cmp(&b->src, &s1, SA_ALL));
+	assert_int_equal(sa_port(reg_binding_target(b)), 5062);
+	assert_int_equal(b->cseq, 7);
+	/* same Call-ID, same CSeq after the restart: out of order */
+	assert_int_equal(reg_apply(l2, &r, time(NULL), NULL, NULL), EPROTO);
+	r = mkreq("701", "call-2@x", 1, c, 2, 4);
+	assert_int_equal(reg_apply(l2, &r, time(NULL), NULL, NULL), 0);
+	/* an older row: plain Call-ID text */
+	assert_int_equal(reg_restore(l2, "702", "sip:c@h", "old@x", 5, NULL,
+				     time(NULL) + 100, time(NULL), &s1, &s1,
+				     REG_TP_UDP, false), 0);
+	c[0] = ct("sip:c@h", 100);
+	r = mkreq("702", "old@x", 5, c, 1, 4);
+	assert_int_equal(reg_apply(l2, &r, time(NULL), NULL, NULL), EPROTO);
+	reg_persist_close(p);
+	mem_deref(l);
+	mem_deref(l2);
+	unlink(db);
+	{
+		char aux[80];
+
+		snprintf(aux, sizeof(aux), "%s-wal", db);
+		unlink(aux);
+		snprintf(aux, sizeof(aux), "%s-shm", db);
+		unlink(aux);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +510,9 @@ int main(void)
 		cmocka_unit_test(test_nc_seen),
 		cmocka_unit_test(test_nonce_at),
 		cmocka_unit_test(test_refresh_writes),
+		cmocka_unit_test(test_binding_layout),
+		cmocka_unit_test(test_nc_lifecycle),
+		cmocka_unit_test(test_persist_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
