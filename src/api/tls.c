@@ -334,6 +334,7 @@ fail:
 	    "(OpenSSL failed to make the key, the certificate or its "
 	    "signature)");
 out:
+	ERR_clear_error();
 	free_secret(key);
 	free(crt);
 	BIO_free_all(kb);
