@@ -82,8 +82,12 @@ class Daemon:
     def sock(self):
         return str(self.data_dir / "control.sock")
 
+    def launcher(self):
+        """Words run before bulwarkd (e.g. `ip netns exec NS`); none here."""
+        return []
+
     def start(self, timeout=15):
-        args = [str(BULWARKD), "--data", str(self.data_dir),
+        args = [*self.launcher(), str(BULWARKD), "--data", str(self.data_dir),
                 "--sip", f"{self.sip_addr}:{self.sip_port}"]
         if self.http:
             args += ["--http", self.http]

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import BULWARKD, Daemon
+from conftest import Daemon
 
 SUFFIX = f"{os.getpid() % 100000}"
 NS_HOST = f"bwfw_host_{SUFFIX}"
@@ -188,29 +188,8 @@ class NsDaemon(Daemon):
         self.netns = netns
         self.wrapper = list(wrapper)
 
-    def start(self, timeout=15):
-        args = ["ip", "netns", "exec", self.netns, *self.wrapper,
-                str(BULWARKD), "--data", str(self.data_dir),
-                "--sip", f"{self.sip_addr}:{self.sip_port}"]
-        if self.http:
-            args += ["--http", self.http]
-        self._logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self._logf,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bulwarkd exited {self.proc.returncode}:"
-                                   f" {self.log()}")
-            if os.path.exists(self.sock):
-                try:
-                    if self.api("GET", "/status")[0] == 200:
-                        return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise RuntimeError(f"bulwarkd did not become ready: {self.log()}")
+    def launcher(self):
+        return ["ip", "netns", "exec", self.netns, *self.wrapper]
 
 
 @pytest.fixture

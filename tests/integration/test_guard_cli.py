@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BULWARK, BULWARKD, Daemon
+from conftest import BULWARK, Daemon
 
 STRONG = "Kq7Vx9Zr2Pw"
 
@@ -127,28 +127,8 @@ class NsDaemon(Daemon):
         self.ns = ns
         self.prefix = list(prefix)
 
-    def start(self, timeout=15):
-        args = ["ip", "netns", "exec", self.ns.name, *self.prefix,
-                str(BULWARKD), "--data", str(self.data_dir),
-                "--sip", f"{self.sip_addr}:{self.sip_port}"]
-        self._logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self._logf,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bulwarkd exited {self.proc.returncode}: "
-                                   f"{self.log()}")
-            if os.path.exists(self.sock):
-                try:
-                    status, _ = self.api("GET", "/status")
-                    if status == 200:
-                        return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise RuntimeError(f"bulwarkd did not become ready: {self.log()}")
+    def launcher(self):
+        return ["ip", "netns", "exec", self.ns.name, *self.prefix]
 
 
 needs_netns = pytest.mark.skipif(not netns_available(),
