@@ -376,48 +376,19 @@ int store_ext_import_csv(struct store *s, const char *csvtext, size_t len,
 
 /* ---- export ---- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 4096;
-		char *q;
-
-		while (nc < b->len + n + 1)
-			nc *= 2;
-		q = realloc(b->p, nc);
-		if (!q) {
-			b->err = ENOMEM;
-			return;
-		}
-		b->p = q;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_cell(struct buf *b, const char *s)
+static void buf_cell(struct store_buf *b, const char *s)
 {
 	if (!strpbrk(s, ",\"\r\n")) {
-		buf_add(b, s, strlen(s));
+		store_buf_add(b, s, strlen(s));
 		return;
 	}
-	buf_add(b, "\"", 1);
+	store_buf_add(b, "\"", 1);
 	for (const char *p = s; *p; p++) {
 		if (*p == '"')
-			buf_add(b, "\"", 1);
-		buf_add(b, p, 1);
+			store_buf_add(b, "\"", 1);
+		store_buf_add(b, p, 1);
 	}
-	buf_add(b, "\"", 1);
+	store_buf_add(b, "\"", 1);
 }
 
 int store_ext_export_csv(struct store *s, enum store_view v, char **csvp,
@@ -425,7 +396,7 @@ int store_ext_export_csv(struct store *s, enum store_view v, char **csvp,
 {
 	struct ext_row *rows = NULL;
 	const struct model_field **cols = NULL;
-	struct buf b = {NULL, 0, 0, 0};
+	struct store_buf b = {NULL, 0, 0, 0};
 	size_t n = 0, nc = 0;
 	int err;
 
@@ -458,10 +429,10 @@ int store_ext_export_csv(struct store *s, enum store_view v, char **csvp,
 	}
 	for (size_t k = 0; k < nc; k++) {
 		if (k)
-			buf_add(&b, ",", 1);
+			store_buf_add(&b, ",", 1);
 		buf_cell(&b, cols[k] ? cols[k]->name : "");
 	}
-	buf_add(&b, "\r\n", 2);
+	store_buf_add(&b, "\r\n", 2);
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = ext_row_obj(&rows[i]);
 
@@ -471,7 +442,7 @@ int store_ext_export_csv(struct store *s, enum store_view v, char **csvp,
 			char *t = NULL;
 
 			if (k)
-				buf_add(&b, ",", 1);
+				store_buf_add(&b, ",", 1);
 			if (k == 0)
 				t = strdup(rows[i].number);
 			else if (k == 1)
@@ -482,7 +453,7 @@ int store_ext_export_csv(struct store *s, enum store_view v, char **csvp,
 				buf_cell(&b, t);
 			free(t);
 		}
-		buf_add(&b, "\r\n", 2);
+		store_buf_add(&b, "\r\n", 2);
 	}
 	err = b.err;
 	if (!err) {

@@ -216,15 +216,9 @@ const char *store_db_path(const struct store *s)
 
 /* ---- compact JSON text ---- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool bad;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
+void store_buf_add(struct store_buf *b, const char *s, size_t n)
 {
-	if (b->bad)
+	if (b->err)
 		return;
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap * 2 : 2048;
@@ -234,7 +228,7 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
 			nc *= 2;
 		p = realloc(b->p, nc);
 		if (!p) {
-			b->bad = true;
+			b->err = ENOMEM;
 			return;
 		}
 		b->p = p;
@@ -248,19 +242,19 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
 /* A string as jansson writes it without flags: '"' and '\\' escaped,
  * \b \f \n \r \t short, other control characters as \u00XX, the rest
  * (UTF-8 included) as is. */
-static void sb_str(struct sbuf *b, const char *s)
+static void sb_str(struct store_buf *b, const char *s)
 {
 	static const char xd[] = "0123456789ABCDEF";   /* as jansson */
 	const char *run = s;
 
-	sb_put(b, "\"", 1);
+	store_buf_add(b, "\"", 1);
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
 
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
-		sb_put(b, run, (size_t)(s - run));
+		store_buf_add(b, run, (size_t)(s - run));
 		run = s + 1;
 		switch (ch) {
 		case '"': case '\\': esc[1] = (char)ch; break;
@@ -272,13 +266,13 @@ static void sb_str(struct sbuf *b, const char *s)
 		default:
 			esc[4] = xd[ch >> 4];
 			esc[5] = xd[ch & 15];
-			sb_put(b, esc, 6);
+			store_buf_add(b, esc, 6);
 			continue;
 		}
-		sb_put(b, esc, 2);
+		store_buf_add(b, esc, 2);
 	}
-	sb_put(b, run, (size_t)(s - run));
-	sb_put(b, "\"", 1);
+	store_buf_add(b, run, (size_t)(s - run));
+	store_buf_add(b, "\"", 1);
 }
 
 struct kv {
@@ -292,7 +286,7 @@ static int kv_cmp(const void *a, const void *b)
 }
 
 /* false for a value this writer leaves to jansson (reals). */
-static bool sb_json(struct sbuf *b, const json_t *v, bool sort)
+static bool sb_json(struct store_buf *b, const json_t *v, bool sort)
 {
 	char num[32];
 	size_t i, n;
@@ -305,26 +299,26 @@ static bool sb_json(struct sbuf *b, const json_t *v, bool sort)
 	case JSON_INTEGER:
 		n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
 				     json_integer_value(v));
-		sb_put(b, num, n);
+		store_buf_add(b, num, n);
 		return true;
 	case JSON_TRUE:
-		sb_put(b, "true", 4);
+		store_buf_add(b, "true", 4);
 		return true;
 	case JSON_FALSE:
-		sb_put(b, "false", 5);
+		store_buf_add(b, "false", 5);
 		return true;
 	case JSON_NULL:
-		sb_put(b, "null", 4);
+		store_buf_add(b, "null", 4);
 		return true;
 	case JSON_ARRAY:
-		sb_put(b, "[", 1);
+		store_buf_add(b, "[", 1);
 		json_array_foreach((json_t *)v, i, x) {
 			if (i)
-				sb_put(b, ",", 1);
+				store_buf_add(b, ",", 1);
 			if (!sb_json(b, x, sort))
 				return false;
 		}
-		sb_put(b, "]", 1);
+		store_buf_add(b, "]", 1);
 		return true;
 	case JSON_OBJECT: {
 		struct kv pairs[128], *k = pairs;
@@ -344,15 +338,15 @@ static bool sb_json(struct sbuf *b, const json_t *v, bool sort)
 		}
 		if (sort)
 			qsort(k, n, sizeof(*k), kv_cmp);
-		sb_put(b, "{", 1);
+		store_buf_add(b, "{", 1);
 		for (i = 0; i < n && ok; i++) {
 			if (i)
-				sb_put(b, ",", 1);
+				store_buf_add(b, ",", 1);
 			sb_str(b, k[i].k);
-			sb_put(b, ":", 1);
+			store_buf_add(b, ":", 1);
 			ok = sb_json(b, k[i].v, sort);
 		}
-		sb_put(b, "}", 1);
+		store_buf_add(b, "}", 1);
 		if (k != pairs)
 			free(k);
 		return ok;
@@ -366,9 +360,9 @@ static bool sb_json(struct sbuf *b, const json_t *v, bool sort)
  * times faster for what the store writes (docs, the changes list). */
 char *store_json_text(const json_t *v, bool sort)
 {
-	struct sbuf b = {NULL, 0, 0, false};
+	struct store_buf b = {NULL, 0, 0, 0};
 
-	if (sb_json(&b, v, sort) && !b.bad && b.p)
+	if (sb_json(&b, v, sort) && !b.err && b.p)
 		return b.p;
 	free(b.p);
 	return json_dumps(v, JSON_COMPACT | (sort ? JSON_SORT_KEYS : 0));
@@ -1330,6 +1324,24 @@ int store_ext_from_fields(struct store *s, const json_t *fields,
 
 /* ---- public write paths ---- */
 
+/* The common end of a single-extension write (add, edit), lock already
+ * released: the findings go to the caller's report, and the secrets
+ * generated now are handed over only on success, wiped otherwise. */
+static int single_write_done(int err, struct report *errs,
+			     struct report *warns, struct report *r,
+			     json_t *gens, json_t **generated)
+{
+	report_merge(r, errs, NULL);
+	report_merge(r, warns, NULL);
+	if (!err && generated) {
+		*generated = gens;
+		gens = NULL;
+	}
+	store_ext_wipe(gens);
+	json_decref(gens);
+	return err;
+}
+
 int store_ext_add(struct store *s, const json_t *fields, unsigned gen,
 		  struct report *r, json_t **generated)
 {
@@ -1370,15 +1382,7 @@ int store_ext_add(struct store *s, const json_t *fields, unsigned gen,
 	ext_row_clear(&row);
 	store_ext_wipe(ext);
 	json_decref(ext);
-	report_merge(r, &errs, NULL);
-	report_merge(r, &warns, NULL);
-	if (!err && generated) {
-		*generated = gens;
-		gens = NULL;
-	}
-	store_ext_wipe(gens);
-	json_decref(gens);
-	return err;
+	return single_write_done(err, &errs, &warns, r, gens, generated);
 }
 
 int store_ext_edit(struct store *s, const char *number, const json_t *changes,
@@ -1458,15 +1462,7 @@ int store_ext_edit(struct store *s, const char *number, const json_t *changes,
 	ext_row_clear(&old);
 	store_ext_wipe(ext);
 	json_decref(ext);
-	report_merge(r, &errs, NULL);
-	report_merge(r, &warns, NULL);
-	if (!err && generated) {
-		*generated = gens;
-		gens = NULL;
-	}
-	store_ext_wipe(gens);
-	json_decref(gens);
-	return err;
+	return single_write_done(err, &errs, &warns, r, gens, generated);
 }
 
 /* Removal is staged unconditionally; an extension still referenced by

@@ -231,4 +231,14 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			 struct snapshot **snapp);
 uint64_t store_version(struct store *s);
 
+/* A growing NUL-terminated string (CSV export, the JSON writer). After a
+ * failed allocation err is ENOMEM and further appends are ignored. */
+struct store_buf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+void store_buf_add(struct store_buf *b, const char *s, size_t n);
+
 #endif
