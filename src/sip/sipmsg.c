@@ -564,9 +564,11 @@ static int via_parm(struct sipmsg *m, const char **pp, const char *e,
 		    const char *vstart, bool top)
 {
 	const char *p = skip_ws(*pp, e), *s;
-	struct sipmsg_str proto, ver, tp, host;
+	struct sipmsg_str proto, ver, tp, host, branch = {NULL, 0};
 	struct prm pr;
 	uint64_t port = 0;
+	size_t rport_off = 0, rport_len = 0;
+	bool rport = false;
 	int r;
 
 	s = p;
@@ -629,26 +631,33 @@ static int via_parm(struct sipmsg *m, const char **pp, const char *e,
 			p = q;
 		}
 	}
-	if (top) {
-		m->via_tp = tp;
-		m->via_host = host;
-		m->via_port = (uint16_t)port;
-	}
 	while ((r = next_param(&p, e, &pr)) == 1) {
 		if (!top)
 			continue;
 		if (sipmsg_eq(&pr.n, "branch"))
-			m->via_branch = pr.v;
+			branch = pr.v;
 		else if (sipmsg_eq(&pr.n, "rport")) {
-			m->via_rport = true;
-			m->via_rport_off = (size_t)(pr.start - vstart);
-			m->via_rport_len = (size_t)(pr.end - pr.start);
+			rport = true;
+			rport_off = (size_t)(pr.start - vstart);
+			rport_len = (size_t)(pr.end - pr.start);
 		}
 	}
 	if (r < 0)
 		return EBADMSG;
-	if (top)
+	/* Only a top via-parm parsed to its end is recorded: the reply
+	 * writer does arithmetic on these offsets (they are all within the
+	 * value by construction: rport_off + rport_len <= top_end). */
+	if (top) {
+		m->via_tp = tp;
+		m->via_host = host;
+		m->via_port = (uint16_t)port;
+		m->via_branch = branch;
+		m->via_rport = rport;
+		m->via_rport_off = rport_off;
+		m->via_rport_len = rport_len;
 		m->via_top_end = (size_t)(p - vstart);
+		m->via_ok = true;
+	}
 	p = skip_ws(p, e);
 	if (p < e) {
 		if (*p != ',')
@@ -920,9 +929,11 @@ struct wb {
 	bool over;
 };
 
+/* Bounds are checked as "l > room" so that no length, however large,
+ * can wrap the sum around. */
 static void put(struct wb *w, const char *s, size_t l)
 {
-	if (w->over || w->n + l > w->cap) {
+	if (w->over || l > w->cap - w->n) {
 		w->over = true;
 		return;
 	}
@@ -938,7 +949,7 @@ static void puts_(struct wb *w, const char *s)
 /* Header values may be folded: write them on one line. */
 static void put_val(struct wb *w, const char *s, size_t l)
 {
-	if (w->over || w->n + l > w->cap) {
+	if (w->over || l > w->cap - w->n) {
 		w->over = true;
 		return;
 	}
@@ -968,6 +979,17 @@ static void put_hdr(struct wb *w, const char *name, const struct sipmsg_hdr *h)
 	puts_(w, "\r\n");
 }
 
+/* The recorded top via-parm spans lie inside this Via value. */
+static bool via_rewritable(const struct sipmsg *m, const struct sipmsg_hdr *v)
+{
+	if (!m->via_ok || m->via_top_end > v->val.l)
+		return false;
+	if (!m->via_rport)
+		return true;
+	return m->via_rport_off <= m->via_top_end &&
+		m->via_rport_len <= m->via_top_end - m->via_rport_off;
+}
+
 size_t sipmsg_reply(const struct sipmsg *m, const struct sa *src,
 		    unsigned code, const char *reason, const char *extra,
 		    size_t extra_len, const char *totag_salt, char *out,
@@ -987,8 +1009,12 @@ size_t sipmsg_reply(const struct sipmsg *m, const struct sa *src,
 
 		if (v->id != SH_VIA)
 			continue;
-		if (!top || !src || m->via_top_end > v->val.l) {
+		/* A top Via that was not parsed to the end of its via-parm
+		 * (the request was refused before or while checking it) is
+		 * echoed unchanged: offsets into it were never set. */
+		if (!top || !src || !via_rewritable(m, v)) {
 			put_hdr(&w, "Via: ", v);
+			top = false;
 			continue;
 		}
 		/* RFC 3581: fill rport, add received */

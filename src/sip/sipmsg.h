@@ -68,6 +68,8 @@ struct sipmsg {
 	bool via_rport;
 	size_t via_top_end;       /* end of the top via-parm in hdr value */
 	size_t via_rport_off, via_rport_len; /* span of ";rport[=x]" */
+	bool via_ok;              /* the fields above were set: the whole
+				   * top via-parm parsed */
 	/* Require values we do not support (for 420 Unsupported) */
 	struct sipmsg_str unsupported;
 };

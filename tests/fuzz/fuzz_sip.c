@@ -25,9 +25,16 @@ static struct sipd *sd;
 static void out(enum sipd_tp tp, const struct sa *dst, const char *buf,
 		size_t len, void *arg)
 {
+	static struct sipmsg r;
+
 	(void)tp; (void)dst; (void)arg;
 	if (len < 12 || memcmp(buf, "SIP/2.0 ", 8))
 		abort();   /* we only ever send responses here */
+	/* ... and every one is a whole message our own parser reads back,
+	 * with no raw line break inside a header value */
+	if (sipmsg_parse(&r, buf, len, true) || r.req || r.hdr_bad ||
+	    r.body.l || len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4))
+		abort();
 }
 
 static void ext_set(struct snap_ext *x, const char *num, const char *pw,
