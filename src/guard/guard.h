@@ -88,4 +88,60 @@ int guard_events_query(const char *db_path, long long after, unsigned limit,
 
 void guard_close(struct guard *g);   /* NULL-safe */
 
+/* ---- admin scope (admin.c): failed logins on the admin API ----
+ * Counted per source address (IPv6 per /64) apart from SIP: an address
+ * with GUARD_ADMIN_FAIL_MAX failed logins within 10 minutes is refused by
+ * the admin API's TCP/HTTPS listeners for 15 minutes (doubling per repeat
+ * within a day, at most 24 h); it is never banned from SIP or in the
+ * kernel, and SIP bans never block the admin API. control.sock is never
+ * counted. Thread-safe (own mutex), for libmicrohttpd's threads; only
+ * guard_admin_report runs on the loop thread. */
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GUARD_ADMIN_FAIL_MAX 5u
+
+struct sockaddr;
+struct guard_admin;
+typedef uint64_t (guard_admin_clock_h)(void *arg);   /* monotonic ms */
+
+/* What one failed login did to its source. */
+struct guard_admin_fail {
+	char source[64];       /* address as counted ("2001:db8::/64") */
+	unsigned failures;     /* within the window, this one included */
+	unsigned threshold;    /* failures that block */
+	unsigned blocked_s;    /* > 0: this failure blocked it, seconds */
+	unsigned offences;     /* blocks so far (with blocked_s) */
+};
+
+/* Allocate the admin scope; clock NULL = CLOCK_MONOTONIC (tests pass
+ * their own). 0 or ENOMEM. */
+int guard_admin_alloc(struct guard_admin **ap, guard_admin_clock_h *clock,
+		      void *arg);
+void guard_admin_free(struct guard_admin *a);   /* NULL-safe */
+/* True if sa is blocked now (count it as refused); *retry_s: seconds
+ * left. Non-IP addresses (control.sock) are never blocked. */
+bool guard_admin_blocked(struct guard_admin *a, const struct sockaddr *sa,
+			 unsigned *retry_s);
+/* True if an admin logged in from sa within 24 h and it is not blocked:
+ * such sources may use the connections kept in reserve. */
+bool guard_admin_credited(struct guard_admin *a, const struct sockaddr *sa);
+/* A successful login from sa: credit, and its failure run ends. */
+void guard_admin_ok(struct guard_admin *a, const struct sockaddr *sa);
+/* A failed login from sa: counted; *out says what it did (for the log
+ * line and guard_admin_report). 0, EINVAL or EAFNOSUPPORT (not IP). */
+int guard_admin_failed(struct guard_admin *a, const struct sockaddr *sa,
+		       struct guard_admin_fail *out);
+/* Lift the block of an address ("192.0.2.7", an IPv6 address or its
+ * /64). 0, EINVAL, ENOENT (not blocked). */
+int guard_admin_unblock(struct guard_admin *a, const char *src);
+/* {blocked:[{source,time_left_s,failures,offences,refused}],counters,
+ * settings}. New reference (NULL on ENOMEM). */
+json_t *guard_admin_status(struct guard_admin *a);
+/* Loop thread: write the security events of one failed login
+ * (admin_auth_failure, and admin_block when it blocked) through the
+ * guard's rate-limited event mechanism. g NULL-safe. */
+void guard_admin_report(struct guard *g, const struct guard_admin_fail *f,
+			const char *listener);
+
 #endif
