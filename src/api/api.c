@@ -7,11 +7,17 @@
  *
  * Threads: one MHD thread per connection, so a failed login can be
  * delayed (sleep) without blocking any other client. Connections are
- * bounded per listener and, on TCP, per source address.
+ * bounded per listener; on TCP and HTTPS the gate (gate.c) bounds them per
+ * source address, keeps slots for addresses that logged in, and gives an
+ * unauthenticated request a total deadline; failed logins are counted in
+ * the guard's admin scope (guard/admin.c), which answers 429 to an address
+ * that failed too often. control.sock is never throttled: it is the way in
+ * that always works.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +34,13 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/gate.h"
 #include "api/routes.h"
 #include "api/tls.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "common/report.h"
+#include "guard/guard.h"
 #include "store/store.h"
 
 #define API_PREFIX      "/api/v1"
@@ -41,9 +49,15 @@
 #define JSON_LIMIT      (1u << 20)     /* 1 MiB */
 #define CSV_LIMIT       (32u << 20)    /* 32 MiB */
 #define CONN_LIMIT      64
-#define PER_IP_LIMIT    8
-#define CONN_TIMEOUT_S  60
+#define PER_IP_LIMIT    8     /* per address that logged in (and MHD's cap) */
+#define PER_IP_NEW      4     /* per address that did not */
+#define CONN_RESERVE    16    /* slots only addresses that logged in get */
+#define CONN_TIMEOUT_S  60    /* idle, control.sock */
+#define TCP_IDLE_S      15    /* idle, TCP and HTTPS (renewed by a byte) */
+#define REQ_DEADLINE_MS 10000 /* accept → authenticated header, in all */
 #define AUTH_FAIL_DELAY_MS 1000
+#define MHD_LOG_BURST   20    /* libmicrohttpd lines per MHD_LOG_WINDOW_S */
+#define MHD_LOG_WINDOW_S 10
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL ciphers otherwise */
 #define TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -58,6 +72,7 @@ static size_t n_tables;
 struct listener {
 	struct api *api;
 	bool need_auth;
+	bool plain;              /* TCP without TLS: secrets only to loopback */
 	const char *name;        /* "unix", "tcp" or "https", for the log */
 };
 
@@ -71,8 +86,14 @@ struct api {
 	bool fd_owned_by_mhd;
 	char sock_path[256];
 	struct api_auth *auth;
+	struct guard_admin *gadmin;     /* failed logins, admin scope */
+	struct api_gate *tcp_gate, *tls_gate;
 	struct listener unix_l, tcp_l, tls_l;
 };
+
+/* The running API, for its own status routes (one per process). */
+static struct api *the_api;
+static bool access_routes_registered;
 
 /* Per-request state, kept across MHD's calls for one request. */
 struct reqstate {
@@ -225,15 +246,84 @@ static void route(struct api *a, struct api_req *req, struct api_resp *resp)
 
 /* ---- MHD plumbing ---- */
 
+/* libmicrohttpd writes one line per refused or broken connection: a
+ * flood would turn into a flood of log lines. At most MHD_LOG_BURST per
+ * window; the rest are counted and the count is said with the next line. */
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t mhd_log_window;
+static unsigned mhd_log_n, mhd_log_dropped;
+
 __attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
+	struct timespec ts;
+	unsigned dropped = 0;
 
 	(void)cls;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&mhd_log_lock);
+	if (ts.tv_sec - mhd_log_window >= MHD_LOG_WINDOW_S) {
+		mhd_log_window = ts.tv_sec;
+		mhd_log_n = 0;
+	}
+	if (mhd_log_n >= MHD_LOG_BURST) {
+		mhd_log_dropped++;
+		pthread_mutex_unlock(&mhd_log_lock);
+		return;
+	}
+	mhd_log_n++;
+	dropped = mhd_log_dropped;
+	mhd_log_dropped = 0;
+	pthread_mutex_unlock(&mhd_log_lock);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\r\n")] = '\0';
-	log_warn("api", "http: %s", buf);
+	if (dropped)
+		log_warn("api", "http: %s (and %u similar lines suppressed)",
+			 buf, dropped);
+	else
+		log_warn("api", "http: %s", buf);
+}
+
+/* The client's address as text ("192.0.2.7", "2001:db8::1"; "local" for
+ * control.sock). */
+static const struct sockaddr *client_sa(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+		MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return ci ? ci->client_addr : NULL;
+}
+
+static void client_str(struct MHD_Connection *conn, char *buf, size_t sz)
+{
+	const struct sockaddr *sa = client_sa(conn);
+
+	if (sa && sa->sa_family == AF_INET &&
+	    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		      buf, (socklen_t)sz))
+		return;
+	if (sa && sa->sa_family == AF_INET6 &&
+	    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		      buf, (socklen_t)sz))
+		return;
+	snprintf(buf, sz, "local");
+}
+
+static bool sa_loopback(const struct sockaddr *sa)
+{
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
 }
 
 /* Printable copy of untrusted text for the log. */
@@ -323,20 +413,24 @@ static enum MHD_Result send_error(struct MHD_Connection *conn,
 }
 
 /* 401 with WWW-Authenticate, after a delay that holds only this
- * connection's thread. */
+ * connection's thread. why: what the log line says after the address.
+ * The connection is closed after it: a client without the credential
+ * must not keep a slot by sending request after request on it. */
 static enum MHD_Result send_unauthorized(struct MHD_Connection *conn,
 					 struct listener *l,
-					 const char *method, const char *url)
+					 const char *method, const char *url,
+					 const char *why)
 {
 	static const char body[] =
 		"{\"error\":\"Authentication required: HTTP Basic with user "
-		"admin and the password bulwarkd printed at first start.\","
+		"admin and the password bulwarkd wrote to DATA/admin-password "
+		"at first start.\","
 		"\"errors\":[]}\n";
 	struct timespec ts = { AUTH_FAIL_DELAY_MS / 1000,
 			       (AUTH_FAIL_DELAY_MS % 1000) * 1000000L };
 	struct MHD_Response *r;
 	enum MHD_Result ret;
-	char m[16], u[200];
+	char m[16], u[200], addr[64];
 
 	nanosleep(&ts, NULL);
 	r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
@@ -344,23 +438,118 @@ static enum MHD_Result send_unauthorized(struct MHD_Connection *conn,
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Connection", "close");
 	ret = MHD_queue_basic_auth_fail_response(conn, "bulwark", r);
 	MHD_destroy_response(r);
 	sanitize(m, sizeof(m), method);
 	sanitize(u, sizeof(u), url);
-	log_warn("api", "%s %s 401 (%s): admin authentication failed", m, u,
-		 l->name);
+	client_str(conn, addr, sizeof(addr));
+	log_warn("api", "%s %s 401 (%s) from %s: %s", m, u, l->name, addr,
+		 why);
 	return ret;
 }
 
-static bool check_auth(struct listener *l, struct MHD_Connection *conn)
+/* 429 to an address the admin scope blocked: at once, without looking at
+ * the credential (no argon2id for it), then close. */
+static enum MHD_Result send_blocked(struct MHD_Connection *conn,
+				    struct listener *l, const char *method,
+				    const char *url, unsigned retry_s)
+{
+	char body[300], retry[24], m[16], u[200], addr[64];
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"error\":\"Too many failed admin "
+		     "logins from this address: refused for %u more seconds. "
+		     "On the server, 'bulwark' (control.sock) still works.\","
+		     "\"errors\":[]}\n", retry_s);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return MHD_NO;
+	r = MHD_create_response_from_buffer((size_t)n, body,
+					    MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	snprintf(retry, sizeof(retry), "%u", retry_s);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Retry-After", retry);
+	MHD_add_response_header(r, "Connection", "close");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(conn, 429, r);
+	MHD_destroy_response(r);
+	sanitize(m, sizeof(m), method);
+	sanitize(u, sizeof(u), url);
+	client_str(conn, addr, sizeof(addr));
+	log_info("api", "%s %s 429 (%s) from %s: blocked after failed admin "
+		 "logins (%u s left)", m, u, l->name, addr, retry_s);
+	return ret;
+}
+
+struct admin_report {
+	struct guard *g;
+	struct guard_admin_fail f;
+	const char *listener;
+};
+
+static void admin_report_on_loop(void *arg)
+{
+	struct admin_report *r = arg;
+
+	guard_admin_report(r->g, &r->f, r->listener);
+	free(r);
+}
+
+/* A wrong credential: counted in the admin scope, logged with the
+ * address, a security event through the guard (on its loop: the admin
+ * never waits for it). */
+static enum MHD_Result auth_failed(struct MHD_Connection *conn,
+				   struct listener *l, const char *method,
+				   const char *url)
+{
+	struct api *a = l->api;
+	struct admin_report *r = calloc(1, sizeof(*r));
+	struct guard_admin_fail f;
+	char why[200];
+
+	if (guard_admin_failed(a->gadmin, client_sa(conn), &f)) {
+		free(r);
+		return send_unauthorized(conn, l, method, url,
+					 "admin authentication failed");
+	}
+	if (f.blocked_s)
+		snprintf(why, sizeof(why), "admin authentication failed "
+			 "(%u of %u): address refused for %u s", f.failures,
+			 f.threshold, f.blocked_s);
+	else
+		snprintf(why, sizeof(why), "admin authentication failed "
+			 "(%u of %u)", f.failures, f.threshold);
+	if (r && a->d && a->d->guard) {
+		r->g = a->d->guard;
+		r->f = f;
+		r->listener = l->name;
+		if (loop_post(admin_report_on_loop, r) == 0)
+			r = NULL;
+	}
+	free(r);
+	return send_unauthorized(conn, l, method, url, why);
+}
+
+enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_WRONG };
+
+static enum auth_result check_auth(struct listener *l,
+				   struct MHD_Connection *conn)
 {
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(conn, &pass);
-	bool ok = false;
+	enum auth_result ok = AUTH_MISSING;
 
+	/* No credential at all is how a browser starts: answered 401 but
+	 * not a failed login. */
 	if (user && pass)
-		ok = api_auth_check(l->api->auth, user, pass);
+		ok = api_auth_check(l->api->auth, user, pass) ? AUTH_OK :
+		     AUTH_WRONG;
+	else if (user)
+		ok = AUTH_WRONG;
 	if (pass) {
 		sodium_memzero(pass, strlen(pass));
 		MHD_free(pass);
@@ -368,6 +557,16 @@ static bool check_auth(struct listener *l, struct MHD_Connection *conn)
 	if (user)
 		MHD_free(user);
 	return ok;
+}
+
+static bool reveal_asked(struct MHD_Connection *conn)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						    "reveal");
+
+	return v && (!strcmp(v, "") || !strcmp(v, "1") ||
+		     !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+		     !strcasecmp(v, "on"));
 }
 
 static bool is_csv_type(const char *ct)
@@ -396,10 +595,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			return MHD_NO;
 		*con_cls = st;
 		if (l->need_auth) {
-			if (!check_auth(l, conn))
-				return send_unauthorized(conn, l, method, url);
+			unsigned retry = 0;
+
+			if (guard_admin_blocked(l->api->gadmin, client_sa(conn),
+						&retry))
+				return send_blocked(conn, l, method, url, retry);
+			switch (check_auth(l, conn)) {
+			case AUTH_OK:
+				break;
+			case AUTH_MISSING:
+				return send_unauthorized(conn, l, method, url,
+					"no admin credential");
+			default:
+				return auth_failed(conn, l, method, url);
+			}
+			guard_admin_ok(l->api->gadmin, client_sa(conn));
+			api_gate_authed(conn);
 			st->authed = true;
 		}
+		/* Secrets in clear text only to this host: on plain HTTP
+		 * they would cross the network (HTTPS and control.sock are
+		 * fine). */
+		if (l->plain && !sa_loopback(client_sa(conn)) &&
+		    reveal_asked(conn))
+			return send_error(conn, l, method, url, 403,
+				"Secrets are not shown over plain HTTP except "
+				"to a loopback address: use HTTPS (bulwarkd "
+				"--https) or the control socket (bulwark on "
+				"the server) for ?reveal=1.");
 		ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 "Content-Type");
 		st->is_csv = is_csv_type(ct);
@@ -484,6 +707,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 {
 	struct reqstate *st = *con_cls;
 
+	(void)cls;
+	(void)toe;
+	api_gate_request_done(conn);
 	if (!st)
 		return;
 	free(st->buf);
@@ -605,11 +831,85 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 
 static int auth_once(struct api *a)
 {
+	int err;
+
 	if (a->auth)
 		return 0;
-	return api_auth_alloc(&a->auth, a->d && a->d->data_dir ?
-			      a->d->data_dir : ".");
+	err = api_auth_alloc(&a->auth, a->d && a->d->data_dir ?
+			     a->d->data_dir : ".");
+	if (!err && !a->gadmin)
+		err = guard_admin_alloc(&a->gadmin, NULL, NULL);
+	return err;
 }
+
+static bool gate_credited(void *arg, const struct sockaddr *sa)
+{
+	struct api *a = arg;
+
+	return guard_admin_credited(a->gadmin, sa);
+}
+
+static int gate_once(struct api *a, struct api_gate **gp, const char *name)
+{
+	const struct api_gate_conf gc = {
+		.name = name, .limit = CONN_LIMIT, .reserve = CONN_RESERVE,
+		.per_source = PER_IP_LIMIT, .per_source_new = PER_IP_NEW,
+		.deadline_ms = REQ_DEADLINE_MS, .credited = gate_credited,
+		.arg = a,
+	};
+
+	return *gp ? 0 : api_gate_alloc(gp, &gc);
+}
+
+/* ---- the API's own routes: who is being refused, and lifting it ---- */
+
+static void access_get(struct daemon *d, const struct api_req *req,
+		       struct api_resp *resp)
+{
+	struct api *a = the_api;
+	json_t *gs;
+
+	(void)d;
+	(void)req;
+	if (!a) {
+		api_error(resp, 503, "The admin API is stopping.", NULL);
+		return;
+	}
+	gs = a->gadmin ? guard_admin_status(a->gadmin) : NULL;
+	api_ok(resp, json_pack("{s:o,s:o,s:o}",
+		"admin_scope", gs ? gs : json_null(),
+		"tcp", a->tcp_gate ? api_gate_status(a->tcp_gate) : json_null(),
+		"https", a->tls_gate ? api_gate_status(a->tls_gate) :
+			 json_null()));
+}
+
+static void access_unblock(struct daemon *d, const struct api_req *req,
+			   struct api_resp *resp)
+{
+	struct api *a = the_api;
+	char msg[200];
+	int err;
+
+	(void)d;
+	err = a ? guard_admin_unblock(a->gadmin, req->param[0]) : ENOENT;
+	if (!err) {
+		api_ok(resp, json_pack("{s:b,s:s}", "ok", 1, "source",
+				       req->param[0]));
+		return;
+	}
+	if (err == ENOENT)
+		snprintf(msg, sizeof(msg), "%.64s is not blocked from the "
+			 "admin API.", req->param[0]);
+	else
+		snprintf(msg, sizeof(msg), "'%.64s' is not an IPv4 or IPv6 "
+			 "address.", req->param[0]);
+	api_error(resp, err == ENOENT ? 404 : 422, msg, NULL);
+}
+
+static const struct api_route api_routes_access[] = {
+	{ "GET",    "/admin/access",                 access_get },
+	{ "DELETE", "/admin/access/blocks/:source",  access_unblock },
+};
 
 int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	      const char *http_addr)
@@ -627,9 +927,16 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 		return ENOMEM;
 	a->d = d;
 	a->unix_fd = -1;
-	a->unix_l = (struct listener){ a, false, "unix" };
-	a->tcp_l = (struct listener){ a, true, "tcp" };
-	a->tls_l = (struct listener){ a, true, "https" };
+	a->unix_l = (struct listener){ a, false, false, "unix" };
+	a->tcp_l = (struct listener){ a, true, true, "tcp" };
+	a->tls_l = (struct listener){ a, true, false, "https" };
+	if (!access_routes_registered) {
+		err = api_routes_register(api_routes_access,
+					  API_ROUTES_N(api_routes_access));
+		if (err)
+			goto out;
+		access_routes_registered = true;
+	}
 
 	err = unix_listen(a, sock_path);
 	if (err)
@@ -660,22 +967,27 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 				 "the admin password crosses the network in "
 				 "clear text; prefer --https", http_addr);
 		err = auth_once(a);
+		if (!err)
+			err = gate_once(a, &a->tcp_gate, "tcp");
 		if (err)
 			goto out;
 		a->tcp_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
-			0, NULL, NULL, on_request, &a->tcp_l,
+			0, api_gate_accept, a->tcp_gate, on_request, &a->tcp_l,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TCP_IDLE_S,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, api_gate_notify,
+			a->tcp_gate,
 			MHD_OPTION_END);
 		if (!a->tcp_mhd) {
 			err = EADDRNOTAVAIL;
 			goto out;
 		}
 	}
+	the_api = a;
 	*ap = a;
 out:
 	if (err)
@@ -725,6 +1037,8 @@ int api_https_start(struct api *a, const char *https_addr, char *why,
 		return err;
 	}
 	err = auth_once(a);
+	if (!err)
+		err = gate_once(a, &a->tls_gate, "https");
 	if (err) {
 		snprintf(why, whysz, "admin credential: %s", strerror(err));
 		return err;
@@ -734,13 +1048,14 @@ int api_https_start(struct api *a, const char *https_addr, char *why,
 	if (err)
 		return err;
 	a->tls_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
-		0, NULL, NULL, on_request, &a->tls_l,
+		0, api_gate_accept, a->tls_gate, on_request, &a->tls_l,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TCP_IDLE_S,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, api_gate_notify, a->tls_gate,
 		MHD_OPTION_HTTPS_MEM_KEY, a->tls_key,
 		MHD_OPTION_HTTPS_MEM_CERT, a->tls_cert,
 		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
@@ -766,6 +1081,12 @@ void api_stop(struct api *a)
 		MHD_stop_daemon(a->tcp_mhd);
 	if (a->unix_mhd)
 		MHD_stop_daemon(a->unix_mhd);
+	if (the_api == a)
+		the_api = NULL;
+	/* after the daemons: they report every connection closed */
+	api_gate_free(a->tcp_gate);
+	api_gate_free(a->tls_gate);
+	guard_admin_free(a->gadmin);
 	if (a->unix_fd >= 0) {
 		if (!a->fd_owned_by_mhd)
 			close(a->unix_fd);

@@ -44,7 +44,15 @@ static int hash_path(char *buf, size_t sz, const char *dir)
 	return (n < 0 || (size_t)n >= sz) ? ENAMETOOLONG : 0;
 }
 
-/* Write the hash to path atomically (tmp + rename), mode 0600. */
+int api_auth_pw_path(char *buf, size_t sz, const char *data_dir)
+{
+	int n = snprintf(buf, sz, "%s/" API_AUTH_PW_FILE, data_dir);
+
+	return (n < 0 || (size_t)n >= sz) ? ENAMETOOLONG : 0;
+}
+
+/* Write text and a newline to path atomically (tmp + rename), mode
+ * 0600. */
 static int write_hash(const char *path, const char *hash)
 {
 	char tmp[4200];
@@ -73,7 +81,7 @@ static int write_hash(const char *path, const char *hash)
 int api_auth_ensure(const char *data_dir, bool reset, char *pw, size_t sz,
 		    bool *created)
 {
-	char path[4096];
+	char path[4096], pwpath[4096];
 	char hash[crypto_pwhash_STRBYTES];
 	int err;
 	size_t i;
@@ -100,8 +108,19 @@ int api_auth_ensure(const char *data_dir, bool reset, char *pw, size_t sz,
 		err = ENOMEM;
 		goto out;
 	}
-	err = write_hash(path, hash);
+	/* The password goes to a file only the daemon's user and root can
+	 * read, never to stdout: under systemd stdout is the journal, which
+	 * more people read and which is kept. Written before the hash, so
+	 * that a hash never exists whose password was not kept. */
+	err = api_auth_pw_path(pwpath, sizeof(pwpath), data_dir);
 	if (!err)
+		err = write_hash(pwpath, pw);
+	if (err)
+		goto out;
+	err = write_hash(path, hash);
+	if (err)
+		unlink(pwpath);
+	else
 		*created = true;
 out:
 	if (err)

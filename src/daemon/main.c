@@ -77,7 +77,7 @@ static void usage(FILE *f)
 "                     user admin): for 127.0.0.1 or a management network\n"
 "  --log-level LEVEL  minimum level logged (default info)\n"
 "  --syslog           copy log lines to syslog\n"
-"  --reset-admin      replace the admin API password, print it once, exit\n");
+"  --reset-admin      replace the admin API password (written to DATA/admin-password), exit\n");
 }
 
 static int parse_level(const char *s, enum log_level *lvl)
@@ -160,19 +160,21 @@ static void client_addr(char *buf, size_t sz, const char *addr)
 		snprintf(buf, sz, "%s", addr);
 }
 
-/* Shown once, on stdout (never in the log). */
-static void print_credential(const struct opts *o, const char *pw,
-			     bool reset)
+/* Where the new password is: the password itself goes only to that file
+ * (0600), never to stdout, which under systemd is the journal. */
+static void print_credential(const struct opts *o, bool reset)
 {
 	char url[128];
 
 	client_addr(url, sizeof(url), o->https ? o->https : o->http);
 	printf("\n"
-	       "bulwarkd: %s admin API credential (shown only this once):\n"
+	       "bulwarkd: %s admin API credential:\n"
 	       "    user:     %s\n"
-	       "    password: %s\n"
+	       "    password: in %s/" API_AUTH_PW_FILE " (mode 0600: readable "
+	       "by root and the daemon's user only; keep it elsewhere and "
+	       "delete the file)\n"
 	       "  use it with:\n", reset ? "new" : "generated",
-	       API_AUTH_USER, pw);
+	       API_AUTH_USER, o->data);
 	if (o->https)
 		printf("    bulwark --url https://%s --cacert %s/" API_TLS_DIR
 		       "/" API_TLS_CERT " --user %s:PASSWORD status\n"
@@ -223,7 +225,7 @@ static int reset_admin(const struct opts *o)
 			"%s\n", strerror(err));
 		return 1;
 	}
-	print_credential(o, pw, true);
+	print_credential(o, true);
 	sodium_memzero(pw, sizeof(pw));
 	return 0;
 }
@@ -448,9 +450,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (created) {
-			print_credential(&o, pw, false);
-			log_info("daemon", "admin API credential generated "
-				 "(printed once on stdout)");
+			print_credential(&o, false);
+			log_info("daemon", "admin API credential generated: the "
+				 "password is in %s/" API_AUTH_PW_FILE " (0600)",
+				 o.data);
 		}
 		sodium_memzero(pw, sizeof(pw));
 	}
