@@ -28,9 +28,13 @@ def start_https(make_daemon, extra=()):
 
 
 def credential(d):
-    m = re.search(r"password:\s+(\S+)", d.log())
-    assert m, d.log()
-    return m.group(1)
+    """The generated admin password: in DATA/admin-password (0600), never
+    on stdout or in the log."""
+    f = d.data_dir / "admin-password"
+    assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+    pw = f.read_text().strip()
+    assert pw and pw not in d.log(), d.log()
+    return pw
 
 
 def get(d, path, cafile=None, user=None, ctx=None, timeout=15):
