@@ -182,10 +182,16 @@ static int read_file(const char *path, char **out, struct stat *st)
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 
-	if (fd < 0)
-		return errno;
+	/* errno is set by a failing call, but never return 0 with *st
+	 * unset (the caller reads st_mode) */
+	if (fd < 0) {
+		err = errno;
+		return err ? err : EIO;
+	}
 	if (fstat(fd, st)) {
 		err = errno;
+		if (!err)
+			err = EIO;
 		goto out;
 	}
 	if (!S_ISREG(st->st_mode) || st->st_size > (off_t)API_TLS_MAX_PEM) {
@@ -200,6 +206,13 @@ static int read_file(const char *path, char **out, struct stat *st)
 	while (len < API_TLS_MAX_PEM &&
 	       (n = read(fd, buf + len, API_TLS_MAX_PEM - len)) > 0)
 		len += (size_t)n;
+	if (n < 0) {
+		err = errno;
+		if (!err)
+			err = EIO;
+		free(buf);
+		goto out;
+	}
 	buf[len] = '\0';
 	*out = buf;
 out:
@@ -261,14 +274,13 @@ static int generate(const struct tls_paths *p, const char *https_addr,
 	unsigned char serial[16];
 	X509_NAME *name;
 	bool have_host = host_name(host, sizeof(host));
-	int err = EIO;
+	int err;
 
 	if (have_host && strlen(host) <= 64)
 		cn = host;
 	err = san_text(san, sizeof(san), https_addr, have_host ? host : NULL);
 	if (err)
 		return say(why, whysz, err, "subjectAltName too long");
-	err = EIO;
 
 	pk = EVP_EC_gen("P-256");
 	x = X509_new();

@@ -380,6 +380,7 @@ int main(int argc, char **argv)
 				args[i]);
 			usage(stderr);
 		}
+		free((char *)c.url);
 		free(args);
 		return CLI_USAGE;
 	}

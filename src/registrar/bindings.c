@@ -339,22 +339,25 @@ static struct reg_binding **ext_link(struct reg_binding *b)
 	return pp;
 }
 
-void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
-			reg_change_h *ch, void *arg)
+/* Take b out of e's list; false when it is not there. */
+static bool ext_unlink(struct reg_ext *e, struct reg_binding *b)
 {
-	struct reg_binding **pp;
-	size_t i;
+	for (struct reg_binding **pp = &e->bindings; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			return true;
+		}
+	return false;
+}
 
-	if (!l || !b)
-		return;
-	if (ch)
-		ch(REG_OP_DEL, b, arg);
-	pp = ext_link(b);
-	if (*pp)
-		*pp = b->next;
-	if (b->ext->n)
-		b->ext->n--;
-	i = (size_t)(b->id & SLOT_MASK);
+/* Account for and free a binding already unlinked from e. */
+static void binding_drop(struct reg_loc *l, struct reg_ext *e,
+			 struct reg_binding *b)
+{
+	size_t i = (size_t)(b->id & SLOT_MASK);
+
+	if (e->n)
+		e->n--;
 	l->slot[i] = SLOT_FREE(l->free_slot);
 	l->free_slot = i + 1;
 	if (l->n_bind)
@@ -363,13 +366,35 @@ void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
 	free(b);
 }
 
+void reg_binding_remove(struct reg_loc *l, struct reg_binding *b,
+			reg_change_h *ch, void *arg)
+{
+	if (!l || !b)
+		return;
+	if (ch)
+		ch(REG_OP_DEL, b, arg);
+	/* Every binding is linked in its extension's list. One that were
+	 * not would still be reachable from elsewhere: it is not freed
+	 * (a leak is better than a dangling pointer; never seen). */
+	if (!ext_unlink(b->ext, b))
+		return;
+	binding_drop(l, b->ext, b);
+}
+
 void reg_ext_clear(struct reg_loc *l, struct reg_ext *e, reg_change_h *ch,
 		   void *arg)
 {
+	struct reg_binding *b;
+
 	if (!l || !e)
 		return;
-	while (e->bindings)
-		reg_binding_remove(l, e->bindings, ch, arg);
+	/* unlink the head before freeing it: the loop never sees it again */
+	while ((b = e->bindings) != NULL) {
+		if (ch)
+			ch(REG_OP_DEL, b, arg);
+		e->bindings = b->next;
+		binding_drop(l, e, b);
+	}
 }
 
 /* The newest nonce of a table was issued before now - keep: every nonce
@@ -646,8 +671,15 @@ int reg_apply(struct reg_loc *l, const struct reg_req *rq, int64_t now,
 			NULL : &c->target;
 		changed = !b;
 		if (!b) {
-			while (e->n >= rq->max_contacts && e->n)
-				reg_binding_remove(l, oldest(e), ch, arg);
+			struct reg_binding *o;
+
+			while (e->n >= rq->max_contacts &&
+			       (o = oldest(e)) != NULL) {
+				if (ch)
+					ch(REG_OP_DEL, o, arg);
+				(void)ext_unlink(e, o);   /* o is in e */
+				binding_drop(l, e, o);
+			}
 			err = binding_new(l, e, target, c->uri.p, c->uri.l,
 					  ua, ual, &b);
 			if (err)

@@ -333,9 +333,12 @@ static bool sb_json(struct store_buf *b, const json_t *v, bool sort)
 		}
 		i = 0;
 		json_object_foreach((json_t *)v, key, x) {
+			if (i == n)
+				break;
 			k[i].k = key;
 			k[i++].v = x;
 		}
+		n = i;   /* only what was filled in is read below */
 		if (sort)
 			qsort(k, n, sizeof(*k), kv_cmp);
 		store_buf_add(b, "{", 1);
