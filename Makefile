@@ -8,7 +8,7 @@ HTTP     ?=
 # PATH would not have it).
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: all deps build run test unit asan integration fuzz bench clean
+.PHONY: all deps build run test unit asan scan integration fuzz bench clean
 
 all: build
 
@@ -23,7 +23,8 @@ build: deps $(BUILD)/build.ninja
 
 # Start bulwarkd in the foreground on an embedded data directory.
 # HTTP=127.0.0.1:8080 also serves the admin API on TCP (the admin password
-# is printed once, at the first start with HTTP).
+# is written to $(DATA)/admin-password at the first start with HTTP, never
+# printed).
 run: build
 	@mkdir -p $(DATA)
 	@echo "bulwark: starting bulwarkd on data directory $(DATA) (Ctrl-C stops it)"
@@ -46,14 +47,32 @@ asan: deps $(ASAN)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(ASAN) --suite unit --suite fuzz --print-errorlogs
 
+# clang's static analyzer over the whole tree, in a build of its own;
+# fails on any report (the count is kept at zero: fix it, or show in a
+# comment at the spot why it cannot happen and restructure so the
+# analyzer sees it too).
+SCAN     ?= build-scan
+scan: deps
+	rm -rf $(SCAN)
+	scan-build meson setup $(SCAN) >/dev/null
+	scan-build --status-bugs -o $(SCAN)/report ninja -C $(SCAN)
+
 integration: build
 	BULWARK_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q tests/integration
 
-# Every test: unit (plain and under ASan/UBSan), fuzz corpus replay, integration.
-test: build unit asan integration
+# Every test: unit (plain and under ASan/UBSan), fuzz corpus replay, the
+# static analyzer, integration.
+test: build unit asan scan integration
+
+# Fuzz every harness for real: clang, libFuzzer, ASan/UBSan, seeded with
+# the checked-in corpora and the RFC 4475 messages. FUZZ_TIME=1800 for a
+# campaign (seconds per harness); see tests/fuzz/README.md.
+FUZZ_TIME ?= 60
+fuzz: deps
+	FUZZ_TIME=$(FUZZ_TIME) ./scripts/fuzz.sh
 
 bench: build
 	./bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(SCAN) build-fuzz

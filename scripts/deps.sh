@@ -7,7 +7,7 @@ BUILD="build-essential meson ninja-build pkg-config libre-dev librem-dev
  libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libsodium-dev
  libssl-dev libnftables-dev nftables libcmocka-dev libcurl4-openssl-dev
  wamerican iproute2"
-TEST="python3 python3-pytest clang libclang-rt-14-dev sip-tester baresip-core
+TEST="python3 python3-pytest clang clang-tools libclang-rt-14-dev sip-tester baresip-core
  linphone-cli sipvicious kamailio"
 case "${1:-all}" in
 	build) want="$BUILD" ;;
