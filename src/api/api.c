@@ -930,6 +930,8 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	a->unix_l = (struct listener){ a, false, false, "unix" };
 	a->tcp_l = (struct listener){ a, true, true, "tcp" };
 	a->tls_l = (struct listener){ a, true, false, "https" };
+	/* before any listener serves a request that may read it */
+	the_api = a;
 	if (!access_routes_registered) {
 		err = api_routes_register(api_routes_access,
 					  API_ROUTES_N(api_routes_access));
@@ -987,7 +989,6 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 			goto out;
 		}
 	}
-	the_api = a;
 	*ap = a;
 out:
 	if (err)
