@@ -62,6 +62,14 @@ static const char *const strategy_choices[] = {
 };
 static const char *const vendor_choices[] = { "sangoma", "digium", NULL };
 
+/* Extension numbers are 2 to 8 digits (common plans use 3 or 4; 8 leaves
+ * room for site prefixes). NUMBER_MIN also bounds the voicemail PIN from
+ * below: the manual's new-mailbox procedure uses the extension number as
+ * the first PIN, so the model must let a PIN as short as any extension
+ * number through and leave its real length to the PIN policy. */
+#define NUMBER_MIN 2
+#define NUMBER_MAX 8
+
 /* ---- helpers for cross-field rules ------------------------------------ */
 
 /* A field's value, or its default (as text) when absent. */
@@ -276,7 +284,8 @@ static void chk_web(const json_t *ext, const struct model_field *f,
 const struct model_field model_fields[] = {
 	/* general */
 	{ .name = "number", .tab = MODEL_TAB_GENERAL, .kind = MODEL_STRING,
-	  .types = T_ALL, .min = 2, .max = 8, .required = true,
+	  .types = T_ALL, .min = NUMBER_MIN, .max = NUMBER_MAX,
+	  .required = true,
 	  .form = MODEL_FORM_NUMBER, .label = "Extension number",
 	  .help = "An unused extension number: 2 to 8 digits." },
 	{ .name = "type", .tab = MODEL_TAB_GENERAL, .kind = MODEL_ENUM,
@@ -294,7 +303,7 @@ const struct model_field model_fields[] = {
 
 	/* auth */
 	{ .name = "auth.username", .tab = MODEL_TAB_AUTH, .kind = MODEL_STRING,
-	  .types = T_IP, .def = "{number}", .min = 2, .max = 8,
+	  .types = T_IP, .def = "{number}", .min = NUMBER_MIN, .max = NUMBER_MAX,
 	  .required = true, .form = MODEL_FORM_NUMBER, .check = chk_username,
 	  .label = "Username", .help = "Authentication username; must equal "
 	  "the extension number." },
@@ -318,10 +327,13 @@ const struct model_field model_fields[] = {
 	  .help = "Give the extension its own mailbox (always on for a "
 	  "voicemail extension); needs voicemail.pin when on." },
 	{ .name = "voicemail.pin", .tab = MODEL_TAB_VOICEMAIL,
-	  .kind = MODEL_SECRET, .types = T_MAILBOX, .min = 4, .max = 16,
-	  .form = MODEL_FORM_DIGITS, .label = "Voicemail password",
-	  .help = "Mailbox PIN, 4 to 16 digits; required when voicemail is "
-	  "enabled; must satisfy the PIN policy (checked by the store)." },
+	  .kind = MODEL_SECRET, .types = T_MAILBOX, .min = NUMBER_MIN,
+	  .max = 16, .form = MODEL_FORM_DIGITS, .label = "Voicemail password",
+	  .help = "Mailbox PIN, digits; required when voicemail is enabled; "
+	  "its length and strength are the PIN policy's (vm.min_length, "
+	  "checked by the store), which accepts the extension number itself "
+	  "only on a mailbox forcing a new user to record name and "
+	  "greeting." },
 	{ .name = "voicemail.mwi", .tab = MODEL_TAB_VOICEMAIL,
 	  .kind = MODEL_BOOL, .types = T_MAILBOX, .def = "true",
 	  .label = "Message waiting indicator",
