@@ -18,7 +18,7 @@
 #include <re_main.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void fuzz_sip_cleanup(void);
+void fuzz_cleanup(void);
 
 static struct sipd *sd;
 
@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-void fuzz_sip_cleanup(void)
+void fuzz_cleanup(void)
 {
 	sipd_close(sd);
 	sd = NULL;

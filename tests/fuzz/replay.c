@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void fuzz_sip_cleanup(void);
+void fuzz_cleanup(void);
 
 static int run_file(const char *path)
 {
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 		}
 		closedir(d);
 	}
-	fuzz_sip_cleanup();
+	fuzz_cleanup();
 	printf("replayed %zu inputs\n", count);
 	return count ? 0 : 1;
 }
