@@ -29,8 +29,6 @@
 #include "sip/sipd.h"
 #include "store/store.h"
 
-#define BULK_MAX 20000u
-
 static struct timespec started;
 
 __attribute__((constructor)) static void note_start(void)
@@ -372,10 +370,10 @@ static int bulk_range(const json_t *body, unsigned *first, unsigned *last,
 			   "(numbers of at most 9 digits).");
 		return EINVAL;
 	}
-	if (b - a + 1 > BULK_MAX) {
+	if (b - a + 1 > STORE_BULK_MAX) {
 		report_add(r, "", "range", "range.max",
 			   "A bulk add creates at most %u extensions at once.",
-			   BULK_MAX);
+			   STORE_BULK_MAX);
 		return EINVAL;
 	}
 	*first = (unsigned)a;

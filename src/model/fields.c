@@ -309,7 +309,10 @@ const struct model_field model_fields[] = {
 	  "the extension number." },
 	{ .name = "auth.password", .tab = MODEL_TAB_AUTH, .kind = MODEL_SECRET,
 	  .types = T_IP, .min = 1, .max = 128, .required = true,
-	  .form = MODEL_FORM_TEXT, .label = "Password",
+	  /* no form: what a password may contain (letters and digits,
+	   * never control characters) is the policy's, rule sip.alnum_only
+	   * or sip.charset; a form here reported the same tab twice */
+	  .label = "Password",
 	  .help = "SIP/IAX2 password; must satisfy the security policy "
 	  "(checked by the store)." },
 	{ .name = "auth.algorithms", .tab = MODEL_TAB_AUTH, .kind = MODEL_LIST,

@@ -1296,7 +1296,7 @@ int model_validate_set(json_t *const *exts, size_t n,
 	for (size_t k = 1; k < c.n_nums; k++) {
 		if (!strcmp(c.nums[k].s, c.nums[k - 1].s))
 			report_add(r, c.where[c.nums[k].idx], "number",
-				   "number.duplicate",
+				   "number.unique",
 				   "extension number %s is used more than "
 				   "once (items %zu and %zu)",
 				   c.where[c.nums[k].idx], c.nums[k - 1].idx + 1,

@@ -129,7 +129,7 @@ int policy_generate_pin(const struct policy *p, const char *ext_number,
 		for (size_t i = 0; i < len; i++)
 			pin[i] = (char)('0' + randombytes_uniform(10));
 		pin[len] = '\0';
-		if (!policy_check_pin(p, pin, ext_number, previous, false,
+		if (!policy_check_pin(p, NULL, pin, ext_number, previous, false,
 				      NULL, NULL)) {
 			memcpy(out, pin, len + 1);
 			err = 0;

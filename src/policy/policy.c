@@ -17,7 +17,6 @@
 
 #define WHERE_POLICY "policy"
 #define FIELD_PASSWORD "auth.password"
-#define FIELD_PIN "voicemail.pin"
 
 /*
  * The one table of settings: key, member of struct policy, kind, bounds
@@ -621,10 +620,12 @@ static bool same_secret(const char *a, const char *b)
 	return la == lb && sodium_memcmp(a, b, la) == 0;
 }
 
-int policy_check_pin(const struct policy *p, const char *pin,
+int policy_check_pin(const struct policy *p, const char *field,
+		     const char *pin,
 		     const char *ext_number, const char *previous,
 		     bool force_new_user, bool *must_change, struct report *r)
 {
+	const char *fld = field ? field : "voicemail.pin";
 	const struct policy_pin *v;
 	const char *s = pin ? pin : "";
 	size_t n = strlen(s), elen = ext_number ? strlen(ext_number) : 0;
@@ -649,7 +650,7 @@ int policy_check_pin(const struct policy *p, const char *pin,
 	if (!digits) {
 		bad++;
 		if (r)
-			report_add(r, "", FIELD_PIN, "vm.digits_only",
+			report_add(r, "", fld, "vm.digits_only",
 				   "must contain digits 0-9 only");
 	}
 	/* The manual's exception: the extension number as the first PIN of a
@@ -659,7 +660,7 @@ int policy_check_pin(const struct policy *p, const char *pin,
 		if (n < v->min_length) {
 			bad++;
 			if (r)
-				report_add(r, "", FIELD_PIN, "vm.min_length",
+				report_add(r, "", fld, "vm.min_length",
 					   "must be at least %u digits long "
 					   "(vm.min_length = %u)",
 					   v->min_length, v->min_length);
@@ -667,7 +668,7 @@ int policy_check_pin(const struct policy *p, const char *pin,
 		if (n > v->max_length) {
 			bad++;
 			if (r)
-				report_add(r, "", FIELD_PIN, "vm.max_length",
+				report_add(r, "", fld, "vm.max_length",
 					   "must be at most %u digits long "
 					   "(vm.max_length = %u)",
 					   v->max_length, v->max_length);
@@ -675,7 +676,7 @@ int policy_check_pin(const struct policy *p, const char *pin,
 		if (v->no_extension && is_ext) {
 			bad++;
 			if (r)
-				report_add(r, "", FIELD_PIN, "vm.no_extension",
+				report_add(r, "", fld, "vm.no_extension",
 					   "must not be the extension number "
 					   "(vm.no_extension = true)%s",
 					   v->allow_extension_for_new_user ?
@@ -686,14 +687,14 @@ int policy_check_pin(const struct policy *p, const char *pin,
 		} else if (v->no_extension && has_ext) {
 			bad++;
 			if (r)
-				report_add(r, "", FIELD_PIN, "vm.no_extension",
+				report_add(r, "", fld, "vm.no_extension",
 					   "must not contain the extension "
 					   "number (vm.no_extension = true)");
 		}
 		if (v->no_trivial && digits && policy_pin_trivial(s)) {
 			bad++;
 			if (r)
-				report_add(r, "", FIELD_PIN, "vm.no_trivial",
+				report_add(r, "", fld, "vm.no_trivial",
 					   "is trivial: a repeated digit, a "
 					   "run such as 1234 or 8901, a "
 					   "repeated pattern such as 1212, a "
@@ -705,7 +706,7 @@ int policy_check_pin(const struct policy *p, const char *pin,
 	    same_secret(s, previous)) {
 		bad++;
 		if (r)
-			report_add(r, "", FIELD_PIN, "vm.no_previous",
+			report_add(r, "", fld, "vm.no_previous",
 				   "must differ from the previous PIN "
 				   "(vm.no_previous = true)");
 	}

@@ -111,12 +111,16 @@ int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 		     const char *password, const char *ext_number,
 		     const char *full_name, struct report *r);
 
-/* Check a voicemail PIN against p->pin. previous may be NULL.
- * force_new_user: the mailbox has "force new user to record name/greeting"
- * on. If the PIN equals the extension number and the exception applies,
- * the PIN is accepted and *must_change (if non-NULL) is set true.
- * field = "voicemail.pin". Returns 0 if acceptable, EINVAL otherwise. */
-int policy_check_pin(const struct policy *p, const char *pin,
+/* Check a PIN against p->pin: the voicemail PIN, and every other secret
+ * held to the PIN rules (hotdesk PIN, call password). field names it in
+ * the findings ("hotdesk.pin"; NULL = "voicemail.pin"). previous may be
+ * NULL. force_new_user: the mailbox has "force new user to record
+ * name/greeting" on (only ever true for the voicemail PIN). If the PIN
+ * equals the extension number and the exception applies, the PIN is
+ * accepted and *must_change (if non-NULL) is set true.
+ * Returns 0 if acceptable, EINVAL otherwise. */
+int policy_check_pin(const struct policy *p, const char *field,
+		     const char *pin,
 		     const char *ext_number, const char *previous,
 		     bool force_new_user, bool *must_change, struct report *r);
 

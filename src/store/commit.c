@@ -250,7 +250,8 @@ static void commit_check_secrets(struct commit *c)
 					json_string_value(json_object_get(
 						c->objs[i], "name")), &tmp);
 			else
-				err = policy_check_pin(&c->p, v, row->number,
+				err = policy_check_pin(&c->p,
+					store_secdefs[k].field, v, row->number,
 					prev, k == SEC_VM_PIN &&
 					store_force_new_user(c->objs[i]),
 					&must, &tmp);

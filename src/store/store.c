@@ -834,7 +834,8 @@ int store_check_secret(struct store *s, const struct policy *p, int idx,
 		err = policy_check_sip(p, s->dict, value, number, name, &tmp);
 		break;
 	case CHECK_PIN:
-		err = policy_check_pin(p, value, number, previous,
+		err = policy_check_pin(p, store_secdefs[idx].field, value,
+				       number, previous,
 				       idx == SEC_VM_PIN &&
 				       store_force_new_user(ext),
 				       must_change, &tmp);
@@ -1037,8 +1038,10 @@ void store_apply_fields(json_t *ext, enum model_type t, const json_t *fields,
 		if (f->kind == MODEL_SECRET && json_is_string(val) &&
 		    !strcmp(json_string_value(val), STORE_MASK))
 			continue;
+		/* choices too: admin text names them in any case
+		 * ("RFC2833"), parsing stores the canonical one */
 		if (json_is_string(val) && f->kind != MODEL_STRING &&
-		    f->kind != MODEL_SECRET && f->kind != MODEL_ENUM) {
+		    f->kind != MODEL_SECRET) {
 			report_init(&tmp);
 			if (model_parse_value(f, json_string_value(val),
 					      &parsed, &tmp)) {

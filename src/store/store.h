@@ -97,6 +97,10 @@ int store_ext_bulk(struct store *s, const char *type, unsigned first,
 		   unsigned last, const char *template_number,
 		   struct report *r, json_t **created);
 
+/* Most numbers one store_ext_bulk creates: the one limit the API, the CLI
+ * and the docs state (a commit of this many stays well under a second). */
+#define STORE_BULK_MAX 10000u
+
 /* CSV import (header row = field names, RFC 4180 quoting). All or nothing:
  * one bad row imports nothing and the report names the row ("row 7").
  * *count = rows staged. */

@@ -20,7 +20,6 @@
 
 #define STORE_KEY_LEN 32
 #define STORE_MASK "********"
-#define STORE_BULK_MAX 10000u
 #define STORE_PREV_TTL (7 * 24 * 3600)
 #define STORE_DEFAULT_REALM "bulwark"
 #define STORE_MAX_SECTIONS 16

@@ -311,7 +311,7 @@ static int pin(const struct policy *p, const char *s, const char *ext,
 	       const char *prev, bool force, bool *must, struct report *r)
 {
 	report_reset(r);
-	return policy_check_pin(p, s, ext, prev, force, must, r);
+	return policy_check_pin(p, NULL, s, ext, prev, force, must, r);
 }
 
 static void test_pin_trivial(void **state)
@@ -847,7 +847,7 @@ static void test_generate_pin(void **state)
 					 p.pin.min_length);
 			assert_false(policy_pin_trivial(out));
 			assert_null(strstr(out, "201"));
-			if (policy_check_pin(&p, out, "201", "583920", false,
+			if (policy_check_pin(&p, NULL, out, "201", "583920", false,
 					     NULL, &r))
 				fail_msg("generated PIN refused: %s",
 					 r.item[0].rule);

@@ -393,7 +393,8 @@ static void test_autofix(void **state)
 			assert_int_equal(policy_check_sip(&p, NULL, sec, num,
 							  NULL, &r), 0);
 		else
-			assert_int_equal(policy_check_pin(&p, sec, num, NULL,
+			assert_int_equal(policy_check_pin(&p, fld, sec, num,
+						  NULL,
 						  false, NULL, &r), 0);
 		free(stored);
 	}
