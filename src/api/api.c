@@ -57,6 +57,7 @@
 #define REQ_DEADLINE_MS 10000 /* accept → authenticated header, in all */
 #define AUTH_FAIL_DELAY_MS 1000
 #define MHD_LOG_BURST   20    /* libmicrohttpd lines per MHD_LOG_WINDOW_S */
+#define AUTH_LOG_BURST  50    /* 401/429 lines per MHD_LOG_WINDOW_S */
 #define MHD_LOG_WINDOW_S 10
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL ciphers otherwise */
 #define TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -246,36 +247,54 @@ static void route(struct api *a, struct api_req *req, struct api_resp *resp)
 
 /* ---- MHD plumbing ---- */
 
-/* libmicrohttpd writes one line per refused or broken connection: a
- * flood would turn into a flood of log lines. At most MHD_LOG_BURST per
- * window; the rest are counted and the count is said with the next line. */
-static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static time_t mhd_log_window;
-static unsigned mhd_log_n, mhd_log_dropped;
+/* Lines that strangers can cause (libmicrohttpd's one line per refused
+ * or broken connection, 401 and 429 lines) must not turn a flood into a
+ * flood of log lines: at most burst per MHD_LOG_WINDOW_S; the rest are
+ * counted and the count is said with the next line let through. */
+struct loglimit {
+	pthread_mutex_t lock;
+	time_t window;
+	unsigned n, dropped;
+};
+
+static struct loglimit mhd_lines = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+static struct loglimit auth_lines = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+
+/* True if a line may be written now; *dropped: lines held back before. */
+static bool log_allowed(struct loglimit *ll, unsigned burst,
+			unsigned *dropped)
+{
+	struct timespec ts;
+	bool ok = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&ll->lock);
+	if (ts.tv_sec - ll->window >= MHD_LOG_WINDOW_S) {
+		ll->window = ts.tv_sec;
+		ll->n = 0;
+	}
+	*dropped = 0;
+	if (ll->n < burst) {
+		ll->n++;
+		*dropped = ll->dropped;
+		ll->dropped = 0;
+		ok = true;
+	} else {
+		ll->dropped++;
+	}
+	pthread_mutex_unlock(&ll->lock);
+	return ok;
+}
 
 __attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
-	struct timespec ts;
 	unsigned dropped = 0;
 
 	(void)cls;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	pthread_mutex_lock(&mhd_log_lock);
-	if (ts.tv_sec - mhd_log_window >= MHD_LOG_WINDOW_S) {
-		mhd_log_window = ts.tv_sec;
-		mhd_log_n = 0;
-	}
-	if (mhd_log_n >= MHD_LOG_BURST) {
-		mhd_log_dropped++;
-		pthread_mutex_unlock(&mhd_log_lock);
+	if (!log_allowed(&mhd_lines, MHD_LOG_BURST, &dropped))
 		return;
-	}
-	mhd_log_n++;
-	dropped = mhd_log_dropped;
-	mhd_log_dropped = 0;
-	pthread_mutex_unlock(&mhd_log_lock);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (dropped)
@@ -431,6 +450,7 @@ static enum MHD_Result send_unauthorized(struct MHD_Connection *conn,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char m[16], u[200], addr[64];
+	unsigned dropped;
 
 	nanosleep(&ts, NULL);
 	r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
@@ -444,8 +464,10 @@ static enum MHD_Result send_unauthorized(struct MHD_Connection *conn,
 	sanitize(m, sizeof(m), method);
 	sanitize(u, sizeof(u), url);
 	client_str(conn, addr, sizeof(addr));
-	log_warn("api", "%s %s 401 (%s) from %s: %s", m, u, l->name, addr,
-		 why);
+	if (log_allowed(&auth_lines, AUTH_LOG_BURST, &dropped))
+		log_warn("api", "%s %s 401 (%s) from %s: %s%s", m, u, l->name,
+			 addr, why, dropped ? " (earlier 401/429 lines "
+			 "suppressed: see the security events)" : "");
 	return ret;
 }
 
@@ -458,6 +480,7 @@ static enum MHD_Result send_blocked(struct MHD_Connection *conn,
 	char body[300], retry[24], m[16], u[200], addr[64];
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	unsigned dropped;
 	int n;
 
 	n = snprintf(body, sizeof(body), "{\"error\":\"Too many failed admin "
@@ -480,8 +503,11 @@ static enum MHD_Result send_blocked(struct MHD_Connection *conn,
 	sanitize(m, sizeof(m), method);
 	sanitize(u, sizeof(u), url);
 	client_str(conn, addr, sizeof(addr));
-	log_info("api", "%s %s 429 (%s) from %s: blocked after failed admin "
-		 "logins (%u s left)", m, u, l->name, addr, retry_s);
+	if (log_allowed(&auth_lines, AUTH_LOG_BURST, &dropped))
+		log_info("api", "%s %s 429 (%s) from %s: blocked after failed "
+			 "admin logins (%u s left)%s", m, u, l->name, addr,
+			 retry_s, dropped ? " (earlier 401/429 lines "
+			 "suppressed: see the security events)" : "");
 	return ret;
 }
 

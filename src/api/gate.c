@@ -71,10 +71,17 @@ static bool same_source(const struct sockaddr *a, const struct sockaddr *b)
 	if (a->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
-	if (a->sa_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
-			       8);
+	if (a->sa_family == AF_INET6) {
+		const struct in6_addr *x =
+			&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+		const struct in6_addr *y =
+			&((const struct sockaddr_in6 *)(const void *)b)->sin6_addr;
+
+		/* IPv4 clients of a dual-stack listener share one /64 */
+		if (IN6_IS_ADDR_V4MAPPED(x) || IN6_IS_ADDR_V4MAPPED(y))
+			return !memcmp(x, y, sizeof(*x));
+		return !memcmp(x, y, 8);
+	}
 	return false;
 }
 
