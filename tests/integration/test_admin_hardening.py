@@ -126,8 +126,10 @@ class Slowloris:
     request that is never finished: one more header line every second
     (which renews an idle timeout), and reopen what the server closes."""
 
-    def __init__(self, port, addrs, per_addr=10):
+    def __init__(self, port, addrs, per_addr=10, payload=PARTIAL,
+                 trickle=True):
         self.port, self.addrs, self.per_addr = port, addrs, per_addr
+        self.payload, self.trickle = payload, trickle
         self.stop = threading.Event()
         self.lifetimes = []             # (addr, seconds open until EOF)
         self.lock = threading.Lock()
@@ -139,7 +141,8 @@ class Slowloris:
         s.settimeout(2)
         s.bind((addr, 0))
         s.connect(("127.0.0.1", self.port))
-        s.sendall(PARTIAL)
+        if self.payload:
+            s.sendall(self.payload)
         s.setblocking(False)
         return [s, time.monotonic()]
 
@@ -164,7 +167,7 @@ class Slowloris:
                     pass
                 except OSError:
                     closed = True
-                if not closed:
+                if not closed and self.trickle:
                     n += 1
                     try:
                         s.send(f"X-Pad-{n}: 1\r\n".encode())
@@ -404,3 +407,27 @@ def test_reveal_refused_on_plain_http_from_the_network(tmp_path):
         if d:
             d.stop()
         ns.close()
+
+
+def test_https_listener_half_open_flood(make_daemon):
+    """Connections that never even start the TLS handshake: closed at the
+    request deadline (before the 15 s idle timeout), and the admin gets
+    through meanwhile."""
+    port = free_port()
+    d = make_daemon(extra_args=["--https", f"127.0.0.1:{port}"]).start()
+    user = f"admin:{password(d)}"
+    ctx = ssl.create_default_context(
+        cafile=str(d.data_dir / "tls" / "admin.crt"))
+    assert http_api(port, "/status", user=user, ctx=ctx)[0] == 200
+    with Slowloris(port, ATTACKERS, payload=None, trickle=False) as flood:
+        time.sleep(2)
+        t_end = time.monotonic() + 13
+        while time.monotonic() < t_end:
+            st, _, body = http_api(port, "/status", user=user, ctx=ctx,
+                                   timeout=5)
+            assert st == 200, body
+            time.sleep(0.5)
+        st, acc = d.api("GET", "/admin/access")
+    held = [t for _, t in flood.lifetimes if t > 3]
+    assert held and max(held) < 13, sorted(held)[-5:]
+    assert acc["https"]["deadline_closed"] > 0, acc
