@@ -522,8 +522,10 @@ const struct model_field model_fields[] = {
 	{ .name = "web.password", .tab = MODEL_TAB_WEB, .kind = MODEL_SECRET,
 	  .types = T_MAILBOX, .min = 8, .max = 256, .form = MODEL_FORM_TEXT,
 	  .label = "Web password",
-	  .help = "Required when web login is enabled; the store keeps only "
-	  "a hash." },
+	  .help = "Required when web login is enabled; must satisfy the web "
+	  "password policy (web.min_length, web.dict_min_word, "
+	  "web.no_username; checked by the store, which keeps only a "
+	  "hash)." },
 
 	/* security */
 	{ .name = "security.blacklist", .tab = MODEL_TAB_SECURITY,
@@ -534,14 +536,15 @@ const struct model_field model_fields[] = {
 	  .kind = MODEL_SECRET, .types = T_ALL, .min = 4, .max = 16,
 	  .form = MODEL_FORM_DIGITS, .label = "Call password",
 	  .help = "If set, callers must enter these digits to reach the "
-	  "extension." },
+	  "extension; held to the PIN policy like a voicemail PIN (checked "
+	  "by the store)." },
 
 	/* type-specific */
 	{ .name = "hotdesk.pin", .tab = MODEL_TAB_TYPE, .kind = MODEL_SECRET,
 	  .types = T_HD, .min = 4, .max = 16, .required = true,
 	  .form = MODEL_FORM_DIGITS, .label = "Hotdesk password",
 	  .help = "Digits entered with the hotdesk feature code to log in "
-	  "at a phone." },
+	  "at a phone; held to the PIN policy (checked by the store)." },
 	{ .name = "ring_group.members", .tab = MODEL_TAB_TYPE,
 	  .kind = MODEL_LIST, .types = T_RG, .min = 1, .max = 64,
 	  .required = true, .form = MODEL_FORM_EXT_REF,

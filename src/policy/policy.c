@@ -61,6 +61,15 @@
 	  "Accept the extension number as the first PIN of a mailbox that "   \
 	  "forces a new user to record name and greeting; it must be "        \
 	  "changed at first login.")                                           \
+	X("web.min_length", web.min_length, POLICY_UINT, 8, 256, 0,           \
+	  "Shortest user web GUI password accepted, in characters.")          \
+	X("web.dict_min_word", web.dict_min_word, POLICY_UINT, 0, 32, 3,      \
+	  "Refuse web passwords containing a dictionary word of this many "   \
+	  "letters or more (spellings as sip.dict_min_word); 0 turns the "    \
+	  "check off, otherwise 3 to 32.")                                    \
+	X("web.no_username", web.no_username, POLICY_BOOL, 0, 1, 0,           \
+	  "Refuse web passwords containing the web username or the "          \
+	  "extension number.")                                                 \
 	X("auto_fix", auto_fix, POLICY_BOOL, 0, 1, 0,                         \
 	  "At commit, replace non-compliant SIP/IAX2 passwords and PINs by "  \
 	  "generated compliant ones instead of refusing the commit.")
@@ -100,6 +109,9 @@ void policy_defaults(struct policy *p)
 	p->pin.no_trivial = true;
 	p->pin.no_previous = true;
 	p->pin.allow_extension_for_new_user = true;
+	p->web.min_length = 10;
+	p->web.dict_min_word = 4;
+	p->web.no_username = true;
 	p->auto_fix = false;
 }
 
@@ -491,6 +503,57 @@ int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 				   "with 0 1 3 4 5 7 @ $ for letters "
 				   "(sip.dict_min_word = %u)", wlen, pos + 1,
 				   pos + wlen, s->dict_min_word);
+	}
+	sodium_memzero(cand, sizeof(cand));
+	return bad ? EINVAL : 0;
+}
+
+/* ---- user web GUI passwords ------------------------------------------ */
+
+int policy_check_web(const struct policy *p, const struct policy_dict *d,
+		     const char *password, const char *username,
+		     const char *ext_number, struct report *r)
+{
+	const struct policy_web *w;
+	struct policy_cand cand[POLICY_SCAN_MAX];
+	const char *pw = password ? password : "";
+	size_t len = strnlen(pw, POLICY_SCAN_MAX + 1), bad = 0, pos, wlen;
+
+	if (!p)
+		return EINVAL;
+	w = &p->web;
+	if (len < w->min_length) {
+		bad++;
+		if (r)
+			report_add(r, "", "web.password", "web.min_length",
+				   "must be at least %u characters long "
+				   "(web.min_length = %u)",
+				   w->min_length, w->min_length);
+	}
+	/* 3+ characters: a shorter username would forbid too much */
+	if (w->no_username &&
+	    ((username && strlen(username) >= 3 && strcasestr(pw, username)) ||
+	     (ext_number && *ext_number && strstr(pw, ext_number)))) {
+		bad++;
+		if (r)
+			report_add(r, "", "web.password", "web.no_username",
+				   "must not contain the web username or the "
+				   "extension number (web.no_username = true)");
+	}
+	if (len > POLICY_SCAN_MAX)
+		len = POLICY_SCAN_MAX;
+	for (size_t i = 0; i < len; i++)
+		policy_cand_of((unsigned char)pw[i], &cand[i]);
+	if (d && w->dict_min_word &&
+	    policy_dict_find(d, cand, len, w->dict_min_word, &pos, &wlen)) {
+		bad++;
+		if (r)
+			report_add(r, "", "web.password", "web.dict_min_word",
+				   "contains a dictionary word of %zu letters "
+				   "at characters %zu-%zu, also when spelt "
+				   "with 0 1 3 4 5 7 @ $ for letters "
+				   "(web.dict_min_word = %u)", wlen, pos + 1,
+				   pos + wlen, w->dict_min_word);
 	}
 	sodium_memzero(cand, sizeof(cand));
 	return bad ? EINVAL : 0;

@@ -50,9 +50,21 @@ struct policy_pin {
 				 * the mailbox must change it at first login */
 };
 
+/* User web GUI passwords: typed on a keyboard, so length beats character
+ * classes; stored as one-way hashes, so they are checked once, when set. */
+struct policy_web {
+	unsigned min_length;    /* "web.min_length", default 10 */
+	unsigned dict_min_word; /* "web.dict_min_word", default 4; 0 = off;
+				 * the same dictionary and spellings as
+				 * sip.dict_min_word */
+	bool no_username;       /* "web.no_username", default true: not the
+				 * web username nor the extension number */
+};
+
 struct policy {
 	struct policy_sip sip;
 	struct policy_pin pin;
+	struct policy_web web;
 	bool auto_fix;          /* "auto_fix", default false: "Automatically
 				 * fix invalid passwords" at commit */
 };
@@ -110,6 +122,13 @@ void policy_dict_free(struct policy_dict *d);
 int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 		     const char *password, const char *ext_number,
 		     const char *full_name, struct report *r);
+
+/* Check a user web GUI password against p->web (and d, which may be NULL
+ * to skip the dictionary rule). username and ext_number may be NULL.
+ * field = "web.password", rules "web.*". Returns 0 or EINVAL. */
+int policy_check_web(const struct policy *p, const struct policy_dict *d,
+		     const char *password, const char *username,
+		     const char *ext_number, struct report *r);
 
 /* Check a PIN against p->pin: the voicemail PIN, and every other secret
  * held to the PIN rules (hotdesk PIN, call password). field names it in

@@ -229,7 +229,10 @@ static void commit_check_secrets(struct commit *c)
 			bool must = false, changed;
 			int err = 0;
 
-			if (ck == CHECK_NONE || !row->sec[k].p)
+			/* web passwords: only a hash is left, checked when
+			 * set */
+			if (ck == CHECK_NONE || ck == CHECK_WEB ||
+			    !row->sec[k].p)
 				continue;
 			changed = j < 0 || !blob_eq(&c->ru[j].sec[k],
 						    &row->sec[k]);

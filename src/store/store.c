@@ -771,9 +771,9 @@ int store_ext_list(struct store *s, enum store_view v, json_t **out)
 static const enum check_kind sec_check[SEC_N] = {
 	[SEC_SIP_PW] = CHECK_SIP,
 	[SEC_VM_PIN] = CHECK_PIN,
-	[SEC_CALL_PW] = CHECK_NONE,
+	[SEC_CALL_PW] = CHECK_PIN,   /* callers key it in like a PIN */
 	[SEC_HOTDESK_PIN] = CHECK_PIN,
-	[SEC_WEB_HASH] = CHECK_NONE,
+	[SEC_WEB_HASH] = CHECK_WEB,
 };
 
 enum check_kind store_sec_check(int i)
@@ -840,13 +840,19 @@ int store_check_secret(struct store *s, const struct policy *p, int idx,
 				       store_force_new_user(ext),
 				       must_change, &tmp);
 		break;
+	case CHECK_WEB:
+		err = policy_check_web(p, s->dict, value,
+				       json_string_value(json_object_get(ext,
+							 "web.username")),
+				       number, &tmp);
+		break;
 	default:
 		break;
 	}
 	if (err && !report_count(&tmp))
 		report_add(&tmp, "", store_secdefs[idx].field, "policy",
 			   "Does not comply with the password policy.");
-	if (err && p->auto_fix) {
+	if (err && p->auto_fix && sec_check[idx] != CHECK_WEB) {
 		char rules[160] = "";
 		size_t off = 0;
 

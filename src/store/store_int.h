@@ -161,7 +161,9 @@ bool store_ext_exists(struct store *s, enum store_view v, const char *number);
 int store_row_get(struct store *s, enum store_view v, const char *number,
 		  struct ext_row *row);
 
-enum check_kind { CHECK_NONE, CHECK_SIP, CHECK_PIN };
+/* CHECK_WEB: checked once, when set (the store keeps only a hash), and
+ * never auto-fixed (nothing could hand a generated one to its owner). */
+enum check_kind { CHECK_NONE, CHECK_SIP, CHECK_PIN, CHECK_WEB };
 enum check_kind store_sec_check(int i);
 void json_wipe(json_t *v);
 void store_ext_wipe(json_t *ext);

@@ -113,3 +113,95 @@ def test_documented_rule_codes_exist_in_code():
                 if c not in codes and f'"{c}"' not in text:
                     missing.append((page, c))
     assert not missing, missing
+
+
+# ---- 2. the dictionary cannot vanish silently ---------------------------
+
+def test_status_shows_dictionary_size(daemon):
+    st = daemon.cli("--json", "status").json
+    d = st["dictionary"]
+    assert d["degraded"] is False, d
+    assert d["words"] > 70000
+    paths = {l["path"].rsplit("/", 1)[-1]: l for l in d["lists"]}
+    assert paths["words"]["loaded"] and paths["common-passwords.txt"]["loaded"]
+    assert paths["common-passwords.txt"]["words"] > 0
+    human = daemon.cli("status")
+    assert human.returncode == 0
+    assert f"{d['words']} distinct words" in human.stdout
+    assert "DEGRADED" not in human.stdout
+    # the issue's example: only the common-password list knows "letmein"
+    r = add(daemon, "201", "--password", "Letmein24XY", "--generate-pin")
+    assert r.returncode == 1 and "sip.dict_min_word" in rules(r), r
+
+
+def test_missing_word_list_is_loud_and_persistent(make_daemon, tmp_path,
+                                                  monkeypatch):
+    empty = tmp_path / "share"
+    empty.mkdir()
+    monkeypatch.setenv("BULWARK_SHARE", str(empty))
+    d = make_daemon().start()
+    assert "DEGRADED" in d.log() and "common-passwords.txt" in d.log()
+    for _ in range(2):   # persistent: every status call says so
+        st = d.cli("--json", "status").json["dictionary"]
+        assert st["degraded"] is True
+        missing = [l["path"] for l in st["lists"] if not l["loaded"]]
+        assert missing == [str(empty / "common-passwords.txt")]
+        human = d.cli("status").stdout
+        assert "DEGRADED" in human and "MISSING" in human
+
+
+def test_meson_install_ships_the_word_list(tmp_path):
+    """meson install puts the common-password list where the installed
+    daemon looks (PREFIX/share/bulwark), and that daemon loads it."""
+    dest = tmp_path / "root"
+    r = subprocess.run(["meson", "install", "-C", str(BUILD), "--no-rebuild",
+                        "--destdir", str(dest)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    opts = json.loads(subprocess.run(
+        ["meson", "introspect", str(BUILD), "--buildoptions"],
+        capture_output=True, text=True, timeout=60).stdout)
+    opt = {o["name"]: o["value"] for o in opts}
+    prefix = dest / opt["prefix"].lstrip("/")
+    share = prefix / opt["datadir"] / "bulwark"
+    assert (share / "common-passwords.txt").read_bytes() == \
+        (ROOT / "data" / "common-passwords.txt").read_bytes()
+    assert os.access(prefix / opt["bindir"] / "bulwarkd", os.X_OK)
+    assert os.access(prefix / opt["bindir"] / "bulwark", os.X_OK)
+
+
+# ---- 5. web and call passwords follow a policy --------------------------
+
+def test_weak_web_password_refused(daemon):
+    base = ["--generate-password", "--generate-pin", "--set",
+            "web.enabled=true", "--set", "web.username=ada.l"]
+    for weak, rule in (("password", "web.min_length"),
+                       ("Password2024", "web.dict_min_word"),
+                       ("xx-ada.l-xx-qz", "web.no_username")):
+        r = add(daemon, "201", *base, "--set", f"web.password={weak}")
+        assert r.returncode == 1, r
+        assert rule in rules(r), (weak, r)
+        assert all(l.split(": ", 1)[1].startswith("web.password")
+                   for l in r.stderr.splitlines()
+                   if l.strip().startswith("- ")), r
+    # auto-fix cannot repair a password only its owner knows: still refused
+    assert daemon.cli("policy", "set", "auto_fix=true").returncode == 0
+    r = add(daemon, "201", *base, "--set", "web.password=password")
+    assert r.returncode == 1 and "web.min_length" in rules(r), r
+    r = add(daemon, "201", *base, "--set", "web.password=qz86 vbnm jrkx")
+    assert r.returncode == 0, r
+    st, pol = daemon.api("GET", "/policy")
+    keys = json.dumps(pol)
+    assert "web.min_length" in keys and "web.no_username" in keys
+
+
+def test_weak_call_password_refused(daemon):
+    r = add(daemon, "201", "--generate-password", "--generate-pin",
+            "--set", "security.call_password=1234")
+    assert r.returncode == 1, r
+    assert "vm.no_trivial" in rules(r) and "vm.min_length" in rules(r), r
+    assert "security.call_password" in r.stderr
+    assert "voicemail.pin" not in r.stderr
+    r = add(daemon, "201", "--generate-password", "--generate-pin",
+            "--set", "security.call_password=583920")
+    assert r.returncode == 0, r

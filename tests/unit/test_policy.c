@@ -487,6 +487,71 @@ static void test_pin_new_user_exception(void **state)
 	report_reset(&r);
 }
 
+/* Secrets held to the PIN rules other than the mailbox's are named as
+ * themselves in every finding. */
+static void test_pin_field_named(void **state)
+{
+	struct policy p;
+	struct report r;
+
+	policy_defaults(&p);
+	report_init(&r);
+	assert_int_equal(policy_check_pin(&p, "hotdesk.pin", "1234", "301",
+					  NULL, false, NULL, &r), EINVAL);
+	assert_true(r.n >= 2);
+	for (size_t i = 0; i < r.n; i++)
+		assert_string_equal(r.item[i].field, "hotdesk.pin");
+	report_reset(&r);
+	assert_int_equal(policy_check_pin(&p, NULL, "1234", "301", NULL,
+					  false, NULL, &r), EINVAL);
+	assert_string_equal(r.item[0].field, "voicemail.pin");
+	report_reset(&r);
+}
+
+/* Web GUI passwords: length, dictionary, not the username/number. */
+static void test_web(void **state)
+{
+	struct policy p;
+	struct report r;
+
+	policy_defaults(&p);
+	report_init(&r);
+	/* the manual's weak examples */
+	assert_int_equal(policy_check_web(&p, dict, "password", "ada", "201",
+					  &r), EINVAL);
+	assert_true(has_rule(&r, "web.min_length"));
+	assert_true(has_rule(&r, "web.dict_min_word"));
+	assert_string_equal(r.item[0].field, "web.password");
+	report_reset(&r);
+	assert_int_equal(policy_check_web(&p, dict, "1234", NULL, NULL, &r),
+			 EINVAL);
+	assert_true(has_rule(&r, "web.min_length"));
+	report_reset(&r);
+	/* disguised words too */
+	assert_int_equal(policy_check_web(&p, dict, "xq86P4ssw0rdzz", NULL,
+					  NULL, &r), EINVAL);
+	assert_true(has_rule(&r, "web.dict_min_word"));
+	report_reset(&r);
+	/* the username (any case) and the extension number */
+	assert_int_equal(policy_check_web(&p, dict, "qzADA.L86kv", "ada.l",
+					  "201", &r), EINVAL);
+	assert_true(has_rule(&r, "web.no_username"));
+	report_reset(&r);
+	assert_int_equal(policy_check_web(&p, dict, "qz201xk86kv", "ada.l",
+					  "201", &r), EINVAL);
+	assert_true(has_rule(&r, "web.no_username"));
+	report_reset(&r);
+	/* a long passphrase without dictionary words passes; no classes */
+	assert_int_equal(policy_check_web(&p, dict, "qzxk86vbnmjr", "ada.l",
+					  "201", &r), 0);
+	assert_int_equal(r.n, 0);
+	p.web.no_username = false;
+	p.web.dict_min_word = 0;
+	assert_int_equal(policy_check_web(&p, dict, "ada.lpassword", "ada.l",
+					  "201", &r), 0);
+	report_reset(&r);
+}
+
 /* ---- settings -------------------------------------------------------- */
 
 static void test_keys_table(void **state)
@@ -495,7 +560,7 @@ static void test_keys_table(void **state)
 	char buf[32];
 
 	policy_defaults(&p);
-	assert_int_equal(policy_key_count, 16);
+	assert_int_equal(policy_key_count, 19);
 	for (size_t i = 0; i < policy_key_count; i++) {
 		const struct policy_key *k = &policy_keys[i];
 
@@ -883,6 +948,8 @@ int main(void)
 		cmocka_unit_test(test_system_dictionary),
 		cmocka_unit_test(test_generate_sip),
 		cmocka_unit_test(test_generate_pin),
+		cmocka_unit_test(test_pin_field_named),
+		cmocka_unit_test(test_web),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -612,7 +612,7 @@ static void test_web_password_and_reveal(void **state)
 		      "type", "sip", "name", "Ada Lovelace",
 		      "auth.password", PW1, "voicemail.pin", PIN1,
 		      "web.enabled", 1, "web.username", "ada",
-		      "web.password", "correct horse battery");
+		      "web.password", "qz86 vbnm jrkx xt");
 	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), 0);
 	json_decref(e);
 	assert_int_equal(sqlite3_open(store_db_path(f->s), &db), SQLITE_OK);
@@ -623,7 +623,7 @@ static void test_web_password_and_reveal(void **state)
 				 "$argon2id$", 10), 0);
 	assert_int_equal(crypto_pwhash_str_verify(
 		(const char *)sqlite3_column_text(q, 0),
-		"correct horse battery", 21), 0);
+		"qz86 vbnm jrkx xt", 17), 0);
 	/* SIP password not stored in clear */
 	assert_null(memmem(sqlite3_column_blob(q, 1),
 			   (size_t)sqlite3_column_bytes(q, 1), PW1,
