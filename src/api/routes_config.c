@@ -216,6 +216,11 @@ static void status_get(struct daemon *d, const struct api_req *req,
 			"pending", (json_int_t)pending,
 			"sip", c.out ? c.out : json_null(),
 			"guard", c.guard ? c.guard : json_null());
+	/* shown for as long as a word list is missing: the dictionary rule
+	 * is weaker than the policy page says until it is installed */
+	if (out)
+		json_object_set_new(out, "dictionary",
+				    store_dict_status(d->store));
 	api_ok(resp, out);
 }
 
@@ -626,46 +631,6 @@ static void settings_patch(struct daemon *d, const struct api_req *req,
 
 /* ---- password / PIN generator ---- */
 
-static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
-static struct policy_dict *dict;
-
-static void dict_add_file(const char *path)
-{
-	struct stat st;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > (64 << 20)) {
-		close(fd);
-		return;
-	}
-	buf = malloc((size_t)st.st_size);
-	if (buf) {
-		n = read(fd, buf, (size_t)st.st_size);
-		if (n > 0)
-			policy_dict_add(dict, buf, (size_t)n);
-		free(buf);
-	}
-	close(fd);
-}
-
-static void dict_load(void)
-{
-	char path[4096];
-	const char *share = daemon_ctx ? daemon_ctx->share_dir : NULL;
-
-	if (policy_dict_alloc(&dict))
-		return;
-	dict_add_file("/usr/share/dict/words");
-	if (share) {
-		snprintf(path, sizeof(path), "%s/common-passwords.txt", share);
-		dict_add_file(path);
-	}
-}
-
 /* The staged policy as a struct. */
 static int staged_policy(struct store *st, struct policy *p)
 {
@@ -712,9 +677,9 @@ static void passwd_generate(struct daemon *d, const struct api_req *req,
 		return;
 	}
 	if (!strcmp(kind, "sip")) {
-		pthread_once(&dict_once, dict_load);
-		err = policy_generate_sip(&p, dict, number, name, out,
-					  sizeof(out));
+		/* the store's dictionary: the one the commit checks with */
+		err = policy_generate_sip(&p, store_dict(d->store), number,
+					  name, out, sizeof(out));
 	} else {
 		err = policy_generate_pin(&p, number, NULL, out, sizeof(out));
 	}

@@ -292,6 +292,45 @@ static int register_everything(void)
 	return 0;
 }
 
+/* Where the shipped data files are: $BULWARK_SHARE if set (and only
+ * there), else the installed directory, else — a bulwarkd run from its
+ * build tree, never installed — the source tree's data/. */
+static const char *share_dir_pick(void)
+{
+	const char *env = getenv("BULWARK_SHARE");
+
+	if (env && *env)
+		return env;
+#ifdef BULWARK_SOURCE_SHARE_DIR
+	if (access(BULWARK_SHARE_DIR "/common-passwords.txt", R_OK) &&
+	    !access(BULWARK_SOURCE_SHARE_DIR "/common-passwords.txt", R_OK))
+		return BULWARK_SOURCE_SHARE_DIR;
+#endif
+	return BULWARK_SHARE_DIR;
+}
+
+/* A missing word list silently weakens the dictionary rule: say so at
+ * every start, loudly (status keeps showing it while it lasts). */
+static void dict_report(const struct store *s)
+{
+	json_t *st = store_dict_status(s), *l;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "lists"), i, l) {
+		if (json_is_true(json_object_get(l, "loaded")))
+			continue;
+		log_err("daemon", "DEGRADED: word list %s is missing: "
+			"passwords made of its words are not refused "
+			"(sip.dict_min_word). Install it (Debian: apt-get "
+			"install wamerican; the other list comes with "
+			"bulwarkd: meson install) and restart bulwarkd",
+			json_string_value(json_object_get(l, "path")));
+	}
+	log_info("daemon", "dictionary: %lld distinct words",
+		 (long long)json_integer_value(json_object_get(st, "words")));
+	json_decref(st);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -341,9 +380,7 @@ int main(int argc, char **argv)
 	fd_setsize(MAX_FDS);
 
 	d->data_dir = o.data;
-	d->share_dir = getenv("BULWARK_SHARE");
-	if (!d->share_dir || !*d->share_dir)
-		d->share_dir = BULWARK_SHARE_DIR;
+	d->share_dir = share_dir_pick();
 	daemon_ctx = d;
 
 	err = datadir_prepare(o.data, &what);
@@ -364,6 +401,7 @@ int main(int argc, char **argv)
 			strerror(err));
 		goto out;
 	}
+	dict_report(d->store);
 	err = store_snapshot(d->store, &snap);
 	if (err) {
 		log_err("daemon", "running configuration snapshot: %s",

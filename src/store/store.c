@@ -101,29 +101,59 @@ static int load_file(const char *path, char **bufp, size_t *lenp)
 	return err;
 }
 
+/* Both lists are needed for the dictionary rule to mean what the policy
+ * page says; a missing one does not stop the daemon (phones must keep
+ * working) but is recorded, so that status shows it for as long as it
+ * lasts and the daemon can say so loudly (store_dict_status). */
 static int dict_load(struct store *s, const char *share_dir)
 {
 	char path[4096];
-	const char *paths[2] = {"/usr/share/dict/words", path};
+	const char *paths[2] = {STORE_SYSTEM_WORDS, path};
+	json_t *lists;
+	bool degraded = false;
 	int err;
 
 	err = policy_dict_alloc(&s->dict);
 	if (err)
 		return err;
+	lists = json_array();
+	if (!lists)
+		return ENOMEM;
 	snprintf(path, sizeof(path), "%s/common-passwords.txt",
 		 share_dir ? share_dir : ".");
 	for (size_t i = 0; i < 2; i++) {
+		size_t before = policy_dict_size(s->dict);
 		char *buf = NULL;
 		size_t len = 0;
+		bool ok = !load_file(paths[i], &buf, &len);
 
-		if (load_file(paths[i], &buf, &len))
-			continue;   /* optional files */
-		err = policy_dict_add(s->dict, buf, len);
-		free(buf);
-		if (err)
-			return err;
+		if (ok) {
+			err = policy_dict_add(s->dict, buf, len);
+			free(buf);
+			if (err) {
+				json_decref(lists);
+				return err;
+			}
+		}
+		degraded = degraded || !ok;
+		json_array_append_new(lists, json_pack("{s:s,s:b,s:I}",
+			"path", paths[i], "loaded", ok, "words",
+			(json_int_t)(policy_dict_size(s->dict) - before)));
 	}
-	return 0;
+	s->dict_status = json_pack("{s:I,s:b,s:o}", "words",
+				   (json_int_t)policy_dict_size(s->dict),
+				   "degraded", degraded, "lists", lists);
+	return s->dict_status ? 0 : ENOMEM;
+}
+
+json_t *store_dict_status(const struct store *s)
+{
+	return s && s->dict_status ? json_deep_copy(s->dict_status) : NULL;
+}
+
+const struct policy_dict *store_dict(const struct store *s)
+{
+	return s ? s->dict : NULL;
 }
 
 void store_close(struct store *s)
@@ -138,6 +168,7 @@ void store_close(struct store *s)
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	policy_dict_free(s->dict);
+	json_decref(s->dict_status);
 	store_mirror_free(s);
 	free(s->db_path);
 	sodium_memzero(s->key, sizeof(s->key));

@@ -68,6 +68,20 @@ int store_section_register(const struct store_section *sec);
 int store_open(struct store **sp, const char *data_dir, const char *share_dir);
 void store_close(struct store *s);   /* NULL-safe */
 
+/* The system word list (Debian's wamerican). */
+#define STORE_SYSTEM_WORDS "/usr/share/dict/words"
+
+/* What the dictionary holds, as read at store_open: {"words": N,
+ * "degraded": true when a list could not be read, "lists": [{"path",
+ * "loaded", "words" (new distinct words it added)}]}. A new reference,
+ * or NULL. */
+json_t *store_dict_status(const struct store *s);
+
+/* The dictionary itself (read-only after store_open; safe to share
+ * between threads), for generators outside the store. */
+struct policy_dict;
+const struct policy_dict *store_dict(const struct store *s);
+
 enum store_view { STORE_STAGED, STORE_RUNNING };
 
 /* Extensions (staged). 'fields' is a flat object as in model.h; text

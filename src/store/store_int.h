@@ -77,6 +77,7 @@ struct store {
 	unsigned char key[STORE_KEY_LEN];
 	unsigned char fpkey[STORE_KEY_LEN];  /* subkey for fingerprints */
 	struct policy_dict *dict;
+	json_t *dict_status;   /* what dict_load read: store_dict_status */
 	struct {
 		char *sql;
 		sqlite3_stmt *st;
