@@ -46,6 +46,15 @@ struct firewall {
 
 /* ---- the settings section ---- */
 
+/* Where the daemon listens, for the section's commit check (which has no
+ * struct firewall at hand): a copy set with firewall_set_listen*. Its own
+ * lock, never held while taking another, so a commit (holding the store's
+ * lock) never waits on the firewall's. */
+static struct {
+	pthread_mutex_t mu;
+	char sip[80], http[80], https[80];
+} listen_now = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
 static const struct {
 	const char *key;
 	long long dflt;
@@ -129,6 +138,39 @@ static int permit_text(const struct fw_permit *p, char *buf, size_t sz)
 	return 0;
 }
 
+/* At staging: every LAN name must be an interface of this system now
+ * (the commit checks again; an interface may vanish in between). When
+ * discovery itself fails, the commit decides. */
+static int lan_exist(const struct fw_conf *c, struct report *r)
+{
+	struct fw_iface *ifs;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!c->n_lan)
+		return 0;
+	ifs = calloc(FW_MAX_IFACES, sizeof(*ifs));
+	if (!ifs)
+		return ENOMEM;
+	if (firewall_ifaces_hook(ifs, FW_MAX_IFACES, &n))
+		goto out;
+	for (size_t i = 0; i < c->n_lan; i++) {
+		size_t j;
+
+		for (j = 0; j < n && strcmp(ifs[j].name, c->lan[i]); j++)
+			;
+		if (j < n)
+			continue;
+		report_add(r, "", "firewall.lan", "firewall.unknown_interface",
+			   "firewall.lan: no interface '%s' on this system",
+			   c->lan[i]);
+		rc = EINVAL;
+	}
+out:
+	free(ifs);
+	return rc;
+}
+
 static int section_set(json_t *obj, const char *key, const char *value,
 		       struct report *r)
 {
@@ -167,6 +209,11 @@ static int section_set(json_t *obj, const char *key, const char *value,
 		json_decref(tmp);
 		if (rc)
 			return rc;
+		rc = lan_exist(&c, r);
+		if (rc) {
+			firewall_conf_free(&c);
+			return rc;
+		}
 		for (i = 0; i < c.n_lan; i++) {
 			int n = snprintf(out + len, sizeof(out) - len, "%s%s",
 					 i ? "," : "", c.lan[i]);
@@ -204,10 +251,13 @@ static int section_set(json_t *obj, const char *key, const char *value,
 	return ENOENT;
 }
 
-/* At commit: the firewall's own keys and the interfaces of this system.
- * Ports of the SIP services live in the "sip" section, which a section
- * check cannot see: preview, apply and the wizard check those. */
-static int section_validate(const json_t *obj, struct report *r)
+/* At commit (and dry run): the firewall's own keys, the interfaces of
+ * this system, and every port as apply would resolve it — the SIP
+ * services' from the staged "sip" section and the daemon's --sip,
+ * --http and --https — so that a port conflict is refused here, not
+ * first at apply. */
+static int section_validate(const json_t *obj, const json_t *all,
+			    struct report *r)
 {
 	struct fw_conf c;
 	struct fw_iface *ifs = NULL;
@@ -225,12 +275,14 @@ static int section_validate(const json_t *obj, struct report *r)
 		rc = ENOMEM;
 		goto out;
 	}
-	rc = firewall_ifaces_discover(ifs, FW_MAX_IFACES, &n);
+	rc = firewall_ifaces_hook(ifs, FW_MAX_IFACES, &n);
 	if (rc)
 		goto out;
-	firewall_ports_resolve(NULL, obj, NULL, NULL, &p);
-	p.lo[FW_PORT_SIP_UDP] = p.lo[FW_PORT_SIP_TCP] = 0;
-	p.lo[FW_PORT_SIP_TLS] = p.lo[FW_PORT_RTP] = 0;
+	pthread_mutex_lock(&listen_now.mu);
+	firewall_ports_resolve(json_object_get(all, "sip"), obj,
+			       listen_now.sip, listen_now.http, &p);
+	firewall_ports_https(&p, listen_now.https);
+	pthread_mutex_unlock(&listen_now.mu);
 	firewall_assign_roles(&c, ifs, n);
 	rc = firewall_check(&c, ifs, n, &p, r);
 out:
@@ -243,7 +295,7 @@ const struct store_section firewall_section = {
 	.name = "firewall",
 	.defaults = section_defaults,
 	.set = section_set,
-	.validate = section_validate,
+	.validate_all = section_validate,
 };
 
 /* ---- files ---- */
@@ -370,6 +422,12 @@ void firewall_set_listen(struct firewall *f, const char *sip_listen,
 	snprintf(f->http_addr, sizeof(f->http_addr), "%s",
 		 http_addr ? http_addr : "");
 	pthread_mutex_unlock(&f->mu);
+	pthread_mutex_lock(&listen_now.mu);
+	snprintf(listen_now.sip, sizeof(listen_now.sip), "%s",
+		 sip_listen ? sip_listen : "");
+	snprintf(listen_now.http, sizeof(listen_now.http), "%s",
+		 http_addr ? http_addr : "");
+	pthread_mutex_unlock(&listen_now.mu);
 }
 
 void firewall_set_listen_https(struct firewall *f, const char *https_addr)
@@ -380,6 +438,10 @@ void firewall_set_listen_https(struct firewall *f, const char *https_addr)
 	snprintf(f->https_addr, sizeof(f->https_addr), "%s",
 		 https_addr ? https_addr : "");
 	pthread_mutex_unlock(&f->mu);
+	pthread_mutex_lock(&listen_now.mu);
+	snprintf(listen_now.https, sizeof(listen_now.https), "%s",
+		 https_addr ? https_addr : "");
+	pthread_mutex_unlock(&listen_now.mu);
 }
 
 void firewall_https_of(struct firewall *f, char *buf, size_t sz)

@@ -36,6 +36,7 @@ struct fw_cidr {
 struct fw_iface {
 	char name[FW_IFNAMSIZ];
 	bool lan;                 /* role: LAN (true) or WAN (false) */
+	bool down;                /* known to be down (no IFF_UP) */
 	size_t n_net;
 	struct fw_cidr net[FW_MAX_NETS];   /* networks of its addresses */
 	char addr[FW_MAX_NETS][48];        /* "addr/plen" as configured */
@@ -162,6 +163,15 @@ int firewall_render(const struct fw_conf *c, const struct fw_iface *ifs,
 /* Interfaces of the system except loopback, sorted by name, with the
  * networks of their addresses. 0 or errno. */
 int firewall_ifaces_discover(struct fw_iface *ifs, size_t max, size_t *n);
+
+/* The discovery the section's staging and commit checks use
+ * (firewall_ifaces_discover); unit tests point it at a fake system. */
+extern int (*firewall_ifaces_hook)(struct fw_iface *ifs, size_t max,
+				   size_t *n);
+
+/* Interfaces that can carry traffic: up, or with an address. A NIC that
+ * is down and unconfigured does not make a gateway. */
+size_t firewall_ifaces_usable(const struct fw_iface *ifs, size_t n);
 
 /* --- nft.c (kernel, libnftables) --- */
 

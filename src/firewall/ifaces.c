@@ -71,7 +71,10 @@ int firewall_ifaces_discover(struct fw_iface *ifs, size_t max, size_t *n)
 		if (!it->ifa_name || (it->ifa_flags & IFF_LOOPBACK))
 			continue;
 		f = get_iface(ifs, max, &cnt, it->ifa_name);
-		if (!f || !it->ifa_addr)
+		if (!f)
+			continue;
+		f->down = !(it->ifa_flags & IFF_UP);
+		if (!it->ifa_addr)
 			continue;
 		fam = it->ifa_addr->sa_family;
 		if (fam == AF_INET) {
@@ -111,4 +114,17 @@ int firewall_ifaces_discover(struct fw_iface *ifs, size_t max, size_t *n)
 	qsort(ifs, cnt, sizeof(*ifs), cmp_iface);
 	*n = cnt;
 	return 0;
+}
+
+int (*firewall_ifaces_hook)(struct fw_iface *ifs, size_t max, size_t *n) =
+	firewall_ifaces_discover;
+
+size_t firewall_ifaces_usable(const struct fw_iface *ifs, size_t n)
+{
+	size_t u = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!ifs[i].down || ifs[i].n_net)
+			u++;
+	return u;
 }

@@ -443,7 +443,7 @@ static const struct fw_iface *iface_find(const struct fw_iface *ifs,
 int firewall_check(const struct fw_conf *c, const struct fw_iface *ifs,
 		   size_t n_if, const struct fw_ports *p, struct report *r)
 {
-	size_t i, j, n_lan = 0;
+	size_t i, j, n_lan = 0, usable = firewall_ifaces_usable(ifs, n_if);
 	int err = 0;
 
 	for (i = 0; i < c->n_lan; i++) {
@@ -467,12 +467,13 @@ int firewall_check(const struct fw_conf *c, const struct fw_iface *ifs,
 			   "firewall.type: no network interface found");
 		return EINVAL;
 	}
-	if (c->type == FW_TYPE_GATEWAY && n_if < 2) {
+	if (c->type == FW_TYPE_GATEWAY && usable < 2) {
 		report_add(r, "", "firewall.type",
 			   "firewall.gateway_needs_two_interfaces",
 			   "firewall.type: Gateway/Firewall needs two or more "
-			   "network interfaces; this system has %zu (choose "
-			   "single or none)", n_if);
+			   "network interfaces that are up or have an "
+			   "address; this system has %zu (choose single or "
+			   "none)", usable);
 		err = EINVAL;
 	}
 	if (n_lan >= n_if) {
@@ -482,7 +483,7 @@ int firewall_check(const struct fw_conf *c, const struct fw_iface *ifs,
 			   "one WAN interface");
 		err = EINVAL;
 	}
-	if (c->type == FW_TYPE_GATEWAY && n_if >= 2 && n_lan == 0) {
+	if (c->type == FW_TYPE_GATEWAY && usable >= 2 && n_lan == 0) {
 		report_add(r, "", "firewall.lan", "firewall.gateway_needs_lan",
 			   "firewall.lan: Gateway/Firewall needs at least one "
 			   "LAN interface to forward from");

@@ -263,7 +263,7 @@ int firewall_wizard_get(struct firewall *f, const char *step, json_t **out)
 		for (i = 0; i < sizeof(type_opts) / sizeof(type_opts[0]); i++) {
 			/* only what the interface count allows */
 			if (type_opts[i].type == FW_TYPE_GATEWAY &&
-			    d->n_if < 2)
+			    firewall_ifaces_usable(d->ifs, d->n_if) < 2)
 				continue;
 			json_array_append_new(a, json_pack("{s:s, s:s, s:s}",
 				"value", firewall_type_name(type_opts[i].type),
@@ -345,13 +345,16 @@ static int answer_keys(const struct draft *cur, const char *step,
 				   "gateway");
 			return EINVAL;
 		}
-		if (t == FW_TYPE_GATEWAY && cur->n_if < 2) {
+		if (t == FW_TYPE_GATEWAY &&
+		    firewall_ifaces_usable(cur->ifs, cur->n_if) < 2) {
 			report_add(r, "", "firewall.type",
 				   "firewall.gateway_needs_two_interfaces",
 				   "firewall.type: Gateway/Firewall needs two "
-				   "or more network interfaces; this system "
-				   "has %zu (choose single or none)",
-				   cur->n_if);
+				   "or more network interfaces that are up or "
+				   "have an address; this system has %zu "
+				   "(choose single or none)",
+				   firewall_ifaces_usable(cur->ifs,
+							  cur->n_if));
 			return EINVAL;
 		}
 		json_object_set_new(keys, "type", json_string(

@@ -362,10 +362,15 @@ static void commit_sections(struct commit *c)
 		const struct store_section *sec = store_section_at(i);
 		struct report tmp;
 
-		if (!sec->validate)
+		if (!sec->validate && !sec->validate_all)
 			continue;
 		report_init(&tmp);
-		if (sec->validate(json_object_get(c->stsec, sec->name), &tmp)
+		if (((sec->validate &&
+		      sec->validate(json_object_get(c->stsec, sec->name),
+				    &tmp)) ||
+		     (sec->validate_all &&
+		      sec->validate_all(json_object_get(c->stsec, sec->name),
+					c->stsec, &tmp)))
 		    && !report_count(&tmp))
 			report_add(&tmp, sec->name, "", "section.invalid",
 				   "Section %s is not valid.", sec->name);

@@ -56,6 +56,12 @@ struct store_section {
 		   struct report *r);
 	/* Whole-section check at commit; may be NULL. */
 	int (*validate)(const json_t *obj, struct report *r);
+	/* The same with every staged section at hand (all: name → object),
+	 * for rules that read another section — the firewall's ports follow
+	 * "sip" — so that commit and dry run refuse what apply would; may be
+	 * NULL. Runs after validate. */
+	int (*validate_all)(const json_t *obj, const json_t *all,
+			    struct report *r);
 };
 
 /* Register a section (static storage; at most 16). Returns 0 or ENOSPC. */

@@ -205,3 +205,59 @@ def test_weak_call_password_refused(daemon):
     r = add(daemon, "201", "--generate-password", "--generate-pin",
             "--set", "security.call_password=583920")
     assert r.returncode == 0, r
+
+
+# ---- 4. validation where it can be done ---------------------------------
+
+def test_firewall_port_conflict_refused_at_commit_and_dry_run(daemon):
+    # ssh moved onto the port bulwarkd serves SIP on (--sip)
+    r = daemon.cli("settings", "set", "firewall", "type=single",
+                   f"ssh_port={daemon.sip_port}", "permit.ssh=any")
+    assert r.returncode == 0, r
+    for args in (("commit", "--dry-run"), ("commit",)):
+        r = daemon.cli(*args)
+        assert r.returncode == 1, r
+        assert "firewall.port_conflict" in rules(r), r
+        assert "sip-tcp" in r.stderr
+    assert daemon.cli("--json", "pending").json, "the change stays staged"
+    r = daemon.cli("settings", "set", "firewall", "ssh_port=22")
+    assert r.returncode == 0 and daemon.cli("commit").returncode == 0
+
+
+def test_unknown_interface_refused_at_staging(daemon):
+    r = daemon.cli("settings", "set", "firewall", "lan=nosuch9")
+    assert r.returncode == 1, r
+    assert rules(r) == ["firewall.unknown_interface"], r
+    assert "nosuch9" in r.stderr
+    assert daemon.cli("--json", "pending").json == []
+
+
+def _interfaces():
+    out = subprocess.run(["ip", "-j", "addr"], capture_output=True,
+                         text=True, timeout=30).stdout
+    res = []
+    for i in json.loads(out or "[]"):
+        if "LOOPBACK" in i.get("flags", []):
+            continue
+        addrs = [a for a in i.get("addr_info", [])
+                 if not (a.get("family") == "inet6" and
+                         a.get("scope") == "link")]
+        res.append((i["ifname"], "UP" in i.get("flags", []), bool(addrs)))
+    return res
+
+
+def test_down_bare_interfaces_do_not_make_a_gateway(daemon):
+    ifs = _interfaces()
+    usable = [n for n, up, addr in ifs if up or addr]
+    bare = [n for n, up, addr in ifs if not up and not addr]
+    if len(usable) != 1 or not bare:
+        pytest.skip(f"needs one usable and one down, unaddressed "
+                    f"interface: {ifs}")
+    r = daemon.cli("settings", "set", "firewall", "type=gateway",
+                   f"lan={bare[0]}")
+    assert r.returncode == 0, r
+    r = daemon.cli("commit", "--dry-run")
+    assert r.returncode == 1, r
+    assert "firewall.gateway_needs_two_interfaces" in rules(r), r
+    st, body = daemon.api("GET", "/firewall/wizard/type")
+    assert "gateway" not in [o["value"] for o in body["options"]], body

@@ -40,6 +40,29 @@ static void iface(struct fw_iface *f, const char *name, const char *cidr)
 	}
 }
 
+/* The system the section's own checks see (firewall_ifaces_hook): by
+ * default every name the tests use exists, so staging accepts them and
+ * firewall_check is tested with injected interfaces. */
+static const char *const fake_names_all[] = {
+	"eth0", "eth1", "eth2", "eth7", "eth9", NULL,
+};
+static const char *const *fake_names = fake_names_all;
+static bool fake_eth1_down_bare;
+
+static int fake_discover(struct fw_iface *ifs, size_t max, size_t *n)
+{
+	size_t i;
+
+	for (i = 0; fake_names[i] && i < max; i++) {
+		iface(&ifs[i], fake_names[i], i == 0 ? "198.51.100.2/24" :
+		      NULL);
+		ifs[i].down = fake_eth1_down_bare &&
+			      !strcmp(fake_names[i], "eth1");
+	}
+	*n = i;
+	return 0;
+}
+
 /* Section object from "key=value" pairs through the section's set(). */
 static json_t *section(const char *kv, ...)
 {
@@ -554,6 +577,91 @@ static void test_lan_cidrs(void **state)
 	json_decref(sec);
 }
 
+/* Issue 10: an unknown interface is refused when staged, not first at
+ * commit. */
+static void test_lan_checked_at_staging(void **state)
+{
+	static const char *const two[] = { "eth0", "eth1", NULL };
+	json_t *o = firewall_section.defaults();
+	struct report r;
+
+	report_init(&r);
+	fake_names = two;
+	assert_int_equal(firewall_section.set(o, "lan", "eth1,eth9", &r),
+			 EINVAL);
+	assert_true(has_rule(&r, "firewall.lan",
+			     "firewall.unknown_interface"));
+	assert_non_null(strstr(r.item[0].msg, "eth9"));
+	assert_string_equal(json_string_value(json_object_get(o, "lan")), "");
+	report_reset(&r);
+	assert_int_equal(firewall_section.set(o, "lan", "eth1", &r), 0);
+	fake_names = fake_names_all;
+	json_decref(o);
+}
+
+/* Issue 10: a NIC that is down and has no address does not count toward
+ * the two interfaces a gateway needs. */
+static void test_gateway_counts_usable(void **state)
+{
+	struct fw_iface ifs[2];
+	struct report r;
+	json_t *sec = section("type=gateway", "lan=eth1", NULL);
+
+	report_init(&r);
+	iface(&ifs[0], "eth0", "198.51.100.2/24");
+	iface(&ifs[1], "eth1", NULL);
+	ifs[1].down = true;
+	assert_int_equal(firewall_ifaces_usable(ifs, 2), 1);
+	assert_int_equal(check(sec, ifs, 2, &r), EINVAL);
+	assert_true(has_rule(&r, "firewall.type",
+			     "firewall.gateway_needs_two_interfaces"));
+	report_reset(&r);
+	/* down but addressed, or up without an address: usable */
+	ifs[1].down = false;
+	assert_int_equal(check(sec, ifs, 2, &r), 0);
+	iface(&ifs[1], "eth1", "10.0.0.1/24");
+	ifs[1].down = true;
+	assert_int_equal(check(sec, ifs, 2, &r), 0);
+	report_reset(&r);
+	json_decref(sec);
+}
+
+/* Issue 10: the commit check sees the ports apply would use — the SIP
+ * services' from the staged "sip" section — so a conflict is refused at
+ * commit and dry run. */
+static void test_commit_sees_sip_ports(void **state)
+{
+	static const char *const two[] = { "eth0", "eth1", NULL };
+	json_t *sec = section("type=single", "ssh_port=5070",
+			      "permit.ssh=any", NULL);
+	json_t *all = json_pack("{s:{s:i,s:i},s:O}", "sip", "udp_port", 5070,
+				"tcp_port", 5070, "firewall", sec);
+	struct report r;
+
+	report_init(&r);
+	assert_non_null(firewall_section.validate_all);
+	assert_int_equal(firewall_section.validate_all(sec, all, &r), EINVAL);
+	assert_true(has_rule(&r, "firewall.permit.ssh",
+			     "firewall.port_conflict"));
+	report_reset(&r);
+	json_object_set_new(json_object_get(all, "sip"), "tcp_port",
+			    json_integer(5060));
+	assert_int_equal(firewall_section.validate_all(sec, all, &r), 0);
+	/* a gateway on a system whose second NIC is down and bare */
+	json_decref(sec);
+	sec = section("type=gateway", "lan=eth1", NULL);
+	fake_names = two;
+	fake_eth1_down_bare = true;
+	assert_int_equal(firewall_section.validate_all(sec, all, &r), EINVAL);
+	assert_true(has_rule(&r, "firewall.type",
+			     "firewall.gateway_needs_two_interfaces"));
+	fake_eth1_down_bare = false;
+	fake_names = fake_names_all;
+	report_reset(&r);
+	json_decref(sec);
+	json_decref(all);
+}
+
 static void test_discover(void **state)
 {
 	struct fw_iface ifs[FW_MAX_IFACES];
@@ -584,7 +692,11 @@ int main(void)
 		cmocka_unit_test(test_render_nft_dry_run),
 		cmocka_unit_test(test_lan_cidrs),
 		cmocka_unit_test(test_discover),
+		cmocka_unit_test(test_lan_checked_at_staging),
+		cmocka_unit_test(test_gateway_counts_usable),
+		cmocka_unit_test(test_commit_sees_sip_ports),
 	};
 
+	firewall_ifaces_hook = fake_discover;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
