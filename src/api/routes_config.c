@@ -443,6 +443,7 @@ static void ext_import(struct daemon *d, const struct api_req *req,
 {
 	struct report r;
 	size_t count = 0;
+	json_t *generated = NULL;
 	int err;
 
 	if (!req->raw || req->body) {
@@ -451,12 +452,17 @@ static void ext_import(struct daemon *d, const struct api_req *req,
 		return;
 	}
 	report_init(&r);
-	err = store_ext_import_csv(d->store, req->raw, req->raw_len, &r,
-				   &count);
+	err = store_ext_import_csv_gen(d->store, req->raw, req->raw_len, &r,
+				       &count, &generated);
 	if (err) {
 		refuse(resp, err, &r, "CSV import");
 	} else {
-		json_t *out = json_pack("{s:I}", "staged", (json_int_t)count);
+		/* the secrets generated for new rows, shown this once (as
+		 * bulk's "created"), so the admin need not reveal them one
+		 * extension at a time */
+		json_t *out = json_pack("{s:I,s:o}", "staged",
+					(json_int_t)count, "generated",
+					generated ? generated : json_array());
 
 		set_warnings(out, &r);
 		api_ok(resp, out);

@@ -3,9 +3,12 @@
  * applies them).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -294,18 +297,106 @@ static int ext_rm(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* Columns of the generated-secrets table (bulk's "created", import's
+ * "generated"). */
+static const char *const secret_cols[] = { "number", "auth.password",
+					   "voicemail.pin" };
+#define SECRET_COLS (sizeof(secret_cols) / sizeof(secret_cols[0]))
+
+/* --secrets-file PATH is created before anything is staged, so that a path
+ * that cannot be written refuses the command rather than losing secrets
+ * shown nowhere else; never an existing file or a symlink (written once),
+ * mode 0600 whatever the umask: only the admin who ran it can read it. */
+static int secrets_open(const char *path, FILE **fp)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		      O_CLOEXEC, 0600);
+
+	if (fd < 0 || fchmod(fd, 0600)) {
+		fprintf(stderr, "bulwark: --secrets-file %s: %s%s\n", path,
+			strerror(errno), errno == EEXIST ? " (it is never "
+			"overwritten: choose a new name)" : "");
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return CLI_USAGE;
+	}
+	*fp = fdopen(fd, "w");
+	if (!*fp) {
+		close(fd);
+		unlink(path);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
+/* CSV: a header, then one row per extension (empty cell: not generated).
+ * Secrets are letters and digits: no quoting needed. */
+static int secrets_write(FILE *f, const json_t *rows)
+{
+	const json_t *row;
+	size_t i, k;
+
+	for (k = 0; k < SECRET_COLS; k++)
+		fprintf(f, "%s%s", k ? "," : "", secret_cols[k]);
+	fputc('\n', f);
+	json_array_foreach(rows, i, row) {
+		for (k = 0; k < SECRET_COLS; k++) {
+			const char *v = json_string_value(
+				json_object_get(row, secret_cols[k]));
+
+			fprintf(f, "%s%s", k ? "," : "", v ? v : "");
+		}
+		fputc('\n', f);
+	}
+	return fflush(f) || ferror(f) ? EIO : 0;
+}
+
+/* After the daemon answered: the secrets go to the file (or, if it was
+ * refused or writing failed, are shown — they exist nowhere else). */
+static void secrets_deliver(FILE *f, const char *path, bool staged,
+			    const json_t *rows)
+{
+	int err;
+
+	if (!f) {
+		if (staged && json_array_size(rows)) {
+			printf("Generated secrets (shown only now; store them "
+			       "safely):\n");
+			cli_print_table(rows, secret_cols, SECRET_COLS);
+		}
+		return;
+	}
+	if (!staged) {
+		fclose(f);
+		unlink(path);
+		return;
+	}
+	err = secrets_write(f, rows);
+	if (fclose(f) || err) {
+		fprintf(stderr, "bulwark: writing %s failed; the secrets "
+			"follow (shown only now):\n", path);
+		cli_print_table(rows, secret_cols, SECRET_COLS);
+		return;
+	}
+	printf("Generated secrets of %zu extensions written to %s (mode 0600, "
+	       "only you can read it); hand them out, then delete it.\n",
+	       json_array_size(rows), path);
+}
+
 static int ext_bulk(struct cli *c, int argc, char **argv)
 {
-	static const char *const cols[] = { "number", "auth.password",
-					    "voicemail.pin" };
 	json_t *body = json_object(), *reply = NULL;
+	const char *spath = NULL;
+	FILE *sf = NULL;
 	int i, rc = CLI_OK;
 
 	for (i = 0; i < argc; i++) {
 		const char *o = argv[i];
 
 		if (strcmp(o, "--range") && strcmp(o, "--type") &&
-		    strcmp(o, "--template")) {
+		    strcmp(o, "--template") && strcmp(o, "--secrets-file")) {
 			rc = cli_usage(c, "unexpected argument '%s'", o);
 			goto out;
 		}
@@ -313,24 +404,29 @@ static int ext_bulk(struct cli *c, int argc, char **argv)
 			rc = cli_usage(c, "%s needs a value", o);
 			goto out;
 		}
-		json_object_set_new(body, o + 2, json_string(argv[++i]));
+		if (!strcmp(o, "--secrets-file"))
+			spath = argv[++i];
+		else
+			json_object_set_new(body, o + 2,
+					    json_string(argv[++i]));
 	}
 	if (!json_object_get(body, "range") || !json_object_get(body, "type")) {
 		rc = cli_usage(c, "--range A-B and --type TYPE are required");
 		goto out;
 	}
+	if (spath && (rc = secrets_open(spath, &sf)))
+		goto out;
 	rc = cli_call(c, "POST", "/ext/bulk", body, &reply);
-	if (rc)
-		goto out;
-	if (c->json) {
+	if (c->json && !rc && !sf)
 		cli_print_json(reply);
-		goto out;
-	}
-	printf("Staged: %zu extensions (%s). Run 'bulwark commit' to apply.\n",
-	       json_array_size(json_object_get(reply, "created")),
-	       json_string_value(json_object_get(body, "range")));
-	printf("Generated secrets (shown only now; store them safely):\n");
-	cli_print_table(json_object_get(reply, "created"), cols, 3);
+	else if (!rc)
+		printf("Staged: %zu extensions (%s). Run 'bulwark commit' to "
+		       "apply.\n",
+		       json_array_size(json_object_get(reply, "created")),
+		       json_string_value(json_object_get(body, "range")));
+	if (!c->json || sf)
+		secrets_deliver(sf, spath, rc == CLI_OK,
+				json_object_get(reply, "created"));
 out:
 	json_decref(body);
 	json_decref(reply);
@@ -371,12 +467,21 @@ static char *read_all(FILE *f, size_t *len)
 
 static int ext_import(struct cli *c, int argc, char **argv)
 {
-	FILE *f;
+	FILE *f, *sf = NULL;
 	char *csv, *reply = NULL;
+	const char *spath = NULL;
 	size_t len = 0, rlen = 0;
 	json_t *j;
 	int rc;
 
+	if (argc == 3 && !strcmp(argv[1], "--secrets-file")) {
+		spath = argv[2];
+		argc = 1;
+	} else if (argc == 3 && !strcmp(argv[0], "--secrets-file")) {
+		spath = argv[1];
+		argv += 2;
+		argc = 1;
+	}
 	if (argc != 1)
 		return cli_usage(c, "give one CSV file (or - for stdin)");
 	f = strcmp(argv[0], "-") ? fopen(argv[0], "rb") : stdin;
@@ -393,13 +498,19 @@ static int ext_import(struct cli *c, int argc, char **argv)
 			strerror(errno));
 		return CLI_USAGE;
 	}
+	if (spath && (rc = secrets_open(spath, &sf))) {
+		free(csv);
+		return rc;
+	}
 	rc = cli_call_raw(c, "POST", "/ext/import", "text/csv", csv, len,
 			  &reply, &rlen);
 	free(csv);
-	if (rc)
+	if (rc) {
+		secrets_deliver(sf, spath, false, NULL);
 		return rc;
+	}
 	j = json_loadb(reply, rlen, 0, NULL);
-	if (c->json) {
+	if (c->json && !sf) {
 		cli_print_json(j);
 	} else {
 		print_warnings(j);
@@ -407,6 +518,8 @@ static int ext_import(struct cli *c, int argc, char **argv)
 		       "Run 'bulwark commit' to apply.\n",
 		       json_integer_value(json_object_get(j, "staged")),
 		       argv[0]);
+		secrets_deliver(sf, spath, true,
+				json_object_get(j, "generated"));
 	}
 	json_decref(j);
 	free(reply);
@@ -447,10 +560,13 @@ const struct cli_cmd cli_ext_cmds[] = {
 	  "All extensions (staged view unless --running)." },
 	{ "ext", "rm", ext_rm, "NUMBER", "Stage the removal of an extension." },
 	{ "ext", "bulk", ext_bulk,
-	  "--range A-B --type TYPE [--template NUMBER]",
-	  "Stage many extensions with generated secrets." },
-	{ "ext", "import", ext_import, "FILE.csv",
-	  "Stage extensions from CSV; one bad row imports nothing." },
+	  "--range A-B --type TYPE [--template NUMBER] [--secrets-file PATH]",
+	  "Stage many extensions with generated secrets (shown once, or "
+	  "written to a new 0600 file)." },
+	{ "ext", "import", ext_import, "FILE.csv [--secrets-file PATH]",
+	  "Stage extensions from CSV; one bad row imports nothing. Secrets "
+	  "generated for new rows are shown once, or written to a new 0600 "
+	  "file." },
 	{ "ext", "export", ext_export, "[--running]",
 	  "Print every extension as CSV (no secrets)." },
 	{ NULL, NULL, NULL, NULL, NULL },

@@ -227,6 +227,14 @@ static bool header_ok(const struct csv_rec *h, struct report *r)
 int store_ext_import_csv(struct store *s, const char *csvtext, size_t len,
 			 struct report *r, size_t *count)
 {
+	return store_ext_import_csv_gen(s, csvtext, len, r, count, NULL);
+}
+
+int store_ext_import_csv_gen(struct store *s, const char *csvtext,
+			     size_t len, struct report *r, size_t *count,
+			     json_t **generated)
+{
+	json_t *gen_all = generated ? json_array() : NULL;
 	struct report errs, warns;
 	struct policy p;
 	struct csv c;
@@ -335,8 +343,20 @@ int store_ext_import_csv(struct store *s, const char *csvtext, size_t len,
 				gen |= STORE_GEN_PASSWORD;
 			if (!e && !json_object_get(ext, "voicemail.pin"))
 				gen |= STORE_GEN_PIN;
-			if (!e)
+			if (!e && gen && gen_all) {
+				json_t *g = json_pack("{s:s}", "number",
+						      num);
+
+				e = g ? store_generate(s, &p, ext, gen, g) :
+					ENOMEM;
+				if (!e)
+					json_array_append(gen_all, g);
+				else
+					store_ext_wipe(g);
+				json_decref(g);
+			} else if (!e) {
 				e = store_generate(s, &p, ext, gen, NULL);
+			}
 		}
 		if (!e)
 			e = store_stage_prepare(s, &p, ext,
@@ -370,6 +390,17 @@ int store_ext_import_csv(struct store *s, const char *csvtext, size_t len,
 	report_merge(r, &warns, NULL);
 	if (!err && count)
 		*count = n;
+	/* the secrets leave only with a staged import */
+	if (gen_all && !err) {
+		*generated = gen_all;
+	} else if (gen_all) {
+		size_t i;
+		json_t *g;
+
+		json_array_foreach(gen_all, i, g)
+			store_ext_wipe(g);
+		json_decref(gen_all);
+	}
 	store_trim();
 	return err;
 }

@@ -126,6 +126,14 @@ int store_ext_bulk(struct store *s, const char *type, unsigned first,
  * *count = rows staged. */
 int store_ext_import_csv(struct store *s, const char *csv, size_t len,
 			 struct report *r, size_t *count);
+
+/* The same, and *generated (if non-NULL; set only on success): a new
+ * array of {number, auth.password and/or voicemail.pin} for every new
+ * extension whose secrets were generated, for the admin to collect once
+ * (as store_ext_bulk's *created). */
+int store_ext_import_csv_gen(struct store *s, const char *csv, size_t len,
+			     struct report *r, size_t *count,
+			     json_t **generated);
 /* CSV export of every extension (secrets omitted). malloc'd. */
 int store_ext_export_csv(struct store *s, enum store_view v, char **csv,
 			 size_t *len);

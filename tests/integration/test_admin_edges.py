@@ -261,3 +261,65 @@ def test_down_bare_interfaces_do_not_make_a_gateway(daemon):
     assert "firewall.gateway_needs_two_interfaces" in rules(r), r
     st, body = daemon.api("GET", "/firewall/wizard/type")
     assert "gateway" not in [o["value"] for o in body["options"]], body
+
+
+# ---- 6. generated secrets the admin can collect -------------------------
+
+CSV = ("number,type,name\n"
+       "401,sip,Ada Lovelace\n"
+       "402,voicemail,Alan Turing\n")
+
+
+def _secrets(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "number,auth.password,voicemail.pin"
+    return {l.split(",")[0]: l.split(",")[1:] for l in lines[1:]}
+
+
+def test_import_secrets_file(daemon, tmp_path):
+    src = tmp_path / "new.csv"
+    src.write_text(CSV)
+    out = tmp_path / "secrets.csv"
+    r = daemon.cli("ext", "import", str(src), "--secrets-file", str(out))
+    assert r.returncode == 0, r
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    got = _secrets(out)
+    assert set(got) == {"401", "402"}
+    pw, pin = got["401"]
+    assert pw not in r.stdout and pin not in r.stdout
+    assert got["402"][0] == "" and got["402"][1].isdigit()
+    # they are the stored ones
+    shown = daemon.cli("--json", "ext", "show", "401", "--reveal").json
+    assert shown["auth.password"] == pw and shown["voicemail.pin"] == pin
+    # written once: never overwritten, and nothing staged then
+    src.write_text("number,type,name\n403,sip,Grace Hopper\n")
+    r = daemon.cli("ext", "import", str(src), "--secrets-file", str(out))
+    assert r.returncode == 2 and "never overwritten" in r.stderr, r
+    assert _secrets(out) == got
+    assert "403" not in daemon.cli("ext", "list").stdout
+
+
+def test_import_without_file_shows_secrets_once(daemon, tmp_path):
+    src = tmp_path / "new.csv"
+    src.write_text(CSV)
+    r = daemon.cli("ext", "import", str(src))
+    assert r.returncode == 0, r
+    pw = daemon.cli("--json", "ext", "show", "401",
+                    "--reveal").json["auth.password"]
+    assert pw in r.stdout and "shown only now" in r.stdout
+
+
+def test_bulk_secrets_file_and_refusal_leaves_no_file(daemon, tmp_path):
+    out = tmp_path / "bulk.csv"
+    r = daemon.cli("ext", "bulk", "--range", "500-504", "--type", "sip",
+                   "--secrets-file", str(out))
+    assert r.returncode == 0, r
+    got = _secrets(out)
+    assert sorted(got) == ["500", "501", "502", "503", "504"]
+    assert all(pw and pw not in r.stdout for pw, _ in got.values())
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    bad = tmp_path / "refused.csv"
+    r = daemon.cli("ext", "bulk", "--range", "500-501", "--type", "sip",
+                   "--secrets-file", str(bad))
+    assert r.returncode == 1, r
+    assert not bad.exists()
