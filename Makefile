@@ -69,7 +69,7 @@ test: build unit asan scan integration
 # campaign (seconds per harness); see tests/fuzz/README.md.
 FUZZ_TIME ?= 60
 fuzz: deps
-	FUZZ_TIME=$(FUZZ_TIME) ./scripts/fuzz.sh
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_ONLY="$(FUZZ_ONLY)" ./scripts/fuzz.sh
 
 bench: build
 	./bench/run.sh

@@ -3,6 +3,7 @@
 # FUZZ_TIME seconds each. Seeds: the checked-in corpus of the harness
 # (tests/fuzz/corpus/NAME/, replayed by make test) and, for SIP, the
 # RFC 4475 torture messages in ../shared/conformance/rfc4475 when present.
+# FUZZ_ONLY="NAME ..." limits the run to some harnesses.
 # New inputs go to build-fuzz/work/NAME (never into the tree); crashes to
 # build-fuzz/artifacts/. Exit status non-zero when any harness failed.
 set -eu
@@ -24,6 +25,8 @@ par=""
 rc=0
 for dir in tests/fuzz/corpus/*/; do
 	name=$(basename "$dir")
+	# FUZZ_ONLY="sip csv": just these harnesses
+	case " ${FUZZ_ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
 	bin="$BUILD/tests/fuzz/fuzz_$name"
 	if [ ! -x "$bin" ]; then
 		echo "fuzz: no harness binary $bin for corpus $dir" >&2
