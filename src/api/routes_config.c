@@ -27,6 +27,7 @@
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "sip/sipd.h"
+#include "store/health.h"
 #include "store/store.h"
 
 static struct timespec started;
@@ -85,7 +86,10 @@ static int status_of(int err)
 	case EINVAL: return 422;
 	case EEXIST: return 409;
 	case ENOENT: return 404;
-	case ENOSPC: return 422;
+	/* the store returns ENOSPC only when the disk (or the database's
+	 * size limit) refused the write: nothing was changed */
+	case ENOSPC: return 507;
+	case EROFS: return 503;
 	default: return 500;
 	}
 }
@@ -95,6 +99,16 @@ static void refuse(struct api_resp *resp, int err, const struct report *r,
 {
 	char msg[512];
 
+	if (err == ENOSPC || err == EROFS) {
+		snprintf(msg, sizeof(msg), "%s failed: the change could not be "
+			 "stored (%s in the data directory); nothing was "
+			 "changed. Free space and try again.", what,
+			 strerror(err));
+		api_error(resp, status_of(err), msg, r);
+		json_object_set_new(resp->body, "cause", json_string(
+			err == ENOSPC ? "storage_full" : "storage_read_only"));
+		return;
+	}
 	refusal_sentence(msg, sizeof(msg), what, r, err);
 	api_error(resp, status_of(err), msg, r);
 }
@@ -208,12 +222,13 @@ static void status_get(struct daemon *d, const struct api_req *req,
 	/* counted in SQL: /status is polled and must not load the tables */
 	if (store_pending_count(d->store, &pending))
 		pending = 0;
-	out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}",
+	out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o}",
 			"daemon", "bulwarkd", "version", "0.1.0",
 			"data_dir", d->data_dir ? d->data_dir : "",
 			"pid", (json_int_t)getpid(),
 			"uptime_s", (json_int_t)(now.tv_sec - started.tv_sec),
 			"pending", (json_int_t)pending,
+			"storage", store_health_json(),
 			"sip", c.out ? c.out : json_null(),
 			"guard", c.guard ? c.guard : json_null());
 	/* shown for as long as a word list is missing: the dictionary rule

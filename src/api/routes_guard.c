@@ -6,6 +6,7 @@
  * section is edited through /settings/guard like every other section.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "api/routes.h"
 #include "daemon/daemon.h"
 #include "guard/guard.h"
+#include "store/health.h"
 #include "store/store.h"
 
 struct gcall {
@@ -21,6 +23,7 @@ struct gcall {
 	const char *arg;
 	unsigned secs;
 	int err;
+	uint64_t ticket;            /* its database write (guard_persist_*) */
 	json_t *out;
 	json_t *(*get)(struct guard *g);
 	int (*op)(struct guard *g, const char *s, unsigned secs);
@@ -38,6 +41,51 @@ static void op_on_loop(void *arg)
 	struct gcall *c = arg;
 
 	c->err = c->op(c->g, c->arg, c->secs);
+	c->ticket = c->err ? 0 : guard_persist_ticket(c->g);
+}
+
+/* A live change holds at once; this says whether it is also stored. Not
+ * stored (a full disk): it stays in force in memory — refusing a ban
+ * would leave an attacker in while the admin frees space — and the
+ * worker writes it as soon as the disk takes it, but the answer is an
+ * error so that nobody takes it as stored (a restart before that would
+ * lose it). 0 if stored, else the response is filled. */
+static int stored(struct daemon *d, struct api_resp *resp,
+		  const struct gcall *c, const char *what)
+{
+	json_t *st;
+	char msg[512];
+	int err = guard_persist_wait(d->guard, c->ticket, 5000);
+
+	if (!err)
+		return 0;
+	st = store_health_json();
+	if (err == EAGAIN) {
+		json_t *le = json_object_get(st, "last_error");
+		const char *why = json_string_value(json_object_get(le,
+								    "error"));
+
+		snprintf(msg, sizeof(msg), "%s %.64s: in force now, but not "
+			 "stored (%s in the data directory). It is kept in "
+			 "memory and written as soon as space is freed; a "
+			 "restart before that would lose it.", what, c->arg,
+			 why ? why : "write failed");
+		api_error(resp, 507, msg, NULL);
+		json_object_set_new(resp->body, "cause",
+				    json_string("storage_full"));
+	} else {
+		snprintf(msg, sizeof(msg), "%s %.64s: in force now; the "
+			 "database did not confirm the write within 5 s.",
+			 what, c->arg);
+		api_error(resp, 503, msg, NULL);
+		json_object_set_new(resp->body, "cause",
+				    json_string("storage_slow"));
+	}
+	json_object_set_new(resp->body, "applied", json_true());
+	json_object_set_new(resp->body, "stored", json_false());
+	json_object_set_new(resp->body, "source", json_string(c->arg));
+	json_object_set_new(resp->body, "storage", st);
+	return err;
 }
 
 static int remove_op(struct guard *g, const char *s, unsigned secs)
@@ -131,6 +179,8 @@ static void op_route(struct daemon *d, struct api_resp *resp,
 	}
 	switch (c.err) {
 	case 0:
+		if (stored(d, resp, &c, what))
+			return;
 		api_ok(resp, json_pack("{s:b,s:s}", "ok", 1, "source", arg));
 		return;
 	case EPERM:

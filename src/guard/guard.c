@@ -18,6 +18,7 @@ struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
 #include "common/log.h"
 #include "firewall/firewall.h"
 #include "guard/guard_int.h"
+#include "store/health.h"
 #include "store/snapshot.h"
 
 /* Events other than auth_failure (which has its own 100/s bucket in
@@ -486,6 +487,37 @@ void guard_ban_expired(struct guard *g, struct gban *b)
 	gworker_push(g->worker, j);
 }
 
+/* Storage state changes (store/health.h), each reported once: a full
+ * disk is a system event the admin must see even though the data plane
+ * keeps serving from memory. Polled here (the loop, every second) because
+ * the writers that notice it run on other threads. The event itself is
+ * kept by the worker until the disk takes it. */
+static void storage_events(struct guard *g)
+{
+	uint64_t deg, rec;
+	char why[256];
+
+	store_health_transitions(&deg, &rec, why, sizeof(why));
+	while (g->storage_deg < deg || g->storage_rec < rec) {
+		bool down = g->storage_deg <= g->storage_rec;
+
+		if (down) {
+			g->storage_deg++;
+			log_warn("storage", "writes to the data directory fail"
+				 " (%s): serving from memory, retrying", why);
+		} else {
+			g->storage_rec++;
+			log_info("storage", "writes to the data directory "
+				 "succeed again; pending changes written");
+		}
+		guard_event_always(g, down ? "storage_degraded" :
+				   "storage_recovered",
+				   json_pack("{s:s,s:s}", "state", down ?
+					     "degraded" : "ok",
+					     "last_error", why));
+	}
+}
+
 void guard_sweep(struct guard *g)
 {
 	uint64_t now;
@@ -511,6 +543,7 @@ void guard_sweep(struct guard *g)
 	}
 	guard_rl_flush(g, now, false);
 	sup_flush(g, now, false);
+	storage_events(g);
 }
 
 void guard_event_always(struct guard *g, const char *type, json_t *fields)

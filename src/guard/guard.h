@@ -77,6 +77,16 @@ int guard_trust_add(struct guard *g, const char *cidr, unsigned secs);
 /* Array of {network, until, source:"config"|"live"}. New reference. */
 json_t *guard_trusts(struct guard *g);
 
+/* Whether a live operation reached the database (a full disk must not be
+ * acknowledged as stored). guard_persist_ticket: on the loop thread right
+ * after guard_ban_add/_remove/guard_trust_add, a ticket for its write.
+ * guard_persist_wait: any thread but the loop; waits at most timeout_ms
+ * for that write: 0 stored (or nothing to store: no database), EAGAIN
+ * not stored yet — the change holds in memory and is retried every
+ * second until the disk takes it — or ETIMEDOUT. */
+uint64_t guard_persist_ticket(struct guard *g);
+int guard_persist_wait(struct guard *g, uint64_t ticket, unsigned timeout_ms);
+
 /* Delay before a GUARD_TARPIT answer, milliseconds (from the section). */
 unsigned guard_tarpit_ms(const struct guard *g);
 

@@ -183,6 +183,7 @@ struct gjob {
 	uint64_t cutoff;            /* GJOB_CREDIT: forget credit older */
 	uint32_t keep;              /* GJOB_CREDIT: rows kept at most */
 	bool nft;                   /* also change the kernel set */
+	uint64_t seq;               /* set by gworker_push */
 	struct gjob *next;
 };
 
@@ -198,6 +199,20 @@ void gworker_stop(struct gworker *w);
  * "disabled", "starting". Copies into buf. */
 void gworker_offload(struct gworker *w, char *buf, size_t sz, bool *active);
 uint64_t gworker_dropped(struct gworker *w);
+/* Storage (a full disk): the database part of a batch is written in one
+ * transaction; if it fails its jobs wait, in order, and are tried again
+ * every second with the jobs that came since (their kernel and log parts
+ * are done at once). Each outcome goes to store/health.h (sources
+ * "guard" and "security_log").
+ * gworker_seq: the number of the last job pushed (loop thread, right
+ * after the push it follows). gworker_wait: block until the database part
+ * of every job up to seq was attempted (at most timeout_ms): 0 written,
+ * EAGAIN waiting for a retry, ETIMEDOUT. gworker_storage: jobs waiting,
+ * failed transactions, jobs given up (bounds), security.log lines lost. */
+uint64_t gworker_seq(struct gworker *w);
+int gworker_wait(struct gworker *w, uint64_t seq, unsigned timeout_ms);
+void gworker_storage(struct gworker *w, uint64_t *pending, uint64_t *failed,
+		     uint64_t *lost, uint64_t *log_lost);
 /* Test hook: block until the queue is empty (bounded by timeout_ms). */
 void gworker_flush(struct gworker *w, unsigned timeout_ms);
 
@@ -264,6 +279,8 @@ struct guard {
 	/* periodic sweep (guard_sweep): cursor into the ban table */
 	size_t sweep_at;
 	struct tmr *sweep_tmr;           /* NULL: tests call guard_sweep */
+	/* storage transitions already reported (store_health_transitions) */
+	uint64_t storage_deg, storage_rec;
 	/* last events, for tests and status (ring of type names) */
 	char last_event[32];
 };

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <nftables/libnftables.h>
@@ -21,12 +22,16 @@
 
 #include "common/log.h"
 #include "guard/guard_int.h"
+#include "store/health.h"
 
 #define QUEUE_MAX      16384u
 #define LOG_ROTATE     (16u << 20)   /* security.log → security.log.1 */
 #define EVENTS_KEEP    100000        /* rows kept in guard_events */
 #define NFT_BUF        (256u << 10)
 #define HISTORY_MS     (2ull * 86400000u)   /* expired bans kept */
+#define RETRY_MS       1000u                /* a failed write, again */
+#define RETRY_MAX      (4u * QUEUE_MAX)     /* jobs kept for a retry */
+#define RETRY_EVENTS   4096u                /* ... of which events */
 
 struct gworker {
 	pthread_t thr;
@@ -44,6 +49,23 @@ struct gworker {
 	bool offload;
 	uint64_t credit_trim_ms;     /* last trim of guard_credit */
 	unsigned credit_since_trim;  /* rows written since */
+	/* Jobs whose database part is not written yet (a full disk), in
+	 * order: tried again every RETRY_MS in one transaction with what
+	 * came since. Worker thread only, except the counts (mtx). */
+	struct gjob *retry, *retry_tail;
+	size_t n_retry, n_retry_ev;
+	struct timespec retry_at;
+	uint64_t log_lost;           /* security.log lines not written */
+	uint64_t log_gap;            /* ... since the last line written */
+	uint64_t log_lost_since;     /* wall ms of the first of the gap */
+	bool log_dirty;              /* lines written, not synced */
+	/* shared (mtx): job sequence numbers, for gworker_wait */
+	uint64_t seq;                /* last number given by gworker_push */
+	uint64_t tried;              /* highest number whose database part
+				      * was attempted (or had none) */
+	uint64_t retry_first;        /* first number waiting, 0 = none */
+	uint64_t db_failed, lost;    /* failed transactions, jobs given up */
+	size_t n_pending;            /* n_retry as of the last batch */
 	/* shared (mtx) */
 	enum { OFF_STARTING, OFF_ACTIVE, OFF_UNAVAILABLE, OFF_DISABLED } off;
 	char reason[160];
@@ -66,6 +88,7 @@ void gworker_push(struct gworker *w, struct gjob *j)
 		return;
 	}
 	j->next = NULL;
+	j->seq = ++w->seq;
 	if (w->tail)
 		w->tail->next = j;
 	else
@@ -74,6 +97,70 @@ void gworker_push(struct gworker *w, struct gjob *j)
 	w->qlen++;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
+}
+
+uint64_t gworker_seq(struct gworker *w)
+{
+	uint64_t n;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mtx);
+	n = w->seq;
+	pthread_mutex_unlock(&w->mtx);
+	return n;
+}
+
+int gworker_wait(struct gworker *w, uint64_t seq, unsigned timeout_ms)
+{
+	struct timespec ts;
+	int err = 0;
+
+	if (!w)
+		return EINVAL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mtx);
+	while (w->tried < seq && !err)
+		err = pthread_cond_timedwait(&w->idle, &w->mtx, &ts);
+	if (!err && w->retry_first && w->retry_first <= seq)
+		err = EAGAIN;
+	pthread_mutex_unlock(&w->mtx);
+	return err;
+}
+
+void gworker_storage(struct gworker *w, uint64_t *pending, uint64_t *failed,
+		     uint64_t *lost, uint64_t *log_lost)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mtx);
+	if (pending)
+		*pending = w->n_pending;
+	if (failed)
+		*failed = w->db_failed;
+	if (lost)
+		*lost = w->lost;
+	if (log_lost)
+		*log_lost = w->log_lost;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+uint64_t guard_persist_ticket(struct guard *g)
+{
+	return g ? gworker_seq(g->worker) : 0;
+}
+
+int guard_persist_wait(struct guard *g, uint64_t ticket, unsigned timeout_ms)
+{
+	if (!g || !g->worker || !ticket)
+		return 0;
+	return gworker_wait(g->worker, ticket, timeout_ms);
 }
 
 static void set_offload(struct gworker *w, int state, const char *reason)
@@ -156,10 +243,36 @@ static int nft_run(struct gworker *w, const char *script)
 	return rc ? EPERM : 0;
 }
 
+static uint64_t wall_ms(void);
+
+/* One line to security.log. A line that does not fit (a full disk) is
+ * cut back off, so the file keeps whole lines, and counted; the next line
+ * that fits is preceded by one marker line saying how many are missing.
+ * 0 or the errno of the failure. */
+static int log_append(struct gworker *w, const char *line, size_t len)
+{
+	struct stat stt;
+	struct iovec iov[2] = {
+		{ (void *)line, len }, { (void *)"\n", 1 },
+	};
+	ssize_t n;
+	int err;
+
+	if (fstat(w->log_fd, &stt))
+		return errno;
+	n = writev(w->log_fd, iov, 2);
+	if (n == (ssize_t)len + 1)
+		return 0;
+	err = n < 0 ? errno : ENOSPC;
+	if (n > 0 && ftruncate(w->log_fd, stt.st_size))
+		err = errno;
+	return err;
+}
+
 static void log_line(struct gworker *w, const char *line)
 {
 	struct stat stt;
-	size_t len = strlen(line);
+	int err;
 
 	if (w->log_fd < 0)
 		return;
@@ -170,12 +283,67 @@ static void log_line(struct gworker *w, const char *line)
 		close(w->log_fd);
 		w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND |
 				 O_CLOEXEC, 0600);
-		if (w->log_fd < 0)
-			return;
+		if (w->log_fd < 0) {
+			err = errno;
+			goto fail;
+		}
 	}
-	if (write(w->log_fd, line, len) != (ssize_t)len ||
-	    write(w->log_fd, "\n", 1) != 1)
+	if (w->log_gap) {
+		char gap[160];
+		int gl = snprintf(gap, sizeof(gap), "{\"ts_ms\":%llu,\"type\":"
+				  "\"log_gap\",\"lines\":%llu,\"since_ms\":"
+				  "%llu}", (unsigned long long)wall_ms(),
+				  (unsigned long long)w->log_gap,
+				  (unsigned long long)w->log_lost_since);
+		err = log_append(w, gap, (size_t)gl);
+		if (err)
+			goto fail;
+		w->log_gap = 0;
+	}
+	w->log_dirty = true;
+	if (!line)
 		return;
+	err = log_append(w, line, strlen(line));
+	if (err)
+		goto fail;
+	return;
+ fail:
+	if (!line)
+		return;   /* only the marker: the gap is unchanged */
+	if (!w->log_gap)
+		w->log_lost_since = wall_ms();
+	w->log_gap++;
+	pthread_mutex_lock(&w->mtx);
+	w->log_lost++;
+	pthread_mutex_unlock(&w->mtx);
+	store_health_failed(STORE_HS_SECLOG, err, "security.log");
+	store_health_pending(STORE_HS_SECLOG, 0, 1);
+}
+
+/* Once per batch: the lines are on disk (ext4 and others may report a
+ * full disk only here), or they count as lost. */
+static void log_sync(struct gworker *w, unsigned lines)
+{
+	int err;
+
+	if (w->log_fd < 0 || !w->log_dirty)
+		return;
+	w->log_dirty = false;
+	if (!fdatasync(w->log_fd)) {
+		store_health_ok(STORE_HS_SECLOG);
+		return;
+	}
+	err = errno;
+	if (err == EINVAL || err == EROFS)
+		return;   /* a file that cannot be synced (a pipe, /dev/null) */
+	if (!w->log_gap)
+		w->log_lost_since = wall_ms();
+	w->log_gap += lines;
+	pthread_mutex_lock(&w->mtx);
+	w->log_lost += lines;
+	pthread_mutex_unlock(&w->mtx);
+	store_health_failed(STORE_HS_SECLOG, err, "security.log (sync)");
+	store_health_pending(STORE_HS_SECLOG, 0, lines);
 }
 
 static uint64_t wall_ms(void)
@@ -186,23 +354,31 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void db_exec_ban(struct gworker *w, const struct gban *b)
+/* SQLite result → errno (0 when rc is one of the ok codes). */
+static int db_rc(struct gworker *w, int rc)
+{
+	if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return store_sqlite_errno(w->db, rc);
+}
+
+static int db_exec_ban(struct gworker *w, const struct gban *b)
 {
 	sqlite3_stmt *st = NULL;
 	char addr[64];
 	json_t *ja = json_array();
-	char *exts;
+	char *exts = NULL;
+	int rc;
 
-	if (!w->db)
-		goto out;
 	for (unsigned i = 0; i < b->n_ext; i++)
 		json_array_append_new(ja, json_string(b->ext[i]));
 	exts = json_dumps(ja, JSON_COMPACT);
 	gaddr_str(&b->addr, addr, sizeof(addr));
-	if (!sqlite3_prepare_v2(w->db, "INSERT OR REPLACE INTO guard_bans"
+	rc = sqlite3_prepare_v2(w->db, "INSERT OR REPLACE INTO guard_bans"
 				" (addr, reason, extensions, count, since,"
 				" until, offences, manual) VALUES"
-				" (?,?,?,?,?,?,?,?)", -1, &st, NULL)) {
+				" (?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, addr, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, b->reason, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 3, exts ? exts : "[]", -1,
@@ -212,61 +388,68 @@ static void db_exec_ban(struct gworker *w, const struct gban *b)
 		sqlite3_bind_int64(st, 6, (sqlite3_int64)b->until);
 		sqlite3_bind_int64(st, 7, b->offences);
 		sqlite3_bind_int(st, 8, b->manual);
-		sqlite3_step(st);
+		rc = sqlite3_step(st);
 	}
+	rc = db_rc(w, rc);
 	free(exts);
- out:
 	sqlite3_finalize(st);
 	json_decref(ja);
+	return rc;
 }
 
-static void db_text(struct gworker *w, const char *sql, const char *a,
-		    sqlite3_int64 n, const char *t)
+static int db_text(struct gworker *w, const char *sql, const char *a,
+		   sqlite3_int64 n, const char *t)
 {
 	sqlite3_stmt *st = NULL;
+	int rc;
 
-	if (!w->db || sqlite3_prepare_v2(w->db, sql, -1, &st, NULL))
-		goto out;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, n);
-	if (sqlite3_bind_parameter_count(st) >= 3)
-		sqlite3_bind_text(st, 3, t, -1, SQLITE_TRANSIENT);
-	sqlite3_step(st);
- out:
+	rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_int64(st, 2, n);
+		if (sqlite3_bind_parameter_count(st) >= 3)
+			sqlite3_bind_text(st, 3, t, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+	}
+	rc = db_rc(w, rc);
 	sqlite3_finalize(st);
+	return rc;
 }
 
-static void db_event(struct gworker *w, const char *line)
+static int db_event(struct gworker *w, const char *line)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *ev;
 	const char *type;
 	sqlite3_int64 ts = 0;
+	int rc;
 
-	if (!w->db)
-		return;
 	ev = json_loads(line, 0, NULL);
 	type = json_string_value(json_object_get(ev, "type"));
 	ts = json_integer_value(json_object_get(ev, "ts_ms"));
-	if (!sqlite3_prepare_v2(w->db, "INSERT INTO guard_events (ts, type,"
-				" event) VALUES (?,?,?)", -1, &st, NULL)) {
+	rc = sqlite3_prepare_v2(w->db, "INSERT INTO guard_events (ts, type,"
+				" event) VALUES (?,?,?)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, ts);
 		sqlite3_bind_text(st, 2, type ? type : "?", -1,
 				  SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 3, line, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_DONE &&
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE &&
 		    sqlite3_last_insert_rowid(w->db) % 1000 == 0) {
 			char sql[128];
 			snprintf(sql, sizeof(sql), "DELETE FROM guard_events "
 				 "WHERE id <= %lld", (long long)
 				 (sqlite3_last_insert_rowid(w->db) -
 				  EVENTS_KEEP));
-			sqlite3_exec(w->db, sql, NULL, NULL, NULL);
+			rc = sqlite3_exec(w->db, sql, NULL, NULL, NULL);
 		}
 	}
+	rc = db_rc(w, rc);
 	sqlite3_finalize(st);
 	json_decref(ev);
+	return rc;
 }
 
 /* Append the nft part of a job to the batch buffer. */
@@ -301,43 +484,50 @@ static void nft_part(struct gworker *w, const struct gjob *j, size_t *len)
 		*len += strlen(w->nftbuf + *len);
 }
 
-static void db_part(struct gworker *w, const struct gjob *j)
+/* Whether a job has a database part (kept for a retry if it fails). */
+static bool db_job(const struct gjob *j)
+{
+	switch (j->kind) {
+	case GJOB_BAN: case GJOB_UNBAN: case GJOB_TRUST: case GJOB_EVENT:
+	case GJOB_BAN_END: case GJOB_CREDIT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int db_part(struct gworker *w, const struct gjob *j)
 {
 	char addr[64];
 
 	switch (j->kind) {
 	case GJOB_BAN:
-		db_exec_ban(w, &j->ban);
-		break;
+		return db_exec_ban(w, &j->ban);
 	case GJOB_UNBAN:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		db_text(w, "DELETE FROM guard_bans WHERE addr = ?", addr, 0,
-			NULL);
-		break;
+		return db_text(w, "DELETE FROM guard_bans WHERE addr = ?",
+			       addr, 0, NULL);
 	case GJOB_TRUST:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		db_text(w, "INSERT OR REPLACE INTO guard_trust (net, until)"
-			" VALUES (?, ?)", addr, (sqlite3_int64)j->until, NULL);
-		break;
+		return db_text(w, "INSERT OR REPLACE INTO guard_trust (net,"
+			       " until) VALUES (?, ?)", addr,
+			       (sqlite3_int64)j->until, NULL);
 	case GJOB_EVENT:
-		log_line(w, j->text);
-		db_event(w, j->text);
-		break;
+		return db_event(w, j->text);
 	case GJOB_BAN_END:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		db_text(w, "UPDATE guard_bans SET ended = 1 WHERE addr = ? AND"
-			" until = ?", addr, (sqlite3_int64)j->ban.until, NULL);
-		break;
+		return db_text(w, "UPDATE guard_bans SET ended = 1 WHERE addr"
+			       " = ? AND until = ?", addr,
+			       (sqlite3_int64)j->ban.until, NULL);
 	case GJOB_CREDIT:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		db_text(w, "INSERT INTO guard_credit (addr, last_ok) VALUES"
-			" (?, ?) ON CONFLICT(addr) DO UPDATE SET last_ok ="
-			" MAX(last_ok, excluded.last_ok)", addr,
-			(sqlite3_int64)j->until, NULL);
 		w->credit_since_trim++;
-		break;
+		return db_text(w, "INSERT INTO guard_credit (addr, last_ok)"
+			       " VALUES (?, ?) ON CONFLICT(addr) DO UPDATE SET"
+			       " last_ok = MAX(last_ok, excluded.last_ok)",
+			       addr, (sqlite3_int64)j->until, NULL);
 	default:
-		break;
+		return 0;
 	}
 }
 
@@ -346,35 +536,134 @@ static void db_part(struct gworker *w, const struct gjob *j)
  * CREDIT_TRIM_ROWS new rows, so the table never exceeds keep +
  * CREDIT_TRIM_ROWS rows (plus one minute of new sources). */
 #define CREDIT_TRIM_ROWS 1024u
-static void credit_trim(struct gworker *w, const struct gjob *last)
+static int credit_trim(struct gworker *w, const struct gjob *last)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t now = wall_ms();
+	int rc;
 
-	if (!w->db || !last || !w->credit_since_trim ||
+	if (!last || !w->credit_since_trim ||
 	    (w->credit_since_trim < CREDIT_TRIM_ROWS &&
 	     now - w->credit_trim_ms < 60000u))
-		return;
-	w->credit_trim_ms = now;
-	w->credit_since_trim = 0;
-	if (!sqlite3_prepare_v2(w->db, "DELETE FROM guard_credit WHERE"
+		return 0;
+	rc = sqlite3_prepare_v2(w->db, "DELETE FROM guard_credit WHERE"
 				" last_ok < ? OR addr IN (SELECT addr FROM"
 				" guard_credit ORDER BY last_ok DESC LIMIT -1"
-				" OFFSET ?)", -1, &st, NULL)) {
+				" OFFSET ?)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)last->cutoff);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)last->keep);
-		sqlite3_step(st);
+		rc = sqlite3_step(st);
 	}
+	rc = db_rc(w, rc);
 	sqlite3_finalize(st);
+	if (!rc) {
+		w->credit_trim_ms = now;
+		w->credit_since_trim = 0;
+	}
+	return rc;
 }
 
-static void run_batch(struct gworker *w, struct gjob *list)
+/* The database part of every job waiting in w->retry, in one
+ * transaction: all written, or none (and they wait for the next try).
+ * 0 or the errno of the first failure. */
+static int db_write(struct gworker *w)
 {
-	const struct gjob *credit = NULL;
+	const struct gjob *credit = NULL, *j;
 	uint64_t history = 0;
+	unsigned trim_before = w->credit_since_trim;
+	int err;
+
+	err = db_rc(w, sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL));
+	for (j = w->retry; j && !err; j = j->next) {
+		err = db_part(w, j);
+		if (j->kind == GJOB_CREDIT)
+			credit = j;
+		if (j->kind == GJOB_BAN && j->ban.since > history)
+			history = j->ban.since;
+	}
+	/* Expired bans stay a while as escalation history, then go: once
+	 * per batch (a table scan), not once per ban. */
+	if (!err && history > HISTORY_MS) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
+			 " < %llu", (unsigned long long)(history - HISTORY_MS));
+		err = db_rc(w, sqlite3_exec(w->db, sql, NULL, NULL, NULL));
+	}
+	if (!err)
+		err = credit_trim(w, credit);
+	if (!err)
+		err = db_rc(w, sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL));
+	if (err) {
+		/* after SQLITE_FULL SQLite may have rolled back already */
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+		w->credit_since_trim = trim_before;
+	}
+	return err;
+}
+
+/* Move the jobs of list with a database part to the end of w->retry
+ * (marked: their kernel and log parts are done); free the others. Past
+ * the bounds, events go first, then anything: counted as lost. */
+static void keep_db_jobs(struct gworker *w, struct gjob *list)
+{
+	struct gjob *j, *next;
+	uint64_t lost = 0;
+
+	for (j = list; j; j = next) {
+		next = j->next;
+		j->next = NULL;
+		if (!w->db || !db_job(j) ||
+		    (j->kind == GJOB_EVENT && w->n_retry_ev >= RETRY_EVENTS) ||
+		    w->n_retry >= RETRY_MAX) {
+			if (w->db && db_job(j))
+				lost++;
+			free(j->text);
+			free(j);
+			continue;
+		}
+		if (w->retry_tail)
+			w->retry_tail->next = j;
+		else
+			w->retry = j;
+		w->retry_tail = j;
+		w->n_retry++;
+		w->n_retry_ev += j->kind == GJOB_EVENT;
+	}
+	if (lost) {
+		pthread_mutex_lock(&w->mtx);
+		w->lost += lost;
+		pthread_mutex_unlock(&w->mtx);
+		store_health_pending(STORE_HS_GUARD, w->n_retry, lost);
+	}
+}
+
+static void retry_free(struct gworker *w)
+{
+	struct gjob *j, *next;
+
+	for (j = w->retry; j; j = next) {
+		next = j->next;
+		free(j->text);
+		free(j);
+	}
+	w->retry = w->retry_tail = NULL;
+	w->n_retry = w->n_retry_ev = 0;
+}
+
+/* One batch: the kernel part (one nft transaction) and security.log for
+ * the new jobs at once; the database part behind whatever waits for a
+ * retry, attempted now when due (no retry waiting, or its time came),
+ * else kept for that time so that a full disk is not hammered at the
+ * rate jobs arrive. */
+static void run_batch(struct gworker *w, struct gjob *list, bool due,
+		      uint64_t last_seq)
+{
 	size_t len = 0;
 	bool any_setup = false, any_nft = false;
+	unsigned lines = 0;
 	struct gjob *j;
+	int err = 0;
 
 	w->nftbuf[0] = 0;
 	for (j = list; j; j = j->next) {
@@ -395,8 +684,8 @@ static void run_batch(struct gworker *w, struct gjob *list)
 		}
 	}
 	if (any_nft && len) {
-		int err = nft_run(w, w->nftbuf);
-		if (err && !any_setup && w->off == OFF_ACTIVE) {
+		int nerr = nft_run(w, w->nftbuf);
+		if (nerr && !any_setup && w->off == OFF_ACTIVE) {
 			/* One bad element must not lose the others. */
 			for (j = list; j; j = j->next) {
 				len = 0;
@@ -405,7 +694,7 @@ static void run_batch(struct gworker *w, struct gjob *list)
 				if (len)
 					nft_run(w, w->nftbuf);
 			}
-		} else if (err) {
+		} else if (nerr) {
 			char reason[128];
 			nft_reason(w, reason, sizeof(reason));
 			set_offload(w, OFF_UNAVAILABLE, reason);
@@ -413,26 +702,54 @@ static void run_batch(struct gworker *w, struct gjob *list)
 			set_offload(w, OFF_ACTIVE, NULL);
 		}
 	}
-	if (w->db)
-		sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
 	for (j = list; j; j = j->next) {
-		db_part(w, j);
-		if (j->kind == GJOB_CREDIT)
-			credit = j;
-		if (j->kind == GJOB_BAN && j->ban.since > history)
-			history = j->ban.since;
+		if (j->kind == GJOB_EVENT) {
+			log_line(w, j->text);
+			lines++;
+		}
 	}
-	/* Expired bans stay a while as escalation history, then go: once
-	 * per batch (a table scan), not once per ban. */
-	if (w->db && history > HISTORY_MS) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
-			 " < %llu", (unsigned long long)(history - HISTORY_MS));
-		sqlite3_exec(w->db, sql, NULL, NULL, NULL);
+	log_sync(w, lines);
+	keep_db_jobs(w, list);
+	if (w->retry && due) {
+		err = db_write(w);
+		if (err) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "%zu guard change%s kept"
+				 " for a retry", w->n_retry,
+				 w->n_retry == 1 ? "" : "s");
+			store_health_failed(STORE_HS_GUARD, err, what);
+		} else {
+			retry_free(w);
+			store_health_ok(STORE_HS_GUARD);
+		}
 	}
-	credit_trim(w, credit);
-	if (w->db)
-		sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	if (w->retry && (due || err)) {
+		clock_gettime(CLOCK_REALTIME, &w->retry_at);
+		w->retry_at.tv_sec += RETRY_MS / 1000;
+		w->retry_at.tv_nsec += (long)(RETRY_MS % 1000) * 1000000L;
+		if (w->retry_at.tv_nsec >= 1000000000L) {
+			w->retry_at.tv_sec++;
+			w->retry_at.tv_nsec -= 1000000000L;
+		}
+	}
+	store_health_pending(STORE_HS_GUARD, w->n_retry, 0);
+	pthread_mutex_lock(&w->mtx);
+	if (due && last_seq > w->tried)
+		w->tried = last_seq;
+	w->retry_first = w->retry ? w->retry->seq : 0;
+	w->n_pending = w->n_retry;
+	w->db_failed += err != 0;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+static bool ts_passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec > t->tv_sec ||
+	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
 static void *worker_main(void *arg)
@@ -441,23 +758,44 @@ static void *worker_main(void *arg)
 	bool stop = false;
 
 	while (!stop) {
-		struct gjob *list, *j, *next;
+		struct gjob *list;
+		uint64_t last_seq;
+		bool due, waiting = w->retry || w->log_gap;
 
 		pthread_mutex_lock(&w->mtx);
-		while (!w->head && !w->stop)
-			pthread_cond_wait(&w->cond, &w->mtx);
+		if (waiting) {
+			while (!w->head && !w->stop &&
+			       pthread_cond_timedwait(&w->cond, &w->mtx,
+						      &w->retry_at) != ETIMEDOUT)
+				;
+		} else {
+			while (!w->head && !w->stop)
+				pthread_cond_wait(&w->cond, &w->mtx);
+		}
 		list = w->head;
+		last_seq = w->seq;
 		w->head = w->tail = NULL;
 		w->qlen = 0;
-		w->busy = list != NULL;
+		w->busy = list != NULL || waiting;
+		/* stopping: one last try for what waits, then give up */
 		stop = w->stop && !list;
 		pthread_mutex_unlock(&w->mtx);
-		if (list)
-			run_batch(w, list);
-		for (j = list; j; j = next) {
-			next = j->next;
-			free(j->text);
-			free(j);
+		due = !w->retry || w->stop || ts_passed(&w->retry_at);
+		if (list || (waiting && due))
+			run_batch(w, list, due, last_seq);
+		if (w->log_gap && due && !list && w->log_fd >= 0) {
+			/* nothing new to log: try the gap marker alone, so
+			 * that a recovered disk is seen without traffic */
+			log_line(w, NULL);
+			log_sync(w, 0);
+		}
+		if (stop && w->retry) {
+			pthread_mutex_lock(&w->mtx);
+			w->lost += w->n_retry;
+			w->n_pending = 0;
+			pthread_mutex_unlock(&w->mtx);
+			store_health_pending(STORE_HS_GUARD, 0, w->n_retry);
+			retry_free(w);
 		}
 		pthread_mutex_lock(&w->mtx);
 		w->busy = false;

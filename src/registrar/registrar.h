@@ -339,9 +339,26 @@ void reg_persist_change(enum reg_op op, const struct reg_binding *b,
 typedef bool (reg_keep_h)(const char *number, void *arg);
 int reg_persist_load(struct reg_persist *p, struct reg_loc *l, int64_t now,
 		     reg_keep_h *keep, void *arg, size_t *count);
-/* Ops queued/written/dropped. */
+/* Ops queued/written/dropped. written counts only changes that reached
+ * the database; dropped those given up (full queue, or still unwritten
+ * at close). */
 void reg_persist_stats(struct reg_persist *p, uint64_t *queued,
 		       uint64_t *written, uint64_t *dropped);
+/* A batch that cannot be written (a full disk) is kept, in order and with
+ * only the last change of each binding, and tried again every second;
+ * changes queued meanwhile wait behind it. pending: changes waiting for
+ * that retry; failed: write attempts that failed. Each outcome is also
+ * reported to store/health.h (source "bindings"). */
+void reg_persist_retry_stats(struct reg_persist *p, uint64_t *pending,
+			     uint64_t *failed);
+/* Wait until the writer is idle with an empty queue (at most timeout_ms).
+ * 0: everything queued is in the database; EAGAIN: changes wait for a
+ * retry; ETIMEDOUT. */
+int reg_persist_flush(struct reg_persist *p, unsigned timeout_ms);
+/* Test hook: PRAGMA max_page_count of the writer's connection, applied
+ * before its next batch (SQLite keeps it at least the current size, so a
+ * small value means "the disk is full"; a large one frees it). */
+void reg_persist_limit_pages(struct reg_persist *p, unsigned pages);
 /* Flush the queue, stop the thread, close. NULL-safe. */
 void reg_persist_close(struct reg_persist *p);
 

@@ -1858,7 +1858,7 @@ json_t *sipd_status(struct sipd *sd)
 {
 	json_t *o, *l;
 	char addr[64];
-	uint64_t q = 0, w = 0, d = 0;
+	uint64_t q = 0, w = 0, d = 0, pend = 0, fail = 0;
 
 	if (!sd)
 		return json_pack("{s:s}", "state", "stopped");
@@ -1871,8 +1871,9 @@ json_t *sipd_status(struct sipd *sd)
 		json_array_append_new(l, json_pack("{s:s,s:s}", "transport",
 						   "tcp", "address", addr));
 	reg_persist_stats(sd->persist, &q, &w, &d);
+	reg_persist_retry_stats(sd->persist, &pend, &fail);
 	o = json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:I, s:{s:I,s:I,s:I,"
-		      "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}, s:{s:I,s:I,s:I}}",
+		      "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}, s:{s:I,s:I,s:I,s:I,s:I}}",
 		      "state", "running", "realm", sd->realm, "listen", l,
 		      "udp_rcvbuf", sd->rcvbuf,
 		      "bindings", (json_int_t)sd->loc->n_bind,
@@ -1893,7 +1894,8 @@ json_t *sipd_status(struct sipd *sd)
 		      "challenge_retransmissions",
 		      (json_int_t)sd->c_chal_retrans,
 		      "persist", "queued", (json_int_t)q, "written",
-		      (json_int_t)w, "dropped", (json_int_t)d);
+		      (json_int_t)w, "dropped", (json_int_t)d,
+		      "pending", (json_int_t)pend, "failed", (json_int_t)fail);
 	return o;
 }
 

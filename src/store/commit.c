@@ -458,7 +458,7 @@ static int exec_stmt(struct store *s, const char *sql, const char *a,
 	if (n >= 0)
 		sqlite3_bind_int64(st, b ? 3 : a ? 2 : 1, n);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		err = EIO;
+		err = store_db_fail(s, 0);
 	store_unprep(st);
 	return err;
 }

@@ -31,7 +31,7 @@ int store_gen_bump(struct store *s, int64_t *gen)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*gen = sqlite3_column_int64(st, 0);
 	else
-		err = EIO;
+		err = store_db_fail(s, 0);
 	store_unprep(st);
 	return err;
 }
@@ -294,7 +294,7 @@ static int backfill_table(struct store *s, const char *table, size_t *done)
 		sqlite3_bind_blob(st, 1, fx[i].fp, STORE_FP_LEN, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, fx[i].number, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			err = EIO;
+			err = store_db_fail(s, 0);
 		sqlite3_reset(st);
 	}
 	*done += n;

@@ -381,7 +381,9 @@ static int section_write(struct store *s, const char *name, const json_t *obj)
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		err = EIO;
+		err = store_db_fail(s, 0);
+	else
+		store_health_ok(STORE_HS_CONFIG);   /* autocommit: written */
  out:
 	sqlite3_finalize(st);
 	free(doc);

@@ -14,18 +14,44 @@
 
 /* ---- transactions ---- */
 
+int store_db_fail(struct store *s, int rc)
+{
+	int err = store_sqlite_errno(s->db, rc);
+
+	/* a busy database or no memory says nothing about the disk */
+	if (err != EBUSY && err != ENOMEM)
+		store_health_failed(STORE_HS_CONFIG, err, sqlite3_errmsg(s->db));
+	return err;
+}
+
+void store_test_max_pages(struct store *s, unsigned pages)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%u", pages);
+	pthread_mutex_lock(&s->lock);
+	sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int store_tx_begin(struct store *s)
 {
-	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)
-		== SQLITE_OK ? 0 : EIO;
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_db_fail(s, rc);
 }
 
 int store_tx_commit(struct store *s)
 {
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+	int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL), err;
+
+	if (rc == SQLITE_OK) {
+		store_health_ok(STORE_HS_CONFIG);
 		return 0;
+	}
+	err = store_db_fail(s, rc);
 	store_tx_rollback(s);
-	return EIO;
+	return err;
 }
 
 void store_tx_rollback(struct store *s)
@@ -661,7 +687,7 @@ int store_row_write(struct store *s, enum store_view v,
 		sqlite3_bind_int64(st, 10 + SEC_N, row->prev_until);
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
-		err = EIO;
+		err = store_db_fail(s, 0);
 	store_unprep(st);
 	return err;
 }
@@ -683,7 +709,7 @@ int store_row_delete(struct store *s, const char *number)
 	}
 	sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		err = EIO;
+		err = store_db_fail(s, 0);
 	store_unprep(st);
 	if (!err)
 		err = store_gen_bump(s, &gen);
@@ -1835,10 +1861,12 @@ int store_discard(struct store *s)
 			 "DELETE FROM section_staged;"
 			 "INSERT INTO section_staged(name, doc)"
 			 " SELECT name, doc FROM section_running;",
-			 NULL, NULL, NULL) != SQLITE_OK ||
-	    store_gen_bump(s, &gen)) {
+			 NULL, NULL, NULL) != SQLITE_OK)
+		err = store_db_fail(s, 0);
+	else
+		err = store_gen_bump(s, &gen);
+	if (err) {
 		store_tx_rollback(s);
-		err = EIO;
 		goto out;
 	}
 	err = store_tx_commit(s);

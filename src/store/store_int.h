@@ -15,6 +15,7 @@
 #include "common/report.h"
 #include "policy/policy.h"
 #include "model/model.h"
+#include "store/health.h"
 #include "store/store.h"
 #include "store/snapshot.h"
 
@@ -145,9 +146,20 @@ char *store_scalar_text(const json_t *v);  /* malloc'd */
 char *store_json_text(const json_t *v, bool sort);   /* malloc'd */
 int store_prep(struct store *s, const char *sql, sqlite3_stmt **stp);
 void store_unprep(sqlite3_stmt *st);
+/* Transactions. begin/commit return 0 or the errno of the failure
+ * (ENOSPC: the disk is full; store_db_fail). A commit that works tells
+ * store/health.h the database takes writes again. */
 int store_tx_begin(struct store *s);
 int store_tx_commit(struct store *s);
 void store_tx_rollback(struct store *s);
+/* A write on s->db failed with rc (0: the connection's last error):
+ * reported to store/health.h (source "config") unless it is about
+ * locking or memory; returns the errno (store_sqlite_errno). */
+int store_db_fail(struct store *s, int rc);
+/* Test hook (unit tests): the database may hold at most pages pages, as
+ * if the disk were full beyond them (SQLite keeps at least the current
+ * size). */
+void store_test_max_pages(struct store *s, unsigned pages);
 int store_rows_load(struct store *s, enum store_view v,
 		    struct ext_row **rowsp, size_t *np);
 void store_rows_free(struct ext_row *rows, size_t n);

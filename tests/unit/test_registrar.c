@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "registrar/registrar.h"
+#include "store/health.h"
 
 static void parse_and_respond(const char *hdr, unsigned alg,
 			      const char *user_realm_pw[3], const char *want)
@@ -426,6 +427,99 @@ static void test_nc_lifecycle(void **st)
 	mem_deref(l);
 }
 
+/* A full disk (the writer's database may not grow): nothing acknowledged
+ * is lost. The failed batch is kept, later changes wait behind it with
+ * only the last change of each binding, status and health say so, and
+ * once the disk takes writes again everything is written and survives a
+ * restart. */
+static void test_persist_disk_full(void **st)
+{
+	struct reg_loc *l = NULL, *l2 = NULL;
+	struct reg_persist *p = NULL;
+	struct reg_contact c[1];
+	struct reg_req r;
+	char path[] = "/tmp/test_registrar_XXXXXX";
+	char db[64], num[16], cid[32], aux[80];
+	static char uri[200][220];
+	uint64_t pending = 0, failed = 0, written = 0, dropped = 0;
+	size_t n = 0;
+	int fd, err = 0;
+
+	(void)st;
+	store_health_reset();
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, sizeof(db), "%s.db", path);
+	assert_int_equal(reg_persist_open(&p, db, 100000), 0);
+	assert_int_equal(reg_loc_alloc(&l, 1000), 0);
+	c[0] = ct("sip:first@192.0.2.1", 3600);
+	r = mkreq("800", "cid-0@x", 1, c, 1, 4);
+	assert_int_equal(reg_apply(l, &r, time(NULL), reg_persist_change, p),
+			 0);
+	assert_int_equal(reg_persist_flush(p, 5000), 0);
+	/* the disk is full from now on */
+	reg_persist_limit_pages(p, 1);
+	for (int k = 0; k < 200; k++) {
+		snprintf(num, sizeof(num), "9%03d", k);
+		snprintf(cid, sizeof(cid), "cid-%d@x", k);
+		snprintf(uri[k], sizeof(uri[k]), "sip:phone-%03d-%0180d@"
+			 "192.0.2.1", k, 0);
+		c[0] = ct(uri[k], 3600);
+		r = mkreq(num, cid, 1, c, 1, 4);
+		r.ua.p = "Phone/1";
+		r.ua.l = 7;
+		assert_int_equal(reg_apply(l, &r, time(NULL),
+					   reg_persist_change, p), 0);
+		/* a second change of the same binding (new User-Agent) */
+		r.cseq = 2;
+		r.ua.p = "Phone/2";
+		assert_int_equal(reg_apply(l, &r, time(NULL),
+					   reg_persist_change, p), 0);
+	}
+	assert_int_equal(reg_persist_flush(p, 10000), EAGAIN);
+	reg_persist_retry_stats(p, &pending, &failed);
+	assert_true(failed >= 1);
+	/* one waiting change per binding, not two */
+	assert_int_equal(pending, 200);
+	reg_persist_stats(p, NULL, &written, &dropped);
+	assert_int_equal(written, 1);       /* only what reached the disk */
+	assert_int_equal(dropped, 0);
+	assert_true(store_health_degraded());
+	/* space again: the next retry writes everything */
+	reg_persist_limit_pages(p, 1u << 30);
+	for (int t = 0; t < 50 && (err = reg_persist_flush(p, 5000)) ==
+	     EAGAIN; t++)
+		usleep(100000);
+	assert_int_equal(err, 0);
+	reg_persist_retry_stats(p, &pending, NULL);
+	assert_int_equal(pending, 0);
+	reg_persist_stats(p, NULL, &written, NULL);
+	assert_int_equal(written, 201);
+	assert_false(store_health_degraded());
+	reg_persist_close(p);
+	p = NULL;
+	/* a restart finds every binding, with its last User-Agent */
+	assert_int_equal(reg_persist_open(&p, db, 100), 0);
+	assert_int_equal(reg_loc_alloc(&l2, 1000), 0);
+	assert_int_equal(reg_persist_load(p, l2, time(NULL), NULL, NULL, &n),
+			 0);
+	assert_int_equal(n, 201);
+	assert_string_equal(reg_binding_ua(reg_ext_find(l2, "9123",
+							4)->bindings),
+			    "Phone/2");
+	reg_persist_close(p);
+	mem_deref(l);
+	mem_deref(l2);
+	unlink(db);
+	snprintf(aux, sizeof(aux), "%s-wal", db);
+	unlink(aux);
+	snprintf(aux, sizeof(aux), "%s-shm", db);
+	unlink(aux);
+	store_health_reset();
+}
+
 /* Bindings written by the writer thread come back at start: URI, UA,
  * source, target, and the Call-ID (stored as its hash) for the ordering
  * rule; an older row with a plain Call-ID works too. */
@@ -513,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_binding_layout),
 		cmocka_unit_test(test_nc_lifecycle),
 		cmocka_unit_test(test_persist_roundtrip),
+		cmocka_unit_test(test_persist_disk_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,12 +15,15 @@
 #include <sqlite3.h>
 #include <openssl/evp.h>
 
+#include "store/health.h"
 #include "store/store.h"
 #include "store/snapshot.h"
 #include "policy/policy.h"
 
 /* store internal (store_int.h): the store's compact JSON writer */
 char *store_json_text(const json_t *v, bool sort);
+/* store internal: test hook, the database may hold at most pages pages */
+void store_test_max_pages(struct store *s, unsigned pages);
 
 #define PW1 "Xq7Zr9kWp"
 #define PW2 "Bv3Nj8Qhz"
@@ -1140,6 +1143,164 @@ static void test_json_text(void **state)
 	}
 }
 
+/* ---- storage health (issue 8: a full disk must not lose data silently) */
+
+static void test_health_states(void **state)
+{
+	uint64_t deg = 0, rec = 0;
+	char why[256];
+	json_t *j;
+
+	store_health_reset();
+	assert_false(store_health_degraded());
+	/* a failed admin write: degraded, named, counted */
+	store_health_failed(STORE_HS_CONFIG, ENOSPC, "ext_staged");
+	assert_true(store_health_degraded());
+	store_health_transitions(&deg, &rec, why, sizeof(why));
+	assert_int_equal(deg, 1);
+	assert_int_equal(rec, 0);
+	assert_non_null(strstr(why, "config"));
+	assert_non_null(strstr(why, strerror(ENOSPC)));
+	/* the bindings writer fails and keeps 3 changes */
+	store_health_failed(STORE_HS_BINDINGS, ENOSPC, "3 changes");
+	store_health_pending(STORE_HS_BINDINGS, 3, 0);
+	j = store_health_json();
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+			    "degraded");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		j, "failed_writes"), "bindings")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		j, "pending"), "bindings")), 3);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		j, "last_error"), "source")), "bindings");
+	json_decref(j);
+	/* a write that works but leaves changes waiting is still degraded */
+	store_health_ok(STORE_HS_BINDINGS);
+	assert_true(store_health_degraded());
+	/* everything written: ok again, and config (nothing to retry) was
+	 * cleared by the database write that worked */
+	store_health_pending(STORE_HS_BINDINGS, 0, 0);
+	assert_false(store_health_degraded());
+	store_health_transitions(&deg, &rec, NULL, 0);
+	assert_int_equal(deg, 1);
+	assert_int_equal(rec, 1);
+	/* security.log is not the database: a database write does not clear
+	 * it, only its own */
+	store_health_failed(STORE_HS_SECLOG, ENOSPC, "security.log");
+	store_health_ok(STORE_HS_GUARD);
+	assert_true(store_health_degraded());
+	store_health_ok(STORE_HS_SECLOG);
+	assert_false(store_health_degraded());
+	store_health_transitions(&deg, &rec, NULL, 0);
+	assert_int_equal(deg, 2);
+	assert_int_equal(rec, 2);
+	j = store_health_json();
+	/* counters are totals, the state is now */
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+			    "ok");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		j, "failed_writes"), "security_log")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j,
+		"recovered_count")), 2);
+	json_decref(j);
+	store_health_reset();
+}
+
+static void test_sqlite_errno(void **state)
+{
+	assert_int_equal(store_sqlite_errno(NULL, SQLITE_FULL), ENOSPC);
+	assert_int_equal(store_sqlite_errno(NULL, SQLITE_READONLY), EROFS);
+	assert_int_equal(store_sqlite_errno(NULL, SQLITE_BUSY), EBUSY);
+	assert_int_equal(store_sqlite_errno(NULL, SQLITE_IOERR_WRITE), EIO);
+	assert_int_equal(store_sqlite_errno(NULL, SQLITE_CONSTRAINT), EIO);
+}
+
+/* The database refuses to grow (as on a full disk): every write path
+ * answers ENOSPC, changes nothing, and the health record says so; once
+ * it may grow the same write works and the state is ok again. */
+static void test_disk_full_write(void **state)
+{
+	struct fx *f = *state;
+	struct snapshot *snap = NULL;
+	json_t *res = NULL;
+	struct report r;
+	char num[8];
+	size_t pending = 0, before;
+	int err = 0, i;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t pages = 0;
+
+	store_health_reset();
+	add_ok(f->s, "200", "Ann Lee", PW1, PIN1);
+	/* enough staged rows that their commit needs pages of its own */
+	for (i = 0; i < 40; i++) {
+		json_t *e;
+
+		snprintf(num, sizeof(num), "%d", 1000 + i);
+		e = json_pack("{s:s,s:s,s:s}", "number", num, "type", "sip",
+			      "name", "Cy Filler");
+		report_init(&r);
+		assert_int_equal(store_ext_add(f->s, e, STORE_GEN_PASSWORD |
+					       STORE_GEN_PIN, &r, NULL), 0);
+		report_reset(&r);
+		json_decref(e);
+	}
+	/* a second connection says how big the database is now */
+	assert_int_equal(sqlite3_open(store_db_path(f->s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st,
+					    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	pages = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	store_test_max_pages(f->s, (unsigned)pages);
+	assert_int_equal(store_pending_count(f->s, &before), 0);
+	/* fill what is left of the last pages */
+	for (i = 0; i < 400 && !err; i++) {
+		json_t *e;
+
+		snprintf(num, sizeof(num), "%d", 300 + i);
+		e = json_pack("{s:s,s:s,s:s}", "number", num, "type", "sip",
+			      "name", "Bob Filler");
+		report_init(&r);
+		err = store_ext_add(f->s, e, STORE_GEN_PASSWORD |
+				    STORE_GEN_PIN, &r, NULL);
+		report_reset(&r);
+		json_decref(e);
+	}
+	assert_int_equal(err, ENOSPC);
+	assert_true(store_health_degraded());
+	/* the refused row is not there; the ones before are */
+	{
+		json_t *got = NULL;
+
+		assert_int_equal(store_ext_get(f->s, num, STORE_STAGED, false,
+					       &got), ENOENT);
+		json_decref(got);
+	}
+	assert_int_equal(store_pending_count(f->s, &pending), 0);
+	assert_int_equal(pending, before + (size_t)i - 1);
+	/* a commit is refused the same way, and changes nothing */
+	err = store_commit(f->s, false, &res, &snap);
+	assert_int_equal(err, ENOSPC);
+	json_decref(res);
+	res = NULL;
+	snapshot_free(snap);
+	snap = NULL;
+	assert_int_equal(store_pending_count(f->s, &pending), 0);
+	assert_int_equal(pending, before + (size_t)i - 1);
+	/* space again */
+	store_test_max_pages(f->s, 1u << 30);
+	add_ok(f->s, num, "Bob Filler", PW2, PIN2);
+	assert_false(store_health_degraded());
+	json_decref(commit_ok(f->s, &snap));
+	snapshot_free(snap);
+	assert_int_equal(store_pending_count(f->s, &pending), 0);
+	assert_int_equal(pending, 0);
+	store_health_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1166,6 +1327,9 @@ int main(void)
 		T(test_fingerprint_backfill),
 		T(test_commit_log_bounded),
 		T(test_pending_count),
+		T(test_disk_full_write),
+		cmocka_unit_test(test_health_states),
+		cmocka_unit_test(test_sqlite_errno),
 		cmocka_unit_test(test_json_text),
 	};
 
