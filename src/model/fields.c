@@ -299,7 +299,8 @@ const struct model_field model_fields[] = {
 	{ .name = "class_of_service", .tab = MODEL_TAB_GENERAL,
 	  .kind = MODEL_STRING, .types = T_ALL, .def = "default", .min = 1,
 	  .max = 32, .form = MODEL_FORM_TOKEN, .label = "Class of service",
-	  .help = "Which feature codes and routes the extension may use." },
+	  .help = "Which feature codes and routes the extension may use: a "
+	  "class of the cos settings section (checked at commit)." },
 
 	/* auth */
 	{ .name = "auth.username", .tab = MODEL_TAB_AUTH, .kind = MODEL_STRING,

@@ -667,6 +667,8 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	version = store_version(s);
 
 	commit_sections(&c);
+	store_cos_check(json_object_get(c.stsec, "cos"), c.objs, c.ns,
+			&c.errs);
 	commit_check_secrets(&c);
 	err = commit_check_unique(&c);
 	if (err)

@@ -203,6 +203,8 @@ static void builtin_init(void)
 	pthread_mutex_lock(&reg_lock);
 	reg_locked(&policy_section);
 	reg_locked(&limits_section);
+	reg_locked(&store_features_section);
+	reg_locked(&store_cos_section);
 	pthread_mutex_unlock(&reg_lock);
 }
 

@@ -178,6 +178,14 @@ int store_row_get(struct store *s, enum store_view v, const char *number,
  * never auto-fixed (nothing could hand a generated one to its owner). */
 enum check_kind { CHECK_NONE, CHECK_SIP, CHECK_PIN, CHECK_WEB };
 enum check_kind store_sec_check(int i);
+
+/* features.c: the "features" and "cos" sections (built in), and the
+ * commit's check that every extension's class_of_service names a class
+ * of the staged "cos" section (rule cos.unknown). */
+extern const struct store_section store_features_section;
+extern const struct store_section store_cos_section;
+void store_cos_check(const json_t *cos, json_t *const *objs, size_t n,
+		     struct report *errs);
 void json_wipe(json_t *v);
 void store_ext_wipe(json_t *ext);
 bool store_force_new_user(const json_t *ext);

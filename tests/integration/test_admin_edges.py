@@ -323,3 +323,40 @@ def test_bulk_secrets_file_and_refusal_leaves_no_file(daemon, tmp_path):
                    "--secrets-file", str(bad))
     assert r.returncode == 1, r
     assert not bad.exists()
+
+
+# ---- 7. classes of service and feature codes are configuration ----------
+
+def test_unknown_class_of_service_refused_at_commit(daemon):
+    r = add(daemon, "201", "--generate-password", "--generate-pin",
+            "--set", "class_of_service=sales")
+    assert r.returncode == 0, r
+    r = daemon.cli("commit", "--dry-run")
+    assert r.returncode == 1 and rules(r) == ["cos.unknown"], r
+    assert "201" in r.stderr and "class_of_service" in r.stderr
+    r = daemon.cli("settings", "set", "cos", "sales=voicemail, pickup")
+    assert r.returncode == 0, r
+    assert daemon.cli("commit").returncode == 0
+    cos = daemon.cli("--json", "settings", "show", "cos").json
+    cos = cos.get("staged", cos) if isinstance(cos, dict) else cos
+    assert "voicemail,pickup" in json.dumps(cos)
+    # a class still in use cannot be removed
+    assert daemon.cli("settings", "set", "cos", "sales=-").returncode == 0
+    r = daemon.cli("commit")
+    assert r.returncode == 1 and "cos.unknown" in rules(r), r
+
+
+def test_classes_and_features_checked(daemon):
+    r = daemon.cli("settings", "set", "cos", "sales=voicemail,teleport")
+    assert r.returncode == 1 and rules(r) == ["cos.unknown_feature"], r
+    r = daemon.cli("settings", "set", "features", "teleport=*99")
+    assert r.returncode == 1 and rules(r) == ["features.unknown"], r
+    r = daemon.cli("settings", "set", "features", "pickup=97")
+    assert r.returncode == 1 and rules(r) == ["features.code_format"], r
+    r = daemon.cli("settings", "set", "features", "pickup=*97")
+    assert r.returncode == 0, r
+    r = daemon.cli("commit")
+    assert r.returncode == 1 and "features.duplicate_code" in rules(r), r
+    feats = json.dumps(daemon.cli("--json", "settings", "show",
+                                  "features").json)
+    assert "hotdesk" in feats and "*55" in feats

@@ -1301,6 +1301,46 @@ static void test_disk_full_write(void **state)
 	store_health_reset();
 }
 
+/* Issue 10: a class of service is a configuration object; an extension
+ * naming one that does not exist is refused at commit (cos.unknown). */
+static void test_cos_unknown_refused(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	json_t *e = sip_ext("201", "Ada Lovelace", PW1, PIN1), *res = NULL;
+
+	report_init(&r);
+	json_object_set_new(e, "class_of_service", json_string("sales"));
+	assert_int_equal(store_ext_add(f->s, e, 0, &r, NULL), 0);
+	json_decref(e);
+	assert_int_equal(store_commit(f->s, true, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), "201",
+			     "cos.unknown"));
+	json_decref(res);
+	assert_int_equal(store_section_set(f->s, "cos", "sales", "teleport",
+					   &r), EINVAL);
+	assert_true(report_has(&r, NULL, "cos.unknown_feature"));
+	report_reset(&r);
+	set_ok(f->s, "cos", "sales", "voicemail,hotdesk");
+	json_decref(commit_ok(f->s, NULL));
+	/* removing a class still used is refused at commit */
+	set_ok(f->s, "cos", "sales", "-");
+	res = NULL;
+	assert_int_equal(store_commit(f->s, false, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), "201",
+			     "cos.unknown"));
+	json_decref(res);
+	/* two features on one code */
+	set_ok(f->s, "cos", "sales", "voicemail");
+	set_ok(f->s, "features", "pickup", "*97");
+	res = NULL;
+	assert_int_equal(store_commit(f->s, false, &res, NULL), EINVAL);
+	assert_true(has_item(json_object_get(res, "errors"), NULL,
+			     "features.duplicate_code"));
+	json_decref(res);
+	report_reset(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1327,6 +1367,7 @@ int main(void)
 		T(test_fingerprint_backfill),
 		T(test_commit_log_bounded),
 		T(test_pending_count),
+		T(test_cos_unknown_refused),
 		T(test_disk_full_write),
 		cmocka_unit_test(test_health_states),
 		cmocka_unit_test(test_sqlite_errno),

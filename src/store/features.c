@@ -1,0 +1,254 @@
+/*
+ * features — feature codes and classes of service as configuration
+ * objects: the "features" section (feature → dialled code) and the "cos"
+ * section (class name → the features its extensions may use). The
+ * call-features work gives them meaning at run time; until then they are
+ * checked so that what is committed is already consistent: a code per
+ * feature, no two features on one code, classes naming known features,
+ * and (commit.c) every extension's class_of_service naming a class.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* The catalogue of features and their default codes. A feature not listed
+ * here cannot be configured: each needs code behind it. */
+static const struct {
+	const char *name;
+	const char *code;
+} feature_cat[] = {
+	{ "voicemail", "*97" },   /* own mailbox */
+	{ "hotdesk",   "*55" },   /* log in at this phone (manual) */
+	{ "pickup",    "*8" },    /* answer a ringing phone of the group */
+	{ "dnd",       "*78" },   /* do not disturb on/off */
+	{ "forward",   "*72" },   /* immediate forwarding on/off */
+	{ "intercom",  "*80" },   /* auto-answered internal call */
+};
+#define N_FEATURES (sizeof(feature_cat) / sizeof(feature_cat[0]))
+#define COS_NAME_MAX 32
+
+static int feature_index(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_FEATURES; i++)
+		if (strlen(feature_cat[i].name) == len &&
+		    !strncmp(feature_cat[i].name, name, len))
+			return (int)i;
+	return -1;
+}
+
+static void feature_list(char *buf, size_t sz)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < N_FEATURES && off < sz; i++) {
+		int n = snprintf(buf + off, sz - off, "%s%s", i ? ", " : "",
+				 feature_cat[i].name);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* "*" or "#", then 1 to 4 digits: what a phone's keypad dials. */
+static bool code_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n > 5 || (s[0] != '*' && s[0] != '#'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* ---- "features" ---- */
+
+static json_t *features_defaults(void)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < N_FEATURES; i++)
+		json_object_set_new(o, feature_cat[i].name,
+				    json_string(feature_cat[i].code));
+	return o;
+}
+
+static int features_set(json_t *obj, const char *key, const char *value,
+			struct report *r)
+{
+	char list[160];
+
+	if (feature_index(key, strlen(key)) < 0) {
+		feature_list(list, sizeof(list));
+		report_add(r, "features", key, "features.unknown",
+			   "There is no feature '%.40s' (features: %s).", key,
+			   list);
+		return ENOENT;
+	}
+	if (!code_ok(value)) {
+		report_add(r, "features", key, "features.code_format",
+			   "features.%s: a feature code is * or # and 1 to "
+			   "4 digits, e.g. *97.", key);
+		return EINVAL;
+	}
+	json_object_set_new(obj, key, json_string(value));
+	return 0;
+}
+
+/* Two features on one code: the phone's dial would reach only one. */
+static int features_validate(const json_t *obj, struct report *r)
+{
+	const char *k1, *k2;
+	json_t *v1, *v2;
+	int err = 0;
+
+	json_object_foreach((json_t *)obj, k1, v1) {
+		const char *c1 = json_string_value(v1);
+
+		if (!c1 || !code_ok(c1)) {
+			report_add(r, "features", k1, "features.code_format",
+				   "features.%s: a feature code is * or # "
+				   "and 1 to 4 digits.", k1);
+			err = EINVAL;
+			continue;
+		}
+		json_object_foreach((json_t *)obj, k2, v2) {
+			if (k2 == k1)
+				break;
+			if (json_string_value(v2) &&
+			    !strcmp(c1, json_string_value(v2))) {
+				report_add(r, "features", k1,
+					   "features.duplicate_code",
+					   "features.%s: code %s is also "
+					   "features.%s's.", k1, c1, k2);
+				err = EINVAL;
+			}
+		}
+	}
+	return err;
+}
+
+const struct store_section store_features_section = {
+	.name = "features", .defaults = features_defaults,
+	.set = features_set, .validate = features_validate,
+};
+
+/* ---- "cos" ---- */
+
+static json_t *cos_defaults(void)
+{
+	char all[160] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < N_FEATURES; i++) {
+		int n = snprintf(all + off, sizeof(all) - off, "%s%s",
+				 i ? "," : "", feature_cat[i].name);
+
+		if (n > 0 && (size_t)n < sizeof(all) - off)
+			off += (size_t)n;
+	}
+	/* "default" is every extension's class (model default) */
+	return json_pack("{s:s,s:s}", "default", all, "restricted",
+			 "voicemail");
+}
+
+static bool cos_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > COS_NAME_MAX)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* NAME=feature,feature (or empty: no features); NAME=- removes the class
+ * (kept as null, so that a default class stays removed). */
+static int cos_set(json_t *obj, const char *key, const char *value,
+		   struct report *r)
+{
+	char out[160] = "", list[160];
+	size_t off = 0;
+	const char *p = value;
+	unsigned seen = 0;      /* a feature named twice is kept once */
+	int err = 0;
+
+	if (!cos_name_ok(key)) {
+		report_add(r, "cos", key, "cos.name_format",
+			   "A class of service is named with 1 to %d "
+			   "letters, digits, _ and -.", COS_NAME_MAX);
+		return EINVAL;
+	}
+	if (!strcmp(value, "-")) {
+		json_object_set_new(obj, key, json_null());
+		return 0;
+	}
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		int fi;
+
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		fi = feature_index(p, len);
+		if (fi < 0) {
+			feature_list(list, sizeof(list));
+			report_add(r, "cos", key, "cos.unknown_feature",
+				   "cos.%s: '%.*s' is not a feature "
+				   "(features: %s).", key,
+				   (int)(len > 40 ? 40 : len), p, list);
+			err = EINVAL;
+		} else if (!(seen & (1u << fi))) {
+			int n = snprintf(out + off, sizeof(out) - off, "%s%s",
+					 off ? "," : "", feature_cat[fi].name);
+
+			if (n > 0 && (size_t)n < sizeof(out) - off)
+				off += (size_t)n;
+			seen |= 1u << fi;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (err)
+		return err;
+	json_object_set_new(obj, key, json_string(out));
+	return 0;
+}
+
+const struct store_section store_cos_section = {
+	.name = "cos", .defaults = cos_defaults, .set = cos_set,
+};
+
+/* ---- commit: every extension's class must exist ---- */
+
+void store_cos_check(const json_t *cos, json_t *const *objs, size_t n,
+		     struct report *errs)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *num = json_string_value(json_object_get(objs[i],
+							"number"));
+		const json_t *c = json_object_get(objs[i], "class_of_service");
+		const char *name = json_string_value(c);
+		const json_t *v;
+
+		if (!name)      /* absent: the model's default, "default" */
+			name = "default";
+		v = json_object_get(cos, name);
+		if (v && !json_is_null(v))
+			continue;
+		report_add(errs, num ? num : "", "class_of_service",
+			   "cos.unknown", "class_of_service: there is no "
+			   "class of service '%.32s' (see 'bulwark settings "
+			   "show cos')", name);
+	}
+}
