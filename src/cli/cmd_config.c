@@ -410,11 +410,41 @@ static void print_sip(const json_t *sip)
 /* Human-readable by default (what an admin reads at a terminal); the
  * whole reply with --json. Sections the printer does not know (added by
  * newer daemons) are still shown, as key/value lines. */
+/* The storage line: loud while writes to the data directory fail (the
+ * daemon serves from memory and retries; a restart would lose what is
+ * pending). */
+static void print_storage(const json_t *st)
+{
+	const json_t *f = json_object_get(st, "failed_writes");
+	const json_t *p = json_object_get(st, "pending");
+	const json_t *le = json_object_get(st, "last_error");
+	bool bad;
+
+	if (!json_is_object(st))
+		return;
+	bad = strcmp(str(st, "state"), "ok") != 0;
+	printf("%-12s %s%s\n", "storage", bad ? "DEGRADED" : "ok",
+	       bad ? " - writes to the data directory fail; serving from "
+	       "memory, retrying every second" : "");
+	if (json_is_object(le))
+		printf("%-12s last error: %s\n", "", str(le, "text"));
+	if (num(f, "config") || num(f, "bindings") || num(f, "guard") ||
+	    num(f, "security_log"))
+		printf("%-12s failed writes: config %lld, bindings %lld, guard "
+		       "%lld, security.log %lld\n", "", num(f, "config"),
+		       num(f, "bindings"), num(f, "guard"),
+		       num(f, "security_log"));
+	if (num(p, "bindings") || num(p, "guard"))
+		printf("%-12s pending: %lld binding and %lld guard change(s)"
+		       " not stored yet\n", "", num(p, "bindings"),
+		       num(p, "guard"));
+}
+
 static int status(struct cli *c, int argc, char **argv)
 {
 	static const char *const known[] = {
 		"daemon", "version", "pid", "uptime_s", "data_dir", "pending",
-		"dictionary", "sip", "guard",
+		"dictionary", "sip", "guard", "storage",
 	};
 	json_t *reply = NULL, *rest;
 	const json_t *guard;
@@ -439,6 +469,7 @@ static int status(struct cli *c, int argc, char **argv)
 	       num(reply, "pending") ? " (bulwark pending; bulwark commit)" :
 	       "");
 	print_dictionary(json_object_get(reply, "dictionary"));
+	print_storage(json_object_get(reply, "storage"));
 	if (json_is_object(json_object_get(reply, "sip")))
 		print_sip(json_object_get(reply, "sip"));
 	guard = json_object_get(reply, "guard");

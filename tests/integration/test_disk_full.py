@@ -104,7 +104,6 @@ def _scenario(d, data):
     # one phone registers while there is room (and credits the source)
     first = Uac(d, EXTS[0])
     assert sip_status(first.register(pw(EXTS[0]), expires=3600)) == 200
-    first.close()
     assert wait_for(lambda: d.api("GET", "/status")[1]["sip"]["persist"]
                     ["written"] >= 1)
     assert storage(d)["state"] == "ok"
@@ -124,11 +123,14 @@ def _scenario(d, data):
         for k in range(PER_EXT):
             if n == EXTS[0] and k == 0:
                 continue            # the first phone is already stored
+            # each phone keeps its socket (its port, its contact) open
+            # until all are registered: a reused port would be a refresh
             u = Uac(d, n)
             assert sip_status(u.register(pw(n), expires=3600)) == 200
             phones.append(u)
-            u.close()
     assert len(phones) == 299
+    for u in [first, *phones]:
+        u.close()
     regs_now = d.cli("--json", "registrations").json
     assert len(regs_now) == 300
 
@@ -190,7 +192,10 @@ def _scenario(d, data):
     # bulwark status shows it
     r = d.cli("status")
     assert r.returncode == 0, r
-    assert "degraded" in r.stdout, r.stdout
+    line = [x for x in r.stdout.splitlines() if x.startswith("storage")]
+    assert line and "DEGRADED" in line[0], r.stdout
+    assert "No space left on device" in r.stdout, r.stdout
+    assert "pending: 299 binding" in r.stdout, r.stdout
     # logged once, not per write
     log = d.log_path.read_text(errors="replace")
     assert log.count("writes to the data directory fail") == 1, log[-3000:]
@@ -214,6 +219,9 @@ def _scenario(d, data):
     seclog = (data / "security.log").read_text().splitlines()
     gaps = [json.loads(x) for x in seclog if '"log_gap"' in x]
     assert gaps and gaps[0]["lines"] >= 1, seclog[-5:]
+    r = d.cli("status")
+    assert [x for x in r.stdout.splitlines()
+            if x.startswith("storage")][0].split()[1] == "ok", r.stdout
     # an admin change works again
     add_ext(d, "499", "Wd3kQz8mNv5T")
 
