@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Only the libre headers needed: re.h pulls re_json.h, which clashes
@@ -44,7 +45,11 @@
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
 #endif
 #define DEFAULT_DATA "/var/lib/bulwark"
-#define MAX_FDS 4096
+/* Descriptors: the soft limit is raised to the hard one at start, up to
+ * MAX_FDS (libre's descriptor table costs ~40 bytes per slot); sipd keeps
+ * its TCP connections safely below whatever was granted. */
+#define MAX_FDS 65536
+#define MIN_FDS 1024
 
 struct daemon *daemon_ctx;
 static struct daemon the_daemon;
@@ -331,6 +336,38 @@ static void dict_report(const struct store *s)
 	json_decref(st);
 }
 
+/* Raise RLIMIT_NOFILE's soft limit to the hard limit (at most MAX_FDS):
+ * a TCP flood ran the daemon out of descriptors at the default 4096.
+ * Returns the limit now in force, which libre's loop is sized to (a
+ * descriptor above its table cannot be polled). */
+static int raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return MIN_FDS;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > MAX_FDS ?
+		MAX_FDS : rl.rlim_max;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > want) {
+		/* already more than libre's table would hold: lower it */
+		rl.rlim_cur = want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	else if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_warn("daemon", "cannot raise the descriptor limit "
+				 "to %llu: %s", (unsigned long long)want,
+				 strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < MIN_FDS)
+		return MIN_FDS;
+	log_info("daemon", "descriptor limit %llu",
+		 (unsigned long long)rl.rlim_cur);
+	return rl.rlim_cur > MAX_FDS ? MAX_FDS : (int)rl.rlim_cur;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -377,7 +414,7 @@ int main(int argc, char **argv)
 			strerror(err));
 		return 1;
 	}
-	fd_setsize(MAX_FDS);
+	fd_setsize(raise_fd_limit());
 
 	d->data_dir = o.data;
 	d->share_dir = share_dir_pick();

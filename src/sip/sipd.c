@@ -8,11 +8,16 @@
  * bindings → stateless reply (or tarpit timer, or nothing).
  */
 #include <errno.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -21,6 +26,10 @@
 #include "registrar/registrar.h"   /* brings the libre headers */
 #include <re_udp.h>
 #include <re_tcp.h>
+/* re_dbg.h is here for dbg_handler_set only; these keep its macros off */
+#define DEBUG_MODULE "sip"
+#define DEBUG_LEVEL 0
+#include <re_dbg.h>
 #include "sip/sipd.h"
 #include "sip/sipd_int.h"
 #include "sip/sipmsg.h"
@@ -37,9 +46,30 @@
 #endif
 #define MAX_CONTACTS_REQ 16
 #define MAX_TARPIT 256
-#define MAX_CONNS 4096
-#define TCP_IDLE_MS (10 * 60 * 1000)
+/* TCP (issue 8): the connection table is bounded by the descriptor limit
+ * (TCP_FD_RESERVE kept for the store, the admin API, logs) and never by
+ * more than TCP_CONNS_MAX; a source may hold tcp_per_source connections
+ * that have not registered. A connection that never sent a valid request
+ * lives TCP_NEW_MS; one that did, TCP_VALID_MS after its last message;
+ * one a phone registered over, max_expires + TCP_REG_SLACK_S. A message
+ * must be complete TCP_MSG_MS after its first byte (slowloris): bytes
+ * never renew a timer, only complete messages do. */
+#define TCP_CONNS_MAX 65536
+#define TCP_FD_RESERVE_MIN 256
+#define TCP_NEW_MS 10000
+#define TCP_VALID_MS 30000
+#define TCP_REG_SLACK_S 60
+#define TCP_MSG_MS 10000
 #define TCP_BUF_MAX (SIPMSG_MAX_LEN + 4096)
+/* Partial messages: up to TCP_BUF_FREE bytes per connection are always
+ * accepted (a REGISTER is far smaller); more only while every
+ * connection's buffers together stay within TCP_BUF_BUDGET. */
+#define TCP_BUF_FREE 8192
+#define TCP_BUF_BUDGET (16u * 1024 * 1024)
+#define TCP_TXQ_MAX (64 * 1024)   /* replies queued for a slow reader */
+#define TCP_TRIM_MIN 256          /* connections before a flood counts */
+#define LOG_BURST 10              /* rate-limited lines per LOG_WINDOW_MS */
+#define LOG_WINDOW_MS 10000
 #define QUALIFY_TRIES 4
 #define QUALIFY_RETRY_MS 1000
 #define OBUF 16384
@@ -69,6 +99,7 @@ static const struct sip_key sip_keys[] = {
 	{"nonce_ttl", 300, 10, 3600},
 	{"max_bindings", 200000, 1, 10000000},
 	{"udp_rcvbuf", 8388608, 65536, 268435456},
+	{"tcp_per_source", 32, 1, 65535},
 };
 
 #define DEFAULT_REALM "bulwark"
@@ -193,14 +224,36 @@ const struct store_section sipd_section = {
 
 /* ---- state ---------------------------------------------------------- */
 
+/* What a TCP connection has shown of itself: it decides how long it may
+ * stay idle, whether it counts against its source's limit and whether it
+ * may be closed to make room for a new one. */
+enum conn_state {
+	CONN_NEW = 0,    /* no valid request yet */
+	CONN_VALID,      /* valid requests, no registration */
+	CONN_REG,        /* a phone registered over it */
+};
+
+/* Unregistered connections of one source (IPv6: of its /64). */
+struct conn_src {
+	struct le le;          /* in sd->conn_srcs */
+	struct sa key;         /* address, port 0, IPv6 masked */
+	uint32_t n;
+};
+
 struct sipd_conn {
 	struct le le;          /* in sd->conns (hash by id) */
+	struct le ole;         /* unregistered: in sd->conn_old[state] */
 	struct sipd *sd;
-	struct tcp_conn *tc;
-	struct mbuf *buf;
+	struct tcp_conn *tc;   /* NULL once shut */
+	struct mbuf *buf;      /* partial message; NULL when none */
+	size_t bufsz;          /* counted in sd->tcp_buffered */
+	struct conn_src *src;  /* while unregistered */
 	struct sa peer;
 	uint64_t id;
 	struct tmr idle;
+	struct tmr deadline;   /* running while a message is incomplete */
+	enum conn_state state;
+	uint8_t crlf;          /* CR/LF octets since the last message */
 };
 
 struct tarpit {
@@ -254,6 +307,18 @@ struct sipd {
 	struct hash *conns;
 	size_t n_conns;
 	uint64_t next_conn;
+	struct hash *conn_srcs;    /* struct conn_src */
+	struct list conn_old[2];   /* NEW, VALID: oldest first (eviction) */
+	size_t max_conns, per_src, n_conn_reg, conn_hw;
+	size_t tcp_buffered;       /* bytes of partial messages */
+	uint64_t c_tcp_refused_src, c_tcp_refused_full, c_tcp_evicted,
+		c_tcp_deadline, c_tcp_idle, c_tcp_send_fail, c_tcp_overflow,
+		c_tcp_pong, c_keepalive, c_trim;
+	bool dbg_owner;            /* installed libre's print handler */
+	struct {                   /* rate limit of TCP log lines */
+		uint64_t since;
+		unsigned lines, suppressed;
+	} lrl;
 	struct list tarpits;
 	size_t n_tarpit;
 	struct mbuf *mb;
@@ -445,6 +510,7 @@ static void settings_load(struct sipd *sd)
 	sd->nonce_ttl = jint(o, "nonce_ttl");
 	sd->qualify_iv = jint(o, "qualify_interval");
 	sd->keepalive_iv = jint(o, "keepalive_interval");
+	sd->per_src = (size_t)jint(o, "tcp_per_source");
 	if (sd->loc) {
 		sd->loc->max_bind = (size_t)jint(o, "max_bindings");
 		/* nonce-count tables are forgotten once every nonce they hold
@@ -459,6 +525,8 @@ static void settings_load(struct sipd *sd)
 /* ---- output --------------------------------------------------------- */
 
 static struct sipd_conn *conn_find(struct sipd *sd, uint64_t id);
+static void conn_send_failed(struct sipd_conn *c, int err);
+static void conn_promote(struct sipd *sd, uint64_t id, enum conn_state st);
 
 static int send_raw(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
 		    uint64_t conn, const char *buf, size_t len)
@@ -494,9 +562,17 @@ static int send_raw(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
 	{
 		struct sipd_conn *c = conn_find(sd, conn);
 
-		if (!c)
+		if (!c || !c->tc)
 			return ENOTCONN;
-		return tcp_send(c->tc, sd->mb);
+		err = tcp_send(c->tc, sd->mb);
+		/* A peer that went away (EPIPE, ECONNRESET) or stopped reading
+		 * (ENOSPC: send queue full) gets nothing more: the connection
+		 * is closed at once, so the replies still pending find no
+		 * connection and fail silently — one log line, not one per
+		 * reply. */
+		if (err)
+			conn_send_failed(c, err);
+		return err;
 	}
 }
 
@@ -914,6 +990,9 @@ static void register_ok(struct req *rq, const struct snap_ext *x)
 		}
 	}
 	sd->c_reg_ok++;
+	/* a phone registered over this connection: it may stay open */
+	if (rq->tp == SIPD_TCP)
+		conn_promote(sd, rq->conn, CONN_REG);
 	reply_bindings(rq, x, now);
 }
 
@@ -1170,6 +1249,14 @@ static void handle_response(struct sipd *sd, struct sipmsg *m)
 
 /* ---- input ---------------------------------------------------------- */
 
+static bool crlf_only(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != '\r' && buf[i] != '\n')
+			return false;
+	return true;
+}
+
 void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 		uint64_t conn, const char *buf, size_t len)
 {
@@ -1182,6 +1269,14 @@ void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 	if (!sd || !src || !buf)
 		return;
 	sd->c_rx++;
+	/* A CRLF keep-alive (RFC 5626 3.5.1; phones send "\r\n\r\n" or
+	 * "\r\n" to keep their NAT binding open) or an empty datagram: not
+	 * a malformed message, and never answered. Over TCP conn_feed
+	 * answers pings before messages are framed. */
+	if (tp == SIPD_UDP && crlf_only(buf, len)) {
+		sd->c_keepalive++;
+		return;
+	}
 	gv = guard_packet(sd->guard, src);
 	if (gv == GUARD_DROP) {
 		sd->c_drop++;
@@ -1254,6 +1349,8 @@ void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 		if (gv == GUARD_TARPIT)
 			rq.tarpit = true;
 	}
+	if (tp != SIPD_UDP)   /* a valid request: a SIP peer, not a squatter */
+		conn_promote(sd, conn, CONN_VALID);
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		if (m->met.l == strlen(methods[i].method) &&
 		    !memcmp(m->met.p, methods[i].method, m->met.l)) {
@@ -1310,16 +1407,191 @@ static int udp_open(struct sipd *sd, struct udp_sock **usp,
 
 /* ---- TCP ------------------------------------------------------------ */
 
+static void peer_str(const struct sa *a, char *buf, size_t sz)
+{
+	re_snprintf(buf, sz, "%J", a);
+}
+
+/* TCP events come from the network at the attacker's pace: at most
+ * LOG_BURST lines per LOG_WINDOW_MS; the next line let through says how
+ * many were left out. */
+static void tcp_log(struct sipd *sd, enum log_level lvl, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+static void tcp_log(struct sipd *sd, enum log_level lvl, const char *fmt,
+		    ...)
+{
+	uint64_t now = tmr_jiffies();
+	char line[256];
+	va_list ap;
+
+	if (!sd->lrl.since || now - sd->lrl.since >= LOG_WINDOW_MS) {
+		sd->lrl.since = now;
+		sd->lrl.lines = 0;
+	}
+	if (sd->lrl.lines >= LOG_BURST) {
+		sd->lrl.suppressed++;
+		return;
+	}
+	sd->lrl.lines++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sd->lrl.suppressed) {
+		log_msg(lvl, MOD, "%s (%u similar lines left out before)",
+			line, sd->lrl.suppressed);
+		sd->lrl.suppressed = 0;
+	}
+	else {
+		log_msg(lvl, MOD, "%s", line);
+	}
+}
+
+/* libre prints its own errors (e.g. "tcp: send: write(): Broken pipe",
+ * once per failing call, with colour codes, to stderr). They carry no
+ * context and every one of them is also returned to our code, which logs
+ * it once with the peer: libre's lines go to the debug level, rate-
+ * limited. libre calls this under its own dbg mutex, which guards the
+ * counters (any thread may print). */
+static struct {
+	uint64_t since;
+	unsigned lines, suppressed;
+} libre_rl;
+
+static void libre_dbg(int level, const char *p, size_t len, void *arg)
+{
+	uint64_t now = tmr_jiffies();
+
+	(void)level;
+	(void)arg;
+	if (!libre_rl.since || now - libre_rl.since >= LOG_WINDOW_MS) {
+		if (libre_rl.suppressed)
+			log_debug("libre", "%u lines left out",
+				  libre_rl.suppressed);
+		libre_rl.since = now;
+		libre_rl.lines = libre_rl.suppressed = 0;
+	}
+	if (libre_rl.lines >= LOG_BURST) {
+		libre_rl.suppressed++;
+		return;
+	}
+	libre_rl.lines++;
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	log_debug("libre", "%.*s", (int)len, p);
+}
+
+/* Per-source accounting key: the address (IPv6: its /64, which one
+ * subscriber usually holds whole). */
+static void src_key(struct sa *k, const struct sa *peer)
+{
+	*k = *peer;
+	sa_set_port(k, 0);
+	if (sa_af(k) == AF_INET6)
+		memset(&k->u.in6.sin6_addr.s6_addr[8], 0, 8);
+}
+
+static bool src_cmp(struct le *le, void *arg)
+{
+	const struct conn_src *s = le->data;
+
+	return sa_cmp(&s->key, arg, SA_ADDR);
+}
+
+static void src_destructor(void *arg)
+{
+	struct conn_src *s = arg;
+
+	hash_unlink(&s->le);
+}
+
+static struct conn_src *src_find(struct sipd *sd, const struct sa *peer)
+{
+	struct sa k;
+
+	src_key(&k, peer);
+	return list_ledata(hash_lookup(sd->conn_srcs, sa_hash(&k, SA_ADDR),
+				       src_cmp, &k));
+}
+
+static struct conn_src *src_get(struct sipd *sd, const struct sa *peer)
+{
+	struct conn_src *s = src_find(sd, peer);
+
+	if (s)
+		return s;
+	s = mem_zalloc(sizeof(*s), src_destructor);
+	if (!s)
+		return NULL;
+	src_key(&s->key, peer);
+	hash_append(sd->conn_srcs, sa_hash(&s->key, SA_ADDR), &s->le, s);
+	return s;
+}
+
+/* The connection no longer counts against its source (registered or
+ * closed); the entry goes with the source's last connection. */
+static void src_put(struct sipd_conn *c)
+{
+	struct conn_src *s = c->src;
+
+	c->src = NULL;
+	if (s && s->n && !--s->n)
+		mem_deref(s);
+}
+
+static uint64_t conn_idle_ms(const struct sipd *sd, enum conn_state st)
+{
+	switch (st) {
+	case CONN_NEW:
+		return TCP_NEW_MS;
+	case CONN_VALID:
+		return TCP_VALID_MS;
+	default:
+		/* a registered phone may stay silent until it refreshes */
+		return (uint64_t)(sd->max_exp + TCP_REG_SLACK_S) * 1000u;
+	}
+}
+
+static void conn_buf_free(struct sipd_conn *c)
+{
+	if (!c->buf)
+		return;
+	if (c->sd)
+		c->sd->tcp_buffered -= c->buf->size;
+	c->buf = mem_deref(c->buf);
+}
+
 static void conn_destructor(void *arg)
 {
 	struct sipd_conn *c = arg;
 
 	tmr_cancel(&c->idle);
+	tmr_cancel(&c->deadline);
 	hash_unlink(&c->le);
+	list_unlink(&c->ole);
 	mem_deref(c->tc);
-	mem_deref(c->buf);
-	if (c->sd && c->sd->n_conns)
-		c->sd->n_conns--;
+	conn_buf_free(c);
+}
+
+/* Close now: out of every table and count, the socket closed; the
+ * memory goes when the last reference does (conn_recv holds one while a
+ * message from its buffer is being handled). */
+static void conn_shut(struct sipd_conn *c)
+{
+	struct sipd *sd = c->sd;
+
+	if (!c->tc)
+		return;
+	tmr_cancel(&c->idle);
+	tmr_cancel(&c->deadline);
+	hash_unlink(&c->le);
+	list_unlink(&c->ole);
+	src_put(c);
+	if (c->state == CONN_REG && sd->n_conn_reg)
+		sd->n_conn_reg--;
+	if (sd->n_conns)
+		sd->n_conns--;
+	c->tc = mem_deref(c->tc);
+	mem_deref(c);   /* the table's reference */
 }
 
 static bool conn_cmp(struct le *le, void *arg)
@@ -1338,107 +1610,316 @@ static struct sipd_conn *conn_find(struct sipd *sd, uint64_t id)
 
 static void conn_idle(void *arg)
 {
-	mem_deref(arg);
+	struct sipd_conn *c = arg;
+
+	c->sd->c_tcp_idle++;
+	conn_shut(c);
+}
+
+static void conn_deadline(void *arg)
+{
+	struct sipd_conn *c = arg;
+	char ps[64];
+
+	c->sd->c_tcp_deadline++;
+	peer_str(&c->peer, ps, sizeof(ps));
+	tcp_log(c->sd, LOG_LVL_INFO, "tcp: %s did not complete a message "
+		"within %u ms: connection closed", ps, TCP_MSG_MS);
+	conn_shut(c);
 }
 
 static void conn_close(int err, void *arg)
 {
 	(void)err;
-	mem_deref(arg);
+	conn_shut(arg);
+}
+
+static void conn_send_failed(struct sipd_conn *c, int err)
+{
+	char ps[64];
+
+	c->sd->c_tcp_send_fail++;
+	peer_str(&c->peer, ps, sizeof(ps));
+	tcp_log(c->sd, LOG_LVL_INFO, "tcp: sending to %s failed (%s): "
+		"connection closed", ps, strerror(err));
+	conn_shut(c);
+}
+
+/* What the connection has shown: a valid request, a registration. Only
+ * moves forward. */
+static void conn_promote(struct sipd *sd, uint64_t id, enum conn_state st)
+{
+	struct sipd_conn *c = conn_find(sd, id);
+
+	if (!c || !c->tc || st <= c->state)
+		return;
+	list_unlink(&c->ole);
+	if (st == CONN_REG) {
+		/* registered phones behind one NAT address are not limited
+		 * per source: their credentials bound them */
+		src_put(c);
+		sd->n_conn_reg++;
+	}
+	else {
+		list_append(&sd->conn_old[st], &c->ole, c);
+	}
+	c->state = st;
+	tmr_start(&c->idle, conn_idle_ms(sd, st), conn_idle, c);
+}
+
+/* Room for a new connection when the table is full: close the oldest
+ * one that never sent a valid request, else the oldest unregistered one.
+ * A registered phone's connection is never taken. */
+static bool conn_evict(struct sipd *sd)
+{
+	for (int st = CONN_NEW; st <= CONN_VALID; st++) {
+		struct le *le = list_head(&sd->conn_old[st]);
+		struct sipd_conn *c;
+		char ps[64];
+
+		if (!le)
+			continue;
+		c = le->data;
+		sd->c_tcp_evicted++;
+		peer_str(&c->peer, ps, sizeof(ps));
+		tcp_log(sd, LOG_LVL_WARN, "tcp: %zu connections (the limit): "
+			"closed the oldest unregistered one, from %s",
+			sd->n_conns, ps);
+		conn_shut(c);
+		return true;
+	}
+	return false;
+}
+
+/* Append to the connection's partial-message buffer, within the bounds:
+ * TCP_BUF_MAX per connection, TCP_BUF_BUDGET for all beyond the first
+ * TCP_BUF_FREE octets of each. 0, EOVERFLOW, ENOBUFS or ENOMEM. */
+static int conn_buf_put(struct sipd_conn *c, const uint8_t *p, size_t n)
+{
+	struct sipd *sd = c->sd;
+	size_t have = c->buf ? c->buf->end : 0, need = have + n;
+	size_t old = c->buf ? c->buf->size : 0;
+
+	if (need > TCP_BUF_MAX)
+		return EOVERFLOW;
+	if (need > old) {
+		size_t sz = (need + 1023) & ~(size_t)1023;
+
+		if (sz > TCP_BUF_FREE &&
+		    sd->tcp_buffered - old + sz > TCP_BUF_BUDGET)
+			return ENOBUFS;
+		if (!c->buf) {
+			c->buf = mbuf_alloc(sz);
+			if (!c->buf)
+				return ENOMEM;
+		}
+		else if (mbuf_resize(c->buf, sz)) {
+			return ENOMEM;
+		}
+		sd->tcp_buffered += c->buf->size - old;
+	}
+	memcpy(c->buf->buf + have, p, n);
+	c->buf->end = need;
+	c->buf->pos = 0;
+	return 0;
+}
+
+/* Handle every complete message at the start of p[0..len); returns the
+ * octets used. Stops when the connection was shut. */
+static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
+{
+	struct sipd *sd = c->sd;
+	size_t pos = 0;
+
+	while (pos < len && c->tc) {
+		const char *q = p + pos;
+		size_t n = 0;
+		int err;
+
+		if (*q == '\r' || *q == '\n') {
+			/* RFC 5626 4.4.1: a CRLFCRLF ping between messages
+			 * is answered with a CRLF pong */
+			pos++;
+			if (++c->crlf < 4)
+				continue;
+			c->crlf = 0;
+			sd->c_tcp_pong++;
+			(void)send_raw(sd, SIPD_TCP, &c->peer, c->id, "\r\n", 2);
+			if (c->tc && c->state == CONN_REG)
+				tmr_start(&c->idle, conn_idle_ms(sd, c->state),
+					  conn_idle, c);
+			continue;
+		}
+		c->crlf = 0;
+		err = sipmsg_frame(q, len - pos, &n);
+		if (err == EAGAIN)
+			break;
+		if (err) {
+			/* unframeable stream: answer the head (400), close */
+			if (n)
+				sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+			sd->c_bad++;
+			conn_shut(c);
+			break;
+		}
+		sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+		pos += n;
+		/* only whole messages renew a connection, and only one that
+		 * has sent a valid request */
+		if (c->tc && c->state != CONN_NEW)
+			tmr_start(&c->idle, conn_idle_ms(sd, c->state),
+				  conn_idle, c);
+	}
+	return pos;
 }
 
 static void conn_recv(struct mbuf *mb, void *arg)
 {
 	struct sipd_conn *c = arg;
 	struct sipd *sd = c->sd;
-	size_t pos = 0;
+	const uint8_t *in = mbuf_buf(mb);
+	size_t inl = mbuf_get_left(mb), used;
+	int err = 0;
 
-	tmr_start(&c->idle, TCP_IDLE_MS, conn_idle, c);
-	if (mbuf_get_left(mb) + c->buf->end > TCP_BUF_MAX ||
-	    mbuf_write_mem(c->buf, mbuf_buf(mb), mbuf_get_left(mb))) {
-		mem_deref(c);
+	if (!c->tc)
 		return;
-	}
 	mem_ref(c);
-	for (;;) {
-		const char *p = (const char *)c->buf->buf + pos;
-		size_t left = c->buf->end - pos, n = 0, ws = 0;
-		int err;
+	if (c->buf) {
+		size_t rest;
 
-		/* RFC 5626 keepalive: CRLFCRLF ping → CRLF pong */
-		while (ws < left && (p[ws] == '\r' || p[ws] == '\n'))
-			ws++;
-		if (ws) {
-			if (ws >= 4 && !memcmp(p, "\r\n\r\n", 4))
-				(void)send_raw(sd, SIPD_TCP, &c->peer, c->id,
-					       "\r\n", 2);
-			pos += ws;
-			continue;
-		}
-		if (!left)
-			break;
-		err = sipmsg_frame(p, left, &n);
-		if (err == EAGAIN)
-			break;
-		if (err) {
-			/* unframeable stream: answer the head (400), close */
-			if (n)
-				sipd_input(sd, SIPD_TCP, &c->peer, c->id, p, n);
-			sd->c_bad++;
-			mem_deref(c);
-			break;
-		}
-		sipd_input(sd, SIPD_TCP, &c->peer, c->id, p, n);
-		pos += n;
+		err = conn_buf_put(c, in, inl);
+		if (err)
+			goto overflow;
+		used = conn_feed(c, (const char *)c->buf->buf, c->buf->end);
 		if (!c->tc)
-			break;
+			goto out;
+		rest = c->buf->end - used;
+		if (!rest) {
+			conn_buf_free(c);
+		}
+		else if (used) {
+			memmove(c->buf->buf, c->buf->buf + used, rest);
+			c->buf->end = rest;
+		}
 	}
-	if (c->buf && pos) {
-		size_t left = c->buf->end - pos;
+	else {
+		/* the usual case, a whole message in one segment: handled in
+		 * libre's buffer, nothing kept */
+		used = conn_feed(c, (const char *)in, inl);
+		if (!c->tc)
+			goto out;
+		if (used < inl) {
+			err = conn_buf_put(c, in + used, inl - used);
+			if (err)
+				goto overflow;
+		}
+	}
+	/* the deadline runs from a message's first octet: more octets of
+	 * the same message never move it */
+	if (!c->buf)
+		tmr_cancel(&c->deadline);
+	else if (used || !tmr_isrunning(&c->deadline))
+		tmr_start(&c->deadline, TCP_MSG_MS, conn_deadline, c);
+	goto out;
 
-		memmove(c->buf->buf, c->buf->buf + pos, left);
-		c->buf->end = left;
-		c->buf->pos = left;
+ overflow:
+	{
+		char ps[64];
+
+		sd->c_tcp_overflow++;
+		peer_str(&c->peer, ps, sizeof(ps));
+		tcp_log(sd, LOG_LVL_INFO, "tcp: %s: %s: connection closed",
+			ps, err == EOVERFLOW ? "message too large" :
+			"partial messages over their memory budget");
+		conn_shut(c);
 	}
+ out:
 	mem_deref(c);
 }
 
 static void on_tcp_conn(const struct sa *peer, void *arg)
 {
-	struct tcp_sock *ts = NULL;
 	struct sipd *sd = arg;
+	struct tcp_sock *ts = sa_af(peer) == AF_INET && sd->ts4 ? sd->ts4 :
+		(sd->ts6 ? sd->ts6 : sd->ts4);
 	struct sipd_conn *c;
+	struct conn_src *s;
 	struct sa p = *peer;
+	char ps[64];
+	int err;
 
-	(void)ts;
 	sa_unmap(&p);
-	if (sd->n_conns >= MAX_CONNS || guard_packet(sd->guard, &p) ==
-	    GUARD_DROP) {
-		tcp_reject(sa_af(peer) == AF_INET && sd->ts4 ? sd->ts4 :
-			   (sd->ts6 ? sd->ts6 : sd->ts4));
-		return;
-	}
-	c = mem_zalloc(sizeof(*c), conn_destructor);
-	if (!c)
+	if (guard_packet(sd->guard, &p) == GUARD_DROP)
 		goto reject;
+	peer_str(&p, ps, sizeof(ps));
+	s = src_find(sd, &p);
+	if (s && s->n >= sd->per_src) {
+		sd->c_tcp_refused_src++;
+		tcp_log(sd, LOG_LVL_WARN, "tcp: %s holds %u unregistered "
+			"connections (tcp_per_source): refused", ps, s->n);
+		goto reject;
+	}
+	if (sd->n_conns >= sd->max_conns && !conn_evict(sd)) {
+		sd->c_tcp_refused_full++;
+		tcp_log(sd, LOG_LVL_WARN, "tcp: %zu connections, all "
+			"registered (the limit): %s refused", sd->n_conns, ps);
+		goto reject;
+	}
+	s = src_get(sd, &p);
+	c = s ? mem_zalloc(sizeof(*c), conn_destructor) : NULL;
+	if (!c) {
+		if (s && !s->n)
+			mem_deref(s);
+		goto reject;
+	}
 	c->sd = sd;
 	c->peer = p;
 	c->id = ++sd->next_conn;
-	c->buf = mbuf_alloc(4096);
-	if (!c->buf ||
-	    tcp_accept(&c->tc, sa_af(peer) == AF_INET && sd->ts4 ? sd->ts4 :
-		       (sd->ts6 ? sd->ts6 : sd->ts4), NULL, conn_recv,
-		       conn_close, c)) {
+	err = tcp_accept(&c->tc, ts, NULL, conn_recv, conn_close, c);
+	if (err) {
+		/* e.g. EMFILE: the descriptor limit is shared with the rest
+		 * of the daemon */
+		tcp_log(sd, LOG_LVL_WARN, "tcp: cannot accept %s: %s", ps,
+			strerror(err));
+		c->tc = NULL;
 		mem_deref(c);
+		if (!s->n)
+			mem_deref(s);
 		goto reject;
 	}
+	/* a peer that sends without reading cannot make us queue replies */
+	tcp_conn_txqsz_set(c->tc, TCP_TXQ_MAX);
+	c->src = s;
+	s->n++;
 	hash_append(sd->conns, (uint32_t)c->id, &c->le, c);
+	list_append(&sd->conn_old[CONN_NEW], &c->ole, c);
 	sd->n_conns++;
-	tmr_start(&c->idle, TCP_IDLE_MS, conn_idle, c);
+	if (sd->n_conns > sd->conn_hw)
+		sd->conn_hw = sd->n_conns;
+	/* not renewed by anything: a valid request must come first */
+	tmr_start(&c->idle, TCP_NEW_MS, conn_idle, c);
 	return;
  reject:
-	tcp_reject(sa_af(peer) == AF_INET && sd->ts4 ? sd->ts4 :
-		   (sd->ts6 ? sd->ts6 : sd->ts4));
+	tcp_reject(ts);
+}
+
+/* The connection table's bound: below the descriptor limit (raised to
+ * the hard limit by the daemon at start, which also sizes libre's
+ * descriptor table to it), keeping room for everything else the process
+ * opens. */
+static void tcp_limits(struct sipd *sd)
+{
+	struct rlimit rl;
+	size_t lim = 1024, reserve;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl))
+		lim = rl.rlim_cur == RLIM_INFINITY ||
+			rl.rlim_cur > TCP_CONNS_MAX * 2 ?
+			(size_t)TCP_CONNS_MAX * 2 : (size_t)rl.rlim_cur;
+	reserve = lim / 8 > TCP_FD_RESERVE_MIN ? lim / 8 : TCP_FD_RESERVE_MIN;
+	sd->max_conns = lim > 2 * reserve ? lim - reserve : lim / 2;
+	if (sd->max_conns > TCP_CONNS_MAX)
+		sd->max_conns = TCP_CONNS_MAX;
 }
 
 static int tcp_open(struct sipd *sd, struct tcp_sock **tsp,
@@ -1463,16 +1944,79 @@ static int tcp_open(struct sipd *sd, struct tcp_sock **tsp,
 
 /* ---- qualify, keepalive, expiry ------------------------------------- */
 
+/* Where qualify OPTIONS and keep-alives go. Over TCP: the registration's
+ * own connection (send_raw finds it by id; when it is gone nothing is
+ * sent). Over UDP: the Contact's address only when it is the address the
+ * REGISTER came from (a phone listening on another port than it sends
+ * from); a Contact naming any other host is reached at the source
+ * address, NAT-style, so that a registered user cannot aim our requests
+ * at other machines. The source is proven: the REGISTER answered a nonce
+ * bound to it. */
+static const struct sa *probe_dst(const struct reg_binding *b)
+{
+	const struct sa *t = reg_binding_target(b);
+
+	if (b->tp == REG_TP_UDP && sa_cmp(t, &b->src, SA_ADDR))
+		return t;
+	return &b->src;
+}
+
+/* Our address as the phone sees it, for Via and (without a configured
+ * realm) From: the listen address when bound to one, else the local end
+ * of the registration's TCP connection, else the address the kernel
+ * would send from to the phone (a connected UDP socket sends nothing). */
+static void local_host(struct sipd *sd, const struct reg_binding *b,
+		       const struct sa *dst, char *host, size_t sz)
+{
+	struct sa l;
+
+	if (sa_isset(&sd->laddr, SA_ADDR) && !sa_is_any(&sd->laddr)) {
+		re_snprintf(host, sz, "%J", &sd->laddr);
+		return;
+	}
+	sa_init(&l, AF_UNSPEC);
+	if (b->tp != REG_TP_UDP) {
+		struct sipd_conn *c = conn_find(sd, b->conn_id);
+
+		if (c && c->tc && !tcp_conn_local_get(c->tc, &l)) {
+			sa_unmap(&l);
+			re_snprintf(host, sz, "%J", &l);
+			return;
+		}
+	}
+	else {
+		int fd = socket(sa_af(dst), SOCK_DGRAM, 0);
+
+		if (fd >= 0) {
+			l.len = sizeof(l.u);
+			if (connect(fd, &dst->u.sa, dst->len) ||
+			    getsockname(fd, &l.u.sa, &l.len))
+				sa_init(&l, AF_UNSPEC);
+			(void)close(fd);
+		}
+		if (sa_isset(&l, SA_ADDR)) {
+			sa_set_port(&l, sa_port(&sd->laddr));
+			re_snprintf(host, sz, "%J", &l);
+			return;
+		}
+	}
+	re_snprintf(host, sz, "%s", sd->realm);
+}
+
 static void qualify_send(struct sipd *sd, struct reg_binding *b)
 {
-	char host[80];
+	const struct sa *dst = probe_dst(b);
+	char host[80], from[80];
 	uint64_t id = b->id << 16 | (b->q_seq & 0xffff);
 	int n;
 
-	if (sa_isset(&sd->laddr, SA_ADDR) && !sa_is_any(&sd->laddr))
-		re_snprintf(host, sizeof(host), "%J", &sd->laddr);
+	local_host(sd, b, dst, host, sizeof(host));
+	/* From names the PBX: its domain when the admin set a realm, else
+	 * its address ("bulwark" is no host) */
+	if (strcmp(sd->realm, DEFAULT_REALM))
+		re_snprintf(from, sizeof(from), "%s", sd->realm);
 	else
-		re_snprintf(host, sizeof(host), "%s", sd->realm);
+		re_snprintf(from, sizeof(from), "%s", host);
 	n = re_snprintf(sd->obuf, sizeof(sd->obuf),
 			"OPTIONS %s SIP/2.0\r\n"
 			"Via: SIP/2.0/%s %s;branch=" QBRANCH "%016llx;rport\r\n"
@@ -1484,14 +2028,14 @@ static void qualify_send(struct sipd *sd, struct reg_binding *b)
 			"Content-Length: 0\r\n\r\n",
 			reg_binding_uri(b), b->tp == REG_TP_TCP ? "TCP" : "UDP",
 			host,
-			(unsigned long long)id, sd->realm,
+			(unsigned long long)id, from,
 			(unsigned)(id * 2654435761u), reg_binding_uri(b),
 			(unsigned long long)id, sd->realm);
 	if (n <= 0)
 		return;
 	sd->c_qualify++;
-	(void)send_raw(sd, b->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
-		       reg_binding_target(b), b->conn_id, sd->obuf, (size_t)n);
+	(void)send_raw(sd, b->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP, dst,
+		       b->conn_id, sd->obuf, (size_t)n);
 }
 
 static void sweep(void *arg)
@@ -1503,6 +2047,15 @@ static void sweep(void *arg)
 	size_t pos = 0;
 
 	tmr_start(&sd->sweep, 1000, sweep, sd);
+	/* After a connection flood has drained, hand the freed heap back:
+	 * glibc keeps it otherwise (269 MB stayed resident, issue 8). */
+	if (sd->conn_hw >= TCP_TRIM_MIN && sd->n_conns <= sd->conn_hw / 4) {
+		sd->conn_hw = sd->n_conns;
+		sd->c_trim++;
+#ifdef __GLIBC__
+		(void)malloc_trim(0);
+#endif
+	}
 	reg_expire(sd->loc, now, reg_changed, sd);
 	while ((b = reg_binding_next(sd->loc, &pos))) {
 		const struct snap_ext *x;
@@ -1535,7 +2088,7 @@ static void sweep(void *arg)
 		else if (b->nat) {
 			/* keep the NAT binding open */
 			(void)send_raw(sd, b->tp == REG_TP_TCP ? SIPD_TCP :
-				       SIPD_UDP, reg_binding_target(b), b->conn_id,
+				       SIPD_UDP, probe_dst(b), b->conn_id,
 				       "\r\n\r\n", 4);
 			b->q_next = (uint32_t)(now + sd->keepalive_iv);
 		}
@@ -1626,7 +2179,7 @@ static int listeners_open(struct sipd *sd, bool udp, bool tcp)
 static bool conn_free_h(struct le *le, void *arg)
 {
 	(void)arg;
-	mem_deref(le->data);
+	conn_shut(le->data);
 	return false;
 }
 
@@ -1640,6 +2193,10 @@ static void sipd_destructor(void *arg)
 		hash_apply(sd->conns, conn_free_h, NULL);
 		sd->conns = mem_deref(sd->conns);
 	}
+	/* every source entry went with its last connection */
+	sd->conn_srcs = mem_deref(sd->conn_srcs);
+	if (sd->dbg_owner)
+		dbg_handler_set(NULL, NULL);
 	list_flush(&sd->tarpits);
 	reg_persist_close(sd->persist);
 	sd->persist = NULL;
@@ -1690,6 +2247,11 @@ static int sipd_new(struct sipd **sp, struct snapshot *snap)
 		sd->loc->nc_keep = 0;   /* settings_load sets it */
 	if (!err)
 		err = hash_alloc(&sd->conns, 1024);
+	if (!err)
+		err = hash_alloc(&sd->conn_srcs, 1024);
+	list_init(&sd->conn_old[CONN_NEW]);
+	list_init(&sd->conn_old[CONN_VALID]);
+	tcp_limits(sd);
 	if (!err) {
 		sd->mb = mbuf_alloc(OBUF);
 		if (!sd->mb)
@@ -1771,6 +2333,8 @@ int sipd_alloc(struct sipd **sp, const struct sipd_conf *conf,
 	}
 	sd->udp_on = sd->tcp_on = true;
 	tmr_start(&sd->sweep, 1000, sweep, sd);
+	dbg_handler_set(libre_dbg, NULL);
+	sd->dbg_owner = true;
 	{
 		char a[64];
 
@@ -1778,6 +2342,9 @@ int sipd_alloc(struct sipd **sp, const struct sipd_conf *conf,
 		log_info(MOD, "listening on %s (udp, tcp), realm %s, udp "
 			 "receive buffer %d bytes, %zu bindings restored", a,
 			 sd->realm, sd->rcvbuf, restored);
+		log_info(MOD, "tcp: at most %zu connections (below the "
+			 "descriptor limit), %zu unregistered per source",
+			 sd->max_conns, sd->per_src);
 	}
 	*sp = sd;
 	return 0;
@@ -1854,6 +2421,29 @@ json_t *sipd_registrations(struct sipd *sd)
 	return a;
 }
 
+/* The TCP side of the status: how full, and what the limits did. */
+static json_t *tcp_status(const struct sipd *sd)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:I, s:I, s:I}}",
+			 "connections", (json_int_t)sd->n_conns,
+			 "registered", (json_int_t)sd->n_conn_reg,
+			 "limit", (json_int_t)sd->max_conns,
+			 "per_source", (json_int_t)sd->per_src,
+			 "buffered_bytes", (json_int_t)sd->tcp_buffered,
+			 "counters",
+			 "refused_per_source",
+			 (json_int_t)sd->c_tcp_refused_src,
+			 "refused_full", (json_int_t)sd->c_tcp_refused_full,
+			 "evicted", (json_int_t)sd->c_tcp_evicted,
+			 "closed_idle", (json_int_t)sd->c_tcp_idle,
+			 "closed_deadline", (json_int_t)sd->c_tcp_deadline,
+			 "closed_overflow", (json_int_t)sd->c_tcp_overflow,
+			 "send_failed", (json_int_t)sd->c_tcp_send_fail,
+			 "pongs", (json_int_t)sd->c_tcp_pong,
+			 "heap_trims", (json_int_t)sd->c_trim);
+}
+
 json_t *sipd_status(struct sipd *sd)
 {
 	json_t *o, *l;
@@ -1896,6 +2486,12 @@ json_t *sipd_status(struct sipd *sd)
 		      "persist", "queued", (json_int_t)q, "written",
 		      (json_int_t)w, "dropped", (json_int_t)d,
 		      "pending", (json_int_t)pend, "failed", (json_int_t)fail);
+	if (o) {
+		json_object_set_new(json_object_get(o, "counters"),
+				    "keepalives", json_integer(
+					    (json_int_t)sd->c_keepalive));
+		json_object_set_new(o, "tcp", tcp_status(sd));
+	}
 	return o;
 }
 
