@@ -651,6 +651,18 @@ static void retry_free(struct gworker *w)
 	w->n_retry = w->n_retry_ev = 0;
 }
 
+/* The next try of what waits: RETRY_MS from now. */
+static void retry_in(struct gworker *w)
+{
+	clock_gettime(CLOCK_REALTIME, &w->retry_at);
+	w->retry_at.tv_sec += RETRY_MS / 1000;
+	w->retry_at.tv_nsec += (long)(RETRY_MS % 1000) * 1000000L;
+	if (w->retry_at.tv_nsec >= 1000000000L) {
+		w->retry_at.tv_sec++;
+		w->retry_at.tv_nsec -= 1000000000L;
+	}
+}
+
 /* One batch: the kernel part (one nft transaction) and security.log for
  * the new jobs at once; the database part behind whatever waits for a
  * retry, attempted now when due (no retry waiting, or its time came),
@@ -724,15 +736,8 @@ static void run_batch(struct gworker *w, struct gjob *list, bool due,
 			store_health_ok(STORE_HS_GUARD);
 		}
 	}
-	if (w->retry && (due || err)) {
-		clock_gettime(CLOCK_REALTIME, &w->retry_at);
-		w->retry_at.tv_sec += RETRY_MS / 1000;
-		w->retry_at.tv_nsec += (long)(RETRY_MS % 1000) * 1000000L;
-		if (w->retry_at.tv_nsec >= 1000000000L) {
-			w->retry_at.tv_sec++;
-			w->retry_at.tv_nsec -= 1000000000L;
-		}
-	}
+	if (w->retry && (due || err))
+		retry_in(w);
 	store_health_pending(STORE_HS_GUARD, w->n_retry, 0);
 	pthread_mutex_lock(&w->mtx);
 	if (due && last_seq > w->tried)
@@ -789,6 +794,10 @@ static void *worker_main(void *arg)
 			log_line(w, NULL);
 			log_sync(w, 0);
 		}
+		/* a log that still fails with nothing else to retry is probed
+		 * once per RETRY_MS, not in a loop */
+		if (w->log_gap && !w->retry && due)
+			retry_in(w);
 		if (stop && w->retry) {
 			pthread_mutex_lock(&w->mtx);
 			w->lost += w->n_retry;

@@ -238,3 +238,36 @@ def _scenario(d, data):
     assert d.api("GET", "/ext/499?staged=1")[0] == 200
     assert d.api("GET", "/ext/498?staged=1")[0] == 404
     assert storage(d)["state"] == "ok"
+
+
+def test_security_log_failures_are_counted(tmp_path):
+    """security.log that cannot be written (here: /dev/full) is counted and
+    shown as degraded; the daemon goes on, and does not spin retrying."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "security.log").symlink_to("/dev/full")
+    d = Daemon(data)
+    d.start()
+    try:
+        assert d.cli("settings", "set", "guard", "offload=false") \
+            .returncode == 0
+        assert d.cli("commit").returncode == 0
+        code, body = d.api("POST", "/bans", {"source": BAN})
+        assert code == 200, body          # the database took it
+        st = wait_for(lambda: (lambda s: s if s["lost"]["security_log"] >= 1
+                               else None)(storage(d)))
+        assert st, storage(d)
+        assert st["state"] == "degraded"
+        assert st["last_error"]["source"] == "security_log"
+        assert st["failed_writes"]["security_log"] >= 1
+        # the probe for a returning disk runs once a second, not in a loop
+        ticks = os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{d.proc.pid}/stat") as f:
+            before = sum(int(x) for x in f.read().split()[13:15])
+        time.sleep(2)
+        with open(f"/proc/{d.proc.pid}/stat") as f:
+            after = sum(int(x) for x in f.read().split()[13:15])
+        assert (after - before) / ticks < 0.5, after - before
+        assert [b["source"] for b in d.api("GET", "/bans")[1]] == [BAN]
+    finally:
+        d.stop()
