@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "model/model.h"
 
 /* Print the report items of a successful reply that carry warnings. */
 static void print_warnings(const json_t *reply)
@@ -526,6 +527,74 @@ static int ext_import(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+static const char *kind_word(enum model_kind k)
+{
+	static const char *const w[] = {
+		[MODEL_BOOL] = "bool", [MODEL_INT] = "int",
+		[MODEL_STRING] = "text", [MODEL_ENUM] = "choice",
+		[MODEL_LIST] = "list", [MODEL_SECRET] = "secret",
+	};
+
+	return (size_t)k < sizeof(w) / sizeof(w[0]) && w[k] ? w[k] : "?";
+}
+
+/* One row of 'ext fields', from the model's table (the same table the
+ * daemon validates with, so the list cannot drift from the rules). */
+static json_t *field_row(const struct model_field *f)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "field",
+			      f->name, "tab", model_tab_name(f->tab), "kind",
+			      kind_word(f->kind), "default", f->def ? f->def :
+			      "", "label", f->label ? f->label : "", "help",
+			      f->help ? f->help : "", "required", f->required);
+	json_t *types = json_array(), *ch = json_array();
+
+	for (int t = 0; t < MODEL_TYPE_COUNT; t++)
+		if (model_type_has((enum model_type)t, f))
+			json_array_append_new(types, json_string(
+				model_type_name((enum model_type)t)));
+	for (const char *const *c = f->choices; c && *c; c++)
+		json_array_append_new(ch, json_string(*c));
+	json_object_set_new(o, "types", types);
+	json_object_set_new(o, "choices", ch);
+	if (f->kind == MODEL_INT || f->max) {
+		json_object_set_new(o, "min", json_integer(f->min));
+		json_object_set_new(o, "max", json_integer(f->max));
+	}
+	return o;
+}
+
+static int ext_fields(struct cli *c, int argc, char **argv)
+{
+	static const char *const cols[] = { "field", "tab", "kind",
+					    "default", "label" };
+	enum model_type t = MODEL_SIP;
+	bool by_type = false;
+	json_t *rows;
+
+	if (argc == 2 && !strcmp(argv[0], "--type")) {
+		if (model_type_parse(argv[1], &t))
+			return cli_usage(c, "--type: '%s' is not a type (sip "
+					 "iax2 zap voicemail hotdesk virtual "
+					 "ring_group shared)", argv[1]);
+		by_type = true;
+	} else if (argc) {
+		return cli_usage(c, "unexpected argument '%s'", argv[0]);
+	}
+	rows = json_array();
+	if (!rows)
+		return CLI_USAGE;
+	for (size_t i = 0; i < model_field_count; i++)
+		if (!by_type || model_type_has(t, &model_fields[i]))
+			json_array_append_new(rows, field_row(&model_fields[i]));
+	if (c->json)
+		cli_print_json(rows);
+	else
+		cli_print_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
+	json_decref(rows);
+	return CLI_OK;
+}
+
 static int ext_export(struct cli *c, int argc, char **argv)
 {
 	bool running = false, reveal = false;
@@ -569,5 +638,8 @@ const struct cli_cmd cli_ext_cmds[] = {
 	  "file." },
 	{ "ext", "export", ext_export, "[--running]",
 	  "Print every extension as CSV (no secrets)." },
+	{ "ext", "fields", ext_fields, "[--type TYPE]",
+	  "Every field (of one type): name, tab, kind, default, label; "
+	  "--json adds types, bounds, choices and help." },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

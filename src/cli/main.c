@@ -15,6 +15,9 @@
 #include "cli/cli.h"
 
 #define DEFAULT_DATA "/var/lib/bulwark"
+#ifndef BULWARK_VERSION
+#define BULWARK_VERSION "unknown"
+#endif
 
 /* Every command table; add yours here. */
 static const struct cli_cmd *const cli_tables[] = {
@@ -35,6 +38,7 @@ static void usage(FILE *f)
 "               [--url https://ADDR:PORT --user admin:PW\n"
 "                [--cacert FILE | --fingerprint sha256//PIN]]\n"
 "               COMMAND [ARGS]\n"
+"       bulwark help [COMMAND]      bulwark --version\n"
 "\n"
 "  --data DIR   data directory of the daemon (default " DEFAULT_DATA
 ", or $BULWARK_DATA);\n"
@@ -334,6 +338,11 @@ int main(int argc, char **argv)
 			free(args);
 			return CLI_OK;
 		}
+		if (!strcmp(o, "--version") || !strcmp(o, "-V")) {
+			printf("bulwark %s\n", BULWARK_VERSION);
+			free(args);
+			return CLI_OK;
+		}
 		if (i + 1 >= n || (strcmp(o, "--data") && strcmp(o, "--url") &&
 				   strcmp(o, "--user") && strcmp(o, "--cacert") &&
 				   strcmp(o, "--fingerprint"))) {
@@ -371,6 +380,23 @@ int main(int argc, char **argv)
 		c.url = strndup(c.url, l);
 	}
 
+	/* help [COMMAND]: what a Unix admin types first; needs no daemon */
+	if (!strcmp(args[i], "help")) {
+		rc = CLI_OK;
+		if (i + 1 >= n)
+			usage(stdout);
+		else if (known_name(args[i + 1]))
+			usage_of(stdout, args[i + 1]);
+		else {
+			fprintf(stderr, "bulwark: help: no command '%s'\n",
+				args[i + 1]);
+			usage(stderr);
+			rc = CLI_USAGE;
+		}
+		free((char *)c.url);
+		free(args);
+		return rc;
+	}
 	cmd = find_cmd(args[i], i + 1 < n ? args[i + 1] : NULL);
 	if (!cmd) {
 		if (known_name(args[i]))

@@ -151,8 +151,10 @@ def test_missing_word_list_is_loud_and_persistent(make_daemon, tmp_path,
 
 
 def test_meson_install_ships_the_word_list(tmp_path):
-    """meson install puts the common-password list where the installed
-    daemon looks (PREFIX/share/bulwark), and that daemon loads it."""
+    """meson install into a staging root: the common-password list where
+    the installed daemon looks (PREFIX/share/bulwark), both programs, the
+    man pages, the systemd unit (clean under systemd-analyze verify) and
+    its system user."""
     dest = tmp_path / "root"
     r = subprocess.run(["meson", "install", "-C", str(BUILD), "--no-rebuild",
                         "--destdir", str(dest)], capture_output=True,
@@ -166,8 +168,28 @@ def test_meson_install_ships_the_word_list(tmp_path):
     share = prefix / opt["datadir"] / "bulwark"
     assert (share / "common-passwords.txt").read_bytes() == \
         (ROOT / "data" / "common-passwords.txt").read_bytes()
-    assert os.access(prefix / opt["bindir"] / "bulwarkd", os.X_OK)
-    assert os.access(prefix / opt["bindir"] / "bulwark", os.X_OK)
+    bindir = prefix / opt["bindir"]
+    assert os.access(bindir / "bulwarkd", os.X_OK)
+    assert os.access(bindir / "bulwark", os.X_OK)
+    # ---- 8. the production install: man pages, unit, system user
+    man = prefix / opt["mandir"]
+    for page in (man / "man8" / "bulwarkd.8", man / "man1" / "bulwark.1"):
+        r = subprocess.run(["groff", "-man", "-ww", "-z", str(page)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and not r.stderr, (page, r.stderr)
+    sysusers = prefix / "lib" / "sysusers.d" / "bulwark.conf"
+    assert sysusers.read_text().split("\n")[1].startswith("u bulwark ")
+    unit = prefix / "lib" / "systemd" / "system" / "bulwarkd.service"
+    text = unit.read_text()
+    want = f"ExecStart={opt['prefix']}/{opt['bindir']}/bulwarkd "
+    assert want in text, text
+    # systemd-analyze verify checks that ExecStart exists: point it at
+    # the staged binary (the only line changed)
+    staged = tmp_path / "bulwarkd.service"
+    staged.write_text(text.replace(want, f"ExecStart={bindir}/bulwarkd "))
+    r = subprocess.run(["systemd-analyze", "verify", str(staged)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr
 
 
 # ---- 5. web and call passwords follow a policy --------------------------
@@ -360,3 +382,72 @@ def test_classes_and_features_checked(daemon):
     feats = json.dumps(daemon.cli("--json", "settings", "show",
                                   "features").json)
     assert "hotdesk" in feats and "*55" in feats
+
+
+
+# ---- 8. the command line a Unix admin expects ---------------------------
+
+def _cli(*args):
+    return subprocess.run([str(BULWARK), *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_version_and_help_need_no_daemon():
+    r = _cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("bulwark "), r
+    assert r.stdout.split()[1][0].isdigit()
+    r = _cli("help")
+    assert r.returncode == 0 and "Commands:" in r.stdout
+    r = _cli("help", "firewall")
+    assert r.returncode == 0 and "bulwark firewall apply" in r.stdout
+    assert "bulwark ext add" not in r.stdout
+    r = _cli("help", "nosuch")
+    assert r.returncode == 2 and "nosuch" in r.stderr
+
+
+def test_ext_fields_is_the_model_table():
+    everything = json.loads(_cli("--json", "ext", "fields").stdout)
+    hotdesk = json.loads(_cli("--json", "ext", "fields", "--type",
+                              "hotdesk").stdout)
+    names = {f["field"] for f in hotdesk}
+    assert "hotdesk.pin" in names and "auth.password" not in names
+    assert all("hotdesk" in f["types"] for f in hotdesk)
+    # the field reference of the admin guide lists the same fields
+    doc = (ROOT / "docs/admin/extensions.md").read_text()
+    import re
+    documented = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", doc.split(
+        "<!-- BEGIN FIELDS -->")[1], re.M))
+    assert documented == {f["field"] for f in everything}
+    human = _cli("ext", "fields", "--type", "ring_group").stdout
+    assert "ring_group.members" in human and "voicemail.pin" not in human
+    assert _cli("ext", "fields", "--type", "fax").returncode == 2
+
+
+def test_cli_reference_and_man_page_name_every_command():
+    """Every command 'bulwark help' lists is in the admin guide
+    (docs/admin/*.md: cli.md and the page of its feature) and in
+    bulwark(1)."""
+    import re
+    cmds = set()
+    for line in _cli("help").stdout.split("Commands:")[1].splitlines():
+        w = line.split()
+        if w and w[0][0].isalpha() and line.startswith("  "):
+            cmds.add(" ".join(w[:2]) if len(w) > 1 and
+                     re.match(r"^[a-z]+$", w[1]) else w[0])
+    ref = "".join(p.read_text() for p in (ROOT / "docs/admin").glob("*.md"))
+    man = (ROOT / "docs/man/bulwark.1").read_text().replace("\\-", "-")
+    missing = [c for c in cmds
+               if f"bulwark {c}" not in ref and f"`{c}`" not in ref]
+    assert not missing, missing
+    tops = {c.split()[0] for c in cmds}
+    assert not [t for t in tops if t not in man], tops
+
+
+def test_status_is_human_readable_json_with_flag(daemon):
+    human = daemon.cli("status")
+    assert human.returncode == 0
+    assert not human.stdout.lstrip().startswith("{")
+    assert "listening on" in human.stdout and "daemon" in human.stdout
+    assert '{"' not in human.stdout      # no raw JSON objects
+    st = daemon.cli("--json", "status").json
+    assert st["daemon"] == "bulwarkd" and "sip" in st
