@@ -65,6 +65,8 @@ int main(int argc, char **argv)
 	char ext[16];
 	double t0, t;
 	const char *ua = "Yealink SIP-T46S 66.86.0.15";
+	/* failures that answered our challenge: they count */
+	const struct guard_proof pf = { .nonce = true, .nonce_ts = 0 };
 
 	if (n < 1000)
 		n = 1000;
@@ -77,7 +79,7 @@ int main(int argc, char **argv)
 		legit[i] = v4(0x0a000000u + (uint32_t)i);
 		snprintf(ext, sizeof(ext), "%d", 1000 + i);
 		guard_auth_result(g, &legit[i], ext, strlen(ext), GUARD_AUTH_OK,
-				  ua, strlen(ua));
+				  &pf, ua, strlen(ua));
 	}
 	guard_ban_add(g, "198.51.100.1", 3600);
 
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
 		int k = (int)(i % 1000);
 		snprintf(ext, sizeof(ext), "%d", 1000 + k);
 		sink += guard_auth_result(g, &legit[k], ext, strlen(ext),
-					  GUARD_AUTH_OK, ua, strlen(ua));
+					  GUARD_AUTH_OK, &pf, ua, strlen(ua));
 	}
 	t = now_ns() - t0;
 	printf("auth/ok         %8.1f ns/call\n", t / (double)n);
@@ -127,14 +129,14 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n / 10; i++) {
 		struct sa s = v4(0x0c000000u + rnd() % 10000000u);
 		sink += guard_auth_result(g, &s, "201", 3,
-					  GUARD_AUTH_BAD_PASSWORD, "x", 1);
+					  GUARD_AUTH_BAD_PASSWORD, &pf, "x", 1);
 	}
 	t = now_ns() - t0;
 	printf("auth/fail       %8.1f ns/call\n", t / (double)(n / 10));
 
 	t0 = now_ns();
 	for (long i = 0; i < n; i++)
-		sink += guard_request(g, &legit[i % 1000], ua, strlen(ua));
+		sink += guard_request(g, &legit[i % 1000], 0, ua, strlen(ua));
 	t = now_ns() - t0;
 	printf("request/ua      %8.1f ns/call\n", t / (double)n);
 

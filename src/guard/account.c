@@ -9,6 +9,15 @@
  * address is not banned because one phone has a wrong password: for a
  * credited source, repeated failures block that extension from that source
  * instead of the whole address.
+ *
+ * Only proof moves an address toward a ban. Over UDP anyone can put any
+ * source address on a packet, so a failure counts only when its sender
+ * shows it receives our packets at that address: it came over an
+ * established TCP/TLS connection, or it carries a nonce of ours (bound to
+ * the address it was sent to; the registrar checked it). A failure
+ * without proof (an Authorization header too broken to reach the nonce
+ * check), a scanner user agent on a lone datagram, a plain request from a
+ * source on probation: answered or dropped, rate-limited, never counted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +91,11 @@ static bool credited(const struct guard *g, const struct gsrc *s,
 	       now - s->last_ok < (uint64_t)g->cfg.credit_hours * 3600000u;
 }
 
+static bool proven(const struct guard_proof *pf)
+{
+	return pf && (pf->conn || pf->nonce);
+}
+
 static void str_trunc(char *dst, size_t sz, const char *src, size_t len)
 {
 	if (!src)
@@ -106,7 +120,14 @@ static struct gsrc *src_get(struct guard *g, const struct gaddr *a,
 	key_addr(&k, a);
 	s = gtab_put(&g->src, &k, &created);
 	if (created) {
-		s->tokens = g->cfg.burst * 1000u;
+		/* evicted by a flood, or never seen: the credit table says
+		 * whether it authenticated (forged sources never enter it) */
+		const struct gcred *c = g->credit.n ?
+			gtab_get(&g->credit, &k) : NULL;
+
+		s->last_ok = c ? c->last_ok : 0;
+		s->tokens = (credited(g, s, now) ? g->cfg.burst_auth :
+			     g->cfg.burst) * 1000u;
 		s->tok_ms = now;
 	} else if (s->nfail && now - s->last_fail > 7ull * 86400000u) {
 		s->nfail = 0;   /* ring ticks are 32-bit: forget old ones */
@@ -228,9 +249,13 @@ bool guard_scanner_match(const struct guard_cfg *c, const char *ua,
  * window has every further request counted like a failure, so that an
  * attacker who interleaves unauthenticated requests (each answered with a
  * challenge) still gets at most fail_threshold answers. A source that
- * authenticated successfully is never on probation. */
+ * authenticated successfully is never on probation. Only requests over a
+ * connection are counted here: a plain datagram proves nothing about its
+ * source (one forged failure and four forged OPTIONS banned an address).
+ * Over UDP the challenges an attacker answers are counted instead, when
+ * it uses their nonce (guard_auth_result). */
 static enum guard_verdict probation(struct guard *g, const struct sa *src,
-				    uint64_t now)
+				    unsigned flags, uint64_t now)
 {
 	struct gaddr a, full;
 	struct gkey k;
@@ -244,6 +269,8 @@ static enum guard_verdict probation(struct guard *g, const struct sa *src,
 	if (!s)
 		return GUARD_PASS;
 	s->counted = false;
+	if (!(flags & GUARD_REQ_CONN))
+		return GUARD_PASS;
 	if (s->last_ok || !s->nfail || now - s->last_fail >= win ||
 	    !ring_count(s->fail, s->nfail, t, win))
 		return GUARD_PASS;
@@ -258,37 +285,69 @@ static enum guard_verdict probation(struct guard *g, const struct sa *src,
 	return GUARD_PASS;
 }
 
+#define SCAN_EVENT_MS 60000u   /* one unproven scanner event per source */
+
+/* A scanner user agent with proof (over a connection, or answering our
+ * challenge with its nonce): banned at once, unless the address is
+ * trusted or credited (an office NAT is not banned for one machine behind
+ * it). Without proof: an event at most once a minute per source, no ban.
+ * Returns true if it banned. */
+static bool scanner_seen(struct guard *g, const struct gaddr *a,
+			 const struct gaddr *full, bool proof,
+			 const char *ua, size_t ua_len, uint64_t now)
+{
+	struct gsrc *s;
+	char uab[128], buf[64];
+
+	if (guard_ban_find(g, a, now) || guard_trusted(g, full, now))
+		return false;
+	s = src_get(g, a, now);
+	if (credited(g, s, now))
+		return false;
+	if (!proof && s->scan_event && now - s->scan_event < SCAN_EVENT_MS)
+		return false;
+	str_trunc(uab, sizeof(uab), ua, ua_len);
+	gaddr_str(a, buf, sizeof(buf));
+	guard_event(g, "scanner", json_pack("{s:s,s:s,s:b}", "source", buf,
+		"user_agent", uab, "proven", proof));
+	if (!proof) {
+		s->scan_event = now;
+		return false;
+	}
+	guard_ban_impose(g, a, "scanner", s, 0, false, now);
+	return true;
+}
+
 enum guard_verdict guard_request(struct guard *g, const struct sa *src,
-				 const char *ua, size_t ua_len)
+				 unsigned flags, const char *ua,
+				 size_t ua_len)
 {
 	struct gaddr a, full;
 	uint64_t now;
-	char uab[128];
+	bool conn = flags & GUARD_REQ_CONN;
 
 	if (!g)
 		return GUARD_PASS;
 	now = guard_now(g);
 	if (!guard_scanner_match(&g->cfg, ua, ua_len))
-		return probation(g, src, now);
+		return probation(g, src, flags, now);
 	if (gaddr_from_sa(&a, src, g->cfg.ipv6_prefix) ||
 	    gaddr_from_sa(&full, src, 128))
 		return GUARD_DROP;
 	g->st.scanner++;
-	if (guard_ban_find(g, &a, now))
-		return GUARD_DROP;
-	str_trunc(uab, sizeof(uab), ua, ua_len);
-	/* A scanner user agent from an address that authenticated recently
-	 * is dropped but does not ban it: over UDP the source may be forged
-	 * to get a real office banned. */
-	if (!guard_trusted(g, &full, now) &&
+	/* A lone datagram with a scanner user agent may carry a forged
+	 * source: one such OPTIONS must not ban a trunk or a phone that has
+	 * not registered yet. A REGISTER from an address that could be
+	 * banned goes on to be challenged: a scanner that really receives
+	 * our answers comes back with the nonce, and that bans it
+	 * (guard_auth_result). Anything else gets no answer at all. */
+	if (!conn && (flags & GUARD_REQ_REGISTER) &&
+	    !guard_ban_find(g, &a, now) && !guard_trusted(g, &full, now) &&
 	    !credited(g, src_get(g, &a, now), now)) {
-		char buf[64];
-		gaddr_str(&a, buf, sizeof(buf));
-		guard_event(g, "scanner", json_pack("{s:s,s:s}",
-			"source", buf, "user_agent", uab));
-		guard_ban_impose(g, &a, "scanner", src_get(g, &a, now), 0,
-				 false, now);
+		(void)scanner_seen(g, &a, &full, false, ua, ua_len, now);
+		return probation(g, src, flags, now);
 	}
+	(void)scanner_seen(g, &a, &full, conn, ua, ua_len, now);
 	return GUARD_DROP;
 }
 
@@ -317,6 +376,7 @@ static const char *const auth_reason[] = {
 	[GUARD_AUTH_STALE] = "stale_credentials",
 	[GUARD_AUTH_MISMATCH] = "user_mismatch",
 	[GUARD_AUTH_MALFORMED] = "malformed",
+	[GUARD_AUTH_TRANSPORT] = "transport_refused",
 };
 
 static void remember_ext(struct gsrc *s, const char *ext)
@@ -385,7 +445,7 @@ static void distributed(struct guard *g, const char *ext, size_t len,
  * GUARD_CREDIT_SAVE_MS, so a refresh storm costs a few rows, not one per
  * REGISTER. The worker forgets rows older than credit_hours and keeps at
  * most max_tracked. */
-static void save_credit(struct guard *g, struct gsrc *s,
+static void save_credit(struct guard *g, struct gcred *c,
 			const struct gaddr *a, uint64_t now)
 {
 	struct gjob *j;
@@ -401,8 +461,23 @@ static void save_credit(struct guard *g, struct gsrc *s,
 	j->until = now;
 	j->cutoff = now > span ? now - span : 0;
 	j->keep = g->cfg.max_tracked;
-	s->ok_saved = now;
+	c->ok_saved = now;
 	gworker_push(g->worker, j);
+}
+
+/* A success: into the credit table (bounded; only successes enter it). */
+static void credit(struct guard *g, struct gsrc *s, const struct gaddr *a,
+		   uint64_t now)
+{
+	struct gkey k;
+	struct gcred *c;
+
+	key_addr(&k, a);
+	c = gtab_put(&g->credit, &k, NULL);
+	c->last_ok = now;
+	s->last_ok = now;
+	if (!c->ok_saved || now - c->ok_saved >= GUARD_CREDIT_SAVE_MS)
+		save_credit(g, c, a, now);
 }
 
 static bool ext_under_attack(struct guard *g, const char *ext, size_t len,
@@ -416,19 +491,71 @@ static bool ext_under_attack(struct guard *g, const char *ext, size_t len,
 	return e && e->attack_until > now;
 }
 
+/* The right password over a transport the extension does not allow: a
+ * misconfigured phone, not an attack. Never counted; one event and log
+ * line per (source, extension) per STALE_EVENT_MS. */
+static void transport_refused(struct guard *g, struct gsrc *s,
+			      struct gpair *p, const struct gaddr *full,
+			      const char *eb, const char *ua, size_t ua_len,
+			      uint64_t now)
+{
+	char uab[128], srcb[64];
+
+	g->st.transport++;
+	if (s->counted) {   /* not an attack: undo the probation count */
+		s->head = (uint8_t)((s->head + GUARD_RING - 1) % GUARD_RING);
+		if (s->nfail)
+			s->nfail--;
+		s->counted = false;
+	}
+	if (p && p->last_tp_event && now - p->last_tp_event < STALE_EVENT_MS)
+		return;
+	if (p)
+		p->last_tp_event = now;
+	gaddr_str(full, srcb, sizeof(srcb));
+	str_trunc(uab, sizeof(uab), ua, ua_len);
+	log_warn("guard", "extension %s: right password from %s over a "
+		 "transport the extension does not allow (user agent \"%s\")",
+		 eb, srcb, uab);
+	guard_event(g, "transport_refused", json_pack(
+		"{s:s,s:s,s:s,s:s}", "extension", eb, "source", srcb,
+		"user_agent", uab, "message", "right password over a transport "
+		"this extension does not allow (phone.transports)"));
+}
+
+/* Over UDP, the challenges an attacker on probation answers are counted
+ * when it uses them: a failure whose nonce was issued at or after the
+ * source's previous counted failure proves that the sender received that
+ * challenge too, so it counts twice (the challenge and the failure). This
+ * keeps a cracker alternating REGISTER/guess at fail_threshold answers,
+ * like the request-counting probation over TCP, without counting a single
+ * unproven datagram. */
+static bool probation_challenge(const struct guard *g, const struct gsrc *s,
+				const struct guard_proof *pf, uint32_t t,
+				uint64_t now, uint64_t prev_fail)
+{
+	uint32_t win = g->cfg.fail_window * 1000u;
+
+	return !pf->conn && pf->nonce && !s->last_ok && prev_fail &&
+	       now - prev_fail < win &&
+	       ring_count(s->fail, s->nfail, t, win) &&
+	       pf->nonce_ts >= prev_fail / 1000u;
+}
+
 enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 				     const char *ext, size_t ext_len,
-				     enum guard_auth res, const char *ua,
-				     size_t ua_len)
+				     enum guard_auth res,
+				     const struct guard_proof *pf,
+				     const char *ua, size_t ua_len)
 {
 	struct gaddr a, full;
 	struct gsrc *s;
 	struct gpair *p = NULL;
 	struct gkey k;
-	uint64_t now;
+	uint64_t now, prev_fail;
 	uint32_t t;
 	char eb[GUARD_EXTLEN], srcb[64];
-	bool cred;
+	bool cred, proof = proven(pf);
 
 	if (!g || gaddr_from_sa(&a, src, g->cfg.ipv6_prefix) ||
 	    gaddr_from_sa(&full, src, 128))
@@ -438,11 +565,22 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 	now = guard_now(g);
 	t = tick(g, now);
 	s = src_get(g, &a, now);
-	if (ext_len) {
+	str_trunc(eb, sizeof(eb), ext, ext_len);
+
+	/* A scanner user agent that reached the registrar (a REGISTER over
+	 * UDP, guard_request): with our nonce it has shown it receives our
+	 * answers, and is banned at once; without, it gets no answer. */
+	if (guard_scanner_match(&g->cfg, ua, ua_len)) {
+		s->counted = false;
+		(void)scanner_seen(g, &a, &full, proof, ua, ua_len, now);
+		return GUARD_DROP;
+	}
+	/* A forged source must not create per-pair state either: pairs
+	 * carry credited offices' extension blocks. */
+	if (ext_len && (proof || res == GUARD_AUTH_OK)) {
 		key_pair(&k, g, &a, ext, ext_len);
 		p = gtab_put(&g->pair, &k, NULL);
 	}
-	str_trunc(eb, sizeof(eb), ext, ext_len);
 
 	switch (res) {
 	case GUARD_AUTH_OK:
@@ -450,15 +588,16 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 		if (!credited(g, s, now) &&
 		    s->tokens < g->cfg.burst_auth * 1000u)
 			s->tokens = g->cfg.burst_auth * 1000u;
-		s->last_ok = now;
+		credit(g, s, &a, now);
 		s->counted = false;
-		if (!s->ok_saved || now - s->ok_saved >= GUARD_CREDIT_SAVE_MS)
-			save_credit(g, s, &a, now);
 		if (p) {
 			p->last_ok = now;
 			p->nfail = 0;
 			p->blocked_until = 0;
 		}
+		return GUARD_PASS;
+	case GUARD_AUTH_TRANSPORT:
+		transport_refused(g, s, p, &full, eb, ua, ua_len, now);
 		return GUARD_PASS;
 	case GUARD_AUTH_STALE:
 		g->st.stale++;
@@ -496,28 +635,44 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 
 	/* A failure (or garbage). */
 	g->st.auth_fail++;
-	cred = credited(g, s, now);
-	s->failures++;
-	s->last_fail = now;
-	remember_ext(s, eb);
-	if (s->counted)
-		s->counted = false;   /* guard_request counted it already */
-	else
-		ring_push(s->fail, &s->nfail, &s->head, t);
-	if (p)
-		ring_push(p->fail, &p->nfail, &p->head, t);
 	if (fail_event_allowed(g, now)) {
 		char uab[128];
 		gaddr_str(&full, srcb, sizeof(srcb));
 		str_trunc(uab, sizeof(uab), ua, ua_len);
 		/* own bucket (fail_event_allowed), not the shared one: a
 		 * flood of failures must not starve ban events */
-		guard_event_always(g, "auth_failure", json_pack("{s:s,s:s,s:s,s:s}",
-			"extension", eb, "source", srcb, "user_agent", uab,
-			"reason", auth_reason[res]));
+		guard_event_always(g, "auth_failure", json_pack(
+			"{s:s,s:s,s:s,s:s,s:b}", "extension", eb,
+			"source", srcb, "user_agent", uab,
+			"reason", auth_reason[res], "proven", proof));
 	}
+	if (!proof) {
+		/* answered like any failure, never counted: the source
+		 * address may be someone else's */
+		g->st.unproven++;
+		s->counted = false;
+		return GUARD_PASS;
+	}
+	cred = credited(g, s, now);
+	prev_fail = s->last_fail;
+	s->failures++;
+	remember_ext(s, eb);
+	if (s->counted) {
+		s->counted = false;   /* guard_request counted it already */
+	} else {
+		if (probation_challenge(g, s, pf, t, now, prev_fail))
+			ring_push(s->fail, &s->nfail, &s->head, t);
+		ring_push(s->fail, &s->nfail, &s->head, t);
+	}
+	s->last_fail = now;
+	if (p)
+		ring_push(p->fail, &p->nfail, &p->head, t);
+	/* Unknown names count like real ones: if only real extensions went
+	 * into tarpit mode, the delay itself would tell an attacker which
+	 * extensions exist. */
 	if (ext_len && (res == GUARD_AUTH_BAD_PASSWORD ||
-			res == GUARD_AUTH_MISMATCH))
+			res == GUARD_AUTH_MISMATCH ||
+			res == GUARD_AUTH_UNKNOWN_USER))
 		distributed(g, ext, ext_len, &a, now);
 
 	if (guard_trusted(g, &full, now))

@@ -33,7 +33,7 @@ struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
 static const char *const ev_types[GUARD_EV_TYPES] = {
 	"auth_failure", "ban", "unban", "scanner", "stale_credentials",
 	"distributed_attack", "extension_blocked", "trust", "rate_limited",
-	"events_suppressed", "other",
+	"events_suppressed", "transport_refused", "other",
 };
 
 static size_t ev_type_idx(const char *type)
@@ -84,6 +84,9 @@ static int tables_alloc(struct guard *g, const struct guard_cfg *c)
 	if (!err)
 		err = gtab_init(&g->ban, c->max_bans, sizeof(struct gban),
 				sd ^ 0x3333);
+	if (!err)
+		err = gtab_init(&g->credit, c->max_tracked,
+				sizeof(struct gcred), sd ^ 0x4444);
 	return err;
 }
 
@@ -93,6 +96,7 @@ static void tables_free(struct guard *g)
 	gtab_free(&g->pair);
 	gtab_free(&g->ext);
 	gtab_free(&g->ban);
+	gtab_free(&g->credit);
 }
 
 static void resize(struct gtab *t, size_t cap)
@@ -110,6 +114,7 @@ void guard_set_cfg(struct guard *g, const struct guard_cfg *cfg)
 	resize(&g->pair, cfg->max_tracked);
 	resize(&g->ext, cfg->max_tracked / 4 + 16);
 	resize(&g->ban, cfg->max_bans);
+	resize(&g->credit, cfg->max_tracked);
 	if (nft_changed)
 		guard_nft_setup(g);
 }
@@ -227,10 +232,13 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
 
 /* Credit survives a restart: sources that authenticated recently get
  * their higher threshold and allowance back at once (an office NAT with
- * one stale phone is not a stranger after a restart). Most recent last,
- * so that they are the most recent in the LRU order too. Entries older
- * than the longest credit_hours are not loaded; the configured
- * credit_hours still decides at each request. */
+ * one stale phone is not a stranger after a restart). They go into the
+ * credit table, which only successes enter (a forged flood filling the
+ * source table cannot evict them); a source entry takes its credit from
+ * there when it is created. Most recent last, so that they are the most
+ * recent in the LRU order too. Entries older than the longest
+ * credit_hours are not loaded; the configured credit_hours still decides
+ * at each request. */
 static void load_credit(struct guard *g, sqlite3 *db, uint64_t now)
 {
 	size_t max = g->cfg.max_tracked, n = 0;
@@ -243,8 +251,7 @@ static void load_credit(struct guard *g, sqlite3 *db, uint64_t now)
 		n = 0;
 	while (n--) {
 		struct gkey k;
-		struct gsrc *s;
-		bool created;
+		struct gcred *c;
 
 		if (cr[n].last_ok > now)
 			continue;
@@ -252,13 +259,11 @@ static void load_credit(struct guard *g, sqlite3 *db, uint64_t now)
 		memcpy(k.k, cr[n].addr.a, 16);
 		k.k[16] = cr[n].addr.plen;
 		k.k[17] = cr[n].addr.v4;
-		s = gtab_put(&g->src, &k, &created);
-		if (!s || s->last_ok >= cr[n].last_ok)
+		c = gtab_put(&g->credit, &k, NULL);
+		if (!c || c->last_ok >= cr[n].last_ok)
 			continue;
-		s->last_ok = cr[n].last_ok;
-		s->ok_saved = cr[n].last_ok;
-		s->tokens = g->cfg.burst_auth * 1000u;
-		s->tok_ms = now;
+		c->last_ok = cr[n].last_ok;
+		c->ok_saved = cr[n].last_ok;
 	}
 	free(cr);
 }
@@ -601,7 +606,8 @@ json_t *guard_status(struct guard *g)
 		snprintf(off, sizeof(off), "unavailable (no data directory); "
 			 "dropping in user space");
 	return json_pack("{s:s,s:s,s:b,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
+			 "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+			 "s:{s:I,s:I,s:I,s:I,s:I,s:I}}",
 		"state", "running",
 		"kernel_offload", off,
 		"offload_active", active,
@@ -613,6 +619,8 @@ json_t *guard_status(struct guard *g)
 		"scanner", (json_int_t)g->st.scanner,
 		"auth_ok", (json_int_t)g->st.auth_ok,
 		"auth_fail", (json_int_t)g->st.auth_fail,
+		"auth_fail_unproven", (json_int_t)g->st.unproven,
+		"transport_refused", (json_int_t)g->st.transport,
 		"stale", (json_int_t)g->st.stale,
 		"bans", (json_int_t)g->st.bans,
 		"tarpit", (json_int_t)g->st.tarpit,
@@ -625,6 +633,7 @@ json_t *guard_status(struct guard *g)
 		"pairs", (json_int_t)g->pair.n,
 		"extensions", (json_int_t)g->ext.n,
 		"bans", (json_int_t)g->ban.n,
+		"credited", (json_int_t)g->credit.n,
 		"evicted", (json_int_t)(g->src.evicted + g->pair.evicted +
 					g->ext.evicted));
 }

@@ -7,7 +7,9 @@
 #ifndef BULWARK_GUARD_H
 #define BULWARK_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "store/store.h"
@@ -29,7 +31,29 @@ enum guard_auth {
 	GUARD_AUTH_STALE,          /* matched the previous password's HA1 */
 	GUARD_AUTH_MISMATCH,       /* auth user != To user / != number */
 	GUARD_AUTH_MALFORMED,      /* broken Authorization header */
+	GUARD_AUTH_TRANSPORT,      /* right password, transport not allowed
+				    * for the extension: a misconfigured
+				    * phone, never counted toward a ban */
 };
+
+/* What a request proves about its source address. Over UDP a source
+ * address can be forged; only a request whose sender demonstrably
+ * receives our packets at that address may move the address toward a
+ * ban: one over an established TCP/TLS connection, or one carrying a
+ * nonce of ours (nonces are bound to the address they were sent to).
+ * Everything else may be dropped or rate-limited, never banned. */
+struct guard_proof {
+	bool conn;            /* over an established TCP/TLS connection */
+	bool nonce;           /* carried an authentic nonce of ours bound to
+			       * the source address (fresh or stale) */
+	uint64_t nonce_ts;    /* with nonce: when it was issued, unix s */
+};
+
+/* Flags of guard_request. */
+#define GUARD_REQ_CONN     0x1u   /* over an established TCP/TLS connection */
+#define GUARD_REQ_REGISTER 0x2u   /* a REGISTER: the registrar answers it
+				   * with a challenge whose nonce, if used,
+				   * proves the source */
 
 struct guard_conf {
 	const char *data_dir;      /* security.log */
@@ -50,16 +74,24 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap);
 /* Every datagram / stream message, before parsing. */
 enum guard_verdict guard_packet(struct guard *g, const struct sa *src);
 
-/* After parsing: scanner filter on the User-Agent (may be NULL). */
+/* After parsing: scanner filter on the User-Agent (may be NULL) and
+ * probation. flags: GUARD_REQ_*. A scanner user agent over UDP is never
+ * banned here (the source may be forged): a REGISTER passes (to be
+ * challenged; guard_auth_result bans a scanner that answers with our
+ * nonce), anything else is dropped without an answer. */
 enum guard_verdict guard_request(struct guard *g, const struct sa *src,
-				 const char *ua, size_t ua_len);
+				 unsigned flags, const char *ua,
+				 size_t ua_len);
 
 /* Outcome of one authentication attempt. ext is the attempted user (may be
- * a non-existent one). Returns how to answer it. */
+ * a non-existent one). pf: what the request proves about its source (NULL
+ * = nothing: a failure is then answered but never counted). Returns how
+ * to answer it. */
 enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 				     const char *ext, size_t ext_len,
-				     enum guard_auth res, const char *ua,
-				     size_t ua_len);
+				     enum guard_auth res,
+				     const struct guard_proof *pf,
+				     const char *ua, size_t ua_len);
 
 /* Live bans and status, for the API (loop thread). New references. */
 json_t *guard_bans(struct guard *g);

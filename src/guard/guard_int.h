@@ -128,9 +128,19 @@ struct gsrc {
 	uint64_t tok_ms;            /* last token refill */
 	uint32_t tokens;            /* milli-tokens */
 	uint32_t failures;          /* total failures seen */
-	uint64_t last_fail;
-	uint64_t ok_saved;          /* last_ok as last sent to the database */
+	uint64_t last_fail;         /* last counted (proven) failure */
+	uint64_t scan_event;        /* last unproven scanner event */
 	bool counted;               /* this request already in fail[] */
+};
+
+/* Credit: a source that authenticated successfully. Kept apart from the
+ * source table, which every packet (forged ones too) may enter and evict
+ * from: only a success inserts here, so a flood of forged sources cannot
+ * evict an office's credit. gsrc.last_ok caches it (a source entry
+ * evicted and created again takes it back from here). */
+struct gcred {
+	uint64_t last_ok;           /* ms */
+	uint64_t ok_saved;          /* last_ok as last sent to the database */
 };
 
 struct gpair {
@@ -138,6 +148,7 @@ struct gpair {
 	uint8_t nfail, head;
 	uint64_t last_ok;
 	uint64_t last_stale_event;
+	uint64_t last_tp_event;     /* transport_refused throttle */
 	uint64_t blocked_until;     /* this ext from this source */
 };
 
@@ -251,6 +262,7 @@ struct guard {
 	void *clock_arg;
 	uint64_t epoch;             /* ms; ring ticks are relative to it */
 	struct gtab src, pair, ext, ban;
+	struct gtab credit;         /* struct gcred, max_tracked entries */
 	size_t n_trust;
 	struct gtrust trust[GUARD_TRUST_MAX];
 	struct gworker *worker;     /* NULL: no persistence, no offload */
@@ -267,6 +279,8 @@ struct guard {
 		uint64_t packets, dropped_banned, dropped_rate;
 		uint64_t scanner, auth_fail, auth_ok, stale, bans, tarpit;
 		uint64_t distributed, events, events_suppressed;
+		uint64_t unproven;     /* failures not counted: no proof */
+		uint64_t transport;    /* right password, wrong transport */
 	} st;
 	uint64_t ev_tokens, ev_tok_ms;   /* auth_failure event bucket */
 	uint64_t ev2_tokens, ev2_tok_ms; /* every other limited event */

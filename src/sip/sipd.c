@@ -1143,7 +1143,7 @@ static void h_register(struct req *rq)
 				return;
 			}
 			if (!(x->transports & (1u << rq->tp)))
-				res = GUARD_AUTH_MISMATCH;
+				res = GUARD_AUTH_TRANSPORT;
 			else
 				res = GUARD_AUTH_OK;
 		}
@@ -1157,9 +1157,16 @@ static void h_register(struct req *rq)
 		const struct sipmsg_hdr *ua = sipmsg_hdr(m, SH_UA);
 		const char *user = c.username.p ? c.username.p : m->to.user.p;
 		size_t ul = c.username.p ? c.username.l : m->to.user.l;
+		/* have: the nonce passed nonce_check (ours, bound to this
+		 * source; EBADMSG re-challenged above), fresh or stale */
+		struct guard_proof pf = {
+			.conn = rq->tp != SIPD_UDP,
+			.nonce = have,
+			.nonce_ts = nid >> 32,
+		};
 
 		gv = guard_auth_result(sd->guard, &rq->src, user ? user : "",
-				       user ? ul : 0, res,
+				       user ? ul : 0, res, &pf,
 				       ua ? ua->val.p : NULL,
 				       ua ? ua->val.l : 0);
 	}
@@ -1169,6 +1176,14 @@ static void h_register(struct req *rq)
 	}
 	if (gv == GUARD_TARPIT)
 		rq->tarpit = true;
+	if (res == GUARD_AUTH_TRANSPORT) {
+		/* Only reached with the right password: saying why tells
+		 * nothing to anyone who lacks it, and a misconfigured phone
+		 * (or its admin) sees what to fix. */
+		sd->c_reg_fail++;
+		reply(rq, 403, "Transport Not Allowed", NULL, 0);
+		return;
+	}
 	if (res != GUARD_AUTH_OK) {
 		fail(rq);
 		return;
@@ -1340,8 +1355,14 @@ void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 	{
 		const struct sipmsg_hdr *ua = sipmsg_hdr(m, SH_UA);
 
-		gv = guard_request(sd->guard, src, ua ? ua->val.p : NULL,
-				   ua ? ua->val.l : 0);
+		/* a connection proves its source; a lone datagram does
+		 * not (guard.h, struct guard_proof) */
+		unsigned gf = (tp != SIPD_UDP ? GUARD_REQ_CONN : 0) |
+			      (sipmsg_eq(&m->met, "REGISTER") ?
+			       GUARD_REQ_REGISTER : 0);
+
+		gv = guard_request(sd->guard, src, gf,
+				   ua ? ua->val.p : NULL, ua ? ua->val.l : 0);
 		if (gv == GUARD_DROP) {
 			sd->c_drop++;
 			return;

@@ -68,12 +68,19 @@ static struct guard *mkguard(struct guard_cfg *over)
 	return g;
 }
 
+/* A failure that carried one of our nonces (issued long ago, so it never
+ * counts as a probation challenge): proof that the sender receives our
+ * packets at that address. */
+static const struct guard_proof PF = { .nonce = true, .nonce_ts = 1 };
+/* Over an established TCP/TLS connection. */
+static const struct guard_proof PF_CONN = { .conn = true };
+
 static enum guard_verdict bad(struct guard *g, const char *ip,
 			       const char *ext)
 {
 	struct sa sa = mk(ip);
 	return guard_auth_result(g, &sa, ext, strlen(ext),
-				 GUARD_AUTH_BAD_PASSWORD, "UA", 2);
+				 GUARD_AUTH_BAD_PASSWORD, &PF, "UA", 2);
 }
 
 static enum guard_verdict ok(struct guard *g, const char *ip,
@@ -81,7 +88,7 @@ static enum guard_verdict ok(struct guard *g, const char *ip,
 {
 	struct sa sa = mk(ip);
 	return guard_auth_result(g, &sa, ext, strlen(ext), GUARD_AUTH_OK,
-				 "Yealink", 7);
+				 &PF, "Yealink", 7);
 }
 
 static enum guard_verdict pkt(struct guard *g, const char *ip)
@@ -247,7 +254,7 @@ static void test_stale(void **st)
 
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
-			GUARD_AUTH_STALE, "Yealink", 7), GUARD_PASS);
+			GUARD_AUTH_STALE, &PF, "Yealink", 7), GUARD_PASS);
 		assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
 	}
 	assert_int_equal(nbans(g), 0);
@@ -286,6 +293,39 @@ static void test_distributed(void **st)
 	guard_close(g);
 }
 
+/* Issue 8 (item 4): the tarpit revealed which extensions exist (only
+ * failures on real ones started it). Unknown names go the same way. */
+static void test_distributed_unknown(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	char ip[32];
+	struct sa sa;
+
+	for (int i = 0; i < 9; i++) {
+		snprintf(ip, sizeof(ip), "198.18.2.%d", i + 1);
+		sa = mk(ip);
+		assert_int_equal(guard_auth_result(g, &sa, "299", 3,
+			GUARD_AUTH_UNKNOWN_USER, &PF, "UA", 2), GUARD_PASS);
+		fake_now += 1000;
+	}
+	sa = mk("198.18.2.10");
+	assert_int_equal(guard_auth_result(g, &sa, "299", 3,
+		GUARD_AUTH_UNKNOWN_USER, &PF, "UA", 2), GUARD_TARPIT);
+	assert_int_equal(g->st.distributed, 1);
+	sa = mk("198.18.3.1");
+	assert_int_equal(guard_auth_result(g, &sa, "299", 3,
+		GUARD_AUTH_UNKNOWN_USER, &PF, "UA", 2), GUARD_TARPIT);
+	/* forged failures (no proof) neither start it nor are delayed */
+	for (int i = 0; i < 20; i++) {
+		snprintf(ip, sizeof(ip), "198.18.4.%d", i + 1);
+		sa = mk(ip);
+		assert_int_equal(guard_auth_result(g, &sa, "298", 3,
+			GUARD_AUTH_MALFORMED, NULL, "UA", 2), GUARD_PASS);
+	}
+	assert_int_equal(g->st.distributed, 1);
+	guard_close(g);
+}
+
 static void test_scanner(void **st)
 {
 	struct guard *g = mkguard(NULL);
@@ -293,26 +333,27 @@ static void test_scanner(void **st)
 	struct guard_cfg c;
 	json_t *sec;
 
-	assert_int_equal(guard_request(g, &sb, "Yealink SIP-T46S", 16),
+	assert_int_equal(guard_request(g, &sb, 0, "Yealink SIP-T46S", 16),
 			 GUARD_PASS);
-	assert_int_equal(guard_request(g, &sb, NULL, 0), GUARD_PASS);
-	assert_int_equal(guard_request(g, &sa, "friendly-scanner", 16),
-			 GUARD_DROP);
+	assert_int_equal(guard_request(g, &sb, 0, NULL, 0), GUARD_PASS);
+	/* Over a connection the source address is real: banned at once. */
+	assert_int_equal(guard_request(g, &sa, GUARD_REQ_CONN,
+				       "friendly-scanner", 16), GUARD_DROP);
 	assert_int_equal(guard_packet(g, &sa), GUARD_DROP);
 	assert_int_equal(nbans(g), 1);
 	sa = mk("192.0.2.92");
-	assert_int_equal(guard_request(g, &sa, "x SIPVicious/0.3", 16),
-			 GUARD_DROP);
+	assert_int_equal(guard_request(g, &sa, GUARD_REQ_CONN,
+				       "x SIPVicious/0.3", 16), GUARD_DROP);
 	sa = mk("192.0.2.93");
-	assert_int_equal(guard_request(g, &sa, "VaxSIPUserAgent/3.1", 19),
-			 GUARD_DROP);
+	assert_int_equal(guard_request(g, &sa, GUARD_REQ_CONN,
+				       "VaxSIPUserAgent/3.1", 19), GUARD_DROP);
 	assert_int_equal(nbans(g), 3);
-	/* A credited address is not banned by a (possibly forged) scanner
-	 * user agent, only dropped. */
+	/* A credited address is not banned by a scanner user agent, only
+	 * dropped. */
 	ok(g, "192.0.2.94", "201");
 	sa = mk("192.0.2.94");
-	assert_int_equal(guard_request(g, &sa, "friendly-scanner", 16),
-			 GUARD_DROP);
+	assert_int_equal(guard_request(g, &sa, GUARD_REQ_CONN,
+				       "friendly-scanner", 16), GUARD_DROP);
 	assert_int_equal(nbans(g), 3);
 	assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
 	/* Configurable list, case-insensitive. */
@@ -322,6 +363,175 @@ static void test_scanner(void **st)
 	json_decref(sec);
 	assert_true(guard_scanner_match(&c, "my evildialer 2", 15));
 	assert_false(guard_scanner_match(&c, "friendly-scanner", 16));
+	guard_close(g);
+}
+
+/* Issue 8: one forged OPTIONS with a scanner user agent banned an address
+ * that had no credit (a trunk, a phone before its first registration).
+ * Over UDP a scanner is dropped without an answer and never banned,
+ * unless it answers our challenge with its nonce. */
+static void test_scanner_forged(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa sa = mk("192.0.2.95"), sr = mk("192.0.2.96");
+	struct guard_proof pf = { .nonce = true };
+
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
+		assert_int_equal(guard_request(g, &sa, 0, "friendly-scanner",
+					       16), GUARD_DROP);
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
+	assert_string_equal(g->last_event, "scanner");
+	/* an event a minute per source, not one per packet */
+	assert_int_equal(g->st.events, 1);
+	/* A scanner REGISTER is challenged (PASS); a broken Authorization
+	 * without our nonce is dropped, not counted. */
+	assert_int_equal(guard_request(g, &sr, GUARD_REQ_REGISTER,
+				       "friendly-scanner", 16), GUARD_PASS);
+	assert_int_equal(guard_auth_result(g, &sr, "201", 3,
+		GUARD_AUTH_MALFORMED, NULL, "friendly-scanner", 16),
+		GUARD_DROP);
+	assert_int_equal(nbans(g), 0);
+	/* The scanner that answers the challenge with its nonce has shown
+	 * it receives our packets: banned at once. */
+	pf.nonce_ts = fake_now / 1000;
+	assert_int_equal(guard_request(g, &sr, GUARD_REQ_REGISTER,
+				       "friendly-scanner", 16), GUARD_PASS);
+	assert_int_equal(guard_auth_result(g, &sr, "201", 3,
+		GUARD_AUTH_BAD_PASSWORD, &pf, "friendly-scanner", 16),
+		GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	assert_int_equal(guard_packet(g, &sr), GUARD_DROP);
+	{
+		json_t *b = guard_bans(g);
+		assert_string_equal(json_string_value(json_object_get(
+			json_array_get(b, 0), "reason")), "scanner");
+		json_decref(b);
+	}
+	/* A credited address: its scanner REGISTER is not even answered. */
+	ok(g, "192.0.2.97", "201");
+	sa = mk("192.0.2.97");
+	assert_int_equal(guard_request(g, &sa, GUARD_REQ_REGISTER,
+				       "friendly-scanner", 16), GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+}
+
+/* Issue 8: 20 REGISTERs whose Authorization cannot be parsed (no nonce
+ * check) banned a credited office, and any uncredited address. */
+static void test_malformed_forged(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa off = mk("192.0.2.110"), ph = mk("192.0.2.111");
+
+	ok(g, "192.0.2.110", "201");
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(guard_packet(g, &off), GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &off, "201", 3,
+			GUARD_AUTH_MALFORMED, NULL, "UA", 2), GUARD_PASS);
+		assert_int_equal(guard_packet(g, &ph), GUARD_PASS);
+		assert_int_equal(guard_request(g, &ph, GUARD_REQ_REGISTER,
+					       "UA", 2), GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &ph, "202", 3,
+			GUARD_AUTH_MALFORMED, NULL, "UA", 2), GUARD_PASS);
+		fake_now += 100;
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(g->st.unproven, 200);
+	/* The same failures over a connection do count. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(guard_auth_result(g, &ph, "202", 3,
+			GUARD_AUTH_MALFORMED, &PF_CONN, "UA", 2), GUARD_PASS);
+	assert_int_equal(guard_auth_result(g, &ph, "202", 3,
+		GUARD_AUTH_MALFORMED, &PF_CONN, "UA", 2), GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+}
+
+/* Issue 8: after a 70,000-source forged flood evicted an office's credit
+ * from the source table, 8 packets banned it. Credit is a table of its
+ * own that only successes enter. */
+static void test_credit_survives_flood(void **st)
+{
+	struct guard_cfg c;
+	struct guard *g;
+	struct sa off = mk("192.0.2.120");
+	int passed = 0;
+	char ext[16];
+
+	guard_cfg_default(&c);
+	c.max_tracked = 1024;
+	g = mkguard(&c);
+	ok(g, "192.0.2.120", "201");
+	for (unsigned i = 0; i < 70000; i++) {
+		struct sa sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.u.in.sin_family = AF_INET;
+		sa.len = sizeof(sa.u.in);
+		sa.u.in.sin_addr.s_addr = htonl(0x0e000000u + i);
+		guard_packet(g, &sa);
+		guard_request(g, &sa, GUARD_REQ_REGISTER, "x", 1);
+		guard_auth_result(g, &sa, "201", 3, GUARD_AUTH_MALFORMED, NULL,
+				  "x", 1);
+	}
+	assert_true(g->src.evicted >= 68000);
+	assert_int_equal(g->credit.n, 1);
+	/* still credited: the allowance of an authenticated source ... */
+	fake_now += 60000;
+	for (int i = 0; i < 2000; i++)
+		passed += guard_packet(g, &off) == GUARD_PASS;
+	assert_int_equal(passed, 2000);
+	/* ... and its threshold: 19 proven failures do not ban it */
+	for (int i = 0; i < 19; i++) {
+		snprintf(ext, sizeof(ext), "%d", 400 + i);
+		assert_int_equal(bad(g, "192.0.2.120", ext), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
+	/* Bounded: at most max_tracked credited sources, the oldest go. */
+	for (unsigned i = 0; i < 3000; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.1.%u.%u", i / 250, i % 250 + 1);
+		ok(g, ip, "201");
+	}
+	assert_true(g->credit.n <= 1024);
+	guard_close(g);
+}
+
+/* Issue 8 (item 7): the right password over a transport the extension
+ * does not allow is a misconfigured phone: its own event, never counted
+ * toward a ban. */
+static void test_transport_refused(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa sa = mk("192.0.2.130");
+
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(guard_request(g, &sa, GUARD_REQ_CONN |
+					       GUARD_REQ_REGISTER, "Ph", 2),
+				 GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
+			GUARD_AUTH_TRANSPORT, &PF_CONN, "Ph", 2), GUARD_PASS);
+		assert_int_equal(guard_packet(g, &sa), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(g->st.transport, 100);
+	assert_int_equal(g->st.auth_fail, 0);
+	assert_string_equal(g->last_event, "transport_refused");
+	assert_int_equal(g->st.events, 1);   /* once per 10 min */
+	/* after a real failure (probation over TCP) it still is not one */
+	assert_int_equal(bad(g, "192.0.2.130", "201"), GUARD_PASS);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(guard_request(g, &sa, GUARD_REQ_CONN |
+					       GUARD_REQ_REGISTER, "Ph", 2),
+				 GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
+			GUARD_AUTH_TRANSPORT, &PF_CONN, "Ph", 2), GUARD_PASS);
+	}
+	assert_int_equal(nbans(g), 0);
 	guard_close(g);
 }
 
@@ -460,7 +670,8 @@ static void test_bounded_tables(void **st)
 		guard_packet(g, &sa);
 		if (i % 10 == 0)
 			guard_auth_result(g, &sa, "201", 3,
-					  GUARD_AUTH_BAD_PASSWORD, NULL, 0);
+					  GUARD_AUTH_BAD_PASSWORD, &PF, NULL,
+					  0);
 	}
 	assert_true(g->src.n <= 1024);
 	assert_true(g->pair.n <= 1024);
@@ -513,12 +724,13 @@ static void test_ipv6_prefix(void **st)
 	guard_close(g);
 }
 
-/* svcrack's pattern: an unauthenticated REGISTER (answered with a
- * challenge) between guesses. At most 5 answers in all, then dropped. */
+/* svcrack's pattern over TCP: an unauthenticated REGISTER (answered with
+ * a challenge) between guesses. At most 5 answers in all, then dropped. */
 static void test_probation(void **st)
 {
 	struct guard *g = mkguard(NULL);
 	struct sa sa = mk("198.51.100.50");
+	const unsigned cr = GUARD_REQ_CONN | GUARD_REQ_REGISTER;
 	int answers = 0;
 
 	for (int i = 0; i < 50; i++) {
@@ -527,10 +739,11 @@ static void test_probation(void **st)
 
 		if (guard_packet(g, &sa) == GUARD_DROP)
 			continue;
-		v = guard_request(g, &sa, "svcrack", 7);
+		v = guard_request(g, &sa, cr, "svcrack", 7);
 		if (v == GUARD_PASS && with_auth)
 			v = guard_auth_result(g, &sa, "201", 3,
-					      GUARD_AUTH_BAD_PASSWORD, NULL, 0);
+					      GUARD_AUTH_BAD_PASSWORD,
+					      &PF_CONN, NULL, 0);
 		if (v == GUARD_PASS)
 			answers++;
 		fake_now += 10;
@@ -541,26 +754,98 @@ static void test_probation(void **st)
 	/* Exactly five failures (no extra requests) still ban on the 5th. */
 	sa = mk("198.51.100.51");
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_request(g, &sa, cr, NULL, 0),
+				 GUARD_PASS);
 		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
-			GUARD_AUTH_BAD_PASSWORD, NULL, 0), GUARD_PASS);
+			GUARD_AUTH_BAD_PASSWORD, &PF_CONN, NULL, 0),
+			GUARD_PASS);
 	}
-	assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_DROP);
+	assert_int_equal(guard_request(g, &sa, cr, NULL, 0), GUARD_DROP);
 	/* An authenticated source is never on probation. */
 	sa = mk("198.51.100.52");
 	ok(g, "198.51.100.52", "201");
 	assert_int_equal(guard_auth_result(g, &sa, "202", 3,
-		GUARD_AUTH_BAD_PASSWORD, NULL, 0), GUARD_PASS);
+		GUARD_AUTH_BAD_PASSWORD, &PF_CONN, NULL, 0), GUARD_PASS);
 	for (int i = 0; i < 100; i++)
-		assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_request(g, &sa, cr, NULL, 0),
+				 GUARD_PASS);
 	/* Stale credentials never start or feed probation. */
 	sa = mk("198.51.100.53");
 	for (int i = 0; i < 100; i++) {
-		assert_int_equal(guard_request(g, &sa, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_request(g, &sa, cr, NULL, 0),
+				 GUARD_PASS);
 		assert_int_equal(guard_auth_result(g, &sa, "201", 3,
-			GUARD_AUTH_STALE, NULL, 0), GUARD_PASS);
+			GUARD_AUTH_STALE, &PF_CONN, NULL, 0), GUARD_PASS);
 	}
 	assert_int_equal(nbans(g), 2);
+	guard_close(g);
+}
+
+/* The same cracker over UDP: the plain REGISTERs prove nothing and are
+ * not counted, but each challenge it answers with its nonce is: still at
+ * most 5 answers (401s and 403s) before the ban. */
+static void test_probation_udp(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa sa = mk("198.51.100.60");
+	int answers = 0, guesses = 0;
+
+	for (int i = 0; i < 50; i++) {
+		struct guard_proof pf = { .nonce = true };
+
+		if (guard_packet(g, &sa) == GUARD_DROP)
+			continue;
+		/* REGISTER without credentials: challenged */
+		if (guard_request(g, &sa, GUARD_REQ_REGISTER, "svcrack", 7) !=
+		    GUARD_PASS)
+			continue;
+		answers++;
+		pf.nonce_ts = fake_now / 1000;   /* the nonce of that 401 */
+		fake_now += 5;
+		if (guard_packet(g, &sa) == GUARD_DROP)
+			continue;
+		if (guard_request(g, &sa, GUARD_REQ_REGISTER, "svcrack", 7) !=
+		    GUARD_PASS)
+			continue;
+		guesses++;
+		if (guard_auth_result(g, &sa, "201", 3,
+				      GUARD_AUTH_BAD_PASSWORD, &pf, NULL,
+				      0) == GUARD_PASS)
+			answers++;
+		fake_now += 5;
+	}
+	print_message("udp cracker: %d answers, %d guesses\n", answers,
+		      guesses);
+	assert_int_equal(answers, 5);
+	assert_int_equal(guesses, 3);
+	assert_int_equal(nbans(g), 1);
+	assert_int_equal(guard_packet(g, &sa), GUARD_DROP);
+	guard_close(g);
+}
+
+/* Issue 8: one forged malformed REGISTER and four forged OPTIONS banned
+ * an address through probation. A proven failure (a phone's typo) and
+ * any number of forged datagrams after it do not ban either. */
+static void test_probation_forged(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa a = mk("198.51.100.70"), b = mk("198.51.100.71");
+
+	assert_int_equal(guard_auth_result(g, &a, "201", 3,
+		GUARD_AUTH_MALFORMED, NULL, NULL, 0), GUARD_PASS);
+	assert_int_equal(bad(g, "198.51.100.71", "201"), GUARD_PASS);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(guard_request(g, &a, 0, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_request(g, &b, 0, NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_request(g, &b, GUARD_REQ_REGISTER,
+					       NULL, 0), GUARD_PASS);
+		assert_int_equal(guard_auth_result(g, &b, "201", 3,
+			GUARD_AUTH_MALFORMED, NULL, NULL, 0), GUARD_PASS);
+		fake_now += 100;
+	}
+	assert_int_equal(nbans(g), 0);
+	assert_int_equal(guard_packet(g, &a), GUARD_PASS);
+	assert_int_equal(guard_packet(g, &b), GUARD_PASS);
 	guard_close(g);
 }
 
@@ -667,7 +952,7 @@ static void test_persistence(void **st)
 	{
 		struct sa sa = mk("198.51.100.34");
 		guard_auth_result(g, &sa, "201", 3, GUARD_AUTH_BAD_PASSWORD,
-				  "UA\"x", 4);
+				  &PF, "UA\"x", 4);
 	}
 	gworker_flush(g->worker, 5000);
 	guard_close(g);
@@ -960,9 +1245,10 @@ static void test_event_flood_bounded(void **st)
 		sa.u.in.sin_addr.s_addr = htonl(0x0c000000u + n);
 		for (int k = 0; k < 5; k++)
 			guard_auth_result(g, &sa, "201", 3,
-					  GUARD_AUTH_BAD_PASSWORD, "x", 1);
+					  GUARD_AUTH_BAD_PASSWORD, &PF, "x", 1);
+		/* a scanner over a connection: proven, banned at once */
 		sa.u.in.sin_addr.s_addr = htonl(0x0d000000u + n);
-		guard_request(g, &sa, "friendly-scanner", 16);
+		guard_request(g, &sa, GUARD_REQ_CONN, "friendly-scanner", 16);
 		fake_now += 1;
 		if (n % 20 == 0)
 			guard_sweep(g);
@@ -1038,6 +1324,13 @@ int main(void)
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_distributed),
 		cmocka_unit_test(test_scanner),
+		cmocka_unit_test(test_scanner_forged),
+		cmocka_unit_test(test_malformed_forged),
+		cmocka_unit_test(test_credit_survives_flood),
+		cmocka_unit_test(test_transport_refused),
+		cmocka_unit_test(test_distributed_unknown),
+		cmocka_unit_test(test_probation_udp),
+		cmocka_unit_test(test_probation_forged),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_lan_trusted),
