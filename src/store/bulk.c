@@ -30,13 +30,15 @@ static bool copied(const struct model_field *f)
 	return true;
 }
 
-/* "Extension " + the digits spelled as one word: 201 → "Extension
- * Twozeroone". Letters only with exactly one space, so it passes the full
- * name rule, and it stays readable and unique per number. */
+/* "Extension " + the digits spelled as one word, each capitalised so the
+ * digits can be read back: 201 → "Extension TwoZeroOne" ("Twozeroone"
+ * could not). Letters only with exactly one space, so it passes the full
+ * name rule (8 digits: at most 50 characters), and it is unique per
+ * number. */
 static void store_bulk_name(const char *number, char *buf, size_t sz)
 {
-	static const char *const words[] = {"zero", "one", "two", "three",
-		"four", "five", "six", "seven", "eight", "nine"};
+	static const char *const words[] = {"Zero", "One", "Two", "Three",
+		"Four", "Five", "Six", "Seven", "Eight", "Nine"};
 	size_t off = (size_t)snprintf(buf, sz, "Extension ");
 
 	for (const char *p = number; *p && off < sz; p++) {
@@ -45,8 +47,6 @@ static void store_bulk_name(const char *number, char *buf, size_t sz)
 		off += (size_t)snprintf(buf + off, sz - off, "%s",
 					words[*p - '0']);
 	}
-	if (off > 10 && off < sz)
-		buf[10] = (char)(buf[10] - 'a' + 'A');
 }
 
 int store_ext_bulk(struct store *s, const char *type, unsigned first,

@@ -451,3 +451,15 @@ def test_status_is_human_readable_json_with_flag(daemon):
     assert '{"' not in human.stdout      # no raw JSON objects
     st = daemon.cli("--json", "status").json
     assert st["daemon"] == "bulwarkd" and "sip" in st
+
+
+# ---- 9. readable bulk-generated names -----------------------------------
+
+def test_bulk_names_read_back_as_the_number(daemon):
+    r = daemon.cli("ext", "bulk", "--range", "2019-2020", "--type", "sip")
+    assert r.returncode == 0, r
+    names = {e["number"]: e["name"]
+             for e in daemon.cli("--json", "ext", "list").json}
+    assert names == {"2019": "Extension TwoZeroOneNine",
+                     "2020": "Extension TwoZeroTwoZero"}
+    assert daemon.cli("commit").returncode == 0

@@ -524,7 +524,7 @@ static void test_bulk(void **state)
 			 0);
 	assert_true(json_is_true(json_object_get(o, "phone.nat")));
 	assert_string_equal(json_string_value(json_object_get(o, "name")),
-			    "Extension Threefournine");
+			    "Extension ThreeFourNine");
 	assert_string_equal(json_string_value(json_object_get(o,
 		"auth.username")), "349");
 	json_decref(o);
