@@ -1026,6 +1026,50 @@ static int nc_check_ext(struct sipd *sd, const struct snap_ext *x,
 			    tag);
 }
 
+static void peer_str(const struct sa *a, char *buf, size_t sz);
+static void tcp_log(struct sipd *sd, enum log_level lvl, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+/* One log line per authentication verdict (issue 10: an admin reads in
+ * the log who registered and who failed), through the same rate limit as
+ * the TCP events: the network sets the pace. The user name comes from the
+ * wire: bounded and reduced to safe characters. Never anything of the
+ * credentials. */
+static void log_verdict(struct sipd *sd, const struct req *rq,
+			const char *user, size_t ul, enum guard_auth res)
+{
+	static const char *const why[] = {
+		[GUARD_AUTH_OK] = "registered",
+		[GUARD_AUTH_BAD_PASSWORD] = "authentication failed: wrong "
+					    "password",
+		[GUARD_AUTH_UNKNOWN_USER] = "authentication failed: unknown "
+					    "user",
+		[GUARD_AUTH_STALE] = "authentication failed: old password "
+				     "(stale credentials)",
+		[GUARD_AUTH_MISMATCH] = "authentication failed: user does "
+					"not match the extension",
+		[GUARD_AUTH_MALFORMED] = "authentication failed: malformed "
+					 "credentials",
+		[GUARD_AUTH_TRANSPORT] = "authentication failed: transport "
+					 "not allowed",
+	};
+	char u[33], src[64];
+	size_t i;
+
+	for (i = 0; user && i < ul && i + 1 < sizeof(u); i++) {
+		char ch = user[i];
+
+		u[i] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			(ch >= '0' && ch <= '9') || (ch && strchr("._-+", ch))) ?
+			ch : '?';
+	}
+	u[i] = '\0';
+	peer_str(&rq->src, src, sizeof(src));
+	tcp_log(sd, res == GUARD_AUTH_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
+		"%s: '%s' from %s", (size_t)res < sizeof(why) / sizeof(why[0])
+		&& why[res] ? why[res] : "authentication failed", u, src);
+}
+
 static void h_register(struct req *rq)
 {
 	struct sipd *sd = rq->sd;
@@ -1169,6 +1213,7 @@ static void h_register(struct req *rq)
 				       user ? ul : 0, res, &pf,
 				       ua ? ua->val.p : NULL,
 				       ua ? ua->val.l : 0);
+		log_verdict(sd, rq, user, user ? ul : 0, res);
 	}
 	if (gv == GUARD_DROP) {
 		sd->c_drop++;

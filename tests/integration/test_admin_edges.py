@@ -463,3 +463,26 @@ def test_bulk_names_read_back_as_the_number(daemon):
     assert names == {"2019": "Extension TwoZeroOneNine",
                      "2020": "Extension TwoZeroTwoZero"}
     assert daemon.cli("commit").returncode == 0
+
+
+# ---- 8. registrations and authentication failures in the daemon log ------
+
+def test_daemon_logs_registrations_and_failures(daemon):
+    from test_sip_register import Uac, status
+    pw = "Xq7mPz9kLw2R"
+    r = add(daemon, "201", "--password", pw, "--vm-pin", "826491")
+    assert r.returncode == 0 and daemon.cli("commit").returncode == 0
+    u = Uac(daemon, "201")
+    try:
+        assert status(u.register(pw)) == 200
+        assert status(u.register("Wr0ngPassw0rdXY")) == 403
+        chal = u.tx(u.msg(to="299"))
+        u.tx(u.msg(to="299", auth=u.auth(chal, pw, user="299")))
+    finally:
+        u.close()
+    log = daemon.log()
+    assert f"registered: '201' from 127.0.0.1:{u.port}" in log, log
+    assert "authentication failed: wrong password: '201'" in log, log
+    assert "authentication failed: unknown user: '299'" in log, log
+    assert pw not in log and "Wr0ngPassw0rdXY" not in log
+    assert "response=" not in log
