@@ -841,9 +841,15 @@ int gworker_start(struct gworker **wp, const char *data_dir,
 		w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND |
 				 O_CLOEXEC, 0600);
 	}
-	if (db_path && gpersist_open(&w->db, db_path))
+	if (db_path && gpersist_open(&w->db, db_path)) {
 		log_warn("guard", "cannot open %s: bans will not persist",
 			 db_path);
+		/* degraded for the life of the process: nothing is retried
+		 * without a connection */
+		store_health_failed(STORE_HS_GUARD, EIO, "cannot open the "
+				    "database: bans, trust and credit are not "
+				    "stored");
+	}
 	/* The worker must not take the daemon's signals. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
