@@ -274,8 +274,17 @@ static void log_line(struct gworker *w, const char *line)
 	struct stat stt;
 	int err;
 
-	if (w->log_fd < 0)
-		return;
+	if (!w->log_path[0])
+		return;   /* no data directory (tests): no log */
+	if (w->log_fd < 0) {
+		/* could not be created or reopened (a full disk): again */
+		w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND |
+				 O_CLOEXEC, 0600);
+		if (w->log_fd < 0) {
+			err = errno;
+			goto fail;
+		}
+	}
 	if (!fstat(w->log_fd, &stt) && stt.st_size > (off_t)LOG_ROTATE) {
 		char old[PATH_MAX + 4];
 		snprintf(old, sizeof(old), "%s.1", w->log_path);
@@ -788,7 +797,7 @@ static void *worker_main(void *arg)
 		due = !w->retry || w->stop || ts_passed(&w->retry_at);
 		if (list || (waiting && due))
 			run_batch(w, list, due, last_seq);
-		if (w->log_gap && due && !list && w->log_fd >= 0) {
+		if (w->log_gap && due && !list && w->log_path[0]) {
 			/* nothing new to log: try the gap marker alone, so
 			 * that a recovered disk is seen without traffic */
 			log_line(w, NULL);
