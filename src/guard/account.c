@@ -33,6 +33,7 @@
 #define RL_EVENT_MS       10000u    /* aggregate rate-limit events */
 #define STALE_EVENT_MS   600000u    /* one stale event per device per 10 min */
 #define FAIL_EVENTS_PER_S    100u   /* auth_failure events, global bucket */
+#define CREDIT_TOUCH_MS    60000u   /* credit table updated per source */
 
 static inline uint32_t tick(const struct guard *g, uint64_t now)
 {
@@ -269,6 +270,7 @@ static enum guard_verdict probation(struct guard *g, const struct sa *src,
 	if (!s)
 		return GUARD_PASS;
 	s->counted = false;
+	s->scan_req = false;
 	if (!(flags & GUARD_REQ_CONN))
 		return GUARD_PASS;
 	if (s->last_ok || !s->nfail || now - s->last_fail >= win ||
@@ -344,8 +346,14 @@ enum guard_verdict guard_request(struct guard *g, const struct sa *src,
 	if (!conn && (flags & GUARD_REQ_REGISTER) &&
 	    !guard_ban_find(g, &a, now) && !guard_trusted(g, &full, now) &&
 	    !credited(g, src_get(g, &a, now), now)) {
+		enum guard_verdict v;
+
 		(void)scanner_seen(g, &a, &full, false, ua, ua_len, now);
-		return probation(g, src, flags, now);
+		v = probation(g, src, flags, now);
+		/* the verdict of this request (if any) decides: it knows
+		 * whether the scanner answered with our nonce */
+		src_get(g, &a, now)->scan_req = true;
+		return v;
 	}
 	(void)scanner_seen(g, &a, &full, conn, ua, ua_len, now);
 	return GUARD_DROP;
@@ -568,9 +576,11 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 	str_trunc(eb, sizeof(eb), ext, ext_len);
 
 	/* A scanner user agent that reached the registrar (a REGISTER over
-	 * UDP, guard_request): with our nonce it has shown it receives our
-	 * answers, and is banned at once; without, it gets no answer. */
-	if (guard_scanner_match(&g->cfg, ua, ua_len)) {
+	 * UDP, flagged by guard_request, which matched the user agent
+	 * already): with our nonce it has shown it receives our answers,
+	 * and is banned at once; without, it gets no answer. */
+	if (s->scan_req) {
+		s->scan_req = false;
 		s->counted = false;
 		(void)scanner_seen(g, &a, &full, proof, ua, ua_len, now);
 		return GUARD_DROP;
@@ -588,7 +598,13 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 		if (!credited(g, s, now) &&
 		    s->tokens < g->cfg.burst_auth * 1000u)
 			s->tokens = g->cfg.burst_auth * 1000u;
-		credit(g, s, &a, now);
+		/* a refresh storm touches the credit table once a minute per
+		 * source, not per REGISTER (a minute is nothing to
+		 * credit_hours) */
+		if (!s->last_ok || now - s->last_ok >= CREDIT_TOUCH_MS)
+			credit(g, s, &a, now);
+		else
+			s->last_ok = now;
 		s->counted = false;
 		if (p) {
 			p->last_ok = now;

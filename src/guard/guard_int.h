@@ -131,6 +131,8 @@ struct gsrc {
 	uint64_t last_fail;         /* last counted (proven) failure */
 	uint64_t scan_event;        /* last unproven scanner event */
 	bool counted;               /* this request already in fail[] */
+	bool scan_req;              /* this request had a scanner user agent
+				     * (guard_request; its verdict follows) */
 };
 
 /* Credit: a source that authenticated successfully. Kept apart from the
