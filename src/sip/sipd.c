@@ -694,8 +694,8 @@ static void challenge_nonce(struct req *rq, bool stale, const uint8_t *bb,
 	struct chal_slot *cs, *old;
 
 #define IN_PUT(p, l) do { size_t l_ = (l) > sizeof(in) - n ? \
-		sizeof(in) - n : (l); memcpy(in + n, (p), l_); n += l_; } \
-	while (0)
+		sizeof(in) - n : (l); if (l_) memcpy(in + n, (p), l_); \
+		n += l_; } while (0)
 	IN_PUT(&m->cseq, sizeof(m->cseq));
 	IN_PUT(&stale, 1);
 	IN_PUT(bb, bl);
@@ -1075,7 +1075,7 @@ static void h_register(struct req *rq)
 	struct sipd *sd = rq->sd;
 	struct sipmsg *m = rq->m;
 	const struct snap_ext *x = NULL;
-	const uint8_t *algs = sd->default_algs;
+	const uint8_t *algs;
 	struct digest_cred c;
 	bool have = false, malformed = false, known;
 	enum guard_auth res;
