@@ -37,6 +37,7 @@
 #include "api/gate.h"
 #include "api/routes.h"
 #include "api/tls.h"
+#include "api/web.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "common/report.h"
@@ -408,7 +409,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* the GUI's headers (web.c): no framing, no script in API answers */
+	api_web_api_headers(r);
+	if (resp->set_cookie[0])
+		MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
+	if (resp->close)
+		MHD_add_response_header(r, "Connection", "close");
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 
@@ -626,6 +632,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			if (guard_admin_blocked(l->api->gadmin, client_sa(conn),
 						&retry))
 				return send_blocked(conn, l, method, url, retry);
+			/* The web GUI (web.c): its files need no credential,
+			 * its login and session cookie replace HTTP Basic. */
+			switch (api_web_admit(conn, method, url, &ret)) {
+			case API_WEB_ANSWERED:
+				return ret;
+			case API_WEB_LOGIN:
+				goto admitted;
+			case API_WEB_SESSION:
+				goto authed;
+			default:
+				break;
+			}
 			switch (check_auth(l, conn)) {
 			case AUTH_OK:
 				break;
@@ -636,9 +654,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				return auth_failed(conn, l, method, url);
 			}
 			guard_admin_ok(l->api->gadmin, client_sa(conn));
+authed:
 			api_gate_authed(conn);
 			st->authed = true;
 		}
+admitted:
 		/* Secrets in clear text only to this host: on plain HTTP
 		 * they would cross the network (HTTPS and control.sock are
 		 * fine). */
@@ -865,6 +885,8 @@ static int auth_once(struct api *a)
 			     a->d->data_dir : ".");
 	if (!err && !a->gadmin)
 		err = guard_admin_alloc(&a->gadmin, NULL, NULL);
+	if (!err)
+		api_web_bind(a->auth, a->gadmin, a->d);
 	return err;
 }
 
@@ -961,6 +983,18 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	if (!access_routes_registered) {
 		err = api_routes_register(api_routes_access,
 					  API_ROUTES_N(api_routes_access));
+		if (err)
+			goto out;
+		/* the GUI's tables (web.h) */
+		if (!err)
+			err = api_routes_register(api_routes_web,
+						  api_routes_web_n);
+		if (!err)
+			err = api_routes_register(api_routes_portal,
+						  api_routes_portal_n);
+		if (!err)
+			err = api_routes_register(api_routes_gui,
+						  api_routes_gui_n);
 		if (err)
 			goto out;
 		access_routes_registered = true;
@@ -1108,8 +1142,10 @@ void api_stop(struct api *a)
 		MHD_stop_daemon(a->tcp_mhd);
 	if (a->unix_mhd)
 		MHD_stop_daemon(a->unix_mhd);
-	if (the_api == a)
+	if (the_api == a) {
 		the_api = NULL;
+		api_web_bind(NULL, NULL, NULL);
+	}
 	/* after the daemons: they report every connection closed */
 	api_gate_free(a->tcp_gate);
 	api_gate_free(a->tls_gate);

@@ -12,6 +12,7 @@
 #ifndef BULWARK_API_H
 #define BULWARK_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -36,6 +37,9 @@ struct api_resp {
 	char *raw;               /* malloc'd non-JSON body (CSV), or NULL */
 	size_t raw_len;
 	const char *content_type;/* for raw */
+	/* (Addition: web GUI, web.c.) A Set-Cookie value, or "". */
+	char set_cookie[192];
+	bool close;              /* answer with Connection: close */
 };
 
 /* A handler fills resp. Errors: status 400/404/409/422 and body

@@ -1,0 +1,171 @@
+/*
+ * routes_portal — the user portal: an extension's owner, logged in with
+ * its "Enable User Web GUI" username and password (web.c), reaches its own
+ * extension and nothing else.
+ *
+ *   GET   /me               own extension: the fields the owner may
+ *                           change, their values and their schema rows
+ *   PATCH /me               change some of them (PIN, forwarding,
+ *                           follow-me); the store applies the same rules
+ *                           and policy as to the administrator
+ *   GET   /me/ext/:number   own number only: any other is 403
+ *
+ * Changes are staged like every edit and take effect at the next commit.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "api/routes.h"
+#include "api/web.h"
+#include "common/report.h"
+#include "daemon/daemon.h"
+#include "model/model.h"
+#include "store/store.h"
+
+json_t *api_gui_field_json(const struct model_field *f);   /* routes_gui.c */
+
+/* What an owner may change: a permission list, not a rule — each field's
+ * rules stay in model/fields.c and the policy. */
+static const char *const editable[] = {
+	"voicemail.pin", "voicemail.email",
+	"user.forward.immediate.enabled", "user.forward.immediate.destination",
+	"user.forward.busy.enabled", "user.forward.busy.destination",
+	"user.forward.no_answer.enabled", "user.forward.no_answer.destination",
+	"user.forward.unavailable.enabled",
+	"user.forward.unavailable.destination",
+	"user.follow_me.enabled", "user.follow_me.list",
+};
+
+static bool is_editable(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(editable) / sizeof(editable[0]); i++)
+		if (!strcmp(editable[i], name))
+			return true;
+	return false;
+}
+
+/* The session's extension number, or a 401 answer. */
+static bool whose(const struct api_req *req, struct api_resp *resp,
+		  char *number, size_t sz)
+{
+	struct api_session_info info;
+
+	if (api_web_session_of(req, API_SESSION_USER, &info)) {
+		api_error(resp, 401, "Log in to the portal first.", NULL);
+		return false;
+	}
+	snprintf(number, sz, "%s", info.number);
+	sodium_memzero(&info, sizeof(info));
+	return true;
+}
+
+static void own(struct daemon *d, const char *number, struct api_resp *resp)
+{
+	json_t *ext = NULL, *values, *fields;
+	enum model_type t;
+	size_t i;
+
+	if (store_ext_get(d->store, number, STORE_STAGED, false, &ext) &&
+	    store_ext_get(d->store, number, STORE_RUNNING, false, &ext)) {
+		api_error(resp, 404, "Your extension no longer exists.", NULL);
+		return;
+	}
+	values = json_object();
+	fields = json_array();
+	if (model_type_parse(json_string_value(json_object_get(ext, "type")),
+			     &t))
+		t = MODEL_SIP;
+	for (i = 0; i < sizeof(editable) / sizeof(editable[0]); i++) {
+		const struct model_field *f = model_field_find(editable[i]);
+
+		if (!f || !model_type_has(t, f))
+			continue;
+		json_array_append_new(fields, api_gui_field_json(f));
+		if (json_object_get(ext, f->name))
+			json_object_set(values, f->name,
+					json_object_get(ext, f->name));
+	}
+	api_ok(resp, json_pack("{s:s,s:O*,s:O*,s:o,s:o}", "number", number,
+			       "name", json_object_get(ext, "name"),
+			       "type", json_object_get(ext, "type"),
+			       "values", values, "fields", fields));
+	json_decref(ext);
+}
+
+static void me_get(struct daemon *d, const struct api_req *req,
+		   struct api_resp *resp)
+{
+	char number[24];
+
+	if (whose(req, resp, number, sizeof(number)))
+		own(d, number, resp);
+}
+
+static void me_ext_get(struct daemon *d, const struct api_req *req,
+		       struct api_resp *resp)
+{
+	char number[24];
+
+	if (!whose(req, resp, number, sizeof(number)))
+		return;
+	if (strcmp(req->param[0], number)) {
+		api_error(resp, 403, "A portal login reaches only its own "
+			  "extension.", NULL);
+		return;
+	}
+	own(d, number, resp);
+}
+
+static void me_patch(struct daemon *d, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	struct report r;
+	char number[24], msg[400];
+	const char *key;
+	json_t *v;
+	int err;
+
+	if (!whose(req, resp, number, sizeof(number)))
+		return;
+	if (!json_is_object(req->body) || !json_object_size(req->body)) {
+		api_error(resp, 400, "Send the changes as a JSON object, e.g. "
+			  "{\"voicemail.pin\":\"482913\"}.", NULL);
+		return;
+	}
+	json_object_foreach(req->body, key, v) {
+		if (is_editable(key))
+			continue;
+		snprintf(msg, sizeof(msg), "%.64s is changed by the "
+			 "administrator only.", key);
+		api_error(resp, 403, msg, NULL);
+		return;
+	}
+	report_init(&r);
+	err = store_ext_edit(d->store, number, req->body, 0, &r, NULL);
+	if (!err) {
+		api_ok(resp, json_pack("{s:s,s:b}", "number", number,
+				       "staged", 1));
+	} else if (r.n > 0) {
+		snprintf(msg, sizeof(msg), "Refused: %s: %s (rule %s)",
+			 r.item[0].field, r.item[0].msg, r.item[0].rule);
+		api_error(resp, err == EINVAL ? 422 : 500, msg, &r);
+	} else {
+		snprintf(msg, sizeof(msg), "The change could not be made: %s.",
+			 strerror(err));
+		api_error(resp, err == ENOSPC ? 507 : 500, msg, NULL);
+	}
+	report_reset(&r);
+}
+
+const struct api_route api_routes_portal[] = {
+	{ "GET",   "/me",             me_get },
+	{ "PATCH", "/me",             me_patch },
+	{ "GET",   "/me/ext/:number", me_ext_get },
+};
+const size_t api_routes_portal_n = API_ROUTES_N(api_routes_portal);
