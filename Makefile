@@ -8,7 +8,7 @@ HTTP     ?=
 # PATH would not have it).
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: all deps build run test unit asan scan integration fuzz bench clean
+.PHONY: all deps build run test unit asan scan integration gui gui-deps fuzz bench clean
 
 all: build
 
@@ -60,9 +60,25 @@ scan: deps
 integration: build
 	BULWARK_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q tests/integration
 
+# The browser tests' driver (playwright-core, pinned by
+# tests/gui/package-lock.json). npm ci only when node_modules is missing
+# or older than the lockfile: offline once installed.
+GUI      := tests/gui
+gui-deps: deps
+	@if [ ! -f $(GUI)/node_modules/.package-lock.json ] || \
+	    [ $(GUI)/package-lock.json -nt $(GUI)/node_modules/.package-lock.json ]; then \
+		echo "gui: npm ci in $(GUI)"; \
+		cd $(GUI) && npm ci --no-audit --no-fund; \
+	fi
+
+# The web GUI in Debian's Chromium (tests/gui/test_gui.py); screenshots
+# of the main screens go to docs/gui/.
+gui: build gui-deps
+	BULWARK_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q tests/gui
+
 # Every test: unit (plain and under ASan/UBSan), fuzz corpus replay, the
-# static analyzer, integration.
-test: build unit asan scan integration
+# static analyzer, integration, the browser tests.
+test: build unit asan scan integration gui
 
 # Fuzz every harness for real: clang, libFuzzer, ASan/UBSan, seeded with
 # the checked-in corpora and the RFC 4475 messages. FUZZ_TIME=1800 for a

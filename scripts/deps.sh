@@ -12,7 +12,7 @@ BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev
  libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libsodium-dev
  libssl-dev libnftables-dev libcmocka-dev libcurl4-openssl-dev"
 TEST="python3 python3-pytest clang clang-tools libclang-rt-14-dev sip-tester baresip-core
- linphone-cli sipvicious kamailio"
+ linphone-cli sipvicious kamailio chromium"
 case "${1:-all}" in
 	run) want="$RUN" ;;
 	build) want="$BUILD" ;;
@@ -24,6 +24,17 @@ for p in $want; do
 		missing="$missing $p"
 	fi
 done
+# Node.js and npm run the browser tests' driver (playwright-core, from npm
+# by tests/gui/package-lock.json; it works with Debian 12's nodejs 18 and
+# npm 9). Debian's packages, unless a node and an npm are on PATH already
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+case "${1:-all}" in
+	run|build) ;;
+	*)
+		command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+		command -v npm >/dev/null 2>&1 || missing="$missing npm"
+		;;
+esac
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"
 SUDO=""

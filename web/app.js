@@ -112,6 +112,7 @@ const NAV = [
   ['#/commit', 'Commit'],
   ['#/security', 'Security'],
   ['#/firewall', 'Firewall'],
+  ['#/services', 'Services'],
   ['#/bans', 'Bans'],
   ['#/registrations', 'Registrations'],
 ];
@@ -220,7 +221,8 @@ function showFindings(ctls, box, data) {
     }
   }
   box.replaceChildren(msg('error', data.error || 'Refused.'), ...loose.map((t) => h('div', { class: 'loose' }, t)));
-  return first;
+  // the first refused field in the form's own order (its tab is shown)
+  return ctls.find((c) => c.row.classList.contains('bad')) || first;
 }
 
 // ---- Extensions: list ----
@@ -253,6 +255,11 @@ async function screenExtensions(params) {
         const r = await api('POST', '/ext/import', await file.text(), { csv: true });
         out.replaceChildren(r.status === 200 ? msg('ok', `${r.data.staged} rows staged; commit to apply.`) : msg('error', r.data.error));
       } }, 'Import')), out));
+  const lic = await api('GET', '/licences');
+  if (lic.status === 200) {
+    const l = (x) => `${x.used} used, ${x.staged} staged, limit ${x.limit < 0 ? 'unlimited' : x.limit}`;
+    info.parentElement.after(h('p', { class: 'sub', id: 'licences' }, `Licences — user: ${l(lic.data.user)}; shared device: ${l(lic.data.shared)}; ring groups: ${lic.data.ring_group}.`));
+  }
   const r = await api('GET', `/ext/search?staged=1&q=${encodeURIComponent(q)}&offset=${offset}&limit=${PAGE}`);
   if (r.status !== 200) { body.append(h('tr', {}, h('td', { colspan: 4 }, r.data.error))); return; }
   for (const e of r.data.items) {
@@ -282,7 +289,7 @@ async function screenExtension(number) {
   const tabsNav = h('div', { class: 'tabs', role: 'tablist' });
   const panels = h('div', { class: 'panels' });
   let ctls = [];
-  let activeTab = 'type';
+  let activeTab = 'extype';
 
   const typeSelect = h('select', { id: 'ext-type', disabled: editing, onchange: () => { type = typeSelect.value; build(); } },
     sc.types.map((t) => h('option', { value: t }, t)));
@@ -299,12 +306,12 @@ async function screenExtension(number) {
     panels.replaceChildren();
     const old = new Map(ctls.filter((c) => c.dirty).map((c) => [c.f.name, c.get()]));
     ctls = [];
-    const tabs = ['type', ...sc.tabs];
+    const tabs = ['extype', ...sc.tabs];
     for (const tab of tabs) {
       const fields = sc.fields.filter((f) => f.tab === tab && f.types.includes(type) && f.name !== 'type');
-      if (tab !== 'type' && !fields.length) continue;
+      if (tab !== 'extype' && !fields.length) continue;
       const panel = h('section', { class: 'panel', dataset: { tab }, role: 'tabpanel' });
-      if (tab === 'type') {
+      if (tab === 'extype') {
         panel.append(h('div', { class: 'field' }, h('label', { for: 'ext-type' }, 'Extension type'),
           h('div', { class: 'control' }, typeSelect),
           h('div', { class: 'help' }, (sc.fields.find((f) => f.name === 'type') || {}).help || '')));
@@ -328,9 +335,9 @@ async function screenExtension(number) {
       }
       panels.append(panel);
       tabsNav.append(h('button', { type: 'button', role: 'tab', class: 'tab', id: `tab-${tab}`, dataset: { tab }, onclick: () => selectTab(tab) },
-        tab === 'type' ? 'Type' : TAB_LABELS[tab] || tab));
+        tab === 'extype' ? 'Type' : TAB_LABELS[tab] || tab));
     }
-    selectTab(tabs.includes(activeTab) && panels.querySelector(`[data-tab="${activeTab}"]`) ? activeTab : 'type');
+    selectTab(tabs.includes(activeTab) && panels.querySelector(`[data-tab="${activeTab}"]`) ? activeTab : 'extype');
   }
 
   async function submit(ev) {
@@ -596,6 +603,35 @@ async function screenWizard() {
   await step('type');
 }
 
+// ---- Network Services: start at boot, running state, restart required ----
+async function screenServices() {
+  const body = h('tbody', { id: 'svc-body' });
+  const out = h('div', { id: 'svc-out' });
+  await frame('Network Services',
+    h('p', { class: 'sub' }, 'Start at boot is staged (commit to keep it); start, stop and restart act now. A service whose configuration changed in a commit says restart required.'),
+    h('div', { class: 'scroll' }, h('table', { class: 'list' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Service'), h('th', { class: 'wide' }, 'Description'), h('th', {}, 'Start at boot'), h('th', {}, 'State'), h('th', {}, ''))), body)),
+    out);
+  const act = async (name, action) => {
+    const r = await api('POST', `/services/${encodeURIComponent(name)}/${action}`);
+    out.replaceChildren(r.status === 200 ? msg('ok', `${name}: ${action} done.`) : msg('error', r.data.error));
+    load();
+  };
+  async function load() {
+    const r = await api('GET', '/services');
+    if (r.status !== 200) { out.replaceChildren(msg('error', r.data.error)); return; }
+    body.replaceChildren(...r.data.map((sv) => h('tr', { dataset: { service: sv.name } },
+      h('td', {}, sv.name), h('td', { class: 'wide' }, sv.description),
+      h('td', {}, h('input', { type: 'checkbox', checked: sv.boot, disabled: sv.mandatory, 'aria-label': `start ${sv.name} at boot`,
+        onchange: (e) => act(sv.name, e.target.checked ? 'enable' : 'disable') })),
+      h('td', {}, sv.state, sv.restart_required ? h('b', { class: 'warn-text' }, ' — restart required') : ''),
+      h('td', {}, sv.state === 'running'
+        ? [h('button', { onclick: () => act(sv.name, 'restart') }, 'Restart'), ' ', sv.mandatory ? null : h('button', { onclick: () => act(sv.name, 'stop') }, 'Stop')]
+        : h('button', { onclick: () => act(sv.name, 'start') }, 'Start')))));
+  }
+  await load();
+}
+
 // ---- Bans and security events ----
 async function screenBans() {
   const out = h('div', { id: 'bans-out' });
@@ -685,13 +721,12 @@ async function screenPortal() {
   show(
     h('nav', { class: 'top' }, h('span', { class: 'brand' }, 'Bulwark'), h('div', { class: 'links' }, h('span', {}, `Extension ${me.number}`)),
       h('button', { class: 'link', id: 'logout', onclick: logout }, 'Log out')),
-    h('main', {}, h('h1', {}, `${me.name || ''} · ${me.number}`),
+    h('main', {}, h('h1', {}, `${me.name || ''} · ${me.number}`), box,
       pin ? h('form', { class: 'card', id: 'pin-form', novalidate: true, onsubmit: (e) => save([pin], e) },
         h('h2', {}, 'Voicemail PIN'), pin.row, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'pin-save' }, 'Change PIN'))) : null,
       h('form', { class: 'card', id: 'forward-form', novalidate: true, onsubmit: (e) => save(others, e) },
         h('h2', {}, 'Forwarding and follow-me'), others.map((c) => c.row),
-        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'forward-save' }, 'Save'))),
-      box));
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'forward-save' }, 'Save')))));
 }
 
 // ---- routing ----
@@ -703,6 +738,7 @@ const SCREENS = [
   [/^#\/security$/, () => screenSecurity()],
   [/^#\/firewall\/wizard$/, () => screenWizard()],
   [/^#\/firewall$/, () => screenFirewall()],
+  [/^#\/services$/, () => screenServices()],
   [/^#\/bans$/, () => screenBans()],
   [/^#\/registrations$/, () => screenRegistrations()],
 ];

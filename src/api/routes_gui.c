@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
@@ -25,6 +24,7 @@
 #include "daemon/daemon.h"
 #include "model/model.h"
 #include "policy/policy.h"
+#include "store/extpage.h"
 #include "store/store.h"
 
 #define PAGE_DEFAULT 50
@@ -186,46 +186,26 @@ static unsigned long query_ul(const struct api_req *req, const char *name,
 	return n > max ? max : n;
 }
 
-static bool matches(const json_t *e, const char *q)
-{
-	const char *num = json_string_value(json_object_get(e, "number"));
-	const char *name = json_string_value(json_object_get(e, "name"));
-	const char *type = json_string_value(json_object_get(e, "type"));
-
-	if (!q || !*q)
-		return true;
-	return (num && !strncmp(num, q, strlen(q))) ||
-	       (name && strcasestr(name, q)) || (type && !strcasecmp(type, q));
-}
-
 static void ext_search(struct daemon *d, const struct api_req *req,
 		       struct api_resp *resp)
 {
 	const char *q = req->query ? req->query(req, "q") : NULL;
 	unsigned long off = query_ul(req, "offset", 0, 1000000000ul);
 	unsigned long lim = query_ul(req, "limit", PAGE_DEFAULT, PAGE_MAX);
-	json_t *all = NULL, *items, *e;
-	size_t i, total = 0;
+	json_t *out = NULL;
 	int err;
 
-	err = store_ext_list(d->store, api_query_flag(req, "staged") ?
-			     STORE_STAGED : STORE_RUNNING, &all);
+	/* filtered and counted in SQL: 10,000 rows are never loaded to
+	 * show 50 */
+	err = store_ext_page(d->store, api_query_flag(req, "staged") ?
+			     STORE_STAGED : STORE_RUNNING, q, off, lim, &out);
 	if (err) {
 		api_error(resp, 500, "Listing extensions failed.", NULL);
 		return;
 	}
-	items = json_array();
-	json_array_foreach(all, i, e) {
-		if (!matches(e, q))
-			continue;
-		if (total >= off && total < off + lim)
-			json_array_append(items, e);
-		total++;
-	}
-	json_decref(all);
-	api_ok(resp, json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total,
-			       "offset", (json_int_t)off, "limit",
-			       (json_int_t)lim, "items", items));
+	json_object_set_new(out, "offset", json_integer((json_int_t)off));
+	json_object_set_new(out, "limit", json_integer((json_int_t)lim));
+	api_ok(resp, out);
 }
 
 const struct api_route api_routes_gui[] = {

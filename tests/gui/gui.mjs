@@ -1,0 +1,387 @@
+// Browser tests of the web GUI: Debian's Chromium (/usr/bin/chromium)
+// driven by playwright-core, against a real bulwarkd that test_gui.py
+// started and seeded. Each scenario runs in a fresh browser context (its
+// own cookies); screenshots of the main screens go to BULWARK_SHOTS.
+//
+// Environment: BULWARK_URL (http://127.0.0.1:PORT), BULWARK_ADMIN_PASSWORD,
+// BULWARK_PORTAL_USER / BULWARK_PORTAL_PASSWORD (extension 301's web
+// login), BULWARK_SHOTS (directory), CHROMIUM (default /usr/bin/chromium).
+// Prints one line per scenario and a closing line; exit 1 if any failed.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BULWARK_URL;
+const ADMIN_PW = process.env.BULWARK_ADMIN_PASSWORD;
+const PORTAL_USER = process.env.BULWARK_PORTAL_USER;
+const PORTAL_PW = process.env.BULWARK_PORTAL_PASSWORD;
+const SHOTS = process.env.BULWARK_SHOTS;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+if (!BASE || !ADMIN_PW) {
+  console.error('gui: BULWARK_URL and BULWARK_ADMIN_PASSWORD are required (run through test_gui.py)');
+  process.exit(2);
+}
+if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  // the flags this machine's Chromium needs (no sandbox as root, no
+  // network of its own); playwright gives it a fresh --user-data-dir
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  timeout: 60000,
+});
+
+// A page in a fresh context; CSP violations and script errors fail the test.
+async function open(viewport = DESKTOP) {
+  const ctx = await browser.newContext({ viewport, baseURL: BASE });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) page.problems.push(m.text());
+  });
+  return { ctx, page };
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+async function login(page, user, password) {
+  await page.goto('/');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+}
+
+async function adminPage(viewport) {
+  const o = await open(viewport);
+  await login(o.page, 'admin', ADMIN_PW);
+  await o.page.waitForSelector('#ext-table tbody tr');
+  return o;
+}
+
+// fetch from inside the page: the session cookie goes with it
+function inPage(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const s = await (await fetch('/api/v1/session', { headers: { 'X-Bulwark-GUI': '1' } })).json().catch(() => ({}));
+    const headers = { 'X-Bulwark-GUI': '1' };
+    if (m !== 'GET' && s.csrf) headers['X-CSRF-Token'] = s.csrf;
+    if (b) headers['Content-Type'] = 'application/json';
+    const r = await fetch(p, { method: m, headers, body: b ? JSON.stringify(b) : undefined });
+    let data = null;
+    try { data = await r.json(); } catch { data = null; }
+    return { status: r.status, data };
+  }, [method, path, body]);
+}
+
+function noOverflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+}
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+test('admin login, headers of the page and of the API', async () => {
+  const { ctx, page } = await open();
+  const res = await page.goto('/');
+  const hd = res.headers();
+  assert.match(hd['content-security-policy'], /script-src 'self'/);
+  assert.match(hd['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal(hd['x-frame-options'], 'DENY');
+  await page.waitForSelector('#login-user');
+  await shot(page, 'login');
+  await page.fill('#login-user', 'admin');
+  await page.fill('#login-password', ADMIN_PW);
+  const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST'), page.click('#login-submit')]);
+  const cookie = (await resp.headerValue('set-cookie')) || '';
+  assert.match(cookie, /^bw_admin=/);
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Strict/);
+  await page.waitForSelector('#ext-table tbody tr');
+  const cookies = await ctx.cookies();
+  assert.ok(cookies.find((c) => c.name === 'bw_admin' && c.httpOnly && c.sameSite === 'Strict'));
+  // the page's script cannot read the session id
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  const api = await page.request.get('/api/v1/status');
+  assert.equal(api.headers()['cache-control'], 'no-store');
+  assert.equal(api.headers()['x-frame-options'], 'DENY');
+  // a state change without the CSRF token is refused, with it accepted
+  const noToken = await page.evaluate(async () => (await fetch('/api/v1/discard', { method: 'POST' })).status);
+  assert.equal(noToken, 403);
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('extensions: search and paging over 10,000', async () => {
+  const { ctx, page } = await adminPage();
+  const info = await page.textContent('#ext-pager-info');
+  const total = Number(info.split(' of ')[1]);
+  assert.ok(total >= 10000, info);
+  assert.equal(await page.locator('#ext-table tbody tr').count(), 50);
+  await page.click('#ext-next');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent.startsWith('51–100'));
+  await shot(page, 'extensions');
+  await page.fill('#ext-search', '1234');
+  await page.press('#ext-search', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '1–1 of 1');
+  assert.equal(await page.textContent('#ext-table tbody tr td'), '1234');
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('add a SIP phone through every tab; a policy refusal shown next to the field, then Generate Password', async () => {
+  const { ctx, page } = await adminPage();
+  await page.click('#add-phone');
+  await page.waitForSelector('#ext-type');
+  await page.selectOption('#ext-type', 'sip');
+  const tabs = await page.$$eval('.tabs .tab', (b) => b.map((x) => x.dataset.tab));
+  assert.deepEqual(tabs, ['extype', 'general', 'auth', 'voicemail', 'phone', 'callerid', 'user', 'web', 'security']);
+  await page.click('#tab-general');
+  await page.fill('#f-number', '401');
+  await page.fill('#f-name', 'Grace Hopper');
+  await page.click('#tab-auth');
+  await page.fill('#f-auth-password', 'password');
+  await page.click('#tab-voicemail');
+  await page.fill('#f-voicemail-email', 'grace@example.com');
+  await page.click('#tab-phone');
+  await page.check('#f-phone-nat');
+  await page.click('#tab-callerid');
+  await page.check('#f-callerid-allow-override');
+  await page.click('#tab-user');
+  await page.fill('#f-user-ring-time', '25');
+  await page.click('#tab-web');
+  await page.check('#f-web-enabled');
+  await page.fill('#f-web-username', 'grace');
+  await page.fill('#f-web-password', 'Qz7vXk2pLm9w');
+  await page.click('#tab-security');
+  await page.fill('#f-security-blacklist', '5551234');
+  await page.click('#ext-save');
+  // refused: the server's message, naming the rule, next to the password
+  await page.waitForFunction(() => /refused/i.test(document.querySelector('#ext-form-out').textContent));
+  const findings = await page.$$eval('.field-error', (els) => els.filter((e) => e.textContent).map((e) => `${e.id}: ${e.textContent}`));
+  assert.match(await page.textContent('#f-auth-password-error'), /rule sip\./, findings.join('; '));
+  // every finding, each next to its field: the weak password, and the
+  // PIN a mailbox needs
+  assert.deepEqual(findings.map((f) => f.split(':')[0]), ['f-auth-password-error', 'f-voicemail-pin-error'], findings.join(' | '));
+  assert.match(findings[1], /rule field\.required/);
+  // the tab of the refused field is the one shown
+  assert.ok(await page.locator('#f-auth-password').isVisible(), 'the Authentication tab is shown');
+  assert.match(await page.textContent('#ext-form-out'), /refused/i);
+  await shot(page, 'add-phone-refused');
+  // corrected: Generate Password gives a compliant one
+  await page.click('#gen-sip');
+  await page.waitForFunction(() => document.querySelector('#f-auth-password').value !== 'password');
+  const generated = await page.inputValue('#f-auth-password');
+  assert.ok(generated.length >= 8, generated);
+  assert.equal(await page.textContent('#f-auth-password-error'), '');
+  await page.click('#tab-voicemail');
+  await page.click('#gen-vm');
+  await page.waitForFunction(() => /^\d+$/.test(document.querySelector('#f-voicemail-pin').value));
+  await page.click('#ext-save');
+  await page.waitForFunction(() => /Added extension 401/.test(document.querySelector('#ext-form-out').textContent));
+  const r = await inPage(page, 'GET', '/api/v1/ext/401?staged=1');
+  assert.equal(r.status, 200);
+  assert.equal(r.data['phone.nat'], true);
+  assert.equal(r.data['callerid.allow_override'], true);
+  assert.equal(r.data['user.ring_time'], 25);
+  assert.equal(r.data['web.username'], 'grace');
+  assert.deepEqual(r.data['security.blacklist'], ['5551234']);
+  assert.equal(r.data['voicemail.email'], 'grace@example.com');
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('commit: the pending diff, a dry run, the commit', async () => {
+  const { ctx, page } = await adminPage();
+  // an edit too, so the diff shows old -> new
+  await page.goto('/#/extensions/302');
+  await page.waitForSelector('#tab-phone');
+  await page.click('#tab-phone');
+  await page.check('#f-phone-nat');
+  await page.click('#ext-save');
+  await page.waitForFunction(() => /Saved extension 302/.test(document.querySelector('#ext-form-out').textContent));
+  await page.goto('/#/commit');
+  const add = page.locator('[data-key="ext:401"]');
+  await add.waitFor();
+  assert.match(await add.textContent(), /\+ extension 401 \(add\)/);
+  const edit = page.locator('[data-key="ext:302"]');
+  await page.waitForFunction(() => /phone\.nat\s*false → true/.test((document.querySelector('[data-key="ext:302"]') || {}).textContent || ''));
+  assert.match(await edit.textContent(), /~ extension 302 \(edit\)/);
+  await shot(page, 'commit');
+  await page.click('#commit-dry');
+  await page.waitForFunction(() => /Dry run/.test(document.querySelector('#commit-out').textContent));
+  await page.click('#commit-go');
+  await page.waitForFunction(() => /Committed: version \d+/.test(document.querySelector('#commit-out').textContent));
+  await page.waitForFunction(() => /Nothing is pending/.test(document.querySelector('#pending-diff').textContent));
+  const r = await inPage(page, 'GET', '/api/v1/ext/302');
+  assert.equal(r.data['phone.nat'], true);
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('firewall: the Configuration Wizard to Single System', async () => {
+  const { ctx, page } = await adminPage();
+  await page.goto('/#/firewall');
+  await page.waitForSelector('#fw-wizard');
+  await page.click('#fw-wizard');
+  await page.check('#fw-type-single');
+  await page.click('#wiz-next');
+  await page.waitForSelector('select[data-iface]');
+  await page.click('#wiz-next');
+  await page.waitForSelector('input[data-svc]');
+  await page.click('#wiz-next');
+  await page.waitForSelector('#wiz-ruleset');
+  assert.match(await page.textContent('#wiz-body'), /Server type: single/);
+  await shot(page, 'firewall-wizard');
+  const r = await inPage(page, 'GET', '/api/v1/firewall');
+  assert.equal(r.data.staged_type, 'single');
+  await page.click('#wiz-done');
+  await page.waitForSelector('#fw-staged-type');
+  assert.equal(await page.textContent('#fw-staged-type'), 'single');
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('bans: unban a source, trust a network for N hours', async () => {
+  const { ctx, page } = await adminPage();
+  await page.goto('/#/bans');
+  const row = page.locator('tr[data-source="203.0.113.9"]');
+  await row.waitFor();
+  await shot(page, 'bans');
+  await row.locator('button.unban').click();
+  await page.waitForFunction(() => /Unbanned 203\.0\.113\.9/.test(document.querySelector('#bans-out').textContent));
+  await page.waitForFunction(() => !document.querySelector('tr[data-source="203.0.113.9"]'));
+  const bans = await inPage(page, 'GET', '/api/v1/bans');
+  assert.equal(bans.data.filter((b) => b.source === '203.0.113.9').length, 0);
+  await page.fill('#trust-network', '198.51.100.0/24');
+  await page.fill('#trust-hours', '2');
+  await page.click('#trust-add');
+  await page.waitForFunction(() => /Trusted 198\.51\.100\.0\/24 for 2 h/.test(document.querySelector('#bans-out').textContent));
+  const t = await inPage(page, 'GET', '/api/v1/trust');
+  const tr = t.data.find((x) => x.network === '198.51.100.0/24');
+  assert.ok(tr && tr.expires_in > 7000 && tr.expires_in <= 7200, JSON.stringify(t.data));
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('security policy: a refused value shows the rule; registrations; network services', async () => {
+  const { ctx, page } = await adminPage();
+  await page.goto('/#/security');
+  await page.waitForSelector('#policy-form');
+  await page.fill('#f-sip-min-length', '3');
+  await page.click('#policy-save');
+  await page.waitForFunction(() => /rule/.test(document.querySelector('#f-sip-min-length-error').textContent));
+  await shot(page, 'security');
+  await page.goto('/#/registrations');
+  await page.waitForSelector('#reg-body tr');
+  await page.goto('/#/services');
+  await page.waitForSelector('tr[data-service="admin-http"]');
+  assert.match(await page.textContent('tr[data-service="admin-http"]'), /running/);
+  await shot(page, 'services');
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('phone-sized viewport: list and Add a New Phone fit', async () => {
+  const { ctx, page } = await adminPage(PHONE);
+  assert.ok(await noOverflow(page), 'extensions list wider than the phone');
+  await shot(page, 'phone-extensions');
+  await page.click('#add-phone');
+  await page.waitForSelector('#ext-type');
+  await page.click('#tab-auth');
+  assert.ok(await page.locator('#gen-sip').isVisible());
+  assert.ok(await noOverflow(page), 'Add a New Phone wider than the phone');
+  await shot(page, 'phone-add-phone');
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('user portal: login, PIN change under the policy, forwarding, 403 on another extension', async () => {
+  for (const viewport of [DESKTOP, PHONE]) {
+    const { ctx, page } = await open(viewport);
+    await login(page, PORTAL_USER, PORTAL_PW);
+    await page.waitForSelector('#pin-form');
+    const cookies = await ctx.cookies();
+    assert.ok(cookies.find((c) => c.name === 'bw_user' && c.httpOnly));
+    assert.ok(!cookies.find((c) => c.name === 'bw_admin'));
+    assert.ok(await noOverflow(page));
+    if (viewport === PHONE) { await ctx.close(); continue; }
+    await page.fill('#f-voicemail-pin', '1234');
+    await page.click('#pin-save');
+    await page.waitForFunction(() => /rule vm\./.test(document.querySelector('#f-voicemail-pin-error').textContent));
+    await page.fill('#f-voicemail-pin', '739164');
+    await page.click('#pin-save');
+    await page.waitForFunction(() => /Saved/.test(document.querySelector('#portal-out').textContent));
+    await page.check('#f-user-forward-busy-enabled');
+    await page.fill('#f-user-forward-busy-destination', '302');
+    await page.click('#forward-save');
+    await page.waitForFunction(() => /Saved/.test(document.querySelector('#portal-out').textContent));
+    await shot(page, 'portal');
+    const own = await inPage(page, 'GET', '/api/v1/me/ext/301');
+    assert.equal(own.status, 200);
+    assert.equal(own.data.values['user.forward.busy.destination'], '302');
+    const other = await inPage(page, 'GET', '/api/v1/me/ext/302');
+    assert.equal(other.status, 403);
+    const adminRoute = await inPage(page, 'GET', '/api/v1/ext/302');
+    assert.equal(adminRoute.status, 403);
+    const adminWrite = await inPage(page, 'POST', '/api/v1/commit');
+    assert.equal(adminWrite.status, 403);
+    const field = await page.evaluate(async () => {
+      const s = await (await fetch('/api/v1/me/session')).json();
+      const r = await fetch('/api/v1/me', { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf }, body: JSON.stringify({ name: 'Eve Hacker' }) });
+      return r.status;
+    });
+    assert.equal(field, 403);
+    assert.deepEqual(page.problems, []);
+    await ctx.close();
+  }
+});
+
+// last: it blocks this address from the admin port for 15 minutes
+test('a wrong admin password, again and again: counted, then 429', async () => {
+  const { ctx, page } = await open();
+  await page.goto('/');
+  let last = '';
+  for (let i = 1; i <= 6; i++) {
+    await page.fill('#login-user', 'admin');
+    await page.fill('#login-password', `wrong-${i}`);
+    const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/session')), page.click('#login-submit')]);
+    await page.waitForFunction(() => document.querySelector('.login-out .msg.error'));
+    last = await page.textContent('.login-out');
+    if (i < 6) assert.equal(resp.status(), 401, last);
+    else assert.equal(resp.status(), 429, last);
+    if (i === 5) assert.match(last, /refused for \d+ seconds/);
+  }
+  assert.match(last, /Too many failed admin logins/);
+  await shot(page, 'login-throttled');
+  // the right password does not help while blocked
+  await page.fill('#login-password', ADMIN_PW);
+  const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/session')), page.click('#login-submit')]);
+  assert.equal(resp.status(), 429);
+  await ctx.close();
+});
+
+const started = Date.now();
+let failed = 0;
+for (const [i, t] of tests.entries()) {
+  const t0 = Date.now();
+  try {
+    await t.fn();
+    console.log(`ok ${i + 1} - ${t.name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok ${i + 1} - ${t.name}\n  ${String(e.stack || e).split('\n').slice(0, 6).join('\n  ')}`);
+  }
+}
+await browser.close();
+console.log(`# gui: ${tests.length - failed} passed, ${failed} failed of ${tests.length} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(failed ? 1 : 0);

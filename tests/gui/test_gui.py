@@ -1,0 +1,82 @@
+"""Browser tests of the web GUI (tests/gui/gui.mjs): the real bulwarkd on a
+temporary data directory with the admin API on a free loopback port, seeded
+through its control socket, then Debian's Chromium driven by playwright-core
+through every scenario. Screenshots of the main screens go to docs/gui/.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from conftest import Daemon, free_port  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = pathlib.Path(os.environ.get("BULWARK_GUI_SHOTS", ROOT / "docs" / "gui"))
+PORTAL_USER, PORTAL_PW = "ada", "Qz7vXk2pLm9w"
+
+
+def seed(d):
+    """10,000 extensions for the paging, two people, a ban to lift."""
+    t0 = time.time()
+    st, out = d.api("POST", "/ext/bulk", {"range": "1000-10999", "type": "sip"})
+    assert st == 201, out
+    st, out = d.api("POST", "/ext", {
+        "number": "301", "type": "sip", "name": "Ada Lovelace",
+        "generate_password": True, "generate_pin": True,
+        "web.enabled": True, "web.username": PORTAL_USER,
+        "web.password": PORTAL_PW})
+    assert st == 201, out
+    st, out = d.api("POST", "/ext", {
+        "number": "302", "type": "sip", "name": "Alan Turing",
+        "generate_password": True, "generate_pin": True})
+    assert st == 201, out
+    st, out = d.api("POST", "/commit")
+    assert st == 200 and out["ok"], out
+    st, out = d.api("POST", "/bans", {"source": "203.0.113.9", "for": "1h"})
+    assert st == 200, out
+    print(f"gui: seeded 10,002 extensions in {time.time() - t0:.1f} s")
+
+
+def test_gui(tmp_path):
+    node = shutil.which("node")
+    assert node, "node is not installed: run make deps (scripts/deps.sh)"
+    assert os.access(CHROMIUM, os.X_OK), \
+        f"{CHROMIUM} is missing: run make deps (Debian package chromium)"
+    assert (HERE / "node_modules" / "playwright-core").is_dir(), \
+        "playwright-core is not installed: run make gui-deps (npm ci in tests/gui)"
+    port = free_port(addr="127.0.0.1")
+    d = Daemon(tmp_path / "data", http=f"127.0.0.1:{port}")
+    d.start()
+    try:
+        seed(d)
+        env = dict(os.environ,
+                   BULWARK_URL=f"http://127.0.0.1:{port}",
+                   BULWARK_ADMIN_PASSWORD=(d.data_dir / "admin-password").read_text().strip(),
+                   BULWARK_PORTAL_USER=PORTAL_USER,
+                   BULWARK_PORTAL_PASSWORD=PORTAL_PW,
+                   BULWARK_SHOTS=str(SHOTS), CHROMIUM=CHROMIUM)
+        proc = subprocess.run([node, str(HERE / "gui.mjs")], cwd=HERE, env=env,
+                              capture_output=True, text=True, timeout=240)
+        print(proc.stdout)
+        print(proc.stderr, file=sys.stderr)
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+        assert "# gui: " in proc.stdout and " 0 failed" in proc.stdout
+
+        # what the browser did, seen from the server
+        st, access = d.api("GET", "/admin/access")
+        blocked = [b["source"] for b in access["admin_scope"]["blocked"]]
+        assert "127.0.0.1" in blocked, access
+        st, ext = d.api("GET", "/ext/301?staged=1")
+        assert ext["user.forward.busy.destination"] == "302", ext
+        # the admin block never reaches SIP: no SIP ban for the address
+        st, bans = d.api("GET", "/bans")
+        assert not [b for b in bans if b["source"] == "127.0.0.1"], bans
+    finally:
+        d.stop()
