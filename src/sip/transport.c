@@ -1,0 +1,903 @@
+/*
+ * sipd's transports: our own UDP and TCP on libre sockets (so we size
+ * buffers and backlogs), the listeners, the TCP connection table with its
+ * per-source caps, deadlines, framing and eviction, and where libre's own
+ * error lines go. Every datagram and every framed TCP message goes to
+ * sipd_input(); everything sipd sends leaves through sipd_send_raw().
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "guard/guard.h"
+#include "sip/sipd_priv.h"
+#include <re_udp.h>
+#include <re_tcp.h>
+/* re_dbg.h is here for dbg_handler_set only; these keep its macros off */
+#define DEBUG_MODULE "sip"
+#define DEBUG_LEVEL 0
+#include <re_dbg.h>
+#include "store/snapshot.h"
+
+/* TCP (issue 8): the connection table is bounded by the descriptor limit
+ * (TCP_FD_RESERVE kept for the store, the admin API, logs) and never by
+ * more than TCP_CONNS_MAX; a source may hold tcp_per_source connections
+ * that have not registered. A connection that never sent a valid request
+ * lives TCP_NEW_MS; one that did, TCP_VALID_MS after its last message;
+ * one a phone registered over, max_expires + TCP_REG_SLACK_S. A message
+ * must be complete TCP_MSG_MS after its first byte (slowloris): bytes
+ * never renew a timer, only complete messages do. */
+#define TCP_CONNS_MAX 65536
+#define TCP_FD_RESERVE_MIN 256
+#define TCP_NEW_MS 10000
+#define TCP_VALID_MS 30000
+#define TCP_REG_SLACK_S 60
+#define TCP_MSG_MS 10000
+#define TCP_BUF_MAX (SIPMSG_MAX_LEN + 4096)
+/* Partial messages: up to TCP_BUF_FREE bytes per connection are always
+ * accepted (a REGISTER is far smaller); more only while every
+ * connection's buffers together stay within TCP_BUF_BUDGET. */
+#define TCP_BUF_FREE 8192
+#define TCP_BUF_BUDGET (16u * 1024 * 1024)
+#define TCP_TXQ_MAX (64 * 1024)   /* replies queued for a slow reader */
+#define TCP_TRIM_MIN 256          /* connections before a flood counts */
+#define LOG_BURST 10              /* rate-limited lines per LOG_WINDOW_MS */
+#define LOG_WINDOW_MS 10000
+
+/* Unregistered connections of one source (IPv6: of its /64). */
+struct conn_src {
+	struct le le;          /* in sd->conn_srcs */
+	struct sa key;         /* address, port 0, IPv6 masked */
+	uint32_t n;
+};
+
+/* v4-mapped IPv6 from a dual-stack socket → plain IPv4 */
+void sipd_sa_unmap(struct sa *s)
+{
+	if (sa_af(s) == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s->u.in6.sin6_addr)) {
+		uint32_t a;
+
+		memcpy(&a, &s->u.in6.sin6_addr.s6_addr[12], 4);
+		sa_set_in(s, ntohl(a), sa_port(s));
+	}
+}
+
+static void sa_map(struct sa *s)
+{
+	if (sa_af(s) == AF_INET) {
+		uint8_t a[16] = {0};
+		uint32_t v = htonl(sa_in(s));
+
+		a[10] = a[11] = 0xff;
+		memcpy(&a[12], &v, 4);
+		sa_set_in6(s, a, sa_port(s));
+	}
+}
+
+/* ---- output --------------------------------------------------------- */
+
+static void conn_send_failed(struct sipd_conn *c, int err);
+
+int sipd_send_raw(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
+		  uint64_t conn, const char *buf, size_t len)
+{
+	int err;
+
+	sd->c_tx++;
+	if (sd->outh) {
+		sd->outh(tp, dst, buf, len, sd->outarg);
+		return 0;
+	}
+	mbuf_rewind(sd->mb);
+	err = mbuf_write_mem(sd->mb, (const uint8_t *)buf, len);
+	if (err)
+		return err;
+	sd->mb->pos = 0;
+	if (tp == SIPD_UDP) {
+		struct sa d = *dst;
+		struct udp_sock *us = NULL;
+
+		if (sa_af(&d) == AF_INET && sd->us4)
+			us = sd->us4;
+		else if (sd->us6) {
+			us = sd->us6;
+			sa_map(&d);
+		}
+		else if (sa_af(&d) == AF_INET6)
+			us = NULL;
+		if (!us)
+			return EAFNOSUPPORT;
+		return udp_send(us, &d, sd->mb);
+	}
+	{
+		struct sipd_conn *c = sipd_tcp_find(sd, conn);
+
+		if (!c || !c->tc)
+			return ENOTCONN;
+		err = tcp_send(c->tc, sd->mb);
+		/* A peer that went away (EPIPE, ECONNRESET) or stopped reading
+		 * (ENOSPC: send queue full) gets nothing more: the connection
+		 * is closed at once, so the replies still pending find no
+		 * connection and fail silently — one log line, not one per
+		 * reply. */
+		if (err)
+			conn_send_failed(c, err);
+		return err;
+	}
+}
+
+/* ---- UDP ------------------------------------------------------------ */
+
+static void udp_recv(const struct sa *src, struct mbuf *mb, void *arg)
+{
+	struct sipd *sd = arg;
+	struct sa s = *src;
+
+	sipd_sa_unmap(&s);
+	sipd_input(sd, SIPD_UDP, &s, 0, (const char *)mbuf_buf(mb),
+		   mbuf_get_left(mb));
+}
+
+static int measure_rcvbuf(struct udp_sock *us, int af)
+{
+	int fd = udp_sock_fd(us, af), v = 0;
+	socklen_t l = sizeof(v);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &l))
+		return 0;
+	return v;
+}
+
+static int udp_open(struct sipd *sd, struct udp_sock **usp,
+		    const struct sa *laddr, int want)
+{
+	struct udp_sock *us = NULL;
+	int err, fd;
+
+	err = udp_listen(&us, laddr, udp_recv, sd);
+	if (err)
+		return err;
+	udp_rxsz_set(us, SIPMSG_MAX_LEN + 1);
+	/* Bursts: size the receive buffer beyond rmem_max when we may
+	 * (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else up to rmem_max. */
+	fd = udp_sock_fd(us, sa_af(laddr));
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+				  sizeof(want)))
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want,
+				 sizeof(want));
+	sd->rcvbuf = measure_rcvbuf(us, sa_af(laddr));
+	*usp = us;
+	return 0;
+}
+
+/* ---- TCP ------------------------------------------------------------ */
+
+void sipd_peer_str(const struct sa *a, char *buf, size_t sz)
+{
+	re_snprintf(buf, sz, "%J", a);
+}
+
+/* TCP events come from the network at the attacker's pace: at most
+ * LOG_BURST lines per LOG_WINDOW_MS; the next line let through says how
+ * many were left out. */
+void sipd_tcp_log(struct sipd *sd, enum log_level lvl, const char *fmt,
+		  ...)
+{
+	uint64_t now = tmr_jiffies();
+	char line[256];
+	va_list ap;
+
+	if (!sd->lrl.since || now - sd->lrl.since >= LOG_WINDOW_MS) {
+		sd->lrl.since = now;
+		sd->lrl.lines = 0;
+	}
+	if (sd->lrl.lines >= LOG_BURST) {
+		sd->lrl.suppressed++;
+		return;
+	}
+	sd->lrl.lines++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sd->lrl.suppressed) {
+		log_msg(lvl, MOD, "%s (%u similar lines left out before)",
+			line, sd->lrl.suppressed);
+		sd->lrl.suppressed = 0;
+	}
+	else {
+		log_msg(lvl, MOD, "%s", line);
+	}
+}
+
+/* libre prints its own errors (e.g. "tcp: send: write(): Broken pipe",
+ * once per failing call, with colour codes, to stderr). They carry no
+ * context and every one of them is also returned to our code, which logs
+ * it once with the peer: libre's lines go to the debug level, rate-
+ * limited. libre calls this under its own dbg mutex, which guards the
+ * counters (any thread may print). */
+static struct {
+	uint64_t since;
+	unsigned lines, suppressed;
+} libre_rl;
+
+static void libre_dbg(int level, const char *p, size_t len, void *arg)
+{
+	uint64_t now = tmr_jiffies();
+
+	(void)level;
+	(void)arg;
+	if (!libre_rl.since || now - libre_rl.since >= LOG_WINDOW_MS) {
+		if (libre_rl.suppressed)
+			log_debug("libre", "%u lines left out",
+				  libre_rl.suppressed);
+		libre_rl.since = now;
+		libre_rl.lines = libre_rl.suppressed = 0;
+	}
+	if (libre_rl.lines >= LOG_BURST) {
+		libre_rl.suppressed++;
+		return;
+	}
+	libre_rl.lines++;
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	log_debug("libre", "%.*s", (int)len, p);
+}
+
+/* Per-source accounting key: the address (IPv6: its /64, which one
+ * subscriber usually holds whole). */
+static void src_key(struct sa *k, const struct sa *peer)
+{
+	*k = *peer;
+	sa_set_port(k, 0);
+	if (sa_af(k) == AF_INET6)
+		memset(&k->u.in6.sin6_addr.s6_addr[8], 0, 8);
+}
+
+static bool src_cmp(struct le *le, void *arg)
+{
+	const struct conn_src *s = le->data;
+
+	return sa_cmp(&s->key, arg, SA_ADDR);
+}
+
+static void src_destructor(void *arg)
+{
+	struct conn_src *s = arg;
+
+	hash_unlink(&s->le);
+}
+
+static struct conn_src *src_find(struct sipd *sd, const struct sa *peer)
+{
+	struct sa k;
+
+	src_key(&k, peer);
+	return list_ledata(hash_lookup(sd->conn_srcs, sa_hash(&k, SA_ADDR),
+				       src_cmp, &k));
+}
+
+static struct conn_src *src_get(struct sipd *sd, const struct sa *peer)
+{
+	struct conn_src *s = src_find(sd, peer);
+
+	if (s)
+		return s;
+	s = mem_zalloc(sizeof(*s), src_destructor);
+	if (!s)
+		return NULL;
+	src_key(&s->key, peer);
+	hash_append(sd->conn_srcs, sa_hash(&s->key, SA_ADDR), &s->le, s);
+	return s;
+}
+
+/* The connection no longer counts against its source (registered or
+ * closed); the entry goes with the source's last connection. */
+static void src_put(struct sipd_conn *c)
+{
+	struct conn_src *s = c->src;
+
+	c->src = NULL;
+	if (s && s->n && !--s->n)
+		mem_deref(s);
+}
+
+static uint64_t conn_idle_ms(const struct sipd *sd, enum conn_state st)
+{
+	switch (st) {
+	case CONN_NEW:
+		return TCP_NEW_MS;
+	case CONN_VALID:
+		return TCP_VALID_MS;
+	default:
+		/* a registered phone may stay silent until it refreshes */
+		return (uint64_t)(sd->max_exp + TCP_REG_SLACK_S) * 1000u;
+	}
+}
+
+static void conn_buf_free(struct sipd_conn *c)
+{
+	if (!c->buf)
+		return;
+	if (c->sd)
+		c->sd->tcp_buffered -= c->buf->size;
+	c->buf = mem_deref(c->buf);
+}
+
+static void conn_destructor(void *arg)
+{
+	struct sipd_conn *c = arg;
+
+	tmr_cancel(&c->idle);
+	tmr_cancel(&c->deadline);
+	hash_unlink(&c->le);
+	list_unlink(&c->ole);
+	mem_deref(c->tc);
+	conn_buf_free(c);
+}
+
+/* Close now: out of every table and count, the socket closed; the
+ * memory goes when the last reference does (conn_recv holds one while a
+ * message from its buffer is being handled). */
+static void conn_shut(struct sipd_conn *c)
+{
+	struct sipd *sd = c->sd;
+
+	if (!c->tc)
+		return;
+	tmr_cancel(&c->idle);
+	tmr_cancel(&c->deadline);
+	hash_unlink(&c->le);
+	list_unlink(&c->ole);
+	src_put(c);
+	if (c->state == CONN_REG && sd->n_conn_reg)
+		sd->n_conn_reg--;
+	if (sd->n_conns)
+		sd->n_conns--;
+	c->tc = mem_deref(c->tc);
+	mem_deref(c);   /* the table's reference */
+}
+
+static bool conn_cmp(struct le *le, void *arg)
+{
+	const struct sipd_conn *c = le->data;
+
+	return c->id == *(uint64_t *)arg;
+}
+
+struct sipd_conn *sipd_tcp_find(struct sipd *sd, uint64_t id)
+{
+	if (!id || !sd->conns)
+		return NULL;
+	return list_ledata(hash_lookup(sd->conns, (uint32_t)id, conn_cmp, &id));
+}
+
+static void conn_idle(void *arg)
+{
+	struct sipd_conn *c = arg;
+
+	c->sd->c_tcp_idle++;
+	conn_shut(c);
+}
+
+static void conn_deadline(void *arg)
+{
+	struct sipd_conn *c = arg;
+	char ps[64];
+
+	c->sd->c_tcp_deadline++;
+	sipd_peer_str(&c->peer, ps, sizeof(ps));
+	sipd_tcp_log(c->sd, LOG_LVL_INFO, "tcp: %s did not complete a message "
+		"within %u ms: connection closed", ps, TCP_MSG_MS);
+	conn_shut(c);
+}
+
+static void conn_close(int err, void *arg)
+{
+	(void)err;
+	conn_shut(arg);
+}
+
+static void conn_send_failed(struct sipd_conn *c, int err)
+{
+	char ps[64];
+
+	c->sd->c_tcp_send_fail++;
+	sipd_peer_str(&c->peer, ps, sizeof(ps));
+	sipd_tcp_log(c->sd, LOG_LVL_INFO, "tcp: sending to %s failed (%s): "
+		"connection closed", ps, strerror(err));
+	conn_shut(c);
+}
+
+/* What the connection has shown: a valid request, a registration. Only
+ * moves forward. */
+void sipd_tcp_promote(struct sipd *sd, uint64_t id, enum conn_state st)
+{
+	struct sipd_conn *c = sipd_tcp_find(sd, id);
+
+	if (!c || !c->tc || st <= c->state)
+		return;
+	list_unlink(&c->ole);
+	if (st == CONN_REG) {
+		/* registered phones behind one NAT address are not limited
+		 * per source: their credentials bound them */
+		src_put(c);
+		sd->n_conn_reg++;
+	}
+	else {
+		list_append(&sd->conn_old[st], &c->ole, c);
+	}
+	c->state = st;
+	tmr_start(&c->idle, conn_idle_ms(sd, st), conn_idle, c);
+}
+
+/* Room for a new connection when the table is full: close the oldest
+ * one that never sent a valid request, else the oldest unregistered one.
+ * A registered phone's connection is never taken. */
+static bool conn_evict(struct sipd *sd)
+{
+	for (int st = CONN_NEW; st <= CONN_VALID; st++) {
+		struct le *le = list_head(&sd->conn_old[st]);
+		struct sipd_conn *c;
+		char ps[64];
+
+		if (!le)
+			continue;
+		c = le->data;
+		sd->c_tcp_evicted++;
+		sipd_peer_str(&c->peer, ps, sizeof(ps));
+		sipd_tcp_log(sd, LOG_LVL_WARN, "tcp: %zu connections "
+			"(the limit): closed the oldest unregistered one, "
+			"from %s", sd->n_conns, ps);
+		conn_shut(c);
+		return true;
+	}
+	return false;
+}
+
+/* Append to the connection's partial-message buffer, within the bounds:
+ * TCP_BUF_MAX per connection, TCP_BUF_BUDGET for all beyond the first
+ * TCP_BUF_FREE octets of each. 0, EOVERFLOW, ENOBUFS or ENOMEM. */
+static int conn_buf_put(struct sipd_conn *c, const uint8_t *p, size_t n)
+{
+	struct sipd *sd = c->sd;
+	size_t have = c->buf ? c->buf->end : 0, need = have + n;
+	size_t old = c->buf ? c->buf->size : 0;
+
+#ifdef __clang_analyzer__
+	/* Never called with nothing to add: libre delivers no empty
+	 * segment and conn_recv appends only a non-empty rest (used < inl),
+	 * which the analyzer does not carry over to n. Compiled only for
+	 * it; the build is unchanged. */
+	if (!n)
+		return 0;
+#endif
+	if (need > TCP_BUF_MAX)
+		return EOVERFLOW;
+	if (need > old) {
+		size_t sz = (need + 1023) & ~(size_t)1023;
+
+		if (sz > TCP_BUF_FREE &&
+		    sd->tcp_buffered - old + sz > TCP_BUF_BUDGET)
+			return ENOBUFS;
+		if (!c->buf) {
+			c->buf = mbuf_alloc(sz);
+			if (!c->buf)
+				return ENOMEM;
+		}
+		else if (mbuf_resize(c->buf, sz)) {
+			return ENOMEM;
+		}
+		sd->tcp_buffered += c->buf->size - old;
+	}
+	memcpy(c->buf->buf + have, p, n);
+	c->buf->end = need;
+	c->buf->pos = 0;
+	return 0;
+}
+
+/* Handle every complete message at the start of p[0..len); returns the
+ * octets used. Stops when the connection was shut. */
+static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
+{
+	struct sipd *sd = c->sd;
+	size_t pos = 0;
+
+	while (pos < len && c->tc) {
+		const char *q = p + pos;
+		size_t n = 0;
+		int err;
+
+		if (*q == '\r' || *q == '\n') {
+			/* RFC 5626 4.4.1: a CRLFCRLF ping between messages
+			 * is answered with a CRLF pong */
+			pos++;
+			if (++c->crlf < 4)
+				continue;
+			c->crlf = 0;
+			sd->c_tcp_pong++;
+			(void)sipd_send_raw(sd, SIPD_TCP, &c->peer, c->id,
+					    "\r\n", 2);
+			if (c->tc && c->state == CONN_REG)
+				tmr_start(&c->idle, conn_idle_ms(sd, c->state),
+					  conn_idle, c);
+			continue;
+		}
+		c->crlf = 0;
+		err = sipmsg_frame(q, len - pos, &n);
+		if (err == EAGAIN)
+			break;
+		if (err) {
+			/* unframeable stream: answer the head (400), close */
+			if (n)
+				sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+			sd->c_bad++;
+			conn_shut(c);
+			break;
+		}
+		sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+		pos += n;
+		/* only whole messages renew a connection, and only one that
+		 * has sent a valid request */
+		if (c->tc && c->state != CONN_NEW)
+			tmr_start(&c->idle, conn_idle_ms(sd, c->state),
+				  conn_idle, c);
+	}
+	return pos;
+}
+
+static void conn_recv(struct mbuf *mb, void *arg)
+{
+	struct sipd_conn *c = arg;
+	struct sipd *sd = c->sd;
+	const uint8_t *in = mbuf_buf(mb);
+	size_t inl = mbuf_get_left(mb), used;
+	int err = 0;
+
+	if (!c->tc)
+		return;
+	mem_ref(c);
+	if (c->buf) {
+		size_t rest;
+
+		err = conn_buf_put(c, in, inl);
+		if (err)
+			goto overflow;
+		used = conn_feed(c, (const char *)c->buf->buf, c->buf->end);
+		if (!c->tc)
+			goto out;
+		rest = c->buf->end - used;
+		if (!rest) {
+			conn_buf_free(c);
+		}
+		else if (used) {
+			memmove(c->buf->buf, c->buf->buf + used, rest);
+			c->buf->end = rest;
+		}
+	}
+	else {
+		/* the usual case, a whole message in one segment: handled in
+		 * libre's buffer, nothing kept */
+		used = conn_feed(c, (const char *)in, inl);
+		if (!c->tc)
+			goto out;
+		if (used < inl) {
+			err = conn_buf_put(c, in + used, inl - used);
+			if (err)
+				goto overflow;
+		}
+	}
+	/* the deadline runs from a message's first octet: more octets of
+	 * the same message never move it */
+	if (!c->buf)
+		tmr_cancel(&c->deadline);
+	else if (used || !tmr_isrunning(&c->deadline))
+		tmr_start(&c->deadline, TCP_MSG_MS, conn_deadline, c);
+	goto out;
+
+ overflow:
+	{
+		char ps[64];
+
+		sd->c_tcp_overflow++;
+		sipd_peer_str(&c->peer, ps, sizeof(ps));
+		sipd_tcp_log(sd, LOG_LVL_INFO, "tcp: %s: %s: connection closed",
+			ps, err == EOVERFLOW ? "message too large" :
+			"partial messages over their memory budget");
+		conn_shut(c);
+	}
+ out:
+	mem_deref(c);
+}
+
+static void on_tcp_conn(const struct sa *peer, void *arg)
+{
+	struct sipd *sd = arg;
+	struct tcp_sock *ts = sa_af(peer) == AF_INET && sd->ts4 ? sd->ts4 :
+		(sd->ts6 ? sd->ts6 : sd->ts4);
+	struct sipd_conn *c;
+	struct conn_src *s;
+	struct sa p = *peer;
+	char ps[64];
+	int err;
+
+	sipd_sa_unmap(&p);
+	if (guard_packet(sd->guard, &p) == GUARD_DROP)
+		goto reject;
+	sipd_peer_str(&p, ps, sizeof(ps));
+	s = src_find(sd, &p);
+	if (s && s->n >= sd->per_src) {
+		sd->c_tcp_refused_src++;
+		sipd_tcp_log(sd, LOG_LVL_WARN, "tcp: %s holds %u unregistered "
+			"connections (tcp_per_source): refused", ps, s->n);
+		goto reject;
+	}
+	if (sd->n_conns >= sd->max_conns && !conn_evict(sd)) {
+		sd->c_tcp_refused_full++;
+		sipd_tcp_log(sd, LOG_LVL_WARN, "tcp: %zu connections, all "
+			"registered (the limit): %s refused", sd->n_conns, ps);
+		goto reject;
+	}
+	s = src_get(sd, &p);
+	c = s ? mem_zalloc(sizeof(*c), conn_destructor) : NULL;
+	if (!c) {
+		if (s && !s->n)
+			mem_deref(s);
+		goto reject;
+	}
+	c->sd = sd;
+	c->peer = p;
+	c->id = ++sd->next_conn;
+	err = tcp_accept(&c->tc, ts, NULL, conn_recv, conn_close, c);
+	if (err) {
+		/* e.g. EMFILE: the descriptor limit is shared with the rest
+		 * of the daemon */
+		sipd_tcp_log(sd, LOG_LVL_WARN, "tcp: cannot accept %s: %s", ps,
+			strerror(err));
+		c->tc = NULL;
+		mem_deref(c);
+		if (!s->n)
+			mem_deref(s);
+		goto reject;
+	}
+	/* a peer that sends without reading cannot make us queue replies */
+	tcp_conn_txqsz_set(c->tc, TCP_TXQ_MAX);
+	c->src = s;
+	s->n++;
+	hash_append(sd->conns, (uint32_t)c->id, &c->le, c);
+	list_append(&sd->conn_old[CONN_NEW], &c->ole, c);
+	sd->n_conns++;
+	if (sd->n_conns > sd->conn_hw)
+		sd->conn_hw = sd->n_conns;
+	/* not renewed by anything: a valid request must come first */
+	tmr_start(&c->idle, TCP_NEW_MS, conn_idle, c);
+	return;
+ reject:
+	tcp_reject(ts);
+}
+
+/* The connection table's bound: below the descriptor limit (raised to
+ * the hard limit by the daemon at start, which also sizes libre's
+ * descriptor table to it), keeping room for everything else the process
+ * opens. */
+void sipd_tcp_limits(struct sipd *sd)
+{
+	struct rlimit rl;
+	size_t lim = 1024, reserve;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl))
+		lim = rl.rlim_cur == RLIM_INFINITY ||
+			rl.rlim_cur > TCP_CONNS_MAX * 2 ?
+			(size_t)TCP_CONNS_MAX * 2 : (size_t)rl.rlim_cur;
+	reserve = lim / 8 > TCP_FD_RESERVE_MIN ? lim / 8 : TCP_FD_RESERVE_MIN;
+	sd->max_conns = lim > 2 * reserve ? lim - reserve : lim / 2;
+	if (sd->max_conns > TCP_CONNS_MAX)
+		sd->max_conns = TCP_CONNS_MAX;
+}
+
+static int tcp_open(struct sipd *sd, struct tcp_sock **tsp,
+		    const struct sa *laddr)
+{
+	struct tcp_sock *ts = NULL;
+	int err;
+
+	err = tcp_sock_alloc(&ts, laddr, on_tcp_conn, sd);
+	if (!err)
+		err = tcp_sock_bind(ts, laddr);
+	/* tcp_listen() hard-codes a backlog of 5: listen ourselves */
+	if (!err)
+		err = tcp_sock_listen(ts, 1024);
+	if (err) {
+		mem_deref(ts);
+		return err;
+	}
+	*tsp = ts;
+	return 0;
+}
+
+/* Called by the sweep, once a second. */
+void sipd_tcp_trim(struct sipd *sd)
+{
+	/* After a connection flood has drained, hand the freed heap back:
+	 * glibc keeps it otherwise (269 MB stayed resident, issue 8). */
+	if (sd->conn_hw >= TCP_TRIM_MIN && sd->n_conns <= sd->conn_hw / 4) {
+		sd->conn_hw = sd->n_conns;
+		sd->c_trim++;
+#ifdef __GLIBC__
+		(void)malloc_trim(0);
+#endif
+	}
+}
+
+/* ---- listeners ------------------------------------------------------ */
+
+void sipd_listeners_close(struct sipd *sd, bool udp, bool tcp)
+{
+	if (udp) {
+		sd->us4 = mem_deref(sd->us4);
+		sd->us6 = mem_deref(sd->us6);
+	}
+	if (tcp) {
+		sd->ts4 = mem_deref(sd->ts4);
+		sd->ts6 = mem_deref(sd->ts6);
+	}
+}
+
+static int listen_addr(struct sipd *sd, const char *key, struct sa *a,
+		       bool *any)
+{
+	const json_t *o = sd->snap && sd->snap->sections ?
+		json_object_get(sd->snap->sections, "sip") : NULL;
+
+	*any = false;
+	if (sd->listen)
+		return sa_decode(a, sd->listen, strlen(sd->listen));
+	*any = true;
+	return sa_set_str(a, "::", (uint16_t)sipd_setting(o, key));
+}
+
+int sipd_listeners_open(struct sipd *sd, bool udp, bool tcp)
+{
+	const int want = 8 * 1024 * 1024;
+	const json_t *o = sd->snap && sd->snap->sections ?
+		json_object_get(sd->snap->sections, "sip") : NULL;
+	int rcv = (int)sipd_setting(o, "udp_rcvbuf");
+	struct sa a;
+	bool any;
+	int err;
+
+	if (rcv <= 0)
+		rcv = want;
+	if (udp) {
+		err = listen_addr(sd, "udp_port", &a, &any);
+		if (err)
+			return err;
+		if (!any)
+			err = udp_open(sd, sa_af(&a) == AF_INET ? &sd->us4 :
+				       &sd->us6, &a, rcv);
+		else {
+			/* dual stack on [::]; plain IPv4 if IPv6 is off */
+			err = udp_open(sd, &sd->us6, &a, rcv);
+			if (err) {
+				sa_set_str(&a, "0.0.0.0", sa_port(&a));
+				err = udp_open(sd, &sd->us4, &a, rcv);
+			}
+		}
+		if (err)
+			return err;
+		sd->laddr = a;
+	}
+	if (tcp) {
+		err = listen_addr(sd, "tcp_port", &a, &any);
+		if (err)
+			return err;
+		if (!any)
+			err = tcp_open(sd, sa_af(&a) == AF_INET ? &sd->ts4 :
+				       &sd->ts6, &a);
+		else {
+			err = tcp_open(sd, &sd->ts6, &a);
+			if (err) {
+				sa_set_str(&a, "0.0.0.0", sa_port(&a));
+				err = tcp_open(sd, &sd->ts4, &a);
+			}
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool conn_free_h(struct le *le, void *arg)
+{
+	(void)arg;
+	conn_shut(le->data);
+	return false;
+}
+
+/* libre's lines go to our log from now on (sipd_alloc, once listening). */
+void sipd_dbg_route(struct sipd *sd)
+{
+	dbg_handler_set(libre_dbg, NULL);
+	sd->dbg_owner = true;
+}
+
+/* The transports' part of sipd's destructor: listeners, every
+ * connection, the per-source table and libre's print handler. */
+void sipd_transport_free(struct sipd *sd)
+{
+	sipd_listeners_close(sd, true, true);
+	if (sd->conns) {
+		hash_apply(sd->conns, conn_free_h, NULL);
+		sd->conns = mem_deref(sd->conns);
+	}
+	/* every source entry went with its last connection */
+	sd->conn_srcs = mem_deref(sd->conn_srcs);
+	if (sd->dbg_owner)
+		dbg_handler_set(NULL, NULL);
+}
+
+/* ---- status and control --------------------------------------------- */
+
+/* The TCP side of the status: how full, and what the limits did. */
+json_t *sipd_tcp_status(const struct sipd *sd)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:I, s:I, s:I}}",
+			 "connections", (json_int_t)sd->n_conns,
+			 "registered", (json_int_t)sd->n_conn_reg,
+			 "limit", (json_int_t)sd->max_conns,
+			 "per_source", (json_int_t)sd->per_src,
+			 "buffered_bytes", (json_int_t)sd->tcp_buffered,
+			 "counters",
+			 "refused_per_source",
+			 (json_int_t)sd->c_tcp_refused_src,
+			 "refused_full", (json_int_t)sd->c_tcp_refused_full,
+			 "evicted", (json_int_t)sd->c_tcp_evicted,
+			 "closed_idle", (json_int_t)sd->c_tcp_idle,
+			 "closed_deadline", (json_int_t)sd->c_tcp_deadline,
+			 "closed_overflow", (json_int_t)sd->c_tcp_overflow,
+			 "send_failed", (json_int_t)sd->c_tcp_send_fail,
+			 "pongs", (json_int_t)sd->c_tcp_pong,
+			 "heap_trims", (json_int_t)sd->c_trim);
+}
+
+int sipd_transport_set(struct sipd *sd, const char *transport, bool on)
+{
+	bool udp, tcp;
+	int err = 0;
+
+	if (!transport)
+		return EINVAL;
+	if (!strcmp(transport, "tls"))
+		return ENOTSUP;
+	udp = !strcmp(transport, "udp");
+	tcp = !strcmp(transport, "tcp");
+	if (!udp && !tcp)
+		return EINVAL;
+	if (!sd)
+		return EINVAL;
+	if (!on) {
+		sipd_listeners_close(sd, udp, tcp);
+		if (udp)
+			sd->udp_on = false;
+		else
+			sd->tcp_on = false;
+		return 0;
+	}
+	if ((udp && sd->udp_on) || (tcp && sd->tcp_on))
+		return 0;
+	err = sipd_listeners_open(sd, udp, tcp);
+	if (err) {
+		sipd_listeners_close(sd, udp, tcp);
+		return err;
+	}
+	if (udp)
+		sd->udp_on = true;
+	else
+		sd->tcp_on = true;
+	return 0;
+}
