@@ -468,14 +468,12 @@ static int conn_buf_put(struct sipd_conn *c, const uint8_t *p, size_t n)
 	size_t have = c->buf ? c->buf->end : 0, need = have + n;
 	size_t old = c->buf ? c->buf->size : 0;
 
-#ifdef __clang_analyzer__
-	/* Never called with nothing to add: libre delivers no empty
-	 * segment and conn_recv appends only a non-empty rest (used < inl),
-	 * which the analyzer does not carry over to n. Compiled only for
-	 * it; the build is unchanged. */
+	/* Nothing to add, nothing to do: without this a connection with no
+	 * buffer yet would memcpy zero octets to a NULL buffer (never seen:
+	 * conn_recv appends only a non-empty rest; clang's analyzer found
+	 * the path). */
 	if (!n)
 		return 0;
-#endif
 	if (need > TCP_BUF_MAX)
 		return EOVERFLOW;
 	if (need > old) {
