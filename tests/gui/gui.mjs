@@ -305,7 +305,7 @@ test('phone-sized viewport: list and Add a New Phone fit', async () => {
   await ctx.close();
 });
 
-test('user portal: login, PIN change under the policy, forwarding, 403 on another extension', async () => {
+test('user portal: login, a voicemail played and deleted, PIN change under the policy, forwarding, 403 on another extension', async () => {
   for (const viewport of [DESKTOP, PHONE]) {
     const { ctx, page } = await open(viewport);
     await login(page, PORTAL_USER, PORTAL_PW);
@@ -315,6 +315,19 @@ test('user portal: login, PIN change under the policy, forwarding, 403 on anothe
     assert.ok(!cookies.find((c) => c.name === 'bw_admin'));
     assert.ok(await noOverflow(page));
     if (viewport === PHONE) { await ctx.close(); continue; }
+    // the voicemail player plays the message, then it is deleted
+    const audio = page.locator('.vm[data-id="msg0001"] audio');
+    await audio.waitFor();
+    await page.waitForFunction(() => document.querySelector('.vm audio').readyState >= 1);
+    assert.ok(Math.abs(await audio.evaluate((a) => a.duration) - 1) < 0.05, 'a 1 s message');
+    await audio.evaluate((a) => { a.muted = true; return a.play(); });
+    await page.waitForFunction(() => document.querySelector('.vm audio').currentTime > 0.2);
+    await shot(page, 'portal');
+    await page.click('.vm[data-id="msg0001"] .vm-delete');
+    await page.click('.vm[data-id="msg0001"] .vm-delete');
+    await page.waitForFunction(() => /No messages/.test(document.querySelector('#vm-list').textContent));
+    const escape = await inPage(page, 'GET', '/api/v1/me/voicemail/..%2F..%2Fbulwark.db');
+    assert.equal(escape.status, 404);
     await page.fill('#f-voicemail-pin', '1234');
     await page.click('#pin-save');
     await page.waitForFunction(() => /rule vm\./.test(document.querySelector('#f-voicemail-pin-error').textContent));
@@ -325,7 +338,6 @@ test('user portal: login, PIN change under the policy, forwarding, 403 on anothe
     await page.fill('#f-user-forward-busy-destination', '302');
     await page.click('#forward-save');
     await page.waitForFunction(() => /Saved/.test(document.querySelector('#portal-out').textContent));
-    await shot(page, 'portal');
     const own = await inPage(page, 'GET', '/api/v1/me/ext/301');
     assert.equal(own.status, 200);
     assert.equal(own.data.values['user.forward.busy.destination'], '302');

@@ -22,6 +22,23 @@ SHOTS = pathlib.Path(os.environ.get("BULWARK_GUI_SHOTS", ROOT / "docs" / "gui"))
 PORTAL_USER, PORTAL_PW = "ada", "Qz7vXk2pLm9w"
 
 
+def fixture_voicemail(d):
+    """One message for 301 where the voicemail service keeps them
+    (DATA/voicemail/NUMBER/*.wav): a second of a 440 Hz tone, G.711-rate
+    16-bit PCM, made here (no recording copied into the tree)."""
+    import math
+    import struct
+    import wave
+    box = d.data_dir / "voicemail" / "301"
+    box.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(box / "msg0001.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                               for i in range(8000)))
+
+
 def seed(d):
     """10,000 extensions for the paging, two people, a ban to lift."""
     t0 = time.time()
@@ -56,6 +73,7 @@ def test_gui(tmp_path):
     d.start()
     try:
         seed(d)
+        fixture_voicemail(d)
         env = dict(os.environ,
                    BULWARK_URL=f"http://127.0.0.1:{port}",
                    BULWARK_ADMIN_PASSWORD=(d.data_dir / "admin-password").read_text().strip(),
@@ -73,6 +91,8 @@ def test_gui(tmp_path):
         st, access = d.api("GET", "/admin/access")
         blocked = [b["source"] for b in access["admin_scope"]["blocked"]]
         assert "127.0.0.1" in blocked, access
+        # the portal deleted the message it played
+        assert not (d.data_dir / "voicemail" / "301" / "msg0001.wav").exists()
         st, ext = d.api("GET", "/ext/301?staged=1")
         assert ext["user.forward.busy.destination"] == "302", ext
         # the admin block never reaches SIP: no SIP ban for the address
