@@ -113,6 +113,7 @@ const NAV = [
   ['#/security', 'Security'],
   ['#/firewall', 'Firewall'],
   ['#/services', 'Services'],
+  ['#/settings', 'Settings'],
   ['#/bans', 'Bans'],
   ['#/registrations', 'Registrations'],
 ];
@@ -391,14 +392,14 @@ async function screenBulk() {
   const type = h('select', { id: 'bulk-type' }, sc.types.map((t) => h('option', { value: t }, t)));
   const tmpl = h('input', { id: 'bulk-template', placeholder: 'optional: number to copy settings from' });
   const out = h('div');
-  await frame('Add Multiple Extensions', h('form', { class: 'card', novalidate: true, onsubmit: async (e) => {
+  await frame('Add Multiple Extensions', h('form', { class: 'card', id: 'bulk-form', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     const body = { range: range.value, type: type.value };
     if (tmpl.value) body.template = tmpl.value;
     const r = await api('POST', '/ext/bulk', body);
     if (r.status !== 201 && r.status !== 200) { out.replaceChildren(msg('error', r.data.error)); return; }
     out.replaceChildren(msg('ok', `${r.data.count} extensions staged. Their secrets are shown this once:`),
-      h('div', { class: 'scroll' }, h('table', { class: 'list' }, h('tbody', {}, (r.data.created || []).slice(0, 1000).map((c) =>
+      h('div', { class: 'scroll' }, h('table', { class: 'list' }, h('tbody', { id: 'bulk-secrets' }, (r.data.created || []).slice(0, 1000).map((c) =>
         h('tr', {}, h('td', {}, c.number), h('td', {}, h('code', {}, c['auth.password'] || '')), h('td', {}, h('code', {}, c['voicemail.pin'] || ''))))))));
   } },
   h('label', { for: 'bulk-range' }, 'Range'), range,
@@ -603,6 +604,32 @@ async function screenWizard() {
   await step('type');
 }
 
+// ---- Settings: every section, drawn from /schema/sections ----
+// The sections' own tables give each key's kind (and, where the section
+// declares them, bounds and help); the server checks every value.
+async function screenSettings() {
+  const r = await api('GET', '/schema/sections');
+  if (r.status !== 200) { await frame('Settings', msg('error', r.data.error)); return; }
+  const forms = r.data.sections.filter((sec) => sec.name !== 'policy').map((sec) => {
+    const box = h('div', { id: `settings-${sec.name}-out` });
+    const ctls = sec.keys.map((k) => fieldControl({
+      name: `${sec.name}.${k.key}`, label: k.key, help: k.help || '', kind: k.kind, min: k.min, max: k.max,
+    }, k.value));
+    return h('form', { class: 'card', id: `settings-${sec.name}`, novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      clearErrors(ctls, box);
+      const body = {};
+      ctls.filter((c) => c.dirty).forEach((c) => { body[c.f.name.slice(sec.name.length + 1)] = c.get(); });
+      if (!Object.keys(body).length) { box.replaceChildren(msg('info', 'Nothing changed.')); return; }
+      const p = await api('PATCH', `/settings/${encodeURIComponent(sec.name)}`, body);
+      if (p.status === 200) { box.replaceChildren(msg('ok', `${sec.name}: staged, commit to apply.`)); ctls.forEach((c) => { c.dirty = false; }); }
+      else showFindings(ctls, box, p.data);
+    } }, h('h2', {}, sec.name), ctls.map((c) => c.row),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: `settings-${sec.name}-save` }, 'Save')), box);
+  });
+  await frame('Settings', h('p', { class: 'sub' }, 'Every settings section (the password policy is under Security). Changes are staged until the commit.'), ...forms);
+}
+
 // ---- Network Services: start at boot, running state, restart required ----
 async function screenServices() {
   const body = h('tbody', { id: 'svc-body' });
@@ -757,6 +784,7 @@ const SCREENS = [
   [/^#\/firewall\/wizard$/, () => screenWizard()],
   [/^#\/firewall$/, () => screenFirewall()],
   [/^#\/services$/, () => screenServices()],
+  [/^#\/settings$/, () => screenSettings()],
   [/^#\/bans$/, () => screenBans()],
   [/^#\/registrations$/, () => screenRegistrations()],
 ];

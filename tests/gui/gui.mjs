@@ -138,6 +138,20 @@ test('extensions: search and paging over 10,000', async () => {
   await ctx.close();
 });
 
+test('Add Multiple Extensions: a range staged, its secrets shown once', async () => {
+  const { ctx, page } = await adminPage();
+  await page.click('#add-multiple');
+  await page.fill('#bulk-range', '500-504');
+  await page.selectOption('#bulk-type', 'sip');
+  await page.click('#bulk-form button[type=submit]');
+  await page.waitForFunction(() => /5 extensions staged/.test(document.body.textContent));
+  assert.equal(await page.locator('#bulk-secrets tr').count(), 5);
+  const r = await inPage(page, 'GET', '/api/v1/ext/search?staged=1&q=50');
+  assert.deepEqual(r.data.items.map((e) => e.number).filter((n) => n.length === 3), ['500', '501', '502', '503', '504']);
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
 test('add a SIP phone through every tab; a policy refusal shown next to the field, then Generate Password', async () => {
   const { ctx, page } = await adminPage();
   await page.click('#add-phone');
@@ -273,7 +287,7 @@ test('bans: unban a source, trust a network for N hours', async () => {
   await ctx.close();
 });
 
-test('security policy: a refused value shows the rule; registrations; network services', async () => {
+test('security policy and a settings section: refused values show the rule; registrations; network services', async () => {
   const { ctx, page } = await adminPage();
   await page.goto('/#/security');
   await page.waitForSelector('#policy-form');
@@ -283,6 +297,17 @@ test('security policy: a refused value shows the rule; registrations; network se
   await shot(page, 'security');
   await page.goto('/#/registrations');
   await page.waitForSelector('#reg-body tr');
+  // a settings section drawn from its table, refused by the server
+  await page.goto('/#/settings');
+  await page.waitForSelector('#settings-guard');
+  await page.fill('#f-guard-fail-threshold', '0');
+  await page.click('#settings-guard-save');
+  await page.waitForFunction(() => /rule guard\.range/.test(document.querySelector('#f-guard-fail-threshold-error').textContent));
+  await page.fill('#f-guard-fail-threshold', '6');
+  await page.click('#settings-guard-save');
+  await page.waitForFunction(() => /guard: staged/.test(document.querySelector('#settings-guard-out').textContent));
+  const g = await inPage(page, 'GET', '/api/v1/settings/guard');
+  assert.equal(g.data.staged.fail_threshold, 6);
   await page.goto('/#/services');
   await page.waitForSelector('tr[data-service="admin-http"]');
   assert.match(await page.textContent('tr[data-service="admin-http"]'), /running/);
