@@ -34,6 +34,7 @@ run: build
 	@echo "    $(BUILD)/src/cli/bulwark --data $(DATA) commit"
 	@echo "    $(BUILD)/src/cli/bulwark --data $(DATA) ext list"
 	@echo "  (or: export BULWARK_DATA=$(DATA); see docs/admin/getting-started.md)"
+	@$(if $(HTTP),echo "bulwark: web GUI at http://$(HTTP)/ (user admin, password in $(DATA)/admin-password; docs/admin/gui.md)")
 	exec $(BUILD)/src/daemon/bulwarkd --data $(DATA) $(if $(SIP),--sip $(SIP)) $(if $(HTTP),--http $(HTTP))
 
 unit: build

@@ -522,7 +522,7 @@ async function screenFirewall() {
         if (a.status !== 200) { out.replaceChildren(msg('error', a.data.error)); return; }
         out.replaceChildren(msg('ok', 'Applied: confirm before the countdown ends or the previous rules come back.'));
         tick();
-      } }, 'Commit and apply (rollback unless confirmed)')),
+      } }, 'Apply the committed rules (rollback unless confirmed)')),
     countdown, out);
 
   let timer = null;
@@ -598,7 +598,14 @@ async function screenWizard() {
         h('pre', { class: 'ruleset', id: 'wiz-ruleset' }, s.ruleset || ''),
         h('div', { class: 'actions' },
           h('button', { onclick: () => step('services') }, 'Back'),
-          h('a', { class: 'button primary', href: '#/firewall', id: 'wiz-done' }, 'Finish (staged; apply from General)')));
+          h('a', { class: 'button', href: '#/firewall', id: 'wiz-done' }, 'Finish (staged; commit and apply later)'),
+          h('button', { class: 'primary', id: 'wiz-apply', disabled: s.ok === false, onclick: async () => {
+            // commit + apply: the countdown and Confirm are on General
+            const fw = await api('GET', '/firewall');
+            const r = await api('POST', '/firewall/wizard/apply', { rollback: fw.data.rollback_seconds || 120 });
+            if (r.status !== 200) { out.replaceChildren(msg('error', r.data.error), ...(r.data.errors || []).map((e) => h('div', { class: 'loose' }, `${e.message} (rule ${e.rule})`))); return; }
+            location.hash = '#/firewall';
+          } }, 'Commit and apply now (rollback unless confirmed)')));
     }
   }
   await step('type');
