@@ -393,6 +393,28 @@ static const char *plural(unsigned n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* The dictionary rule of a password policy (rule = its setting's name):
+ * 1 and a finding when the candidates hold a word of min_word or more
+ * letters, else 0. */
+static size_t dict_finding(const struct policy_dict *d,
+			   const struct policy_cand *cand, size_t len,
+			   unsigned min_word, const char *field,
+			   const char *rule, struct report *r)
+{
+	size_t pos, wlen;
+
+	if (!d || !min_word ||
+	    !policy_dict_find(d, cand, len, min_word, &pos, &wlen))
+		return 0;
+	if (r)
+		report_add(r, "", field, rule,
+			   "contains a dictionary word of %zu letters at "
+			   "characters %zu-%zu, also when spelt with "
+			   "0 1 3 4 5 7 @ $ for letters (%s = %u)", wlen,
+			   pos + 1, pos + wlen, rule, min_word);
+	return 1;
+}
+
 int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 		     const char *password, const char *ext_number,
 		     const char *full_name, struct report *r)
@@ -402,7 +424,6 @@ int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 	const char *pw = password ? password : "";
 	size_t len = strnlen(pw, POLICY_SCAN_MAX + 1);
 	size_t upper = 0, digits = 0, other = 0, ctrl = 0, bad = 0;
-	size_t pos, wlen;
 
 	if (!p)
 		return EINVAL;
@@ -493,17 +514,8 @@ int policy_check_sip(const struct policy *p, const struct policy_dict *d,
 				   "name of 3 or more letters, in any case or "
 				   "spelling (sip.no_name = true)");
 	}
-	if (d && s->dict_min_word &&
-	    policy_dict_find(d, cand, len, s->dict_min_word, &pos, &wlen)) {
-		bad++;
-		if (r)
-			report_add(r, "", FIELD_PASSWORD, "sip.dict_min_word",
-				   "contains a dictionary word of %zu letters "
-				   "at characters %zu-%zu, also when spelt "
-				   "with 0 1 3 4 5 7 @ $ for letters "
-				   "(sip.dict_min_word = %u)", wlen, pos + 1,
-				   pos + wlen, s->dict_min_word);
-	}
+	bad += dict_finding(d, cand, len, s->dict_min_word, FIELD_PASSWORD,
+			    "sip.dict_min_word", r);
 	sodium_memzero(cand, sizeof(cand));
 	return bad ? EINVAL : 0;
 }
@@ -517,7 +529,7 @@ int policy_check_web(const struct policy *p, const struct policy_dict *d,
 	const struct policy_web *w;
 	struct policy_cand cand[POLICY_SCAN_MAX];
 	const char *pw = password ? password : "";
-	size_t len = strnlen(pw, POLICY_SCAN_MAX + 1), bad = 0, pos, wlen;
+	size_t len = strnlen(pw, POLICY_SCAN_MAX + 1), bad = 0;
 
 	if (!p)
 		return EINVAL;
@@ -544,17 +556,8 @@ int policy_check_web(const struct policy *p, const struct policy_dict *d,
 		len = POLICY_SCAN_MAX;
 	for (size_t i = 0; i < len; i++)
 		policy_cand_of((unsigned char)pw[i], &cand[i]);
-	if (d && w->dict_min_word &&
-	    policy_dict_find(d, cand, len, w->dict_min_word, &pos, &wlen)) {
-		bad++;
-		if (r)
-			report_add(r, "", "web.password", "web.dict_min_word",
-				   "contains a dictionary word of %zu letters "
-				   "at characters %zu-%zu, also when spelt "
-				   "with 0 1 3 4 5 7 @ $ for letters "
-				   "(web.dict_min_word = %u)", wlen, pos + 1,
-				   pos + wlen, w->dict_min_word);
-	}
+	bad += dict_finding(d, cand, len, w->dict_min_word, "web.password",
+			    "web.dict_min_word", r);
 	sodium_memzero(cand, sizeof(cand));
 	return bad ? EINVAL : 0;
 }
