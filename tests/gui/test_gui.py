@@ -61,13 +61,15 @@ def seed(d):
     print(f"gui: seeded 10,002 extensions in {time.time() - t0:.1f} s")
 
 
-def test_gui(tmp_path):
+def test_gui(tmp_path, monkeypatch):
     node = shutil.which("node")
     assert node, "node is not installed: run make deps (scripts/deps.sh)"
     assert os.access(CHROMIUM, os.X_OK), \
         f"{CHROMIUM} is missing: run make deps (Debian package chromium)"
     assert (HERE / "node_modules" / "playwright-core").is_dir(), \
         "playwright-core is not installed: run make gui-deps (npm ci in tests/gui)"
+    # the tree's own files, even where an older copy is installed
+    monkeypatch.setenv("BULWARK_WEB", str(ROOT / "web"))
     port = free_port(addr="127.0.0.1")
     d = Daemon(tmp_path / "data", http=f"127.0.0.1:{port}")
     d.start()
