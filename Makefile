@@ -8,7 +8,7 @@ HTTP     ?=
 # PATH would not have it).
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: all deps build run test unit asan scan integration gui gui-deps fuzz bench clean
+.PHONY: all deps build run test unit asan scan integration gui gui-deps screenshots fuzz bench clean
 
 all: build
 
@@ -73,9 +73,14 @@ gui-deps: deps
 	fi
 
 # The web GUI in Debian's Chromium (tests/gui/test_gui.py); screenshots
-# of the main screens go to docs/gui/.
+# of the main screens go to $(BUILD)/gui-shots/ (make screenshots: the
+# ones in docs/gui/).
 gui: build gui-deps
 	BULWARK_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q tests/gui
+
+screenshots: build gui-deps
+	BULWARK_GUI_SHOTS=$(CURDIR)/docs/gui BULWARK_BUILD=$(CURDIR)/$(BUILD) \
+		$(PYTHON) -m pytest -q tests/gui
 
 # Every test: unit (plain and under ASan/UBSan), fuzz corpus replay, the
 # static analyzer, integration, the browser tests.

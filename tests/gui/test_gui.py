@@ -1,7 +1,9 @@
 """Browser tests of the web GUI (tests/gui/gui.mjs): the real bulwarkd on a
 temporary data directory with the admin API on a free loopback port, seeded
 through its control socket, then Debian's Chromium driven by playwright-core
-through every scenario. Screenshots of the main screens go to docs/gui/.
+through every scenario. Screenshots of the main screens go to
+BULWARK_GUI_SHOTS (make screenshots: docs/gui/), else into the build
+directory, so a test run leaves the tree as it was.
 """
 import os
 import pathlib
@@ -18,7 +20,9 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from conftest import Daemon, free_port  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SHOTS = pathlib.Path(os.environ.get("BULWARK_GUI_SHOTS", ROOT / "docs" / "gui"))
+SHOTS = pathlib.Path(os.environ.get(
+    "BULWARK_GUI_SHOTS",
+    pathlib.Path(os.environ.get("BULWARK_BUILD", ROOT / "build")) / "gui-shots"))
 PORTAL_USER, PORTAL_PW = "ada", "Qz7vXk2pLm9w"
 
 
