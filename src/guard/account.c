@@ -92,9 +92,16 @@ static bool credited(const struct guard *g, const struct gsrc *s,
 	       now - s->last_ok < (uint64_t)g->cfg.credit_hours * 3600000u;
 }
 
-static bool proven(const struct guard_proof *pf)
+/* A nonce of ours proves that the sender receives our packets at the
+ * address it was bound to — for a while: whoever held the address when it
+ * was issued (a DHCP lease, a carrier NAT port) may not hold it now, so an
+ * older one is no evidence against today's holder. */
+#define PROOF_NONCE_MS (3600u * 1000u)
+
+static bool proven(const struct guard_proof *pf, uint64_t now)
 {
-	return pf && (pf->conn || pf->nonce);
+	return pf && (pf->conn ||
+		      (pf->nonce && pf->nonce_ts * 1000u + PROOF_NONCE_MS >= now));
 }
 
 static void str_trunc(char *dst, size_t sz, const char *src, size_t len)
@@ -563,7 +570,7 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 	uint64_t now, prev_fail;
 	uint32_t t;
 	char eb[GUARD_EXTLEN], srcb[64];
-	bool cred, proof = proven(pf);
+	bool cred, proof;
 
 	if (!g || gaddr_from_sa(&a, src, g->cfg.ipv6_prefix) ||
 	    gaddr_from_sa(&full, src, 128))
@@ -571,6 +578,7 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 	if (!ext)
 		ext_len = 0;
 	now = guard_now(g);
+	proof = proven(pf, now);
 	t = tick(g, now);
 	s = src_get(g, &a, now);
 	str_trunc(eb, sizeof(eb), ext, ext_len);

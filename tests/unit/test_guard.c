@@ -68,10 +68,13 @@ static struct guard *mkguard(struct guard_cfg *over)
 	return g;
 }
 
-/* A failure that carried one of our nonces (issued long ago, so it never
- * counts as a probation challenge): proof that the sender receives our
- * packets at that address. */
-static const struct guard_proof PF = { .nonce = true, .nonce_ts = 1 };
+/* A failure that carried one of our nonces, issued 50 minutes before now
+ * (older than the failures a test makes, so it does not count as a fresh
+ * probation challenge; young enough to prove that the sender receives
+ * our packets at that address: the guard takes nonces up to an hour
+ * old as proof). */
+#define PF (*(const struct guard_proof[]){ \
+	{ .nonce = true, .nonce_ts = fake_now / 1000 - 3000 } })
 /* Over an established TCP/TLS connection. */
 static const struct guard_proof PF_CONN = { .conn = true };
 
@@ -446,6 +449,32 @@ static void test_malformed_forged(void **st)
 			GUARD_AUTH_MALFORMED, &PF_CONN, "UA", 2), GUARD_PASS);
 	assert_int_equal(guard_auth_result(g, &ph, "202", 3,
 		GUARD_AUTH_MALFORMED, &PF_CONN, "UA", 2), GUARD_DROP);
+	assert_int_equal(nbans(g), 1);
+	guard_close(g);
+}
+
+/* A nonce proves that the sender receives our packets at the address for
+ * an hour: one issued two hours ago was answered by whoever held the
+ * address then, so failures carrying it never ban today's holder; the
+ * same failures with a nonce of this hour do. */
+static void test_old_nonce_no_proof(void **st)
+{
+	struct guard *g = mkguard(NULL);
+	struct sa a = mk("192.0.2.112");
+	struct guard_proof old = { .nonce = true };
+
+	for (int i = 0; i < 20; i++) {
+		old.nonce_ts = fake_now / 1000 - 7200;
+		assert_int_equal(guard_auth_result(g, &a, "201", 3,
+			GUARD_AUTH_BAD_PASSWORD, &old, "UA", 2), GUARD_PASS);
+		fake_now += 100;
+	}
+	assert_int_equal(nbans(g), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(guard_auth_result(g, &a, "201", 3,
+			GUARD_AUTH_BAD_PASSWORD, &PF, "UA", 2), GUARD_PASS);
+	assert_int_equal(guard_auth_result(g, &a, "201", 3,
+		GUARD_AUTH_BAD_PASSWORD, &PF, "UA", 2), GUARD_DROP);
 	assert_int_equal(nbans(g), 1);
 	guard_close(g);
 }
@@ -1326,6 +1355,7 @@ int main(void)
 		cmocka_unit_test(test_scanner),
 		cmocka_unit_test(test_scanner_forged),
 		cmocka_unit_test(test_malformed_forged),
+		cmocka_unit_test(test_old_nonce_no_proof),
 		cmocka_unit_test(test_credit_survives_flood),
 		cmocka_unit_test(test_transport_refused),
 		cmocka_unit_test(test_distributed_unknown),
