@@ -37,6 +37,18 @@ def free_port(kind=socket.SOCK_DGRAM, addr="127.0.0.1"):
     raise RuntimeError("no free port")
 
 
+def wait_for(pred, timeout=5.0, step=0.1):
+    """pred() until it returns something true or timeout seconds pass;
+    returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=30):
         super().__init__("localhost", timeout=timeout)

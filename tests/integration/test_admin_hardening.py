@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import BULWARK, BULWARKD, free_port
+from conftest import BULWARK, BULWARKD, free_port, wait_for
 from test_guard_cli import NetNS, NsDaemon, netns_available
 from test_sip_register import Uac, add_ext, commit, status
 
@@ -73,16 +73,6 @@ def events_of(d, kind):
     st, evs = d.api("GET", f"/events?type={kind}&limit=1000")
     assert st == 200, evs
     return evs
-
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
 
 
 # ---- the password -------------------------------------------------------

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import Daemon
 from test_sip_register import Uac, add_ext, commit, status as sip_status
 
@@ -67,14 +68,9 @@ def storage(d):
     return st["storage"]
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
+def wait_for(pred):
+    """The storage retries run once a second: allow ten."""
+    return conftest.wait_for(pred, timeout=10.0)
 
 
 def events(d, kind):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BULWARK, Daemon
+from conftest import BULWARK, Daemon, wait_for  # noqa: F401 (re-exported)
 
 STRONG = "Kq7Vx9Zr2Pw"
 
@@ -163,16 +163,6 @@ def events(d, kind=None):
     assert r.returncode == 0, r
     evs = [json.loads(line) for line in r.stdout.splitlines() if line]
     return [e for e in evs if kind is None or e["type"] == kind]
-
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
 
 
 @needs_netns

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import Daemon
+from conftest import Daemon, wait_for
 
 PW = "Xq7mPz9kLw2R"
 EXT = "201"
@@ -206,16 +206,6 @@ def close_all(socks):
             s.close()
         except OSError:
             pass
-
-
-def wait_for(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 # ---- item 2 ---------------------------------------------------------------
