@@ -37,12 +37,14 @@ def pw_for(n):
     return PW + "".join(f"{c}z" for c in str(n))
 
 
-def provision(d, numbers, algorithms="md5"):
-    lines = ["number,type,name,auth.password,voicemail.pin,auth.algorithms"]
+def provision(d, numbers, algorithms="md5", qualify=True):
+    lines = ["number,type,name,auth.password,voicemail.pin,auth.algorithms"
+             + ("" if qualify else ",phone.qualify")]
     for n in numbers:
         pin = next(p for p in ("729146", "618203", "950371")
                    if str(n) not in p)
-        lines.append(f'{n},sip,Ada Lovelace,{pw_for(n)},{pin},"{algorithms}"')
+        lines.append(f'{n},sip,Ada Lovelace,{pw_for(n)},{pin},"{algorithms}"'
+                     + ("" if qualify else ",false"))
     st, body = d.api("POST", "/ext/import", raw="\n".join(lines) + "\n")
     assert st in (200, 201), body
     st, body = d.api("POST", "/commit")
