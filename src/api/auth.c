@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "api/auth.h"
+#include "common/atomicfile.h"
 
 #define CACHE_SLOTS 8
 #define CACHE_TTL_S 60
@@ -51,30 +52,20 @@ int api_auth_pw_path(char *buf, size_t sz, const char *data_dir)
 	return (n < 0 || (size_t)n >= sz) ? ENAMETOOLONG : 0;
 }
 
-/* Write text and a newline to path atomically (tmp + rename), mode
- * 0600. */
-static int write_hash(const char *path, const char *hash)
+/* Write text and a newline to path atomically, mode 0600. The copy is
+ * wiped: text may be the generated password. */
+static int write_line(const char *path, const char *text)
 {
-	char tmp[4200];
-	size_t len = strlen(hash);
-	int fd, err = 0;
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	char buf[crypto_pwhash_STRBYTES + 1];
+	size_t len = strlen(text);
+	int err;
 
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno;
-	if (write(fd, hash, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    fsync(fd))
-		err = errno ? errno : EIO;
-	if (close(fd) && !err)
-		err = errno;
-	if (!err && rename(tmp, path))
-		err = errno;
-	if (err)
-		unlink(tmp);
+	if (len >= sizeof(buf))
+		return EOVERFLOW;
+	memcpy(buf, text, len);
+	buf[len] = '\n';
+	err = atomicfile_write(path, buf, len + 1, 0600);
+	sodium_memzero(buf, sizeof(buf));
 	return err;
 }
 
@@ -114,10 +105,10 @@ int api_auth_ensure(const char *data_dir, bool reset, char *pw, size_t sz,
 	 * that a hash never exists whose password was not kept. */
 	err = api_auth_pw_path(pwpath, sizeof(pwpath), data_dir);
 	if (!err)
-		err = write_hash(pwpath, pw);
+		err = write_line(pwpath, pw);
 	if (err)
 		goto out;
-	err = write_hash(path, hash);
+	err = write_line(path, hash);
 	if (err)
 		unlink(pwpath);
 	else

@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "api/tls.h"
+#include "common/atomicfile.h"
 
 #define PATH_SZ 4096
 
@@ -148,31 +149,6 @@ static int san_text(char *buf, size_t sz, const char *https_addr,
 }
 
 /* ---- files ---- */
-
-/* Write data to path through path.tmp + rename, with mode. */
-static int write_file(const char *path, const char *data, size_t len,
-		      mode_t mode)
-{
-	char tmp[PATH_SZ + 8];
-	int fd, err = 0, n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return errno;
-	if (fchmod(fd, mode) || write(fd, data, len) != (ssize_t)len ||
-	    fsync(fd))
-		err = errno ? errno : EIO;
-	if (close(fd) && !err)
-		err = errno;
-	if (!err && rename(tmp, path))
-		err = errno;
-	if (err)
-		unlink(tmp);
-	return err;
-}
 
 /* Read a whole (small) file; *out malloc'd and NUL-terminated. */
 static int read_file(const char *path, char **out, struct stat *st)
@@ -327,13 +303,13 @@ static int generate(const struct tls_paths *p, const char *https_addr,
 		goto fail;
 
 	/* key first: a certificate never appears without its key */
-	err = write_file(p->key, key, strlen(key), 0600);
+	err = atomicfile_write(p->key, key, strlen(key), 0600);
 	if (err) {
 		say(why, whysz, err, "cannot write %s: %s", p->key,
 		    strerror(err));
 		goto out;
 	}
-	err = write_file(p->crt, crt, strlen(crt), 0644);
+	err = atomicfile_write(p->crt, crt, strlen(crt), 0644);
 	if (err) {
 		unlink(p->key);
 		say(why, whysz, err, "cannot write %s: %s", p->crt,

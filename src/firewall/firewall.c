@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/atomicfile.h"
 #include "common/log.h"
 #include "firewall/firewall.h"
 #include "firewall/fw.h"
@@ -308,28 +309,16 @@ static int path_of(const struct firewall *f, const char *name, char *buf,
 	return n < 0 || (size_t)n >= sz ? ENAMETOOLONG : 0;
 }
 
+/* The rules files: whole or not at all (a crash while writing must
+ * not leave a truncated script to install at the next start). */
 static int file_write(const struct firewall *f, const char *name,
 		      const char *text)
 {
-	char path[4096], tmp[4200];
-	size_t len = strlen(text);
-	int fd, rc = 0;
+	char path[4096];
 
 	if (path_of(f, name, path, sizeof(path)))
 		return ENAMETOOLONG;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd))
-		rc = errno ? errno : EIO;
-	if (close(fd) && !rc)
-		rc = errno;
-	if (!rc && rename(tmp, path))
-		rc = errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return atomicfile_write(path, text, strlen(text), 0600);
 }
 
 static int file_read(const struct firewall *f, const char *name,
