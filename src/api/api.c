@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -959,14 +960,71 @@ static const struct api_route api_routes_access[] = {
 	{ "DELETE", "/admin/access/blocks/:source",  access_unblock },
 };
 
+/* How one listener differs from the others; everything else about an
+ * MHD daemon is the same for all three and set in mhd_start. */
+struct mhd_spec {
+	int fd;                               /* a bound socket, or -1 */
+	const struct sockaddr_storage *ss;    /* else the address to bind */
+	bool v6;
+	unsigned idle_s;                      /* idle connection timeout */
+	struct api_gate *gate;                /* TCP/HTTPS: the gate, or NULL */
+	const char *tls_key, *tls_cert;       /* HTTPS: the PEM pair */
+};
+
+#define MHD_OPT(opt, val, ptr) \
+	((struct MHD_OptionItem){ (opt), (intptr_t)(val), (ptr) })
+
+/* The one libmicrohttpd start block: a thread per connection, our
+ * logger and completion hook, the global connection cap; then the
+ * socket or address, the per-address cap and the gate for TCP, the
+ * certificate for HTTPS. NULL when MHD refuses (it logged why). */
+static struct MHD_Daemon *mhd_start(struct listener *l,
+				    const struct mhd_spec *sp)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			 MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem o[12];
+	size_t n = 0;
+
+	o[n++] = MHD_OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL);
+	if (sp->fd >= 0) {
+		o[n++] = MHD_OPT(MHD_OPTION_LISTEN_SOCKET, sp->fd, NULL);
+	}
+	else {
+		o[n++] = MHD_OPT(MHD_OPTION_SOCK_ADDR, 0,
+				 (struct sockaddr *)sp->ss);
+		o[n++] = MHD_OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				 PER_IP_LIMIT, NULL);
+	}
+	o[n++] = MHD_OPT(MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL);
+	o[n++] = MHD_OPT(MHD_OPTION_CONNECTION_TIMEOUT, sp->idle_s, NULL);
+	o[n++] = MHD_OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL);
+	if (sp->gate)
+		o[n++] = MHD_OPT(MHD_OPTION_NOTIFY_CONNECTION,
+				 api_gate_notify, sp->gate);
+	if (sp->tls_key) {
+		flags |= MHD_USE_TLS;
+		o[n++] = MHD_OPT(MHD_OPTION_HTTPS_MEM_KEY, 0,
+				 (void *)sp->tls_key);
+		o[n++] = MHD_OPT(MHD_OPTION_HTTPS_MEM_CERT, 0,
+				 (void *)sp->tls_cert);
+		o[n++] = MHD_OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+				 (void *)TLS_PRIORITIES);
+	}
+	o[n++] = MHD_OPT(MHD_OPTION_END, 0, NULL);
+	if (sp->v6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(flags, 0, sp->gate ? api_gate_accept : NULL,
+				sp->gate, on_request, l,
+				MHD_OPTION_ARRAY, o, MHD_OPTION_END);
+}
+
 int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	      const char *http_addr)
 {
 	struct api *a;
 	int err = 0;
-	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-			       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-			       MHD_USE_ERROR_LOG;
 
 	if (!ap || !sock_path)
 		return EINVAL;
@@ -1003,14 +1061,8 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 	err = unix_listen(a, sock_path);
 	if (err)
 		goto out;
-	a->unix_mhd = MHD_start_daemon(flags, 0, NULL, NULL,
-		on_request, &a->unix_l,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-		MHD_OPTION_LISTEN_SOCKET, a->unix_fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_END);
+	a->unix_mhd = mhd_start(&a->unix_l, &(struct mhd_spec){
+		.fd = a->unix_fd, .idle_s = CONN_TIMEOUT_S });
 	if (!a->unix_mhd) {
 		err = EIO;
 		goto out;
@@ -1033,17 +1085,9 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 			err = gate_once(a, &a->tcp_gate, "tcp");
 		if (err)
 			goto out;
-		a->tcp_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
-			0, api_gate_accept, a->tcp_gate, on_request, &a->tcp_l,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TCP_IDLE_S,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-			MHD_OPTION_NOTIFY_CONNECTION, api_gate_notify,
-			a->tcp_gate,
-			MHD_OPTION_END);
+		a->tcp_mhd = mhd_start(&a->tcp_l, &(struct mhd_spec){
+			.fd = -1, .ss = &ss, .v6 = v6, .idle_s = TCP_IDLE_S,
+			.gate = a->tcp_gate });
 		if (!a->tcp_mhd) {
 			err = EADDRNOTAVAIL;
 			goto out;
@@ -1073,9 +1117,6 @@ int api_https_start(struct api *a, const char *https_addr, char *why,
 	struct sockaddr_storage ss;
 	bool v6 = false;
 	int err;
-	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-			       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-			       MHD_USE_ERROR_LOG | MHD_USE_TLS;
 
 	if (why && whysz)
 		why[0] = '\0';
@@ -1108,19 +1149,10 @@ int api_https_start(struct api *a, const char *https_addr, char *why,
 			   &a->tls_cert, &a->tls_key, NULL, why, whysz);
 	if (err)
 		return err;
-	a->tls_mhd = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0),
-		0, api_gate_accept, a->tls_gate, on_request, &a->tls_l,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TCP_IDLE_S,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_NOTIFY_CONNECTION, api_gate_notify, a->tls_gate,
-		MHD_OPTION_HTTPS_MEM_KEY, a->tls_key,
-		MHD_OPTION_HTTPS_MEM_CERT, a->tls_cert,
-		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-		MHD_OPTION_END);
+	a->tls_mhd = mhd_start(&a->tls_l, &(struct mhd_spec){
+		.fd = -1, .ss = &ss, .v6 = v6, .idle_s = TCP_IDLE_S,
+		.gate = a->tls_gate, .tls_key = a->tls_key,
+		.tls_cert = a->tls_cert });
 	if (!a->tls_mhd) {
 		tls_pem_free(a);
 		snprintf(why, whysz, "cannot serve HTTPS on %.80s (address "
