@@ -13,6 +13,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_sa.h>
+
 #include "sip/sipmsg.h"
 
 static struct sipmsg m;
@@ -888,6 +892,80 @@ static void test_frame_no_head_end(void **st)
 	free(b);
 }
 
+/* ---- the reply writer ------------------------------------------------ */
+
+/* Write a reply with code to the current message; NUL-terminated. */
+static size_t reply(unsigned code, const char *extra, const char *salt,
+		    char *out, size_t outsz)
+{
+	struct sa src;
+	size_t n;
+
+	sa_set_str(&src, "192.0.2.7", 5071);
+	n = sipmsg_reply(&m, &src, code, "R", extra, extra ? strlen(extra) : 0,
+			 salt, out, outsz - 1);
+	out[n] = '\0';
+	return n;
+}
+
+/* A To without a tag gets one above 100, the same for the same
+ * request, another with another salt; a To with a tag keeps it. */
+static void test_reply_to_tag(void **st)
+{
+	char a[2048], b[2048];
+	const char *t;
+
+	(void)st;
+	OK(NULL);
+	assert_true(reply(100, NULL, "s1", a, sizeof(a)) > 0);
+	assert_non_null(strstr(a, "\r\nTo: <sip:201@example.com>\r\n"));
+	assert_true(reply(200, NULL, "s1", a, sizeof(a)) > 0);
+	t = strstr(a, "\r\nTo: <sip:201@example.com>;tag=");
+	assert_non_null(t);
+	t += strlen("\r\nTo: <sip:201@example.com>;tag=");
+	for (int i = 0; i < 8; i++)
+		assert_non_null(strchr("0123456789abcdef", t[i]));
+	assert_memory_equal(t + 8, "\r\n", 2);
+	assert_true(reply(200, NULL, "s1", b, sizeof(b)) > 0);
+	assert_string_equal(a, b);
+	assert_true(reply(200, NULL, "s2", b, sizeof(b)) > 0);
+	assert_string_not_equal(a, b);
+	OK(NULL, "To", "<sip:201@example.com>;tag=given");
+	assert_true(reply(200, NULL, "s1", a, sizeof(a)) > 0);
+	assert_non_null(strstr(a, "\r\nTo: <sip:201@example.com>;tag=given"
+			       "\r\n"));
+}
+
+/* Status line, the headers in order, extra lines, Content-Length: 0;
+ * a folded value on one line. */
+static void test_reply_shape(void **st)
+{
+	static const char want[] =
+		"SIP/2.0 404 R\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;"
+		"received=192.0.2.7;rport=5071\r\n"
+		"Via: SIP/2.0/TCP h2\r\n"
+		"From: \"Ada\" <sip:201@example.com>;tag=f1\r\n"
+		"To: <sip:201@example.com>;tag=t\r\n"
+		"Call-ID: c1@192.0.2.1\r\n"
+		"CSeq: 1   OPTIONS\r\n"
+		"X-Extra: 1\r\n"
+		"Content-Length: 0\r\n\r\n";
+	char out[2048];
+
+	(void)st;
+	OK(NULL, "To", "<sip:201@example.com>;tag=t", "CSeq", "1\r\n OPTIONS",
+	   "+Via", "SIP/2.0/TCP h2");
+	assert_int_equal(reply(404, "X-Extra: 1\r\n", NULL, out, sizeof(out)),
+			 sizeof(want) - 1);
+	assert_string_equal(out, want);
+	/* no source address: the top Via is echoed as it came */
+	assert_true(sipmsg_reply(&m, NULL, 404, "R", NULL, 0, NULL, out,
+				 sizeof(out) - 1) > 0);
+	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;"
+			       "branch=z9hG4bKa;rport\r\n"));
+}
+
 /* ---- responses -------------------------------------------------------- */
 
 static void test_check_response(void **st)
@@ -966,6 +1044,8 @@ int main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_frame),
 		cmocka_unit_test(test_frame_no_head_end),
+		cmocka_unit_test(test_reply_to_tag),
+		cmocka_unit_test(test_reply_shape),
 		cmocka_unit_test(test_check_response),
 		cmocka_unit_test(test_eq),
 	};
