@@ -622,7 +622,7 @@ static void test_content_length(void **st)
 	assert_int_equal(check_msg(b, &why), 0);
 	slice_is(&m.body, "body");
 	assert_int_equal(m.total, (size_t)n - 2);
-	n = snprintf(b, sizeof(b), "%sl: 6\r\n\r\nbodyXX", head);
+	snprintf(b, sizeof(b), "%sl: 6\r\n\r\nbodyXX", head);
 	assert_int_equal(check_msg(b, &why), 0);
 	assert_int_equal(m.body.l, 6);
 	/* one octet short */
@@ -746,8 +746,7 @@ static int addr(struct sipmsg_addr *a, const char *s, bool list,
 	const char *b = own(s, strlen(s)), *p = b;
 	int err = sipmsg_addr(a, &p, b + cur_len, list);
 
-	if (!err)
-		*used = (size_t)(p - b);
+	*used = err ? 0 : (size_t)(p - b);
 	return err;
 }
 
