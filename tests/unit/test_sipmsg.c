@@ -1002,6 +1002,20 @@ static void test_check_response(void **st)
 	assert_int_equal(sipmsg_check_response(NULL), EBADMSG);
 }
 
+/* NULL in, EINVAL or a refusal out: never a crash. */
+static void test_null_args(void **st)
+{
+	const char *why = NULL;
+	size_t ml;
+
+	(void)st;
+	assert_int_equal(sipmsg_parse(NULL, "x", 1, true), EINVAL);
+	assert_int_equal(sipmsg_parse(&m, NULL, 0, true), EINVAL);
+	assert_int_equal(sipmsg_frame("x", 1, NULL), EINVAL);
+	assert_int_equal(sipmsg_frame(NULL, 1, &ml), EINVAL);
+	assert_int_equal(sipmsg_check(NULL, &why), 400);
+}
+
 static void test_eq(void **st)
 {
 	struct sipmsg_str s = {"Via-x", 3};
@@ -1046,6 +1060,7 @@ int main(void)
 		cmocka_unit_test(test_reply_to_tag),
 		cmocka_unit_test(test_reply_shape),
 		cmocka_unit_test(test_check_response),
+		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_eq),
 	};
 
