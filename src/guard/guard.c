@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 #include <sys/random.h>
-#include <sqlite3.h>
 #include <re_types.h>
 #include <re_list.h>
 struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
@@ -18,6 +17,7 @@ struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
 #include "common/log.h"
 #include "firewall/firewall.h"
 #include "guard/guard_int.h"
+#include "store/guard_db.h"
 #include "store/health.h"
 #include "store/snapshot.h"
 
@@ -239,7 +239,8 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
  * recent in the LRU order too. Entries older than the longest
  * credit_hours are not loaded; the configured credit_hours still decides
  * at each request. */
-static void load_credit(struct guard *g, sqlite3 *db, uint64_t now)
+static void load_credit(struct guard *g, struct guard_db *db,
+			uint64_t now)
 {
 	size_t max = g->cfg.max_tracked, n = 0;
 	struct gcredit *cr = calloc(max, sizeof(*cr));
@@ -270,13 +271,13 @@ static void load_credit(struct guard *g, sqlite3 *db, uint64_t now)
 
 static void load_persisted(struct guard *g, const char *db_path)
 {
-	sqlite3 *db = NULL;
+	struct guard_db *db = NULL;
 	struct gban *bans = NULL;
 	struct gtrust *tr = NULL;
 	size_t n = 0, nt = 0;
 	uint64_t now = guard_now(g);
 
-	if (gpersist_open(&db, db_path))
+	if (guard_db_open(&db, db_path))
 		return;
 	bans = calloc(g->cfg.max_bans, sizeof(*bans));
 	tr = calloc(GUARD_TRUST_MAX, sizeof(*tr));
@@ -313,7 +314,7 @@ static void load_persisted(struct guard *g, const char *db_path)
 	load_credit(g, db, now);
 	free(bans);
 	free(tr);
-	sqlite3_close(db);
+	guard_db_close(db);
 }
 
 int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,

@@ -238,21 +238,24 @@ int gnft_ban_script(char *buf, size_t sz, const struct gaddr *a,
 int gnft_unban_script(char *buf, size_t sz, const struct gaddr *a);
 extern const char gnft_withdraw_script[];
 
-/* Persistence (called on the worker thread and at start). */
-struct sqlite3;
-int gpersist_open(struct sqlite3 **dbp, const char *path);
-int gpersist_load_bans(struct sqlite3 *db, struct gban *out, size_t max,
+/* Persistence (called on the worker thread and at start): the guard's
+ * types over the store's typed rows (store/guard_db.h). Loads keep what
+ * was read before a failure and return 0. */
+struct guard_db;
+int gpersist_load_bans(struct guard_db *db, struct gban *out, size_t max,
 		       size_t *n);
-int gpersist_load_trust(struct sqlite3 *db, struct gtrust *out, size_t max,
+int gpersist_load_trust(struct guard_db *db, struct gtrust *out, size_t max,
 			size_t *n);
 /* Credit: sources with a success after cutoff (unix ms), most recent
- * first, at most max. 0 or EIO. */
+ * first, at most max. */
 struct gcredit {
 	struct gaddr addr;
 	uint64_t last_ok;
 };
-int gpersist_load_credit(struct sqlite3 *db, uint64_t cutoff,
+int gpersist_load_credit(struct guard_db *db, uint64_t cutoff,
 			 struct gcredit *out, size_t max, size_t *n);
+/* Insert or replace b's row. 0 or an errno (ENOSPC: disk full). */
+int gpersist_put_ban(struct guard_db *db, const struct gban *b);
 
 /* ---- the guard ---- */
 

@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <nftables/libnftables.h>
-#include <sqlite3.h>
 
 #include "common/log.h"
 #include "guard/guard_int.h"
+#include "store/guard_db.h"
 #include "store/health.h"
 
 #define QUEUE_MAX      16384u
@@ -42,7 +42,7 @@ struct gworker {
 	bool busy, stop, started;
 	uint64_t dropped;
 	/* worker-thread state */
-	sqlite3 *db;
+	struct guard_db *db;
 	char log_path[PATH_MAX];
 	int log_fd;
 	struct nft_ctx *nft;
@@ -363,104 +363,6 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* SQLite result → errno (0 when rc is one of the ok codes). */
-static int db_rc(struct gworker *w, int rc)
-{
-	if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return 0;
-	return store_sqlite_errno(w->db, rc);
-}
-
-static int db_exec_ban(struct gworker *w, const struct gban *b)
-{
-	sqlite3_stmt *st = NULL;
-	char addr[64];
-	json_t *ja = json_array();
-	char *exts = NULL;
-	int rc;
-
-	for (unsigned i = 0; i < b->n_ext; i++)
-		json_array_append_new(ja, json_string(b->ext[i]));
-	exts = json_dumps(ja, JSON_COMPACT);
-	gaddr_str(&b->addr, addr, sizeof(addr));
-	rc = sqlite3_prepare_v2(w->db, "INSERT OR REPLACE INTO guard_bans"
-				" (addr, reason, extensions, count, since,"
-				" until, offences, manual) VALUES"
-				" (?,?,?,?,?,?,?,?)", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, addr, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, b->reason, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, exts ? exts : "[]", -1,
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, b->count);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)b->since);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)b->until);
-		sqlite3_bind_int64(st, 7, b->offences);
-		sqlite3_bind_int(st, 8, b->manual);
-		rc = sqlite3_step(st);
-	}
-	rc = db_rc(w, rc);
-	free(exts);
-	sqlite3_finalize(st);
-	json_decref(ja);
-	return rc;
-}
-
-static int db_text(struct gworker *w, const char *sql, const char *a,
-		   sqlite3_int64 n, const char *t)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-		if (sqlite3_bind_parameter_count(st) >= 2)
-			sqlite3_bind_int64(st, 2, n);
-		if (sqlite3_bind_parameter_count(st) >= 3)
-			sqlite3_bind_text(st, 3, t, -1, SQLITE_TRANSIENT);
-		rc = sqlite3_step(st);
-	}
-	rc = db_rc(w, rc);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int db_event(struct gworker *w, const char *line)
-{
-	sqlite3_stmt *st = NULL;
-	json_t *ev;
-	const char *type;
-	sqlite3_int64 ts = 0;
-	int rc;
-
-	ev = json_loads(line, 0, NULL);
-	type = json_string_value(json_object_get(ev, "type"));
-	ts = json_integer_value(json_object_get(ev, "ts_ms"));
-	rc = sqlite3_prepare_v2(w->db, "INSERT INTO guard_events (ts, type,"
-				" event) VALUES (?,?,?)", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, ts);
-		sqlite3_bind_text(st, 2, type ? type : "?", -1,
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, line, -1, SQLITE_TRANSIENT);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE &&
-		    sqlite3_last_insert_rowid(w->db) % 1000 == 0) {
-			char sql[128];
-			snprintf(sql, sizeof(sql), "DELETE FROM guard_events "
-				 "WHERE id <= %lld", (long long)
-				 (sqlite3_last_insert_rowid(w->db) -
-				  EVENTS_KEEP));
-			rc = sqlite3_exec(w->db, sql, NULL, NULL, NULL);
-		}
-	}
-	rc = db_rc(w, rc);
-	sqlite3_finalize(st);
-	json_decref(ev);
-	return rc;
-}
-
 /* Append the nft part of a job to the batch buffer. */
 static void nft_part(struct gworker *w, const struct gjob *j, size_t *len)
 {
@@ -511,30 +413,22 @@ static int db_part(struct gworker *w, const struct gjob *j)
 
 	switch (j->kind) {
 	case GJOB_BAN:
-		return db_exec_ban(w, &j->ban);
+		return gpersist_put_ban(w->db, &j->ban);
 	case GJOB_UNBAN:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		return db_text(w, "DELETE FROM guard_bans WHERE addr = ?",
-			       addr, 0, NULL);
+		return guard_db_ban_del(w->db, addr);
 	case GJOB_TRUST:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		return db_text(w, "INSERT OR REPLACE INTO guard_trust (net,"
-			       " until) VALUES (?, ?)", addr,
-			       (sqlite3_int64)j->until, NULL);
+		return guard_db_trust_put(w->db, addr, j->until);
 	case GJOB_EVENT:
-		return db_event(w, j->text);
+		return guard_db_event_add(w->db, j->text, EVENTS_KEEP);
 	case GJOB_BAN_END:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
-		return db_text(w, "UPDATE guard_bans SET ended = 1 WHERE addr"
-			       " = ? AND until = ?", addr,
-			       (sqlite3_int64)j->ban.until, NULL);
+		return guard_db_ban_ended(w->db, addr, j->ban.until);
 	case GJOB_CREDIT:
 		gaddr_str(&j->ban.addr, addr, sizeof(addr));
 		w->credit_since_trim++;
-		return db_text(w, "INSERT INTO guard_credit (addr, last_ok)"
-			       " VALUES (?, ?) ON CONFLICT(addr) DO UPDATE SET"
-			       " last_ok = MAX(last_ok, excluded.last_ok)",
-			       addr, (sqlite3_int64)j->until, NULL);
+		return guard_db_credit_put(w->db, addr, j->until);
 	default:
 		return 0;
 	}
@@ -547,7 +441,6 @@ static int db_part(struct gworker *w, const struct gjob *j)
 #define CREDIT_TRIM_ROWS 1024u
 static int credit_trim(struct gworker *w, const struct gjob *last)
 {
-	sqlite3_stmt *st = NULL;
 	uint64_t now = wall_ms();
 	int rc;
 
@@ -555,17 +448,7 @@ static int credit_trim(struct gworker *w, const struct gjob *last)
 	    (w->credit_since_trim < CREDIT_TRIM_ROWS &&
 	     now - w->credit_trim_ms < 60000u))
 		return 0;
-	rc = sqlite3_prepare_v2(w->db, "DELETE FROM guard_credit WHERE"
-				" last_ok < ? OR addr IN (SELECT addr FROM"
-				" guard_credit ORDER BY last_ok DESC LIMIT -1"
-				" OFFSET ?)", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)last->cutoff);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)last->keep);
-		rc = sqlite3_step(st);
-	}
-	rc = db_rc(w, rc);
-	sqlite3_finalize(st);
+	rc = guard_db_credit_trim(w->db, last->cutoff, last->keep);
 	if (!rc) {
 		w->credit_trim_ms = now;
 		w->credit_since_trim = 0;
@@ -583,7 +466,7 @@ static int db_write(struct gworker *w)
 	unsigned trim_before = w->credit_since_trim;
 	int err;
 
-	err = db_rc(w, sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL));
+	err = guard_db_begin(w->db);
 	for (j = w->retry; j && !err; j = j->next) {
 		err = db_part(w, j);
 		if (j->kind == GJOB_CREDIT)
@@ -593,19 +476,14 @@ static int db_write(struct gworker *w)
 	}
 	/* Expired bans stay a while as escalation history, then go: once
 	 * per batch (a table scan), not once per ban. */
-	if (!err && history > HISTORY_MS) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DELETE FROM guard_bans WHERE until"
-			 " < %llu", (unsigned long long)(history - HISTORY_MS));
-		err = db_rc(w, sqlite3_exec(w->db, sql, NULL, NULL, NULL));
-	}
+	if (!err && history > HISTORY_MS)
+		err = guard_db_bans_prune(w->db, history - HISTORY_MS);
 	if (!err)
 		err = credit_trim(w, credit);
 	if (!err)
-		err = db_rc(w, sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL));
+		err = guard_db_commit(w->db);
 	if (err) {
-		/* after SQLITE_FULL SQLite may have rolled back already */
-		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+		guard_db_rollback(w->db);
 		w->credit_since_trim = trim_before;
 	}
 	return err;
@@ -850,7 +728,7 @@ int gworker_start(struct gworker **wp, const char *data_dir,
 		w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND |
 				 O_CLOEXEC, 0600);
 	}
-	if (db_path && gpersist_open(&w->db, db_path)) {
+	if (db_path && guard_db_open(&w->db, db_path)) {
 		log_warn("guard", "cannot open %s: bans will not persist",
 			 db_path);
 		/* degraded for the life of the process: nothing is retried
@@ -871,7 +749,7 @@ int gworker_start(struct gworker **wp, const char *data_dir,
 	w = NULL;
  out:
 	if (w) {
-		sqlite3_close(w->db);
+		guard_db_close(w->db);
 		if (w->log_fd >= 0)
 			close(w->log_fd);
 		free(w->nftbuf);
@@ -912,7 +790,7 @@ void gworker_stop(struct gworker *w)
 		pthread_join(w->thr, NULL);
 	if (w->nft)
 		nft_ctx_free(w->nft);
-	sqlite3_close(w->db);
+	guard_db_close(w->db);
 	if (w->log_fd >= 0)
 		close(w->log_fd);
 	pthread_cond_destroy(&w->cond);

@@ -18,6 +18,10 @@ struct migration {
 	int version;
 	const char *owner;
 	const char *sql;
+	/* A query that returns a row when the change is already there (made
+	 * before it was a migration): the version is then recorded without
+	 * running sql. NULL: always run. */
+	const char *present;
 };
 
 static const struct migration migrations[] = {
@@ -47,11 +51,11 @@ static const struct migration migrations[] = {
 	 /* one row per successful commit */
 	 "CREATE TABLE commit_log("
 	 " version INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-	 " changes TEXT NOT NULL);"},
+	 " changes TEXT NOT NULL);", NULL},
 	{2, "guard",
 	 /* bans (re-installed at start), live trusted networks, security
-	  * events; the guard also creates these IF NOT EXISTS on databases
-	  * not migrated by the store (tests, benchmarks) */
+	  * events (store/guard_db.c). IF NOT EXISTS: older guards created
+	  * them on databases the store had not migrated. */
 	 "CREATE TABLE IF NOT EXISTS guard_bans("
 	 " addr TEXT PRIMARY KEY, reason TEXT NOT NULL,"
 	 " extensions TEXT NOT NULL DEFAULT '[]',"
@@ -62,18 +66,18 @@ static const struct migration migrations[] = {
 	 " net TEXT PRIMARY KEY, until INTEGER NOT NULL);"
 	 "CREATE TABLE IF NOT EXISTS guard_events("
 	 " id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
-	 " type TEXT NOT NULL, event TEXT NOT NULL);"},
+	 " type TEXT NOT NULL, event TEXT NOT NULL);", NULL},
 	{3, "registrar",
 	 /* SIP bindings (location service), written by the registrar's
-	  * writer thread; same statement as reg_persist_schema, which also
-	  * runs IF NOT EXISTS for databases the store did not migrate */
+	  * writer thread through store/bindings_db.c. IF NOT EXISTS: older
+	  * registrars created it on databases the store had not migrated. */
 	 "CREATE TABLE IF NOT EXISTS sip_bindings("
 	 " ext TEXT NOT NULL, uri TEXT NOT NULL, call_id TEXT NOT NULL,"
 	 " cseq INTEGER NOT NULL, user_agent TEXT NOT NULL,"
 	 " expires INTEGER NOT NULL, registered INTEGER NOT NULL,"
 	 " source TEXT NOT NULL, target TEXT NOT NULL,"
 	 " transport INTEGER NOT NULL, nat INTEGER NOT NULL,"
-	 " PRIMARY KEY (ext, uri)) WITHOUT ROWID;"},
+	 " PRIMARY KEY (ext, uri)) WITHOUT ROWID;", NULL},
 	{4, "store",
 	 /* keyed fingerprint of each SIP password (docs/internals/store.md):
 	  * uniqueness is checked on these without decrypting; filled for
@@ -84,18 +88,26 @@ static const struct migration migrations[] = {
 	 "ALTER TABLE ext_running ADD COLUMN sip_fp BLOB;"
 	 "CREATE INDEX ext_staged_sip_fp ON ext_staged(sip_fp)"
 	 " WHERE sip_fp IS NOT NULL;"
-	 "INSERT INTO meta(key, value) VALUES ('ext_gen', '0');"},
+	 "INSERT INTO meta(key, value) VALUES ('ext_gen', '0');", NULL},
 	{5, "guard",
 	 /* credit (source -> last successful authentication) survives a
-	  * restart; written by the guard's worker, bounded by it. The
-	  * guard_bans.ended column is added by the guard itself
-	  * (persist.c: ALTER TABLE is not idempotent, and the guard also
-	  * creates its tables on databases the store never migrated). */
+	  * restart; written by the guard's worker, bounded by it. */
 	 "CREATE TABLE IF NOT EXISTS guard_credit("
 	 " addr TEXT PRIMARY KEY, last_ok INTEGER NOT NULL);"
 	 "CREATE INDEX IF NOT EXISTS guard_credit_last"
-	 " ON guard_credit(last_ok);"},
-	/* Append new migrations here: {6, "<module>", "CREATE TABLE ..."}. */
+	 " ON guard_credit(last_ok);", NULL},
+	{6, "guard",
+	 /* guard_bans.ended: the expiry of the ban was reported. Bans
+	  * already over when the column appears are history: marked
+	  * reported, so an upgrade does not replay them. Older guards added
+	  * the column themselves: then it is there already. */
+	 "ALTER TABLE guard_bans ADD COLUMN ended INTEGER NOT NULL"
+	 " DEFAULT 0;"
+	 "UPDATE guard_bans SET ended = 1 WHERE until <="
+	 " CAST(strftime('%s', 'now') AS INTEGER) * 1000;",
+	 "SELECT 1 FROM pragma_table_info('guard_bans')"
+	 " WHERE name = 'ended'"},
+	/* Append new migrations here: {7, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =
@@ -122,6 +134,24 @@ static int current_version(sqlite3 *db, int *v)
 	return err;
 }
 
+/* Whether query returns a row (0), none (ENOENT), or fails (EIO). */
+static int query_row(sqlite3 *db, const char *sql, int bind)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return EIO;
+	if (bind >= 0)
+		sqlite3_bind_int(st, 1, bind);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ENOENT : EIO;
+}
+
+/* The version is checked again inside the transaction: the guard's and
+ * the registrar's connections migrate too (store_conn_open), and another
+ * connection may have applied it since current_version read. */
 static int apply_one(sqlite3 *db, const struct migration *m)
 {
 	sqlite3_stmt *st = NULL;
@@ -129,10 +159,21 @@ static int apply_one(sqlite3 *db, const struct migration *m)
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return EIO;
-	if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+	err = query_row(db, "SELECT 1 FROM schema_migrations WHERE"
+			" version >= ?", m->version);
+	if (!err)
+		goto out;      /* applied meanwhile: nothing to do */
+	if (err != ENOENT)
+		goto out;
+	err = m->present ? query_row(db, m->present, -1) : ENOENT;
+	if (err == EIO)
+		goto out;
+	if (err == ENOENT &&
+	    sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
 		err = EIO;
 		goto out;
 	}
+	err = 0;
 	if (sqlite3_prepare_v2(db, "INSERT INTO schema_migrations(version, "
 			       "owner, applied_at) VALUES (?, ?, "
 			       "strftime('%s','now'))", -1, &st, NULL)

@@ -108,6 +108,10 @@ struct store {
 /* migrate.c */
 int store_migrate(sqlite3 *db);
 
+/* conn.c: open path for a writer thread of its own (busy timeout, WAL)
+ * and migrate it. *dbp set only on success; 0, EINVAL or EIO. */
+int store_conn_open(const char *path, sqlite3 **dbp);
+
 /* secrets.c */
 int store_key_load(const char *data_dir, unsigned char key[STORE_KEY_LEN]);
 int store_seal(const struct store *s, const char *plain, struct blob *out);
