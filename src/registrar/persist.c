@@ -7,22 +7,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "registrar/registrar.h"
+#include "store/bindings_db.h"
 #include "store/health.h"
-
-const char reg_persist_schema[] =
-	"CREATE TABLE IF NOT EXISTS sip_bindings("
-	" ext TEXT NOT NULL, uri TEXT NOT NULL, call_id TEXT NOT NULL,"
-	" cseq INTEGER NOT NULL, user_agent TEXT NOT NULL,"
-	" expires INTEGER NOT NULL, registered INTEGER NOT NULL,"
-	" source TEXT NOT NULL, target TEXT NOT NULL,"
-	" transport INTEGER NOT NULL, nat INTEGER NOT NULL,"
-	" PRIMARY KEY (ext, uri)) WITHOUT ROWID;";
 
 /* One queued change: a single malloc of plain data (it crosses to the
  * writer thread, which never reads loop memory); addresses are formatted
@@ -43,7 +34,7 @@ struct op {
 };
 
 struct reg_persist {
-	sqlite3 *db;
+	struct bindings_db *db;
 	pthread_t thr;
 	bool started;
 	pthread_mutex_t mtx;
@@ -85,68 +76,41 @@ static void ops_free(struct op *o)
  * (ENOSPC for a full disk). */
 static int apply_batch(struct reg_persist *p, struct op *list)
 {
-	sqlite3_stmt *put = NULL, *del = NULL;
-	int rc = 0, src;
+	int rc;
 
-	src = sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (src != SQLITE_OK)
-		return store_sqlite_errno(p->db, src);
-	if ((src = sqlite3_prepare_v2(p->db, "INSERT OR REPLACE INTO "
-			       "sip_bindings(ext, uri, call_id, cseq,"
-			       " user_agent, expires,"
-			       " registered, source, target, transport, nat)"
-			       " VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &put,
-			       NULL)) != SQLITE_OK ||
-	    (src = sqlite3_prepare_v2(p->db, "DELETE FROM sip_bindings WHERE"
-			       " ext=? AND uri=?", -1, &del, NULL))
-	    != SQLITE_OK) {
-		rc = store_sqlite_errno(p->db, src);
-		goto out;
-	}
+	rc = bindings_db_begin(p->db);
 	for (struct op *o = list; o && !rc; o = o->next) {
-		sqlite3_stmt *st = o->kind == REG_OP_PUT ? put : del;
+		struct binding_row r;
 		char cid[24], srcs[64], tgt[64];
 
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, o->ext, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, o->s, o->uri_len, SQLITE_STATIC);
-		if (o->kind == REG_OP_PUT) {
-			re_snprintf(cid, sizeof(cid), "#%016llx",
-				    (unsigned long long)o->cid);
-			re_snprintf(srcs, sizeof(srcs), "%J", &o->src);
-			re_snprintf(tgt, sizeof(tgt), "%J", &o->target);
-			sqlite3_bind_text(st, 3, cid, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 4, o->cseq);
-			sqlite3_bind_text(st, 5, o->s + o->uri_len + 1,
-					  o->ua_len, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 6, o->expires);
-			sqlite3_bind_int64(st, 7, o->registered);
-			sqlite3_bind_text(st, 8, srcs, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 9, tgt, -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 10, o->tp);
-			sqlite3_bind_int(st, 11, o->nat);
+		if (o->kind != REG_OP_PUT) {
+			rc = bindings_db_del(p->db, o->ext, o->s, o->uri_len);
+			continue;
 		}
-		src = sqlite3_step(st);
-		if (src != SQLITE_DONE)
-			rc = store_sqlite_errno(p->db, src);
+		re_snprintf(cid, sizeof(cid), "#%016llx",
+			    (unsigned long long)o->cid);
+		re_snprintf(srcs, sizeof(srcs), "%J", &o->src);
+		re_snprintf(tgt, sizeof(tgt), "%J", &o->target);
+		memset(&r, 0, sizeof(r));
+		r.ext = o->ext;
+		r.uri = o->s;
+		r.uri_len = o->uri_len;
+		r.call_id = cid;
+		r.cseq = o->cseq;
+		r.ua = o->s + o->uri_len + 1;
+		r.ua_len = o->ua_len;
+		r.expires = o->expires;
+		r.registered = o->registered;
+		r.source = srcs;
+		r.target = tgt;
+		r.transport = o->tp;
+		r.nat = o->nat;
+		rc = bindings_db_put(p->db, &r);
 	}
-	/* statements go before COMMIT: a pending one would keep a read
-	 * transaction open */
-	sqlite3_finalize(put);
-	sqlite3_finalize(del);
-	put = del = NULL;
-	if (!rc) {
-		src = sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
-		if (src != SQLITE_OK)
-			rc = store_sqlite_errno(p->db, src);
-	}
- out:
-	sqlite3_finalize(put);
-	sqlite3_finalize(del);
-	/* after SQLITE_FULL SQLite may have rolled back already; a second
-	 * ROLLBACK then fails harmlessly */
+	if (!rc)
+		rc = bindings_db_commit(p->db);
 	if (rc)
-		sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+		bindings_db_rollback(p->db);
 	return rc;
 }
 
@@ -265,13 +229,8 @@ static void *writer(void *arg)
 		p->set_pages = p->max_pages;
 		pthread_mutex_unlock(&p->mtx);
 
-		if (pages) {
-			char sql[64];
-
-			snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%u",
-				 pages);
-			sqlite3_exec(p->db, sql, NULL, NULL, NULL);
-		}
+		if (pages)
+			bindings_db_max_pages(p->db, pages);
 		err = batch ? apply_batch(p, batch) : 0;
 		if (err) {
 			char what[64];
@@ -318,8 +277,7 @@ static void *writer(void *arg)
 
 static void persist_free(struct reg_persist *p)
 {
-	if (p->db)
-		sqlite3_close(p->db);
+	bindings_db_close(p->db);
 	pthread_mutex_destroy(&p->mtx);
 	pthread_cond_destroy(&p->cond);
 	pthread_cond_destroy(&p->idle);
@@ -341,25 +299,7 @@ int reg_persist_open(struct reg_persist **pp, const char *db_path,
 	pthread_mutex_init(&p->mtx, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	if (sqlite3_open_v2(db_path, &p->db, SQLITE_OPEN_READWRITE |
-			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)
-	    != SQLITE_OK) {
-		err = EIO;
-		goto out;
-	}
-	sqlite3_busy_timeout(p->db, 5000);
-	sqlite3_exec(p->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-	sqlite3_exec(p->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-	/* 1 MiB of page cache is plenty for appending and replacing rows in
-	 * batches (the default 2 MiB showed as ~20 bytes per binding at
-	 * 100,000 in bench/binding_mem) */
-	sqlite3_exec(p->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL);
-	if (sqlite3_exec(p->db, reg_persist_schema, NULL, NULL, NULL)
-	    != SQLITE_OK) {
-		err = EIO;
-		goto out;
-	}
- out:
+	err = bindings_db_open(&p->db, db_path);
 	if (err) {
 		persist_free(p);
 		return err;
@@ -437,67 +377,52 @@ void reg_persist_change(enum reg_op op, const struct reg_binding *b,
 	pthread_mutex_unlock(&p->mtx);
 }
 
+struct load_ctx {
+	struct reg_loc *l;
+	reg_keep_h *keep;
+	void *arg;
+	size_t n;
+};
+
+static void load_row(const struct binding_row *r, void *arg)
+{
+	struct load_ctx *c = arg;
+	struct sa s, t;
+	struct reg_ext *e;
+
+	if (c->keep && !c->keep(r->ext, c->arg))
+		return;
+	if (sa_decode(&s, r->source, strlen(r->source)) ||
+	    sa_decode(&t, r->target, strlen(r->target)))
+		return;
+	e = reg_ext_find(c->l, r->ext, strlen(r->ext));
+	if (e && e->n >= 64)
+		return;
+	if (!reg_restore(c->l, r->ext, r->uri, r->call_id, r->cseq, r->ua,
+			 r->expires, r->registered, &s, &t,
+			 (uint8_t)r->transport, r->nat))
+		c->n++;
+}
+
 int reg_persist_load(struct reg_persist *p, struct reg_loc *l, int64_t now,
 		     reg_keep_h *keep, void *arg, size_t *count)
 {
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
+	struct load_ctx c = { l, keep, arg, 0 };
 	int rc;
 
 	if (!p || !l)
 		return EINVAL;
-	/* Expired rows go first; then read the rest */
-	sqlite3_stmt *del = NULL;
-	if ((rc = sqlite3_prepare_v2(p->db, "DELETE FROM sip_bindings WHERE "
-				     "expires <= ?", -1, &del, NULL))
-	    == SQLITE_OK) {
-		sqlite3_bind_int64(del, 1, now);
-		rc = sqlite3_step(del);
-	}
-	sqlite3_finalize(del);
-	/* Housekeeping only (expired rows are skipped below anyway): a full
-	 * disk must not keep the bindings from being restored. */
-	if (rc != SQLITE_OK && rc != SQLITE_DONE)
-		store_health_failed(STORE_HS_BINDINGS,
-				    store_sqlite_errno(p->db, rc),
+	/* Expired rows go first; then read the rest. Housekeeping only
+	 * (expired rows are skipped when restored anyway): a full disk must
+	 * not keep the bindings from being restored. */
+	rc = bindings_db_expire(p->db, now);
+	if (rc)
+		store_health_failed(STORE_HS_BINDINGS, rc,
 				    "deleting expired bindings at start");
-	if (sqlite3_prepare_v2(p->db, "SELECT ext, uri, call_id, cseq, "
-			       "user_agent, expires, registered, source, "
-			       "target, transport, nat FROM sip_bindings",
-			       -1, &st, NULL) != SQLITE_OK)
-		return EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *ext = (const char *)sqlite3_column_text(st, 0);
-		const char *uri = (const char *)sqlite3_column_text(st, 1);
-		const char *cid = (const char *)sqlite3_column_text(st, 2);
-		const char *ua = (const char *)sqlite3_column_text(st, 4);
-		const char *src = (const char *)sqlite3_column_text(st, 7);
-		const char *tgt = (const char *)sqlite3_column_text(st, 8);
-		struct sa s, t;
-		struct reg_ext *e;
-
-		if (!ext || !uri || !cid || !src || !tgt)
-			continue;
-		if (keep && !keep(ext, arg))
-			continue;
-		if (sa_decode(&s, src, strlen(src)) ||
-		    sa_decode(&t, tgt, strlen(tgt)))
-			continue;
-		e = reg_ext_find(l, ext, strlen(ext));
-		if (e && e->n >= 64)
-			continue;
-		if (!reg_restore(l, ext, uri, cid,
-				 (uint32_t)sqlite3_column_int64(st, 3), ua,
-				 sqlite3_column_int64(st, 5),
-				 sqlite3_column_int64(st, 6), &s, &t,
-				 (uint8_t)sqlite3_column_int(st, 9),
-				 sqlite3_column_int(st, 10) != 0))
-			n++;
-	}
-	sqlite3_finalize(st);
+	rc = bindings_db_each(p->db, load_row, &c);
 	if (count)
-		*count = n;
-	return rc == SQLITE_DONE ? 0 : EIO;
+		*count = c.n;
+	return rc;
 }
 
 void reg_persist_stats(struct reg_persist *p, uint64_t *queued,

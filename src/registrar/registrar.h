@@ -323,11 +323,9 @@ int reg_restore(struct reg_loc *l, const char *number, const char *uri,
 
 struct reg_persist;
 
-/* Table of the bindings (also the store's migration row). */
-extern const char reg_persist_schema[];
-
-/* Open DB at path with a writer thread and its own connection. Creates
- * the table if absent. 0 or errno. */
+/* Open DB at path with a writer thread and its own connection
+ * (store/bindings_db.h; the table comes from the store's migrations).
+ * 0 or errno. */
 int reg_persist_open(struct reg_persist **pp, const char *db_path,
 		     size_t max_queue);
 /* Queue a change (never blocks on disk; drops and counts when the queue
