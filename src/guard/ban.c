@@ -303,3 +303,29 @@ json_t *guard_bans(struct guard *g)
 	}
 	return arr;
 }
+
+void guard_ban_expired(struct guard *g, struct gban *b)
+{
+	char buf[64];
+	struct gjob *j;
+
+	b->ended = true;
+	gaddr_str(&b->addr, buf, sizeof(buf));
+	log_info("guard", "ban on %s expired after %llu s (%s, offence %u)",
+		 buf, (unsigned long long)((b->until - b->since) / 1000),
+		 b->reason, b->offences);
+	guard_event(g, "unban", json_pack("{s:s,s:s,s:s,s:I,s:i}",
+		"source", buf, "reason", "expired", "ban_reason", b->reason,
+		"seconds", (json_int_t)((b->until - b->since) / 1000),
+		"offences", (int)b->offences));
+	if (!g->worker)
+		return;
+	/* The kernel element expires by its own timeout; only the database
+	 * learns that the expiry was reported. */
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->kind = GJOB_BAN_END;
+	j->ban = *b;
+	gworker_push(g->worker, j);
+}

@@ -1,7 +1,8 @@
 /*
- * guard — life cycle, configuration from the snapshot, status, events.
- * The request-path hooks are in account.c, bans and trust in ban.c, the
- * slow work (nftables, SQLite, security.log) on the worker thread.
+ * guard — life cycle, configuration from the snapshot, status, the sweep.
+ * The request-path hooks are in account.c, bans and trust in ban.c,
+ * security events in event.c, the slow work (nftables, SQLite through
+ * store/guard_db.h, security.log) on the worker thread.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,30 +22,7 @@ struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
 #include "store/health.h"
 #include "store/snapshot.h"
 
-/* Events other than auth_failure (which has its own 100/s bucket in
- * account.c) share one bucket: a spoofed flood (a ban and a scanner event
- * per forged address) cannot grow security.log or the events table
- * faster than this; the excess is counted and reported. */
-#define EVENTS_PER_S   100u
-#define EVENTS_BURST   500u
 #define CREDIT_LOAD_MS (720ull * 3600000u)   /* longest credit_hours */
-
-/* Types counted when suppressed; the last slot takes any other. */
-static const char *const ev_types[GUARD_EV_TYPES] = {
-	"auth_failure", "ban", "unban", "scanner", "stale_credentials",
-	"distributed_attack", "extension_blocked", "trust", "rate_limited",
-	"events_suppressed", "transport_refused", "other",
-};
-
-static size_t ev_type_idx(const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < GUARD_EV_TYPES - 1 && ev_types[i]; i++)
-		if (!strcmp(ev_types[i], type))
-			return i;
-	return GUARD_EV_TYPES - 1;
-}
 
 static uint64_t wall_clock(void *arg)
 {
@@ -53,11 +31,6 @@ static uint64_t wall_clock(void *arg)
 	(void)arg;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-uint64_t guard_now(const struct guard *g)
-{
-	return g->clock(g->clock_arg);
 }
 
 static uint64_t seed(void)
@@ -335,7 +308,7 @@ int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,
 	g->ev_tok_ms = g->epoch;
 	g->ev_tokens = 100000;
 	g->ev2_tok_ms = g->epoch;
-	g->ev2_tokens = EVENTS_BURST * 1000u;
+	guard_events_init(g);
 	g->sup_since = g->epoch;
 	if (cfg)
 		g->cfg = *cfg;
@@ -404,95 +377,6 @@ unsigned guard_tarpit_ms(const struct guard *g)
 	return g ? g->cfg.tarpit_ms : 0;
 }
 
-void guard_event_suppressed(struct guard *g, const char *type)
-{
-	g->st.events_suppressed++;
-	g->sup[ev_type_idx(type)]++;
-}
-
-static bool event_allowed(struct guard *g, uint64_t now)
-{
-	static const uint64_t cap = EVENTS_BURST * 1000u;
-
-	if (now > g->ev2_tok_ms) {
-		uint64_t t = g->ev2_tokens + (now - g->ev2_tok_ms) *
-			EVENTS_PER_S;
-		g->ev2_tokens = t > cap ? cap : t;
-		g->ev2_tok_ms = now;
-	}
-	if (g->ev2_tokens < 1000)
-		return false;
-	g->ev2_tokens -= 1000;
-	return true;
-}
-
-void guard_event(struct guard *g, const char *type, json_t *fields)
-{
-	if (!event_allowed(g, guard_now(g))) {
-		guard_event_suppressed(g, type);
-		json_decref(fields);
-		return;
-	}
-	guard_event_always(g, type, fields);
-}
-
-/* One events_suppressed event per interval: how many events of which
- * type the buckets held back, and how many the worker's full queue
- * dropped. */
-static void sup_flush(struct guard *g, uint64_t now, bool force)
-{
-	uint64_t qd = gworker_dropped(g->worker), total = 0;
-	json_t *types;
-
-	if (!force && now - g->sup_since < GUARD_SUP_MS)
-		return;
-	for (size_t i = 0; i < GUARD_EV_TYPES; i++)
-		total += g->sup[i];
-	if (!total && qd == g->sup_queue_seen) {
-		g->sup_since = now;
-		return;
-	}
-	types = json_object();
-	for (size_t i = 0; i < GUARD_EV_TYPES; i++)
-		if (g->sup[i] && ev_types[i])
-			json_object_set_new(types, ev_types[i],
-					    json_integer((json_int_t)g->sup[i]));
-	guard_event_always(g, "events_suppressed", json_pack(
-		"{s:I,s:o,s:I,s:I}", "count", (json_int_t)total,
-		"types", types, "queue_dropped",
-		(json_int_t)(qd - g->sup_queue_seen),
-		"seconds", (json_int_t)((now - g->sup_since) / 1000)));
-	memset(g->sup, 0, sizeof(g->sup));
-	g->sup_queue_seen = qd;
-	g->sup_since = now;
-}
-
-void guard_ban_expired(struct guard *g, struct gban *b)
-{
-	char buf[64];
-	struct gjob *j;
-
-	b->ended = true;
-	gaddr_str(&b->addr, buf, sizeof(buf));
-	log_info("guard", "ban on %s expired after %llu s (%s, offence %u)",
-		 buf, (unsigned long long)((b->until - b->since) / 1000),
-		 b->reason, b->offences);
-	guard_event(g, "unban", json_pack("{s:s,s:s,s:s,s:I,s:i}",
-		"source", buf, "reason", "expired", "ban_reason", b->reason,
-		"seconds", (json_int_t)((b->until - b->since) / 1000),
-		"offences", (int)b->offences));
-	if (!g->worker)
-		return;
-	/* The kernel element expires by its own timeout; only the database
-	 * learns that the expiry was reported. */
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return;
-	j->kind = GJOB_BAN_END;
-	j->ban = *b;
-	gworker_push(g->worker, j);
-}
-
 /* Storage state changes (store/health.h), each reported once: a full
  * disk is a system event the admin must see even though the data plane
  * keeps serving from memory. Polled here (the loop, every second) because
@@ -548,42 +432,8 @@ void guard_sweep(struct guard *g)
 			g->sweep_at = 0;   /* reached the end: wrap */
 	}
 	guard_rl_flush(g, now, false);
-	sup_flush(g, now, false);
+	guard_events_flush(g, now, false);
 	storage_events(g);
-}
-
-void guard_event_always(struct guard *g, const char *type, json_t *fields)
-{
-	json_t *ev = fields ? fields : json_object();
-	uint64_t now = guard_now(g);
-	time_t secs = (time_t)(now / 1000);
-	struct tm tm;
-	char ts[80];
-	struct gjob *j;
-
-	g->st.events++;
-	snprintf(g->last_event, sizeof(g->last_event), "%s", type);
-	if (!ev)
-		return;
-	gmtime_r(&secs, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (unsigned)(now % 1000));
-	json_object_set_new(ev, "ts", json_string(ts));
-	json_object_set_new(ev, "ts_ms", json_integer((json_int_t)now));
-	json_object_set_new(ev, "type", json_string(type));
-	if (g->worker) {
-		j = calloc(1, sizeof(*j));
-		if (j) {
-			j->kind = GJOB_EVENT;
-			j->text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			if (j->text)
-				gworker_push(g->worker, j);
-			else
-				free(j);
-		}
-	}
-	json_decref(ev);
 }
 
 json_t *guard_status(struct guard *g)
@@ -648,7 +498,7 @@ void guard_close(struct guard *g)
 		free(g->sweep_tmr);
 	}
 	guard_rl_flush(g, guard_now(g), true);
-	sup_flush(g, guard_now(g), true);
+	guard_events_flush(g, guard_now(g), true);
 	gworker_stop(g->worker);
 	tables_free(g);
 	free(g);

@@ -313,7 +313,7 @@ int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,
 /* Apply a parsed configuration directly (tests). */
 void guard_set_cfg(struct guard *g, const struct guard_cfg *cfg);
 
-/* Internal pieces of guard.c, used across files. */
+/* event.c: the guard's clock (unix ms) and its events. */
 uint64_t guard_now(const struct guard *g);
 bool guard_trusted(struct guard *g, const struct gaddr *a, uint64_t now);
 struct gban *guard_ban_find(struct guard *g, const struct gaddr *a,
@@ -329,12 +329,17 @@ void guard_event(struct guard *g, const char *type, json_t *fields);
 void guard_event_always(struct guard *g, const char *type, json_t *fields);
 /* Count one suppressed event of type (auth_failure's own bucket). */
 void guard_event_suppressed(struct guard *g, const char *type);
+/* A full bucket for a new guard. */
+void guard_events_init(struct guard *g);
+/* One events_suppressed event per GUARD_SUP_MS (force: now) with what
+ * the buckets held back and the worker's full queue dropped. */
+void guard_events_flush(struct guard *g, uint64_t now, bool force);
 /* Periodic work, on the loop every GUARD_SWEEP_MS (a timer in
  * guard_alloc; tests call it directly): unban events for bans whose time
  * has passed (each once), the events_suppressed and rate_limited
  * aggregates. Looks at most GUARD_SWEEP_CHUNK ban entries per call. */
 void guard_sweep(struct guard *g);
-/* Report a ban whose time has passed (once: sets ended). */
+/* ban.c: report a ban whose time has passed (once: sets ended). */
 void guard_ban_expired(struct guard *g, struct gban *b);
 void guard_rl_flush(struct guard *g, uint64_t now, bool force);
 void guard_nft_setup(struct guard *g);
