@@ -146,7 +146,7 @@ int store_policy_load(struct store *s, enum store_view v, struct policy *p);
 void store_realm_from(const json_t *sections, char *buf, size_t sz);
 char *store_scalar_text(const json_t *v);  /* malloc'd */
 
-/* store.c helpers */
+/* json.c, db.c (transactions, statements), rows.c, stage.c, pending.c */
 char *store_json_text(const json_t *v, bool sort);   /* malloc'd */
 int store_prep(struct store *s, const char *sql, sqlite3_stmt **stp);
 void store_unprep(sqlite3_stmt *st);
