@@ -43,6 +43,9 @@ struct reg_persist {
 	size_t n, max;
 	bool stop, busy;
 	uint64_t queued, written, dropped;
+	/* how often the writer woke (a wait returned) and how many batches
+	 * it wrote: the cost of persistence to the rest of the process */
+	uint64_t wakeups, batches;
 	/* Changes of batches that could not be written (a full disk): kept in
 	 * order, ahead of anything queued later, and tried again every
 	 * PERSIST_RETRY_MS until they are in the database. Writer thread
@@ -206,10 +209,13 @@ static void *writer(void *arg)
 			 * arrive: they wait in the queue for the next try */
 			while (!p->stop && pthread_cond_timedwait(&p->cond,
 					&p->mtx, &retry_at) != ETIMEDOUT)
-				;
+				p->wakeups++;
+			p->wakeups++;
 		} else {
-			while (!p->head && !p->stop)
+			while (!p->head && !p->stop) {
 				pthread_cond_wait(&p->cond, &p->mtx);
+				p->wakeups++;
+			}
 			if (!p->head && p->stop)
 				break;
 		}
@@ -225,6 +231,7 @@ static void *writer(void *arg)
 		p->head = p->tail = NULL;
 		p->n = 0;
 		p->busy = true;
+		p->batches += batch != NULL;
 		pages = p->max_pages != p->set_pages ? p->max_pages : 0;
 		p->set_pages = p->max_pages;
 		pthread_mutex_unlock(&p->mtx);
@@ -450,6 +457,19 @@ void reg_persist_retry_stats(struct reg_persist *p, uint64_t *pending,
 		*pending = p->n_retry;
 	if (failed)
 		*failed = p->failed;
+	pthread_mutex_unlock(&p->mtx);
+}
+
+void reg_persist_wake_stats(struct reg_persist *p, uint64_t *wakeups,
+			    uint64_t *batches)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mtx);
+	if (wakeups)
+		*wakeups = p->wakeups;
+	if (batches)
+		*batches = p->batches;
 	pthread_mutex_unlock(&p->mtx);
 }
 

@@ -349,6 +349,10 @@ void reg_persist_stats(struct reg_persist *p, uint64_t *queued,
  * reported to store/health.h (source "bindings"). */
 void reg_persist_retry_stats(struct reg_persist *p, uint64_t *pending,
 			     uint64_t *failed);
+/* How often the writer thread woke and how many batches (transactions)
+ * it wrote since open. */
+void reg_persist_wake_stats(struct reg_persist *p, uint64_t *wakeups,
+			    uint64_t *batches);
 /* Wait until the writer is idle with an empty queue (at most timeout_ms).
  * 0: everything queued is in the database; EAGAIN: changes wait for a
  * retry; ETIMEDOUT. */
