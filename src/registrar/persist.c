@@ -1,8 +1,15 @@
 /*
  * persist — bindings in SQLite without ever blocking the loop: the loop
  * queues plain-data copies of changes (malloc, no libre mem: they cross
- * threads); a writer thread with its own connection applies them in
- * batches, one transaction per batch.
+ * threads); a writer thread with its own connection (store/bindings_db.h)
+ * applies them in batches, one transaction per batch.
+ *
+ * The writer is not woken per registration: the loop signals it when the
+ * queue stops being empty and when it reaches PERSIST_BATCH changes; once
+ * woken, the writer lets changes gather for PERSIST_GATHER_MS (or until
+ * PERSIST_BATCH are queued, a flush waits, or it is stopped) and writes
+ * them as one transaction. A binding reaches the disk at most about
+ * PERSIST_GATHER_MS later than before; a stop writes what is queued.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +49,7 @@ struct reg_persist {
 	struct op *head, *tail;
 	size_t n, max;
 	bool stop, busy;
+	unsigned flushing;         /* reg_persist_flush callers waiting */
 	uint64_t queued, written, dropped;
 	/* how often the writer woke (a wait returned) and how many batches
 	 * it wrote: the cost of persistence to the rest of the process */
@@ -58,6 +66,8 @@ struct reg_persist {
 };
 
 #define PERSIST_RETRY_MS 1000u
+#define PERSIST_GATHER_MS 100u
+#define PERSIST_BATCH     1024u
 
 static void op_free(struct op *o)
 {
@@ -207,17 +217,36 @@ static void *writer(void *arg)
 		if (p->retry) {
 			/* a full disk is not retried at the rate changes
 			 * arrive: they wait in the queue for the next try */
-			while (!p->stop && pthread_cond_timedwait(&p->cond,
-					&p->mtx, &retry_at) != ETIMEDOUT)
+			while (!p->stop) {
+				int rc = pthread_cond_timedwait(&p->cond,
+								&p->mtx,
+								&retry_at);
+
 				p->wakeups++;
-			p->wakeups++;
+				if (rc == ETIMEDOUT)
+					break;
+			}
 		} else {
+			struct timespec at;
+
 			while (!p->head && !p->stop) {
 				pthread_cond_wait(&p->cond, &p->mtx);
 				p->wakeups++;
 			}
 			if (!p->head && p->stop)
 				break;
+			/* let a batch gather (the loop signals again at
+			 * PERSIST_BATCH; a flush or a stop cuts it short) */
+			deadline_in(&at, PERSIST_GATHER_MS);
+			while (!p->stop && !p->flushing &&
+			       p->n < PERSIST_BATCH) {
+				int rc = pthread_cond_timedwait(&p->cond,
+								&p->mtx, &at);
+
+				p->wakeups++;
+				if (rc == ETIMEDOUT)
+					break;
+			}
 		}
 		/* retried changes first: a later change of the same binding
 		 * must land after them */
@@ -374,7 +403,9 @@ void reg_persist_change(enum reg_op op, const struct reg_binding *b,
 	p->tail = o;
 	p->n++;
 	p->queued++;
-	pthread_cond_signal(&p->cond);
+	/* the writer waits for a first change, then for a full batch */
+	if (p->n == 1 || p->n == PERSIST_BATCH)
+		pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mtx);
 	return;
  drop:
@@ -494,8 +525,12 @@ int reg_persist_flush(struct reg_persist *p, unsigned timeout_ms)
 		return EINVAL;
 	deadline_in(&ts, timeout_ms);
 	pthread_mutex_lock(&p->mtx);
+	/* no gathering while someone waits for the disk */
+	p->flushing++;
+	pthread_cond_signal(&p->cond);
 	while ((p->head || p->busy) && !err)
 		err = pthread_cond_timedwait(&p->idle, &p->mtx, &ts);
+	p->flushing--;
 	if (!err && p->retry)
 		err = EAGAIN;
 	pthread_mutex_unlock(&p->mtx);
