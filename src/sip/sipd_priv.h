@@ -30,6 +30,7 @@
 struct tcp_conn;
 struct tcp_sock;
 struct udp_sock;
+struct udp_batch;
 struct conn_src;
 struct chal_slot;
 
@@ -97,6 +98,7 @@ struct sipd {
 	struct chal_slot *chal;    /* CHAL_SLOTS, calloc'd */
 	/* network */
 	struct udp_sock *us4, *us6;
+	struct udp_batch *ub;      /* transport.c: batched UDP I/O */
 	struct tcp_sock *ts4, *ts6;
 	struct sa laddr;           /* what we bound (any or specific) */
 	bool udp_on, tcp_on;

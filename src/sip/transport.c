@@ -4,17 +4,26 @@
  * per-source caps, deadlines, framing and eviction, and where libre's own
  * error lines go. Every datagram and every framed TCP message goes to
  * sipd_input(); everything sipd sends leaves through sipd_send_raw().
+ *
+ * UDP is read in batches: one wake-up of the loop reads with recvmmsg()
+ * until the socket is empty (or UDP_WAKE_BATCHES batches, so timers and
+ * TCP get their turn; the loop's epoll is level-triggered and calls us
+ * again), and the replies to a batch leave together with sendmmsg() once
+ * the batch is handled. Under load many datagrams share one wake-up and
+ * two system calls; a lone datagram costs what it did before.
  */
 #include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "guard/guard.h"
 #include "sip/sipd_priv.h"
+#include <re_main.h>
 #include <re_udp.h>
 #include <re_tcp.h>
 /* re_dbg.h is here for dbg_handler_set only; these keep its macros off */
@@ -47,6 +56,39 @@
 #define TCP_TRIM_MIN 256          /* connections before a flood counts */
 #define LOG_BURST 10              /* rate-limited lines per LOG_WINDOW_MS */
 #define LOG_WINDOW_MS 10000
+/* UDP batches: datagrams per recvmmsg()/sendmmsg(), read batches per
+ * wake-up, octets of replies queued for one sendmmsg(). A datagram is at
+ * most 65,527 octets, so UDP_RXSZ never truncates one (the parser refuses
+ * anything over SIPMSG_MAX_LEN). The receive buffers are reserved whole
+ * but only the pages datagrams touch become resident. */
+#define UDP_BATCH 32
+#define UDP_WAKE_BATCHES 8
+#define UDP_RXSZ (SIPMSG_MAX_LEN + 1)
+#define UDP_TXQ_BYTES (128 * 1024)
+
+/* A UDP listener as the loop sees it (0: IPv4 socket, 1: IPv6). */
+struct udp_lsn {
+	struct sipd *sd;
+	int fd;                 /* -1: closed */
+};
+
+/* Batched UDP I/O, allocated with the first UDP listener. */
+struct udp_batch {
+	struct udp_lsn lsn[2];
+	uint8_t *rbuf;          /* UDP_BATCH x UDP_RXSZ */
+	struct mmsghdr rx[UDP_BATCH];
+	struct iovec riov[UDP_BATCH];
+	struct sockaddr_storage rsa[UDP_BATCH];
+	/* replies to the batch being handled, sent when it is done */
+	bool batching;
+	int tfd;
+	unsigned tn;
+	size_t tused;
+	struct mmsghdr tx[UDP_BATCH];
+	struct iovec tiov[UDP_BATCH];
+	struct sockaddr_storage tsa[UDP_BATCH];
+	uint8_t tbuf[UDP_TXQ_BYTES];
+};
 
 /* Unregistered connections of one source (IPv6: of its /64). */
 struct conn_src {
@@ -79,6 +121,82 @@ static void sa_map(struct sa *s)
 	}
 }
 
+/* ---- UDP output ----------------------------------------------------- */
+
+/* Send every queued reply: one sendmmsg() for the lot; a datagram the
+ * kernel refuses is dropped, as a failed sendto() would drop it. */
+static void udp_flush(struct udp_batch *ub)
+{
+	unsigned done = 0;
+
+	while (done < ub->tn) {
+		int n = sendmmsg(ub->tfd, &ub->tx[done], ub->tn - done,
+				 MSG_DONTWAIT);
+
+		if (n > 0)
+			done += (unsigned)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			done++;
+	}
+	ub->tn = 0;
+	ub->tused = 0;
+}
+
+static void udp_queue(struct udp_batch *ub, int fd, const struct sa *d,
+		      const char *buf, size_t len)
+{
+	unsigned i;
+
+	if (ub->tn && (ub->tfd != fd || ub->tn == UDP_BATCH ||
+		       ub->tused + len > sizeof(ub->tbuf)))
+		udp_flush(ub);
+	i = ub->tn++;
+	ub->tfd = fd;
+	memcpy(ub->tbuf + ub->tused, buf, len);
+	ub->tiov[i].iov_base = ub->tbuf + ub->tused;
+	ub->tiov[i].iov_len = len;
+	memcpy(&ub->tsa[i], &d->u, d->len);
+	memset(&ub->tx[i], 0, sizeof(ub->tx[i]));
+	ub->tx[i].msg_hdr.msg_name = &ub->tsa[i];
+	ub->tx[i].msg_hdr.msg_namelen = d->len;
+	ub->tx[i].msg_hdr.msg_iov = &ub->tiov[i];
+	ub->tx[i].msg_hdr.msg_iovlen = 1;
+	ub->tused += len;
+}
+
+/* A datagram to dst: queued while a read batch is handled (its replies
+ * leave together at the end of it), else sent at once (timers: tarpit,
+ * qualify, keep-alives). IPv4 goes out of the IPv4 socket when there is
+ * one, else v4-mapped out of the dual-stack one. 0 or errno. */
+static int udp_out(struct sipd *sd, const struct sa *dst, const char *buf,
+		   size_t len)
+{
+	struct udp_batch *ub = sd->ub;
+	struct sa d = *dst;
+	int fd = -1;
+
+	if (!ub)
+		return EAFNOSUPPORT;
+	if (sa_af(&d) == AF_INET && ub->lsn[0].fd >= 0) {
+		fd = ub->lsn[0].fd;
+	}
+	else if (ub->lsn[1].fd >= 0) {
+		fd = ub->lsn[1].fd;
+		sa_map(&d);
+	}
+	if (fd < 0)
+		return EAFNOSUPPORT;
+	if (ub->batching && len <= sizeof(ub->tbuf)) {
+		udp_queue(ub, fd, &d, buf, len);
+		return 0;
+	}
+	if (sendto(fd, buf, len, MSG_DONTWAIT, &d.u.sa, d.len) < 0)
+		return errno;
+	return 0;
+}
+
 /* ---- output --------------------------------------------------------- */
 
 static void conn_send_failed(struct sipd_conn *c, int err);
@@ -86,6 +204,7 @@ static void conn_send_failed(struct sipd_conn *c, int err);
 int sipd_send_raw(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
 		  uint64_t conn, const char *buf, size_t len)
 {
+	struct sipd_conn *c;
 	int err;
 
 	sd->c_tx++;
@@ -93,54 +212,114 @@ int sipd_send_raw(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
 		sd->outh(tp, dst, buf, len, sd->outarg);
 		return 0;
 	}
+	if (tp == SIPD_UDP)
+		return udp_out(sd, dst, buf, len);
 	mbuf_rewind(sd->mb);
 	err = mbuf_write_mem(sd->mb, (const uint8_t *)buf, len);
 	if (err)
 		return err;
 	sd->mb->pos = 0;
-	if (tp == SIPD_UDP) {
-		struct sa d = *dst;
-		struct udp_sock *us = NULL;
-
-		if (sa_af(&d) == AF_INET && sd->us4)
-			us = sd->us4;
-		else if (sd->us6) {
-			us = sd->us6;
-			sa_map(&d);
-		}
-		else if (sa_af(&d) == AF_INET6)
-			us = NULL;
-		if (!us)
-			return EAFNOSUPPORT;
-		return udp_send(us, &d, sd->mb);
-	}
-	{
-		struct sipd_conn *c = sipd_tcp_find(sd, conn);
-
-		if (!c || !c->tc)
-			return ENOTCONN;
-		err = tcp_send(c->tc, sd->mb);
-		/* A peer that went away (EPIPE, ECONNRESET) or stopped reading
-		 * (ENOSPC: send queue full) gets nothing more: the connection
-		 * is closed at once, so the replies still pending find no
-		 * connection and fail silently — one log line, not one per
-		 * reply. */
-		if (err)
-			conn_send_failed(c, err);
-		return err;
-	}
+	c = sipd_tcp_find(sd, conn);
+	if (!c || !c->tc)
+		return ENOTCONN;
+	err = tcp_send(c->tc, sd->mb);
+	/* A peer that went away (EPIPE, ECONNRESET) or stopped reading
+	 * (ENOSPC: send queue full) gets nothing more: the connection is
+	 * closed at once, so the replies still pending find no connection
+	 * and fail silently — one log line, not one per reply. */
+	if (err)
+		conn_send_failed(c, err);
+	return err;
 }
 
 /* ---- UDP ------------------------------------------------------------ */
 
+/* libre's own read handler: never called once udp_open() has put
+ * udp_readable() in its place, but udp_listen() wants one. */
 static void udp_recv(const struct sa *src, struct mbuf *mb, void *arg)
 {
-	struct sipd *sd = arg;
-	struct sa s = *src;
+	(void)src;
+	(void)mb;
+	(void)arg;
+}
 
-	sipd_sa_unmap(&s);
-	sipd_input(sd, SIPD_UDP, &s, 0, (const char *)mbuf_buf(mb),
-		   mbuf_get_left(mb));
+/* One batch: every datagram to sipd_input(), then the replies out.
+ * Returns the datagrams read, 0 when the socket was empty. */
+static int udp_read_batch(struct sipd *sd, struct udp_batch *ub, int fd)
+{
+	int n;
+
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		ub->riov[i].iov_base = ub->rbuf + (size_t)i * UDP_RXSZ;
+		ub->riov[i].iov_len = UDP_RXSZ;
+		memset(&ub->rx[i].msg_hdr, 0, sizeof(ub->rx[i].msg_hdr));
+		ub->rx[i].msg_hdr.msg_name = &ub->rsa[i];
+		ub->rx[i].msg_hdr.msg_namelen = sizeof(ub->rsa[i]);
+		ub->rx[i].msg_hdr.msg_iov = &ub->riov[i];
+		ub->rx[i].msg_hdr.msg_iovlen = 1;
+	}
+	do
+		n = recvmmsg(fd, ub->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	ub->batching = true;
+	for (int i = 0; i < n; i++) {
+		struct sa s;
+
+		if (sa_set_sa(&s, (struct sockaddr *)&ub->rsa[i]))
+			continue;
+		sipd_sa_unmap(&s);
+		sipd_input(sd, SIPD_UDP, &s, 0, ub->riov[i].iov_base,
+			   ub->rx[i].msg_len);
+	}
+	ub->batching = false;
+	udp_flush(ub);
+	return n;
+}
+
+/* The loop's handler of a UDP socket: batches until it is empty, at most
+ * UDP_WAKE_BATCHES (level-triggered: what is left wakes us again). */
+static void udp_readable(int flags, void *arg)
+{
+	struct udp_lsn *l = arg;
+
+	if (!(flags & FD_READ) || l->fd < 0 || !l->sd->ub)
+		return;
+	for (int round = 0; round < UDP_WAKE_BATCHES; round++)
+		if (udp_read_batch(l->sd, l->sd->ub, l->fd) < UDP_BATCH)
+			break;
+}
+
+static void udp_batch_free(struct sipd *sd)
+{
+	if (!sd->ub)
+		return;
+	free(sd->ub->rbuf);
+	free(sd->ub);
+	sd->ub = NULL;
+}
+
+static int udp_batch_get(struct sipd *sd)
+{
+	struct udp_batch *ub;
+
+	if (sd->ub)
+		return 0;
+	ub = calloc(1, sizeof(*ub));
+	if (!ub)
+		return ENOMEM;
+	ub->rbuf = malloc((size_t)UDP_BATCH * UDP_RXSZ);
+	if (!ub->rbuf) {
+		free(ub);
+		return ENOMEM;
+	}
+	for (int i = 0; i < 2; i++) {
+		ub->lsn[i].sd = sd;
+		ub->lsn[i].fd = -1;
+	}
+	sd->ub = ub;
+	return 0;
 }
 
 static int measure_rcvbuf(struct udp_sock *us, int af)
@@ -157,16 +336,33 @@ static int udp_open(struct sipd *sd, struct udp_sock **usp,
 		    const struct sa *laddr, int want)
 {
 	struct udp_sock *us = NULL;
+	struct udp_lsn *l;
 	int err, fd;
 
+	err = udp_batch_get(sd);
+	if (err)
+		return err;
 	err = udp_listen(&us, laddr, udp_recv, sd);
 	if (err)
 		return err;
-	udp_rxsz_set(us, SIPMSG_MAX_LEN + 1);
+	/* libre keeps the socket (and closes it with us); the loop calls
+	 * our batch reader for it instead of libre's one-datagram one */
+	fd = udp_sock_fd(us, sa_af(laddr));
+	l = &sd->ub->lsn[sa_af(laddr) == AF_INET ? 0 : 1];
+	if (fd < 0) {
+		mem_deref(us);
+		return EBADF;
+	}
+	l->fd = fd;
+	err = fd_listen(fd, FD_READ, udp_readable, l);
+	if (err) {
+		l->fd = -1;
+		mem_deref(us);
+		return err;
+	}
 	/* Bursts: size the receive buffer beyond rmem_max when we may
 	 * (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else up to rmem_max. */
-	fd = udp_sock_fd(us, sa_af(laddr));
-	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
 				  sizeof(want)))
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want,
 				 sizeof(want));
@@ -738,6 +934,8 @@ void sipd_listeners_close(struct sipd *sd, bool udp, bool tcp)
 	if (udp) {
 		sd->us4 = mem_deref(sd->us4);
 		sd->us6 = mem_deref(sd->us6);
+		if (sd->ub)
+			sd->ub->lsn[0].fd = sd->ub->lsn[1].fd = -1;
 	}
 	if (tcp) {
 		sd->ts4 = mem_deref(sd->ts4);
@@ -828,6 +1026,7 @@ void sipd_dbg_route(struct sipd *sd)
 void sipd_transport_free(struct sipd *sd)
 {
 	sipd_listeners_close(sd, true, true);
+	udp_batch_free(sd);
 	if (sd->conns) {
 		hash_apply(sd->conns, conn_free_h, NULL);
 		sd->conns = mem_deref(sd->conns);
