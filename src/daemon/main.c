@@ -31,6 +31,7 @@
 #include "api/auth.h"
 #include "api/routes.h"
 #include "api/tls.h"
+#include "common/instance.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/datadir.h"
@@ -70,7 +71,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--https ADDR:PORT]\n"
 "                [--http ADDR:PORT] [--log-level debug|info|warn|error]\n"
-"                [--syslog]\n"
+"                [--syslog] [--instance NAME]\n"
 "       bulwarkd [--data DIR] --reset-admin\n"
 "\n"
 "  --data DIR         data directory (default " DEFAULT_DATA ", or $BULWARK_DATA)\n"
@@ -82,6 +83,9 @@ static void usage(FILE *f)
 "                     user admin): for 127.0.0.1 or a management network\n"
 "  --log-level LEVEL  minimum level logged (default info)\n"
 "  --syslog           copy log lines to syslog\n"
+"  --instance NAME    one of several bulwarkd on this host: its nftables\n"
+"                     table is inet bulwark_NAME (default inet bulwark);\n"
+"                     NAME is 1-16 of a-z, 0-9, _\n"
 "  --reset-admin      replace the admin API password (written to DATA/admin-password), exit\n");
 }
 
@@ -109,6 +113,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "reset-admin", no_argument, NULL, 'R' },
+		{ "instance", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -127,6 +132,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'T': o->https = optarg; break;
 		case 'S': o->syslog = true; break;
 		case 'R': o->reset_admin = true; break;
+		case 'I':
+			if (instance_set(optarg)) {
+				fprintf(stderr, "bulwarkd: --instance: '%s' is "
+					"not 1-16 of a-z, 0-9, _\n", optarg);
+				return 2;
+			}
+			break;
 		case 'l':
 			if (parse_level(optarg, &o->level)) {
 				fprintf(stderr, "bulwarkd: --log-level: '%s' is "

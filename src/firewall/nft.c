@@ -1,6 +1,7 @@
 /*
  * nft — the firewall's only door to the kernel: libnftables, one
- * transaction per script, table "inet bulwark" only.
+ * transaction per script, this instance's table only ("inet bulwark" by
+ * default; common/instance.h).
  */
 #include <errno.h>
 #include <linux/capability.h>
@@ -12,17 +13,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/instance.h"
 #include "firewall/fw.h"
 
 /* One libnftables run at a time from this module. */
 static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Objects the chains may reference; declared as the guard does. */
-#define HEAD "add table inet bulwark\n" \
-	"add set inet bulwark ban4 { type ipv4_addr; flags interval, " \
-	"timeout; }\n" \
-	"add set inet bulwark ban6 { type ipv6_addr; flags interval, " \
-	"timeout; }\n"
+/* Objects the chains may reference; declared as the guard does (the
+ * table's name three times). */
+#define HEAD "add table %s\n" \
+	"add set %s ban4 { type ipv4_addr; flags interval, timeout; }\n" \
+	"add set %s ban6 { type ipv6_addr; flags interval, timeout; }\n"
 
 static const char *const own_chains[][2] = {
 	{ "fw_in", "{ type filter hook input priority 0; policy accept; }" },
@@ -110,15 +111,18 @@ int firewall_nft_run(const char *script, char *err, size_t errsz)
 
 int firewall_nft_snapshot(char **script)
 {
-	char *acc = NULL, err[256];
+	const char *t = instance_nft_table();
+	char *acc = NULL, err[256], head[256];
 	size_t len = 0, i;
 	int rc = 0;
+
+	snprintf(head, sizeof(head), HEAD, t, t, t);
 
 	for (i = 0; i < sizeof(own_chains) / sizeof(own_chains[0]); i++) {
 		char cmd[96], *listing = NULL, *part = NULL, *np;
 		int n;
 
-		snprintf(cmd, sizeof(cmd), "list chain inet bulwark %s",
+		snprintf(cmd, sizeof(cmd), "list chain %s %s", t,
 			 own_chains[i][0]);
 		rc = run(cmd, true, &listing, err, sizeof(err));
 		if (rc == EPERM)
@@ -126,19 +130,17 @@ int firewall_nft_snapshot(char **script)
 		if (rc == 0) {
 			/* add first: the script also works on a kernel
 			 * that lost the chain (after a reboot) */
-			n = asprintf(&part, "%sadd chain inet bulwark %s %s\n"
-				     "flush chain inet bulwark %s\n%s",
-				     i ? "" : HEAD,
-				     own_chains[i][0], own_chains[i][1],
-				     own_chains[i][0], listing);
+			n = asprintf(&part, "%sadd chain %s %s %s\n"
+				     "flush chain %s %s\n%s", i ? "" : head,
+				     t, own_chains[i][0], own_chains[i][1],
+				     t, own_chains[i][0], listing);
 		} else {
 			/* absent before: created by the apply, so the
 			 * rollback removes it again */
-			n = asprintf(&part, "%sadd chain inet bulwark %s %s\n"
-				     "delete chain inet bulwark %s\n",
-				     i ? "" : HEAD,
-				     own_chains[i][0], own_chains[i][1],
-				     own_chains[i][0]);
+			n = asprintf(&part, "%sadd chain %s %s %s\n"
+				     "delete chain %s %s\n", i ? "" : head,
+				     t, own_chains[i][0], own_chains[i][1],
+				     t, own_chains[i][0]);
 		}
 		free(listing);
 		rc = 0;

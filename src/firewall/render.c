@@ -1,6 +1,7 @@
 /*
- * render — the nftables script of the firewall model, for the table
- * "inet bulwark" only (docs/internals/firewall.md has the layout). Pure:
+ * render — the nftables script of the firewall model, for this
+ * instance's table only ("inet bulwark" by default, common/instance.h;
+ * docs/internals/firewall.md has the layout). Pure given the instance:
  * the same model gives byte-identical text, which is what `bulwark
  * firewall preview` prints and what apply sends to the kernel.
  */
@@ -11,9 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/instance.h"
 #include "firewall/fw.h"
 
-#define T "inet bulwark"
+#define T instance_nft_table()
 
 /* A bounded text buffer: appends fail once FW_RULESET_MAX is reached. */
 struct buf {
@@ -167,15 +169,15 @@ static void put_service(struct buf *b, size_t i, const struct fw_permit *p,
 		if (!(s->proto & protos[k].bit))
 			continue;
 		if (p->any) {
-			bput(b, "add rule " T " fw_in %s dport %s %scounter "
-			     "accept comment \"%s\"\n", protos[k].kw, port,
+			bput(b, "add rule %s fw_in %s dport %s %scounter "
+			     "accept comment \"%s\"\n", T, protos[k].kw, port,
 			     helper, s->name);
 			continue;
 		}
 		for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 			if (!put_srcs(b, p, fams[f].family, true))
 				continue;
-			bput(b, "add rule " T " fw_in %s saddr ", fams[f].kw);
+			bput(b, "add rule %s fw_in %s saddr ", T, fams[f].kw);
 			put_srcs(b, p, fams[f].family, false);
 			bput(b, " %s dport %s %scounter accept comment "
 			     "\"%s\"\n", protos[k].kw, port, helper, s->name);
@@ -197,84 +199,84 @@ int firewall_render(const struct fw_conf *c, const struct fw_iface *ifs,
 	size_t i, n_lan = count_role(ifs, n_if, true);
 	size_t n_wan = n_if - n_lan;
 
-	bput(&b, "# Bulwark firewall, table inet bulwark (chains fw_in, "
-	     "fw_fwd, fw_nat)\n");
+	bput(&b, "# Bulwark firewall, table %s (chains fw_in, "
+	     "fw_fwd, fw_nat)\n", T);
 	bput(&b, "# server type: %s; WAN: ", firewall_type_name(c->type));
 	put_names(&b, ifs, n_if, false);
 	bput(&b, "; LAN: ");
 	put_names(&b, ifs, n_if, true);
 	bput(&b, "\n");
-	bput(&b, "add table " T "\n");
+	bput(&b, "add table %s\n", T);
 	/* Declared exactly as the guard declares them; never flushed. */
-	bput(&b, "add set " T " ban4 { type ipv4_addr; flags interval, "
-	     "timeout; }\n");
-	bput(&b, "add set " T " ban6 { type ipv6_addr; flags interval, "
-	     "timeout; }\n");
+	bput(&b, "add set %s ban4 { type ipv4_addr; flags interval, "
+	     "timeout; }\n", T);
+	bput(&b, "add set %s ban6 { type ipv6_addr; flags interval, "
+	     "timeout; }\n", T);
 	if (c->type != FW_TYPE_NONE && tftp_on(c))
-		bput(&b, "add ct helper " T " tftp { type \"tftp\" protocol "
-		     "udp; }\n");
-	bput(&b, "add chain " T " fw_in { type filter hook input priority 0; "
-	     "policy accept; }\n");
-	bput(&b, "add chain " T " fw_fwd { type filter hook forward priority "
-	     "0; policy accept; }\n");
-	bput(&b, "add chain " T " fw_nat { type nat hook postrouting priority "
-	     "100; policy accept; }\n");
-	bput(&b, "flush chain " T " fw_in\n");
-	bput(&b, "flush chain " T " fw_fwd\n");
-	bput(&b, "flush chain " T " fw_nat\n");
+		bput(&b, "add ct helper %s tftp { type \"tftp\" protocol "
+		     "udp; }\n", T);
+	bput(&b, "add chain %s fw_in { type filter hook input priority 0; "
+	     "policy accept; }\n", T);
+	bput(&b, "add chain %s fw_fwd { type filter hook forward priority "
+	     "0; policy accept; }\n", T);
+	bput(&b, "add chain %s fw_nat { type nat hook postrouting priority "
+	     "100; policy accept; }\n", T);
+	bput(&b, "flush chain %s fw_in\n", T);
+	bput(&b, "flush chain %s fw_fwd\n", T);
+	bput(&b, "flush chain %s fw_nat\n", T);
 	if (c->type == FW_TYPE_NONE)
 		goto out;
 
 	/* fw_in: what reaches this host. LAN and loopback are never
 	 * policed; everything else is WAN (also interfaces that appear
 	 * later: policed until designated LAN). */
-	bput(&b, "add rule " T " fw_in iifname \"lo\" accept comment "
-	     "\"loopback\"\n");
+	bput(&b, "add rule %s fw_in iifname \"lo\" accept comment "
+	     "\"loopback\"\n", T);
 	if (n_lan) {
-		bput(&b, "add rule " T " fw_in iifname ");
+		bput(&b, "add rule %s fw_in iifname ", T);
 		put_ifset(&b, ifs, n_if, true);
 		bput(&b, " accept comment \"lan: never policed\"\n");
 	}
-	bput(&b, "add rule " T " fw_in ip saddr @ban4 counter drop comment "
-	     "\"banned by the guard\"\n");
-	bput(&b, "add rule " T " fw_in ip6 saddr @ban6 counter drop comment "
-	     "\"banned by the guard\"\n");
-	bput(&b, "add rule " T " fw_in ct state established,related accept "
-	     "comment \"established\"\n");
-	bput(&b, "add rule " T " fw_in icmpv6 type { destination-unreachable, "
+	bput(&b, "add rule %s fw_in ip saddr @ban4 counter drop comment "
+	     "\"banned by the guard\"\n", T);
+	bput(&b, "add rule %s fw_in ip6 saddr @ban6 counter drop comment "
+	     "\"banned by the guard\"\n", T);
+	bput(&b, "add rule %s fw_in ct state established,related accept "
+	     "comment \"established\"\n", T);
+	bput(&b, "add rule %s fw_in icmpv6 type { destination-unreachable, "
 	     "packet-too-big, time-exceeded, parameter-problem, echo-request, "
 	     "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } "
 	     "accept comment \"icmpv6: errors, PMTU, echo, neighbour "
-	     "discovery\"\n");
-	bput(&b, "add rule " T " fw_in ct state invalid drop comment "
-	     "\"invalid\"\n");
-	bput(&b, "add rule " T " fw_in icmp type { destination-unreachable, "
+	     "discovery\"\n", T);
+	bput(&b, "add rule %s fw_in ct state invalid drop comment "
+	     "\"invalid\"\n", T);
+	bput(&b, "add rule %s fw_in icmp type { destination-unreachable, "
 	     "time-exceeded, parameter-problem, echo-request } accept comment "
-	     "\"icmp: errors, PMTU, echo\"\n");
+	     "\"icmp: errors, PMTU, echo\"\n", T);
 	for (i = 0; i < firewall_catalogue_n; i++)
 		if (c->permit[i].on)
 			put_service(&b, i, &c->permit[i], ports);
-	bput(&b, "add rule " T " fw_in counter drop comment \"wan: not "
-	     "permitted\"\n");
+	bput(&b, "add rule %s fw_in counter drop comment \"wan: not "
+	     "permitted\"\n", T);
 
 	/* fw_fwd: LAN may go anywhere; from WAN only replies. */
 	if (n_lan) {
-		bput(&b, "add rule " T " fw_fwd iifname ");
+		bput(&b, "add rule %s fw_fwd iifname ", T);
 		put_ifset(&b, ifs, n_if, true);
 		bput(&b, " accept comment \"lan: never policed\"\n");
 	}
-	bput(&b, "add rule " T " fw_fwd ip saddr @ban4 counter drop comment "
-	     "\"banned by the guard\"\n");
-	bput(&b, "add rule " T " fw_fwd ip6 saddr @ban6 counter drop comment "
-	     "\"banned by the guard\"\n");
-	bput(&b, "add rule " T " fw_fwd ct state established,related accept "
-	     "comment \"established\"\n");
-	bput(&b, "add rule " T " fw_fwd counter drop comment \"wan: no "
-	     "forwarding\"\n");
+	bput(&b, "add rule %s fw_fwd ip saddr @ban4 counter drop comment "
+	     "\"banned by the guard\"\n", T);
+	bput(&b, "add rule %s fw_fwd ip6 saddr @ban6 counter drop comment "
+	     "\"banned by the guard\"\n", T);
+	bput(&b, "add rule %s fw_fwd ct state established,related accept "
+	     "comment \"established\"\n", T);
+	bput(&b, "add rule %s fw_fwd counter drop comment \"wan: no "
+	     "forwarding\"\n", T);
 
 	/* fw_nat: Gateway/Firewall masquerades what leaves by a WAN. */
 	if (c->type == FW_TYPE_GATEWAY && n_wan) {
-		bput(&b, "add rule " T " fw_nat meta nfproto ipv4 oifname ");
+		bput(&b, "add rule %s fw_nat meta nfproto ipv4 oifname ", T);
 		put_ifset(&b, ifs, n_if, false);
 		bput(&b, " masquerade comment \"gateway: outgoing NAT\"\n");
 	}

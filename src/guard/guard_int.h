@@ -236,7 +236,7 @@ int gnft_setup_script(char *buf, size_t sz, enum guard_scope scope,
 int gnft_ban_script(char *buf, size_t sz, const struct gaddr *a,
 		    uint64_t timeout_s);
 int gnft_unban_script(char *buf, size_t sz, const struct gaddr *a);
-extern const char gnft_withdraw_script[];
+int gnft_withdraw_script(char *buf, size_t sz);
 
 /* Persistence (called on the worker thread and at start): the guard's
  * types over the store's typed rows (store/guard_db.h). Loads keep what

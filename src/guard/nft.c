@@ -1,5 +1,6 @@
 /*
- * nft — rendering of the guard's part of the table "inet bulwark"
+ * nft — rendering of the guard's part of this instance's table ("inet
+ * bulwark" by default; common/instance.h)
  * (/work/notes/nft.md, docs/internals/guard.md): the sets ban4/ban6, the
  * chain guard_in with one counter rule per family, and element changes.
  * Pure string building; the worker runs the scripts through libnftables.
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/instance.h"
 #include "guard/guard_int.h"
 
 static int app(char *buf, size_t sz, size_t *len, const char *fmt, ...)
@@ -34,6 +36,7 @@ int gnft_setup_script(char *buf, size_t sz, enum guard_scope scope,
 		      const unsigned *ports, size_t n_ports,
 		      unsigned rtp_start, unsigned rtp_end)
 {
+	const char *t = instance_nft_table();
 	char match[256] = "";
 	size_t len = 0, ml = 0;
 	int err = 0;
@@ -62,17 +65,17 @@ int gnft_setup_script(char *buf, size_t sz, enum guard_scope scope,
 	if (err)
 		return ENOSPC;
 	err |= app(buf, sz, &len,
-		"add table inet bulwark\n"
-		"add set inet bulwark ban4 { type ipv4_addr; flags interval, "
+		"add table %s\n"
+		"add set %s ban4 { type ipv4_addr; flags interval, "
 		"timeout; }\n"
-		"add set inet bulwark ban6 { type ipv6_addr; flags interval, "
+		"add set %s ban6 { type ipv6_addr; flags interval, "
 		"timeout; }\n"
-		"add chain inet bulwark guard_in { type filter hook input "
+		"add chain %s guard_in { type filter hook input "
 		"priority -10; policy accept; }\n"
-		"flush chain inet bulwark guard_in\n"
-		"add rule inet bulwark guard_in ip saddr @ban4 %scounter drop\n"
-		"add rule inet bulwark guard_in ip6 saddr @ban6 %scounter drop\n",
-		match, match);
+		"flush chain %s guard_in\n"
+		"add rule %s guard_in ip saddr @ban4 %scounter drop\n"
+		"add rule %s guard_in ip6 saddr @ban6 %scounter drop\n",
+		t, t, t, t, t, t, match, t, match);
 	return err ? ENOSPC : 0;
 }
 
@@ -88,6 +91,7 @@ static void elem(const struct gaddr *a, char *out, size_t sz,
 int gnft_ban_script(char *buf, size_t sz, const struct gaddr *a,
 		    uint64_t timeout_s)
 {
+	const char *t = instance_nft_table();
 	char e[64];
 	const char *set;
 	size_t len = 0;
@@ -96,28 +100,36 @@ int gnft_ban_script(char *buf, size_t sz, const struct gaddr *a,
 		timeout_s = 1;
 	elem(a, e, sizeof(e), &set);
 	return app(buf, sz, &len,
-		   "add element inet bulwark %s { %s }\n"
-		   "delete element inet bulwark %s { %s }\n"
-		   "add element inet bulwark %s { %s timeout %llus }\n",
-		   set, e, set, e, set, e, (unsigned long long)timeout_s);
+		   "add element %s %s { %s }\n"
+		   "delete element %s %s { %s }\n"
+		   "add element %s %s { %s timeout %llus }\n",
+		   t, set, e, t, set, e, t, set, e,
+		   (unsigned long long)timeout_s);
 }
 
 int gnft_unban_script(char *buf, size_t sz, const struct gaddr *a)
 {
+	const char *t = instance_nft_table();
 	char e[64];
 	const char *set;
 	size_t len = 0;
 
 	elem(a, e, sizeof(e), &set);
 	return app(buf, sz, &len,
-		   "add element inet bulwark %s { %s }\n"
-		   "delete element inet bulwark %s { %s }\n",
-		   set, e, set, e);
+		   "add element %s %s { %s }\n"
+		   "delete element %s %s { %s }\n",
+		   t, set, e, t, set, e);
 }
 
 /* Offload switched off: the guard's rules and elements go, its objects
  * stay (the firewall may reference the sets). */
-const char gnft_withdraw_script[] =
-	"flush chain inet bulwark guard_in\n"
-	"flush set inet bulwark ban4\n"
-	"flush set inet bulwark ban6\n";
+int gnft_withdraw_script(char *buf, size_t sz)
+{
+	const char *t = instance_nft_table();
+	size_t len = 0;
+
+	return app(buf, sz, &len,
+		   "flush chain %s guard_in\n"
+		   "flush set %s ban4\n"
+		   "flush set %s ban6\n", t, t, t);
+}

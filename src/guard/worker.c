@@ -571,8 +571,11 @@ static void run_batch(struct gworker *w, struct gjob *list, bool due,
 			if (!j->nft) {
 				/* Offload switched off: withdraw our rules and
 				 * elements so that user space decides alone. */
-				if (w->off == OFF_ACTIVE)
-					nft_run(w, gnft_withdraw_script);
+				char wd[256];
+
+				if (w->off == OFF_ACTIVE &&
+				    !gnft_withdraw_script(wd, sizeof(wd)))
+					nft_run(w, wd);
 				set_offload(w, OFF_DISABLED, NULL);
 			}
 		}
