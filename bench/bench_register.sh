@@ -19,7 +19,8 @@
 # them at ≥ 90 % of the target rate (from its per-second statistics). A failed step during which other processes
 # used more than 0.2 core is re-run once. Then RSS with 100,000 live
 # bindings (10 contacts × 10,000 extensions), counted from the daemon
-# (MANY=0 leaves that part out). The ratio of CPU per registration,
+# (MANY=0 leaves that part out). PERF=1 records bulwarkd with perf during
+# its steps (KEEP=1 keeps the data). The ratio of CPU per registration,
 # bulwarkd/Kamailio, is printed for every step both sustained.
 #
 # Fairness: Kamailio has no pike/ratelimit, so bulwarkd's guard trusts
@@ -133,10 +134,20 @@ PY
 # prints "pass cpu_us" and appends the step's line to steps.txt
 step() { local tag=$1 pgid=$2 port=$3 csv=$4 r=$5 try
 	for try in 1 2; do
-		local c0 b0 c1 b1 ok total wall sipp_t ach line pass other
+		local c0 b0 c1 b1 ok total wall sipp_t ach line pass other pp=
+		if [ -n "${PERF:-}" ] && [ "$tag" = bulwarkd ]; then
+			perf record -q -g -p "$pgid" -o "$W/perf.$r.data" \
+				>/dev/null 2>&1 & pp=$!
+		fi
 		c0=$(ticks_pg "$pgid"); b0=$(busy_ticks)
 		read ok total wall sipp_t ach < <(run_step "$port" "$csv" "$r" "$W/$tag.$r")
 		c1=$(ticks_pg "$pgid"); b1=$(busy_ticks)
+		if [ -n "$pp" ]; then kill -INT $pp; wait $pp || true
+			perf report -i "$W/perf.$r.data" --no-children --sort dso \
+				--stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12 \
+				> "$W/perf.$r.dso.txt" || true
+			echo "  bulwarkd perf (by object, $W/perf.$r.data): $(tr -s ' ' < "$W/perf.$r.dso.txt" | head -8 | tr '\n' ';')" >&2
+		fi
 		line=$(python3 - <<PY
 ok, tot, wall, r = $ok, $total, $wall, $r
 srv, sipp, busy = ($c1 - $c0) / $HZ, $sipp_t / $HZ, ($b1 - $b0) / $HZ

@@ -133,7 +133,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->syslog = true; break;
 		case 'R': o->reset_admin = true; break;
 		case 'I':
-			if (instance_set(optarg)) {
+			if (!instance_name_valid(optarg) ||
+			    instance_set(optarg)) {
 				fprintf(stderr, "bulwarkd: --instance: '%s' is "
 					"not 1-16 of a-z, 0-9, _\n", optarg);
 				return 2;

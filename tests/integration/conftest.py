@@ -4,6 +4,7 @@ talk to it through the real CLI and the admin API on its control socket.
 Every process a test starts is bounded in time and stopped by its pid.
 """
 import http.client
+import itertools
 import json
 import os
 import pathlib
@@ -35,6 +36,41 @@ def free_port(kind=socket.SOCK_DGRAM, addr="127.0.0.1"):
         except OSError:
             continue
     raise RuntimeError("no free port")
+
+
+# Every daemon started here in the host's network namespace is an instance
+# of its own (--instance): its nftables table is inet bulwark_NAME, so a
+# test never changes the table of another test's daemon, of a daemon other
+# work runs on this host, or of a production install (inet bulwark). The
+# table goes when the daemon is stopped; whatever a killed run left behind
+# goes at the end of the session. Daemons in a network namespace of their
+# own (launcher `ip netns exec NS`) need no instance: the namespace has
+# its own tables.
+_instance_seq = itertools.count(1)
+_instances = set()
+
+
+def new_instance():
+    """A fresh instance name (1-16 of [a-z0-9_])."""
+    return f"t{os.getpid() % 10_000_000}_{next(_instance_seq)}"
+
+
+def drop_instance_table(name):
+    """Delete table inet bulwark_NAME in the host namespace, if there."""
+    if not name:
+        return
+    try:
+        subprocess.run(["nft", "delete", "table", "inet", f"bulwark_{name}"],
+                       capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _instance_tables():
+    yield
+    for name in sorted(_instances):
+        drop_instance_table(name)
 
 
 def wait_for(pred, timeout=5.0, step=0.1):
@@ -79,8 +115,10 @@ class Daemon:
     """A bulwarkd process on its own data directory."""
 
     def __init__(self, data_dir, sip_addr="127.0.0.1", sip_port=None,
-                 http=None, extra_args=()):
+                 http=None, extra_args=(), instance="auto"):
         self.data_dir = pathlib.Path(data_dir)
+        # "auto": an instance of its own unless in a namespace of its own
+        self.instance = instance
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.sip_addr = sip_addr
         self.sip_port = sip_port or free_port(addr=sip_addr)
@@ -103,6 +141,12 @@ class Daemon:
                 "--sip", f"{self.sip_addr}:{self.sip_port}"]
         if self.http:
             args += ["--http", self.http]
+        if self.instance == "auto":
+            self.instance = (None if self.launcher()[:3] ==
+                             ["ip", "netns", "exec"] else new_instance())
+        if self.instance:
+            _instances.add(self.instance)
+            args += ["--instance", self.instance]
         args += self.extra_args
         self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._logf,
@@ -129,7 +173,14 @@ class Daemon:
         except OSError:
             return ""
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
+    def stop(self, sig=signal.SIGTERM, timeout=10, keep_table=False):
+        try:
+            return self._stop(sig, timeout)
+        finally:
+            if not keep_table and self.instance != "auto":
+                drop_instance_table(self.instance)
+
+    def _stop(self, sig, timeout):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -148,7 +199,7 @@ class Daemon:
         return self.stop(signal.SIGKILL)
 
     def restart(self):
-        self.stop()
+        self.stop(keep_table=True)
         return self.start()
 
     def cli(self, *args, input=None, timeout=60):
