@@ -23,6 +23,7 @@
 
 #include "guard/guard.h"
 #include "sip/sipd_priv.h"
+#include "sip/transport.h"
 #include <re_main.h>
 #include <re_udp.h>
 #include <re_tcp.h>
@@ -694,6 +695,31 @@ static int conn_buf_put(struct sipd_conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+enum sipd_frame sipd_tcp_frame(const char *p, size_t len, uint8_t *crlf,
+			       size_t *n)
+{
+	size_t m = 0;
+	int err;
+
+	*n = 0;
+	if (!len)
+		return SIPD_FRAME_MORE;
+	if (*p == '\r' || *p == '\n') {
+		/* RFC 5626 4.4.1: CRLFCRLF between messages is a ping */
+		*n = 1;
+		if (++*crlf < 4)
+			return SIPD_FRAME_SKIP;
+		*crlf = 0;
+		return SIPD_FRAME_PONG;
+	}
+	*crlf = 0;
+	err = sipmsg_frame(p, len, &m);
+	if (err == EAGAIN)
+		return SIPD_FRAME_MORE;
+	*n = m;
+	return err ? SIPD_FRAME_BAD : SIPD_FRAME_MSG;
+}
+
 /* Handle every complete message at the start of p[0..len); returns the
  * octets used. Stops when the connection was shut. */
 static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
@@ -704,42 +730,39 @@ static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
 	while (pos < len && c->tc) {
 		const char *q = p + pos;
 		size_t n = 0;
-		int err;
 
-		if (*q == '\r' || *q == '\n') {
-			/* RFC 5626 4.4.1: a CRLFCRLF ping between messages
-			 * is answered with a CRLF pong */
-			pos++;
-			if (++c->crlf < 4)
-				continue;
-			c->crlf = 0;
+		switch (sipd_tcp_frame(q, len - pos, &c->crlf, &n)) {
+		case SIPD_FRAME_MORE:
+			return pos;
+		case SIPD_FRAME_SKIP:
+			pos += n;
+			break;
+		case SIPD_FRAME_PONG:
+			pos += n;
 			sd->c_tcp_pong++;
 			(void)sipd_send_raw(sd, SIPD_TCP, &c->peer, c->id,
 					    "\r\n", 2);
 			if (c->tc && c->state == CONN_REG)
 				tmr_start(&c->idle, conn_idle_ms(sd, c->state),
 					  conn_idle, c);
-			continue;
-		}
-		c->crlf = 0;
-		err = sipmsg_frame(q, len - pos, &n);
-		if (err == EAGAIN)
 			break;
-		if (err) {
+		case SIPD_FRAME_BAD:
 			/* unframeable stream: answer the head (400), close */
 			if (n)
 				sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
 			sd->c_bad++;
 			conn_shut(c);
+			return pos;
+		case SIPD_FRAME_MSG:
+			sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+			pos += n;
+			/* only whole messages renew a connection, and only
+			 * one that has sent a valid request */
+			if (c->tc && c->state != CONN_NEW)
+				tmr_start(&c->idle, conn_idle_ms(sd, c->state),
+					  conn_idle, c);
 			break;
 		}
-		sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
-		pos += n;
-		/* only whole messages renew a connection, and only one that
-		 * has sent a valid request */
-		if (c->tc && c->state != CONN_NEW)
-			tmr_start(&c->idle, conn_idle_ms(sd, c->state),
-				  conn_idle, c);
 	}
 	return pos;
 }
