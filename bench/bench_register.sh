@@ -47,6 +47,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	[ -z "${INST:-}" ] || nft delete table inet "bulwark_$INST" 2>/dev/null || true
 	[ -n "${KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
@@ -176,7 +177,9 @@ echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- bulwarkd -----------------------------------------------------------------
 BP=$(free_port); DATA=$W/bw; mkdir -p "$DATA"
-start_bw() { setsid "$BW" --data "$DATA" --sip 127.0.0.1:$BP >>"$W/bulwarkd.log" 2>&1 & BWPID=$!; PIDS+=($BWPID)
+# an instance of its own: its nftables table is not the host's inet bulwark
+INST=bench_$$
+start_bw() { setsid "$BW" --data "$DATA" --sip 127.0.0.1:$BP --instance $INST >>"$W/bulwarkd.log" 2>&1 & BWPID=$!; PIDS+=($BWPID)
 	for _ in $(seq 200); do [ -S "$DATA/control.sock" ] && "$CLI" --data "$DATA" status >/dev/null 2>&1 && break; sleep 0.1; done; }
 start_bw
 C="$CLI --data $DATA"
@@ -238,6 +241,7 @@ for r in $RATES; do
 			| tee -a "$W/ratios.txt" >&2
 	fi
 done
+echo "bulwarkd CPU seconds per thread after the ladder: $(for t in /proc/$BWPID/task/*; do printf '%s=%s ' "$(cat $t/comm)" $(awk -v hz=$HZ '{printf "%.1f", ($14+$15)/hz}' $t/stat); done)" | tee -a "$W/steps.txt"
 BW_RSS=$(rss_kb $BWPID)
 NB10=$($C --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("sip",d)["bindings"])')
 echo "kamailio CPU seconds per process after the ladder: $(for p in $(members $KPID); do printf '%s ' $(awk -v hz=$HZ '{printf "%.1f", ($14+$15)/hz}' /proc/$p/stat); done)" | tee -a "$W/steps.txt"
