@@ -66,8 +66,10 @@ if [ "$BT" != release ] && [ "$BT" != debugoptimized ]; then
 	BT=$(btype build-perf)
 fi
 meson compile -C "$BUILD" src/daemon/bulwarkd src/cli/bulwark >/dev/null
-BW=$ROOT/$BUILD/src/daemon/bulwarkd
-CLI=$ROOT/$BUILD/src/cli/bulwark
+# BW_BIN (and BW_CLI): another bulwarkd to measure, e.g. a build of an
+# older commit for a before/after pair in the same conditions
+BW=${BW_BIN:-$ROOT/$BUILD/src/daemon/bulwarkd}
+CLI=${BW_CLI:-$ROOT/$BUILD/src/cli/bulwark}
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # every process of a process group (a forking server)
@@ -178,8 +180,9 @@ echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---- bulwarkd -----------------------------------------------------------------
 BP=$(free_port); DATA=$W/bw; mkdir -p "$DATA"
 # an instance of its own: its nftables table is not the host's inet bulwark
-INST=bench_$$
-start_bw() { setsid "$BW" --data "$DATA" --sip 127.0.0.1:$BP --instance $INST >>"$W/bulwarkd.log" 2>&1 & BWPID=$!; PIDS+=($BWPID)
+INST=
+if "$BW" --help 2>/dev/null | grep -q -- --instance; then INST=bench_$$; fi
+start_bw() { setsid "$BW" --data "$DATA" --sip 127.0.0.1:$BP ${INST:+--instance $INST} >>"$W/bulwarkd.log" 2>&1 & BWPID=$!; PIDS+=($BWPID)
 	for _ in $(seq 200); do [ -S "$DATA/control.sock" ] && "$CLI" --data "$DATA" status >/dev/null 2>&1 && break; sleep 0.1; done; }
 start_bw
 C="$CLI --data $DATA"

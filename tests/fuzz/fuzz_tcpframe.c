@@ -31,14 +31,24 @@ struct cut {
 struct run {
 	struct cut *cuts;
 	size_t n_cuts, max_cuts;
+	size_t limit;           /* octets + 1 */
 	bool closed;
 };
 
 static void record(struct run *r, enum sipd_frame kind, size_t off,
 		   size_t n)
 {
-	if (r->n_cuts >= r->max_cuts)
+	if (r->n_cuts >= r->limit)
 		abort();   /* every verdict but MORE consumes an octet */
+	if (r->n_cuts == r->max_cuts) {
+		size_t m = r->max_cuts ? 2 * r->max_cuts : 64;
+		struct cut *c = realloc(r->cuts, m * sizeof(*c));
+
+		if (!c)
+			abort();
+		r->cuts = c;
+		r->max_cuts = m;
+	}
 	r->cuts[r->n_cuts].kind = kind;
 	r->cuts[r->n_cuts].off = off;
 	r->cuts[r->n_cuts].n = n;
@@ -102,12 +112,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seedn = size - 1;
 		len = STREAM_BIG;
 	}
-	s = calloc(len, 1);
-	buf = calloc(len, 1);
-	whole.max_cuts = parts.max_cuts = len + 1;
-	whole.cuts = calloc(whole.max_cuts, sizeof(struct cut));
-	parts.cuts = calloc(parts.max_cuts, sizeof(struct cut));
-	if (!s || !buf || !whole.cuts || !parts.cuts)
+	s = malloc(len);
+	buf = malloc(len);
+	whole.limit = parts.limit = len + 1;
+	if (!s || !buf)
 		abort();
 	for (size_t i = 0; i < len; i++)
 		s[i] = (char)seed[i % seedn];
