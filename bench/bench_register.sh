@@ -137,15 +137,19 @@ PY
 # prints "pass cpu_us" and appends the step's line to steps.txt
 step() { local tag=$1 pgid=$2 port=$3 csv=$4 r=$5 try
 	for try in 1 2; do
-		local c0 b0 c1 b1 ok total wall sipp_t ach line pass other pp=
+		local c0 b0 c1 b1 ok total wall sipp_t ach line pass other pp= ps_=
 		if [ -n "${PERF:-}" ] && [ "$tag" = bulwarkd ]; then
 			perf record -q -g -p "$pgid" -o "$W/perf.$r.data" \
 				>/dev/null 2>&1 & pp=$!
+			perf stat -x, -p "$pgid" -o "$W/perf.$r.sys" -e \
+				syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex \
+				>/dev/null 2>&1 & ps_=$!
 		fi
 		c0=$(ticks_pg "$pgid"); b0=$(busy_ticks)
 		read ok total wall sipp_t ach < <(run_step "$port" "$csv" "$r" "$W/$tag.$r")
 		c1=$(ticks_pg "$pgid"); b1=$(busy_ticks)
-		if [ -n "$pp" ]; then kill -INT $pp; wait $pp || true
+		if [ -n "$pp" ]; then kill -INT $pp $ps_; wait $pp $ps_ || true
+			echo "  bulwarkd system calls during the step ($ok registrations): $(grep syscalls "$W/perf.$r.sys" | awk -F, '{sub("syscalls:sys_enter_","",$3); printf "%s %s; ", $3, $1}')" >&2
 			perf report -i "$W/perf.$r.data" --no-children --sort dso \
 				--stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12 \
 				> "$W/perf.$r.dso.txt" || true
@@ -234,15 +238,18 @@ BW_RATE=0; BW_CPU=0; K_RATE=0; K_CPU=0; BW_UP=1; K_UP=1
 : > "$W/ratios.txt"
 for r in $RATES; do
 	[ $BW_UP = 1 ] || [ $K_UP = 1 ] || break
-	bp=0; kp=0
+	bp=0; kp=0; bc=0; kc=0
 	if [ $BW_UP = 1 ]; then read bp bc < <(step bulwarkd $BWPID $BP "$W/bw.csv" $r)
 		if [ "$bp" = 1 ]; then BW_RATE=$r; BW_CPU=$bc; else BW_UP=0; fi; sleep 1; fi
 	if [ $K_UP = 1 ]; then read kp kc < <(step kamailio $KPID $KP "$W/k.csv" $r)
 		if [ "$kp" = 1 ]; then K_RATE=$r; K_CPU=$kc; else K_UP=0; fi; sleep 1; fi
-	if [ "$bp" = 1 ] && [ "$kp" = 1 ]; then
-		python3 -c "print(f'  {$r:>6}/s: bulwarkd {$bc} us, kamailio {$kc} us per registration: ratio {$bc / $kc:.2f}')" \
-			| tee -a "$W/ratios.txt" >&2
-	fi
+	# the ratio of every step both ran; marked when one did not sustain it
+	python3 -c "
+b, k = float('$bc' or 0), float('$kc' or 0)
+if b and k:
+    note = '' if '$bp$kp' == '11' else '  (not sustained by both: ratio of a disturbed step)'
+    print(f'  {$r:>6}/s: bulwarkd {b} us, kamailio {k} us per registration: ratio {b / k:.2f}{note}')" \
+		| tee -a "$W/ratios.txt" >&2
 done
 echo "bulwarkd CPU seconds per thread after the ladder: $(for t in /proc/$BWPID/task/*; do printf '%s=%s ' "$(cat $t/comm)" $(awk -v hz=$HZ '{printf "%.1f", ($14+$15)/hz}' $t/stat); done)" | tee -a "$W/steps.txt"
 BW_RSS=$(rss_kb $BWPID)
