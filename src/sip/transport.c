@@ -9,8 +9,13 @@
  * until the socket is empty (or UDP_WAKE_BATCHES batches, so timers and
  * TCP get their turn; the loop's epoll is level-triggered and calls us
  * again), and the replies to a batch leave together with sendmmsg() once
- * the batch is handled. Under load many datagrams share one wake-up and
- * two system calls; a lone datagram costs what it did before.
+ * the batch is handled. A wake-up that found datagrams switches the
+ * socket to polling: out of epoll, read every UDP_POLL_MS on a timer
+ * until a poll finds nothing, then back to a wake-up per datagram (as
+ * network cards mitigate interrupts). Under load a wake-up, a recvmmsg()
+ * and a sendmmsg() serve the datagrams of a millisecond, and the peers
+ * are woken once per batch of replies, not per reply; a datagram waits at
+ * most UDP_POLL_MS more, and a lone one is read at once.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -66,11 +71,13 @@
 #define UDP_WAKE_BATCHES 8
 #define UDP_RXSZ (SIPMSG_MAX_LEN + 1)
 #define UDP_TXQ_BYTES (128 * 1024)
+#define UDP_POLL_MS 1
 
 /* A UDP listener as the loop sees it (0: IPv4 socket, 1: IPv6). */
 struct udp_lsn {
 	struct sipd *sd;
 	int fd;                 /* -1: closed */
+	struct tmr poll;        /* running: polling, out of epoll */
 };
 
 /* Batched UDP I/O, allocated with the first UDP listener. */
@@ -279,23 +286,68 @@ static int udp_read_batch(struct sipd *sd, struct udp_batch *ub, int fd)
 	return n;
 }
 
-/* The loop's handler of a UDP socket: batches until it is empty, at most
- * UDP_WAKE_BATCHES (level-triggered: what is left wakes us again). */
+/* Batches until the socket is empty, at most UDP_WAKE_BATCHES (what is
+ * left is read at the next turn of the loop). Datagrams read; *more when
+ * the bound stopped it. */
+static unsigned udp_drain(struct udp_lsn *l, bool *more)
+{
+	unsigned total = 0;
+
+	*more = false;
+	for (int round = 0; round < UDP_WAKE_BATCHES; round++) {
+		int n = udp_read_batch(l->sd, l->sd->ub, l->fd);
+
+		total += (unsigned)n;
+		if (n < UDP_BATCH)
+			return total;
+	}
+	*more = true;
+	return total;
+}
+
+static void udp_readable(int flags, void *arg);
+
+/* Polling: read what came in since the last poll; when nothing did, the
+ * socket goes back into epoll. */
+static void udp_poll(void *arg)
+{
+	struct udp_lsn *l = arg;
+	bool more;
+
+	if (l->fd < 0 || !l->sd->ub)
+		return;
+	if (udp_drain(l, &more) ||
+	    fd_listen(l->fd, FD_READ, udp_readable, l))
+		tmr_start(&l->poll, more ? 0 : UDP_POLL_MS, udp_poll, l);
+}
+
+/* The loop's handler of a UDP socket (not polling). */
 static void udp_readable(int flags, void *arg)
 {
 	struct udp_lsn *l = arg;
+	bool more;
 
 	if (!(flags & FD_READ) || l->fd < 0 || !l->sd->ub)
 		return;
-	for (int round = 0; round < UDP_WAKE_BATCHES; round++)
-		if (udp_read_batch(l->sd, l->sd->ub, l->fd) < UDP_BATCH)
-			break;
+	if (!udp_drain(l, &more))
+		return;
+	/* traffic: poll on a timer rather than wake per datagram */
+	fd_close(l->fd);
+	tmr_start(&l->poll, more ? 0 : UDP_POLL_MS, udp_poll, l);
+}
+
+static void udp_lsn_stop(struct udp_lsn *l)
+{
+	tmr_cancel(&l->poll);
+	l->fd = -1;
 }
 
 static void udp_batch_free(struct sipd *sd)
 {
 	if (!sd->ub)
 		return;
+	udp_lsn_stop(&sd->ub->lsn[0]);
+	udp_lsn_stop(&sd->ub->lsn[1]);
 	free(sd->ub->rbuf);
 	free(sd->ub);
 	sd->ub = NULL;
@@ -318,6 +370,7 @@ static int udp_batch_get(struct sipd *sd)
 	for (int i = 0; i < 2; i++) {
 		ub->lsn[i].sd = sd;
 		ub->lsn[i].fd = -1;
+		tmr_init(&ub->lsn[i].poll);
 	}
 	sd->ub = ub;
 	return 0;
@@ -957,8 +1010,10 @@ void sipd_listeners_close(struct sipd *sd, bool udp, bool tcp)
 	if (udp) {
 		sd->us4 = mem_deref(sd->us4);
 		sd->us6 = mem_deref(sd->us6);
-		if (sd->ub)
-			sd->ub->lsn[0].fd = sd->ub->lsn[1].fd = -1;
+		if (sd->ub) {
+			udp_lsn_stop(&sd->ub->lsn[0]);
+			udp_lsn_stop(&sd->ub->lsn[1]);
+		}
 	}
 	if (tcp) {
 		sd->ts4 = mem_deref(sd->ts4);
