@@ -294,7 +294,7 @@ int reg_nc_check(struct reg_loc *l, const char *num, size_t len,
 		if (!e->nc)
 			return ENOMEM;
 	}
-	return nc_check_tag(e->nc, nonce_id, nc, tag);
+	return auth_nc_check_tag(e->nc, nonce_id, nc, tag);
 }
 
 bool reg_nc_seen(struct reg_loc *l, const char *num, size_t len,
@@ -302,7 +302,7 @@ bool reg_nc_seen(struct reg_loc *l, const char *num, size_t len,
 {
 	struct reg_ext *e = reg_ext_find(l, num, len);
 
-	return e && e->nc && nc_seen(e->nc, nonce_id, nc, tag);
+	return e && e->nc && auth_nc_seen(e->nc, nonce_id, nc, tag);
 }
 
 struct reg_binding *reg_binding_by_id(struct reg_loc *l, uint64_t id)
@@ -397,19 +397,6 @@ void reg_ext_clear(struct reg_loc *l, struct reg_ext *e, reg_change_h *ch,
 	}
 }
 
-/* The newest nonce of a table was issued before now - keep: every nonce
- * it could refuse is expired anyway (nonce ids are ordered by issue
- * time), so forgetting the table (and its floor) lets nothing through. */
-static bool nc_unused(const struct nc_table *t, int64_t now, int64_t keep)
-{
-	uint64_t newest = 0;
-
-	for (unsigned i = 0; i < NC_SLOTS; i++)
-		if (t->id[i] > newest)
-			newest = t->id[i];
-	return (int64_t)(newest >> 32) + keep < now;
-}
-
 size_t reg_expire(struct reg_loc *l, int64_t now, reg_change_h *ch,
 		  void *arg)
 {
@@ -430,7 +417,7 @@ size_t reg_expire(struct reg_loc *l, int64_t now, reg_change_h *ch,
 		while (*pp) {
 			struct reg_ext *e = *pp;
 
-			if (e->nc && nc_unused(e->nc, now, l->nc_keep)) {
+			if (e->nc && auth_nc_unused(e->nc, now, l->nc_keep)) {
 				free(e->nc);
 				e->nc = NULL;
 			}

@@ -1,7 +1,6 @@
 /*
- * registrar — digest authentication (MD5 and SHA-256, RFC 2617/7616/8760),
- * stateless nonces, nonce-count replay protection, the location service
- * (bindings) and its persistence.
+ * registrar — the location service (bindings), each extension's
+ * nonce-count table (auth/auth.h) and the bindings' persistence.
  *
  * Loop thread only, except reg_persist_* which hand work to their own
  * writer thread. Pure functions where possible so they can be unit-tested
@@ -24,103 +23,13 @@
 #include <re_sa.h>
 #include <re_tmr.h>
 
-/* ---- digest ---------------------------------------------------------- */
-
-/* Algorithms as in snapshot.h (enum snap_alg). */
-enum { REG_ALG_MD5 = 1u << 0, REG_ALG_SHA256 = 1u << 1 };
+#include "auth/auth.h"
 
 /* A length-delimited slice of the request (not NUL-terminated). */
 struct reg_str {
 	const char *p;
 	size_t l;
 };
-
-/* A parsed "Authorization: Digest ..." header. Slices point into the
- * caller's buffer. */
-struct digest_cred {
-	struct reg_str username, realm, nonce, uri, response, algorithm,
-		cnonce, nc, qop, opaque;
-	unsigned alg;       /* REG_ALG_*, from algorithm= (MD5 if absent) */
-	uint32_t ncv;       /* nc as a number */
-};
-
-/* "MD5" / "SHA-256"; NULL for an unknown value. */
-const char *digest_alg_name(unsigned alg);
-/* Hex length of the hash: 32 or 64; 0 for an unknown algorithm. */
-size_t digest_hexlen(unsigned alg);
-
-/* Parse the value of an Authorization header. Returns 0, ENOTSUP when the
- * scheme is not Digest, EBADMSG when the parameters are malformed or a
- * required one (username realm nonce uri response, and for qop=auth also
- * nc and cnonce) is missing, or the algorithm is unknown. */
-int digest_parse(struct digest_cred *c, const char *val, size_t len);
-
-/* Hex HA1 = H(user:realm:password) into out (>= 65 bytes). For tests and
- * benchmarks; the daemon reads HA1 from the snapshot. 0 or EINVAL. */
-int digest_ha1(unsigned alg, const char *user, const char *realm,
-	       const char *password, char *out, size_t outsz);
-
-/* Expected response for qop=auth:
- *   H(HA1:nonce:nc:cnonce:qop:H(method:uri))
- * ha1 is hex of digest_hexlen(alg) chars. Writes hex + NUL to out
- * (>= 65 bytes). 0 or EINVAL. */
-int digest_response(unsigned alg, const char *ha1, const char *method,
-		    const struct digest_cred *c, char *out, size_t outsz);
-
-/* Constant-time comparison of the client's response (any hex case) with
- * the expected lowercase hex. False when the lengths differ. */
-bool digest_equal(const struct reg_str *given, const char *expected);
-
-/* ---- nonces ---------------------------------------------------------- */
-
-#define NONCE_HEXLEN 56   /* 8 ts + 4 counter + 16 MAC bytes, hex */
-
-/* Make a nonce for now (unix seconds), bound to the source address bytes
- * (may be NULL/0). out >= NONCE_HEXLEN + 1. */
-void nonce_make(const uint8_t key[32], uint64_t now, const void *bind,
-		size_t bind_len, char *out);
-
-/* The same with an explicit issue time and counter, so that a stateless
- * server can reproduce the nonce it gave a request when the request is
- * retransmitted. nonce_counter_next() hands out the counter nonce_make
- * uses (process-wide, increasing). */
-void nonce_make_at(const uint8_t key[32], uint64_t ts, uint32_t ctr,
-		   const void *bind, size_t bind_len, char *out);
-uint32_t nonce_counter_next(void);
-
-/* Check a nonce: 0 valid and fresh; ESTALE authentic but older than ttl
- * seconds (or from the future); EBADMSG forged, malformed, or bound to
- * another source. *id (if non-NULL) receives the nonce's 64-bit id
- * (issue order: time, then counter) for nonce-count tracking. */
-int nonce_check(const uint8_t key[32], const char *nonce, size_t len,
-		const void *bind, size_t bind_len, uint64_t now, uint64_t ttl,
-		uint64_t *id);
-
-/* Nonce-count replay table of one extension: remembers the highest nc for
- * its last NC_SLOTS nonces; a nonce older than the ones forgotten is
- * refused, so the table is bounded without letting replays through. */
-#define NC_SLOTS 8
-struct nc_table {
-	uint64_t id[NC_SLOTS];
-	uint32_t nc[NC_SLOTS];
-	uint32_t tag[NC_SLOTS];   /* request the nc was last accepted for */
-	uint64_t floor;        /* ids <= floor not in the table are refused */
-	uint8_t next;
-};
-
-/* 0: accepted and recorded (nc strictly greater than any seen for this
- * nonce); EALREADY: replayed or too old. */
-int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc);
-/* The same, remembering tag (e.g. a hash of Call-ID and CSeq) with the
- * accepted nc so that nc_seen() can recognise a retransmission. */
-int nc_check_tag(struct nc_table *t, uint64_t nonce_id, uint32_t nc,
-		 uint32_t tag);
-
-/* True when exactly this (nonce, nc, tag) is the last one recorded for the
- * nonce: the request is a retransmission of the one that was accepted
- * (or a byte-for-byte replay of it). The caller decides what it gets. */
-bool nc_seen(const struct nc_table *t, uint64_t nonce_id, uint32_t nc,
-	     uint32_t tag);
 
 /* ---- bindings (location service) ------------------------------------- */
 
@@ -203,7 +112,7 @@ uint64_t reg_callid_hash(const char *p, size_t l);
 struct reg_ext {
 	struct reg_ext *hnext;     /* hash chain in reg_loc */
 	struct reg_binding *bindings;   /* oldest first */
-	struct nc_table *nc;       /* NULL until an authentication; freed
+	struct auth_nc *nc;         /* NULL until an authentication; freed
 				    * when all its nonces have expired */
 	uint16_t n;
 	char number[24];
@@ -242,11 +151,11 @@ struct reg_binding *reg_binding_next(const struct reg_loc *l, size_t *pos);
 struct reg_ext *reg_ext_next(const struct reg_loc *l, size_t *pos,
 			     struct reg_ext **cur);
 
-/* Nonce-count check of an extension (nc_check_tag on its table, created
- * on first use): 0, EALREADY, EINVAL, ENOMEM. */
+/* Nonce-count check of an extension (auth_nc_check_tag on its table,
+ * created on first use): 0, EALREADY, EINVAL, ENOMEM. */
 int reg_nc_check(struct reg_loc *l, const char *num, size_t len,
 		 uint64_t nonce_id, uint32_t nc, uint32_t tag);
-/* nc_seen on the extension's table; false when it has none. */
+/* auth_nc_seen on the extension's table; false when it has none. */
 bool reg_nc_seen(struct reg_loc *l, const char *num, size_t len,
 		 uint64_t nonce_id, uint32_t nc, uint32_t tag);
 

@@ -87,13 +87,13 @@ static void parse_algs(const char *list, uint8_t out[3])
 		size_t l = c ? (size_t)(c - p) : strlen(p);
 
 		if (l == 7 && !strncasecmp(p, "sha-256", 7))
-			out[n++] = REG_ALG_SHA256;
+			out[n++] = AUTH_ALG_SHA256;
 		else if (l == 3 && !strncasecmp(p, "md5", 3))
-			out[n++] = REG_ALG_MD5;
+			out[n++] = AUTH_ALG_MD5;
 		p = c ? c + 1 : NULL;
 	}
 	if (!n)
-		out[0] = REG_ALG_MD5;
+		out[0] = AUTH_ALG_MD5;
 }
 
 static void default_algs(struct sipd *sd)
@@ -214,7 +214,7 @@ static void challenge_nonce(struct req *rq, bool stale, const uint8_t *bb,
 	IN_PUT(m->callid.p, m->callid.l);
 #undef IN_PUT
 	if (!sd->chal) {
-		nonce_make(sd->key, now, bb, bl, nonce);
+		auth_nonce_make(sd->key, now, bb, bl, nonce);
 		return;
 	}
 	crypto_shorthash((uint8_t *)&h, in, n, sd->chal_key);
@@ -226,7 +226,7 @@ static void challenge_nonce(struct req *rq, bool stale, const uint8_t *bb,
 		if (cs[i].h == h && now >= cs[i].ts &&
 		    now - cs[i].ts <= RETRANS_S) {
 			sd->c_chal_retrans++;
-			nonce_make_at(sd->key, cs[i].ts, cs[i].ctr, bb, bl,
+			auth_nonce_make_at(sd->key, cs[i].ts, cs[i].ctr, bb, bl,
 				      nonce);
 			return;
 		}
@@ -237,14 +237,14 @@ static void challenge_nonce(struct req *rq, bool stale, const uint8_t *bb,
 			old = &cs[i];
 	old->h = h;
 	old->ts = (uint32_t)now;
-	old->ctr = nonce_counter_next();
-	nonce_make_at(sd->key, old->ts, old->ctr, bb, bl, nonce);
+	old->ctr = auth_nonce_counter_next();
+	auth_nonce_make_at(sd->key, old->ts, old->ctr, bb, bl, nonce);
 }
 
 static void challenge(struct req *rq, const uint8_t *algs, bool stale)
 {
 	struct sipd *sd = rq->sd;
-	char nonce[NONCE_HEXLEN + 1];
+	char nonce[AUTH_NONCE_HEXLEN + 1];
 	uint8_t bb[16];
 	size_t bl, off = 0;
 
@@ -254,7 +254,7 @@ static void challenge(struct req *rq, const uint8_t *algs, bool stale)
 		off = sipd_xput(sd, off, "WWW-Authenticate: Digest "
 				"realm=\"%s\", nonce=\"%s\", algorithm=%s, "
 				"qop=\"auth\"%s\r\n",
-				sd->realm, nonce, digest_alg_name(algs[i]),
+				sd->realm, nonce, auth_alg_name(algs[i]),
 				stale ? ", stale=true" : "");
 	if (off >= sizeof(sd->xbuf))
 		return;
@@ -270,7 +270,7 @@ static bool alg_allowed(const uint8_t *algs, unsigned alg)
 	return false;
 }
 
-static bool str_eq(const struct reg_str *a, const char *p, size_t l)
+static bool str_eq(const struct auth_str *a, const char *p, size_t l)
 {
 	return a->l == l && !memcmp(a->p, p, l);
 }
@@ -583,7 +583,7 @@ static void h_register(struct req *rq)
 	struct sipmsg *m = rq->m;
 	const struct snap_ext *x = NULL;
 	const uint8_t *algs;
-	struct digest_cred c;
+	struct auth_cred c;
 	bool have = false, malformed = false, known;
 	enum guard_auth res;
 	enum guard_verdict gv;
@@ -605,7 +605,7 @@ static void h_register(struct req *rq)
 
 		if (m->hdr[i].id != SH_AUTH)
 			continue;
-		err = digest_parse(&c, m->hdr[i].val.p, m->hdr[i].val.l);
+		err = auth_digest_parse(&c, m->hdr[i].val.p, m->hdr[i].val.l);
 		if (err == ENOTSUP)
 			continue;
 		if (err) {
@@ -626,7 +626,7 @@ static void h_register(struct req *rq)
 		goto verdict;
 	}
 	bind_bytes(&rq->src, bb, &bl);
-	nr = nonce_check(sd->key, c.nonce.p, c.nonce.l, bb, bl,
+	nr = auth_nonce_check(sd->key, c.nonce.p, c.nonce.l, bb, bl,
 			 (uint64_t)now, (uint64_t)sd->nonce_ttl, &nid);
 	if (nr == EBADMSG) {
 		/* not one of ours (or from another address): start over */
@@ -645,28 +645,28 @@ static void h_register(struct req *rq)
 					  strlen(x->number));
 		alg_ok = alg_allowed(algs, alg);
 		if (alg_ok && known) {
-			ha1 = alg == REG_ALG_MD5 ? x->ha1_md5 : x->ha1_sha256;
+			ha1 = alg == AUTH_ALG_MD5 ? x->ha1_md5 : x->ha1_sha256;
 			pha1 = x->has_prev && now < x->prev_until ?
-				(alg == REG_ALG_MD5 ? x->prev_ha1_md5 :
+				(alg == AUTH_ALG_MD5 ? x->prev_ha1_md5 :
 				 x->prev_ha1_sha256) : NULL;
 		}
 		else {
-			ha1 = alg == REG_ALG_MD5 ? sd->dummy_md5 :
+			ha1 = alg == AUTH_ALG_MD5 ? sd->dummy_md5 :
 				sd->dummy_sha256;
 			pha1 = NULL;
 		}
-		if (strlen(ha1) != digest_hexlen(alg))
-			ha1 = alg == REG_ALG_MD5 ? sd->dummy_md5 :
+		if (strlen(ha1) != auth_hexlen(alg))
+			ha1 = alg == AUTH_ALG_MD5 ? sd->dummy_md5 :
 				sd->dummy_sha256;
-		if (pha1 && strlen(pha1) != digest_hexlen(alg))
+		if (pha1 && strlen(pha1) != auth_hexlen(alg))
 			pha1 = NULL;
-		(void)digest_response(alg, ha1, "REGISTER", &c, exp1,
+		(void)auth_digest_response(alg, ha1, "REGISTER", &c, exp1,
 				      sizeof(exp1));
-		(void)digest_response(alg, pha1 ? pha1 : (alg == REG_ALG_MD5 ?
+		(void)auth_digest_response(alg, pha1 ? pha1 : (alg == AUTH_ALG_MD5 ?
 				      sd->dummy_md5 : sd->dummy_sha256),
 				      "REGISTER", &c, exp2, sizeof(exp2));
-		ok = digest_equal(&c.response, exp1);
-		prev_ok = digest_equal(&c.response, exp2) && pha1;
+		ok = auth_digest_equal(&c.response, exp1);
+		prev_ok = auth_digest_equal(&c.response, exp2) && pha1;
 		sodium_memzero(exp1, sizeof(exp1));
 		sodium_memzero(exp2, sizeof(exp2));
 
@@ -708,7 +708,7 @@ static void h_register(struct req *rq)
 		const struct sipmsg_hdr *ua = sipmsg_hdr(m, SH_UA);
 		const char *user = c.username.p ? c.username.p : m->to.user.p;
 		size_t ul = c.username.p ? c.username.l : m->to.user.l;
-		/* have: the nonce passed nonce_check (ours, bound to this
+		/* have: the nonce passed auth_nonce_check (ours, bound to this
 		 * source; EBADMSG re-challenged above), fresh or stale */
 		struct guard_proof pf = {
 			.conn = rq->tp != SIPD_UDP,

@@ -1,6 +1,6 @@
 /*
  * fuzz_digest — libFuzzer target for the Authorization / Proxy-
- * Authorization value parser (digest_parse), the registrar's first
+ * Authorization value parser (auth_digest_parse), the registrar's first
  * contact with a credential. The SIP harness reaches it too, but only
  * behind a request that parses; here every byte goes straight in. A
  * successful parse must leave every slice inside the input.
@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registrar/registrar.h"
+#include "auth/auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_cleanup(void);
 
-static void inside(const struct reg_str *s, const char *b, size_t n)
+static void inside(const struct auth_str *s, const char *b, size_t n)
 {
 	if (!s->p)
 		return;
@@ -24,11 +24,11 @@ static void inside(const struct reg_str *s, const char *b, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct digest_cred c;
+	struct auth_cred c;
 	const char *b = (const char *)data;
 	char resp[65];
 
-	if (digest_parse(&c, b, size))
+	if (auth_digest_parse(&c, b, size))
 		return 0;
 	inside(&c.username, b, size);
 	inside(&c.realm, b, size);
@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inside(&c.nc, b, size);
 	inside(&c.opaque, b, size);
 	/* the response computation reads every slice */
-	(void)digest_response(c.alg, "00000000000000000000000000000000",
-			      "REGISTER", &c, resp, sizeof(resp));
-	(void)digest_equal(&c.response, resp);
+	(void)auth_digest_response(c.alg, "00000000000000000000000000000000",
+				   "REGISTER", &c, resp, sizeof(resp));
+	(void)auth_digest_equal(&c.response, resp);
 	return 0;
 }
 

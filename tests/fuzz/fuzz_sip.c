@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registrar/registrar.h"
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_sa.h>
+
+#include "auth/auth.h"
 #include "sip/sipd.h"
 #include "sip/sipd_int.h"
 #include "sip/sipmsg.h"
@@ -45,12 +49,12 @@ static void ext_set(struct snap_ext *x, const char *num, const char *pw,
 	x->type = type;
 	x->auth = auth;
 	if (auth) {
-		digest_ha1(REG_ALG_MD5, num, "bulwark", pw, x->ha1_md5,
-			   sizeof(x->ha1_md5));
-		digest_ha1(REG_ALG_SHA256, num, "bulwark", pw, x->ha1_sha256,
-			   sizeof(x->ha1_sha256));
-		x->algs_pref[0] = REG_ALG_SHA256;
-		x->algs_pref[1] = REG_ALG_MD5;
+		auth_digest_ha1(AUTH_ALG_MD5, num, "bulwark", pw,
+				x->ha1_md5, sizeof(x->ha1_md5));
+		auth_digest_ha1(AUTH_ALG_SHA256, num, "bulwark", pw,
+				x->ha1_sha256, sizeof(x->ha1_sha256));
+		x->algs_pref[0] = AUTH_ALG_SHA256;
+		x->algs_pref[1] = AUTH_ALG_MD5;
 	}
 	x->max_contacts = 3;
 	x->nat = true;

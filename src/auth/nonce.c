@@ -2,14 +2,14 @@
  * nonce — stateless digest nonces: hex(ts || counter || MAC), where MAC is
  * keyed BLAKE2b over ts, counter and the source address. The server keeps
  * no state per nonce; expiry comes from ts. Nonce-count replay protection
- * is per extension (nc_table), bounded by NC_SLOTS.
+ * is per extension (struct auth_nc), bounded by AUTH_NC_SLOTS.
  */
 #include <errno.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "registrar/registrar.h"
+#include "auth/auth.h"
 
 #define NONCE_RAW 28
 #define NONCE_MAC 16
@@ -28,19 +28,19 @@ static void mac(const uint8_t key[32], const uint8_t *hdr, const void *bind,
 	crypto_generichash_final(&st, out, NONCE_MAC);
 }
 
-uint32_t nonce_counter_next(void)
+uint32_t auth_nonce_counter_next(void)
 {
 	return ++nonce_counter;
 }
 
-void nonce_make(const uint8_t key[32], uint64_t now, const void *bind,
-		size_t bind_len, char *out)
+void auth_nonce_make(const uint8_t key[32], uint64_t now, const void *bind,
+		     size_t bind_len, char *out)
 {
-	nonce_make_at(key, now, nonce_counter_next(), bind, bind_len, out);
+	auth_nonce_make_at(key, now, auth_nonce_counter_next(), bind, bind_len, out);
 }
 
-void nonce_make_at(const uint8_t key[32], uint64_t now, uint32_t ctr,
-		   const void *bind, size_t bind_len, char *out)
+void auth_nonce_make_at(const uint8_t key[32], uint64_t now, uint32_t ctr,
+			const void *bind, size_t bind_len, char *out)
 {
 	static const char hx[] = "0123456789abcdef";
 	uint8_t raw[NONCE_RAW];
@@ -54,7 +54,7 @@ void nonce_make_at(const uint8_t key[32], uint64_t now, uint32_t ctr,
 		out[2 * i] = hx[raw[i] >> 4];
 		out[2 * i + 1] = hx[raw[i] & 15];
 	}
-	out[NONCE_HEXLEN] = '\0';
+	out[AUTH_NONCE_HEXLEN] = '\0';
 }
 
 static int unhex(char c)
@@ -66,15 +66,15 @@ static int unhex(char c)
 	return -1;
 }
 
-int nonce_check(const uint8_t key[32], const char *nonce, size_t len,
-		const void *bind, size_t bind_len, uint64_t now, uint64_t ttl,
-		uint64_t *id)
+int auth_nonce_check(const uint8_t key[32], const char *nonce, size_t len,
+		     const void *bind, size_t bind_len, uint64_t now,
+		     uint64_t ttl, uint64_t *id)
 {
 	uint8_t raw[NONCE_RAW], want[NONCE_MAC];
 	uint64_t ts = 0;
 	uint32_t ctr = 0;
 
-	if (!nonce || len != NONCE_HEXLEN)
+	if (!nonce || len != AUTH_NONCE_HEXLEN)
 		return EBADMSG;
 	for (int i = 0; i < NONCE_RAW; i++) {
 		int h = unhex(nonce[2 * i]), l = unhex(nonce[2 * i + 1]);
@@ -97,17 +97,17 @@ int nonce_check(const uint8_t key[32], const char *nonce, size_t len,
 	return 0;
 }
 
-int nc_check(struct nc_table *t, uint64_t nonce_id, uint32_t nc)
+int auth_nc_check(struct auth_nc *t, uint64_t nonce_id, uint32_t nc)
 {
-	return nc_check_tag(t, nonce_id, nc, 0);
+	return auth_nc_check_tag(t, nonce_id, nc, 0);
 }
 
-int nc_check_tag(struct nc_table *t, uint64_t nonce_id, uint32_t nc,
-		 uint32_t tag)
+int auth_nc_check_tag(struct auth_nc *t, uint64_t nonce_id, uint32_t nc,
+		      uint32_t tag)
 {
 	unsigned slot;
 
-	for (unsigned i = 0; i < NC_SLOTS; i++) {
+	for (unsigned i = 0; i < AUTH_NC_SLOTS; i++) {
 		if (t->id[i] != nonce_id || !nonce_id)
 			continue;
 		if (nc <= t->nc[i])
@@ -119,7 +119,7 @@ int nc_check_tag(struct nc_table *t, uint64_t nonce_id, uint32_t nc,
 	if (nonce_id <= t->floor || nc == 0)
 		return EALREADY;
 	slot = t->next;
-	t->next = (uint8_t)((t->next + 1) % NC_SLOTS);
+	t->next = (uint8_t)((t->next + 1) % AUTH_NC_SLOTS);
 	/* Forgetting a nonce: refuse it (and every older one) from now on */
 	if (t->id[slot] > t->floor)
 		t->floor = t->id[slot];
@@ -129,13 +129,23 @@ int nc_check_tag(struct nc_table *t, uint64_t nonce_id, uint32_t nc,
 	return 0;
 }
 
-bool nc_seen(const struct nc_table *t, uint64_t nonce_id, uint32_t nc,
-	     uint32_t tag)
+bool auth_nc_seen(const struct auth_nc *t, uint64_t nonce_id, uint32_t nc,
+		  uint32_t tag)
 {
 	if (!t || !nonce_id)
 		return false;
-	for (unsigned i = 0; i < NC_SLOTS; i++)
+	for (unsigned i = 0; i < AUTH_NC_SLOTS; i++)
 		if (t->id[i] == nonce_id)
 			return t->nc[i] == nc && t->tag[i] == tag;
 	return false;
+}
+
+bool auth_nc_unused(const struct auth_nc *t, int64_t now, int64_t keep)
+{
+	uint64_t newest = 0;
+
+	for (unsigned i = 0; i < AUTH_NC_SLOTS; i++)
+		if (t->id[i] > newest)
+			newest = t->id[i];
+	return (int64_t)(newest >> 32) + keep < now;
 }

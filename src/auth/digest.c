@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "registrar/registrar.h"
+#include "auth/auth.h"
 
 static EVP_MD *md_md5, *md_sha256;
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
@@ -27,26 +27,26 @@ static const EVP_MD *md_get(unsigned alg)
 {
 	pthread_once(&md_once, md_init);
 	switch (alg) {
-	case REG_ALG_MD5:    return md_md5;
-	case REG_ALG_SHA256: return md_sha256;
+	case AUTH_ALG_MD5:    return md_md5;
+	case AUTH_ALG_SHA256: return md_sha256;
 	default:             return NULL;
 	}
 }
 
-const char *digest_alg_name(unsigned alg)
+const char *auth_alg_name(unsigned alg)
 {
 	switch (alg) {
-	case REG_ALG_MD5:    return "MD5";
-	case REG_ALG_SHA256: return "SHA-256";
+	case AUTH_ALG_MD5:    return "MD5";
+	case AUTH_ALG_SHA256: return "SHA-256";
 	default:             return NULL;
 	}
 }
 
-size_t digest_hexlen(unsigned alg)
+size_t auth_hexlen(unsigned alg)
 {
 	switch (alg) {
-	case REG_ALG_MD5:    return 32;
-	case REG_ALG_SHA256: return 64;
+	case AUTH_ALG_MD5:    return 32;
+	case AUTH_ALG_SHA256: return 64;
 	default:             return 0;
 	}
 }
@@ -69,31 +69,31 @@ static bool name_is(const char *p, size_t l, const char *name)
 	return strlen(name) == l && !strncasecmp(p, name, l);
 }
 
-static int set_param(struct digest_cred *c, const char *n, size_t nl,
-		     struct reg_str v)
+static int set_param(struct auth_cred *c, const char *n, size_t nl,
+		     struct auth_str v)
 {
 	static const struct {
 		const char *name;
 		size_t off;
 	} tab[] = {
-		{"username",  offsetof(struct digest_cred, username)},
-		{"realm",     offsetof(struct digest_cred, realm)},
-		{"nonce",     offsetof(struct digest_cred, nonce)},
-		{"uri",       offsetof(struct digest_cred, uri)},
-		{"response",  offsetof(struct digest_cred, response)},
-		{"algorithm", offsetof(struct digest_cred, algorithm)},
-		{"cnonce",    offsetof(struct digest_cred, cnonce)},
-		{"nc",        offsetof(struct digest_cred, nc)},
-		{"qop",       offsetof(struct digest_cred, qop)},
-		{"opaque",    offsetof(struct digest_cred, opaque)},
+		{"username",  offsetof(struct auth_cred, username)},
+		{"realm",     offsetof(struct auth_cred, realm)},
+		{"nonce",     offsetof(struct auth_cred, nonce)},
+		{"uri",       offsetof(struct auth_cred, uri)},
+		{"response",  offsetof(struct auth_cred, response)},
+		{"algorithm", offsetof(struct auth_cred, algorithm)},
+		{"cnonce",    offsetof(struct auth_cred, cnonce)},
+		{"nc",        offsetof(struct auth_cred, nc)},
+		{"qop",       offsetof(struct auth_cred, qop)},
+		{"opaque",    offsetof(struct auth_cred, opaque)},
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		struct reg_str *s;
+		struct auth_str *s;
 
 		if (!name_is(n, nl, tab[i].name))
 			continue;
-		s = (struct reg_str *)(void *)((char *)c + tab[i].off);
+		s = (struct auth_str *)(void *)((char *)c + tab[i].off);
 		if (s->p)
 			return EBADMSG;   /* duplicate parameter */
 		*s = v;
@@ -102,7 +102,7 @@ static int set_param(struct digest_cred *c, const char *n, size_t nl,
 	return 0;   /* unknown parameters are ignored (auth-param) */
 }
 
-int digest_parse(struct digest_cred *c, const char *val, size_t len)
+int auth_digest_parse(struct auth_cred *c, const char *val, size_t len)
 {
 	const char *p = val, *e = val + len;
 
@@ -118,7 +118,7 @@ int digest_parse(struct digest_cred *c, const char *val, size_t len)
 	for (;;) {
 		const char *n;
 		size_t nl;
-		struct reg_str v;
+		struct auth_str v;
 
 		while (p < e && is_ws(*p))
 			p++;
@@ -171,9 +171,9 @@ int digest_parse(struct digest_cred *c, const char *val, size_t len)
 	    !c->response.p)
 		return EBADMSG;
 	if (!c->algorithm.p || name_is(c->algorithm.p, c->algorithm.l, "MD5"))
-		c->alg = REG_ALG_MD5;
+		c->alg = AUTH_ALG_MD5;
 	else if (name_is(c->algorithm.p, c->algorithm.l, "SHA-256"))
-		c->alg = REG_ALG_SHA256;
+		c->alg = AUTH_ALG_SHA256;
 	else
 		return EBADMSG;
 	if (c->qop.p) {
@@ -205,7 +205,7 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 }
 
 /* H(p1 ":" p2 ":" ... ) of n parts into hex. */
-static int hash_parts(unsigned alg, const struct reg_str *parts, size_t n,
+static int hash_parts(unsigned alg, const struct auth_str *parts, size_t n,
 		      char *out, size_t outsz)
 {
 	const EVP_MD *md = md_get(alg);
@@ -214,7 +214,7 @@ static int hash_parts(unsigned alg, const struct reg_str *parts, size_t n,
 	EVP_MD_CTX *ctx;
 	int err = 0;
 
-	if (!md || outsz < digest_hexlen(alg) + 1)
+	if (!md || outsz < auth_hexlen(alg) + 1)
 		return EINVAL;
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
@@ -239,29 +239,29 @@ static int hash_parts(unsigned alg, const struct reg_str *parts, size_t n,
 	return err;
 }
 
-static struct reg_str S(const char *s)
+static struct auth_str S(const char *s)
 {
-	struct reg_str r = {s, s ? strlen(s) : 0};
+	struct auth_str r = {s, s ? strlen(s) : 0};
 
 	return r;
 }
 
-int digest_ha1(unsigned alg, const char *user, const char *realm,
-	       const char *password, char *out, size_t outsz)
+int auth_digest_ha1(unsigned alg, const char *user, const char *realm,
+		    const char *password, char *out, size_t outsz)
 {
-	struct reg_str parts[3] = {S(user), S(realm), S(password)};
+	struct auth_str parts[3] = {S(user), S(realm), S(password)};
 
 	if (!user || !realm || !password || !out)
 		return EINVAL;
 	return hash_parts(alg, parts, 3, out, outsz);
 }
 
-int digest_response(unsigned alg, const char *ha1, const char *method,
-		    const struct digest_cred *c, char *out, size_t outsz)
+int auth_digest_response(unsigned alg, const char *ha1, const char *method,
+			 const struct auth_cred *c, char *out, size_t outsz)
 {
 	char ha2[65];
-	struct reg_str p2[2];
-	struct reg_str p6[6];
+	struct auth_str p2[2];
+	struct auth_str p6[6];
 	int err;
 
 	if (!ha1 || !method || !c || !out)
@@ -272,7 +272,7 @@ int digest_response(unsigned alg, const char *ha1, const char *method,
 	if (err)
 		return err;
 	p6[0].p = ha1;
-	p6[0].l = digest_hexlen(alg);
+	p6[0].l = auth_hexlen(alg);
 	p6[1] = c->nonce;
 	if (c->qop.p) {
 		p6[2] = c->nc;
@@ -285,7 +285,7 @@ int digest_response(unsigned alg, const char *ha1, const char *method,
 	return hash_parts(alg, p6, 3, out, outsz);
 }
 
-bool digest_equal(const struct reg_str *given, const char *expected)
+bool auth_digest_equal(const struct auth_str *given, const char *expected)
 {
 	size_t n = strlen(expected);
 	char low[64];
