@@ -6,11 +6,14 @@
 
 #include "api/routes.h"
 #include "daemon/daemon.h"
+#include "registrar/registrar.h"
 #include "sip/sipd.h"
 
+/* What to read on the loop: the stack's status, or the registrar's
+ * bindings. */
 struct sip_call {
-	struct sipd *sd;
-	json_t *(*fn)(struct sipd *sd);
+	struct daemon *d;
+	bool registrations;
 	json_t *out;
 };
 
@@ -18,13 +21,18 @@ static void on_loop(void *arg)
 {
 	struct sip_call *c = arg;
 
-	c->out = c->sd ? c->fn(c->sd) : NULL;
+	if (c->registrations)
+		c->out = c->d->registrar ?
+			registrar_registrations(c->d->registrar) : NULL;
+	else
+		c->out = c->d->sipd ? sipd_status(c->d->sipd) : NULL;
 }
 
-static void ask_loop(struct daemon *d, json_t *(*fn)(struct sipd *),
+static void ask_loop(struct daemon *d, bool registrations,
 		     struct api_resp *resp)
 {
-	struct sip_call c = { .sd = d->sipd, .fn = fn, .out = NULL };
+	struct sip_call c = { .d = d, .registrations = registrations,
+			      .out = NULL };
 
 	if (loop_call(on_loop, &c) || !c.out) {
 		api_error(resp, 503, "The SIP service is not running.", NULL);
@@ -36,13 +44,13 @@ static void ask_loop(struct daemon *d, json_t *(*fn)(struct sipd *),
 static void registrations_get(struct daemon *d, const struct api_req *req,
 			      struct api_resp *resp)
 {
-	ask_loop(d, sipd_registrations, resp);
+	ask_loop(d, true, resp);
 }
 
 static void sip_status_get(struct daemon *d, const struct api_req *req,
 			   struct api_resp *resp)
 {
-	ask_loop(d, sipd_status, resp);
+	ask_loop(d, false, resp);
 }
 
 const struct api_route api_routes_sip[] = {

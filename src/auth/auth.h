@@ -5,7 +5,12 @@
  * stateless nonces bound to the source address, and the nonce-count
  * table that refuses replays.
  *
- * Pure functions with no logging: the caller logs, once, with context.
+ * The primitives (digest, nonces, nonce counts) are pure functions. The
+ * verifier (struct auth) runs on the loop thread: it challenges a
+ * request (401) and verifies its credentials for any method, answering
+ * unknown users exactly like known ones (a dummy HA1, the challenge
+ * algorithms of real extensions, always two digest computations), and
+ * reports every verdict to the guard.
  */
 #ifndef BULWARK_AUTH_H
 #define BULWARK_AUTH_H
@@ -13,6 +18,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "guard/guard.h"
+
+struct sipd_req;
+struct snap_ext;
+struct snapshot;
 
 /* ---- digest ---------------------------------------------------------- */
 
@@ -120,5 +131,70 @@ bool auth_nc_seen(const struct auth_nc *t, uint64_t nonce_id, uint32_t nc,
  * are ordered by issue time), so forgetting the table (and its floor)
  * lets nothing through. */
 bool auth_nc_unused(const struct auth_nc *t, int64_t now, int64_t keep);
+
+/* ---- the verifier (loop thread) ------------------------------------- */
+
+struct auth;
+
+/* Keys, dummy HA1s and the challenge cache. 0 or ENOMEM/EIO. Free with
+ * mem_deref (the keys are wiped). */
+int auth_alloc(struct auth **ap);
+
+/* Recount the algorithm lists real extensions of s use (unknown users
+ * are challenged from that mix): after every new snapshot. */
+void auth_snapshot(struct auth *a, const struct snapshot *s);
+
+/* The algorithms (0-terminated, at most 2) to challenge user with: x's
+ * own when x (the extension the request names) has credentials, else a
+ * list drawn from the mix for that name. */
+const uint8_t *auth_algs(const struct auth *a, const struct snap_ext *x,
+			 const char *user, size_t len);
+
+/* Answer rq 401 Unauthorized with a WWW-Authenticate per algorithm
+ * (stale=true when stale). A retransmitted request gets the nonce it got
+ * before, so the stateless answer is byte-identical (RFC 3261 8.2.7). */
+void auth_challenge(struct auth *a, struct sipd_req *rq,
+		    const uint8_t *algs, bool stale);
+
+enum auth_outcome {
+	AUTH_CHALLENGE = 0,   /* no credentials for our realm, or a nonce
+			       * not ours (or bound to another source):
+			       * challenge afresh */
+	AUTH_VERDICT,         /* res says what the credentials are worth */
+};
+
+/* What a request's credentials say (auth_verify). */
+struct auth_check {
+	enum auth_outcome outcome;
+	/* GUARD_AUTH_OK: the response matches the extension's password;
+	 * nonce count and transport are the caller's to check */
+	enum guard_auth res;
+	bool have;           /* credentials with a nonce of ours for this
+			      * source (fresh or stale) */
+	bool stale;          /* ... issued longer ago than nonce_ttl */
+	uint64_t nid;        /* the nonce's id (issue time << 32 | counter) */
+	uint32_t nc;         /* the nonce count used */
+	struct auth_str user;   /* who: the credentials' user, else the To
+				 * user (from the wire, for the guard) */
+};
+
+/* Verify the Authorization of rq for method against x (the extension the
+ * request names; NULL when there is none with credentials), offering
+ * algs. Constant work whoever the user is; the expected responses are
+ * wiped. */
+void auth_verify(struct auth *a, const struct sipd_req *rq,
+		 const char *method, const struct snap_ext *x,
+		 const uint8_t *algs, struct auth_check *out);
+
+/* Report the final verdict res of ck to the guard and log it (paced).
+ * Returns the guard's verdict: GUARD_DROP (answer nothing), GUARD_TARPIT
+ * (answer late) or GUARD_PASS. */
+enum guard_verdict auth_report(struct auth *a, const struct sipd_req *rq,
+			       const struct auth_check *ck,
+			       enum guard_auth res);
+
+/* Challenges sent, and of those the retransmitted ones (same nonce). */
+void auth_stats(const struct auth *a, uint64_t *challenges,
+		uint64_t *retransmitted);
 
 #endif

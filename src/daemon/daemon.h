@@ -15,6 +15,7 @@
 
 struct store;
 struct sipd;
+struct registrar;
 struct guard;
 struct firewall;
 struct services;
@@ -25,6 +26,7 @@ struct daemon {
 	const char *share_dir;      /* data files shipped with Bulwark */
 	struct store *store;        /* control plane only */
 	struct sipd *sipd;          /* data plane (loop thread) only */
+	struct registrar *registrar;   /* data plane (loop thread) only */
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */

@@ -2,7 +2,8 @@
  * bulwarkd — start-up, signals and shut-down.
  *
  * Start order: data directory → settings sections → store → snapshot →
- * guard → sipd (takes the snapshot) → firewall → services → admin API.
+ * guard → sipd (takes the snapshot) → registrar (registers its methods
+ * with sipd) → firewall → services → admin API.
  * The main thread then runs the data-plane loop (re_main) until SIGTERM or
  * SIGINT; every other thread has those signals blocked, so they always
  * reach the loop, which stops; then everything closes in reverse order.
@@ -19,10 +20,9 @@
 #include <unistd.h>
 
 /* Only the libre headers needed: re.h pulls re_json.h, which clashes
- * with jansson. */
-#include <re_types.h>
-#include <re_fmt.h>
-#include <re_mem.h>
+ * with jansson. Theirs have no include guards: re_types.h, re_fmt.h,
+ * re_mem.h come with registrar/registrar.h, included first. */
+#include "registrar/registrar.h"
 #include <re_main.h>
 #include <re_mqueue.h>
 #include <sodium.h>
@@ -477,9 +477,9 @@ int main(int argc, char **argv)
 			guard_apply_snapshot(d->guard, snap);
 	}
 	{
-		struct sipd_conf sc = { .data_dir = o.data,
-					.db_path = store_db_path(d->store),
-					.listen = o.sip, .guard = d->guard };
+		struct sipd_conf sc = { .listen = o.sip, .guard = d->guard };
+		struct registrar_conf regc = {
+			.db_path = store_db_path(d->store) };
 
 		err = sipd_alloc(&d->sipd, &sc, snap);
 		snap = NULL;   /* sipd owns it, even on failure */
@@ -487,6 +487,11 @@ int main(int argc, char **argv)
 			log_err("daemon", "SIP on %s: %s",
 				o.sip ? o.sip : "configured port",
 				strerror(err));
+			goto out;
+		}
+		err = registrar_alloc(&d->registrar, d->sipd, &regc);
+		if (err) {
+			log_err("daemon", "registrar: %s", strerror(err));
 			goto out;
 		}
 	}
@@ -586,6 +591,7 @@ out:
 	api_stop(api);
 	services_close(d->services);
 	firewall_close(d->firewall);
+	registrar_close(d->registrar);
 	sipd_close(d->sipd);
 	guard_close(d->guard);
 	snapshot_free(snap);

@@ -1,6 +1,9 @@
 /*
- * registrar — the location service (bindings), each extension's
- * nonce-count table (auth/auth.h) and the bindings' persistence.
+ * registrar — the SIP registrar, an application of the stack (sip/):
+ * REGISTER (register.c: gather → decide → act), qualify and keep-alives
+ * (qualify.c), the location service (bindings.c) with each extension's
+ * nonce-count table (auth/auth.h), and the bindings' persistence
+ * (persist.c).
  *
  * Loop thread only, except reg_persist_* which hand work to their own
  * writer thread. Pure functions where possible so they can be unit-tested
@@ -23,13 +26,38 @@
 #include <re_sa.h>
 #include <re_tmr.h>
 
+#include <jansson.h>
+
 #include "auth/auth.h"
+
+struct sipd;
 
 /* A length-delimited slice of the request (not NUL-terminated). */
 struct reg_str {
 	const char *p;
 	size_t l;
 };
+
+/* ---- the registrar (loop thread) ------------------------------------ */
+
+struct registrar;
+
+struct registrar_conf {
+	const char *db_path;   /* the bindings database; NULL: none */
+};
+
+/* Register the registrar's methods (REGISTER) and hooks with the stack
+ * sd and restore the stored bindings (before the loop serves traffic).
+ * sd must outlive the registrar. 0 or errno (logged). */
+int registrar_alloc(struct registrar **rp, struct sipd *sd,
+		    const struct registrar_conf *conf);
+
+/* Live registrations: array of {extension, contact, source, transport,
+ * user_agent, expires_in, reachable, rtt_ms}. New reference. */
+json_t *registrar_registrations(struct registrar *r);
+
+/* Unregister from the stack, flush the bindings; NULL-safe. */
+void registrar_close(struct registrar *r);
 
 /* ---- bindings (location service) ------------------------------------- */
 

@@ -161,6 +161,7 @@ const struct store_section sipd_section = {
 
 void sipd_settings_load(struct sipd *sd)
 {
+	struct sipd_settings *st = &sd->set;
 	const json_t *o = NULL;
 	const char *realm = NULL;
 
@@ -172,25 +173,18 @@ void sipd_settings_load(struct sipd *sd)
 		realm = json_string_value(json_object_get(o, "realm"));
 	if (!realm || !realm_ok(realm))
 		realm = DEFAULT_REALM;
-	re_snprintf(sd->realm, sizeof(sd->realm), "%s", realm);
-	sd->min_exp = sipd_setting(o, "min_expires");
-	sd->max_exp = sipd_setting(o, "max_expires");
-	sd->def_exp = sipd_setting(o, "default_expires");
-	if (sd->min_exp > sd->max_exp)
-		sd->max_exp = sd->min_exp;
-	if (sd->def_exp < sd->min_exp || sd->def_exp > sd->max_exp)
-		sd->def_exp = sd->max_exp;
-	sd->nonce_ttl = sipd_setting(o, "nonce_ttl");
-	sd->qualify_iv = sipd_setting(o, "qualify_interval");
-	sd->keepalive_iv = sipd_setting(o, "keepalive_interval");
+	re_snprintf(st->realm, sizeof(st->realm), "%s", realm);
+	st->min_expires = sipd_setting(o, "min_expires");
+	st->max_expires = sipd_setting(o, "max_expires");
+	st->default_expires = sipd_setting(o, "default_expires");
+	if (st->min_expires > st->max_expires)
+		st->max_expires = st->min_expires;
+	if (st->default_expires < st->min_expires ||
+	    st->default_expires > st->max_expires)
+		st->default_expires = st->max_expires;
+	st->nonce_ttl = sipd_setting(o, "nonce_ttl");
+	st->qualify_interval = sipd_setting(o, "qualify_interval");
+	st->keepalive_interval = sipd_setting(o, "keepalive_interval");
+	st->max_bindings = (size_t)sipd_setting(o, "max_bindings");
 	sd->per_src = (size_t)sipd_setting(o, "tcp_per_source");
-	if (sd->loc) {
-		sd->loc->max_bind = (size_t)sipd_setting(o, "max_bindings");
-		/* nonce-count tables are forgotten once every nonce they hold
-		 * has expired; never sooner than the longest nonce lifetime
-		 * this process has used */
-		if (sd->loc->nc_keep < sd->nonce_ttl + 60)
-			sd->loc->nc_keep = sd->nonce_ttl + 60;
-	}
-	sipd_mix_load(sd);
 }

@@ -39,11 +39,11 @@ static void tarpit_fire(void *arg)
 	mem_deref(t);
 }
 
-void sipd_reply(struct req *rq, unsigned code, const char *reason,
+void sipd_reply(struct sipd_req *rq, unsigned code, const char *reason,
 		const char *extra, size_t xlen)
 {
 	struct sipd *sd = rq->sd;
-	size_t n = sipmsg_reply(rq->m, &rq->src, code, reason, extra, xlen,
+	size_t n = sipmsg_reply(rq->m, rq->src, code, reason, extra, xlen,
 				sd->totag_salt, sd->obuf, sizeof(sd->obuf));
 	unsigned tarpit_ms;
 
@@ -63,7 +63,7 @@ void sipd_reply(struct req *rq, unsigned code, const char *reason,
 			return;
 		t->sd = sd;
 		t->tp = rq->tp;
-		t->dst = rq->src;
+		t->dst = *rq->src;
 		t->conn = rq->conn;
 		t->len = n;
 		memcpy(t->buf, sd->obuf, n);
@@ -73,7 +73,7 @@ void sipd_reply(struct req *rq, unsigned code, const char *reason,
 		tmr_start(&t->tmr, (uint64_t)tarpit_ms, tarpit_fire, t);
 		return;
 	}
-	(void)sipd_send_raw(sd, rq->tp, &rq->src, rq->conn, sd->obuf, n);
+	(void)sipd_send_raw(sd, rq->tp, rq->src, rq->conn, sd->obuf, n);
 }
 
 size_t sipd_xput(struct sipd *sd, size_t off, const char *fmt, ...)

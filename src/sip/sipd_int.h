@@ -8,11 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sa;
-struct sipd;
-struct snapshot;
+#include "sip/sipd.h"
 
-enum sipd_tp { SIPD_UDP = 0, SIPD_TCP = 1, SIPD_TLS = 2 };
+struct sa;
+struct snapshot;
 
 typedef void (sipd_out_h)(enum sipd_tp tp, const struct sa *dst,
 			  const char *buf, size_t len, void *arg);

@@ -1,10 +1,10 @@
 /*
- * sipd internals shared by its rooms (issue 9, step one): sipd.c (input
- * pipeline, method table, REGISTER, life cycle), conf.c (the "sip"
- * settings section), transport.c (UDP and TCP), reply.c (replies and the
- * tarpit), qualify.c (qualify, keep-alives, expiry). Nothing outside
- * src/sip includes this; everything not declared here stays static in
- * its room. Every function here runs on the loop thread only.
+ * sipd internals shared by the stack's rooms: sipd.c (input pipeline,
+ * method table, applications, life cycle), conf.c (the "sip" settings
+ * section), transport.c (UDP and TCP), reply.c (replies and the tarpit);
+ * msg.c is the parser and writer (sipmsg.h). Nothing outside src/sip
+ * includes this; everything not declared here stays static in its room.
+ * Every function here runs on the loop thread only.
  */
 #ifndef BULWARK_SIPD_PRIV_H
 #define BULWARK_SIPD_PRIV_H
@@ -14,10 +14,17 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <sodium.h>
+/* libre's re.h clashes with jansson (JSON_* enums): include parts */
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_mem.h>
+#include <re_mbuf.h>
+#include <re_list.h>
+#include <re_hash.h>
+#include <re_sa.h>
+#include <re_tmr.h>
 
 #include "common/log.h"
-#include "registrar/registrar.h"   /* brings the libre headers */
 #include "sip/sipd.h"
 #include "sip/sipd_int.h"
 #include "sip/sipmsg.h"
@@ -25,14 +32,15 @@
 #define MOD "sip"
 #define OBUF 16384
 #define XBUF 8192
-#define DEFAULT_REALM "bulwark"
+#define DEFAULT_REALM SIPD_DEFAULT_REALM
+#define SIPD_MAX_ROWS 32   /* method table */
+#define SIPD_MAX_APPS 8
 
 struct tcp_conn;
 struct tcp_sock;
 struct udp_sock;
 struct udp_batch;
 struct conn_src;
-struct chal_slot;
 
 /* ---- state ---------------------------------------------------------- */
 
@@ -61,41 +69,37 @@ struct sipd_conn {
 	uint8_t crlf;          /* CR/LF octets since the last message */
 };
 
-/* A request being handled. */
-struct req {
-	struct sipd *sd;
-	struct sipmsg *m;
-	enum sipd_tp tp;
-	struct sa src;
-	uint64_t conn;
-	bool tarpit;      /* guard asked for a delayed answer */
-	bool retrans;     /* REGISTER: retransmission of an accepted one */
-	bool retrans_mismatch;   /* ... but the bindings do not reflect it */
+/* One row of the method table: an application's (app set) or the
+ * stack's own answer (OPTIONS, ACK, 405 for known methods nobody
+ * serves). */
+struct sipd_row {
+	const char *method;
+	size_t len;
+	unsigned guard;
+	unsigned (*check)(const struct sipd_req *rq, const char **reason,
+			  void *arg);
+	void (*handler)(struct sipd_req *rq, void *arg);
+	void *arg;
+	const struct sipd_app *app;   /* NULL: the stack's own row */
 };
 
 struct sipd {
 	struct snapshot *snap;
 	struct guard *guard;
-	char *db_path;
 	char *listen;
 	/* settings from the snapshot */
-	char realm[64];
-	int64_t min_exp, max_exp, def_exp, nonce_ttl;
-	int64_t qualify_iv, keepalive_iv;
-	uint8_t default_algs[3];
-	/* The algorithm lists real extensions use, with how many use each:
-	 * unknown users are challenged with a list drawn from this mix. */
-	struct alg_mix {
-		uint8_t algs[3];
-		size_t count;
-	} mix[4];
-	size_t n_mix, mix_total;
-	/* secrets */
-	uint8_t key[32];
-	char dummy_md5[33], dummy_sha256[65];
+	struct sipd_settings set;
 	char totag_salt[17];
-	uint8_t chal_key[crypto_shorthash_KEYBYTES];
-	struct chal_slot *chal;    /* CHAL_SLOTS, calloc'd */
+	/* the method table and the applications */
+	struct sipd_row rows[SIPD_MAX_ROWS];
+	size_t n_rows;
+	struct {
+		const struct sipd_app *app;
+		void *arg;
+	} apps[SIPD_MAX_APPS];
+	size_t n_apps;
+	char allow[192];           /* "Allow: ...\r\n" of served methods */
+	size_t allow_len;
 	/* network */
 	struct udp_sock *us4, *us6;
 	struct udp_batch *ub;      /* transport.c: batched UDP I/O */
@@ -123,39 +127,14 @@ struct sipd {
 	struct mbuf *mb;
 	sipd_out_h *outh;
 	void *outarg;
-	/* registrar */
-	struct reg_loc *loc;
-	struct reg_persist *persist;
-	struct tmr sweep;
+	struct tmr trim;           /* once a second: sipd_tcp_trim */
 	int64_t fixed_now;
 	/* counters */
-	uint64_t c_rx, c_tx, c_bad, c_drop, c_reg_ok, c_reg_fail, c_chal,
-		c_tarpit, c_tarpit_drop, c_qualify, c_retrans, c_chal_retrans;
+	uint64_t c_rx, c_tx, c_bad, c_drop, c_tarpit, c_tarpit_drop;
 	struct sipmsg msg;
 	char obuf[OBUF];
 	char xbuf[XBUF];
 };
-
-/* Unix seconds: the fixed clock of tests (sipd_set_clock), else now. */
-static inline int64_t sipd_now(const struct sipd *sd)
-{
-	return sd->fixed_now ? sd->fixed_now : (int64_t)time(NULL);
-}
-
-/* ---- sipd.c --------------------------------------------------------- */
-
-/* The extension numbered num[0..len) in the snapshot, or NULL. */
-const struct snap_ext *sipd_find_ext(const struct snapshot *s,
-				     const char *num, size_t len);
-
-/* Recount the auth.algorithms lists real extensions use (the mix that
- * unknown users are challenged from). */
-void sipd_mix_load(struct sipd *sd);
-
-/* reg_loc's change handler: passes every binding change on to the
- * persistence writer. arg is the sipd. */
-void sipd_reg_changed(enum reg_op op, const struct reg_binding *b,
-		      void *arg);
 
 /* ---- conf.c --------------------------------------------------------- */
 
@@ -163,16 +142,11 @@ void sipd_reg_changed(enum reg_op op, const struct reg_binding *b,
  * default when o does not set it. */
 long sipd_setting(const json_t *o, const char *key);
 
-/* Read realm, expiry bounds, intervals and limits from sd->snap into sd
- * (after every new snapshot). */
+/* Read realm, expiry bounds, intervals and limits from sd->snap into
+ * sd->set (after every new snapshot). */
 void sipd_settings_load(struct sipd *sd);
 
 /* ---- reply.c -------------------------------------------------------- */
-
-/* Answer rq with code and reason, extra header lines extra[0..xlen)
- * (may be NULL), at once or on a tarpit timer when rq->tarpit. */
-void sipd_reply(struct req *rq, unsigned code, const char *reason,
-		const char *extra, size_t xlen);
 
 /* Format (re_vsnprintf) into sd->xbuf at off; returns the new offset,
  * sizeof(sd->xbuf) or more when it did not fit. */
@@ -223,14 +197,5 @@ void sipd_dbg_route(struct sipd *sd);
 /* Close listeners and connections, give libre's printing back; from
  * sipd's destructor. */
 void sipd_transport_free(struct sipd *sd);
-
-/* ---- qualify.c ------------------------------------------------------ */
-
-/* A response: the answer to one of our qualify OPTIONS, or ignored. */
-void sipd_qualify_response(struct sipd *sd, struct sipmsg *m);
-
-/* The once-a-second timer: expiry, qualify, keep-alives. arg is the
- * sipd. */
-void sipd_sweep(void *arg);
 
 #endif

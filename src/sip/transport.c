@@ -565,7 +565,8 @@ static uint64_t conn_idle_ms(const struct sipd *sd, enum conn_state st)
 		return TCP_VALID_MS;
 	default:
 		/* a registered phone may stay silent until it refreshes */
-		return (uint64_t)(sd->max_exp + TCP_REG_SLACK_S) * 1000u;
+		return (uint64_t)(sd->set.max_expires + TCP_REG_SLACK_S) *
+			1000u;
 	}
 }
 

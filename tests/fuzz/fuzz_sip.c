@@ -2,7 +2,8 @@
  * fuzz_sip — libFuzzer target for OUR request handling: raw bytes go
  * through sipd_input() (the function the UDP and TCP transports call:
  * strict parse, checks, dispatch, digest, bindings, reply writer) of a
- * sipd with a fake snapshot and no sockets, once as a datagram and once
+ * sipd with a fake snapshot and no sockets, the registrar's rows
+ * registered, once as a datagram and once
  * through the stream framer. Every reply must be a well-formed status
  * line.
  */
@@ -10,11 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <re_types.h>
-#include <re_fmt.h>
-#include <re_sa.h>
-
 #include "auth/auth.h"
+#include "registrar/registrar.h"
 #include "sip/sipd.h"
 #include "sip/sipd_int.h"
 #include "sip/sipmsg.h"
@@ -25,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_cleanup(void);
 
 static struct sipd *sd;
+static struct registrar *reg;   /* the REGISTER row */
 
 static void out(enum sipd_tp tp, const struct sa *dst, const char *buf,
 		size_t len, void *arg)
@@ -88,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!sd) {
 		if (libre_init() || sipd_alloc_offline(&sd, fake_snapshot(),
-						       out, NULL))
+						       out, NULL) ||
+		    registrar_alloc(&reg, sd, NULL))
 			abort();
 		sipd_set_clock(sd, 1700000000);
 	}
@@ -107,6 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 void fuzz_cleanup(void)
 {
+	registrar_close(reg);
+	reg = NULL;
 	sipd_close(sd);
 	sd = NULL;
 	libre_close();

@@ -1,14 +1,12 @@
 /*
- * sipd's qualify, keep-alives and expiry: the once-a-second sweep sends
- * OPTIONS to contacts whose extension asks for qualify (and reads their
- * answers), CRLF keep-alives to NATed ones, and expires bindings.
+ * qualify — the registrar's qualify, keep-alives and expiry: the
+ * once-a-second sweep sends OPTIONS to contacts whose extension asks for
+ * qualify (and reads their answers), CRLF keep-alives to NATed ones, and
+ * expires bindings.
  */
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "sip/sipd_priv.h"
-#include <re_tcp.h>
+#include "registrar/reg_priv.h"
 #include "store/snapshot.h"
 
 #define QUALIFY_TRIES 4
@@ -18,8 +16,9 @@
 
 #define QBRANCH "z9hG4bKbwq"
 
-void sipd_qualify_response(struct sipd *sd, struct sipmsg *m)
+void reg_qualify_response(struct sipd *sd, struct sipmsg *m, void *arg)
 {
+	struct registrar *r = arg;
 	const struct sipmsg_str *b = &m->via_branch;
 	size_t pl = sizeof(QBRANCH) - 1;
 	uint64_t id = 0;
@@ -37,7 +36,8 @@ void sipd_qualify_response(struct sipd *sd, struct sipmsg *m)
 			return;
 		id = id << 4 | (uint64_t)v;
 	}
-	rb = reg_binding_by_id(sd->loc, id >> 16);
+	(void)sd;
+	rb = reg_binding_by_id(r->loc, id >> 16);
 	if (!rb || !rb->q_pending || (uint16_t)id != (uint16_t)rb->q_seq)
 		return;
 	if (m->scode < 200)
@@ -51,7 +51,7 @@ void sipd_qualify_response(struct sipd *sd, struct sipmsg *m)
 /* ---- qualify, keepalive, expiry ------------------------------------- */
 
 /* Where qualify OPTIONS and keep-alives go. Over TCP: the registration's
- * own connection (sipd_send_raw finds it by id; when it is gone nothing is
+ * own connection (sipd_send finds it by id; when it is gone nothing is
  * sent). Over UDP: the Contact's address only when it is the address the
  * REGISTER came from (a phone listening on another port than it sends
  * from); a Contact naming any other host is reached at the source
@@ -68,62 +68,36 @@ static const struct sa *probe_dst(const struct reg_binding *b)
 }
 
 /* Our address as the phone sees it, for Via and (without a configured
- * realm) From: the listen address when bound to one, else the local end
- * of the registration's TCP connection, else the address the kernel
- * would send from to the phone (a connected UDP socket sends nothing). */
-static void local_host(struct sipd *sd, const struct reg_binding *b,
+ * realm) From: the stack's local address towards the phone, else the
+ * realm. */
+static void local_host(struct registrar *r, const struct reg_binding *b,
 		       const struct sa *dst, char *host, size_t sz)
 {
 	struct sa l;
 
-	if (sa_isset(&sd->laddr, SA_ADDR) && !sa_is_any(&sd->laddr)) {
-		re_snprintf(host, sz, "%J", &sd->laddr);
-		return;
-	}
-	sa_init(&l, AF_UNSPEC);
-	if (b->tp != REG_TP_UDP) {
-		struct sipd_conn *c = sipd_tcp_find(sd, b->conn_id);
-
-		if (c && c->tc && !tcp_conn_local_get(c->tc, &l)) {
-			sipd_sa_unmap(&l);
-			re_snprintf(host, sz, "%J", &l);
-			return;
-		}
-	}
-	else {
-		int fd = socket(sa_af(dst), SOCK_DGRAM, 0);
-
-		if (fd >= 0) {
-			l.len = sizeof(l.u);
-			if (connect(fd, &dst->u.sa, dst->len) ||
-			    getsockname(fd, &l.u.sa, &l.len))
-				sa_init(&l, AF_UNSPEC);
-			(void)close(fd);
-		}
-		if (sa_isset(&l, SA_ADDR)) {
-			sa_set_port(&l, sa_port(&sd->laddr));
-			re_snprintf(host, sz, "%J", &l);
-			return;
-		}
-	}
-	re_snprintf(host, sz, "%s", sd->realm);
+	if (!sipd_local_addr(r->sd, b->tp == REG_TP_UDP ? SIPD_UDP :
+			     SIPD_TCP, b->conn_id, dst, &l))
+		re_snprintf(host, sz, "%J", &l);
+	else
+		re_snprintf(host, sz, "%s", sipd_settings(r->sd)->realm);
 }
 
-static void qualify_send(struct sipd *sd, struct reg_binding *b)
+static void qualify_send(struct registrar *r, struct reg_binding *b)
 {
+	const char *realm = sipd_settings(r->sd)->realm;
 	const struct sa *dst = probe_dst(b);
 	char host[80], from[80];
 	uint64_t id = b->id << 16 | (b->q_seq & 0xffff);
 	int n;
 
-	local_host(sd, b, dst, host, sizeof(host));
+	local_host(r, b, dst, host, sizeof(host));
 	/* From names the PBX: its domain when the admin set a realm, else
 	 * its address ("bulwark" is no host) */
-	if (strcmp(sd->realm, DEFAULT_REALM))
-		re_snprintf(from, sizeof(from), "%s", sd->realm);
+	if (strcmp(realm, SIPD_DEFAULT_REALM))
+		re_snprintf(from, sizeof(from), "%s", realm);
 	else
 		re_snprintf(from, sizeof(from), "%s", host);
-	n = re_snprintf(sd->obuf, sizeof(sd->obuf),
+	n = re_snprintf(r->obuf, sizeof(r->obuf),
 			"OPTIONS %s SIP/2.0\r\n"
 			"Via: SIP/2.0/%s %s;branch=" QBRANCH "%016llx;rport\r\n"
 			"Max-Forwards: 70\r\n"
@@ -136,26 +110,26 @@ static void qualify_send(struct sipd *sd, struct reg_binding *b)
 			host,
 			(unsigned long long)id, from,
 			(unsigned)(id * 2654435761u), reg_binding_uri(b),
-			(unsigned long long)id, sd->realm);
-	if (n <= 0)
+			(unsigned long long)id, realm);
+	if (n <= 0 || (size_t)n >= sizeof(r->obuf))
 		return;
-	sd->c_qualify++;
-	(void)sipd_send_raw(sd, b->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
-			    dst, b->conn_id, sd->obuf, (size_t)n);
+	r->c_qualify++;
+	(void)sipd_send(r->sd, b->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
+			dst, b->conn_id, r->obuf, (size_t)n);
 }
 
-void sipd_sweep(void *arg)
+void reg_sweep(void *arg)
 {
-	struct sipd *sd = arg;
-	int64_t now = sipd_now(sd);
+	struct registrar *r = arg;
+	const struct sipd_settings *set = sipd_settings(r->sd);
+	int64_t now = sipd_now(r->sd);
 	uint32_t jif = (uint32_t)tmr_jiffies();
 	struct reg_binding *b;
 	size_t pos = 0;
 
-	tmr_start(&sd->sweep, 1000, sipd_sweep, sd);
-	sipd_tcp_trim(sd);
-	reg_expire(sd->loc, now, sipd_reg_changed, sd);
-	while ((b = reg_binding_next(sd->loc, &pos))) {
+	tmr_start(&r->sweep, 1000, reg_sweep, r);
+	reg_expire(r->loc, now, reg_changed, r);
+	while ((b = reg_binding_next(r->loc, &pos))) {
 		const struct snap_ext *x;
 
 		if (b->q_pending) {
@@ -169,30 +143,30 @@ void sipd_sweep(void *arg)
 			}
 			b->q_tries++;
 			b->q_last_ms = jif;
-			qualify_send(sd, b);
+			qualify_send(r, b);
 			continue;
 		}
 		if (b->q_next > now)
 			continue;
-		x = sipd_find_ext(sd->snap, b->ext->number,
+		x = snapshot_find(sipd_snapshot(r->sd), b->ext->number,
 				  strlen(b->ext->number));
 		if (x && x->qualify) {
 			b->q_seq++;
 			b->q_pending = true;
 			b->q_tries = 1;
 			b->q_sent_ms = b->q_last_ms = jif;
-			b->q_next = (uint32_t)(now + sd->qualify_iv);
-			qualify_send(sd, b);
+			b->q_next = (uint32_t)(now + set->qualify_interval);
+			qualify_send(r, b);
 		}
 		else if (b->nat) {
 			/* keep the NAT binding open */
-			(void)sipd_send_raw(sd, b->tp == REG_TP_TCP ?
-					    SIPD_TCP : SIPD_UDP, probe_dst(b),
-					    b->conn_id, "\r\n\r\n", 4);
-			b->q_next = (uint32_t)(now + sd->keepalive_iv);
+			(void)sipd_send(r->sd, b->tp == REG_TP_TCP ?
+					SIPD_TCP : SIPD_UDP, probe_dst(b),
+					b->conn_id, "\r\n\r\n", 4);
+			b->q_next = (uint32_t)(now + set->keepalive_interval);
 		}
 		else {
-			b->q_next = (uint32_t)(now + sd->keepalive_iv);
+			b->q_next = (uint32_t)(now + set->keepalive_interval);
 		}
 	}
 }
