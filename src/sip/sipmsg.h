@@ -1,5 +1,6 @@
 /*
- * sipmsg — our own strict SIP message parser and stateless reply writer.
+ * sipmsg — our own strict SIP message parser and stateless reply writer
+ * (src/sip/msg.c).
  *
  * libre's sip_msg_decode accepts several RFC 4475 invalid messages and
  * refuses some valid ones, and costs ~9 us per REGISTER; the registrar

@@ -1,6 +1,6 @@
 /*
- * sipmsg — strict one-pass SIP parser and stateless reply writer.
- * See sipmsg.h. Every loop is bounded by the buffer end; nothing here
+ * msg — the stack's strict one-pass SIP parser and stateless reply
+ * writer (API sipmsg_*, see sipmsg.h). Every loop is bounded by the buffer end; nothing here
  * allocates.
  */
 #include <errno.h>
