@@ -147,6 +147,17 @@ static struct sipd_row *row_find(struct sipd *sd, const char *p, size_t l)
 	return NULL;
 }
 
+/* The guard flags of a method: those of its row whatever the case of the
+ * token (a "register" is flagged as a REGISTER for the guard, though only
+ * the exact token reaches the handler). */
+static unsigned row_guard(struct sipd *sd, const struct sipmsg_str *met)
+{
+	for (size_t i = 0; i < sd->n_rows; i++)
+		if (sipmsg_eq(met, sd->rows[i].method))
+			return sd->rows[i].guard;
+	return 0;
+}
+
 int sipd_app_register(struct sipd *sd, const struct sipd_app *app,
 		      void *arg)
 {
@@ -417,7 +428,7 @@ void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 		/* a connection proves its source; a lone datagram does
 		 * not (guard.h, struct guard_proof) */
 		unsigned gf = (tp != SIPD_UDP ? GUARD_REQ_CONN : 0) |
-			      (row ? row->guard : 0);
+			      (row ? row->guard : row_guard(sd, &m->met));
 
 		gv = guard_request(sd->guard, src, gf,
 				   ua ? ua->val.p : NULL, ua ? ua->val.l : 0);
