@@ -3,9 +3,8 @@
  * through sipd_input() (the function the UDP and TCP transports call:
  * strict parse, checks, dispatch, digest, bindings, reply writer) of a
  * sipd with a fake snapshot and no sockets, the registrar's rows
- * registered, once as a datagram and once
- * through the stream framer. Every reply must be a well-formed status
- * line.
+ * registered, once as a datagram and once through the stream framer.
+ * Every reply must be a well-formed status line.
  */
 #include <stdint.h>
 #include <stdlib.h>
