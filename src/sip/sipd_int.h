@@ -16,8 +16,9 @@ struct snapshot;
 typedef void (sipd_out_h)(enum sipd_tp tp, const struct sa *dst,
 			  const char *buf, size_t len, void *arg);
 
-/* A sipd without sockets or database: everything it would send goes to
- * outh. Takes ownership of snap. 0 or errno. */
+/* A sipd without sockets: everything it would send goes to outh.
+ * Applications register on it as on any sipd. Takes ownership of snap.
+ * 0 or errno. */
 int sipd_alloc_offline(struct sipd **sp, struct snapshot *snap,
 		       sipd_out_h *outh, void *arg);
 
