@@ -1,0 +1,632 @@
+/*
+ * rtpfwd — the relay's packet path, on a media thread of its own: one
+ * epoll set over every socket of the thread's sessions plus the command
+ * queue; a readable socket gives one recvmmsg batch, every packet of it
+ * is checked (RTP/RTCP version 2, length, source) and the accepted ones
+ * leave in one sendmmsg batch through the other leg's socket of the same
+ * kind. Session state lives here only; the owner reaches it by message.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "media/relay_int.h"
+
+#define BATCH      32      /* packets per recvmmsg/sendmmsg */
+#define NEVENTS    128     /* epoll events per wake */
+#define TICK_MS    100     /* timeout scan period */
+#define MAX_DROPOUT 3000   /* RFC 3550 A.1: a forward jump this large */
+#define MAX_MISORDER 100   /* starts a new run; late by less is reorder */
+
+enum { K_RTP = 0, K_RTCP = 1 };
+
+struct msess;
+
+struct msock {
+	int fd;
+	struct msess *s;
+	uint8_t leg, kind;
+	bool peer_ok;             /* peer is where to send and the only
+				   * source accepted (unless learning) */
+	bool latched;             /* nat leg: peer learnt from a packet */
+	struct sa peer;
+	uint64_t relearn_until;   /* ms; window after relay_leg_relearn */
+};
+
+/* One SSRC run of the stream a phone sends (RFC 3550 A.1, simplified). */
+struct loss {
+	bool started;
+	uint32_t ssrc;
+	uint16_t base, max;
+	uint32_t cycles;
+	uint64_t received;
+};
+
+struct mleg {
+	struct msock sk[2];
+	bool nat;
+	bool latch_from_set;
+	struct sa latch_from;
+	struct relay_leg_stats st;   /* rtp_* hold the finished runs */
+	struct loss loss;
+	uint64_t next_notify;
+};
+
+struct msess {
+	struct msess *next_dead;     /* closed, freed at the end of a round */
+	bool dead;
+	uint32_t id;
+	uint64_t tag;
+	unsigned live_idx;
+	bool hold;
+	bool timeout_sent;
+	uint64_t idle_from;          /* creation or resume */
+	struct mleg leg[2];
+};
+
+struct mthread {
+	pthread_t tid;
+	clockid_t cpu;
+	int ep;
+	struct ring *cmds;
+	struct mthread_conf conf;
+	struct msess **slots;        /* by id slot */
+	struct msess **live;         /* dense, for the timeout scan */
+	unsigned nlive;
+	struct msess *dead;          /* closed this round */
+	uint64_t now, next_tick;
+	struct mmsghdr rx[BATCH], tx[BATCH];
+	struct iovec rxiov[BATCH], txiov[BATCH];
+	struct sa rxaddr[BATCH];
+	uint8_t buf[BATCH][RELAY_MAX_PKT];
+	struct cmd cbuf[64];
+};
+
+/* ---- events ------------------------------------------------------------ */
+
+static uint64_t run_expected(const struct loss *x)
+{
+	if (!x->started)
+		return 0;
+	/* extended highest sequence number - base + 1 */
+	return (uint64_t)x->cycles + x->max - x->base + 1;
+}
+
+static uint64_t run_lost(const struct loss *x)
+{
+	uint64_t e = run_expected(x);
+
+	return e > x->received ? e - x->received : 0;
+}
+
+static void leg_snapshot(const struct mleg *L, struct relay_leg_stats *out)
+{
+	*out = L->st;
+	out->rtp_expected += run_expected(&L->loss);
+	out->rtp_lost += run_lost(&L->loss);
+	if (L->sk[K_RTP].peer_ok)
+		out->rtp_src = L->sk[K_RTP].peer;
+	if (L->sk[K_RTCP].peer_ok)
+		out->rtcp_src = L->sk[K_RTCP].peer;
+}
+
+static void emit(struct mthread *m, const struct msess *s,
+		 enum relay_ev_type type, unsigned leg, bool rtcp,
+		 const struct sa *addr)
+{
+	struct relay_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.id = s->id;
+	ev.tag = s->tag;
+	ev.leg = leg ? RELAY_LEG_B : RELAY_LEG_A;
+	ev.rtcp = rtcp;
+	if (addr)
+		ev.addr = *addr;
+	leg_snapshot(&s->leg[0], &ev.stats[0]);
+	leg_snapshot(&s->leg[1], &ev.stats[1]);
+	if (ring_push(m->conf.events, &ev, 0))
+		atomic_fetch_add(m->conf.events_lost, 1);
+}
+
+/* ---- packet checks ----------------------------------------------------- */
+
+static void loss_fold(struct mleg *L)
+{
+	L->st.rtp_expected += run_expected(&L->loss);
+	L->st.rtp_lost += run_lost(&L->loss);
+	memset(&L->loss, 0, sizeof(L->loss));
+}
+
+static void loss_start(struct loss *x, uint32_t ssrc, uint16_t seq)
+{
+	x->started = true;
+	x->ssrc = ssrc;
+	x->base = x->max = seq;
+	x->cycles = 0;
+	x->received = 1;
+}
+
+static void loss_update(struct mleg *L, const uint8_t *p)
+{
+	struct loss *x = &L->loss;
+	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+	uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 |
+			(uint32_t)p[10] << 8 | p[11];
+	uint16_t d;
+
+	if (!x->started || ssrc != x->ssrc) {
+		loss_fold(L);
+		loss_start(x, ssrc, seq);
+		return;
+	}
+	d = (uint16_t)(seq - x->max);
+	if (d == 0) {
+		return;                       /* duplicate */
+	} else if (d < MAX_DROPOUT) {
+		if (seq < x->max)
+			x->cycles += 65536;
+		x->max = seq;
+		x->received++;
+	} else if (d <= 65535 - MAX_MISORDER) {
+		loss_fold(L);                 /* jump: a new run */
+		loss_start(x, ssrc, seq);
+	} else {
+		x->received++;                /* late, reordered */
+	}
+}
+
+/* RTP/RTCP version 2 and the minimum length of what the first two bytes
+ * say it is (RFC 5761 demultiplexing on the RTP port). Returns 1 for RTP,
+ * 2 for RTCP, 0 to drop. */
+static int classify(const uint8_t *p, size_t len, unsigned kind)
+{
+	unsigned pt;
+
+	if (len < RELAY_MIN_RTCP || (p[0] >> 6) != 2)
+		return 0;
+	pt = p[1] & 0x7f;
+	if (pt >= 64 && pt <= 95)
+		return 2;                     /* RTCP types 192..223 */
+	if (kind == K_RTCP)
+		return 0;
+	if (len < RELAY_MIN_RTP + 4u * (p[0] & 0x0f))
+		return 0;                     /* CSRC list beyond the end */
+	return 1;
+}
+
+/* A well-formed packet from a source other than the socket's peer: may
+ * it latch (nat leg not latched yet, or inside its re-learning window)?
+ * If so the socket latches onto src. */
+static bool may_latch(struct mthread *m, struct msess *s, struct mleg *L,
+		      struct msock *k, const struct sa *src)
+{
+	if (!L->nat)
+		return false;
+	if (k->latched && m->now >= k->relearn_until)
+		return false;
+	if (L->latch_from_set && !relay_sa_ipeq(src, &L->latch_from))
+		return false;
+	/* RTP and RTCP of a phone come from one public address: once one
+	 * of them is latched, the other may only latch from that IP */
+	if (L->sk[!k->kind].latched &&
+	    !relay_sa_ipeq(src, &L->sk[!k->kind].peer))
+		return false;
+	/* learn (first packet) or move (inside the re-learning window,
+	 * which the move closes) */
+	k->peer = *src;
+	k->peer_ok = true;
+	k->latched = true;
+	k->relearn_until = 0;
+	emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind, src);
+	return true;
+}
+
+static void send_batch(struct mthread *m, struct msock *o, unsigned n)
+{
+	struct mleg *OL = &o->s->leg[o->leg];
+	unsigned done = 0, i;
+	int r;
+
+	while (done < n) {
+		r = sendmmsg(o->fd, &m->tx[done], n - done, MSG_DONTWAIT);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			OL->st.send_errors++;   /* skip the one that failed */
+			done++;
+			continue;
+		}
+		for (i = done; i < done + (unsigned)r; i++) {
+			OL->st.out_pkts++;
+			OL->st.out_bytes += m->txiov[i].iov_len;
+		}
+		done += (unsigned)r;
+	}
+}
+
+static void on_readable(struct mthread *m, struct msock *k)
+{
+	struct msess *s = k->s;
+	struct mleg *L = &s->leg[k->leg];
+	struct msock *o = &s->leg[!k->leg].sk[k->kind];
+	unsigned i, nout = 0;
+	int n;
+
+	for (i = 0; i < BATCH; i++) {
+		m->rx[i].msg_hdr.msg_namelen = sizeof(m->rxaddr[i].u);
+		m->rx[i].msg_hdr.msg_flags = 0;
+	}
+	n = recvmmsg(k->fd, m->rx, BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	for (i = 0; i < (unsigned)n; i++) {
+		const uint8_t *p = m->buf[i];
+		size_t len = m->rx[i].msg_len;
+		struct sa *src = &m->rxaddr[i];
+		int what;
+
+		src->len = m->rx[i].msg_hdr.msg_namelen;
+		what = m->rx[i].msg_hdr.msg_flags & MSG_TRUNC ? 0
+			: classify(p, len, k->kind);
+		/* anything from a wrong source counts as injection; only
+		 * a well-formed packet may latch */
+		if (k->peer_ok && relay_sa_eq(src, &k->peer)) {
+			if (!what) {
+				L->st.drop_malformed++;
+				continue;
+			}
+			if (L->nat && !k->latched) {
+				k->latched = true;
+				emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind,
+				     src);
+			}
+		} else if (!what || !may_latch(m, s, L, k, src)) {
+			L->st.drop_source++;
+			if (m->now >= L->next_notify) {
+				L->next_notify = m->now + m->conf.notify_ms;
+				emit(m, s, RELAY_EV_STRICT_DROP, k->leg,
+				     k->kind, src);
+			}
+			continue;
+		}
+		L->st.in_pkts++;
+		L->st.in_bytes += len;
+		L->st.last_seen_ms = m->now;
+		s->timeout_sent = false;
+		if (what == 1)
+			loss_update(L, p);
+		if (!o->peer_ok) {
+			L->st.drop_nodest++;
+			continue;
+		}
+		m->txiov[nout].iov_base = m->buf[i];
+		m->txiov[nout].iov_len = len;
+		m->tx[nout].msg_hdr.msg_name = &o->peer.u;
+		m->tx[nout].msg_hdr.msg_namelen = o->peer.len;
+		nout++;
+	}
+	if (nout)
+		send_batch(m, o, nout);
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static struct msess *find(struct mthread *m, uint32_t id)
+{
+	unsigned slot = RELAY_ID_SLOT(id);
+	struct msess *s;
+
+	if (slot >= m->conf.max_sessions)
+		return NULL;
+	s = m->slots[slot];
+	return s && s->id == id ? s : NULL;
+}
+
+/* Closes the sockets (the ports are free for the taking from here on)
+ * and unlinks the session; the memory waits until the end of the round,
+ * as events of this round may still point at its sockets. */
+static void sess_close(struct mthread *m, struct msess *s)
+{
+	unsigned l, k;
+
+	for (l = 0; l < 2; l++)
+		for (k = 0; k < 2; k++) {
+			if (s->leg[l].sk[k].fd >= 0)
+				close(s->leg[l].sk[k].fd);  /* leaves epoll */
+			s->leg[l].sk[k].fd = -1;
+		}
+	m->slots[RELAY_ID_SLOT(s->id)] = NULL;
+	m->live[s->live_idx] = m->live[--m->nlive];
+	m->live[s->live_idx]->live_idx = s->live_idx;
+	s->dead = true;
+	s->next_dead = m->dead;
+	m->dead = s;
+}
+
+static void free_dead(struct mthread *m)
+{
+	while (m->dead) {
+		struct msess *s = m->dead;
+
+		m->dead = s->next_dead;
+		free(s);
+	}
+}
+
+static void do_create(struct mthread *m, const struct cmd *c)
+{
+	unsigned slot = RELAY_ID_SLOT(c->id), l, k;
+	struct msess *s = NULL;
+
+	if (slot < m->conf.max_sessions && !m->slots[slot])
+		s = calloc(1, sizeof(*s));
+	if (!s) {
+		struct msess tmp;
+
+		for (l = 0; l < 2; l++)
+			for (k = 0; k < 2; k++)
+				close(c->fds[l][k]);
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.id = c->id;
+		tmp.tag = c->tag;
+		emit(m, &tmp, RELAY_EV_DESTROYED, 0, false, NULL);
+		return;
+	}
+	s->id = c->id;
+	s->tag = c->tag;
+	s->idle_from = m->now;
+	s->live_idx = m->nlive;
+	m->live[m->nlive++] = s;
+	m->slots[slot] = s;
+	for (l = 0; l < 2; l++) {
+		for (k = 0; k < 2; k++) {
+			struct msock *x = &s->leg[l].sk[k];
+			struct epoll_event ev = {
+				.events = EPOLLIN, .data.ptr = x,
+			};
+
+			x->fd = c->fds[l][k];
+			x->s = s;
+			x->leg = (uint8_t)l;
+			x->kind = (uint8_t)k;
+			(void)epoll_ctl(m->ep, EPOLL_CTL_ADD, x->fd, &ev);
+		}
+	}
+}
+
+static void do_leg_set(struct mthread *m, struct msess *s, const struct cmd *c)
+{
+	struct mleg *L = &s->leg[c->leg];
+	const struct sa *sdp[2] = {&c->lc.rtp, &c->lc.rtcp};
+	unsigned k;
+
+	L->nat = c->lc.nat;
+	L->latch_from_set = c->lc.latch_from.u.sa.sa_family != 0;
+	L->latch_from = c->lc.latch_from;
+	for (k = 0; k < 2; k++) {
+		struct msock *x = &L->sk[k];
+
+		/* a latched nat leg keeps what it learnt: only a
+		 * re-learning window moves it */
+		if (L->nat && x->latched)
+			continue;
+		x->latched = false;
+		x->peer_ok = sdp[k]->u.sa.sa_family != 0;
+		if (x->peer_ok)
+			x->peer = *sdp[k];
+	}
+	(void)m;
+}
+
+static void do_cmd(struct mthread *m, const struct cmd *c, bool *stop)
+{
+	struct msess *s;
+
+	if (c->type == CMD_STOP) {
+		*stop = true;
+		return;
+	}
+	if (c->type == CMD_CREATE) {
+		do_create(m, c);
+		return;
+	}
+	s = find(m, c->id);
+	if (!s)
+		return;
+	switch (c->type) {
+	case CMD_LEG_SET:
+		do_leg_set(m, s, c);
+		break;
+	case CMD_RELEARN:
+		s->leg[c->leg].sk[K_RTP].relearn_until =
+			s->leg[c->leg].sk[K_RTCP].relearn_until =
+			m->now + m->conf.relearn_ms;
+		break;
+	case CMD_HOLD:
+		s->hold = c->flag;
+		if (!s->hold) {
+			s->idle_from = m->now;
+			s->timeout_sent = false;
+		}
+		break;
+	case CMD_QUERY:
+		emit(m, s, RELAY_EV_COUNTERS, 0, false, NULL);
+		break;
+	case CMD_DESTROY:
+		sess_close(m, s);
+		emit(m, s, RELAY_EV_DESTROYED, 0, false, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+static void drain_cmds(struct mthread *m, bool *stop)
+{
+	unsigned n, i;
+
+	do {
+		n = ring_pop(m->cmds, m->cbuf, 64);
+		for (i = 0; i < n; i++)
+			do_cmd(m, &m->cbuf[i], stop);
+	} while (n == 64 && !*stop);
+}
+
+/* ---- timeouts ---------------------------------------------------------- */
+
+static void scan_timeouts(struct mthread *m)
+{
+	unsigned i;
+
+	if (!m->conf.timeout_ms)
+		return;
+	for (i = 0; i < m->nlive; i++) {
+		struct msess *s = m->live[i];
+		uint64_t last = s->idle_from;
+
+		if (s->hold || s->timeout_sent)
+			continue;
+		if (s->leg[0].st.last_seen_ms > last)
+			last = s->leg[0].st.last_seen_ms;
+		if (s->leg[1].st.last_seen_ms > last)
+			last = s->leg[1].st.last_seen_ms;
+		if (m->now - last >= m->conf.timeout_ms) {
+			s->timeout_sent = true;
+			emit(m, s, RELAY_EV_TIMEOUT, 0, false, NULL);
+		}
+	}
+}
+
+/* ---- the thread -------------------------------------------------------- */
+
+static void *run(void *arg)
+{
+	struct mthread *m = arg;
+	struct epoll_event evs[NEVENTS];
+	bool stop = false;
+
+	m->now = relay_now_ms();
+	m->next_tick = m->now + TICK_MS;
+	while (!stop) {
+		bool cmds = false;
+		int n, i, wait;
+
+		wait = m->next_tick > m->now ? (int)(m->next_tick - m->now) : 0;
+		n = epoll_wait(m->ep, evs, NEVENTS, wait);
+		m->now = relay_now_ms();
+		/* commands first: a re-learning window or a new address
+		 * the owner sent before a packet arrived applies to it */
+		for (i = 0; i < n; i++)
+			if (!evs[i].data.ptr)
+				cmds = true;
+		if (cmds)
+			drain_cmds(m, &stop);
+		for (i = 0; i < n; i++) {
+			struct msock *k = evs[i].data.ptr;
+
+			if (k && !k->s->dead)
+				on_readable(m, k);
+		}
+		free_dead(m);
+		if (m->now >= m->next_tick) {
+			scan_timeouts(m);
+			m->next_tick = m->now + TICK_MS;
+		}
+	}
+	while (m->nlive)
+		sess_close(m, m->live[0]);
+	free_dead(m);
+	return NULL;
+}
+
+int mthread_start(struct mthread **mp, const struct mthread_conf *conf,
+		  struct ring *cmds)
+{
+	struct mthread *m;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	sigset_t all, old;
+	unsigned i;
+	int err;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return ENOMEM;
+	m->conf = *conf;
+	m->cmds = cmds;
+	m->slots = calloc(conf->max_sessions, sizeof(*m->slots));
+	m->live = calloc(conf->max_sessions, sizeof(*m->live));
+	m->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!m->slots || !m->live || m->ep < 0) {
+		err = m->ep < 0 ? errno : ENOMEM;
+		goto fail;
+	}
+	if (epoll_ctl(m->ep, EPOLL_CTL_ADD, cmds->efd, &ev) < 0) {
+		err = errno;
+		goto fail;
+	}
+	for (i = 0; i < BATCH; i++) {
+		m->rxiov[i].iov_base = m->buf[i];
+		m->rxiov[i].iov_len = sizeof(m->buf[i]);
+		m->rx[i].msg_hdr.msg_iov = &m->rxiov[i];
+		m->rx[i].msg_hdr.msg_iovlen = 1;
+		m->rx[i].msg_hdr.msg_name = &m->rxaddr[i].u;
+		m->tx[i].msg_hdr.msg_iov = &m->txiov[i];
+		m->tx[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* the media thread takes no signal: they are the owner's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&m->tid, NULL, run, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto fail;
+	if (pthread_getcpuclockid(m->tid, &m->cpu))
+		m->cpu = (clockid_t)-1;
+	*mp = m;
+	return 0;
+ fail:
+	if (m->ep >= 0)
+		close(m->ep);
+	free(m->slots);
+	free(m->live);
+	free(m);
+	return err;
+}
+
+void mthread_stop(struct mthread *m)
+{
+	struct cmd c;
+
+	if (!m)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_STOP;
+	/* a full queue still drains; retry until the stop fits */
+	while (ring_push(m->cmds, &c, 0) == EAGAIN) {
+		struct timespec ts = {0, 1000000};
+
+		nanosleep(&ts, NULL);
+	}
+	pthread_join(m->tid, NULL);
+	close(m->ep);
+	free(m->slots);
+	free(m->live);
+	free(m);
+}
+
+int mthread_cpu(const struct mthread *m, uint64_t *ns)
+{
+	struct timespec ts;
+
+	if (m->cpu == (clockid_t)-1 || clock_gettime(m->cpu, &ts))
+		return ENOTSUP;
+	*ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return 0;
+}

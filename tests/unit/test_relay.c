@@ -1,0 +1,764 @@
+/*
+ * Unit tests of the media relay with real UDP sockets on loopback: the
+ * test plays both phones (and an attacker on another loopback address)
+ * and drives the relay through its owner API, reading its events.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "media/relay.h"
+
+/* a range of our own per process: several test runs (plain, ASan) may
+ * run at once on this machine */
+static uint16_t range_base(unsigned slot)
+{
+	return (uint16_t)(40000 + ((unsigned)getpid() % 400) * 40 + slot * 8);
+}
+
+static struct sa ip4(const char *ip, uint16_t port)
+{
+	struct sa a;
+
+	memset(&a, 0, sizeof(a));
+	a.u.in.sin_family = AF_INET;
+	a.u.in.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &a.u.in.sin_addr);
+	a.len = sizeof(a.u.in);
+	return a;
+}
+
+static uint16_t port_of(const struct sa *a)
+{
+	return ntohs(a->u.in.sin_port);
+}
+
+/* A phone's socket: bound on ip, any port; *addr = where it is. */
+static int phone(const char *ip, struct sa *addr)
+{
+	struct sa a = ip4(ip, 0);
+	socklen_t len = sizeof(a.u.in);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, &a.u.sa, a.len), 0);
+	assert_int_equal(getsockname(fd, &a.u.sa, &len), 0);
+	a.len = len;
+	if (addr)
+		*addr = a;
+	return fd;
+}
+
+static void send_to(int fd, const void *p, size_t len, const char *ip,
+		    uint16_t port)
+{
+	struct sa to = ip4(ip, port);
+
+	assert_int_equal(sendto(fd, p, len, 0, &to.u.sa, to.len), (ssize_t)len);
+}
+
+static void rtp(int fd, uint16_t port, uint16_t seq, uint32_t ssrc)
+{
+	uint8_t p[172];
+
+	memset(p, 0xd5, sizeof(p));           /* A-law silence */
+	p[0] = 0x80;
+	p[1] = 8;                             /* PCMA */
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	memset(p + 4, 0, 4);
+	p[8] = (uint8_t)(ssrc >> 24);
+	p[9] = (uint8_t)(ssrc >> 16);
+	p[10] = (uint8_t)(ssrc >> 8);
+	p[11] = (uint8_t)ssrc;
+	send_to(fd, p, sizeof(p), "127.0.0.1", port);
+}
+
+static void rtcp(int fd, uint16_t port, uint32_t ssrc)
+{
+	uint8_t p[28] = {0x80, 200, 0, 6};    /* SR, no report block */
+
+	p[4] = (uint8_t)(ssrc >> 24);
+	p[7] = (uint8_t)ssrc;
+	send_to(fd, p, sizeof(p), "127.0.0.1", port);
+}
+
+/* Waits up to ms for a datagram; returns its length (-1 = none), its
+ * source in *from, the SSRC of an RTP packet in *ssrc. */
+static ssize_t recv_wait(int fd, int ms, struct sa *from, uint32_t *ssrc)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint8_t p[2048];
+	struct sa a;
+	socklen_t len = sizeof(a.u);
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	n = recvfrom(fd, p, sizeof(p), 0, &a.u.sa, &len);
+	a.len = len;
+	if (from)
+		*from = a;
+	if (ssrc && n >= 12)
+		*ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 |
+			(uint32_t)p[10] << 8 | p[11];
+	return n;
+}
+
+/* Drains what is queued on fd; returns how many datagrams. */
+static unsigned drain(int fd, int ms)
+{
+	unsigned n = 0;
+
+	while (recv_wait(fd, ms, NULL, NULL) >= 0)
+		n++;
+	return n;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+#define MAXEV 256
+static struct relay_event evs[MAXEV];
+static unsigned nev;
+
+static void on_event(const struct relay_event *ev, void *arg)
+{
+	(void)arg;
+	if (nev < MAXEV)
+		evs[nev++] = *ev;
+}
+
+/* Waits up to ms for an event of type for session id; copies it. */
+static bool wait_event(struct relay *r, enum relay_ev_type type, uint32_t id,
+		       int ms, struct relay_event *out)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = {.fd = relay_event_fd(r), .events = POLLIN};
+		unsigned i;
+		long el;
+
+		for (i = 0; i < nev; i++) {
+			if (evs[i].type == type && evs[i].id == id) {
+				if (out)
+					*out = evs[i];
+				memmove(&evs[i], &evs[i + 1],
+					(nev - i - 1) * sizeof(evs[0]));
+				nev--;
+				return true;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (t.tv_sec - t0.tv_sec) * 1000 +
+		     (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (el >= ms)
+			return false;
+		(void)poll(&pfd, 1, (int)(ms - el));
+		relay_events_poll(r, on_event, NULL, MAXEV);
+	}
+}
+
+static void counters(struct relay *r, uint32_t id, struct relay_event *ev)
+{
+	assert_int_equal(relay_session_query(r, id), 0);
+	assert_true(wait_event(r, RELAY_EV_COUNTERS, id, 2000, ev));
+}
+
+static struct relay *mk_relay(unsigned slot, unsigned pairs, unsigned threads)
+{
+	struct relay_conf c;
+	struct relay *r = NULL;
+
+	relay_conf_default(&c);
+	c.local = ip4("127.0.0.1", 0);
+	c.port_min = range_base(slot);
+	c.port_max = (uint16_t)(c.port_min + 2 * pairs - 1);
+	c.threads = threads;
+	c.timeout_ms = 300;
+	c.relearn_ms = 300;
+	c.notify_ms = 100;
+	assert_int_equal(relay_alloc(&r, &c), 0);
+	nev = 0;
+	return r;
+}
+
+static void set_leg(struct relay *r, uint32_t id, enum relay_leg leg,
+		    const struct sa *rtp_addr, const struct sa *rtcp_addr,
+		    bool nat, const char *latch_from)
+{
+	struct relay_leg_conf lc;
+
+	memset(&lc, 0, sizeof(lc));
+	if (rtp_addr)
+		lc.rtp = *rtp_addr;
+	if (rtcp_addr)
+		lc.rtcp = *rtcp_addr;
+	lc.nat = nat;
+	if (latch_from)
+		lc.latch_from = ip4(latch_from, 0);
+	assert_int_equal(relay_leg_set(r, id, leg, &lc), 0);
+}
+
+/* A call: two phones (RTP + RTCP sockets each) on 127.0.0.1, no NAT. */
+struct call {
+	struct relay *r;
+	uint32_t id;
+	struct relay_ports p[2];
+	int rtp[2], rtcp[2];
+	struct sa a_rtp[2], a_rtcp[2];
+};
+
+static void call_open(struct call *c, struct relay *r, bool nat_a)
+{
+	unsigned l;
+
+	memset(c, 0, sizeof(*c));
+	c->r = r;
+	assert_int_equal(relay_session_create(r, 42, &c->id, c->p), 0);
+	for (l = 0; l < 2; l++) {
+		c->rtp[l] = phone("127.0.0.1", &c->a_rtp[l]);
+		c->rtcp[l] = phone("127.0.0.1", &c->a_rtcp[l]);
+		assert_int_equal(c->p[l].rtp % 2, 0);
+		assert_int_equal(c->p[l].rtcp, c->p[l].rtp + 1);
+	}
+	if (nat_a) {
+		/* the SDP of a phone behind NAT names its private address */
+		struct sa priv = ip4("127.0.0.99", 4000);
+
+		set_leg(r, c->id, RELAY_LEG_A, &priv, NULL, true, NULL);
+	} else {
+		set_leg(r, c->id, RELAY_LEG_A, &c->a_rtp[0], &c->a_rtcp[0],
+			false, NULL);
+	}
+	set_leg(r, c->id, RELAY_LEG_B, &c->a_rtp[1], &c->a_rtcp[1], false,
+		NULL);
+}
+
+static void call_close(struct call *c)
+{
+	unsigned l;
+
+	for (l = 0; l < 2; l++) {
+		close(c->rtp[l]);
+		close(c->rtcp[l]);
+	}
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_conf(void **state)
+{
+	struct relay_conf c;
+	struct relay *r = NULL;
+
+	(void)state;
+	relay_conf_default(&c);
+	assert_int_equal(c.port_min, 10000);
+	assert_int_equal(c.port_max, 20000);
+	assert_int_equal(c.timeout_ms, 60000);
+	c.port_min = 10001;
+	assert_int_equal(relay_alloc(&r, &c), EINVAL);
+	c.port_min = 20000;
+	c.port_max = 10000;
+	assert_int_equal(relay_alloc(&r, &c), EINVAL);
+	c.port_min = 10000;
+	c.port_max = 10002;                    /* one pair only */
+	assert_int_equal(relay_alloc(&r, &c), EINVAL);
+	c.port_max = 20000;
+	c.threads = 0;
+	assert_int_equal(relay_alloc(&r, &c), EINVAL);
+	c.threads = RELAY_MAX_THREADS + 1;
+	assert_int_equal(relay_alloc(&r, &c), EINVAL);
+	assert_null(r);
+	assert_null(relay_free(NULL));
+}
+
+static void test_forward_both_ways(void **state)
+{
+	struct relay *r = mk_relay(0, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	struct sa from;
+	uint32_t ssrc = 0;
+	unsigned i, got;
+
+	(void)state;
+	call_open(&c, r, false);
+	/* A → B, RTP: arrives from B's relay port */
+	for (i = 0; i < 10; i++)
+		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)i, 0xa);
+	for (got = 0; got < 10; got++) {
+		assert_int_equal(recv_wait(c.rtp[1], 1000, &from, &ssrc), 172);
+		assert_int_equal(ssrc, 0xa);
+		assert_int_equal(port_of(&from), c.p[1].rtp);
+	}
+	/* B → A */
+	for (i = 0; i < 7; i++)
+		rtp(c.rtp[1], c.p[1].rtp, (uint16_t)i, 0xb);
+	for (got = 0; got < 7; got++) {
+		assert_int_equal(recv_wait(c.rtp[0], 1000, &from, &ssrc), 172);
+		assert_int_equal(ssrc, 0xb);
+		assert_int_equal(port_of(&from), c.p[0].rtp);
+	}
+	/* RTCP both ways, on the RTCP ports */
+	rtcp(c.rtcp[0], c.p[0].rtcp, 0xa);
+	assert_int_equal(recv_wait(c.rtcp[1], 1000, &from, NULL), 28);
+	assert_int_equal(port_of(&from), c.p[1].rtcp);
+	rtcp(c.rtcp[1], c.p[1].rtcp, 0xb);
+	assert_int_equal(recv_wait(c.rtcp[0], 1000, &from, NULL), 28);
+	assert_int_equal(port_of(&from), c.p[0].rtcp);
+
+	counters(r, c.id, &ev);
+	assert_int_equal(ev.tag, 42);
+	assert_int_equal(ev.stats[0].in_pkts, 11);
+	assert_int_equal(ev.stats[0].in_bytes, 10 * 172 + 28);
+	assert_int_equal(ev.stats[0].out_pkts, 8);
+	assert_int_equal(ev.stats[1].in_pkts, 8);
+	assert_int_equal(ev.stats[1].out_pkts, 11);
+	assert_int_equal(ev.stats[0].rtp_expected, 10);
+	assert_int_equal(ev.stats[0].rtp_lost, 0);
+	assert_true(ev.stats[0].last_seen_ms > 0);
+	assert_int_equal(ev.stats[0].drop_source, 0);
+
+	/* destroy: final counters for the CDR */
+	assert_int_equal(relay_session_destroy(r, c.id), 0);
+	assert_true(wait_event(r, RELAY_EV_DESTROYED, c.id, 2000, &ev));
+	assert_int_equal(ev.stats[1].out_pkts, 11);
+	assert_int_equal(relay_session_destroy(r, c.id), ENOENT);
+	assert_int_equal(relay_session_query(r, c.id), ENOENT);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_loss_estimate(void **state)
+{
+	struct relay *r = mk_relay(1, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	unsigned i;
+
+	(void)state;
+	call_open(&c, r, false);
+	/* 100 packets with 10 missing, across the 16-bit wrap */
+	for (i = 0; i < 100; i++)
+		if (i % 10 != 5)
+			rtp(c.rtp[0], c.p[0].rtp, (uint16_t)(65500 + i), 7);
+	assert_int_equal(drain(c.rtp[1], 300), 90);
+	/* a new SSRC (e.g. DTMF from a pcap) starts a new run */
+	for (i = 0; i < 5; i++)
+		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)(1000 + 2 * i), 8);
+	assert_int_equal(drain(c.rtp[1], 300), 5);
+	counters(r, c.id, &ev);
+	assert_int_equal(ev.stats[0].rtp_expected, 100 + 9);
+	assert_int_equal(ev.stats[0].rtp_lost, 10 + 4);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_latching(void **state)
+{
+	struct relay *r = mk_relay(2, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	struct sa other_a, from;
+	uint32_t ssrc = 0;
+	int other;
+
+	(void)state;
+	call_open(&c, r, true);
+	/* B speaks first: A's SDP address (private) gets it, A nothing */
+	rtp(c.rtp[1], c.p[1].rtp, 1, 0xb);
+	assert_int_equal(recv_wait(c.rtp[0], 200, NULL, NULL), -1);
+	/* A's first packet: latched onto its real (public) address */
+	rtp(c.rtp[0], c.p[0].rtp, 1, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, &ssrc), 172);
+	assert_int_equal(ssrc, 0xa);
+	assert_true(wait_event(r, RELAY_EV_LATCHED, c.id, 1000, &ev));
+	assert_int_equal(ev.leg, RELAY_LEG_A);
+	assert_false(ev.rtcp);
+	assert_int_equal(port_of(&ev.addr), port_of(&c.a_rtp[0]));
+	/* now B reaches A */
+	rtp(c.rtp[1], c.p[1].rtp, 2, 0xb);
+	assert_int_equal(recv_wait(c.rtp[0], 1000, &from, &ssrc), 172);
+	assert_int_equal(port_of(&from), c.p[0].rtp);
+	/* RTCP latches on its own */
+	rtcp(c.rtcp[0], c.p[0].rtcp, 0xa);
+	assert_int_equal(recv_wait(c.rtcp[1], 1000, NULL, NULL), 28);
+	rtcp(c.rtcp[1], c.p[1].rtcp, 0xb);
+	assert_int_equal(recv_wait(c.rtcp[0], 1000, NULL, NULL), 28);
+
+	/* strict source: another port of the same host is refused */
+	other = phone("127.0.0.1", &other_a);
+	rtp(other, c.p[0].rtp, 3, 0xee);
+	assert_int_equal(recv_wait(c.rtp[1], 200, NULL, NULL), -1);
+	counters(r, c.id, &ev);
+	assert_int_equal(ev.stats[0].drop_source, 1);
+	assert_int_equal(port_of(&ev.stats[0].rtp_src), port_of(&c.a_rtp[0]));
+	/* a new SDP for the latched leg does not move it */
+	set_leg(r, c.id, RELAY_LEG_A, &other_a, NULL, true, NULL);
+	rtp(other, c.p[0].rtp, 4, 0xee);
+	assert_int_equal(recv_wait(c.rtp[1], 200, NULL, NULL), -1);
+	rtp(c.rtp[0], c.p[0].rtp, 5, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	close(other);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_latch_from(void **state)
+{
+	struct relay *r = mk_relay(3, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	struct sa good_a;
+	int good;
+	uint32_t ssrc = 0;
+
+	(void)state;
+	call_open(&c, r, false);
+	/* A is behind NAT and its SIP came from 127.0.0.2: only that
+	 * address may latch, whatever reaches the port first */
+	set_leg(r, c.id, RELAY_LEG_A, NULL, NULL, true, "127.0.0.2");
+	rtp(c.rtp[0], c.p[0].rtp, 1, 0xee);          /* from 127.0.0.1 */
+	assert_int_equal(recv_wait(c.rtp[1], 200, NULL, NULL), -1);
+	good = phone("127.0.0.2", &good_a);
+	rtp(good, c.p[0].rtp, 2, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, &ssrc), 172);
+	assert_int_equal(ssrc, 0xa);
+	counters(r, c.id, &ev);
+	assert_int_equal(ev.stats[0].drop_source, 1);
+	assert_true(ev.stats[0].rtp_src.u.in.sin_addr.s_addr ==
+		    good_a.u.in.sin_addr.s_addr);
+	close(good);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_spray_dropped(void **state)
+{
+	struct relay *r = mk_relay(4, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	struct sa atk_a;
+	int atk;
+	unsigned i, k, got_a = 0, got_b = 0;
+	uint16_t ports[4];
+
+	(void)state;
+	call_open(&c, r, true);
+	/* the call's audio starts: A latches */
+	rtp(c.rtp[0], c.p[0].rtp, 0, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	ports[0] = c.p[0].rtp;
+	ports[1] = c.p[0].rtcp;
+	ports[2] = c.p[1].rtp;
+	ports[3] = c.p[1].rtcp;
+	atk = phone("127.0.0.3", &atk_a);
+	for (i = 1; i <= 50; i++) {
+		/* a third address sprays every port of the session, and
+		 * the rest of the range, in between real audio */
+		for (k = 0; k < 4; k++) {
+			uint8_t p[172] = {0x80, 8};
+
+			p[11] = 0x66;
+			send_to(atk, p, sizeof(p), "127.0.0.1", ports[k]);
+		}
+		send_to(atk, "x", 1, "127.0.0.1", (uint16_t)(c.p[1].rtcp + 1));
+		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)i, 0xa);
+		rtp(c.rtp[1], c.p[1].rtp, (uint16_t)i, 0xb);
+	}
+	for (;;) {
+		uint32_t ssrc = 0;
+
+		if (recv_wait(c.rtp[1], 300, NULL, &ssrc) < 0)
+			break;
+		assert_int_equal(ssrc, 0xa);
+		got_b++;
+	}
+	for (;;) {
+		uint32_t ssrc = 0;
+
+		if (recv_wait(c.rtp[0], 300, NULL, &ssrc) < 0)
+			break;
+		assert_int_equal(ssrc, 0xb);
+		got_a++;
+	}
+	assert_int_equal(got_b, 50);
+	assert_int_equal(got_a, 50);
+	assert_int_equal(drain(c.rtcp[0], 50), 0);
+	assert_int_equal(drain(c.rtcp[1], 50), 0);
+	counters(r, c.id, &ev);
+	assert_int_equal(ev.stats[0].drop_source, 100);
+	assert_int_equal(ev.stats[1].drop_source, 100);
+	assert_int_equal(ev.stats[0].in_pkts, 51);
+	assert_int_equal(ev.stats[1].out_pkts, 51);
+	/* the owner heard of it, with the attacker's address */
+	assert_true(wait_event(r, RELAY_EV_STRICT_DROP, c.id, 1000, &ev));
+	assert_true(ev.addr.u.in.sin_addr.s_addr == atk_a.u.in.sin_addr.s_addr);
+	close(atk);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_relearn_window(void **state)
+{
+	struct relay *r = mk_relay(5, 4, 1);
+	struct call c;
+	struct sa moved_a, from;
+	int moved, late;
+	struct timespec wait = {0, 400 * 1000000};
+
+	(void)state;
+	call_open(&c, r, true);
+	rtp(c.rtp[0], c.p[0].rtp, 0, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	/* the phone moves (new NAT binding): refused until a new
+	 * offer/answer opens the window */
+	moved = phone("127.0.0.1", &moved_a);
+	rtp(moved, c.p[0].rtp, 1, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 200, NULL, NULL), -1);
+	assert_int_equal(relay_leg_relearn(r, c.id, RELAY_LEG_A), 0);
+	rtp(moved, c.p[0].rtp, 2, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	/* B's audio now goes to the new address, not the old one */
+	rtp(c.rtp[1], c.p[1].rtp, 1, 0xb);
+	assert_int_equal(recv_wait(moved, 1000, &from, NULL), 172);
+	assert_int_equal(recv_wait(c.rtp[0], 100, NULL, NULL), -1);
+	/* the old address is now a stranger */
+	rtp(c.rtp[0], c.p[0].rtp, 3, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 200, NULL, NULL), -1);
+	/* a second window that nobody uses closes: a late mover is refused */
+	assert_int_equal(relay_leg_relearn(r, c.id, RELAY_LEG_A), 0);
+	nanosleep(&wait, NULL);
+	late = phone("127.0.0.1", NULL);
+	rtp(late, c.p[0].rtp, 4, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 200, NULL, NULL), -1);
+	rtp(moved, c.p[0].rtp, 5, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	/* non-nat legs have no window to open */
+	assert_int_equal(relay_leg_relearn(r, 0xdead, RELAY_LEG_A), ENOENT);
+	close(late);
+	close(moved);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_timeout_and_hold(void **state)
+{
+	struct relay *r = mk_relay(6, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	struct timespec t0, t1;
+	long ms;
+
+	(void)state;
+	call_open(&c, r, false);
+	rtp(c.rtp[0], c.p[0].rtp, 0, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(wait_event(r, RELAY_EV_TIMEOUT, c.id, 3000, &ev));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 250 && ms < 1500);
+	assert_int_equal(ev.tag, 42);
+	/* once per idle period */
+	assert_false(wait_event(r, RELAY_EV_TIMEOUT, c.id, 600, NULL));
+	/* media again, then hold: no timeout however long */
+	rtp(c.rtp[0], c.p[0].rtp, 1, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	assert_int_equal(relay_session_hold(r, c.id, true), 0);
+	assert_false(wait_event(r, RELAY_EV_TIMEOUT, c.id, 900, NULL));
+	/* resume: the clock starts again */
+	assert_int_equal(relay_session_hold(r, c.id, false), 0);
+	assert_true(wait_event(r, RELAY_EV_TIMEOUT, c.id, 3000, NULL));
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_malformed(void **state)
+{
+	struct relay *r = mk_relay(7, 4, 1);
+	struct relay_event ev;
+	struct call c;
+	uint8_t big[2000], p[64];
+	unsigned i, bad = 0;
+
+	(void)state;
+	call_open(&c, r, false);
+	memset(big, 0, sizeof(big));
+	big[0] = 0x80;
+	send_to(c.rtp[0], big, sizeof(big), "127.0.0.1", c.p[0].rtp); bad++;
+	send_to(c.rtp[0], big, RELAY_MAX_PKT + 1, "127.0.0.1", c.p[0].rtp); bad++;
+	send_to(c.rtp[0], big, 11, "127.0.0.1", c.p[0].rtp); bad++;   /* short */
+	send_to(c.rtp[0], big, 0, "127.0.0.1", c.p[0].rtp); bad++;    /* empty */
+	memset(p, 0, sizeof(p));
+	p[0] = 0x40;                                                  /* v1 */
+	send_to(c.rtp[0], p, 40, "127.0.0.1", c.p[0].rtp); bad++;
+	p[0] = 0x8f;                       /* 15 CSRCs in 40 bytes */
+	send_to(c.rtp[0], p, 40, "127.0.0.1", c.p[0].rtp); bad++;
+	p[0] = 0x80;
+	p[1] = 8;                          /* RTP on the RTCP port */
+	send_to(c.rtcp[0], p, 40, "127.0.0.1", c.p[0].rtcp); bad++;
+	p[1] = 200;
+	send_to(c.rtcp[0], p, 7, "127.0.0.1", c.p[0].rtcp); bad++;   /* short */
+	/* random garbage from the right source: dropped or relayed, never a
+	 * crash */
+	srand(11);
+	for (i = 0; i < 2000; i++) {
+		size_t len = (size_t)(rand() % (int)sizeof(p));
+		unsigned j;
+
+		for (j = 0; j < len; j++)
+			p[j] = (uint8_t)rand();
+		send_to(c.rtp[0], p, len, "127.0.0.1", c.p[0].rtp);
+		if (i % 50 == 0) {
+			struct timespec ms1 = {0, 1000000};
+
+			nanosleep(&ms1, NULL);   /* no kernel drop */
+			(void)drain(c.rtp[1], 0);
+		}
+	}
+	(void)drain(c.rtp[1], 200);
+	/* the exact edge passes: 1500 bytes, 12-byte RTP header */
+	big[1] = 8;
+	send_to(c.rtp[0], big, RELAY_MAX_PKT, "127.0.0.1", c.p[0].rtp);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), RELAY_MAX_PKT);
+	send_to(c.rtp[0], big, 12, "127.0.0.1", c.p[0].rtp);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 12);
+	counters(r, c.id, &ev);
+	assert_true(ev.stats[0].drop_malformed >= bad);
+	assert_int_equal(ev.stats[0].in_pkts + ev.stats[0].drop_malformed,
+			 2000 + bad + 2);
+	call_close(&c);
+	relay_free(r);
+}
+
+static void test_exhaustion_and_free(void **state)
+{
+	struct relay *r = mk_relay(8, 4, 2);   /* 4 pairs = 2 sessions */
+	struct relay_ports p1[2], p2[2], p3[2];
+	uint32_t id1, id2, id3;
+	unsigned total, nfree;
+	struct sa a;
+	int fd;
+
+	(void)state;
+	relay_ports_count(r, &total, &nfree);
+	assert_int_equal(total, 4);
+	assert_int_equal(nfree, 4);
+	assert_int_equal(relay_session_create(r, 1, &id1, p1), 0);
+	assert_int_equal(relay_session_create(r, 2, &id2, p2), 0);
+	relay_ports_count(r, &total, &nfree);
+	assert_int_equal(nfree, 0);
+	/* full: a clear error, nothing half-made */
+	assert_int_equal(relay_session_create(r, 3, &id3, p3), ENOSPC);
+	/* destroy frees the ports at once... */
+	assert_int_equal(relay_session_destroy(r, id1), 0);
+	relay_ports_count(r, &total, &nfree);
+	assert_int_equal(nfree, 2);
+	/* ...and the sockets are closed when the event arrives */
+	assert_true(wait_event(r, RELAY_EV_DESTROYED, id1, 2000, NULL));
+	a = ip4("127.0.0.1", p1[0].rtp);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(fd, &a.u.sa, a.len), 0);
+	close(fd);
+	assert_int_equal(relay_session_create(r, 3, &id3, p3), 0);
+	assert_true(id3 != id1);
+	assert_int_equal(relay_session_destroy(r, id1), ENOENT);
+	assert_int_equal(relay_session_destroy(r, id2), 0);
+	assert_int_equal(relay_session_destroy(r, id3), 0);
+	relay_ports_count(r, &total, &nfree);
+	assert_int_equal(nfree, 4);
+	relay_free(r);
+}
+
+static void test_two_instances_threads(void **state)
+{
+	struct relay *r1 = mk_relay(9, 8, 2);
+	struct relay *r2 = mk_relay(10, 8, 1);
+	struct call c[4];
+	unsigned i;
+	uint64_t cpu = 0;
+
+	(void)state;
+	/* two relays, own ranges; r1's sessions spread on two threads */
+	call_open(&c[0], r1, false);
+	call_open(&c[1], r1, false);
+	call_open(&c[2], r2, false);
+	call_open(&c[3], r2, true);
+	for (i = 0; i < 4; i++) {
+		uint16_t lo = range_base(i < 2 ? 9 : 10);
+
+		assert_true(c[i].p[0].rtp >= lo && c[i].p[1].rtcp < lo + 16);
+		rtp(c[i].rtp[0], c[i].p[0].rtp, 1, i);
+		assert_int_equal(recv_wait(c[i].rtp[1], 1000, NULL, NULL), 172);
+		rtp(c[i].rtp[1], c[i].p[1].rtp, 1, i);
+		assert_int_equal(recv_wait(c[i].rtp[0], 1000, NULL, NULL), 172);
+	}
+	assert_int_equal(relay_threads_cpu(r1, &cpu), 0);
+	/* free with live sessions closes everything */
+	for (i = 0; i < 4; i++)
+		call_close(&c[i]);
+	relay_free(r1);
+	relay_free(r2);
+}
+
+static void test_bad_args(void **state)
+{
+	struct relay *r = mk_relay(11, 4, 1);
+	struct relay_leg_conf lc;
+	struct relay_ports p[2];
+	uint32_t id;
+
+	(void)state;
+	assert_int_equal(relay_session_create(r, 1, &id, p), 0);
+	memset(&lc, 0, sizeof(lc));
+	lc.rtp.u.in6.sin6_family = AF_INET6;   /* not this relay's family */
+	lc.rtp.u.in6.sin6_port = htons(5000);
+	assert_int_equal(relay_leg_set(r, id, RELAY_LEG_A, &lc), EINVAL);
+	memset(&lc, 0, sizeof(lc));
+	assert_int_equal(relay_leg_set(r, id, (enum relay_leg)2, &lc), EINVAL);
+	assert_int_equal(relay_leg_set(r, id, RELAY_LEG_A, NULL), EINVAL);
+	assert_int_equal(relay_leg_set(r, id ^ 0x10000, RELAY_LEG_A, &lc),
+			 ENOENT);
+	assert_int_equal(relay_leg_set(r, id, RELAY_LEG_A, &lc), 0);
+	assert_int_equal(relay_session_hold(r, 0, true), ENOENT);
+	assert_int_equal(relay_session_create(NULL, 1, &id, p), EINVAL);
+	relay_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_forward_both_ways),
+		cmocka_unit_test(test_loss_estimate),
+		cmocka_unit_test(test_latching),
+		cmocka_unit_test(test_latch_from),
+		cmocka_unit_test(test_spray_dropped),
+		cmocka_unit_test(test_relearn_window),
+		cmocka_unit_test(test_timeout_and_hold),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_exhaustion_and_free),
+		cmocka_unit_test(test_two_instances_threads),
+		cmocka_unit_test(test_bad_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
