@@ -471,15 +471,24 @@ static void test_spray_dropped(void **state)
 	ports[3] = c.p[1].rtcp;
 	atk = phone("127.0.0.3", &atk_a);
 	for (i = 1; i <= 50; i++) {
-		/* a third address sprays every port of the session, and
-		 * the rest of the range, in between real audio */
+		/* a third address sprays every port of the session (RTP
+		 * and RTCP-looking packets), and the whole range, in
+		 * between real audio */
 		for (k = 0; k < 4; k++) {
 			uint8_t p[172] = {0x80, 8};
 
+			p[1] = k % 2 ? 200 : 8;
 			p[11] = 0x66;
 			send_to(atk, p, sizeof(p), "127.0.0.1", ports[k]);
 		}
-		send_to(atk, "x", 1, "127.0.0.1", (uint16_t)(c.p[1].rtcp + 1));
+		for (k = 0; k < 8; k++) {
+			uint16_t port = (uint16_t)(range_base(4) + k);
+
+			if (port != ports[0] && port != ports[1] &&
+			    port != ports[2] && port != ports[3])
+				send_to(atk, "\x80\x08 spray", 12, "127.0.0.1",
+					port);
+		}
 		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)i, 0xa);
 		rtp(c.rtp[1], c.p[1].rtp, (uint16_t)i, 0xb);
 	}
