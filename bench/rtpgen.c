@@ -368,14 +368,18 @@ static void *sender(void *arg)
 	uint64_t start = mono_ns() + 100000000ull, end, now;
 	unsigned cur = 0, i, nfds = 2 * G.socks;
 
+	const unsigned socks = G.socks, nst = G.nstreams;
+
 	(void)arg;
+	if (!nst || !socks)
+		return NULL;
 	for (i = 0; i < G.socks; i++) {
 		qfd[2 * i] = G.afd[i];
 		qfd[2 * i + 1] = G.bfd[i];
 	}
 	end = start + (uint64_t)G.seconds * 1000000000ull;
 	for (i = 0; i < G.nstreams; i++)
-		G.st[i].due = start + (uint64_t)i * PERIOD / G.nstreams;
+		G.st[i].due = start + (uint64_t)i * PERIOD / nst;
 	while ((now = mono_ns()) < end) {
 		struct timespec ts;
 		uint64_t wake;
@@ -386,7 +390,7 @@ static void *sender(void *arg)
 		stamp = real_ns();
 		while (G.st[cur].due <= now && n < G.nstreams) {
 			struct stream *s = &G.st[cur];
-			unsigned q = (cur % 2) + 2 * ((cur / 2) % G.socks);
+			unsigned q = (cur % 2) + 2 * ((cur / 2) % socks);
 			uint8_t *p = s->pkt;
 
 			p[0] = 0x80;

@@ -106,6 +106,8 @@ static ssize_t recv_wait(int fd, int ms, struct sa *from, uint32_t *ssrc)
 	socklen_t len = sizeof(a.u);
 	ssize_t n;
 
+	if (from)
+		memset(from, 0, sizeof(*from));
 	if (poll(&pfd, 1, ms) != 1)
 		return -1;
 	memset(&a, 0, sizeof(a));
@@ -484,10 +486,11 @@ static void test_spray_dropped(void **state)
 		for (k = 0; k < 8; k++) {
 			uint16_t port = (uint16_t)(range_base(4) + k);
 
+			uint8_t p[12] = {0x80, 8};
+
 			if (port != ports[0] && port != ports[1] &&
 			    port != ports[2] && port != ports[3])
-				send_to(atk, "\x80\x08 spray", 12, "127.0.0.1",
-					port);
+				send_to(atk, p, sizeof(p), "127.0.0.1", port);
 		}
 		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)i, 0xa);
 		rtp(c.rtp[1], c.p[1].rtp, (uint16_t)i, 0xb);
