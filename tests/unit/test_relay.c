@@ -26,7 +26,8 @@
  * run at once on this machine */
 static uint16_t range_base(unsigned slot)
 {
-	return (uint16_t)(40000 + ((unsigned)getpid() % 400) * 40 + slot * 8);
+	/* 13 slots of 8 ports in a block of 120 per process */
+	return (uint16_t)(40000 + ((unsigned)getpid() % 200) * 120 + slot * 8);
 }
 
 static struct sa ip4(const char *ip, uint16_t port)
@@ -755,6 +756,58 @@ static void test_bad_args(void **state)
 	relay_free(r);
 }
 
+/* One relay serves one family: an IPv6 relay on ::1 forwards between
+ * IPv6 phones and refuses an IPv4 address for a leg. */
+static void test_ipv6(void **state)
+{
+	struct relay_conf c;
+	struct relay *r = NULL;
+	struct relay_leg_conf lc;
+	struct relay_ports p[2];
+	struct sockaddr_in6 a6[2];
+	uint8_t pkt[172] = {0x80, 8};
+	uint32_t id;
+	int fd[2];
+	unsigned l;
+
+	(void)state;
+	relay_conf_default(&c);
+	memset(&c.local, 0, sizeof(c.local));
+	c.local.u.in6.sin6_family = AF_INET6;
+	c.local.u.in6.sin6_addr = in6addr_loopback;
+	c.port_min = range_base(12);
+	c.port_max = (uint16_t)(c.port_min + 7);
+	assert_int_equal(relay_alloc(&r, &c), 0);
+	assert_int_equal(relay_session_create(r, 6, &id, p), 0);
+	for (l = 0; l < 2; l++) {
+		socklen_t len = sizeof(a6[l]);
+
+		fd[l] = socket(AF_INET6, SOCK_DGRAM, 0);
+		memset(&a6[l], 0, sizeof(a6[l]));
+		a6[l].sin6_family = AF_INET6;
+		a6[l].sin6_addr = in6addr_loopback;
+		assert_int_equal(bind(fd[l], (struct sockaddr *)&a6[l],
+				      sizeof(a6[l])), 0);
+		assert_int_equal(getsockname(fd[l], (struct sockaddr *)&a6[l],
+					     &len), 0);
+		memset(&lc, 0, sizeof(lc));
+		memcpy(&lc.rtp.u.in6, &a6[l], sizeof(a6[l]));
+		lc.rtp.len = sizeof(a6[l]);
+		assert_int_equal(relay_leg_set(r, id, (enum relay_leg)l, &lc), 0);
+	}
+	a6[0].sin6_port = htons(p[0].rtp);
+	assert_int_equal(sendto(fd[0], pkt, sizeof(pkt), 0,
+				(struct sockaddr *)&a6[0], sizeof(a6[0])),
+			 (ssize_t)sizeof(pkt));
+	assert_int_equal(recv_wait(fd[1], 1000, NULL, NULL), 172);
+	memset(&lc, 0, sizeof(lc));
+	lc.rtp = ip4("127.0.0.1", 5000);
+	assert_int_equal(relay_leg_set(r, id, RELAY_LEG_A, &lc), EINVAL);
+	close(fd[0]);
+	close(fd[1]);
+	relay_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -770,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_exhaustion_and_free),
 		cmocka_unit_test(test_two_instances_threads),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
