@@ -30,13 +30,19 @@ trap stop_rtpe EXIT
 if command -v rtpengine >/dev/null; then
 	# user space only (--table=-1), no config file, deleted calls freed
 	# at once so that runs do not exhaust the range
-	rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
+	# setsid: a session (scheduler autogroup) of its own, as a daemon
+	# has and as rtpgen gives our relay
+	setsid rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
 		--listen-ng=$NG --listen-cli=127.0.0.1:22234 \
 		--port-min=40000 --port-max=49999 --delete-delay=0 \
 		--foreground --log-stderr --log-level=4 \
 		--num-threads="$RTPE_THREADS" >"$OUT/rtpengine.log" 2>&1 &
 	RTPE_PID=$!
 	sleep 1
+	# setsid forks when it leads its process group: take the child then
+	if [ "$(cat /proc/$RTPE_PID/comm 2>/dev/null)" != rtpengine ]; then
+		RTPE_PID=$(pgrep -P "$RTPE_PID" | head -1)
+	fi
 	kill -0 "$RTPE_PID" || { echo "rtpengine did not start"; RTPE_PID=; }
 else
 	echo "rtpengine not installed (apt-get install rtpengine-daemon): bulwark only"

@@ -285,6 +285,10 @@ static void relay_fork(void)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
+		/* a session (hence a scheduler autogroup) of its own, as a
+		 * daemon has: the relay does not share the generator's CPU
+		 * share (bench_relay.sh starts rtpengine the same way) */
+		(void)setsid();
 		close(up[0]);
 		close(down[1]);
 		relay_child(up[1], down[0]);
