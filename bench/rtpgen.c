@@ -35,6 +35,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <re_types.h>
+#include <re_sa.h>
+
 #include "media/relay.h"
 
 #define PKT      172

@@ -8,6 +8,10 @@
  * threads; the media threads answer with events the owner drains from
  * relay_event_fd(). No session structure is ever shared between threads.
  *
+ * Include the libre headers first (re_types.h and re_sa.h, or re.h, or
+ * registrar/registrar.h which brings them): libre's headers have no
+ * include guards, so this one does not include them itself.
+ *
  * Threading: every function here must be called from one thread, the
  * owner's (the SIP loop), except relay_threads_cpu(). See
  * docs/internals/relay.md for the rules (latching, strict source, the
@@ -19,8 +23,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <re_types.h>
-#include <re_sa.h>
 
 struct relay;
 

@@ -8,6 +8,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <re_types.h>
+#include <re_sa.h>
+
 #include "media/relay.h"
 
 /* ---- port pool (ports.c): owner thread only ---------------------------- */

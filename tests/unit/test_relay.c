@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include <re.h>
+
 #include "media/relay.h"
 
 /* a range of our own per process: several test runs (plain, ASan) may
@@ -808,6 +810,77 @@ static void test_ipv6(void **state)
 	relay_free(r);
 }
 
+/* The owner's side in libre's loop, as the SIP loop wires it: the event
+ * fd under fd_listen, events drained in its handler. */
+struct loopctx {
+	struct relay *r;
+	uint32_t id;
+	bool destroyed, timed_out;
+	uint64_t b_out;
+};
+
+static void loop_event(const struct relay_event *ev, void *arg)
+{
+	struct loopctx *x = arg;
+
+	if (ev->id != x->id)
+		return;
+	if (ev->type == RELAY_EV_TIMEOUT) {
+		/* the owner ends the call */
+		x->timed_out = true;
+		assert_int_equal(relay_session_destroy(x->r, x->id), 0);
+	} else if (ev->type == RELAY_EV_DESTROYED) {
+		x->destroyed = true;
+		x->b_out = ev->stats[1].out_pkts;
+		re_cancel();
+	}
+}
+
+static void loop_ready(int flags, void *arg)
+{
+	struct loopctx *x = arg;
+
+	(void)flags;
+	relay_events_poll(x->r, loop_event, x, 256);
+}
+
+static void loop_guard(void *arg)
+{
+	(void)arg;
+	re_cancel();                      /* never hang the test */
+}
+
+static void test_libre_loop(void **state)
+{
+	struct relay *r = mk_relay(1, 4, 1);
+	struct loopctx x;
+	struct tmr guard;
+	struct call c;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(libre_init(), 0);
+	tmr_init(&guard);
+	call_open(&c, r, false);
+	x.r = r;
+	x.id = c.id;
+	rtp(c.rtp[0], c.p[0].rtp, 1, 0xa);
+	assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, NULL), 172);
+	assert_int_equal(fd_listen(relay_event_fd(r), FD_READ, loop_ready, &x),
+			 0);
+	tmr_start(&guard, 5000, loop_guard, NULL);
+	/* silence: timeout (300 ms) → destroy → destroyed, all in the loop */
+	assert_int_equal(re_main(NULL), 0);
+	assert_true(x.timed_out);
+	assert_true(x.destroyed);
+	assert_int_equal(x.b_out, 1);
+	tmr_cancel(&guard);
+	fd_close(relay_event_fd(r));
+	libre_close();
+	call_close(&c);
+	relay_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_two_instances_threads),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_libre_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
