@@ -28,6 +28,7 @@
 #include "policy/policy.h"
 #include "sip/sipd.h"
 #include "store/health.h"
+#include "store/publish.h"
 #include "store/store.h"
 
 static struct timespec started;
@@ -755,7 +756,7 @@ static void commit_post(struct daemon *d, const struct api_req *req,
 		return;
 	}
 	if (!dry && snap) {
-		daemon_publish_snapshot(snap);
+		store_publish(snap);
 		/* the sections this commit changed, as the store wrote them */
 		services_committed(d->services,
 				   json_object_get(result, "sections"));

@@ -25,6 +25,7 @@
 #include "daemon/daemon.h"
 #include "daemon/services.h"
 #include "firewall/firewall.h"
+#include "store/publish.h"
 #include "store/store.h"
 
 static int status_of(int err)
@@ -270,7 +271,7 @@ static void wiz_apply(struct daemon *d, const struct api_req *req,
 		goto out;
 	}
 	if (snap) {
-		daemon_publish_snapshot(snap);
+		store_publish(snap);
 		services_committed(d->services,
 				   json_object_get(result, "sections"));
 	}

@@ -19,7 +19,6 @@ struct registrar;
 struct guard;
 struct firewall;
 struct services;
-struct snapshot;
 
 struct daemon {
 	const char *data_dir;
@@ -43,8 +42,5 @@ int loop_call(void (*fn)(void *arg), void *arg);
 /* Queue fn(arg) on the loop thread without waiting. fn owns arg. Returns 0
  * or an errno code (fn not run; arg still the caller's). */
 int loop_post(void (*fn)(void *arg), void *arg);
-
-/* Hand a freshly committed snapshot to the data plane (takes ownership). */
-int daemon_publish_snapshot(struct snapshot *snap);
 
 #endif

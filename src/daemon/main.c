@@ -40,6 +40,8 @@
 #include "firewall/firewall.h"
 #include "guard/guard.h"
 #include "sip/sipd.h"
+#include "store/publish.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 
 #ifndef BULWARK_SHARE_DIR
@@ -248,31 +250,16 @@ static int reset_admin(const struct opts *o)
 	return 0;
 }
 
-static void apply_on_loop(void *arg)
+/* The data plane's subscribers to each committed snapshot (loop thread;
+ * store/publish.h). The guard reads it during the call; sipd keeps it. */
+static void guard_on_snapshot(void *arg, struct snapshot *snap)
 {
-	struct snapshot *snap = arg;
-	struct daemon *d = daemon_ctx;
-	unsigned long long version = snap->version;
-
-	if (d && d->guard)
-		guard_apply_snapshot(d->guard, snap);
-	if (d && d->sipd)
-		sipd_apply_snapshot(d->sipd, snap);
-	else
-		snapshot_free(snap);
-	log_info("daemon", "configuration version %llu applied", version);
+	guard_apply_snapshot(arg, snap);
 }
 
-int daemon_publish_snapshot(struct snapshot *snap)
+static void sipd_on_snapshot(void *arg, struct snapshot *snap)
 {
-	int err;
-
-	if (!snap)
-		return EINVAL;
-	err = loop_post(apply_on_loop, snap);
-	if (err)
-		snapshot_free(snap);
-	return err;
+	sipd_apply_snapshot(arg, snapshot_ref(snap));
 }
 
 static void on_signal(int sig)
@@ -463,6 +450,7 @@ int main(int argc, char **argv)
 		log_err("daemon", "loop message queue: %s", strerror(err));
 		goto out;
 	}
+	store_publish_init(loop_post);
 	{
 		struct guard_conf gc = { .data_dir = o.data,
 					 .db_path = store_db_path(d->store),
@@ -494,6 +482,15 @@ int main(int argc, char **argv)
 			log_err("daemon", "registrar: %s", strerror(err));
 			goto out;
 		}
+	}
+	err = 0;
+	if (d->guard)
+		err = store_subscribe("guard", guard_on_snapshot, d->guard);
+	if (!err)
+		err = store_subscribe("sip", sipd_on_snapshot, d->sipd);
+	if (err) {
+		log_err("daemon", "snapshot subscribers: %s", strerror(err));
+		goto out;
 	}
 	err = firewall_alloc(&d->firewall, d->store, o.data);
 	if (err) {
@@ -589,6 +586,7 @@ int main(int argc, char **argv)
 out:
 	loop_shutdown();
 	api_stop(api);
+	store_publish_reset();
 	services_close(d->services);
 	firewall_close(d->firewall);
 	registrar_close(d->registrar);

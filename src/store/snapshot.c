@@ -116,6 +116,7 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 
 	if (!sn)
 		return ENOMEM;
+	atomic_init(&sn->refs, 1);
 	sn->version = version;
 	store_realm_from(sections, sn->realm, sizeof(sn->realm));
 	store_policy_from(json_object_get(sections, "policy"), &sn->policy);
@@ -230,11 +231,28 @@ const json_t *snapshot_section(const struct snapshot *s, const char *name)
 	return empty_obj;
 }
 
-void snapshot_free(struct snapshot *s)
+struct snapshot *snapshot_ref(struct snapshot *s)
 {
-	if (!s)
-		return;
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+struct snapshot *snapshot_deref(struct snapshot *s)
+{
+	/* A snapshot built by hand (tests, fuzz: calloc) starts at 0 refs:
+	 * it is freed by its first deref, like one at 1. acq_rel: every
+	 * holder's reads happen before the free. */
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1,
+					    memory_order_acq_rel) > 1)
+		return NULL;
 	json_decref(s->sections);
 	free(s->ext);
 	free(s);
+	return NULL;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	(void)snapshot_deref(s);
 }

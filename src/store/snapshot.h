@@ -3,16 +3,24 @@
  * that the data plane reads.
  *
  * Built by the store (control plane) after each commit and at start, then
- * handed whole to the data-plane loop (loop_post), which swaps one pointer.
- * Nothing in it is shared with the thread that built it: it is allocated
- * with malloc (not libre mem) and owns deep copies of everything, so the
- * loop can free it. Never modified after it is built.
+ * handed to the data plane by store_publish() (store/publish.h): every
+ * subscriber that keeps it takes a reference. Nothing in it is shared with
+ * the thread that built it: it is allocated with malloc (not libre mem)
+ * and owns deep copies of everything. Never modified after it is built,
+ * so any thread may read it while it holds a reference.
+ *
+ * Lifetime: the builder holds the first reference; snapshot_ref() adds
+ * one, snapshot_deref() drops one and frees with the last. The count is
+ * atomic (a long call may keep the snapshot it started with while the
+ * loop moves on; the control plane may drop its reference on its own
+ * thread). docs/internals/loop.md.
  */
 #ifndef BULWARK_SNAPSHOT_H
 #define BULWARK_SNAPSHOT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -42,6 +50,7 @@ struct snap_ext {
 };
 
 struct snapshot {
+	atomic_uint refs;         /* references held; 0 or 1 = the last one */
 	uint64_t version;         /* commit number, 0 = nothing committed */
 	char realm[64];           /* sip.realm */
 	size_t n_ext;
@@ -60,7 +69,14 @@ const struct snap_ext *snapshot_find(const struct snapshot *s,
  * object if absent). */
 const json_t *snapshot_section(const struct snapshot *s, const char *name);
 
-/* Free; NULL-safe. */
+/* One more reference to s (any thread). Returns s; NULL-safe. */
+struct snapshot *snapshot_ref(struct snapshot *s);
+
+/* Drop one reference (any thread); the last one frees. Returns NULL, so
+ * that `p = snapshot_deref(p)` clears the holder's pointer. NULL-safe. */
+struct snapshot *snapshot_deref(struct snapshot *s);
+
+/* snapshot_deref() for a holder that does not keep the pointer. */
 void snapshot_free(struct snapshot *s);
 
 #endif
