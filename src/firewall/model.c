@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/sip_settings.h"
 #include "firewall/fw.h"
 
 /* The catalogue (STYLE.md: one table feeds everything — the section keys,
@@ -377,19 +378,21 @@ void firewall_ports_resolve(const json_t *sip, const json_t *sec,
 			    struct fw_ports *p)
 {
 	uint16_t lp = addr_port(sip_listen), hp = addr_port(http_addr);
+	struct sip_settings ss;   /* the ports' one definition */
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	p->lo[FW_PORT_SIP_UDP] = port_or(sec_int(sip, "udp_port", 5060), 5060);
-	p->lo[FW_PORT_SIP_TCP] = port_or(sec_int(sip, "tcp_port", 5060), 5060);
-	p->lo[FW_PORT_SIP_TLS] = port_or(sec_int(sip, "tls_port", 5061), 5061);
+	sip_settings_decode(sip, &ss);
+	p->lo[FW_PORT_SIP_UDP] = ss.udp_port;
+	p->lo[FW_PORT_SIP_TCP] = ss.tcp_port;
+	p->lo[FW_PORT_SIP_TLS] = ss.tls_port;
 	if (lp) {
 		/* --sip ADDR:PORT serves UDP and TCP on that port */
 		p->lo[FW_PORT_SIP_UDP] = lp;
 		p->lo[FW_PORT_SIP_TCP] = lp;
 	}
-	p->lo[FW_PORT_RTP] = port_or(sec_int(sip, "rtp_start", 10000), 10000);
-	p->hi[FW_PORT_RTP] = port_or(sec_int(sip, "rtp_end", 20000), 20000);
+	p->lo[FW_PORT_RTP] = ss.rtp_start;
+	p->hi[FW_PORT_RTP] = ss.rtp_end;
 	if (p->hi[FW_PORT_RTP] < p->lo[FW_PORT_RTP])
 		p->hi[FW_PORT_RTP] = p->lo[FW_PORT_RTP];
 	p->lo[FW_PORT_ADMIN_HTTP] = hp ? hp :

@@ -16,6 +16,7 @@ struct re_printf;   /* re_tmr.h names it; re.h would clash with jansson */
 #include <re_tmr.h>
 
 #include "common/log.h"
+#include "common/sip_settings.h"
 #include "firewall/firewall.h"
 #include "guard/guard_int.h"
 #include "store/guard_db.h"
@@ -115,39 +116,24 @@ void guard_nft_setup(struct guard *g)
 	gworker_push(g->worker, j);
 }
 
-static unsigned sec_uint(const json_t *sec, const char *key, unsigned def)
-{
-	const json_t *v = json_object_get(sec, key);
-
-	if (json_is_integer(v) && json_integer_value(v) > 0 &&
-	    json_integer_value(v) < 65536)
-		return (unsigned)json_integer_value(v);
-	if (json_is_string(v)) {
-		long x = strtol(json_string_value(v), NULL, 10);
-		if (x > 0 && x < 65536)
-			return (unsigned)x;
-	}
-	return def;
-}
-
 /* The ban scope: SIP ports of the "sip" section, the --sip port, RTP. */
-static bool ports_from(struct guard *g, const json_t *sip)
+static bool ports_from(struct guard *g, const struct sip_settings *sip)
 {
 	unsigned p[8], n = 0, rs, re;
 	const char *colon;
 	bool changed;
 
-	p[n++] = sec_uint(sip, "udp_port", 5060);
-	p[n++] = sec_uint(sip, "tcp_port", 5060);
-	p[n++] = sec_uint(sip, "tls_port", 5061);
+	p[n++] = sip->udp_port;
+	p[n++] = sip->tcp_port;
+	p[n++] = sip->tls_port;
 	colon = strrchr(g->sip_listen, ':');
 	if (colon) {
 		long x = strtol(colon + 1, NULL, 10);
 		if (x > 0 && x < 65536)
 			p[n++] = (unsigned)x;
 	}
-	rs = sec_uint(sip, "rtp_start", 10000);
-	re = sec_uint(sip, "rtp_end", 20000);
+	rs = sip->rtp_start;
+	re = sip->rtp_end;
 	if (re < rs)
 		re = rs;
 	changed = n != g->n_ports || memcmp(p, g->ports, n * sizeof(*p)) ||
@@ -194,7 +180,7 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
 	guard_cfg_default(&c);
 	guard_cfg_load(&c, json_object_get(secs, "guard"));
 	trust_lan(&c, json_object_get(secs, "firewall"));
-	pc = ports_from(g, json_object_get(secs, "sip"));
+	pc = ports_from(g, snapshot_sip(snap));
 	if (pc && g->cfg.scope == c.scope && g->cfg.offload == c.offload) {
 		guard_set_cfg(g, &c);
 		guard_nft_setup(g);
@@ -320,7 +306,7 @@ int guard_alloc_clock(struct guard **gp, const struct guard_conf *conf,
 	if (conf && conf->sip_listen)
 		snprintf(g->sip_listen, sizeof(g->sip_listen), "%s",
 			 conf->sip_listen);
-	ports_from(g, NULL);
+	ports_from(g, sip_settings_default());
 	if (conf && (conf->data_dir || conf->db_path)) {
 		err = gworker_start(&g->worker, conf->data_dir, conf->db_path,
 				    g->cfg.offload);

@@ -120,6 +120,8 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 	sn->version = version;
 	store_realm_from(sections, sn->realm, sizeof(sn->realm));
 	store_policy_from(json_object_get(sections, "policy"), &sn->policy);
+	sip_settings_decode(json_object_get(sections, "sip"), &sn->sip);
+	sn->typed = true;
 	sn->sections = json_deep_copy(sections);
 	sn->ext = calloc(n + 1, sizeof(*sn->ext));
 	if (!sn->sections || !sn->ext) {
@@ -210,6 +212,11 @@ const struct snap_ext *snapshot_find(const struct snapshot *s,
 			hi = mid;
 	}
 	return NULL;
+}
+
+const struct sip_settings *snapshot_sip(const struct snapshot *s)
+{
+	return s && s->typed ? &s->sip : sip_settings_default();
 }
 
 static json_t *empty_obj;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "common/sip_settings.h"
 #include "policy/policy.h"
 
 enum snap_alg { SNAP_ALG_MD5 = 1u << 0, SNAP_ALG_SHA256 = 1u << 1 };
@@ -56,6 +57,10 @@ struct snapshot {
 	size_t n_ext;
 	struct snap_ext *ext;     /* sorted by number (strcmp) */
 	struct policy policy;
+	/* The settings sections the data plane reads, typed: decoded once
+	 * when the snapshot is built (the loop never parses JSON). */
+	bool typed;               /* false: built by hand (tests) */
+	struct sip_settings sip;
 	/* Deep copies of the running settings sections, owned, read-only.
 	 * Keys as each section's owner defines them. May be empty objects. */
 	json_t *sections;         /* {"sip":{...},"guard":{...},...} */
@@ -64,6 +69,10 @@ struct snapshot {
 /* Extension by number (not NUL-terminated: pointer + length), or NULL. */
 const struct snap_ext *snapshot_find(const struct snapshot *s,
 				     const char *num, size_t len);
+
+/* The "sip" section, typed (borrowed, never NULL): the defaults for a
+ * snapshot built by hand. */
+const struct sip_settings *snapshot_sip(const struct snapshot *s);
 
 /* A running settings section (borrowed reference, never NULL: an empty
  * object if absent). */
