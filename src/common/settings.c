@@ -3,6 +3,7 @@
  * settings table (settings.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,11 +103,37 @@ static void choices_text(const struct setting_def *d, char *buf, size_t sz)
 				      i ? ", " : "", d->choices[i]);
 }
 
-/* Text acceptable for d? 0, or EINVAL with one finding. */
+static void refuse(const struct settings_table *t,
+		   const struct setting_def *d, const char *field,
+		   const char *kind, struct report *r, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* One finding: the definition's own rule and sentence, or the section's
+ * standard ones. */
+static void refuse(const struct settings_table *t,
+		   const struct setting_def *d, const char *field,
+		   const char *kind, struct report *r, const char *fmt, ...)
+{
+	char rule[40];
+	va_list ap;
+
+	if (!r)
+		return;
+	if (d->rule && d->msg) {
+		report_add(r, t->section, field, d->rule, "%s", d->msg);
+		return;
+	}
+	snprintf(rule, sizeof(rule), "%s.%s", t->section, kind);
+	va_start(ap, fmt);
+	report_vadd(r, t->section, field, rule, fmt, ap);
+	va_end(ap);
+}
+
+/* Text acceptable for d? 0, or EINVAL with one finding (r may be NULL). */
 static int accept(const struct settings_table *t, const struct setting_def *d,
 		  const char *s, struct report *r)
 {
-	char field[64], rule[40], list[160];
+	char field[64], list[160];
 	long long iv;
 	unsigned ix;
 	bool bv;
@@ -116,39 +143,31 @@ static int accept(const struct settings_table *t, const struct setting_def *d,
 	case SETTING_INT:
 		if (!parse_int(d, s, &iv))
 			return 0;
-		snprintf(rule, sizeof(rule), "%s.range", t->section);
-		report_add(r, t->section, field, rule,
-			   "%s must be a whole number from %lld to %lld",
-			   field, d->min, d->max);
+		refuse(t, d, field, "range", r,
+		       "%s must be a whole number from %lld to %lld",
+		       field, d->min, d->max);
 		return EINVAL;
 	case SETTING_BOOL:
 		if (!parse_bool(s, &bv))
 			return 0;
-		snprintf(rule, sizeof(rule), "%s.bool", t->section);
-		report_add(r, t->section, field, rule,
-			   "%s must be true or false", field);
+		refuse(t, d, field, "bool", r, "%s must be true or false",
+		       field);
 		return EINVAL;
 	case SETTING_ENUM:
 		if (!parse_choice(d, s, &ix))
 			return 0;
 		choices_text(d, list, sizeof(list));
-		snprintf(rule, sizeof(rule), "%s.choice", t->section);
-		report_add(r, t->section, field, rule,
-			   "%s must be one of %s", field, list);
+		refuse(t, d, field, "choice", r, "%s must be one of %s",
+		       field, list);
 		return EINVAL;
 	case SETTING_STRING:
 		/* the section's own rule first: it may bound the length too */
-		if (d->check && !d->check(s)) {
-			report_add(r, t->section, field,
-				   d->rule ? d->rule : "settings.format",
-				   "%s", d->msg ? d->msg : "value refused");
+		if (d->check && d->check(field, s, r))
 			return EINVAL;
-		}
 		if (d->size && strlen(s) >= d->size) {
-			snprintf(rule, sizeof(rule), "%s.length", t->section);
-			report_add(r, t->section, field, rule,
-				   "%s must be at most %zu characters", field,
-				   d->size - 1);
+			refuse(t, d, field, "length", r,
+			       "%s must be at most %zu characters", field,
+			       d->size - 1);
 			return EINVAL;
 		}
 		return 0;
@@ -327,8 +346,10 @@ static void decode_one(const struct setting_def *d, const json_t *v,
 		*(unsigned *)p = ix;
 		break;
 	case SETTING_STRING:
+		if (!d->size)
+			break;   /* not in the struct: the section decodes it */
 		if (!json_is_string(v) || strlen(s) >= d->size ||
-		    (d->check && !d->check(s)))
+		    (d->check && d->check("", s, NULL)))
 			s = d->sdef ? d->sdef : "";
 		snprintf((char *)p, d->size, "%s", s);
 		break;

@@ -13,7 +13,7 @@
  *
  * Findings name the field ("sip.udp_port") and a stable rule code built
  * from the section name: <section>.range, .bool, .choice, .length,
- * .unknown_key, .value, or the definition's own rule for its check.
+ * .unknown_key, .value, or the definition's own rule.
  *
  * Pure: no I/O, no logging. Tables are static and read-only.
  */
@@ -43,11 +43,15 @@ struct setting_def {
 	long long def, min, max;   /* INT: default and bounds; BOOL: 0/1 */
 	const char *sdef;          /* STRING, ENUM: default text */
 	const char *const *choices; /* ENUM: NULL-terminated */
-	/* STRING: extra format rule (NULL: any text that fits). Returns
-	 * whether v is acceptable; rule and msg say what was refused. */
-	bool (*check)(const char *v);
-	const char *rule;          /* full rule code, e.g. "sip.realm_format" */
-	const char *msg;           /* sentence for the check's refusal */
+	/* STRING: the section's own format rule (NULL: any text that fits).
+	 * Returns 0, or EINVAL after one report item naming field (r may
+	 * be NULL: only the verdict is wanted). */
+	int (*check)(const char *field, const char *v, struct report *r);
+	/* INT, BOOL, ENUM: the refusal's rule code and sentence, when the
+	 * section keeps its own (NULL: <section>.range/.bool/.choice and
+	 * the standard sentence). */
+	const char *rule;
+	const char *msg;
 	const char *module;        /* the module that applies it: "sip" */
 	size_t off, size;          /* the value's place in the typed struct */
 	const char *help;          /* one sentence for the GUI and the docs */

@@ -28,12 +28,20 @@ bool sip_settings_realm_ok(const char *v)
 	return true;
 }
 
+static int realm_check(const char *field, const char *v, struct report *r)
+{
+	if (sip_settings_realm_ok(v))
+		return 0;
+	if (r)
+		report_add(r, "sip", field, "sip.realm_format",
+			   "realm must be 1-63 characters of letters, digits, "
+			   "'.', '-' or '_'");
+	return EINVAL;
+}
+
 static const struct setting_def defs[] = {
 	{ .name = "realm", .type = SETTING_STRING,
-	  .sdef = SIP_SETTINGS_REALM_DEFAULT, .check = sip_settings_realm_ok,
-	  .rule = "sip.realm_format",
-	  .msg = "realm must be 1-63 characters of letters, digits, '.', "
-		 "'-' or '_'",
+	  .sdef = SIP_SETTINGS_REALM_DEFAULT, .check = realm_check,
 	  .module = "sip", .off = offsetof(S, realm),
 	  .size = sizeof(((S *)0)->realm),
 	  .help = "digest realm of every challenge (changing it invalidates "

@@ -25,12 +25,18 @@ struct demo {
 
 static const char *const modes[] = { "sip", "all", NULL };
 
-static bool lower_only(const char *v)
+static int lower_only(const char *field, const char *v, struct report *r)
 {
-	for (; *v; v++)
-		if (*v < 'a' || *v > 'z')
-			return false;
-	return true;
+	for (; *v; v++) {
+		if (*v < 'a' || *v > 'z') {
+			if (r)
+				report_add(r, "demo", field, "demo.lower",
+					   "%s must be lower-case letters",
+					   field);
+			return EINVAL;
+		}
+	}
+	return 0;
 }
 
 static const struct setting_def demo_defs[] = {
@@ -44,8 +50,7 @@ static const struct setting_def demo_defs[] = {
 	  .off = offsetof(struct demo, mode), .size = sizeof(unsigned),
 	  .help = "a choice" },
 	{ .name = "name", .type = SETTING_STRING, .sdef = "abc",
-	  .check = lower_only, .rule = "demo.lower",
-	  .msg = "name must be lower-case letters",
+	  .check = lower_only,
 	  .module = "demo", .off = offsetof(struct demo, name),
 	  .size = sizeof(((struct demo *)0)->name), .help = "a name" },
 };
