@@ -208,11 +208,19 @@ static int guard_validate(const json_t *obj, struct report *r)
 	return err;
 }
 
+/* Decoded once per commit into the snapshot (store_section.decode). */
+static void guard_decode(const json_t *obj, void *out)
+{
+	guard_cfg_load(out, obj);
+}
+
 const struct store_section guard_section = {
 	.name = "guard",
 	.defaults = guard_defaults,
 	.set = guard_set,
 	.validate = guard_validate,
+	.typed_size = sizeof(struct guard_cfg),
+	.decode = guard_decode,
 };
 
 void guard_cfg_default(struct guard_cfg *c)

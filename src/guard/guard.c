@@ -177,8 +177,10 @@ void guard_apply_snapshot(struct guard *g, const struct snapshot *snap)
 	if (!g || !snap)
 		return;
 	secs = snap->sections;
-	guard_cfg_default(&c);
-	guard_cfg_load(&c, json_object_get(secs, "guard"));
+	if (snapshot_typed(snap, "guard"))   /* decoded at commit */
+		c = *(const struct guard_cfg *)snapshot_typed(snap, "guard");
+	else
+		guard_cfg_load(&c, json_object_get(secs, "guard"));
 	trust_lan(&c, json_object_get(secs, "firewall"));
 	pc = ports_from(g, snapshot_sip(snap));
 	if (pc && g->cfg.scope == c.scope && g->cfg.offload == c.offload) {

@@ -108,11 +108,36 @@ static int snap_row(struct ext_row *row, void *arg)
 	return 0;
 }
 
+/* Each registered section with a decoder, decoded once, here. */
+static int typed_build(struct snapshot *sn, const json_t *sections)
+{
+	size_t n = store_section_count();
+
+	for (size_t i = 0; i < n; i++) {
+		const struct store_section *sec = store_section_at(i);
+		void *p;
+
+		if (!sec || !sec->decode || !sec->typed_size)
+			continue;
+		if (sn->n_typed >= sizeof(sn->typed_sec) /
+		    sizeof(sn->typed_sec[0]))
+			return ENOSPC;
+		p = calloc(1, sec->typed_size);
+		if (!p)
+			return ENOMEM;
+		sec->decode(json_object_get(sections, sec->name), p);
+		sn->typed_sec[sn->n_typed++] = (struct snap_typed){ sec->name,
+								    p };
+	}
+	return 0;
+}
+
 int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			 const json_t *sections, uint64_t version,
 			 struct snapshot **snapp)
 {
 	struct snapshot *sn = calloc(1, sizeof(*sn));
+	int err;
 
 	if (!sn)
 		return ENOMEM;
@@ -122,6 +147,11 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 	store_policy_from(json_object_get(sections, "policy"), &sn->policy);
 	sip_settings_decode(json_object_get(sections, "sip"), &sn->sip);
 	sn->typed = true;
+	err = typed_build(sn, sections);
+	if (err) {
+		snapshot_free(sn);
+		return err;
+	}
 	sn->sections = json_deep_copy(sections);
 	sn->ext = calloc(n + 1, sizeof(*sn->ext));
 	if (!sn->sections || !sn->ext) {
@@ -219,6 +249,14 @@ const struct sip_settings *snapshot_sip(const struct snapshot *s)
 	return s && s->typed ? &s->sip : sip_settings_default();
 }
 
+const void *snapshot_typed(const struct snapshot *s, const char *section)
+{
+	for (size_t i = 0; s && section && i < s->n_typed; i++)
+		if (!strcmp(s->typed_sec[i].name, section))
+			return s->typed_sec[i].data;
+	return NULL;
+}
+
 static json_t *empty_obj;
 static pthread_once_t empty_once = PTHREAD_ONCE_INIT;
 
@@ -253,6 +291,8 @@ struct snapshot *snapshot_deref(struct snapshot *s)
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1,
 					    memory_order_acq_rel) > 1)
 		return NULL;
+	for (size_t i = 0; i < s->n_typed; i++)
+		free(s->typed_sec[i].data);
 	json_decref(s->sections);
 	free(s->ext);
 	free(s);

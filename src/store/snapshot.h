@@ -61,6 +61,13 @@ struct snapshot {
 	 * when the snapshot is built (the loop never parses JSON). */
 	bool typed;               /* false: built by hand (tests) */
 	struct sip_settings sip;
+	/* Every other section with a decoder (store_section.decode), by
+	 * name; owned. */
+	size_t n_typed;
+	struct snap_typed {
+		const char *name; /* the section's (static storage) */
+		void *data;
+	} typed_sec[16];
 	/* Deep copies of the running settings sections, owned, read-only.
 	 * Keys as each section's owner defines them. May be empty objects. */
 	json_t *sections;         /* {"sip":{...},"guard":{...},...} */
@@ -73,6 +80,11 @@ const struct snap_ext *snapshot_find(const struct snapshot *s,
 /* The "sip" section, typed (borrowed, never NULL): the defaults for a
  * snapshot built by hand. */
 const struct sip_settings *snapshot_sip(const struct snapshot *s);
+
+/* A section decoded by its owner's decoder (struct store_section.decode),
+ * borrowed for as long as the snapshot; NULL when the section has no
+ * decoder or the snapshot was built by hand. */
+const void *snapshot_typed(const struct snapshot *s, const char *section);
 
 /* A running settings section (borrowed reference, never NULL: an empty
  * object if absent). */

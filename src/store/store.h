@@ -62,6 +62,12 @@ struct store_section {
 	 * NULL. Runs after validate. */
 	int (*validate_all)(const json_t *obj, const json_t *all,
 			    struct report *r);
+	/* The section as the data plane reads it: decode the committed
+	 * object into typed_size bytes, once, when the snapshot is built
+	 * (control-plane thread; pure). snapshot_typed() hands it out.
+	 * May be NULL. */
+	size_t typed_size;
+	void (*decode)(const json_t *obj, void *out);
 };
 
 /* Register a section (static storage; at most 16). Returns 0 or ENOSPC. */

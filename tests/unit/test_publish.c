@@ -14,6 +14,7 @@
 
 #include "store/publish.h"
 #include "store/snapshot.h"
+#include "store/store.h"
 
 /* store internal (store_int.h): build a snapshot from rows + sections */
 struct ext_row;
@@ -52,6 +53,56 @@ static void test_ref_deref(void **state)
 	assert_null(snapshot_ref(NULL));
 	assert_null(snapshot_deref(NULL));
 	snapshot_free(NULL);
+}
+
+/* A section with a decoder: the snapshot carries it typed, decoded once
+ * at build; the sip section is always typed. */
+struct demo_typed { long long n; int calls; };
+static int decodes;
+
+static json_t *demo_defaults(void)
+{
+	return json_pack("{s:i}", "n", 1);
+}
+
+static void demo_decode(const json_t *obj, void *out)
+{
+	struct demo_typed *d = out;
+
+	d->n = json_integer_value(json_object_get(obj, "n"));
+	d->calls = ++decodes;
+}
+
+static const struct store_section demo_section = {
+	.name = "demo", .defaults = demo_defaults,
+	.typed_size = sizeof(struct demo_typed), .decode = demo_decode,
+};
+
+static void test_typed_sections(void **state)
+{
+	json_t *secs = json_pack("{s:{s:i}, s:{s:i}}", "demo", "n", 42, "sip",
+				 "udp_port", 5070);
+	struct snapshot *s = NULL, hand;
+	const struct demo_typed *d;
+
+	(void)state;
+	assert_int_equal(store_section_register(&demo_section), 0);
+	assert_int_equal(store_snapshot_build(NULL, 0, false, secs, 1, &s), 0);
+	d = snapshot_typed(s, "demo");
+	assert_non_null(d);
+	assert_int_equal(d->n, 42);
+	assert_int_equal(d->calls, 1);
+	assert_null(snapshot_typed(s, "nosuch"));
+	assert_int_equal(snapshot_sip(s)->udp_port, 5070);
+	assert_int_equal(snapshot_sip(s)->tcp_port, 5060);
+	assert_int_equal(decodes, 1);   /* once, at build */
+	snapshot_free(s);
+	json_decref(secs);
+	/* built by hand: no typed sections, the sip defaults */
+	memset(&hand, 0, sizeof(hand));
+	assert_null(snapshot_typed(&hand, "demo"));
+	assert_int_equal(snapshot_sip(&hand)->udp_port, 5060);
+	assert_int_equal(snapshot_sip(NULL)->rtp_end, 20000);
 }
 
 /* ---- publish ------------------------------------------------------ */
@@ -192,6 +243,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ref_deref),
+		cmocka_unit_test(test_typed_sections),
 		cmocka_unit_test_setup(test_publish_order_and_refs, setup),
 		cmocka_unit_test_setup(test_publish_failures, setup),
 		cmocka_unit_test_setup(test_subscriber_bound, setup),
