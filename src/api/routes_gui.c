@@ -7,7 +7,9 @@
  *                         Phone" is drawn from it, no rule restated
  *   GET /schema/sections  every settings section: its keys, their kind
  *                         and bounds where the owner declares them
- *                         (policy), their current staged values
+ *                         (policy; the sections on the common settings
+ *                         table: default, bounds, choices, module, help),
+ *                         their current staged values
  *   GET /ext/search       ?q=&offset=&limit=&staged=1: one page of the
  *                         extension list, filtered on the server, so a
  *                         browser never holds 10,000 rows
@@ -21,6 +23,7 @@
 
 #include "api/routes.h"
 #include "api/web.h"
+#include "common/settings.h"
 #include "daemon/daemon.h"
 #include "model/model.h"
 #include "policy/policy.h"
@@ -125,6 +128,26 @@ static const char *json_kind(const json_t *v)
 	return "string";
 }
 
+/* Default, bounds, choices, help and the applying module of key, from
+ * its section's schema (settings_schema; may be NULL), into row. */
+static void table_row(json_t *row, const json_t *schema, const char *key)
+{
+	json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(schema, "keys"), i, k) {
+		const char *f;
+		json_t *v;
+
+		if (strcmp(json_string_value(json_object_get(k, "name")), key))
+			continue;
+		json_object_foreach(k, f, v)
+			if (strcmp(f, "name") && strcmp(f, "type"))
+				json_object_set(row, f, v);
+		break;
+	}
+}
+
 static void sections_get(struct daemon *d, const struct api_req *req,
 			 struct api_resp *resp)
 {
@@ -134,12 +157,16 @@ static void sections_get(struct daemon *d, const struct api_req *req,
 	(void)req;
 	json_array_foreach(names, i, n) {
 		const char *name = json_string_value(n);
-		json_t *obj = NULL, *keys = json_array(), *v;
+		json_t *obj = NULL, *keys = json_array(), *v, *schema;
 		const char *key;
 
 		if (!name || store_section_get(d->store, name, STORE_STAGED,
-					       &obj))
+					       &obj)) {
+			json_decref(keys);
 			continue;
+		}
+		schema = store_section_table(name) ?
+			settings_schema(store_section_table(name)) : NULL;
 		json_object_foreach(obj, key, v) {
 			json_t *row = json_pack("{s:s,s:s,s:O}", "key", key,
 						"kind", json_kind(v),
@@ -161,11 +188,14 @@ static void sections_get(struct daemon *d, const struct api_req *req,
 						json_integer(pk->max));
 				}
 			}
+			/* a section on the common table declares them too */
+			table_row(row, schema, key);
 			json_array_append_new(keys, row);
 		}
 		json_array_append_new(out, json_pack("{s:s,s:o}", "name", name,
 						     "keys", keys));
 		json_decref(obj);
+		json_decref(schema);
 	}
 	json_decref(names);
 	api_ok(resp, json_pack("{s:o}", "sections", out));

@@ -221,6 +221,7 @@ const struct store_section guard_section = {
 	.validate = guard_validate,
 	.typed_size = sizeof(struct guard_cfg),
 	.decode = guard_decode,
+	.table = &guard_settings_table,
 };
 
 void guard_cfg_default(struct guard_cfg *c)

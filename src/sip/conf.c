@@ -18,6 +18,7 @@
 const struct store_section sipd_section = {
 	.name = "sip", .defaults = sip_settings_defaults,
 	.set = sip_settings_set, .validate = sip_settings_validate,
+	.table = &sip_settings_table,
 };
 
 long sipd_setting(const json_t *o, const char *key)

@@ -261,6 +261,13 @@ const struct store_section *store_section_lookup(const char *name)
 	return NULL;
 }
 
+const struct settings_table *store_section_table(const char *name)
+{
+	const struct store_section *sec = store_section_lookup(name);
+
+	return sec ? sec->table : NULL;
+}
+
 json_t *store_section_names(void)
 {
 	size_t n = store_section_count();

@@ -68,7 +68,14 @@ struct store_section {
 	 * May be NULL. */
 	size_t typed_size;
 	void (*decode)(const json_t *obj, void *out);
+	/* The section's definition table (common/settings.h) when it has
+	 * one: the GUI's schema reads bounds, choices and help from it. May
+	 * be NULL. */
+	const struct settings_table *table;
 };
+
+/* The definition table of a registered section, or NULL. */
+const struct settings_table *store_section_table(const char *name);
 
 /* Register a section (static storage; at most 16). Returns 0 or ENOSPC. */
 int store_section_register(const struct store_section *sec);
