@@ -15,6 +15,7 @@
 #include "common/report.h"
 #include "common/settings.h"
 #include "guard/guard_int.h"
+#include "store/store.h"
 
 static const char default_scanners[] =
 	"friendly-scanner,sipvicious,sipcli,vaxsipuseragent,pplsip,"

@@ -12,9 +12,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "store/store.h"
-
 struct sa;
+struct store_section;   /* store/store.h: only the registering code needs it */
 struct guard;
 struct snapshot;
 

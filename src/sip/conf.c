@@ -10,6 +10,7 @@
 #include "common/sip_settings.h"
 #include "sip/sipd_priv.h"
 #include "store/snapshot.h"
+#include "store/store.h"   /* struct store_section */
 
 /* ---- settings ("sip" section) --------------------------------------- */
 

@@ -19,10 +19,10 @@
 
 #include "common/log.h"
 #include "sip/sipmsg.h"
-#include "store/store.h"
 
 struct sa;
 struct sipd;
+struct store_section;   /* store/store.h: only the registering code needs it */
 struct snapshot;
 struct guard;
 

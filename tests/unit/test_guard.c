@@ -26,6 +26,7 @@
 #include "common/report.h"
 #include "guard/guard_int.h"
 #include "store/snapshot.h"
+#include "store/store.h"   /* guard_section is a struct store_section */
 
 static uint64_t fake_now;
 
