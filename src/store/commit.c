@@ -463,20 +463,6 @@ static int exec_stmt(struct store *s, const char *sql, const char *a,
 	return err;
 }
 
-uint64_t store_version(struct store *s)
-{
-	sqlite3_stmt *st = NULL;
-	uint64_t v = 0;
-
-	if (store_prep(s, "SELECT value FROM meta WHERE key = "
-		       "'commit_version'", &st))
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = (uint64_t)sqlite3_column_int64(st, 0);
-	store_unprep(st);
-	return v;
-}
-
 /* The one write: running := staged (changed rows only), fixed secrets
  * back into staged, sections, version, log (the last STORE_LOG_KEEP
  * kept). All or nothing. *gen: the extension tables' new generation. */

@@ -177,6 +177,23 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 	return 0;
 }
 
+/* The running configuration's commit number (0: nothing committed yet):
+ * what a snapshot of it is versioned by. Here, not in commit.c, so that
+ * commit.c uses snapshot.c and not the other way round. */
+uint64_t store_version(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t v = 0;
+
+	if (store_prep(s, "SELECT value FROM meta WHERE key = "
+		       "'commit_version'", &st))
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+	store_unprep(st);
+	return v;
+}
+
 /* At start: one running row at a time (read, parse, fill, free), so the
  * extension table is never held in memory — only the snapshot. */
 int store_snapshot(struct store *s, struct snapshot **snap)
