@@ -7,6 +7,7 @@
  * the loop thread (loop_call / loop_post).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/settings.h"
 #include "daemon/daemon.h"
 #include "daemon/services.h"
 #include "firewall/firewall.h"
@@ -188,37 +190,55 @@ static const struct svc_def *def_find(const char *name, size_t *idx)
 
 /* ---- the "services" section ---- */
 
-static json_t *section_defaults(void)
+/* The section's table (common/settings.h), built once from defs so that
+ * the list of services is written in one place: one boolean key
+ * "<name>.boot" per service. The typed form is one bool per service. */
+struct boot_keys {
+	bool boot[N_DEFS];
+};
+
+static char key_name[N_DEFS][48];
+static char key_msg[N_DEFS][128];
+static char key_help[N_DEFS][160];
+static struct setting_def boot_defs[N_DEFS];
+static struct settings_table boot_table = {
+	.section = "services", .defs = boot_defs,
+	.struct_size = sizeof(struct boot_keys),
+};
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void boot_init(void)
 {
-	json_t *o = json_object();
-	size_t i;
-
-	for (i = 0; o && i < N_DEFS; i++) {
-		char key[64];
-
-		snprintf(key, sizeof(key), "%s.boot", defs[i].name);
-		json_object_set_new(o, key, json_boolean(defs[i].boot_default));
+	for (size_t i = 0; i < N_DEFS; i++) {
+		snprintf(key_name[i], sizeof(key_name[i]), "%.40s.boot",
+			 defs[i].name);
+		snprintf(key_msg[i], sizeof(key_msg[i]),
+			 "services.%.47s: write true or false", key_name[i]);
+		snprintf(key_help[i], sizeof(key_help[i]),
+			 "start at boot: %.100s%s", defs[i].description,
+			 defs[i].mandatory ? " (always on)" : "");
+		boot_defs[i] = (struct setting_def){
+			.name = key_name[i], .type = SETTING_BOOL,
+			.def = defs[i].boot_default, .max = 1,
+			.rule = "services.bad_bool", .msg = key_msg[i],
+			.module = "services",
+			.off = offsetof(struct boot_keys, boot) +
+				i * sizeof(bool),
+			.size = sizeof(bool), .help = key_help[i],
+		};
 	}
-	return o;
+	boot_table.n = N_DEFS;   /* complete: visible from here on */
 }
 
-static int parse_bool(const char *v, bool *b)
+static const struct settings_table *boot_keys(void)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-	size_t i;
+	pthread_once(&boot_once, boot_init);
+	return &boot_table;
+}
 
-	for (i = 0; v && i < 4; i++) {
-		if (!strcasecmp(v, yes[i])) {
-			*b = true;
-			return 0;
-		}
-		if (!strcasecmp(v, no[i])) {
-			*b = false;
-			return 0;
-		}
-	}
-	return EINVAL;
+static json_t *section_defaults(void)
+{
+	return settings_defaults(boot_keys());
 }
 
 static int section_set(json_t *obj, const char *key, const char *value,
@@ -227,7 +247,8 @@ static int section_set(json_t *obj, const char *key, const char *value,
 	char field[96], name[64];
 	const struct svc_def *def;
 	const char *dot = key ? strrchr(key, '.') : NULL;
-	bool on;
+	json_t *v = NULL;
+	int err;
 
 	snprintf(field, sizeof(field), "services.%s", key ? key : "");
 	if (!dot || strcmp(dot, ".boot") || (size_t)(dot - key) >= sizeof(name)) {
@@ -244,25 +265,23 @@ static int section_set(json_t *obj, const char *key, const char *value,
 			   "services')", field, name);
 		return ENOENT;
 	}
-	if (parse_bool(value, &on)) {
-		report_add(r, "", field, "services.bad_bool",
-			   "%.80s: write true or false", field);
-		return EINVAL;
-	}
-	if (def->mandatory && !on) {
+	err = settings_parse(boot_keys(), key, value, &v, r);
+	if (err)
+		return err;
+	if (def->mandatory && json_is_false(v)) {
 		report_add(r, "", field, "services.mandatory",
 			   "%.80s: %s cannot be disabled: %s", field,
 			   def->name, def->fixed_why);
+		json_decref(v);
 		return EINVAL;
 	}
-	json_object_set_new(obj, key, json_boolean(on));
-	return 0;
+	return json_object_set_new(obj, key, v) ? ENOMEM : 0;
 }
 
 static int section_validate(const json_t *obj, struct report *r)
 {
 	size_t i;
-	int err = 0;
+	int err = settings_check(boot_keys(), obj, r);
 
 	for (i = 0; i < N_DEFS; i++) {
 		char key[64];
@@ -287,6 +306,7 @@ const struct store_section services_section = {
 	.defaults = section_defaults,
 	.set = section_set,
 	.validate = section_validate,
+	.table = &boot_table,
 };
 
 /* ---- registry ---- */

@@ -44,3 +44,14 @@ def test_cross_key_rules_at_commit(daemon):
     st, body = daemon.api("POST", "/commit?dry_run=1")
     rules = [e["rule"] for e in body.get("errors", [])]
     assert "sip.range" in rules, body
+
+
+def test_services_on_the_table(daemon):
+    st, body = daemon.api("GET", "/schema/sections")
+    svc = section(body, "services")
+    assert svc["sip-udp.boot"]["default"] is True
+    assert svc["sip-tls.boot"]["default"] is False
+    assert "SIP over UDP" in svc["sip-udp.boot"]["help"]
+    st, body = daemon.api("PATCH", "/settings/services",
+                          {"sip-tls.boot": "perhaps"})
+    assert st == 422 and "services.bad_bool" in body["error"], body
