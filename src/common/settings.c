@@ -409,10 +409,10 @@ json_t *settings_schema(const struct settings_table *t)
 			json_object_set_new(k, "min", json_integer(d->min));
 			json_object_set_new(k, "max", json_integer(d->max));
 		}
-		if (k && d->type == SETTING_STRING)
+		if (k && d->type == SETTING_STRING && d->size)
 			json_object_set_new(k, "max_length",
 					    json_integer((json_int_t)
-							 (d->size ? d->size - 1 : 0)));
+							 (d->size - 1)));
 		if (k && d->type == SETTING_ENUM) {
 			json_t *c = json_array();
 

@@ -42,6 +42,7 @@
 #include "store/snapshot.h"
 
 struct store;
+struct settings_table;   /* common/settings.h */
 
 /* A settings section owned by another module ("policy", "limits", "sip",
  * "guard", "firewall", "services"). Registered before store_open. Values
