@@ -20,6 +20,7 @@
 
 #include "common/atomicfile.h"
 #include "common/log.h"
+#include "common/settings.h"
 #include "firewall/firewall.h"
 #include "firewall/fw.h"
 
@@ -56,29 +57,16 @@ static struct {
 	char sip[80], http[80], https[80];
 } listen_now = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-static const struct {
-	const char *key;
-	long long dflt;
-} int_keys[] = {
-	{ "rollback_seconds", FW_ROLLBACK_DEFAULT },
-	{ "ssh_port", 22 },
-	{ "admin_http_port", 8080 },
-	{ "admin_https_port", 443 },
-	{ "provisioning_http_port", 80 },
-};
-
 static json_t *section_defaults(void)
 {
-	json_t *o = json_object();
+	/* the scalar keys from their table (model.c), then the rest */
+	json_t *o = settings_defaults(&firewall_settings_table);
 	size_t i;
 
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "type", json_string("none"));
 	json_object_set_new(o, "lan", json_string(""));
-	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		json_object_set_new(o, int_keys[i].key,
-				    json_integer(int_keys[i].dflt));
 	for (i = 0; i < firewall_catalogue_n; i++) {
 		char key[64];
 
@@ -88,28 +76,6 @@ static json_t *section_defaults(void)
 			json_string(firewall_catalogue[i].recommended));
 	}
 	return o;
-}
-
-static int set_int(json_t *obj, const char *key, const char *value,
-		   struct report *r)
-{
-	long long lo = 1, hi = 65535, v;
-	char *end, field[80];
-
-	snprintf(field, sizeof(field), "firewall.%s", key);
-	if (!strcmp(key, "rollback_seconds"))
-		hi = FW_ROLLBACK_MAX;
-	errno = 0;
-	v = value ? strtoll(value, &end, 10) : 0;
-	if (!value || !*value || errno || *end || v < lo || v > hi) {
-		report_add(r, "", field, !strcmp(key, "rollback_seconds") ?
-			   "firewall.bad_rollback" : "firewall.bad_port",
-			   "%s: must be a whole number %lld..%lld", field, lo,
-			   hi);
-		return EINVAL;
-	}
-	json_object_set_new(obj, key, json_integer(v));
-	return 0;
 }
 
 /* Canonical text of a permit: "off", "any" or "net,net". */
@@ -226,9 +192,9 @@ static int section_set(json_t *obj, const char *key, const char *value,
 		json_object_set_new(obj, key, json_string(out));
 		return 0;
 	}
-	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		if (!strcmp(key, int_keys[i].key))
-			return set_int(obj, key, value, r);
+	if (settings_find(&firewall_settings_table, key))
+		return settings_set(&firewall_settings_table, obj, key, value,
+				    r);
 	if (!strncmp(key, "permit.", 7)) {
 		struct fw_permit p;
 		char text[FW_MAX_SRC * 48];
@@ -297,6 +263,7 @@ const struct store_section firewall_section = {
 	.defaults = section_defaults,
 	.set = section_set,
 	.validate_all = section_validate,
+	.table = &firewall_settings_table,
 };
 
 /* ---- files ---- */

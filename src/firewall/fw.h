@@ -58,6 +58,20 @@ struct fw_ports {
 	uint16_t hi[FW_PORT_N];   /* = lo except for ranges (RTP) */
 };
 
+/* The section's scalar keys, typed (firewall_settings_table in model.c:
+ * their one definition — defaults, bounds, rules; the server type, the
+ * LAN list and the permits keep their own parsing). */
+struct fw_settings {
+	uint32_t rollback_seconds;
+	uint16_t ssh_port;
+	uint16_t admin_http_port;
+	uint16_t admin_https_port;
+	uint16_t provisioning_http_port;
+};
+
+struct settings_table;
+extern const struct settings_table firewall_settings_table;
+
 struct fw_service {
 	const char *name;         /* "sip-udp": key "permit.<name>" */
 	const char *label;        /* for the wizard */

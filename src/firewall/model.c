@@ -4,11 +4,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/settings.h"
 #include "common/sip_settings.h"
 #include "firewall/fw.h"
 
@@ -35,6 +37,40 @@ const struct fw_service firewall_catalogue[] = {
 };
 const size_t firewall_catalogue_n =
 	sizeof(firewall_catalogue) / sizeof(firewall_catalogue[0]);
+
+/* The section's scalar keys (fw.h struct fw_settings). */
+#define FS struct fw_settings
+#define FW_PORT_KEY(m, d, h) \
+	{ .name = #m, .type = SETTING_INT, .def = (d), .min = 1, \
+	  .max = 65535, .rule = "firewall.bad_port", \
+	  .msg = "firewall." #m ": must be a whole number 1..65535", \
+	  .module = "firewall", .off = offsetof(FS, m), \
+	  .size = sizeof(((FS *)0)->m), .help = (h) }
+
+_Static_assert(FW_ROLLBACK_MAX == 3600, "the rollback sentence names it");
+
+static const struct setting_def fw_defs[] = {
+	{ .name = "rollback_seconds", .type = SETTING_INT,
+	  .def = FW_ROLLBACK_DEFAULT, .min = 1, .max = FW_ROLLBACK_MAX,
+	  .rule = "firewall.bad_rollback",
+	  .msg = "firewall.rollback_seconds: must be a whole number 1..3600",
+	  .module = "firewall", .off = offsetof(FS, rollback_seconds),
+	  .size = sizeof(((FS *)0)->rollback_seconds),
+	  .help = "seconds before an unconfirmed firewall change is rolled "
+		  "back" },
+	FW_PORT_KEY(ssh_port, 22, "port of the SSH service"),
+	FW_PORT_KEY(admin_http_port, 8080,
+		    "port of the admin API over HTTP (--http wins)"),
+	FW_PORT_KEY(admin_https_port, 443,
+		    "port of the admin API over HTTPS (--https wins)"),
+	FW_PORT_KEY(provisioning_http_port, 80,
+		    "port of phone provisioning over HTTP"),
+};
+
+const struct settings_table firewall_settings_table = {
+	.section = "firewall", .defs = fw_defs,
+	.n = sizeof(fw_defs) / sizeof(fw_defs[0]), .struct_size = sizeof(FS),
+};
 
 static const char *const type_names[] = {
 	[FW_TYPE_NONE] = "none",
@@ -368,21 +404,18 @@ static uint16_t addr_port(const char *s)
 	return (uint16_t)v;
 }
 
-static uint16_t port_or(long long v, uint16_t dflt)
-{
-	return v >= 1 && v <= 65535 ? (uint16_t)v : dflt;
-}
-
 void firewall_ports_resolve(const json_t *sip, const json_t *sec,
 			    const char *sip_listen, const char *http_addr,
 			    struct fw_ports *p)
 {
 	uint16_t lp = addr_port(sip_listen), hp = addr_port(http_addr);
 	struct sip_settings ss;   /* the ports' one definition */
+	struct fw_settings fs;
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
 	sip_settings_decode(sip, &ss);
+	settings_decode(&firewall_settings_table, sec, &fs);
 	p->lo[FW_PORT_SIP_UDP] = ss.udp_port;
 	p->lo[FW_PORT_SIP_TCP] = ss.tcp_port;
 	p->lo[FW_PORT_SIP_TLS] = ss.tls_port;
@@ -395,13 +428,10 @@ void firewall_ports_resolve(const json_t *sip, const json_t *sec,
 	p->hi[FW_PORT_RTP] = ss.rtp_end;
 	if (p->hi[FW_PORT_RTP] < p->lo[FW_PORT_RTP])
 		p->hi[FW_PORT_RTP] = p->lo[FW_PORT_RTP];
-	p->lo[FW_PORT_ADMIN_HTTP] = hp ? hp :
-		port_or(sec_int(sec, "admin_http_port", 8080), 8080);
-	p->lo[FW_PORT_ADMIN_HTTPS] =
-		port_or(sec_int(sec, "admin_https_port", 443), 443);
-	p->lo[FW_PORT_SSH] = port_or(sec_int(sec, "ssh_port", 22), 22);
-	p->lo[FW_PORT_PROV_HTTP] =
-		port_or(sec_int(sec, "provisioning_http_port", 80), 80);
+	p->lo[FW_PORT_ADMIN_HTTP] = hp ? hp : fs.admin_http_port;
+	p->lo[FW_PORT_ADMIN_HTTPS] = fs.admin_https_port;
+	p->lo[FW_PORT_SSH] = fs.ssh_port;
+	p->lo[FW_PORT_PROV_HTTP] = fs.provisioning_http_port;
 	for (i = 0; i < FW_PORT_N; i++)
 		if (i != FW_PORT_RTP)
 			p->hi[i] = p->lo[i];

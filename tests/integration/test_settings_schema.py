@@ -23,6 +23,10 @@ def test_schema_from_the_table(daemon):
     assert guard["fail_threshold"]["max"] == 32
     assert guard["ban_scope"]["choices"] == ["sip", "all"]
     assert guard["offload"]["default"] is True
+    fw = section(body, "firewall")
+    assert fw["ssh_port"]["default"] == 22 and fw["ssh_port"]["max"] == 65535
+    assert fw["rollback_seconds"]["max"] == 3600
+    assert "help" not in fw["type"]             # parsed by the firewall
     # a section without a table is listed as before
     assert "user" in section(body, "limits")
 
