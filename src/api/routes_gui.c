@@ -5,11 +5,10 @@
  *                         name, tab, kind, which types have it, default,
  *                         bounds, choices, label, help — "Add a New
  *                         Phone" is drawn from it, no rule restated
- *   GET /schema/sections  every settings section: its keys, their kind
- *                         and bounds where the owner declares them
- *                         (policy; the sections on the common settings
- *                         table: default, bounds, choices, module, help),
- *                         their current staged values
+ *   GET /schema/sections  every settings section: its keys, their kind,
+ *                         what its settings table declares (default,
+ *                         bounds, choices, module, help; store_section
+ *                         .table), their current staged values
  *   GET /ext/search       ?q=&offset=&limit=&staged=1: one page of the
  *                         extension list, filtered on the server, so a
  *                         browser never holds 10,000 rows
@@ -26,7 +25,6 @@
 #include "common/settings.h"
 #include "daemon/daemon.h"
 #include "model/model.h"
-#include "policy/policy.h"
 #include "store/extpage.h"
 #include "store/store.h"
 
@@ -152,7 +150,7 @@ static void sections_get(struct daemon *d, const struct api_req *req,
 			 struct api_resp *resp)
 {
 	json_t *names = store_section_names(), *out = json_array(), *n;
-	size_t i, k;
+	size_t i;
 
 	(void)req;
 	json_array_foreach(names, i, n) {
@@ -172,23 +170,7 @@ static void sections_get(struct daemon *d, const struct api_req *req,
 						"kind", json_kind(v),
 						"value", v);
 
-			/* the policy declares its bounds and help */
-			for (k = 0; !strcmp(name, "policy") &&
-			     k < policy_key_count; k++) {
-				const struct policy_key *pk = &policy_keys[k];
-
-				if (strcmp(pk->key, key))
-					continue;
-				json_object_set_new(row, "help", json_string(
-					pk->help ? pk->help : ""));
-				if (pk->kind == POLICY_UINT) {
-					json_object_set_new(row, "min",
-						json_integer(pk->min));
-					json_object_set_new(row, "max",
-						json_integer(pk->max));
-				}
-			}
-			/* a section on the common table declares them too */
+			/* what the section's table declares */
 			table_row(row, schema, key);
 			json_array_append_new(keys, row);
 		}

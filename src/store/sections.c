@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/settings.h"
 #include "store/store_int.h"
 
 static const struct store_section *sections[STORE_MAX_SECTIONS];
@@ -120,9 +121,56 @@ static int policy_sec_validate(const json_t *obj, struct report *r)
 	return policy_validate(&p, r);
 }
 
+/* The policy keeps its own table type (policy/policy.h: the setter and
+ * the whole-policy rules are the policy's); the GUI schema reads it as a
+ * settings table like every other section's, built once from
+ * policy_keys. Its values live in struct policy, not at an offset. */
+#define POLICY_KEYS_MAX 64
+static struct setting_def policy_defs[POLICY_KEYS_MAX];
+static struct settings_table policy_table = {
+	.section = "policy", .defs = policy_defs,
+};
+static pthread_once_t policy_table_once = PTHREAD_ONCE_INIT;
+
+static void policy_table_init(void)
+{
+	struct policy p;
+	char buf[32];
+	size_t n = 0;
+
+	policy_defaults(&p);
+	for (size_t i = 0; i < policy_key_count && n < POLICY_KEYS_MAX; i++) {
+		const struct policy_key *k = &policy_keys[i];
+		struct setting_def *d = &policy_defs[n++];
+
+		if (policy_get(&p, k->key, buf, sizeof(buf)))
+			buf[0] = '\0';
+		*d = (struct setting_def){ .name = k->key, .module = "policy",
+					   .help = k->help };
+		if (k->kind == POLICY_BOOL) {
+			d->type = SETTING_BOOL;
+			d->def = !strcmp(buf, "true");
+			d->max = 1;
+		} else {
+			d->type = SETTING_INT;
+			d->def = strtoll(buf, NULL, 10);
+			d->min = k->min;
+			d->max = k->max;
+		}
+	}
+	policy_table.n = n;   /* complete: visible from here on */
+}
+
+static json_t *policy_sec_defaults_once(void)
+{
+	pthread_once(&policy_table_once, policy_table_init);
+	return policy_sec_defaults();
+}
+
 static const struct store_section policy_section = {
-	.name = "policy", .defaults = policy_sec_defaults,
+	.name = "policy", .defaults = policy_sec_defaults_once,
 	.set = policy_sec_set, .validate = policy_sec_validate,
+	.table = &policy_table,
 };
 
 /* ---- "limits" ---- */

@@ -27,6 +27,9 @@ def test_schema_from_the_table(daemon):
     assert fw["ssh_port"]["default"] == 22 and fw["ssh_port"]["max"] == 65535
     assert fw["rollback_seconds"]["max"] == 3600
     assert "help" not in fw["type"]             # parsed by the firewall
+    pol = section(body, "policy")                # its own table type, read
+    assert pol["sip.min_length"]["min"] == 8      # as a settings table
+    assert pol["sip.min_length"]["default"] == 8 and pol["sip.min_length"]["help"]
     # a section without a table is listed as before
     assert "user" in section(body, "limits")
 
