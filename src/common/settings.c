@@ -343,7 +343,7 @@ static void decode_one(const struct setting_def *d, const json_t *v,
 	case SETTING_ENUM:
 		if (!s || parse_choice(d, s, &ix))
 			(void)parse_choice(d, d->sdef ? d->sdef : "", &ix);
-		*(unsigned *)p = ix;
+		put_int(p, d->size, false, ix);
 		break;
 	case SETTING_STRING:
 		if (!d->size)

@@ -32,7 +32,8 @@ enum setting_type {
 			  * (unsigned when min >= 0) */
 	SETTING_BOOL,    /* true/false (also 1/0, on/off, yes/no as text);
 			  * struct: bool */
-	SETTING_ENUM,    /* one of choices; struct: unsigned int, the index */
+	SETTING_ENUM,    /* one of choices; struct: its index, an unsigned
+			  * integer (or enum) of size 1, 2, 4 or 8 */
 	SETTING_STRING,  /* text of at most size - 1 bytes; struct: char
 			  * array of size bytes */
 };
