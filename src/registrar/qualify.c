@@ -128,7 +128,7 @@ void reg_sweep(void *arg)
 	size_t pos = 0;
 
 	tmr_start(&r->sweep, 1000, reg_sweep, r);
-	reg_expire(r->loc, now, reg_changed, r);
+	reg_expire(r->loc, now, reg_persist_change, r->persist);
 	while ((b = reg_binding_next(r->loc, &pos))) {
 		const struct snap_ext *x;
 

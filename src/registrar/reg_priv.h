@@ -102,12 +102,6 @@ void reg_decide(const struct reg_in *in, const struct sipd_settings *set,
 /* The REGISTER row's handler (arg: the registrar). */
 void reg_register(struct sipd_req *rq, void *arg);
 
-/* ---- registrar.c ---------------------------------------------------- */
-
-/* reg_loc's change handler: passes every binding change on to the
- * persistence writer. arg is the registrar. */
-void reg_changed(enum reg_op op, const struct reg_binding *b, void *arg);
-
 /* ---- qualify.c ------------------------------------------------------ */
 
 /* A response: the answer to one of our qualify OPTIONS, or ignored. arg

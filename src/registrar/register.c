@@ -351,7 +351,7 @@ static void apply(struct registrar *r, struct sipd_req *rq,
 		  const struct reg_decision *d, int64_t now)
 {
 	if (d->rq.n || d->rq.star) {
-		switch (reg_apply(r->loc, &d->rq, now, reg_changed, r)) {
+		switch (reg_apply(r->loc, &d->rq, now, reg_persist_change, r->persist)) {
 		case 0:
 			break;
 		case EPROTO:

@@ -13,14 +13,6 @@
 
 #define REG_BIND_MAX 200000   /* until the snapshot's max_bindings */
 
-void reg_changed(enum reg_op op, const struct reg_binding *b, void *arg)
-{
-	struct registrar *r = arg;
-
-	if (r->persist)
-		reg_persist_change(op, b, r->persist);
-}
-
 /* A deleted extension (or one without credentials) loses its bindings. */
 static void exts_gone(struct registrar *r)
 {
@@ -33,7 +25,7 @@ static void exts_gone(struct registrar *r)
 							 strlen(e->number));
 
 		if (!x || !x->auth)
-			reg_ext_clear(r->loc, e, reg_changed, r);
+			reg_ext_clear(r->loc, e, reg_persist_change, r->persist);
 	}
 }
 
