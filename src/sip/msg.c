@@ -31,6 +31,8 @@ static const struct {
 	{"User-Agent", 0, SH_UA}, {"Require", 0, SH_REQUIRE},
 	{"Proxy-Require", 0, SH_PREQUIRE}, {"Supported", 'k', SH_SUPPORTED},
 	{"Accept", 0, SH_ACCEPT},
+	/* read like Authorization: a slice each, the same header bounds */
+	{"Proxy-Authorization", 0, SH_PAUTH},
 };
 
 static bool is_ws(char c)

@@ -380,7 +380,12 @@ static void test_header_names(void **st)
 		{"proxy-require", SH_PREQUIRE}, {"k", SH_SUPPORTED},
 		{"supported", SH_SUPPORTED}, {"accept", SH_ACCEPT},
 		{"x", SH_OTHER}, {"cseqx", SH_OTHER}, {"e", SH_OTHER},
-		{"Proxy-Authorization", SH_OTHER},
+		{"Proxy-Authorization", SH_PAUTH},
+		{"proxy-authorization", SH_PAUTH},
+		{"PROXY-AUTHORIZATION", SH_PAUTH},
+		{"Proxy-Authorizatio", SH_OTHER},
+		{"Proxy-Authorizationx", SH_OTHER},
+		{"Proxy-Authenticate", SH_OTHER},
 	};
 
 	(void)st;
@@ -397,6 +402,39 @@ static void test_header_names(void **st)
 	}
 	assert_null(sipmsg_hdr(&m, SH__COUNT));
 	assert_null(sipmsg_hdr(NULL, SH_VIA));
+}
+
+/* Proxy-Authorization is read like Authorization: each header its own
+ * slice (folded value kept whole), counted, the first indexed, and no
+ * more of them than the header bound. */
+static void test_proxy_authorization(void **st)
+{
+	static const char msg[] =
+		"INVITE sip:202@b SIP/2.0\r\n"
+		"Authorization: Digest username=\"a\"\r\n"
+		"Proxy-Authorization: Digest username=\"201\",\r\n"
+		" realm=\"b\"\r\n"
+		"proxy-authorization: Basic eA==\r\n\r\n";
+	char buf[8192];
+	size_t off;
+
+	(void)st;
+	assert_int_equal(parse_n(msg, sizeof(msg) - 1, true), 0);
+	assert_false(m.hdr_bad);
+	assert_int_equal(m.count[SH_PAUTH], 2);
+	assert_int_equal(m.count[SH_AUTH], 1);
+	assert_int_equal(m.first[SH_PAUTH], 1);
+	slice_is(&m.hdr[1].val, "Digest username=\"201\",\r\n realm=\"b\"");
+	slice_is(&m.hdr[2].val, "Basic eA==");
+
+	/* one more than the header bound: the parse fails as for any
+	 * header kind */
+	off = (size_t)snprintf(buf, sizeof(buf), "INVITE sip:a@b SIP/2.0\r\n");
+	for (int i = 0; i <= SIPMSG_MAX_HDRS; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+					"Proxy-Authorization: x\r\n");
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\r\n");
+	assert_int_equal(parse_n(buf, off, true), EBADMSG);
 }
 
 /* Headers of a kind are counted and the first one is indexed. */
@@ -1042,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_request_uri),
 		cmocka_unit_test(test_header_lines),
 		cmocka_unit_test(test_header_names),
+		cmocka_unit_test(test_proxy_authorization),
 		cmocka_unit_test(test_header_count),
 		cmocka_unit_test(test_required_and_single),
 		cmocka_unit_test(test_cseq),
