@@ -1,5 +1,6 @@
 /*
- * auth — the verifier: challenges (401) and verification of a request's
+ * auth — the verifier: challenges (401 for REGISTER, 407 for every
+ * other method) and verification of a request's
  * digest credentials, the same for every user and method, and the report
  * of every verdict to the guard. Moved here from the REGISTER handler of
  * sipd.c; the primitives are digest.c and nonce.c.
@@ -262,14 +263,17 @@ void auth_challenge(struct auth *a, struct sipd_req *rq,
 	char nonce[AUTH_NONCE_HEXLEN + 1], hdrs[CHAL_HDRS];
 	uint8_t bb[16];
 	size_t bl, off = 0;
+	bool reg = sipmsg_eq(&rq->m->met, "REGISTER");
 
 	bind_bytes(rq->src, bb, &bl);
 	challenge_nonce(a, rq, stale, bb, bl, nonce);
 	for (int i = 0; i < 2 && algs[i]; i++) {
 		int n = re_snprintf(hdrs + off, sizeof(hdrs) - off,
-				    "WWW-Authenticate: Digest realm=\"%s\", "
+				    "%s: Digest realm=\"%s\", "
 				    "nonce=\"%s\", algorithm=%s, "
-				    "qop=\"auth\"%s\r\n", realm, nonce,
+				    "qop=\"auth\"%s\r\n",
+				    reg ? "WWW-Authenticate" :
+				    "Proxy-Authenticate", realm, nonce,
 				    auth_alg_name(algs[i]),
 				    stale ? ", stale=true" : "");
 
@@ -278,7 +282,11 @@ void auth_challenge(struct auth *a, struct sipd_req *rq,
 		off += (size_t)n;
 	}
 	a->c_chal++;
-	sipd_reply(rq, 401, "Unauthorized", hdrs, off);
+	if (reg)
+		sipd_reply(rq, 401, "Unauthorized", hdrs, off);
+	else
+		sipd_reply(rq, 407, "Proxy Authentication Required", hdrs,
+			   off);
 }
 
 static bool alg_allowed(const uint8_t *algs, unsigned alg)
@@ -312,13 +320,20 @@ void auth_verify(struct auth *a, const struct sipd_req *rq,
 	size_t bl;
 	int nr;
 
+	/* a registrar is the request's UAS (Authorization, RFC 3261 22.2);
+	 * every other request meets us as a proxy would (Proxy-
+	 * Authorization, 22.3): a credential sent in the other header is
+	 * not read, as if absent */
+	enum sipmsg_hid hid = !strcmp(method, "REGISTER") ? SH_AUTH :
+		SH_PAUTH;
+
 	memset(out, 0, sizeof(*out));
 	out->user.p = m->to.user.p;
 	out->user.l = m->to.user.l;
 	for (size_t i = 0; i < m->n_hdr && !have; i++) {
 		int err;
 
-		if (m->hdr[i].id != SH_AUTH)
+		if (m->hdr[i].id != hid)
 			continue;
 		err = auth_digest_parse(&c, m->hdr[i].val.p, m->hdr[i].val.l);
 		if (err == ENOTSUP)
@@ -428,10 +443,15 @@ static void log_verdict(const struct sipd_req *rq, const char *user,
 	}
 	u[i] = '\0';
 	re_snprintf(src, sizeof(src), "%J", rq->src);
+	const char *w = (size_t)res < ARRAY_SIZE(why) && why[res] ?
+		why[res] : "authentication failed";
+
+	if (res == GUARD_AUTH_OK && !sipmsg_eq(&rq->m->met, "REGISTER"))
+		w = "authenticated";
 	sipd_log_paced(rq->sd, res == GUARD_AUTH_OK ? LOG_LVL_INFO :
-		       LOG_LVL_WARN, "%s: '%s' from %s",
-		       (size_t)res < ARRAY_SIZE(why) && why[res] ? why[res] :
-		       "authentication failed", u, src);
+		       LOG_LVL_WARN, "%s: '%s' from %s (%.*s)", w, u, src,
+		       rq->m->met.l > 16 ? 16 : (int)rq->m->met.l,
+		       rq->m->met.p);
 }
 
 enum guard_verdict auth_report(struct auth *a, const struct sipd_req *rq,

@@ -7,7 +7,7 @@
  *
  * The primitives (digest, nonces, nonce counts) are pure functions. The
  * verifier (struct auth) runs on the loop thread: it challenges a
- * request (401) and verifies its credentials for any method, answering
+ * request (401 for REGISTER, 407 otherwise) and verifies its credentials for any method, answering
  * unknown users exactly like known ones (a dummy HA1, the challenge
  * algorithms of real extensions, always two digest computations), and
  * reports every verdict to the guard.
@@ -150,8 +150,9 @@ void auth_snapshot(struct auth *a, const struct snapshot *s);
 const uint8_t *auth_algs(const struct auth *a, const struct snap_ext *x,
 			 const char *user, size_t len);
 
-/* Answer rq 401 Unauthorized with a WWW-Authenticate per algorithm
- * (stale=true when stale). A retransmitted request gets the nonce it got
+/* Challenge rq: a REGISTER gets 401 Unauthorized with a WWW-Authenticate
+ * per algorithm, any other method 407 Proxy Authentication Required with
+ * a Proxy-Authenticate per algorithm (stale=true when stale). A retransmitted request gets the nonce it got
  * before, so the stateless answer is byte-identical (RFC 3261 8.2.7). */
 void auth_challenge(struct auth *a, struct sipd_req *rq,
 		    const uint8_t *algs, bool stale);
@@ -178,9 +179,12 @@ struct auth_check {
 				 * user (from the wire, for the guard) */
 };
 
-/* Verify the Authorization of rq for method against x (the extension the
- * request names; NULL when there is none with credentials), offering
- * algs. Constant work whoever the user is; the expected responses are
+/* Verify the credentials of rq for method against x: for "REGISTER" the
+ * Authorization headers, for any other method the Proxy-Authorization
+ * headers (the other kind is ignored, as if absent); method is the one
+ * the digest covers (the request's own). x: the extension the request
+ * names, NULL when there is none with credentials; algs: the ones
+ * offered. Constant work whoever the user is; the expected responses are
  * wiped. */
 void auth_verify(struct auth *a, const struct sipd_req *rq,
 		 const char *method, const struct snap_ext *x,

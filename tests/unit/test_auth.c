@@ -11,7 +11,17 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_mem.h>
+#include <re_sa.h>
+#include <re_main.h>
+
 #include "auth/auth.h"
+#include "sip/sipd.h"
+#include "sip/sipd_int.h"
+#include "sip/sipmsg.h"
+#include "store/snapshot.h"
 
 static void parse_and_respond(const char *hdr, unsigned alg,
 			      const char *user_realm_pw[3], const char *want)
@@ -171,6 +181,253 @@ static void test_nonce_at(void **st)
 	assert_true(auth_nonce_counter_next() > ctr);
 }
 
+/* ---- the verifier on an offline sipd: 401 for REGISTER, 407 for the
+ * rest, Proxy-Authorization read for every method but REGISTER ------ */
+
+static char last[4096];
+static size_t n_out;
+
+static void out(enum sipd_tp tp, const struct sa *dst, const char *buf,
+		size_t len, void *arg)
+{
+	(void)tp; (void)dst; (void)arg;
+	n_out++;
+	if (len >= sizeof(last))
+		len = sizeof(last) - 1;
+	memcpy(last, buf, len);
+	last[len] = '\0';
+}
+
+struct vctx {
+	struct sipd *sd;
+	struct auth *a;
+	struct snap_ext x;
+	struct sa src;
+	struct sipmsg m;
+	char buf[2048];
+	char nonce[AUTH_NONCE_HEXLEN + 1];
+	const char *realm;
+};
+
+static void build(struct vctx *v, const char *met, const char *hdr)
+{
+	const char *why = NULL;
+	int n = snprintf(v->buf, sizeof(v->buf),
+			 "%s sip:202@example.com SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bKa1\r\n"
+			 "Max-Forwards: 70\r\n"
+			 "From: <sip:201@example.com>;tag=1\r\n"
+			 "To: <sip:202@example.com>\r\n"
+			 "Call-ID: c1\r\nCSeq: 1 %s\r\n%s"
+			 "Content-Length: 0\r\n\r\n", met, met,
+			 hdr ? hdr : "");
+
+	assert_true(n > 0 && (size_t)n < sizeof(v->buf));
+	assert_int_equal(sipmsg_parse(&v->m, v->buf, (size_t)n, true), 0);
+	assert_int_equal(sipmsg_check(&v->m, &why), 0);
+}
+
+static struct sipd_req rq_of(struct vctx *v)
+{
+	struct sipd_req rq = {
+		.sd = v->sd, .m = &v->m, .tp = SIPD_UDP, .src = &v->src,
+	};
+
+	return rq;
+}
+
+/* Challenge met; returns the status code and copies the nonce. */
+static unsigned challenge(struct vctx *v, const char *met,
+			  const char *want_hdr)
+{
+	static const uint8_t algs[] = {AUTH_ALG_MD5, 0};
+	struct sipd_req rq;
+	const char *p, *q;
+	unsigned code;
+
+	build(v, met, NULL);
+	rq = rq_of(v);
+	n_out = 0;
+	auth_challenge(v->a, &rq, algs, false);
+	assert_int_equal(n_out, 1);
+	assert_int_equal(sscanf(last, "SIP/2.0 %u", &code), 1);
+	p = strstr(last, want_hdr);
+	assert_non_null(p);
+	p = strstr(p, "nonce=\"");
+	assert_non_null(p);
+	p += 7;
+	q = strchr(p, '"');
+	assert_int_equal(q - p, AUTH_NONCE_HEXLEN);
+	memcpy(v->nonce, p, AUTH_NONCE_HEXLEN);
+	v->nonce[AUTH_NONCE_HEXLEN] = '\0';
+	return code;
+}
+
+/* A credential header hname for user, whose response is computed for
+ * dmet with password pw. */
+static void cred(struct vctx *v, char *out, size_t outsz, const char *hname,
+		 const char *user, const char *dmet, const char *pw)
+{
+	char hdr[512], ha1[65], resp[65];
+	struct auth_cred c;
+	int n;
+
+	assert_int_equal(auth_digest_ha1(AUTH_ALG_MD5, user, v->realm, pw,
+					 ha1, sizeof(ha1)), 0);
+	n = snprintf(hdr, sizeof(hdr), "Digest username=\"%s\", "
+		     "realm=\"%s\", nonce=\"%s\", "
+		     "uri=\"sip:202@example.com\", response=\"%s\", "
+		     "algorithm=MD5, qop=auth, nc=00000001, cnonce=\"cn\"",
+		     user, v->realm, v->nonce,
+		     "00000000000000000000000000000000");
+	assert_true(n > 0);
+	assert_int_equal(auth_digest_parse(&c, hdr, (size_t)n), 0);
+	assert_int_equal(auth_digest_response(AUTH_ALG_MD5, ha1, dmet, &c,
+					      resp, sizeof(resp)), 0);
+	n = snprintf(out, outsz, "%s: Digest username=\"%s\", "
+		     "realm=\"%s\", nonce=\"%s\", "
+		     "uri=\"sip:202@example.com\", response=\"%s\", "
+		     "algorithm=MD5, qop=auth, nc=00000001, cnonce=\"cn\"\r\n",
+		     hname, user, v->realm, v->nonce, resp);
+	assert_true(n > 0 && (size_t)n < outsz);
+}
+
+static void verify(struct vctx *v, const char *met, const char *hdr,
+		   const struct snap_ext *x, struct auth_check *ck)
+{
+	static const uint8_t algs[] = {AUTH_ALG_MD5, 0};
+	struct sipd_req rq;
+
+	build(v, met, hdr);
+	rq = rq_of(v);
+	auth_verify(v->a, &rq, met, x, algs, ck);
+}
+
+static int vsetup(void **st)
+{
+	struct vctx *v = calloc(1, sizeof(*v));
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	assert_non_null(v);
+	assert_non_null(s);
+	assert_int_equal(libre_init(), 0);
+	assert_int_equal(sipd_alloc_offline(&v->sd, s, out, NULL), 0);
+	assert_int_equal(auth_alloc(&v->a), 0);
+	sa_set_str(&v->src, "192.0.2.7", 5062);
+	v->realm = sipd_settings(v->sd)->realm;
+	snprintf(v->x.number, sizeof(v->x.number), "201");
+	v->x.auth = true;
+	v->x.algs_pref[0] = AUTH_ALG_MD5;
+	assert_int_equal(auth_digest_ha1(AUTH_ALG_MD5, "201", v->realm,
+					 "secret", v->x.ha1_md5,
+					 sizeof(v->x.ha1_md5)), 0);
+	*st = v;
+	return 0;
+}
+
+static int vteardown(void **st)
+{
+	struct vctx *v = *st;
+
+	mem_deref(v->a);
+	sipd_close(v->sd);
+	libre_close();
+	free(v);
+	return 0;
+}
+
+/* REGISTER is challenged 401 with WWW-Authenticate, every other method
+ * 407 with Proxy-Authenticate (the same nonce rules). */
+static void test_challenge_codes(void **st)
+{
+	struct vctx *v = *st;
+
+	assert_int_equal(challenge(v, "REGISTER", "\r\nWWW-Authenticate: "
+				   "Digest realm="), 401);
+	assert_null(strstr(last, "Proxy-Authenticate"));
+	assert_non_null(strstr(last, "401 Unauthorized\r\n"));
+	assert_int_equal(challenge(v, "INVITE", "\r\nProxy-Authenticate: "
+				   "Digest realm="), 407);
+	assert_null(strstr(last, "WWW-Authenticate"));
+	assert_non_null(strstr(last,
+			       "407 Proxy Authentication Required\r\n"));
+	for (const char *const *m = (const char *const[]){"MESSAGE",
+	     "SUBSCRIBE", "REFER", NULL}; *m; m++)
+		assert_int_equal(challenge(v, *m, "\r\nProxy-Authenticate: "),
+				 407);
+}
+
+/* An INVITE's Proxy-Authorization is verified with the method INVITE:
+ * the right password passes, a wrong one, a digest made for another
+ * method, an unknown user and another user each get their verdict; an
+ * Authorization header on an INVITE (and a Proxy-Authorization on a
+ * REGISTER) is not read: challenge afresh. */
+static void test_verify_proxy(void **st)
+{
+	struct vctx *v = *st;
+	struct auth_check ck;
+	char h[1024];
+
+	assert_int_equal(challenge(v, "INVITE", "Proxy-Authenticate"), 407);
+
+	cred(v, h, sizeof(h), "Proxy-Authorization", "201", "INVITE",
+	     "secret");
+	verify(v, "INVITE", h, &v->x, &ck);
+	assert_int_equal(ck.outcome, AUTH_VERDICT);
+	assert_int_equal(ck.res, GUARD_AUTH_OK);
+	assert_true(ck.have);
+	assert_false(ck.stale);
+	assert_int_equal(ck.nc, 1);
+	assert_int_equal(ck.user.l, 3);
+	assert_memory_equal(ck.user.p, "201", 3);
+
+	cred(v, h, sizeof(h), "Proxy-Authorization", "201", "INVITE",
+	     "wrong");
+	verify(v, "INVITE", h, &v->x, &ck);
+	assert_int_equal(ck.outcome, AUTH_VERDICT);
+	assert_int_equal(ck.res, GUARD_AUTH_BAD_PASSWORD);
+
+	/* a digest over REGISTER replayed on an INVITE */
+	cred(v, h, sizeof(h), "Proxy-Authorization", "201", "REGISTER",
+	     "secret");
+	verify(v, "INVITE", h, &v->x, &ck);
+	assert_int_equal(ck.res, GUARD_AUTH_BAD_PASSWORD);
+
+	/* unknown user: the dummy HA1, same outcome kind */
+	cred(v, h, sizeof(h), "Proxy-Authorization", "299", "INVITE",
+	     "secret");
+	verify(v, "INVITE", h, NULL, &ck);
+	assert_int_equal(ck.outcome, AUTH_VERDICT);
+	assert_int_equal(ck.res, GUARD_AUTH_UNKNOWN_USER);
+
+	/* another extension's credentials for this one */
+	cred(v, h, sizeof(h), "Proxy-Authorization", "203", "INVITE",
+	     "secret");
+	verify(v, "INVITE", h, &v->x, &ck);
+	assert_int_equal(ck.res, GUARD_AUTH_MISMATCH);
+
+	/* the wrong header kind for the method is not read */
+	cred(v, h, sizeof(h), "Authorization", "201", "INVITE", "secret");
+	verify(v, "INVITE", h, &v->x, &ck);
+	assert_int_equal(ck.outcome, AUTH_CHALLENGE);
+	assert_false(ck.have);
+
+	assert_int_equal(challenge(v, "REGISTER", "WWW-Authenticate"), 401);
+	cred(v, h, sizeof(h), "Proxy-Authorization", "201", "REGISTER",
+	     "secret");
+	verify(v, "REGISTER", h, &v->x, &ck);
+	assert_int_equal(ck.outcome, AUTH_CHALLENGE);
+	cred(v, h, sizeof(h), "Authorization", "201", "REGISTER", "secret");
+	verify(v, "REGISTER", h, &v->x, &ck);
+	assert_int_equal(ck.res, GUARD_AUTH_OK);
+
+	/* a malformed Proxy-Authorization is a verdict, not a challenge */
+	verify(v, "INVITE", "Proxy-Authorization: Digest username=\r\n",
+	       &v->x, &ck);
+	assert_int_equal(ck.outcome, AUTH_VERDICT);
+	assert_int_equal(ck.res, GUARD_AUTH_MALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +438,10 @@ int main(void)
 		cmocka_unit_test(test_nc_replay),
 		cmocka_unit_test(test_nc_seen),
 		cmocka_unit_test(test_nonce_at),
+		cmocka_unit_test_setup_teardown(test_challenge_codes, vsetup,
+						vteardown),
+		cmocka_unit_test_setup_teardown(test_verify_proxy, vsetup,
+						vteardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
