@@ -550,9 +550,12 @@ enum ctrans_rx ctrans_receive(struct ctrans *c, const struct sipmsg *m,
 	}
 	tx->code = m->scode;
 	if (m->scode < 200) {
+		bool first = tx->state != CTRANS_PROCEEDING;
+
 		tx->state = CTRANS_PROCEEDING;
-		if (tx->invite) {
-			/* A stops; B no longer applies: the ring bound */
+		if (tx->invite && first) {
+			/* A stops; B no longer applies: the ring bound, from
+			 * the first provisional (more do not extend it) */
 			tx->t_r = 0;
 			tx->t_end = now + c->c.ring_ms;
 		}

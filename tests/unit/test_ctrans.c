@@ -191,6 +191,10 @@ static void test_invite_non2xx(void **st)
 	assert_int_equal(ctrans_state(tx), CTRANS_PROCEEDING);
 	run(101, 20000);
 	assert_int_equal(n_sent, 1);
+	/* more provisionals do not move the ring bound */
+	assert_int_equal(rx(183, "INVITE", "z9hG4bKi2", &P, 20000),
+			 CTRANS_RX_PASS);
+	assert_true(ctrans_next(c) <= 100 + 180000);
 	assert_int_equal(rx(486, "INVITE", "z9hG4bKi2", &P, 20000),
 			 CTRANS_RX_PASS);
 	assert_int_equal(ctrans_state(tx), CTRANS_COMPLETED);
@@ -334,6 +338,27 @@ static void test_match_and_bounds(void **st)
 	assert_int_equal(n_end[CTRANS_END_CLOSED], 8);
 }
 
+/* An INVITE answered 180 and nothing more ends at the ring bound, however
+ * many provisionals follow. */
+static void test_ring_bound(void **st)
+{
+	struct ctrans_tx *tx;
+
+	(void)st;
+	assert_int_equal(send_req("INVITE", "z9hG4bKr1", SIPD_UDP, &P, 0,
+				  &tx), 0);
+	assert_int_equal(rx(180, "INVITE", "z9hG4bKr1", &P, 1000),
+			 CTRANS_RX_PASS);
+	for (uint64_t t = 60000; t < 181000; t += 60000)
+		assert_int_equal(rx(180, "INVITE", "z9hG4bKr1", &P, t),
+				 CTRANS_RX_PASS);
+	ctrans_tick(c, 180999);
+	assert_int_equal(ctrans_count(c), 1);
+	ctrans_tick(c, 181000);
+	assert_int_equal(n_end[CTRANS_END_TIMEOUT], 1);
+	assert_int_equal(ctrans_count(c), 0);
+}
+
 /* Over TCP nothing is retransmitted; B still applies; the ACK of a
  * non-2xx is sent once and the transaction ends at the next tick. */
 static void test_tcp(void **st)
@@ -369,6 +394,7 @@ int main(void)
 		T(test_invite_2xx),
 		T(test_cancel),
 		T(test_match_and_bounds),
+		T(test_ring_bound),
 		T(test_tcp),
 #undef T
 	};
