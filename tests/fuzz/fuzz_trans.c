@@ -39,11 +39,16 @@ static void s_send(enum sipd_tp tp, const struct sa *dst, uint64_t conn,
 		abort();
 }
 
+/* What the client table sends is a request that parses: the TU's own
+ * (checked by ctrans_send), a retransmission of it, or an ACK / CANCEL
+ * it wrote (with a response's To in it). */
 static void c_send(enum sipd_tp tp, const struct sa *dst, uint64_t conn,
 		   const char *buf, size_t len, void *arg)
 {
-	(void)tp; (void)dst; (void)conn; (void)arg;
-	if (len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4))
+	static struct sipmsg sm;
+
+	(void)dst; (void)conn; (void)arg;
+	if (sipmsg_parse(&sm, buf, len, tp == SIPD_UDP) || !sm.req)
 		abort();
 }
 
