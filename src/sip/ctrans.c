@@ -203,7 +203,7 @@ static bool make_key(char *k, size_t *kl, const struct sipmsg_str *branch,
 
 	addr_bytes(peer, a, &al);
 	if (branch->l < 8 || memcmp(branch->p, COOKIE, 7) ||
-	    met->l > METHOD_MAX ||
+	    !met->l || met->l > METHOD_MAX ||
 	    1 + al + met->l + 1 + branch->l > KEY_MAX)
 		return false;
 	k[n++] = (char)al;

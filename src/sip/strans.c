@@ -191,6 +191,8 @@ struct key {
 
 static void kput(struct key *k, const void *p, size_t l)
 {
+	if (!l)
+		return;   /* an absent slice (NULL): memcpy may not see it */
 	if (k->over || l > sizeof(k->b) - k->l) {
 		k->over = true;
 		return;

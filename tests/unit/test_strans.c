@@ -392,12 +392,36 @@ static void test_keys(void **st)
 	assert_int_equal(strans_receive(s, &m, SIPD_UDP, &B, 0, 0, NULL),
 			 STRANS_RX_NEW);
 	assert_int_equal(strans_count(s), 6);
+	/* RFC 2543 without a From tag: the absent slice is keyed as empty
+	 * (fuzz_trans: memcpy was handed its NULL pointer) */
+	{
+		const char *why;
+		static const char r[] =
+			"OPTIONS sip:a@b SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 192.0.2.1\r\n"
+			"From: <sip:c@d>\r\nTo: <sip:a@b>\r\n"
+			"Call-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+			"Max-Forwards: 70\r\n\r\n";
+		char *b = malloc(sizeof(r) - 1);
+
+		assert_non_null(b);
+		memcpy(b, r, sizeof(r) - 1);
+		assert_int_equal(sipmsg_parse(&m, b, sizeof(r) - 1, true), 0);
+		assert_int_equal(sipmsg_check(&m, &why), 0);
+		assert_null(m.from.tag.p);
+		assert_int_equal(strans_receive(s, &m, SIPD_UDP, &C, 0, 0,
+						NULL), STRANS_RX_NEW);
+		assert_int_equal(strans_receive(s, &m, SIPD_UDP, &C, 0, 0,
+						NULL), STRANS_RX_RETRANS);
+		free(b);
+	}
+	assert_int_equal(strans_count(s), 7);
 	memset(big, 'x', sizeof(big) - 1);
 	memcpy(big, "z9hG4bK", 7);
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(rx("OPTIONS", big, &A, SIPD_UDP, 0, NULL),
 			 STRANS_RX_BAD);
-	assert_int_equal(strans_count(s), 6);
+	assert_int_equal(strans_count(s), 7);
 }
 
 /* Bounded per source (the address, whatever the port) and in total:
