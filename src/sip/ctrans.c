@@ -397,6 +397,8 @@ struct wb {
 
 static void put(struct wb *w, const char *s, size_t l)
 {
+	if (!l)
+		return;   /* an empty slice may have no pointer */
 	if (w->over || l > w->cap - w->n) {
 		w->over = true;
 		return;
