@@ -191,8 +191,8 @@ int settings_parse(const struct settings_table *t, const char *key,
 		   const char *text, json_t **out, struct report *r)
 {
 	const struct setting_def *d;
-	long long iv;
-	bool bv;
+	long long iv = 0;     /* accept() has already parsed both: the */
+	bool bv = false;      /* values are set, the analyzer cannot see it */
 	int err;
 
 	if (!t || !key || !out)
