@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "common/report.h"
@@ -167,6 +168,10 @@ json_t *store_section_names(void);
  * caller hands to the data plane. */
 int store_commit(struct store *s, bool dry_run, json_t **result,
 		 struct snapshot **snap);
+
+/* Version of the running configuration: the number of commits ever
+ * applied (0 before the first, or when the database cannot be read). */
+uint64_t store_version(struct store *s);
 
 /* Pending changes staged vs running: array of {"kind":"ext"|"section",
  * "key","op":"add"|"edit"|"remove","fields":[changed field names]}. */
