@@ -120,8 +120,12 @@ int store_ext_remove(struct store *s, const char *number, struct report *r);
 /* One extension, every field; secrets masked unless reveal. New ref. */
 int store_ext_get(struct store *s, const char *number, enum store_view v,
 		  bool reveal, json_t **out);
-/* Array of {number,type,name,...summary}; sorted by number. New ref. */
+/* Array of {number,type,name,...summary}; in numeric order of the
+ * number (201 before 1000: store_number_cmp). New ref. */
 int store_ext_list(struct store *s, enum store_view v, json_t **out);
+/* Numeric order of two extension numbers (digit strings): <0, 0, >0;
+ * leading zeros aside a shorter number is smaller, ties by the text. */
+int store_number_cmp(const char *a, const char *b);
 
 /* "Add Multiple Extensions": numbers first..last of type, fields copied
  * from template_number (staged; may be NULL), generated name
