@@ -635,7 +635,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				return send_blocked(conn, l, method, url, retry);
 			/* The web GUI (web.c): its files need no credential,
 			 * its login and session cookie replace HTTP Basic. */
-			switch (api_web_admit(conn, method, url, &ret)) {
+			switch (api_metrics_path(url) ? API_WEB_BASIC :
+				api_web_admit(conn, method, url, &ret)) {
 			case API_WEB_ANSWERED:
 				return ret;
 			case API_WEB_LOGIN:
@@ -716,6 +717,13 @@ admitted:
 		return send_error(conn, l, method, url, 413,
 				  "Request body too large.");
 
+	if (api_metrics_path(url)) {
+		api_metrics_get(l->api->d, method, &resp);
+		ret = send_resp(conn, l, method, url, &resp);
+		json_decref(resp.body);
+		free(resp.raw);
+		return ret;
+	}
 	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) ||
 	    (url[strlen(API_PREFIX)] != '/' && url[strlen(API_PREFIX)] != '\0'))
 		return send_error(conn, l, method, url, 404,

@@ -15,6 +15,7 @@
 #ifndef BULWARK_API_ROUTES_H
 #define BULWARK_API_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/api.h"
@@ -29,6 +30,14 @@ extern const struct api_route api_routes_guard[];     /* routes_guard.c */
 extern const size_t api_routes_guard_n;
 extern const struct api_route api_routes_firewall[];  /* routes_firewall.c */
 extern const size_t api_routes_firewall_n;
+
+/* GET /metrics (routes_metrics.c): Prometheus text, outside /api/v1 but
+ * behind the same admin credential (api.c routes it there). */
+bool api_metrics_path(const char *url);
+void api_metrics_get(struct daemon *d, const char *method,
+		     struct api_resp *resp);
+/* Count one commit request: ok false = refused (routes_config.c). */
+void api_metrics_commit(bool dry_run, bool ok);
 
 /* Helpers for handlers (api.c). */
 

@@ -747,9 +747,11 @@ static void commit_post(struct daemon *d, const struct api_req *req,
 		api_ok(resp, result);
 		resp->status = 422;
 		snapshot_free(snap);
+		api_metrics_commit(dry, false);
 		return;
 	}
 	if (err) {
+		api_metrics_commit(dry, false);
 		json_decref(result);
 		snapshot_free(snap);
 		refuse(resp, err, NULL, "Commit");
@@ -762,6 +764,7 @@ static void commit_post(struct daemon *d, const struct api_req *req,
 				   json_object_get(result, "sections"));
 	}
 	json_object_set_new(result, "dry_run", json_boolean(dry));
+	api_metrics_commit(dry, true);
 	api_ok(resp, result);
 }
 

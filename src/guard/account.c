@@ -659,6 +659,7 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 
 	/* A failure (or garbage). */
 	g->st.auth_fail++;
+	g->st.fail_by[res]++;
 	if (fail_event_allowed(g, now)) {
 		char uab[128];
 		gaddr_str(&full, srcb, sizeof(srcb));

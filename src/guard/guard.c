@@ -431,6 +431,7 @@ json_t *guard_status(struct guard *g)
 	size_t it = 0, nb = 0;
 	struct gban *b;
 	uint64_t now;
+	json_t *out;
 
 	if (!g)
 		return json_pack("{s:s}", "state", "off");
@@ -444,7 +445,7 @@ json_t *guard_status(struct guard *g)
 	else
 		snprintf(off, sizeof(off), "unavailable (no data directory); "
 			 "dropping in user space");
-	return json_pack("{s:s,s:s,s:b,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	out = json_pack("{s:s,s:s,s:b,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 			 "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
 			 "s:{s:I,s:I,s:I,s:I,s:I,s:I}}",
 		"state", "running",
@@ -475,6 +476,20 @@ json_t *guard_status(struct guard *g)
 		"credited", (json_int_t)g->credit.n,
 		"evicted", (json_int_t)(g->src.evicted + g->pair.evicted +
 					g->ext.evicted));
+	/* the failures counted in auth_fail, by reason (names as in the
+	 * auth_failure events); stale and transport have their own above */
+	if (out)
+		json_object_set_new(out, "auth_failures", json_pack(
+			"{s:I,s:I,s:I,s:I}",
+			"bad_password",
+			(json_int_t)g->st.fail_by[GUARD_AUTH_BAD_PASSWORD],
+			"unknown_user",
+			(json_int_t)g->st.fail_by[GUARD_AUTH_UNKNOWN_USER],
+			"user_mismatch",
+			(json_int_t)g->st.fail_by[GUARD_AUTH_MISMATCH],
+			"malformed",
+			(json_int_t)g->st.fail_by[GUARD_AUTH_MALFORMED]));
+	return out;
 }
 
 void guard_close(struct guard *g)

@@ -286,6 +286,8 @@ struct guard {
 		uint64_t distributed, events, events_suppressed;
 		uint64_t unproven;     /* failures not counted: no proof */
 		uint64_t transport;    /* right password, wrong transport */
+		/* failures (auth_fail) by enum guard_auth, for /metrics */
+		uint64_t fail_by[GUARD_AUTH_TRANSPORT + 1];
 	} st;
 	uint64_t ev_tokens, ev_tok_ms;   /* auth_failure event bucket */
 	uint64_t ev2_tokens, ev2_tok_ms; /* every other limited event */

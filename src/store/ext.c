@@ -66,6 +66,30 @@ int store_ext_get(struct store *s, const char *number, enum store_view v,
 	return err;
 }
 
+int store_number_cmp(const char *a, const char *b)
+{
+	const char *x = a, *y = b;
+	size_t lx, ly;
+	int c;
+
+	while (*x == '0')
+		x++;
+	while (*y == '0')
+		y++;
+	lx = strlen(x);
+	ly = strlen(y);
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	c = strcmp(x, y);
+	return c ? c : strcmp(a, b);
+}
+
+static int row_number_cmp(const void *a, const void *b)
+{
+	return store_number_cmp(((const struct ext_row *)a)->number,
+				((const struct ext_row *)b)->number);
+}
+
 int store_ext_list(struct store *s, enum store_view v, json_t **out)
 {
 	static const char *const summary[] = {
@@ -84,6 +108,10 @@ int store_ext_list(struct store *s, enum store_view v, json_t **out)
 	pthread_mutex_unlock(&s->lock);
 	if (err)
 		return err;
+	/* the rows come in text order (the mirror's merge relies on it);
+	 * people read numbers */
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), row_number_cmp);
 	a = json_array();
 	for (size_t i = 0; a && i < n; i++) {
 		json_t *obj = ext_row_obj(&rows[i]);

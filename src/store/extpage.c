@@ -13,6 +13,12 @@
 	" OR instr(lower(json_extract(doc, '$.name')), lower(?1)) > 0" \
 	" OR type = lower(?1)"
 
+/* Numeric order of the digit strings (201 before 1000), as
+ * store_number_cmp: leading zeros aside, a shorter number is smaller;
+ * equal values ("0201", "201") fall back to the text. */
+#define NUMERIC_ORDER \
+	" length(ltrim(number, '0')), ltrim(number, '0'), number"
+
 static void bool_col(json_t *e, const char *key, sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) != SQLITE_NULL)
@@ -49,7 +55,8 @@ int store_ext_page(struct store *s, enum store_view v, const char *q,
 		 " json_extract(doc, '$.class_of_service'),"
 		 " json_extract(doc, '$.\"voicemail.enabled\"'),"
 		 " json_extract(doc, '$.\"web.enabled\"')"
-		 " FROM %s" MATCH " ORDER BY number LIMIT ?2 OFFSET ?3", table);
+		 " FROM %s" MATCH " ORDER BY" NUMERIC_ORDER " LIMIT ?2 OFFSET ?3",
+		 table);
 	items = json_array();
 	if (!items)
 		return ENOMEM;

@@ -12,7 +12,8 @@
 #include "store/store.h"
 
 /* Extensions of view v whose number starts with q, whose name contains q
- * (any case) or whose type is q ("" or NULL: all), in number order;
+ * (any case) or whose type is q ("" or NULL: all), in numeric order
+ * (201 before 1000, store_number_cmp);
  * rows offset .. offset+limit-1. *out: {"total": N matching, "items":
  * [{number, type, name, class_of_service, voicemail.enabled,
  * web.enabled}]} (the summary of store_ext_list). 0, EINVAL, EIO, ENOMEM. */

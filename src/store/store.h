@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "common/report.h"
@@ -119,8 +120,12 @@ int store_ext_remove(struct store *s, const char *number, struct report *r);
 /* One extension, every field; secrets masked unless reveal. New ref. */
 int store_ext_get(struct store *s, const char *number, enum store_view v,
 		  bool reveal, json_t **out);
-/* Array of {number,type,name,...summary}; sorted by number. New ref. */
+/* Array of {number,type,name,...summary}; in numeric order of the
+ * number (201 before 1000: store_number_cmp). New ref. */
 int store_ext_list(struct store *s, enum store_view v, json_t **out);
+/* Numeric order of two extension numbers (digit strings): <0, 0, >0;
+ * leading zeros aside a shorter number is smaller, ties by the text. */
+int store_number_cmp(const char *a, const char *b);
 
 /* "Add Multiple Extensions": numbers first..last of type, fields copied
  * from template_number (staged; may be NULL), generated name
@@ -167,6 +172,10 @@ json_t *store_section_names(void);
  * caller hands to the data plane. */
 int store_commit(struct store *s, bool dry_run, json_t **result,
 		 struct snapshot **snap);
+
+/* Version of the running configuration: the number of commits ever
+ * applied (0 before the first, or when the database cannot be read). */
+uint64_t store_version(struct store *s);
 
 /* Pending changes staged vs running: array of {"kind":"ext"|"section",
  * "key","op":"add"|"edit"|"remove","fields":[changed field names]}. */

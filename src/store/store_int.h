@@ -255,7 +255,6 @@ int store_fp_backfill(struct store *s);
 int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			 const json_t *sections, uint64_t version,
 			 struct snapshot **snapp);
-uint64_t store_version(struct store *s);
 
 /* A growing NUL-terminated string (CSV export, the JSON writer). After a
  * failed allocation err is ENOMEM and further appends are ignored. */

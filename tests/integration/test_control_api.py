@@ -76,6 +76,21 @@ def assert_refused(daemon, status, body, expect_status, rules):
         assert set(e) >= {"where", "field", "rule", "message"}
 
 
+def test_ext_list_in_numeric_order(daemon):
+    pws = {"1000": "Pz5Wm8Tq3Rv", "201": "Hd4Jx7Lc2Nb", "2010": "Wy9Fk3Rs6Tg",
+           "30": "Cm2Qv8Xz5Kh"}
+    for num in ("1000", "201", "2010", "30"):
+        st, out = daemon.api("POST", "/ext",
+                             ext_body(num, **{"auth.password": pws[num]}))
+        assert st == 201, out
+    assert numbers(daemon) == ["30", "201", "1000", "2010"]
+    # the GUI's paged search, from the middle
+    st, out = daemon.api("GET", "/ext/search?staged=1&offset=1&limit=2")
+    assert st == 200, out
+    assert out["total"] == 4
+    assert [e["number"] for e in out["items"]] == ["201", "1000"]
+
+
 def test_refusals_change_nothing(daemon):
     st, body = daemon.api("POST", "/ext", ext_body("200"))
     assert st == 201

@@ -18,6 +18,7 @@
 #include "store/health.h"
 #include "store/store.h"
 #include "store/snapshot.h"
+#include "store/extpage.h"
 #include "policy/policy.h"
 
 /* store internal (store_int.h): the store's compact JSON writer */
@@ -680,6 +681,42 @@ static void test_snapshot_sorted(void **state)
 	assert_non_null(snapshot_section(snap, "nosuch"));
 	assert_int_equal(snap->policy.sip.min_length, 8);
 	snapshot_free(snap);
+}
+
+/* People read extension numbers as numbers: 201 before 1000, in the
+ * list and in every page of it (the snapshot keeps text order). */
+static void test_list_numeric(void **state)
+{
+	static const char *const want[] = { "30", "201", "1000", "2010" };
+	struct fx *f = *state;
+	json_t *list = NULL, *page = NULL;
+
+	add_ok(f->s, "1000", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "201", "Alan Turing", PW2, PIN2);
+	add_ok(f->s, "2010", "Grace Hopper", PW3, "583920");
+	add_ok(f->s, "30", "Edsger Dijkstra", "Hw6Tc3Ryq", "604172");
+	assert_int_equal(store_ext_list(f->s, STORE_STAGED, &list), 0);
+	assert_int_equal(json_array_size(list), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(json_string_value(json_object_get(
+			json_array_get(list, i), "number")), want[i]);
+	/* a page from the middle */
+	assert_int_equal(store_ext_page(f->s, STORE_STAGED, "", 1, 2, &page),
+			 0);
+	assert_int_equal(json_integer_value(json_object_get(page, "total")),
+			 4);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(json_string_value(json_object_get(
+			json_array_get(json_object_get(page, "items"), i),
+			"number")), want[i + 1]);
+	json_decref(list);
+	json_decref(page);
+	assert_true(store_number_cmp("201", "1000") < 0);
+	assert_true(store_number_cmp("1000", "201") > 0);
+	assert_true(store_number_cmp("30", "201") < 0);
+	assert_true(store_number_cmp("0201", "201") < 0);
+	assert_true(store_number_cmp("0201", "1000") < 0);
+	assert_int_equal(store_number_cmp("201", "201"), 0);
 }
 
 static void test_licences_and_refs(void **state)
@@ -1357,6 +1394,7 @@ int main(void)
 		T(test_csv),
 		T(test_web_password_and_reveal),
 		T(test_snapshot_sorted),
+		T(test_list_numeric),
 		T(test_licences_and_refs),
 		T(test_pin_previous),
 		T(test_fingerprints),
