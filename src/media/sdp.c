@@ -913,8 +913,12 @@ static void w_session(struct wbuf *w, const struct sdp *in,
 		return;
 	case 'a':
 		attr_split(v, &name, &val, &has_val);
+		/* BUNDLE would let the peer move every media onto one
+		 * port the relay did not give it */
 		if (is_ice(name) || str_eq(name, "rtcp") ||
-		    (str_eq(name, "rtcp-mux") && !rw->rtcp_mux))
+		    (str_eq(name, "rtcp-mux") && !rw->rtcp_mux) ||
+		    (str_eq(name, "group") && val.l >= 6 &&
+		     !memcmp(val.p, "BUNDLE", 6)))
 			return;
 		break;
 	default:

@@ -95,6 +95,7 @@ static const char linphone[] =
 	"a=ice-ufrag:9b2e4d7c\r\n"
 	"a=rtcp-xr:rcvr-rtt=all:10000 stat-summary=loss,dup,jitt,TTL voip-metrics\r\n"
 	"a=record:off\r\n"
+	"a=group:BUNDLE as vs\r\n"
 	"m=audio 7078 RTP/AVP 96 97 98 0 8 101 99 100\r\n"
 	"c=IN IP4 10.0.0.7\r\n"
 	"a=rtpmap:96 opus/48000/2\r\n"
@@ -230,8 +231,8 @@ static void t_linphone(void **st)
 	assert_true(has("a=record:off\r\n"));
 	assert_true(has("m=video 0 RTP/AVP 96 97\r\n"));
 	/* nothing that points past the relay, nothing of dropped codecs */
-	assert_false(has("candidate") || has("ice-") || has("10.0.0.7") ||
-		     has("198.51.100.9") || has("speex") || has("vbr=on") ||
+	assert_false(has("candidate") || has("ice-") || has("BUNDLE") ||
+		     has("10.0.0.7") || has("198.51.100.9") || has("speex") || has("vbr=on") ||
 		     has("a=rtcp-fb:97") || has("VP8") || has("7079"));
 	assert_int_equal(parse_n(out, outlen, SDP_SERVE_IP4), 0);
 	assert_int_equal(s.media[1].port, 0);
