@@ -232,8 +232,9 @@ static void t_linphone(void **st)
 	assert_true(has("m=video 0 RTP/AVP 96 97\r\n"));
 	/* nothing that points past the relay, nothing of dropped codecs */
 	assert_false(has("candidate") || has("ice-") || has("BUNDLE") ||
-		     has("10.0.0.7") || has("198.51.100.9") || has("speex") || has("vbr=on") ||
-		     has("a=rtcp-fb:97") || has("VP8") || has("7079"));
+		     has("10.0.0.7") || has("198.51.100.9") || has("speex") ||
+		     has("vbr=on") || has("a=rtcp-fb:97") || has("VP8") ||
+		     has("7079"));
 	assert_int_equal(parse_n(out, outlen, SDP_SERVE_IP4), 0);
 	assert_int_equal(s.media[1].port, 0);
 	assert_int_equal(s.media[0].n_pt, 6);
