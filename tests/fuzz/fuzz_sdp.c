@@ -154,8 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (re.conn.set)
 		conn_ok(&re.conn, relay, in.conn.hold);
-	if (memmem(out, len, "a=group:BUNDLE", 14) ||
-	    memmem(out, len, "a=candidate", 11))
+	if (memmem(out, len, "\na=group:BUNDLE", 15) ||
+	    memmem(out, len, "\na=candidate:", 13))
 		abort();
 	for (size_t i = 0; i < in.n_media; i++) {
 		const struct sdp_media *a = &in.media[i], *z = &re.media[i];
