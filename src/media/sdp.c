@@ -899,6 +899,23 @@ static void w_conn(struct wbuf *w, const struct sdp_rewrite *rw, bool hold)
 		w_fmt(w, "c=IN %s %s\r\n", at, rw->addr);
 }
 
+/* Attributes never written at either level: ICE (candidates name the
+ * phone's own addresses: media would bypass the relay), BUNDLE (the peer
+ * could move every media onto one port the relay did not give it for
+ * that), rtcp-mux unless the relay demuxes. */
+static bool dropped(struct sdp_str name, struct sdp_str val,
+		    const struct sdp_rewrite *rw)
+{
+	struct sdp_str sem;
+
+	if (is_ice(name))
+		return true;
+	if (str_eq(name, "rtcp-mux"))
+		return !rw->rtcp_mux;
+	return str_eq(name, "group") && field(&val, &sem) &&
+	       str_eq(sem, "BUNDLE");
+}
+
 /* One line of the session part; idx > 1 (v= and o= are written apart). */
 static void w_session(struct wbuf *w, const struct sdp *in,
 		      const struct sdp_rewrite *rw, size_t idx)
@@ -913,12 +930,7 @@ static void w_session(struct wbuf *w, const struct sdp *in,
 		return;
 	case 'a':
 		attr_split(v, &name, &val, &has_val);
-		/* BUNDLE would let the peer move every media onto one
-		 * port the relay did not give it */
-		if (is_ice(name) || str_eq(name, "rtcp") ||
-		    (str_eq(name, "rtcp-mux") && !rw->rtcp_mux) ||
-		    (str_eq(name, "group") && val.l >= 6 &&
-		     !memcmp(val.p, "BUNDLE", 6)))
+		if (str_eq(name, "rtcp") || dropped(name, val, rw))
 			return;
 		break;
 	default:
@@ -966,7 +978,7 @@ static void w_media(struct wbuf *w, const struct sdp *in,
 			continue;
 		}
 		attr_split(v, &name, &val, &has_val);
-		if (is_ice(name) || (str_eq(name, "rtcp-mux") && !rw->rtcp_mux))
+		if (dropped(name, val, rw))
 			continue;
 		if (str_eq(name, "rtcp")) {
 			w_fmt(w, "a=rtcp:%u\r\n", rtcp);

@@ -154,7 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (re.conn.set)
 		conn_ok(&re.conn, relay, in.conn.hold);
-	if (memmem(out, len, "\na=group:BUNDLE", 15) ||
+	if (memmem(out, len, "\na=group:BUNDLE ", 16) ||
+	    memmem(out, len, "\na=group:BUNDLE\r", 16) ||
 	    memmem(out, len, "\na=candidate:", 13))
 		abort();
 	for (size_t i = 0; i < in.n_media; i++) {
