@@ -631,7 +631,8 @@ int sdp_parse(struct sdp *sdp, const char *buf, size_t len, unsigned serve,
 		*err = (struct sdp_err){0};
 	if (!sdp || (!buf && len))
 		return fail(err, SDP_E_ARG, 0, 0);
-	memset(sdp, 0, offsetof(struct sdp, loff_len));
+	/* media entries are cleared as their m= line comes */
+	memset(sdp, 0, offsetof(struct sdp, media));
 	sdp->n_lines = 0;
 	sdp->buf = buf;
 	sdp->len = len;

@@ -523,6 +523,40 @@ static void t_rewrite_bound(void **st)
 			 E2BIG);
 }
 
+/* rtcp-mux only when the relay demuxes; BUNDLE and ICE at any level
+ * never; a relay RTCP port that is not port + 1 is stated. */
+static void t_rewrite_attrs(void **st)
+{
+	static const char offer[] =
+		HEAD "c=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+		"a=group:BUNDLE a\r\na=ice-lite\r\n"
+		"m=audio 4000 RTP/SAVPF 0\r\na=mid:a\r\na=rtcp-mux\r\n"
+		"a=group:BUNDLE a\r\na=end-of-candidates\r\n"
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+		"inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0\r\n";
+	struct sdp_leg leg = leg_fixed(8);
+	struct sdp_rewrite rw = {.af = SDP_AF_IP4, .addr = "192.0.2.1"};
+
+	(void)st;
+	assert_int_equal(parse(offer), 0);
+	assert_true(s.media[0].rtcp_mux && s.media[0].ice);
+	rw.media[0].port = 10000;
+	rw.media[0].rtcp_port = 10500;
+	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg), 0);
+	assert_false(has("BUNDLE") || has("ice-lite") || has("end-of-cand") ||
+		     has("rtcp-mux"));
+	assert_true(has("a=mid:a\r\n") && has("a=crypto:1 AES_CM") &&
+		    has("m=audio 10000 RTP/SAVPF 0\r\n") &&
+		    has("a=rtcp:10500\r\n"));
+	rw.rtcp_mux = true;
+	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg), 0);
+	assert_true(has("a=rtcp-mux\r\n"));
+	assert_int_equal(leg.version, 2);
+	assert_int_equal(parse_n(out, outlen, BOTH), 0);
+	assert_true(s.media[0].rtcp_mux && !s.media[0].ice);
+	assert_int_equal(s.media[0].rtcp_port, 10500);
+}
+
 /* ---- refusals: one per rule, with the line named --------------------- */
 
 static void t_refusals(void **st)
@@ -767,6 +801,7 @@ int main(void)
 		cmocka_unit_test(t_resume_versions),
 		cmocka_unit_test(t_rewrite_refusals),
 		cmocka_unit_test(t_rewrite_bound),
+		cmocka_unit_test(t_rewrite_attrs),
 		cmocka_unit_test(t_refusals),
 		cmocka_unit_test(t_accepted_edges),
 		cmocka_unit_test(t_hostile),
