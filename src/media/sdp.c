@@ -56,7 +56,7 @@ const char *sdp_rule_str(enum sdp_rule rule)
 	return rule_names[rule];
 }
 
-/* ---- small string helpers ------------------------------------------ */
+/* ---- small string helpers ---------------------------------------- */
 
 static bool str_eq(struct sdp_str s, const char *lit)
 {
@@ -136,7 +136,7 @@ static bool token(struct sdp_str s, size_t maxl)
 	return true;
 }
 
-/* ---- static payload types (RFC 3551 table 4) --------------------------- */
+/* ---- static payload types (RFC 3551 table 4) --------------------- */
 
 static const struct {
 	uint8_t pt;
@@ -165,7 +165,7 @@ static void pt_static(struct sdp_pt *p)
 		}
 }
 
-/* ---- addresses ----------------------------------------------------------- */
+/* ---- addresses --------------------------------------------------- */
 
 /* "<nettype> <addrtype> <addr>" of c= and a=rtcp (o= has its own). */
 static enum sdp_rule conn_parse(struct sdp_conn *c, struct sdp_str rest,
@@ -211,7 +211,7 @@ static enum sdp_rule conn_parse(struct sdp_conn *c, struct sdp_str rest,
 	return SDP_OK;
 }
 
-/* ---- lines ------------------------------------------------------------------ */
+/* ---- lines ------------------------------------------------------- */
 
 enum { SEC_SESSION = -1 };
 
@@ -734,7 +734,7 @@ bool sdp_media_relayable(const struct sdp *sdp, size_t i)
 	       sdp->media[i].proto != SDP_PROTO_OTHER && sdp->media[i].port;
 }
 
-/* ---- payload type sets and codec intersection ----------------------- */
+/* ---- payload type sets and codec intersection -------------------- */
 
 void sdp_ptset_clear(struct sdp_ptset *s)
 {
@@ -816,7 +816,7 @@ int sdp_codecs_intersect(const struct sdp *sdp, size_t i,
 	return 0;
 }
 
-/* ---- the per-leg writer ------------------------------------------------- */
+/* ---- the per-leg writer ------------------------------------------ */
 
 int sdp_leg_init(struct sdp_leg *leg)
 {
