@@ -497,8 +497,10 @@ static enum sdp_rule attribute(struct pstate *ps, struct sdp_str v,
 		if (has_val || ps->dir_set)
 			return SDP_E_DIR;
 		ps->dir_set = true;
-		if (m)
-			m->dir = d;
+		/* by section, not by m: the analyzer reads a NULL m as a
+		 * NULL sdp */
+		if (ps->sec >= 0)
+			sdp->media[ps->sec].dir = d;
 		else
 			sdp->dir = d;
 		return SDP_OK;
