@@ -47,6 +47,7 @@ static const char *const rule_names[SDP_E__COUNT] = {
 	[SDP_E_RTCP] = "a=rtcp malformed",
 	[SDP_E_PTIME] = "ptime out of range",
 	[SDP_E_ATTR] = "a= malformed",
+	[SDP_E_ANSWER] = "answer does not match the offer",
 };
 
 const char *sdp_rule_str(enum sdp_rule rule)
@@ -734,6 +735,55 @@ bool sdp_media_relayable(const struct sdp *sdp, size_t i)
 		return false;
 	return sdp->media[i].kind == SDP_KIND_AUDIO &&
 	       sdp->media[i].proto != SDP_PROTO_OTHER && sdp->media[i].port;
+}
+
+/* ---- answers ----------------------------------------------------- */
+
+/* The answer's payload type a was offered as o: same number, and the
+ * same encoding and clock when both name one (a static type may be
+ * answered without its rtpmap). */
+static bool pt_answers(const struct sdp_pt *a, const struct sdp_pt *o)
+{
+	if (a->pt != o->pt)
+		return false;
+	if (!a->name.l || !o->name.l)
+		return true;
+	return a->name.l == o->name.l &&
+	       !strncasecmp(a->name.p, o->name.p, a->name.l) &&
+	       a->clock == o->clock;
+}
+
+int sdp_answer_check(const struct sdp *offer, const struct sdp *answer,
+		     struct sdp_err *err)
+{
+	if (err)
+		*err = (struct sdp_err){0};
+	if (!offer || !answer)
+		return fail(err, SDP_E_ARG, 0, 0);
+	if (offer->n_media != answer->n_media)
+		return fail(err, SDP_E_ANSWER, 0, 0);
+	for (size_t i = 0; i < answer->n_media; i++) {
+		const struct sdp_media *o = &offer->media[i];
+		const struct sdp_media *a = &answer->media[i];
+
+		if (a->type.l != o->type.l ||
+		    memcmp(a->type.p, o->type.p, a->type.l) ||
+		    a->protos.l != o->protos.l ||
+		    strncasecmp(a->protos.p, o->protos.p, a->protos.l) ||
+		    (!o->port && a->port))
+			return fail(err, SDP_E_ANSWER, a->line, 'm');
+		if (!a->port || a->proto == SDP_PROTO_OTHER)
+			continue;
+		for (size_t k = 0; k < a->n_pt; k++) {
+			bool found = false;
+
+			for (size_t j = 0; j < o->n_pt && !found; j++)
+				found = pt_answers(&a->pt[k], &o->pt[j]);
+			if (!found)
+				return fail(err, SDP_E_ANSWER, a->line, 'm');
+		}
+	}
+	return 0;
 }
 
 /* ---- payload type sets and codec intersection -------------------- */

@@ -61,6 +61,7 @@ enum sdp_rule {
 	SDP_E_RTCP,       /* a=rtcp malformed */
 	SDP_E_PTIME,      /* a=ptime / a=maxptime out of 1..1000 */
 	SDP_E_ATTR,       /* a= with a malformed name */
+	SDP_E_ANSWER,     /* an answer that does not match its offer */
 	SDP_E__COUNT
 };
 
@@ -180,6 +181,15 @@ bool sdp_media_held(const struct sdp *sdp, size_t i);
 /* Media i is RTP audio (RTP/AVP, RTP/SAVP, AVPF, SAVPF) with a port:
  * the kind of media the relay anchors. */
 bool sdp_media_relayable(const struct sdp *sdp, size_t i);
+
+/* Check an answer against the offer it answers (RFC 3264 §6): as many
+ * m= lines, each of the same media and protocol; a media the offer
+ * rejected stays rejected; every payload type of an accepted RTP media
+ * was offered for it, with the same encoding when both name one.
+ * Returns 0, EINVAL (NULL argument) or EBADMSG with *err = SDP_E_ANSWER
+ * at the answer's m= line (line 0: the count). */
+int sdp_answer_check(const struct sdp *offer, const struct sdp *answer,
+		     struct sdp_err *err);
 
 /* A set of RTP payload types (0..127). */
 struct sdp_ptset {

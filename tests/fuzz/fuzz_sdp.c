@@ -12,6 +12,7 @@
  *    ports are the relay's, payload types are exactly the kept ones in
  *    the offered order with their encodings, every address is the
  *    relay's or the hold form, no ICE attribute is left,
+ *  - the rewrite passes sdp_answer_check against its input,
  *  - o= carries the leg's session id and version, and rewriting the same
  *    input again gives the same bytes and the same version, while a new
  *    relay port bumps the version by one.
@@ -195,6 +196,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (k != z->n_pt || !k)
 			abort();
 	}
+	/* what we write answers what we read (RFC 3264 §6) */
+	if (sdp_answer_check(&in, &re, &err))
+		abort();
 	/* the same input again: same bytes, same version */
 	if (sdp_rewrite(out2, sizeof(out2), &len2, &in, &rw, &leg) ||
 	    len2 != len || memcmp(out, out2, len) || leg.version != 7)

@@ -557,6 +557,60 @@ static void t_rewrite_attrs(void **st)
 	assert_int_equal(s.media[0].rtcp_port, 10500);
 }
 
+/* An answer against its offer: what our own rewrite of the offer gives
+ * passes; a changed count, media, protocol, payload type or encoding, a
+ * revived rejected media do not. */
+static void t_answer_check(void **st)
+{
+	static struct sdp offer, ans;
+	static char obuf[sizeof(linphone)];
+	struct sdp_leg leg = leg_fixed(4);
+	struct sdp_rewrite rw = {.af = SDP_AF_IP4, .addr = "192.0.2.1"};
+	static const struct {
+		const char *m;
+		enum sdp_rule r;
+	} cases[] = {
+		{"m=audio 5000 RTP/AVP 0 101\r\nm=video 0 RTP/AVP 96\r\n", 0},
+		{"m=audio 5000 RTP/AVP 8\r\nm=video 0 RTP/AVP 96\r\n", 0},
+		{"m=audio 5000 RTP/AVP 0\r\n", SDP_E_ANSWER},
+		{"m=audio 5000 RTP/AVP 0\r\nm=audio 0 RTP/AVP 96\r\n",
+		 SDP_E_ANSWER},
+		{"m=audio 5000 RTP/SAVP 0\r\nm=video 0 RTP/AVP 96\r\n",
+		 SDP_E_ANSWER},
+		{"m=audio 5000 RTP/AVP 9\r\nm=video 0 RTP/AVP 96\r\n",
+		 SDP_E_ANSWER},
+		{"m=audio 5000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n"
+		 "m=video 0 RTP/AVP 96\r\n", 0},
+		{"m=audio 5000 RTP/AVP 96\r\na=rtpmap:96 speex/8000\r\n"
+		 "m=video 0 RTP/AVP 96\r\n", SDP_E_ANSWER},
+		{"m=audio 5000 RTP/AVP 0\r\nm=video 6000 RTP/AVP 96\r\n",
+		 SDP_E_ANSWER},
+	};
+	char buf[512];
+
+	(void)st;
+	/* the offer as the callee sees it: audio relayed, video refused */
+	assert_int_equal(parse(linphone), 0);
+	rw.media[0].port = 10000;
+	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg), 0);
+	memcpy(obuf, out, outlen);
+	assert_int_equal(sdp_parse(&offer, obuf, outlen, BOTH, &e), 0);
+	/* the rewrite is itself a valid answer to what it rewrote */
+	assert_int_equal(parse(linphone), 0);
+	assert_int_equal(sdp_answer_check(&s, &offer, &e), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = snprintf(buf, sizeof(buf), HEAD "c=IN IP4 192.0.2.7\r\n"
+				 "t=0 0\r\n%s", cases[i].m);
+
+		assert_int_equal(sdp_parse(&ans, buf, (size_t)n, BOTH, &e), 0);
+		if (sdp_answer_check(&offer, &ans, &e) ? e.rule != cases[i].r :
+		    cases[i].r != 0)
+			fail_msg("case %zu: rule %d line %u", i, e.rule, e.line);
+	}
+	assert_int_equal(e.line, 7);   /* the m= line named */
+	assert_int_equal(sdp_answer_check(NULL, &ans, &e), EINVAL);
+}
+
 /* ---- refusals: one per rule, with the line named --------------------- */
 
 static void t_refusals(void **st)
@@ -802,6 +856,7 @@ int main(void)
 		cmocka_unit_test(t_rewrite_refusals),
 		cmocka_unit_test(t_rewrite_bound),
 		cmocka_unit_test(t_rewrite_attrs),
+		cmocka_unit_test(t_answer_check),
 		cmocka_unit_test(t_refusals),
 		cmocka_unit_test(t_accepted_edges),
 		cmocka_unit_test(t_hostile),
