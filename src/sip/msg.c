@@ -366,8 +366,10 @@ static const char *scan_value(const char *p, const char *e)
 	if (p < e && *p == '"') {
 		p++;
 		while (p < e && *p != '"') {
-			if (*p == '\\')
-				p++;
+			/* a quoted pair: never step past e (an escape as the
+			 * last octet leaves the string unterminated) */
+			if (*p == '\\' && ++p == e)
+				return NULL;
 			p++;
 		}
 		return p < e ? p + 1 : NULL;

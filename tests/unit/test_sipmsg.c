@@ -826,6 +826,12 @@ static void test_addr(void **st)
 			      &used), 0);
 	assert_int_equal(used, cur_len);
 	assert_int_equal(addr(&a, "<sip:a@h>;y=[::1", true, &used), EBADMSG);
+	/* a quoted param value ending in an escape, at the very end of the
+	 * buffer: refused, without stepping past its end */
+	assert_int_equal(addr(&a, "<sip:a@h>;x=\"a\\", true, &used), EBADMSG);
+	assert_int_equal(addr(&a, "<sip:a@h>;x=\"\\", true, &used), EBADMSG);
+	assert_int_equal(addr(&a, "<sip:a@h>;x=\"a\\\"\"", true, &used), 0);
+	assert_int_equal(used, cur_len);
 	/* user part: up to ':' (password) or '@' */
 	assert_int_equal(addr(&a, "<sip:alice:secret@h>", false, &used), 0);
 	slice_is(&a.user, "alice");
