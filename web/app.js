@@ -238,7 +238,29 @@ async function screenExtensions(params) {
   const prev = h('button', { id: 'ext-prev', onclick: () => go(Math.max(0, offset - PAGE)) }, '‹ Previous');
   const next = h('button', { id: 'ext-next', onclick: () => go(offset + PAGE) }, 'Next ›');
   const importIn = h('input', { type: 'file', accept: '.csv,text/csv', id: 'ext-import-file' });
-  const out = h('div');
+  const out = h('div', { id: 'ext-import-out', 'aria-live': 'polite' });
+  // the server checks every row; its findings are listed as it words
+  // them (row, field, rule), and the secrets it generated are shown once
+  const importCsv = async () => {
+    const file = importIn.files[0];
+    if (!file) { out.replaceChildren(msg('error', 'Choose a CSV file first.')); return; }
+    out.replaceChildren(msg('info', 'Importing…'));
+    const r = await api('POST', '/ext/import', await file.text(), { csv: true });
+    if (r.status !== 200) {
+      out.replaceChildren(msg('error', r.data.error || `Refused (HTTP ${r.status}).`),
+        h('ul', { class: 'findings', id: 'ext-import-findings' }, (r.data.errors || []).map((e) =>
+          h('li', { dataset: { where: e.where || '', field: e.field || '', rule: e.rule || '' } },
+            `${e.where ? e.where + ': ' : ''}${e.field ? e.field + ': ' : ''}${e.message} (rule ${e.rule})`))));
+      return;
+    }
+    const gen = r.data.generated || [];
+    out.replaceChildren(msg('ok', `${r.data.staged} rows staged; commit to apply.`),
+      h('p', {}, h('a', { href: '#/commit', id: 'ext-import-commit' }, 'Review and commit')),
+      ...(r.data.warnings || []).map((w) => h('div', { class: 'loose' }, `${w.message} (rule ${w.rule})`)),
+      gen.length ? h('div', { class: 'scroll' }, h('p', {}, 'Generated secrets, shown this once:'),
+        h('table', { class: 'list' }, h('tbody', { id: 'ext-import-secrets' }, gen.map((g) =>
+          h('tr', {}, h('td', {}, g.number), h('td', {}, h('code', {}, g['auth.password'] || '')), h('td', {}, h('code', {}, g['voicemail.pin'] || ''))))))) : null);
+  };
   await frame('Extensions',
     h('div', { class: 'toolbar' },
       h('form', { class: 'search', onsubmit: (e) => { e.preventDefault(); go(0); } }, search, h('button', { type: 'submit' }, 'Search')),
@@ -248,14 +270,10 @@ async function screenExtensions(params) {
       h('thead', {}, h('tr', {}, h('th', {}, 'Number'), h('th', {}, 'Name'), h('th', {}, 'Type'), h('th', { class: 'wide' }, 'Class of service'))),
       body)),
     h('div', { class: 'pager' }, prev, info, next),
-    h('details', { class: 'csv' }, h('summary', {}, 'CSV import and export'),
+    h('details', { class: 'csv', id: 'ext-csv' }, h('summary', { id: 'ext-csv-open' }, 'CSV import and export'),
       h('p', {}, h('a', { href: API + '/ext/export?staged=1', download: 'extensions.csv' }, 'Export the staged extensions as CSV')),
-      h('p', {}, importIn, h('button', { onclick: async () => {
-        const file = importIn.files[0];
-        if (!file) return;
-        const r = await api('POST', '/ext/import', await file.text(), { csv: true });
-        out.replaceChildren(r.status === 200 ? msg('ok', `${r.data.staged} rows staged; commit to apply.`) : msg('error', r.data.error));
-      } }, 'Import')), out));
+      h('p', {}, h('label', { for: 'ext-import-file' }, 'CSV file (header row: field names)'), importIn,
+        h('button', { type: 'button', id: 'ext-import', onclick: importCsv }, 'Import')), out));
   const lic = await api('GET', '/licences');
   if (lic.status === 200) {
     const l = (x) => `${x.used} used, ${x.staged} staged, limit ${x.limit < 0 ? 'unlimited' : x.limit}`;

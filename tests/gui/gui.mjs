@@ -242,6 +242,65 @@ test('commit: the pending diff, a dry run, the commit', async () => {
   await ctx.close();
 });
 
+// after the commit test: what is pending here is the import alone
+test('extensions: CSV import through the GUI', async () => {
+  const { ctx, page } = await adminPage();
+  const csv = (pw) => Buffer.from(['number,type,name,auth.password',
+    `790,sip,Csvtest Babbage,${pw}`, '88,sip,Csvtest Hopper,', '11050,sip,Csvtest Noether,', ''].join('\n'));
+  const upload = (pw) => page.setInputFiles('#ext-import-file', { name: 'extensions.csv', mimeType: 'text/csv', buffer: csv(pw) });
+  // the list searched for the names to come: empty, the CSV section in view
+  await page.goto('/#/extensions?q=Csvtest&offset=0');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '0 of 0');
+  await page.click('#ext-csv-open');
+  await page.waitForSelector('#ext-import-file');
+  // refused: all or nothing, the server's finding naming row, field and rule
+  await upload('password');
+  await page.click('#ext-import');
+  await page.waitForSelector('#ext-import-findings li');
+  assert.match(await page.textContent('#ext-import-out'), /refused/i);
+  const findings = await page.$$eval('#ext-import-findings li', (els) => els.map((e) => ({ ...e.dataset, text: e.textContent })));
+  const pw = findings.find((f) => f.field === 'auth.password');
+  assert.ok(pw, JSON.stringify(findings));
+  assert.equal(pw.where, 'row 2');
+  assert.match(pw.rule, /^sip\./);
+  assert.match(pw.text, new RegExp(`^row 2: auth\\.password: .+ \\(rule ${pw.rule.replace('.', '\\.')}\\)$`));
+  const none = await inPage(page, 'GET', '/api/v1/ext/search?staged=1&q=Csvtest');
+  assert.equal(none.data.total, 0, 'a refused import stages nothing');
+  await shot(page, 'csv-import');
+  // corrected: a compliant password for that row; the others get generated secrets
+  const gen = await inPage(page, 'POST', '/api/v1/passwd/generate?kind=sip&number=790');
+  assert.equal(gen.status, 200);
+  await upload(gen.data.secret);
+  await page.click('#ext-import');
+  await page.waitForFunction(() => /3 rows staged/.test(document.querySelector('#ext-import-out').textContent));
+  assert.equal(await page.locator('#ext-import-findings').count(), 0);
+  const secrets = await page.$$eval('#ext-import-secrets tr td:first-child', (tds) => tds.map((t) => t.textContent));
+  assert.ok(secrets.includes('88') && secrets.includes('11050'), secrets.join(','));
+  // pending on the Commit screen, then committed
+  await page.click('#ext-import-commit');
+  await page.waitForSelector('#pending-diff [data-key]');
+  const keys = await page.$$eval('#pending-diff [data-key]', (els) => els.map((e) => e.dataset.key).sort());
+  assert.deepEqual(keys, ['ext:11050', 'ext:790', 'ext:88']);
+  for (const n of ['88', '790', '11050']) assert.match(await page.textContent(`[data-key="ext:${n}"]`), new RegExp(`\\+ extension ${n} \\(add\\)`));
+  await page.click('#commit-go');
+  await page.waitForFunction(() => /Committed: version \d+/.test(document.querySelector('#commit-out').textContent));
+  await page.waitForFunction(() => /Nothing is pending/.test(document.querySelector('#pending-diff').textContent));
+  for (const [n, name] of [['88', 'Csvtest Hopper'], ['790', 'Csvtest Babbage'], ['11050', 'Csvtest Noether']]) {
+    const r = await inPage(page, 'GET', `/api/v1/ext/${n}`);
+    assert.equal(r.status, 200, `${n}: ${JSON.stringify(r.data)}`);
+    assert.equal(r.data.name, name);
+    assert.equal(r.data.type, 'sip');
+  }
+  const running = await inPage(page, 'GET', '/api/v1/ext/search?q=Csvtest');
+  assert.deepEqual(running.data.items.map((e) => e.number), ['88', '790', '11050']);
+  // the list shows them in numeric order (not as text: 11050 < 790 < 88)
+  await page.goto('/#/extensions?q=Csvtest&offset=0');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '1–3 of 3');
+  assert.deepEqual(await page.$$eval('#ext-table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent)), ['88', '790', '11050']);
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
 test('firewall: the Configuration Wizard to Single System', async () => {
   const { ctx, page } = await adminPage();
   await page.goto('/#/firewall');
