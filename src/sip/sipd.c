@@ -462,19 +462,6 @@ static void sipd_destructor(void *arg)
 	mem_deref(sd->listen);
 }
 
-static void random_hex(char *out, size_t hexlen)
-{
-	static const char hx[] = "0123456789abcdef";
-	uint8_t b[64];
-
-	randombytes_buf(b, hexlen / 2);
-	for (size_t i = 0; i < hexlen / 2; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[hexlen] = '\0';
-}
-
 static int sipd_new(struct sipd **sp, struct snapshot *snap)
 {
 	struct sipd *sd;
@@ -486,7 +473,13 @@ static int sipd_new(struct sipd **sp, struct snapshot *snap)
 	if (!sd)
 		return ENOMEM;
 	sd->snap = snap;
-	random_hex(sd->totag_salt, 16);
+	{
+		uint8_t salt[(sizeof(sd->totag_salt) - 1) / 2];
+
+		randombytes_buf(salt, sizeof(salt));
+		sodium_bin2hex(sd->totag_salt, sizeof(sd->totag_salt), salt,
+			       sizeof(salt));
+	}
 	tmr_init(&sd->trim);
 	list_init(&sd->tarpits);
 	rows_init(sd);
