@@ -1,0 +1,49 @@
+/*
+ * call — the call layer: a B2BUA application of the SIP stack (sip/).
+ * An authenticated INVITE becomes a call with an A leg (the caller's
+ * dialog) and B legs to every contact of the callee; media is anchored
+ * through the relay (media/relay.h); routing is a pure function
+ * (call/route.h); finished calls become CDRs (store/cdr_db.h).
+ *
+ * Loop thread only.
+ */
+#ifndef BULWARK_CALL_H
+#define BULWARK_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct sipd;
+struct registrar;
+struct call_app;
+
+struct call_conf {
+	const char *db_path;     /* for the CDR writer; NULL: no CDRs */
+	const char *rtp_addr;    /* relay address ("127.0.0.1"); NULL: the
+				  * SIP listen address, else the address the
+				  * kernel routes phones from */
+	uint16_t rtp_min, rtp_max; /* 0: the sip section's rtp_start/end */
+	unsigned max_calls;      /* global bound, 0: 1000 */
+};
+
+/* Register INVITE, ACK, BYE, CANCEL, INFO, UPDATE with the stack; reg is
+ * the location service the callee's contacts come from. 0 or errno. */
+int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
+	       const struct call_conf *conf);
+
+/* Live calls: array of {id, caller, callee, dialled, state ("ringing",
+ * "answered", "ending"), start, answer (ISO 8601 UTC or null),
+ * duration_s, codec, held, packets {caller, callee}, dropped {caller,
+ * callee}}. New reference (loop thread). */
+json_t *call_list(struct call_app *c);
+
+/* Counters for status and /metrics: {active, total, answered, failed,
+ * refused_limit, relay {sessions, ports_free, ports_total, pkts,
+ * dropped_source, events_lost}}. New reference. */
+json_t *call_stats(struct call_app *c);
+
+/* End every call (BYE), unregister, flush the CDRs; NULL-safe. */
+void call_close(struct call_app *c);
+
+#endif
