@@ -302,6 +302,32 @@ static bool str_eq(const struct auth_str *a, const char *p, size_t l)
 	return a->l == l && !memcmp(a->p, p, l);
 }
 
+/* The digest-uri names the request's target: the Request-URI itself, or
+ * (some clients, SIPp among them, sign the server rather than the user)
+ * "sip:" with the Request-URI's host and port. Nonces are bound to the
+ * source and counted, so the signed URI only has to name this server. */
+static bool uri_ok(const struct auth_str *u, const struct sipmsg_str *ruri)
+{
+	const char *at;
+	size_t hp;
+
+	if (str_eq(u, ruri->p, ruri->l))
+		return true;
+	if (ruri->l < 5 || strncasecmp(ruri->p, "sip:", 4))
+		return false;
+	at = memchr(ruri->p, '@', ruri->l);
+	if (!at)
+		return false;
+	hp = ruri->l - (size_t)(at + 1 - ruri->p);
+	for (size_t i = 0; i < hp; i++)
+		if (at[1 + i] == ';') {
+			hp = i;
+			break;
+		}
+	return u->l == 4 + hp && !strncasecmp(u->p, "sip:", 4) &&
+		!memcmp(u->p + 4, at + 1, hp);
+}
+
 void auth_verify(struct auth *a, const struct sipd_req *rq,
 		 const char *method, const struct snap_ext *x,
 		 const uint8_t *algs, struct auth_check *out)
@@ -393,7 +419,7 @@ void auth_verify(struct auth *a, const struct sipd_req *rq,
 	sodium_memzero(exp1, sizeof(exp1));
 	sodium_memzero(exp2, sizeof(exp2));
 
-	if (!c.qop.p || !str_eq(&c.uri, m->ruri.p, m->ruri.l))
+	if (!c.qop.p || !uri_ok(&c.uri, &m->ruri))
 		out->res = GUARD_AUTH_MALFORMED;
 	else if (!known)
 		out->res = GUARD_AUTH_UNKNOWN_USER;

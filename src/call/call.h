@@ -18,11 +18,19 @@ struct sipd;
 struct registrar;
 struct call_app;
 
+struct cdr_rec;
+
+/* A finished call's record (store/cdr_db.h): the daemon hands it to the
+ * CDR writer. */
+typedef void (call_cdr_h)(const struct cdr_rec *r, void *arg);
+
 struct call_conf {
-	const char *db_path;     /* for the CDR writer; NULL: no CDRs */
-	const char *rtp_addr;    /* relay address ("127.0.0.1"); NULL: the
-				  * SIP listen address, else the address the
-				  * kernel routes phones from */
+	call_cdr_h *cdrh;        /* NULL: no CDRs */
+	void *cdr_arg;
+	const char *rtp_addr;    /* relay address ("127.0.0.1"); NULL or
+				  * unspecified: bound to every address,
+				  * the SDP of each leg names the address
+				  * the kernel reaches that phone from */
 	uint16_t rtp_min, rtp_max; /* 0: the sip section's rtp_start/end */
 	unsigned max_calls;      /* global bound, 0: 1000 */
 };

@@ -19,6 +19,7 @@ struct registrar;
 struct guard;
 struct firewall;
 struct services;
+struct call_app;
 
 struct daemon {
 	const char *data_dir;
@@ -26,6 +27,7 @@ struct daemon {
 	struct store *store;        /* control plane only */
 	struct sipd *sipd;          /* data plane (loop thread) only */
 	struct registrar *registrar;   /* data plane (loop thread) only */
+	struct call_app *calls;     /* data plane (loop thread) only */
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */

@@ -23,6 +23,7 @@
  * with jansson. Theirs have no include guards: re_types.h, re_fmt.h,
  * re_mem.h come with registrar/registrar.h, included first. */
 #include "registrar/registrar.h"
+#include "call/call.h"
 #include <re_main.h>
 #include <re_mqueue.h>
 #include <sodium.h>
@@ -66,6 +67,8 @@ struct opts {
 	enum log_level level;
 	bool syslog;
 	bool reset_admin;
+	const char *rtp_addr;
+	uint16_t rtp_min, rtp_max;
 };
 
 static void usage(FILE *f)
@@ -73,7 +76,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--https ADDR:PORT]\n"
 "                [--http ADDR:PORT] [--log-level debug|info|warn|error]\n"
-"                [--syslog] [--instance NAME]\n"
+"                [--syslog] [--instance NAME] [--rtp-addr ADDR]\n"
+"                [--rtp-range MIN-MAX]\n"
 "       bulwarkd [--data DIR] --reset-admin\n"
 "\n"
 "  --data DIR         data directory (default " DEFAULT_DATA ", or $BULWARK_DATA)\n"
@@ -88,6 +92,11 @@ static void usage(FILE *f)
 "  --instance NAME    one of several bulwarkd on this host: its nftables\n"
 "                     table is inet bulwark_NAME (default inet bulwark);\n"
 "                     NAME is 1-16 of a-z, 0-9, _\n"
+"  --rtp-addr ADDR    address the media relay binds and names in SDP\n"
+"                     (default: the --sip address when it is one, else\n"
+"                     every address, SDP naming the one each phone reaches)\n"
+"  --rtp-range MIN-MAX  relay ports (default: the sip section's rtp_start\n"
+"                     to rtp_end); MIN even, at least 4 ports\n"
 "  --reset-admin      replace the admin API password (written to DATA/admin-password), exit\n");
 }
 
@@ -116,6 +125,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "reset-admin", no_argument, NULL, 'R' },
 		{ "instance", required_argument, NULL, 'I' },
+		{ "rtp-addr", required_argument, NULL, 'A' },
+		{ "rtp-range", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -142,6 +153,23 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
+		case 'A': o->rtp_addr = optarg; break;
+		case 'P': {
+			unsigned a, b;
+			char tail;
+
+			if (sscanf(optarg, "%u-%u%c", &a, &b, &tail) != 2 ||
+			    a < 1024 || b > 65535 || a % 2 || b < a + 3) {
+				fprintf(stderr, "bulwarkd: --rtp-range: '%s' is "
+					"not MIN-MAX with MIN even, 1024 <= MIN, "
+					"MAX <= 65535 and at least 4 ports\n",
+					optarg);
+				return 2;
+			}
+			o->rtp_min = (uint16_t)a;
+			o->rtp_max = (uint16_t)b;
+			break;
+		}
 		case 'l':
 			if (parse_level(optarg, &o->level)) {
 				fprintf(stderr, "bulwarkd: --log-level: '%s' is "
@@ -162,6 +190,30 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	return 0;
+}
+
+/* The call layer on the stack and the registrar: its relay address is
+ * --rtp-addr, else the --sip address when it names one. */
+static int calls_start(struct daemon *d, const struct opts *o)
+{
+	struct call_conf cc = { .rtp_min = o->rtp_min, .rtp_max = o->rtp_max };
+	char host[64] = "";
+	int err;
+
+	cc.rtp_addr = o->rtp_addr;
+	if (!cc.rtp_addr && o->sip) {
+		struct sa sa;
+
+		if (!sa_decode(&sa, o->sip, strlen(o->sip)) &&
+		    !sa_is_any(&sa) && sa_af(&sa) == AF_INET) {
+			re_snprintf(host, sizeof(host), "%j", &sa);
+			cc.rtp_addr = host;
+		}
+	}
+	err = call_alloc(&d->calls, d->sipd, d->registrar, &cc);
+	if (err)
+		log_err("daemon", "calls: %s", strerror(err));
+	return err;
 }
 
 /* "ADDR:PORT" as a client would write it: the unspecified address
@@ -482,6 +534,9 @@ int main(int argc, char **argv)
 			log_err("daemon", "registrar: %s", strerror(err));
 			goto out;
 		}
+		err = calls_start(d, &o);
+		if (err)
+			goto out;
 	}
 	err = 0;
 	if (d->guard)
@@ -589,6 +644,7 @@ out:
 	store_publish_reset();
 	services_close(d->services);
 	firewall_close(d->firewall);
+	call_close(d->calls);
 	registrar_close(d->registrar);
 	sipd_close(d->sipd);
 	guard_close(d->guard);

@@ -141,3 +141,12 @@ void guard_event_always(struct guard *g, const char *type, json_t *fields)
 	}
 	json_decref(ev);
 }
+
+void guard_report_event(struct guard *g, const char *type, json_t *fields)
+{
+	if (!g || !type) {
+		json_decref(fields);
+		return;
+	}
+	guard_event(g, type, fields ? fields : json_object());
+}

@@ -53,6 +53,9 @@ struct guard_proof {
 #define GUARD_REQ_REGISTER 0x2u   /* a REGISTER: the registrar answers it
 				   * with a challenge whose nonce, if used,
 				   * proves the source */
+/* Any request the application challenges (INVITE, 407): treated as a
+ * REGISTER is (a scanner that answers with our nonce is banned). */
+#define GUARD_REQ_CHALLENGED GUARD_REQ_REGISTER
 
 struct guard_conf {
 	const char *data_dir;      /* security.log */
@@ -91,6 +94,11 @@ enum guard_verdict guard_auth_result(struct guard *g, const struct sa *src,
 				     enum guard_auth res,
 				     const struct guard_proof *pf,
 				     const char *ua, size_t ua_len);
+
+/* A security event of another module (the call layer: call refused at a
+ * limit, media injection dropped) into the event stream; rate-limited
+ * like the guard's own. Takes fields (a JSON object, may be NULL). */
+void guard_report_event(struct guard *g, const char *type, json_t *fields);
 
 /* Live bans and status, for the API (loop thread). New references. */
 json_t *guard_bans(struct guard *g);

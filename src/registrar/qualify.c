@@ -16,8 +16,10 @@
 
 #define QBRANCH "z9hG4bKbwq"
 
-void reg_qualify_response(struct sipd *sd, struct sipmsg *m, void *arg)
+void reg_qualify_response(struct sipd *sd, struct sipmsg *m,
+			  const struct sa *src, void *arg)
 {
+	(void)src;
 	struct registrar *r = arg;
 	const struct sipmsg_str *b = &m->via_branch;
 	size_t pl = sizeof(QBRANCH) - 1;

@@ -106,7 +106,8 @@ void reg_register(struct sipd_req *rq, void *arg);
 
 /* A response: the answer to one of our qualify OPTIONS, or ignored. arg
  * is the registrar. */
-void reg_qualify_response(struct sipd *sd, struct sipmsg *m, void *arg);
+void reg_qualify_response(struct sipd *sd, struct sipmsg *m,
+			  const struct sa *src, void *arg);
 
 /* The once-a-second timer: expiry, qualify, keep-alives. arg is the
  * registrar. */

@@ -206,3 +206,35 @@ void registrar_close(struct registrar *r)
 {
 	mem_deref(r);
 }
+
+size_t registrar_contacts(struct registrar *r, const char *number,
+			  int64_t now, const struct reg_binding **out,
+			  size_t max)
+{
+	struct reg_ext *e;
+	size_t n = 0;
+
+	if (!r || !number || !out || !max)
+		return 0;
+	e = reg_ext_find(r->loc, number, strlen(number));
+	if (!e)
+		return 0;
+	/* bindings are kept oldest first: fill from the end of the list */
+	for (const struct reg_binding *b = e->bindings; b; b = b->next) {
+		if (b->expires <= now)
+			continue;
+		if (n < max) {
+			out[n++] = b;
+			continue;
+		}
+		memmove(out, out + 1, (max - 1) * sizeof(*out));
+		out[max - 1] = b;
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		const struct reg_binding *t = out[i];
+
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = t;
+	}
+	return n;
+}

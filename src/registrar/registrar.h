@@ -56,6 +56,14 @@ int registrar_alloc(struct registrar **rp, struct sipd *sd,
  * user_agent, expires_in, reachable, rtt_ms}. New reference. */
 json_t *registrar_registrations(struct registrar *r);
 
+/* The live contacts of an extension, for the call layer: up to max of
+ * its bindings not expired at now, newest first. The pointers are valid
+ * until the loop returns (copy what is kept). Returns how many. */
+struct reg_binding;
+size_t registrar_contacts(struct registrar *r, const char *number,
+			  int64_t now, const struct reg_binding **out,
+			  size_t max);
+
 /* Unregister from the stack, flush the bindings; NULL-safe. */
 void registrar_close(struct registrar *r);
 

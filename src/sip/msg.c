@@ -922,6 +922,26 @@ int sipmsg_check_response(struct sipmsg *m)
 		return EBADMSG;
 	if (check_cseq(m) || check_via(m) || !m->via_branch.l)
 		return EBADMSG;
+	/* Call-ID, From and To, for the dialog the response may make */
+	if (m->count[SH_CALLID] > 1 || m->count[SH_FROM] > 1 ||
+	    m->count[SH_TO] > 1)
+		return EBADMSG;
+	if (m->count[SH_CALLID])
+		m->callid = sipmsg_hdr(m, SH_CALLID)->val;
+	if (m->count[SH_FROM]) {
+		const struct sipmsg_hdr *h = sipmsg_hdr(m, SH_FROM);
+		const char *p = h->val.p;
+
+		if (sipmsg_addr(&m->from, &p, p + h->val.l, false))
+			return EBADMSG;
+	}
+	if (m->count[SH_TO]) {
+		const struct sipmsg_hdr *h = sipmsg_hdr(m, SH_TO);
+		const char *p = h->val.p;
+
+		if (sipmsg_addr(&m->to, &p, p + h->val.l, false))
+			return EBADMSG;
+	}
 	return 0;
 }
 
@@ -994,10 +1014,34 @@ static bool via_rewritable(const struct sipmsg *m, const struct sipmsg_hdr *v)
 		m->via_rport_len <= m->via_top_end - m->via_rport_off;
 }
 
+void sipmsg_totag(const struct sipmsg *m, const char *totag_salt,
+		  char tag[8])
+{
+	static const char hx[] = "0123456789abcdef";
+	uint32_t t = hash_joaat((const uint8_t *)m->callid.p, m->callid.l);
+
+	t ^= hash_joaat((const uint8_t *)m->from.tag.p, m->from.tag.l);
+	if (totag_salt)
+		t ^= hash_joaat((const uint8_t *)totag_salt,
+				strlen(totag_salt));
+	for (int i = 0; i < 8; i++)
+		tag[i] = hx[(t >> (28 - 4 * i)) & 15];
+}
+
 size_t sipmsg_reply(const struct sipmsg *m, const struct sa *src,
 		    unsigned code, const char *reason, const char *extra,
 		    size_t extra_len, const char *totag_salt, char *out,
 		    size_t outsz)
+{
+	return sipmsg_reply_body(m, src, code, reason, extra, extra_len,
+				 totag_salt, NULL, NULL, 0, out, outsz);
+}
+
+size_t sipmsg_reply_body(const struct sipmsg *m, const struct sa *src,
+			 unsigned code, const char *reason, const char *extra,
+			 size_t extra_len, const char *totag_salt,
+			 const char *ctype, const char *body, size_t blen,
+			 char *out, size_t outsz)
 {
 	struct wb w = {out, 0, outsz, false};
 	bool top = true;
@@ -1055,18 +1099,9 @@ size_t sipmsg_reply(const struct sipmsg *m, const struct sa *src,
 		puts_(&w, "To: ");
 		put_val(&w, h->val.p, h->val.l);
 		if (!m->to.tag.l && code > 100) {
-			static const char hx[] = "0123456789abcdef";
-			uint32_t t = hash_joaat((const uint8_t *)m->callid.p,
-						m->callid.l);
 			char tag[8];
 
-			t ^= hash_joaat((const uint8_t *)m->from.tag.p,
-					m->from.tag.l);
-			if (totag_salt)
-				t ^= hash_joaat((const uint8_t *)totag_salt,
-						strlen(totag_salt));
-			for (int i = 0; i < 8; i++)
-				tag[i] = hx[(t >> (28 - 4 * i)) & 15];
+			sipmsg_totag(m, totag_salt, tag);
 			puts_(&w, ";tag=");
 			put(&w, tag, sizeof(tag));
 		}
@@ -1078,6 +1113,15 @@ size_t sipmsg_reply(const struct sipmsg *m, const struct sa *src,
 		put_hdr(&w, "CSeq: ", h);
 	if (extra && extra_len)
 		put(&w, extra, extra_len);
+	if (body && blen && ctype) {
+		puts_(&w, "Content-Type: ");
+		puts_(&w, ctype);
+		puts_(&w, "\r\nContent-Length: ");
+		put_uint(&w, (unsigned)blen);
+		puts_(&w, "\r\n\r\n");
+		put(&w, body, blen);
+		return w.over ? 0 : w.n;
+	}
 	puts_(&w, "Content-Length: 0\r\n\r\n");
 	return w.over ? 0 : w.n;
 }

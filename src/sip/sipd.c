@@ -48,6 +48,11 @@ const struct sipd_settings *sipd_settings(const struct sipd *sd)
 	return &sd->set;
 }
 
+const char *sipd_totag_salt(const struct sipd *sd)
+{
+	return sd->totag_salt;
+}
+
 struct guard *sipd_guard(const struct sipd *sd)
 {
 	return sd ? sd->guard : NULL;
@@ -396,7 +401,7 @@ void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 	if (!m->req) {
 		for (size_t i = 0; i < sd->n_apps; i++)
 			if (sd->apps[i].app->response)
-				sd->apps[i].app->response(sd, m,
+				sd->apps[i].app->response(sd, m, src,
 							  sd->apps[i].arg);
 		return;
 	}

@@ -97,7 +97,9 @@ struct sipd_method {
 };
 
 /* An application of the stack: its method rows and hooks (each may be
- * NULL). response: a response to a request the application sent.
+ * NULL). response: a response (from src) to a request an application
+ * sent: every application sees every response and ignores what is not
+ * its own.
  * apply: a new snapshot is in place (sipd_snapshot) and the settings are
  * read (sipd_settings); the previous snapshot is freed after the call.
  * status: add the application's part to sipd_status's object. */
@@ -105,7 +107,8 @@ struct sipd_app {
 	const char *name;
 	const struct sipd_method *methods;
 	size_t n_methods;
-	void (*response)(struct sipd *sd, struct sipmsg *m, void *arg);
+	void (*response)(struct sipd *sd, struct sipmsg *m,
+			 const struct sa *src, void *arg);
 	void (*apply)(struct sipd *sd, void *arg);
 	void (*status)(json_t *o, void *arg);
 };
@@ -125,6 +128,9 @@ void sipd_app_unregister(struct sipd *sd, void *arg);
  * the stack's reading of its "sip" section. */
 const struct snapshot *sipd_snapshot(const struct sipd *sd);
 const struct sipd_settings *sipd_settings(const struct sipd *sd);
+
+/* The salt of the To tags the stack writes (sipmsg_totag). */
+const char *sipd_totag_salt(const struct sipd *sd);
 
 /* The guard the stack was given (may be NULL). */
 struct guard *sipd_guard(const struct sipd *sd);

@@ -94,7 +94,9 @@ int sipmsg_parse(struct sipmsg *m, const char *buf, size_t len, bool dgram);
 unsigned sipmsg_check(struct sipmsg *m, const char **why);
 
 /* Check a response enough to match it to a request we sent: top Via
- * branch, CSeq. 0 or EBADMSG. */
+ * branch, CSeq; Call-ID, From and To (when present, once each, well
+ * formed) are read into callid/from/to for the dialog layer. 0 or
+ * EBADMSG. */
 int sipmsg_check_response(struct sipmsg *m);
 
 /* First header of a kind (NULL if none). */
@@ -116,6 +118,21 @@ size_t sipmsg_reply(const struct sipmsg *m, const struct sa *src,
 		    unsigned code, const char *reason, const char *extra,
 		    size_t extra_len, const char *totag_salt, char *out,
 		    size_t outsz);
+
+/* The same with a body (ctype its Content-Type; body NULL or blen 0: no
+ * body, Content-Length: 0). */
+size_t sipmsg_reply_body(const struct sipmsg *m, const struct sa *src,
+			 unsigned code, const char *reason, const char *extra,
+			 size_t extra_len, const char *totag_salt,
+			 const char *ctype, const char *body, size_t blen,
+			 char *out, size_t outsz);
+
+/* The To tag sipmsg_reply adds to a response to m (8 hex digits, not
+ * NUL-terminated): a function of the Call-ID, the From tag and the salt,
+ * so every response to one request, and to its retransmissions, carries
+ * the same one — the local tag of a dialog the request creates. */
+void sipmsg_totag(const struct sipmsg *m, const char *totag_salt,
+		  char tag[8]);
 
 /* Case-insensitive equality of a slice with a C string. */
 bool sipmsg_eq(const struct sipmsg_str *s, const char *c);

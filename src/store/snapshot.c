@@ -15,6 +15,60 @@ static bool obj_bool(const json_t *o, const char *k)
 	return json_is_true(json_object_get(o, k));
 }
 
+static const char *const codec_name[SNAP_CODEC__COUNT] = {
+	NULL, "ulaw", "alaw", "g722", "g729", "gsm", "opus", "ilbc", "speex",
+};
+static const char *const codec_sdp[SNAP_CODEC__COUNT] = {
+	NULL, "PCMU/8000", "PCMA/8000", "G722/8000", "G729/8000", "GSM/8000",
+	"opus/48000/2", "iLBC/8000", "speex/8000",
+};
+
+const char *snap_codec_sdp(uint8_t codec)
+{
+	return codec < SNAP_CODEC__COUNT ? codec_sdp[codec] : NULL;
+}
+
+static uint16_t obj_u16(const json_t *o, const char *k, uint16_t def)
+{
+	const json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		return def;
+	if (json_integer_value(v) < 0)
+		return 0;
+	return json_integer_value(v) > UINT16_MAX ? UINT16_MAX :
+		(uint16_t)json_integer_value(v);
+}
+
+/* What the call layer reads: name, call limits, codecs (the model's
+ * defaults when a row predates the field). */
+static void fill_call(struct snap_ext *e, const json_t *o)
+{
+	const json_t *v = json_object_get(o, "name"), *c;
+	size_t i;
+
+	snprintf(e->name, sizeof(e->name), "%s",
+		 json_is_string(v) ? json_string_value(v) : "");
+	e->limit_in = obj_u16(o, "phone.call_limit_in", 8);
+	e->limit_out = obj_u16(o, "phone.call_limit_out", 8);
+	v = json_object_get(o, "phone.codecs");
+	if (!json_is_array(v)) {
+		e->codecs[0] = SNAP_CODEC_ULAW;
+		e->codecs[1] = SNAP_CODEC_ALAW;
+		e->codecs[2] = SNAP_CODEC_G722;
+		e->n_codecs = 3;
+		return;
+	}
+	json_array_foreach(v, i, c) {
+		const char *n = json_string_value(c);
+
+		for (uint8_t k = 1; n && k < SNAP_CODEC__COUNT; k++)
+			if (!strcmp(n, codec_name[k]) &&
+			    e->n_codecs < SNAP_MAX_CODECS)
+				e->codecs[e->n_codecs++] = k;
+	}
+}
+
 static void fill_ext(struct snap_ext *e, struct ext_row *row)
 {
 	const json_t *o = ext_row_obj(row);
@@ -75,6 +129,7 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 				e->transports |= SNAP_TP_TLS;
 		}
 	}
+	fill_call(e, o);
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&
 		!strcmp(json_string_value(v), "static");

@@ -29,6 +29,13 @@
 
 enum snap_alg { SNAP_ALG_MD5 = 1u << 0, SNAP_ALG_SHA256 = 1u << 1 };
 enum snap_tp { SNAP_TP_UDP = 1u << 0, SNAP_TP_TCP = 1u << 1, SNAP_TP_TLS = 1u << 2 };
+/* phone.codecs choices (model/fields.c), in the model's order. */
+enum snap_codec {
+	SNAP_CODEC_NONE = 0, SNAP_CODEC_ULAW, SNAP_CODEC_ALAW, SNAP_CODEC_G722,
+	SNAP_CODEC_G729, SNAP_CODEC_GSM, SNAP_CODEC_OPUS, SNAP_CODEC_ILBC,
+	SNAP_CODEC_SPEEX, SNAP_CODEC__COUNT
+};
+#define SNAP_MAX_CODECS 8
 
 struct snap_ext {
 	char number[24];
@@ -48,7 +55,17 @@ struct snap_ext {
 	uint8_t transports;       /* snap_tp mask */
 	bool static_host;         /* phone.host_mode == "static" */
 	char host_ip[48];         /* phone.host_ip when static */
+	/* what the call layer reads */
+	char name[64];            /* display name (the name field) */
+	uint16_t limit_in;        /* phone.call_limit_in (0: no calls) */
+	uint16_t limit_out;       /* phone.call_limit_out */
+	uint8_t n_codecs;         /* phone.codecs, in preference order */
+	uint8_t codecs[SNAP_MAX_CODECS];   /* enum snap_codec */
 };
+
+/* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
+ * sdp_codecs (media/sdp.h); NULL for an unknown value. */
+const char *snap_codec_sdp(uint8_t codec);
 
 struct snapshot {
 	atomic_uint refs;         /* references held; 0 or 1 = the last one */

@@ -99,9 +99,10 @@ static unsigned c_refuse(const struct sipd_req *rq, const char **reason,
 	return 480;
 }
 
-static void on_response(struct sipd *s, struct sipmsg *m, void *arg)
+static void on_response(struct sipd *s, struct sipmsg *m,
+			const struct sa *src, void *arg)
 {
-	(void)s; (void)m; (void)arg;
+	(void)s; (void)m; (void)src; (void)arg;
 	responses++;
 }
 

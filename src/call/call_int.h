@@ -1,0 +1,270 @@
+/*
+ * call internals shared by the rooms of src/call: call.c (the
+ * application: tables, life cycle, timers, status), invite.c (a new call:
+ * authenticate, route, fork), bleg.c (the B legs: INVITE out, responses
+ * in, ACK, CANCEL), dialog_in.c (requests inside a call: ACK, BYE,
+ * CANCEL, re-INVITE, UPDATE, INFO), media.c (SDP and the relay), end.c
+ * (tear-down and the CDR). Loop thread only.
+ */
+#ifndef BULWARK_CALL_INT_H
+#define BULWARK_CALL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* the libre parts (libre headers have no include guards) */
+#include "registrar/registrar.h"
+
+#include "auth/auth.h"
+#include "call/call.h"
+#include "call/route.h"
+#include "media/relay.h"
+#include "media/sdp.h"
+#include "sip/ctrans.h"
+#include "sip/dialog.h"
+#include "sip/sipd.h"
+#include "sip/strans.h"
+#include "store/cdr_db.h"
+
+#define MOD "call"
+#define CALL_BUF 16384
+#define CALL_MAX_FORK 8          /* contacts rung per call */
+#define CALL_RING_MS 120000      /* nobody answered: 480 */
+#define CALL_T1 500
+#define CALL_2XX_MAX 64          /* 2xx resent until 64*T1 */
+#define CALL_CDR_WAIT_MS 3000    /* wait for the relay's final counters */
+
+struct call;
+struct leg;
+
+/* A request of a phone we answer later (the INVITE, a forwarded
+ * re-INVITE/UPDATE/INFO): its bytes are kept to write the responses. */
+struct saved_req {
+	char *buf;            /* mem */
+	size_t len;
+	struct sa src;
+	enum sipd_tp tp;
+	uint64_t conn;
+	struct strans_tx *tx; /* NULL once the transaction ended */
+};
+
+enum call_state { CALL_RINGING = 0, CALL_ANSWERED, CALL_ENDING };
+
+struct leg {
+	struct le hle;          /* app->legs, by Call-ID */
+	struct le cle;          /* call->blegs (B legs) */
+	struct call *call;
+	bool is_a;
+	struct dialog dlg;
+	const struct snap_ext *x;   /* the phone's extension (call->snap) */
+	bool nat;
+	struct sa sig;          /* where its signalling comes from */
+	/* B legs */
+	char uri[REG_URI_MAX + 1];
+	struct ctrans_tx *inv;  /* the INVITE, while it lives */
+	unsigned code;          /* best response so far */
+	bool cancel;            /* cancel once a provisional came */
+	bool failed;            /* a final non-2xx (or no answer) */
+	char *ack;              /* ACK of its 2xx, resent on retransmission */
+	size_t ack_len;
+	uint32_t inv_cseq;
+};
+
+/* A request forwarded from one leg to the other inside a call. */
+struct fwd {
+	bool live;
+	struct saved_req in;
+	struct leg *from, *to;
+	struct ctrans_tx *out;
+	char method[8];
+	bool sdp;               /* carried an offer */
+	bool hold;              /* the offer puts media on hold */
+};
+
+struct call {
+	struct le le;           /* app->calls */
+	struct call_app *app;
+	char id[24];
+	enum call_state state;
+	struct snapshot *snap;  /* referenced for the call's life */
+	const struct snap_ext *caller_x, *callee_x;
+	char caller[32], callee[32], dialled[64];
+	struct leg *a;
+	struct list blegs;
+	struct leg *win;        /* the B leg that answered */
+	struct saved_req inv;   /* A's INVITE */
+	/* media */
+	uint32_t relay_id;
+	bool relay_live;
+	struct relay_ports ports[2];
+	struct sdp_leg sdpl[2];  /* our origin towards A (0) and B (1) */
+	struct sdp_ptset pts;
+	char *offer_a;           /* the caller's offer, as received */
+	size_t offer_a_len;
+	char *offer_b;           /* the offer sent to the B legs */
+	size_t offer_b_len;
+	char *sdp_to[2];         /* the last body sent to A (0), B (1) */
+	size_t sdp_to_len[2];
+	bool held;
+	char codec[32];
+	struct relay_leg_stats st[2];
+	/* timing */
+	int64_t start_ms, answer_ms;
+	struct tmr ring;         /* nobody answered in time */
+	struct tmr retx;         /* 2xx to A until its ACK */
+	unsigned retx_n;
+	char *ok;                /* that 2xx */
+	size_t ok_len;
+	struct fwd fwd;
+	/* the end, for the CDR */
+	const char *disp;
+	unsigned cause;
+	const char *side;
+	const char *reason;
+};
+
+/* A CDR waiting for the relay's final counters. */
+struct cdr_wait {
+	struct le le;
+	uint32_t relay_id;
+	uint64_t deadline;
+	struct cdr_rec rec;
+};
+
+/* Nonce counts of INVITEs, per extension (bounded by the extensions
+ * that authenticated). */
+struct call_nc {
+	struct le le;
+	char number[24];
+	struct auth_nc nc;
+};
+
+struct call_app {
+	struct sipd *sd;
+	struct registrar *reg;
+	struct auth *auth;
+	struct strans *st;
+	struct ctrans *ct;
+	struct relay *relay;
+	call_cdr_h *cdrh;
+	void *cdr_arg;
+	struct tmr tick;         /* transactions' timers */
+	uint64_t tick_at;
+	struct hash *legs;
+	struct hash *nc;
+	struct list calls;
+	struct list cdr_wait;
+	struct tmr cdr_tmr;
+	unsigned n_calls, max_calls;
+	struct sa rtp_bind;      /* any address: SDP per leg */
+	bool rtp_any;
+	uint64_t next_id;
+	/* counters */
+	uint64_t c_total, c_answered, c_failed, c_limit, c_auth_fail,
+		c_strict_drop, c_timeout;
+	/* scratch */
+	struct sipmsg scratch;
+	char buf[CALL_BUF];
+	char body[CALL_BUF];
+	char xbuf[2048];
+};
+
+/* ---- call.c ------------------------------------------------------------ */
+
+uint64_t call_now_ms(void);
+int64_t call_unix_ms(void);
+/* Run the transaction timers again at the earliest they need. */
+void call_tick_schedule(struct call_app *app);
+/* Our address towards a leg's phone (Via, Contact, SDP). */
+int call_laddr(struct call_app *app, const struct leg *l, struct sa *out);
+struct leg *leg_find(struct call_app *app, const struct sipmsg *m);
+void leg_index(struct call_app *app, struct leg *l);
+/* Keep a copy of the request rq with its transaction. */
+int saved_req_set(struct saved_req *s, const struct sipd_req *rq,
+		  struct strans_tx *tx);
+void saved_req_clear(struct saved_req *s);
+/* Respond to a saved request through its transaction (if it lives):
+ * extra header lines, a body (application/sdp when ctype NULL). Returns
+ * the length written (what was sent), 0 when nothing was. The response
+ * stays in app->buf until the next write. */
+size_t call_respond(struct call_app *app, struct saved_req *s,
+		    unsigned code, const char *reason, const char *extra,
+		    const char *ctype, const char *body, size_t blen);
+/* Send request method in leg l's dialog through a client transaction
+ * (not ACK): a new CSeq. 0 or errno; *txp may be NULL. */
+int call_leg_request(struct call_app *app, struct leg *l, const char *method,
+		     const char *extra, const char *ctype, const char *body,
+		     size_t blen, struct ctrans_tx **txp, void *user);
+/* "Contact: <sip:user@addr[;transport=tcp]>\r\n" for leg l into app->xbuf
+ * at off; returns the new offset. */
+size_t call_contact(struct call_app *app, const struct leg *l,
+		    const char *user, size_t off);
+/* Security event (guard), rate-limited. */
+void call_event(struct call_app *app, const char *type, json_t *fields);
+
+/* ---- invite.c ---------------------------------------------------------- */
+
+void call_h_invite(struct sipd_req *rq, void *arg);
+struct leg *leg_new(struct call *c, bool is_a);
+unsigned call_calls_of(struct call_app *app, const char *number, bool in);
+
+/* ---- bleg.c ------------------------------------------------------------ */
+
+/* Ring one contact: a B leg with its dialog and INVITE. 0 or errno. */
+int bleg_start(struct call *c, const char *uri, const struct sa *dst,
+	       enum sipd_tp tp, uint64_t conn, bool nat);
+void bleg_response(struct call_app *app, struct leg *l,
+		   const struct sipmsg *m);
+/* The INVITE transaction of l ended without a final response. */
+void bleg_timeout(struct call_app *app, struct leg *l);
+/* Cancel every B leg but keep (NULL: all). */
+void bleg_cancel_others(struct call *c, struct leg *keep);
+
+/* ---- dialog_in.c ------------------------------------------------------- */
+
+void call_h_ack(struct sipd_req *rq, void *arg);
+void call_h_bye(struct sipd_req *rq, void *arg);
+void call_h_cancel(struct sipd_req *rq, void *arg);
+/* re-INVITE, UPDATE, INFO inside a call (rq names leg l). */
+void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l);
+void call_h_update_info(struct sipd_req *rq, void *arg);
+void fwd_response(struct call_app *app, struct call *c,
+		  const struct sipmsg *m);
+
+/* ---- media.c ----------------------------------------------------------- */
+
+/* The caller's offer: parse, intersect codecs, open a relay session and
+ * write the offer for the B legs (c->offer_b). 0, or the SIP status to
+ * answer (488, 503) with *reason. */
+unsigned media_offer(struct call *c, const struct sipmsg *m,
+		     const char **reason);
+/* Write the offer for B leg l (the caller's, rewritten: our address
+ * towards l's phone, the relay's B ports, the codecs kept) into
+ * app->body (*len); kept as c->offer_b. 0 or errno. */
+int media_offer_for(struct call *c, struct leg *l, size_t *len);
+/* B leg l's answer m (a 2xx or 183 with SDP): check it, set the relay's
+ * B leg, write the answer for A into app->body (*len). 0 or 488. */
+unsigned media_answer(struct call *c, struct leg *l, const struct sipmsg *m,
+		      size_t *len);
+/* A re-offer/answer inside the call from leg `from`: rewrite body for
+ * the other side into app->body; updates the relay (addresses, hold,
+ * re-learning). offer: it is an offer (else an answer). 0 or 488. */
+unsigned media_update(struct call *c, struct leg *from, const char *body,
+		      size_t blen, bool offer, bool *hold, size_t *len);
+void media_close(struct call *c);
+/* Relay events (TIMEOUT ends the call, DESTROYED completes its CDR). */
+void media_events(int flags, void *arg);
+
+/* ---- end.c ------------------------------------------------------------- */
+
+/* End call c: BYE or CANCEL its legs as needed, destroy the relay
+ * session, queue the CDR, free the call. */
+void call_end(struct call *c, const char *disp, unsigned cause,
+	      const char *side, const char *reason);
+/* The relay's final counters of a session arrived. */
+void cdr_counters(struct call_app *app, uint32_t relay_id,
+		  const struct relay_leg_stats st[2]);
+void cdr_flush_all(struct call_app *app);
+
+#endif

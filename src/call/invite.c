@@ -1,0 +1,438 @@
+/*
+ * invite — a new call: an out-of-dialog INVITE is authenticated (407,
+ * the same digest code and guard accounting as REGISTER; no state is
+ * kept for a request that has not authenticated), given a server
+ * transaction, routed (route.c), its offer anchored (media.c) and the
+ * callee's contacts rung (bleg.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "call/call_int.h"
+#include "common/log.h"
+#include "guard/guard.h"
+#include "store/snapshot.h"
+
+/* ---- live state for routing ------------------------------------------ */
+
+unsigned call_calls_of(struct call_app *app, const char *number, bool in)
+{
+	unsigned n = 0;
+
+	for (struct le *le = list_head(&app->calls); le; le = le->next) {
+		const struct call *c = le->data;
+
+		if (c->state == CALL_ENDING)
+			continue;
+		if (!strcmp(in ? c->callee : c->caller, number))
+			n++;
+	}
+	return n;
+}
+
+static unsigned live_contacts(const char *number, void *arg)
+{
+	struct call_app *app = arg;
+	const struct reg_binding *b[1];
+
+	return (unsigned)registrar_contacts(app->reg, number,
+					    sipd_now(app->sd), b, 1);
+}
+
+static unsigned live_in(const char *number, void *arg)
+{
+	return call_calls_of(arg, number, true);
+}
+
+static unsigned live_out(const char *number, void *arg)
+{
+	return call_calls_of(arg, number, false);
+}
+
+/* ---- nonce counts ------------------------------------------------------ */
+
+static struct auth_nc *nc_get(struct call_app *app, const char *number)
+{
+	uint32_t k = hash_joaat((const uint8_t *)number, strlen(number));
+	struct call_nc *n;
+
+	for (struct le *le = hash_list(app->nc, k)->head; le; le = le->next) {
+		n = le->data;
+		if (!strcmp(n->number, number))
+			return &n->nc;
+	}
+	n = mem_zalloc(sizeof(*n), NULL);
+	if (!n)
+		return NULL;
+	snprintf(n->number, sizeof(n->number), "%s", number);
+	hash_append(app->nc, k, &n->le, n);
+	return &n->nc;
+}
+
+/* ---- the call object ------------------------------------------------- */
+
+static void call_destructor(void *arg)
+{
+	struct call *c = arg;
+	struct le *le;
+
+	tmr_cancel(&c->ring);
+	tmr_cancel(&c->retx);
+	list_unlink(&c->le);
+	saved_req_clear(&c->inv);
+	saved_req_clear(&c->fwd.in);
+	if (c->fwd.out)
+		ctrans_set_user(c->fwd.out, NULL);
+	while ((le = list_head(&c->blegs))) {
+		struct leg *l = le->data;
+
+		list_unlink(&l->cle);
+		mem_deref(l);
+	}
+	mem_deref(c->a);
+	mem_deref(c->offer_b);
+	mem_deref(c->sdp_to[0]);
+	mem_deref(c->sdp_to[1]);
+	mem_deref(c->ok);
+	if (c->snap)
+		snapshot_deref(c->snap);
+	if (c->app && c->app->n_calls)
+		c->app->n_calls--;
+}
+
+static void leg_destructor(void *arg)
+{
+	struct leg *l = arg;
+
+	hash_unlink(&l->hle);
+	if (l->inv)
+		ctrans_set_user(l->inv, NULL);
+	dialog_reset(&l->dlg);
+	mem_deref(l->ack);
+}
+
+struct leg *leg_new(struct call *c, bool is_a)
+{
+	struct leg *l = mem_zalloc(sizeof(*l), leg_destructor);
+
+	if (!l)
+		return NULL;
+	l->call = c;
+	l->is_a = is_a;
+	return l;
+}
+
+static void ring_timeout(void *arg)
+{
+	struct call *c = arg;
+
+	(void)call_respond(c->app, &c->inv, 480, "Temporarily Unavailable",
+			   NULL, NULL, NULL, 0);
+	call_end(c, "noanswer", 480, "system", "ring timeout");
+}
+
+/* The user part of a sip: or sips: Request-URI (up to ';' or ':'); an
+ * empty slice when it has none. */
+static void ruri_user(const struct sipmsg_str *u, const char **p, size_t *l)
+{
+	const char *s = u->p, *e = u->p + u->l, *at;
+
+	*p = "";
+	*l = 0;
+	if (u->l > 4 && !strncasecmp(s, "sip:", 4))
+		s += 4;
+	else if (u->l > 5 && !strncasecmp(s, "sips:", 5))
+		s += 5;
+	else
+		return;
+	at = memchr(s, '@', (size_t)(e - s));
+	if (!at)
+		return;
+	for (const char *q = s; q < at; q++)
+		if (*q == ';' || *q == ':') {
+			at = q;
+			break;
+		}
+	*p = s;
+	*l = (size_t)(at - s);
+}
+
+static struct call *call_new(struct call_app *app, const struct sipd_req *rq,
+			     const struct snap_ext *caller)
+{
+	const struct sipmsg *m = rq->m;
+	const char *up;
+	size_t ul;
+	struct call *c = mem_zalloc(sizeof(*c), call_destructor);
+	uint8_t rnd[8];
+
+	if (!c)
+		return NULL;
+	c->app = app;
+	list_init(&c->blegs);
+	tmr_init(&c->ring);
+	tmr_init(&c->retx);
+	c->snap = snapshot_ref((struct snapshot *)sipd_snapshot(app->sd));
+	c->caller_x = caller;
+	randombytes_buf(rnd, sizeof(rnd));
+	c->id[0] = 'c';
+	sodium_bin2hex(c->id + 1, sizeof(c->id) - 1, rnd, sizeof(rnd));
+	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
+	ruri_user(&m->ruri, &up, &ul);
+	/* a longer string is no number we know: it is refused (404) */
+	if (ul >= sizeof(c->dialled))
+		ul = 0;
+	snprintf(c->dialled, sizeof(c->dialled), "%.*s", (int)ul, up);
+	c->start_ms = call_unix_ms();
+	list_append(&app->calls, &c->le, c);
+	app->n_calls++;
+	app->c_total++;
+	return c;
+}
+
+/* A call refused before it rang anything: the CDR says why. */
+static void refuse(struct call *c, unsigned code, const char *reason,
+		   const char *disp, const char *why, const char *extra)
+{
+	(void)call_respond(c->app, &c->inv, code, reason, extra, NULL, NULL,
+			   0);
+	call_end(c, disp, code, "system", why);
+}
+
+/* ---- authentication --------------------------------------------------- */
+
+/* The caller: the From user, authenticated by its Proxy-Authorization.
+ * Returns it, or NULL when the request was answered (challenged, refused
+ * or dropped). *retrans: the transaction absorbed it (a retransmission). */
+static const struct snap_ext *authenticate(struct call_app *app,
+					   struct sipd_req *rq,
+					   struct strans_tx **txp)
+{
+	const struct sipmsg *m = rq->m;
+	const struct snap_ext *x;
+	const uint8_t *algs;
+	struct auth_check ck;
+	enum guard_auth res;
+	enum guard_verdict gv;
+	struct auth_nc *nc;
+
+	x = snapshot_find(sipd_snapshot(app->sd), m->from.user.p,
+			  m->from.user.l);
+	if (x && !(x->auth && x->algs_pref[0]))
+		x = NULL;
+	algs = auth_algs(app->auth, x, m->from.user.p, m->from.user.l);
+	auth_verify(app->auth, rq, "INVITE", x, algs, &ck);
+	if (ck.outcome == AUTH_CHALLENGE) {
+		auth_challenge(app->auth, rq, algs, false);
+		return NULL;
+	}
+	res = ck.res;
+	/* the digest user must be the From user (no calling as another
+	 * extension with one's own password) */
+	if (res == GUARD_AUTH_OK && x &&
+	    (ck.user.l != strlen(x->number) ||
+	     memcmp(ck.user.p, x->number, ck.user.l)))
+		res = GUARD_AUTH_MISMATCH;
+	if (res == GUARD_AUTH_OK && ck.stale) {
+		auth_challenge(app->auth, rq, algs, true);
+		return NULL;
+	}
+	if (res == GUARD_AUTH_OK && x &&
+	    !(x->transports & (rq->tp == SIPD_UDP ? SNAP_TP_UDP :
+			       rq->tp == SIPD_TCP ? SNAP_TP_TCP : SNAP_TP_TLS)))
+		res = GUARD_AUTH_TRANSPORT;
+	if (res == GUARD_AUTH_OK) {
+		/* a retransmission is absorbed before its nonce count is
+		 * looked at again */
+		enum strans_rx rx = strans_receive(app->st, m, rq->tp, rq->src,
+						   rq->conn, call_now_ms(),
+						   txp);
+
+		call_tick_schedule(app);
+		if (rx != STRANS_RX_NEW) {
+			if (rx == STRANS_RX_BAD)
+				sipd_reply(rq, 400, "Bad Request", NULL, 0);
+			return NULL;
+		}
+		nc = nc_get(app, x->number);
+		if (!nc || auth_nc_check(nc, ck.nid, ck.nc)) {
+			/* a replayed nonce count: this request was captured
+			 * and sent again */
+			size_t n = sipmsg_reply(m, rq->src, 403, "Forbidden",
+						NULL, 0,
+						sipd_totag_salt(app->sd),
+						app->buf, sizeof(app->buf));
+
+			if (n)
+				(void)strans_respond(app->st, *txp, 403,
+						     app->buf, n,
+						     call_now_ms());
+			return NULL;
+		}
+	}
+	gv = auth_report(app->auth, rq, &ck, res);
+	if (gv == GUARD_DROP) {
+		sipd_count_drop(app->sd);
+		if (res == GUARD_AUTH_OK && *txp) {
+			/* the transaction made above gets a final answer */
+			size_t n = sipmsg_reply(m, rq->src, 403, "Forbidden",
+						NULL, 0,
+						sipd_totag_salt(app->sd),
+						app->buf, sizeof(app->buf));
+
+			if (n)
+				(void)strans_respond(app->st, *txp, 403,
+						     app->buf, n,
+						     call_now_ms());
+		}
+		return NULL;
+	}
+	if (gv == GUARD_TARPIT)
+		rq->tarpit = true;
+	if (res == GUARD_AUTH_TRANSPORT) {
+		sipd_reply(rq, 403, "Forbidden", NULL, 0);
+		return NULL;
+	}
+	if (res != GUARD_AUTH_OK) {
+		app->c_auth_fail++;
+		auth_challenge(app->auth, rq, algs, false);
+		return NULL;
+	}
+	return x;
+}
+
+/* ---- the handler ------------------------------------------------------ */
+
+static void ring(struct call_app *app, struct call *c)
+{
+	const struct reg_binding *b[CALL_MAX_FORK];
+	size_t n = registrar_contacts(app->reg, c->callee, sipd_now(app->sd),
+				      b, CALL_MAX_FORK);
+	size_t started = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!bleg_start(c, reg_binding_uri(b[i]),
+				reg_binding_target(b[i]),
+				b[i]->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
+				b[i]->conn_id, b[i]->nat))
+			started++;
+	}
+	if (!started) {
+		refuse(c, 480, "Temporarily Unavailable", "unavailable",
+		       "no contact reachable", NULL);
+		return;
+	}
+	tmr_start(&c->ring, CALL_RING_MS, ring_timeout, c);
+}
+
+void call_h_invite(struct sipd_req *rq, void *arg)
+{
+	struct call_app *app = arg;
+	const struct sipmsg *m = rq->m;
+	const struct snap_ext *caller;
+	struct strans_tx *tx = NULL;
+	struct route_result rr;
+	struct route_live live;
+	struct call *c;
+	const char *reason = NULL;
+	unsigned code;
+	size_t n;
+
+	if (m->to.tag.l) {
+		struct leg *l = leg_find(app, m);
+
+		if (!l) {
+			sipd_reply(rq, 481, "Call/Transaction Does Not Exist",
+				   NULL, 0);
+			return;
+		}
+		call_indialog(app, rq, l);
+		return;
+	}
+	caller = authenticate(app, rq, &tx);
+	if (!caller)
+		return;
+	/* 100 Trying at once: the phone stops retransmitting */
+	n = sipmsg_reply(m, rq->src, 100, "Trying", NULL, 0, NULL, app->buf,
+			 sizeof(app->buf));
+	if (n)
+		(void)strans_respond(app->st, tx, 100, app->buf, n,
+				     call_now_ms());
+	c = call_new(app, rq, caller);
+	if (!c || saved_req_set(&c->inv, rq, tx)) {
+		if (c)
+			call_end(c, "failed", 500, "system", "no memory");
+		n = sipmsg_reply(m, rq->src, 500, "Server Internal Error",
+				 NULL, 0, sipd_totag_salt(app->sd), app->buf,
+				 sizeof(app->buf));
+		if (n)
+			(void)strans_respond(app->st, tx, 500, app->buf, n,
+					     call_now_ms());
+		return;
+	}
+	/* the A leg: our side of the caller's dialog */
+	c->a = leg_new(c, true);
+	if (c->a) {
+		char tag[9];
+
+		sipmsg_totag(m, sipd_totag_salt(app->sd), tag);
+		tag[8] = '\0';
+		if (dialog_uas(&c->a->dlg, m, tag, 8, rq->tp, rq->src,
+			       rq->conn)) {
+			refuse(c, 400, "Bad Request", "failed",
+			       "bad dialog headers", NULL);
+			return;
+		}
+		c->a->x = caller;
+		c->a->nat = caller->nat;
+		c->a->sig = *rq->src;
+		leg_index(app, c->a);
+	}
+	else {
+		refuse(c, 500, "Server Internal Error", "failed", "no memory",
+		       NULL);
+		return;
+	}
+	/* where does it go */
+	live.contacts = live_contacts;
+	live.calls_in = live_in;
+	live.calls_out = live_out;
+	live.calls = app->n_calls - 1;   /* this one is counted already */
+	live.max_calls = app->max_calls;
+	live.arg = app;
+	c->caller[0] = '\0';   /* not counted against its own limit yet */
+	call_route(c->snap, caller, c->dialled, strlen(c->dialled), &live,
+		   &rr);
+	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
+	if (rr.kind == ROUTE_REJECT) {
+		const char *extra = rr.code == 503 ? "Retry-After: 5\r\n" :
+			NULL;
+
+		if (rr.rule == ROUTE_R_CALLER_LIMIT ||
+		    rr.rule == ROUTE_R_CALLEE_LIMIT ||
+		    rr.rule == ROUTE_R_GLOBAL_LIMIT) {
+			app->c_limit++;
+			call_event(app, "call_limit", json_pack(
+				"{s:s,s:s,s:s}", "caller", c->caller,
+				"dialled", c->dialled,
+				"rule", route_rule_str(rr.rule)));
+		}
+		refuse(c, rr.code, rr.reason, rr.disposition,
+		       route_rule_str(rr.rule), extra);
+		return;
+	}
+	c->callee_x = rr.callee;
+	snprintf(c->callee, sizeof(c->callee), "%s", rr.callee->number);
+	code = media_offer(c, m, &reason);
+	if (code) {
+		refuse(c, code, reason, code == 488 ? "rejected" : "failed",
+		       "sdp", code == 488 ? "Warning: 304 bulwark \"Media "
+		       "type not available\"\r\n" : NULL);
+		return;
+	}
+	ring(app, c);
+}

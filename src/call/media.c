@@ -1,0 +1,332 @@
+/*
+ * media — a call's SDP and its relay session: the caller's offer parsed
+ * (strict, media/sdp.c), its audio codecs cut to what both extensions
+ * allow, one relay session per call (leg A = the caller's phone, leg B =
+ * the callee's), every description rewritten so both phones send their
+ * media to the relay; relay events (no media: the call ends; final
+ * counters: the CDR).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "call/call_int.h"   /* the libre parts, before re_main.h */
+#include <re_main.h>
+#include "common/log.h"
+#include "store/snapshot.h"
+
+/* Families of descriptions we accept: the relay's. */
+static unsigned serve(const struct call_app *app)
+{
+	return sa_af(&app->rtp_bind) == AF_INET6 ? SDP_SERVE_IP6 :
+		SDP_SERVE_IP4;
+}
+
+static enum relay_leg side(const struct call *c, const struct leg *l)
+{
+	return l == c->a ? RELAY_LEG_A : RELAY_LEG_B;
+}
+
+/* The first audio media we relay, or -1. */
+static int audio_index(const struct sdp *sdp)
+{
+	for (size_t i = 0; i < sdp->n_media; i++)
+		if (sdp->media[i].kind == SDP_KIND_AUDIO &&
+		    sdp_media_relayable(sdp, i))
+			return (int)i;
+	return -1;
+}
+
+/* The codecs both extensions allow, in the caller's order. */
+static void allowed(const struct call *c, struct sdp_codecs *out)
+{
+	const struct snap_ext *a = c->caller_x, *b = c->callee_x;
+
+	out->n = 0;
+	for (size_t i = 0; i < a->n_codecs && out->n < SDP_MAX_CODECS; i++)
+		for (size_t j = 0; j < b->n_codecs; j++)
+			if (a->codecs[i] == b->codecs[j] &&
+			    snap_codec_sdp(a->codecs[i])) {
+				out->name[out->n++] =
+					snap_codec_sdp(a->codecs[i]);
+				break;
+			}
+}
+
+/* Where media i of sdp says to send RTP (and RTCP). */
+static void remote(const struct sdp *sdp, int i, struct relay_leg_conf *lc)
+{
+	const struct sdp_conn *cn = sdp_media_conn(sdp, (size_t)i);
+	const struct sdp_media *md = &sdp->media[i];
+
+	sa_init(&lc->rtp, AF_UNSPEC);
+	sa_init(&lc->rtcp, AF_UNSPEC);
+	if (!cn || cn->hold)
+		return;
+	if (cn->af == SDP_AF_IP4) {
+		uint32_t v;
+
+		memcpy(&v, cn->ip, 4);
+		sa_set_in(&lc->rtp, ntohl(v), md->port);
+	}
+	else {
+		sa_set_in6(&lc->rtp, cn->ip, md->port);
+	}
+	if (md->rtcp_port && !md->rtcp_mux) {
+		lc->rtcp = lc->rtp;
+		sa_set_port(&lc->rtcp, md->rtcp_port);
+	}
+}
+
+/* Our address towards leg l's phone, as SDP writes it. */
+static int our_addr(struct call *c, struct leg *l, char *out, size_t sz)
+{
+	struct sa la;
+
+	if (!c->app->rtp_any)
+		la = c->app->rtp_bind;
+	else if (call_laddr(c->app, l, &la))
+		return ENOENT;
+	return re_snprintf(out, sz, "%j", &la) > 0 ? 0 : ENOSPC;
+}
+
+static int keep(char **dst, size_t *dlen, const char *p, size_t l)
+{
+	char *s = mem_alloc(l ? l : 1, NULL);
+
+	if (!s)
+		return ENOMEM;
+	memcpy(s, p, l);
+	mem_deref(*dst);
+	*dst = s;
+	*dlen = l;
+	return 0;
+}
+
+/* Write sdp for leg l into app->body: relayed audio at the relay's ports
+ * of that leg, every other media rejected. pts NULL keeps all. */
+static int write_for(struct call *c, struct leg *l, const struct sdp *sdp,
+		     const struct sdp_ptset *pts, size_t *len)
+{
+	struct call_app *app = c->app;
+	enum relay_leg s = side(c, l);
+	struct sdp_rewrite rw;
+	char addr[64];
+	int ai = audio_index(sdp), err;
+
+	memset(&rw, 0, sizeof(rw));
+	if (ai < 0 || our_addr(c, l, addr, sizeof(addr)))
+		return EINVAL;
+	rw.af = sa_af(&app->rtp_bind) == AF_INET6 ? SDP_AF_IP6 : SDP_AF_IP4;
+	rw.addr = addr;
+	rw.rtcp_mux = true;
+	rw.media[ai].port = c->ports[s].rtp;
+	rw.media[ai].rtcp_port = c->ports[s].rtcp;
+	rw.media[ai].pts = pts;
+	err = sdp_rewrite(app->body, sizeof(app->body), len, sdp, &rw,
+			  &c->sdpl[s]);
+	if (err)
+		return err;
+	return keep(&c->sdp_to[s], &c->sdp_to_len[s], app->body, *len);
+}
+
+static bool sdp_body(const struct sipmsg *m)
+{
+	const struct sipmsg_hdr *ct = sipmsg_hdr(m, SH_CTYPE);
+
+	return m->body.l && ct && ct->val.l >= 15 &&
+		!strncasecmp(ct->val.p, "application/sdp", 15);
+}
+
+unsigned media_offer(struct call *c, const struct sipmsg *m,
+		     const char **reason)
+{
+	struct call_app *app = c->app;
+	struct relay_leg_conf lc;
+	struct sdp_codecs allow;
+	struct sdp sdp;
+	struct sdp_err e;
+	int ai, err;
+
+	*reason = "Not Acceptable Here";
+	/* an INVITE without an offer is refused: every call is anchored
+	 * from its first offer (docs/internals/calls.md) */
+	if (!sdp_body(m) || sdp_parse(&sdp, m->body.p, m->body.l, serve(app),
+				      &e))
+		return 488;
+	ai = audio_index(&sdp);
+	if (ai < 0)
+		return 488;
+	allowed(c, &allow);
+	if (sdp_codecs_intersect(&sdp, (size_t)ai, &allow, true, &c->pts))
+		return 488;
+	if (keep(&c->offer_a, &c->offer_a_len, m->body.p, m->body.l))
+		return 500;
+	if (sdp_leg_init(&c->sdpl[0]) || sdp_leg_init(&c->sdpl[1]))
+		return 500;
+	err = relay_session_create(app->relay, (uint64_t)app->next_id++,
+				   &c->relay_id, c->ports);
+	if (err) {
+		*reason = "Service Unavailable";
+		log_warn(MOD, "call %s: no relay ports: %s", c->id,
+			 strerror(err));
+		return 503;
+	}
+	c->relay_live = true;
+	remote(&sdp, ai, &lc);
+	lc.nat = c->a->nat;
+	lc.latch_from = c->a->sig;
+	(void)relay_leg_set(app->relay, c->relay_id, RELAY_LEG_A, &lc);
+	return 0;
+}
+
+int media_offer_for(struct call *c, struct leg *l, size_t *len)
+{
+	struct sdp sdp;
+
+	if (!c->offer_a || sdp_parse(&sdp, c->offer_a, c->offer_a_len,
+				     serve(c->app), NULL))
+		return EINVAL;
+	if (write_for(c, l, &sdp, &c->pts, len))
+		return EINVAL;
+	return keep(&c->offer_b, &c->offer_b_len, c->app->body, *len);
+}
+
+/* "PCMU/8000" of the first payload type of the answer's audio. */
+static void codec_name(struct call *c, const struct sdp *sdp, int ai)
+{
+	const struct sdp_media *md = &sdp->media[ai];
+
+	if (!md->n_pt)
+		return;
+	snprintf(c->codec, sizeof(c->codec), "%.*s/%u",
+		 (int)(md->pt[0].name.l > 20 ? 20 : md->pt[0].name.l),
+		 md->pt[0].name.p, md->pt[0].clock);
+}
+
+unsigned media_answer(struct call *c, struct leg *l, const struct sipmsg *m,
+		      size_t *len)
+{
+	struct call_app *app = c->app;
+	struct sdp offer, ans;
+	struct relay_leg_conf lc;
+	int ai;
+
+	if (!sdp_body(m) || !c->offer_b ||
+	    sdp_parse(&offer, c->offer_b, c->offer_b_len, serve(app), NULL) ||
+	    sdp_parse(&ans, m->body.p, m->body.l, serve(app), NULL) ||
+	    sdp_answer_check(&offer, &ans, NULL))
+		return 488;
+	ai = audio_index(&ans);
+	if (ai < 0)
+		return 488;
+	remote(&ans, ai, &lc);
+	lc.nat = l->nat;
+	lc.latch_from = l->sig;
+	(void)relay_leg_set(app->relay, c->relay_id, RELAY_LEG_B, &lc);
+	codec_name(c, &ans, ai);
+	if (write_for(c, c->a, &ans, NULL, len))
+		return 488;
+	return 0;
+}
+
+unsigned media_update(struct call *c, struct leg *from, const char *body,
+		      size_t blen, bool offer, bool *hold, size_t *len)
+{
+	struct call_app *app = c->app;
+	struct leg *to = from == c->a ? c->win : c->a;
+	struct relay_leg_conf lc;
+	struct sdp sdp;
+	int ai;
+
+	if (!to || !c->relay_live ||
+	    sdp_parse(&sdp, body, blen, serve(app), NULL))
+		return 488;
+	ai = audio_index(&sdp);
+	if (ai < 0)
+		return 488;
+	if (offer)
+		*hold = sdp_media_held(&sdp, (size_t)ai);
+	remote(&sdp, ai, &lc);
+	lc.nat = from->nat;
+	lc.latch_from = from->sig;
+	/* a held phone (c=0.0.0.0) keeps its learnt address */
+	if (sa_isset(&lc.rtp, SA_ALL)) {
+		(void)relay_leg_set(app->relay, c->relay_id, side(c, from),
+				    &lc);
+		if (from->nat)
+			(void)relay_leg_relearn(app->relay, c->relay_id,
+						side(c, from));
+	}
+	if (write_for(c, to, &sdp, offer ? &c->pts : NULL, len))
+		return 488;
+	return 0;
+}
+
+void media_close(struct call *c)
+{
+	if (!c->relay_live)
+		return;
+	(void)relay_session_destroy(c->app->relay, c->relay_id);
+	c->relay_live = false;
+}
+
+static struct call *by_relay(struct call_app *app, uint32_t id)
+{
+	for (struct le *le = list_head(&app->calls); le; le = le->next) {
+		struct call *c = le->data;
+
+		if (c->relay_live && c->relay_id == id)
+			return c;
+	}
+	return NULL;
+}
+
+static void on_event(const struct relay_event *ev, void *arg)
+{
+	struct call_app *app = arg;
+	struct call *c;
+
+	if (ev->type == RELAY_EV_DESTROYED) {
+		cdr_counters(app, ev->id, ev->stats);
+		return;
+	}
+	c = by_relay(app, ev->id);
+	if (!c)
+		return;
+	memcpy(c->st, ev->stats, sizeof(c->st));
+	switch (ev->type) {
+	case RELAY_EV_TIMEOUT:
+		if (c->state != CALL_ANSWERED || c->held)
+			return;
+		app->c_timeout++;
+		log_info(MOD, "call %s: no media for the timeout: ended",
+			 c->id);
+		call_end(c, "answered", 200, "system", "rtp timeout");
+		return;
+	case RELAY_EV_STRICT_DROP: {
+		char a[64];
+
+		app->c_strict_drop++;
+		re_snprintf(a, sizeof(a), "%J", &ev->addr);
+		call_event(app, "media_injection", json_pack(
+			"{s:s,s:s,s:s,s:I}", "call", c->id,
+			"leg", ev->leg == RELAY_LEG_A ? "caller" : "callee",
+			"source", a, "dropped", (json_int_t)
+			c->st[ev->leg].drop_source));
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+void media_events(int flags, void *arg)
+{
+	struct call_app *app = arg;
+
+	(void)flags;
+	while (relay_events_poll(app->relay, on_event, app, 64) == 64)
+		;
+}
