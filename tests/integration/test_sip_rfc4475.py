@@ -12,26 +12,28 @@ if not CORPUS.exists():
     CORPUS = pathlib.Path("/work/shared/conformance/rfc4475")
 
 # Acceptable status codes per file; None = must be discarded (no answer).
-# Requests we do not serve: INVITE/MESSAGE → 405, unknown methods → 501,
-# OPTIONS → 200, REGISTER without credentials → 401.
+# An INVITE without credentials → 407 (the call layer challenges before
+# anything else), an in-dialog one naming no call → 481; methods we do not
+# serve (MESSAGE) → 405, unknown methods → 501, OPTIONS → 200, REGISTER
+# without credentials → 401.
 EXPECT = {
-    "wsinv.dat": {405}, "intmeth.dat": {501}, "esc01.dat": {405},
+    "wsinv.dat": {481}, "intmeth.dat": {501}, "esc01.dat": {407},
     "escnull.dat": {401}, "esc02.dat": {501}, "lwsdisp.dat": {200},
-    "longreq.dat": {405}, "dblreq.dat": {401}, "semiuri.dat": {200},
+    "longreq.dat": {407}, "dblreq.dat": {401}, "semiuri.dat": {200},
     "transports.dat": {200}, "mpart01.dat": {405}, "unreason.dat": None,
     "noreason.dat": None, "badinv01.dat": {400}, "clerr.dat": {400},
     "ncl.dat": {400}, "scalar02.dat": {400}, "scalarlg.dat": None,
     "quotbal.dat": {400}, "ltgtruri.dat": {400}, "lwsruri.dat": {400},
     "lwsstart.dat": {400}, "trws.dat": {400}, "escruri.dat": {400},
-    "baddate.dat": {405}, "regbadct.dat": {400}, "badaspec.dat": {400},
+    "baddate.dat": {407}, "regbadct.dat": {400}, "badaspec.dat": {400},
     "baddn.dat": {400}, "badvers.dat": {505}, "mismatch01.dat": {400},
     "mismatch02.dat": {400}, "bigcode.dat": None, "badbranch.dat": {200},
     "insuf.dat": {400}, "unkscm.dat": {416}, "novelsc.dat": {416},
     "unksm2.dat": {401}, "bext01.dat": {420}, "invut.dat": {415},
     "regaut01.dat": {401}, "multi01.dat": {400}, "mcl01.dat": {400},
     "bcast.dat": None, "zeromf.dat": {200}, "cparam01.dat": {401},
-    "cparam02.dat": {401}, "regescrt.dat": {401}, "sdp01.dat": {405},
-    "inv2543.dat": {405},
+    "cparam02.dat": {401}, "regescrt.dat": {401}, "sdp01.dat": {407},
+    "inv2543.dat": {407},
 }
 # Over a stream, Content-Length larger than what was sent means "wait".
 TCP_WAIT = {"clerr.dat"}
