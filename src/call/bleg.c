@@ -90,7 +90,7 @@ void bleg_cancel_others(struct call *c, struct leg *keep)
 }
 
 /* ACK a 2xx of l's INVITE (end to end, a transaction of its own). */
-static void send_ack(struct call_app *app, struct leg *l)
+void bleg_ack(struct call_app *app, struct leg *l)
 {
 	char branch[40];
 	struct sa la;
@@ -150,7 +150,10 @@ void bleg_timeout(struct call_app *app, struct leg *l)
 {
 	struct call *c = l->call;
 
-	(void)app;
+	if (l->xfer) {
+		xfer_timeout(app, l);
+		return;
+	}
 	if (l->failed || l->ack || c->state != CALL_RINGING)
 		return;
 	l->failed = true;
@@ -266,6 +269,10 @@ void bleg_response(struct call_app *app, struct leg *l,
 	struct call *c = l->call;
 	unsigned code = m->scode;
 
+	if (l->xfer) {
+		xfer_response(app, l, m);
+		return;
+	}
 	if (code < 200) {
 		provisional(app, c, l, m);
 		return;
@@ -277,7 +284,7 @@ void bleg_response(struct call_app *app, struct leg *l,
 			l->code = 502;
 			return;
 		}
-		send_ack(app, l);
+		bleg_ack(app, l);
 		if (l->cancel || c->win || c->state != CALL_RINGING) {
 			/* lost the race (or the call is over): hang up */
 			l->failed = true;

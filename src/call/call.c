@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "call/call_int.h"   /* the libre parts, before re_main.h */
@@ -243,6 +244,45 @@ int call_leg_request(struct call_app *app, struct leg *l, const char *method,
 	return 0;
 }
 
+void call_answer(struct call_app *app, struct sipd_req *rq,
+		 struct strans_tx *tx, unsigned code, const char *reason,
+		 const char *extra)
+{
+	size_t n = sipmsg_reply(rq->m, rq->src, code, reason, extra,
+				extra ? strlen(extra) : 0,
+				sipd_totag_salt(app->sd), app->buf,
+				sizeof(app->buf));
+
+	if (n)
+		(void)strans_respond(app->st, tx, code, app->buf, n,
+				     call_now_ms());
+	call_tick_schedule(app);
+}
+
+void call_uri_user(const struct sipmsg_str *u, const char **p, size_t *l)
+{
+	const char *s = u->p, *e = u->p + u->l, *at;
+
+	*p = "";
+	*l = 0;
+	if (u->l > 4 && !strncasecmp(s, "sip:", 4))
+		s += 4;
+	else if (u->l > 5 && !strncasecmp(s, "sips:", 5))
+		s += 5;
+	else
+		return;
+	at = memchr(s, '@', (size_t)(e - s));
+	if (!at)
+		return;
+	for (const char *q = s; q < at; q++)
+		if (*q == ';' || *q == ':') {
+			at = q;
+			break;
+		}
+	*p = s;
+	*l = (size_t)(at - s);
+}
+
 void call_event(struct call_app *app, const char *type, json_t *fields)
 {
 	guard_report_event(sipd_guard(app->sd), type, fields);
@@ -275,7 +315,7 @@ static void on_response(struct sipd *sd, struct sipmsg *m,
 			(const uint8_t *)m->callid.p, m->callid.l))->head;
 		for (; le; le = le->next) {
 			l = le->data;
-			if (!l->is_a && l->ack &&
+			if (l->ack &&
 			    slice_eq(l->dlg.callid, &m->callid) &&
 			    slice_eq(l->dlg.ltag, &m->from.tag))
 				(void)sipd_send(app->sd, l->dlg.tp,
@@ -302,6 +342,9 @@ static void on_response(struct sipd *sd, struct sipmsg *m,
 
 /* ---- the application ------------------------------------------------ */
 
+/* MESSAGE and SUBSCRIBE are not served: the stack answers 405 to
+ * everyone alike (nothing about users to learn); voicemail's MWI will
+ * serve SUBSCRIBE, challenged like these. */
 static const struct sipd_method rows[] = {
 	{ "INVITE", GUARD_REQ_CHALLENGED, NULL, call_h_invite },
 	{ "ACK", 0, NULL, call_h_ack },
@@ -309,6 +352,7 @@ static const struct sipd_method rows[] = {
 	{ "CANCEL", 0, NULL, call_h_cancel },
 	{ "UPDATE", 0, NULL, call_h_update_info },
 	{ "INFO", 0, NULL, call_h_update_info },
+	{ "REFER", GUARD_REQ_CHALLENGED, NULL, call_h_update_info },
 };
 
 static void on_apply(struct sipd *sd, void *arg)

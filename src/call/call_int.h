@@ -66,6 +66,7 @@ struct leg {
 	unsigned code;          /* best response so far */
 	bool cancel;            /* cancel once a provisional came */
 	bool failed;            /* a final non-2xx (or no answer) */
+	bool xfer;              /* rings a transfer target (xfer.c) */
 	char *ack;              /* ACK of its 2xx, resent on retransmission */
 	size_t ack_len;
 	uint32_t inv_cseq;
@@ -117,6 +118,11 @@ struct call {
 	char *ok;                /* that 2xx */
 	size_t ok_len;
 	struct fwd fwd;
+	struct {                 /* a blind transfer in progress */
+		bool live;
+		struct leg *from;        /* the transferor */
+		const struct snap_ext *to;
+	} xfer;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -203,9 +209,21 @@ size_t call_contact(struct call_app *app, const struct leg *l,
 /* Security event (guard), rate-limited. */
 void call_event(struct call_app *app, const char *type, json_t *fields);
 
+/* The user part of a sip:/sips: URI (up to ';' or ':'), "" when none. */
+void call_uri_user(const struct sipmsg_str *u, const char **p, size_t *l);
+/* Answer a server transaction at once (no body). */
+void call_answer(struct call_app *app, struct sipd_req *rq,
+		 struct strans_tx *tx, unsigned code, const char *reason,
+		 const char *extra);
+
 /* ---- invite.c ---------------------------------------------------------- */
 
 void call_h_invite(struct sipd_req *rq, void *arg);
+/* What routing asks of the loop's live state. */
+void call_route_live(struct call_app *app, struct route_live *live);
+/* An out-of-dialog REFER: authenticated (407) like an INVITE, then
+ * refused 403 (a transfer happens inside a call). */
+void call_refer_outside(struct call_app *app, struct sipd_req *rq);
 struct leg *leg_new(struct call *c, bool is_a);
 unsigned call_calls_of(struct call_app *app, const char *number, bool in);
 
@@ -216,6 +234,8 @@ int bleg_start(struct call *c, const char *uri, const struct sa *dst,
 	       enum sipd_tp tp, uint64_t conn, bool nat);
 void bleg_response(struct call_app *app, struct leg *l,
 		   const struct sipmsg *m);
+/* ACK the 2xx of l's INVITE (kept, resent if the 2xx comes again). */
+void bleg_ack(struct call_app *app, struct leg *l);
 /* The INVITE transaction of l ended without a final response. */
 void bleg_timeout(struct call_app *app, struct leg *l);
 /* Cancel every B leg but keep (NULL: all). */
@@ -231,6 +251,14 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l);
 void call_h_update_info(struct sipd_req *rq, void *arg);
 void fwd_response(struct call_app *app, struct call *c,
 		  const struct sipmsg *m);
+
+/* ---- xfer.c ------------------------------------------------------------ */
+
+void xfer_refer(struct call_app *app, struct sipd_req *rq,
+		struct strans_tx *tx, struct leg *l);
+void xfer_response(struct call_app *app, struct leg *l,
+		   const struct sipmsg *m);
+void xfer_timeout(struct call_app *app, struct leg *l);
 
 /* ---- media.c ----------------------------------------------------------- */
 
@@ -252,6 +280,10 @@ unsigned media_answer(struct call *c, struct leg *l, const struct sipmsg *m,
  * re-learning). offer: it is an offer (else an answer). 0 or 488. */
 unsigned media_update(struct call *c, struct leg *from, const char *body,
 		      size_t blen, bool offer, bool *hold, size_t *len);
+/* A transfer target l answered m: its side of the relay moves to it.
+ * 0 or 488. */
+unsigned media_xfer_answer(struct call *c, struct leg *l,
+			   const struct sipmsg *m);
 void media_close(struct call *c);
 /* Relay events (TIMEOUT ends the call, DESTROYED completes its CDR). */
 void media_events(int flags, void *arg);

@@ -46,22 +46,6 @@ static struct strans_tx *transaction(struct call_app *app,
 	return rx == STRANS_RX_NEW ? tx : NULL;
 }
 
-/* Answer a transaction at once (no body). */
-static void answer(struct call_app *app, struct sipd_req *rq,
-		   struct strans_tx *tx, unsigned code, const char *reason,
-		   const char *extra)
-{
-	size_t n = sipmsg_reply(rq->m, rq->src, code, reason, extra,
-				extra ? strlen(extra) : 0,
-				sipd_totag_salt(app->sd), app->buf,
-				sizeof(app->buf));
-
-	if (n)
-		(void)strans_respond(app->st, tx, code, app->buf, n,
-				     call_now_ms());
-	call_tick_schedule(app);
-}
-
 void call_h_ack(struct sipd_req *rq, void *arg)
 {
 	struct call_app *app = arg;
@@ -72,7 +56,7 @@ void call_h_ack(struct sipd_req *rq, void *arg)
 			   call_now_ms(), &tx) != STRANS_RX_PASS)
 		return;
 	l = rq->m->to.tag.l ? leg_find(app, rq->m) : NULL;
-	if (!l || !l->is_a || !same_ip(&l->sig, rq->src))
+	if (!l || l != l->call->a || !same_ip(&l->sig, rq->src))
 		return;   /* an ACK is never answered */
 	if (l->call->ok) {
 		struct call *c = l->call;
@@ -96,8 +80,8 @@ void call_h_bye(struct sipd_req *rq, void *arg)
 	if (!tx)
 		return;
 	c = l->call;
-	answer(app, rq, tx, 200, "OK", NULL);
-	if (l->is_a) {
+	call_answer(app, rq, tx, 200, "OK", NULL);
+	if (l == c->a) {
 		if (c->state == CALL_RINGING)
 			(void)call_respond(app, &c->inv, 487,
 					   "Request Terminated", NULL, NULL,
@@ -127,11 +111,11 @@ void call_h_cancel(struct sipd_req *rq, void *arg)
 	inv = strans_find_invite(app->st, rq->m, rq->src);
 	s = inv ? strans_user(inv) : NULL;
 	if (!s) {
-		answer(app, rq, tx, 481, "Call/Transaction Does Not Exist",
+		call_answer(app, rq, tx, 481, "Call/Transaction Does Not Exist",
 		       NULL);
 		return;
 	}
-	answer(app, rq, tx, 200, "OK", NULL);
+	call_answer(app, rq, tx, 200, "OK", NULL);
 	c = (struct call *)(void *)((char *)s - offsetof(struct call, inv));
 	if (s != &c->inv || c->state != CALL_RINGING)
 		return;
@@ -143,7 +127,13 @@ void call_h_cancel(struct sipd_req *rq, void *arg)
 void call_h_update_info(struct sipd_req *rq, void *arg)
 {
 	struct call_app *app = arg;
-	struct leg *l = named_leg(app, rq);
+	struct leg *l;
+
+	if (!rq->m->to.tag.l && sipmsg_eq(&rq->m->met, "REFER")) {
+		call_refer_outside(app, rq);
+		return;
+	}
+	l = named_leg(app, rq);
 
 	if (l)
 		call_indialog(app, rq, l);
@@ -177,17 +167,26 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 	if (!tx)
 		return;
 	if (!dialog_check_cseq(&l->dlg, m)) {
-		answer(app, rq, tx, 500, "Server Internal Error",
+		call_answer(app, rq, tx, 500, "Server Internal Error",
 		       "Retry-After: 1\r\n");
 		return;
 	}
-	to = l->is_a ? c->win : c->a;
-	if (c->state != CALL_ANSWERED || !to) {
-		answer(app, rq, tx, 491, "Request Pending", NULL);
+	to = l == c->a ? c->win : l == c->win ? c->a : NULL;
+	if (!to) {   /* a leg a transfer replaced */
+		call_answer(app, rq, tx, 481, "Call/Transaction Does Not Exist",
+		       NULL);
+		return;
+	}
+	if (c->state != CALL_ANSWERED) {
+		call_answer(app, rq, tx, 491, "Request Pending", NULL);
 		return;
 	}
 	if (c->fwd.live) {
-		answer(app, rq, tx, 491, "Request Pending", NULL);
+		call_answer(app, rq, tx, 491, "Request Pending", NULL);
+		return;
+	}
+	if (sipmsg_eq(&m->met, "REFER")) {
+		xfer_refer(app, rq, tx, l);
 		return;
 	}
 	if (!m->body.l && !sipmsg_eq(&m->met, "INFO")) {
@@ -198,7 +197,7 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 		int side = l->is_a ? 0 : 1;
 
 		if (saved_req_set(&s, rq, tx)) {
-			answer(app, rq, tx, 500, "Server Internal Error", NULL);
+			call_answer(app, rq, tx, 500, "Server Internal Error", NULL);
 			return;
 		}
 		off = call_contact(app, l, l->is_a ? c->callee : c->caller, 0);
@@ -211,7 +210,7 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 	}
 	memset(&c->fwd, 0, sizeof(c->fwd));
 	if (saved_req_set(&c->fwd.in, rq, tx)) {
-		answer(app, rq, tx, 500, "Server Internal Error", NULL);
+		call_answer(app, rq, tx, 500, "Server Internal Error", NULL);
 		return;
 	}
 	c->fwd.from = l;

@@ -91,9 +91,14 @@ static void call_destructor(void *arg)
 		struct leg *l = le->data;
 
 		list_unlink(&l->cle);
+		if (l == c->a)
+			c->a = NULL;
 		mem_deref(l);
 	}
-	mem_deref(c->a);
+	/* the caller's leg is in blegs only when a transfer put it there */
+	if (c->a && !c->a->cle.list)
+		mem_deref(c->a);
+	mem_deref(c->offer_a);
 	mem_deref(c->offer_b);
 	mem_deref(c->sdp_to[0]);
 	mem_deref(c->sdp_to[1]);
@@ -135,32 +140,6 @@ static void ring_timeout(void *arg)
 	call_end(c, "noanswer", 480, "system", "ring timeout");
 }
 
-/* The user part of a sip: or sips: Request-URI (up to ';' or ':'); an
- * empty slice when it has none. */
-static void ruri_user(const struct sipmsg_str *u, const char **p, size_t *l)
-{
-	const char *s = u->p, *e = u->p + u->l, *at;
-
-	*p = "";
-	*l = 0;
-	if (u->l > 4 && !strncasecmp(s, "sip:", 4))
-		s += 4;
-	else if (u->l > 5 && !strncasecmp(s, "sips:", 5))
-		s += 5;
-	else
-		return;
-	at = memchr(s, '@', (size_t)(e - s));
-	if (!at)
-		return;
-	for (const char *q = s; q < at; q++)
-		if (*q == ';' || *q == ':') {
-			at = q;
-			break;
-		}
-	*p = s;
-	*l = (size_t)(at - s);
-}
-
 static struct call *call_new(struct call_app *app, const struct sipd_req *rq,
 			     const struct snap_ext *caller)
 {
@@ -182,7 +161,7 @@ static struct call *call_new(struct call_app *app, const struct sipd_req *rq,
 	c->id[0] = 'c';
 	sodium_bin2hex(c->id + 1, sizeof(c->id) - 1, rnd, sizeof(rnd));
 	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
-	ruri_user(&m->ruri, &up, &ul);
+	call_uri_user(&m->ruri, &up, &ul);
 	/* a longer string is no number we know: it is refused (404) */
 	if (ul >= sizeof(c->dialled))
 		ul = 0;
@@ -210,7 +189,8 @@ static void refuse(struct call *c, unsigned code, const char *reason,
  * or dropped). *retrans: the transaction absorbed it (a retransmission). */
 static const struct snap_ext *authenticate(struct call_app *app,
 					   struct sipd_req *rq,
-					   struct strans_tx **txp)
+					   struct strans_tx **txp,
+					   const char *method)
 {
 	const struct sipmsg *m = rq->m;
 	const struct snap_ext *x;
@@ -225,7 +205,7 @@ static const struct snap_ext *authenticate(struct call_app *app,
 	if (x && !(x->auth && x->algs_pref[0]))
 		x = NULL;
 	algs = auth_algs(app->auth, x, m->from.user.p, m->from.user.l);
-	auth_verify(app->auth, rq, "INVITE", x, algs, &ck);
+	auth_verify(app->auth, rq, method, x, algs, &ck);
 	if (ck.outcome == AUTH_CHALLENGE) {
 		auth_challenge(app->auth, rq, algs, false);
 		return NULL;
@@ -305,6 +285,25 @@ static const struct snap_ext *authenticate(struct call_app *app,
 	return x;
 }
 
+void call_route_live(struct call_app *app, struct route_live *live)
+{
+	live->contacts = live_contacts;
+	live->calls_in = live_in;
+	live->calls_out = live_out;
+	live->calls = app->n_calls;
+	live->max_calls = app->max_calls;
+	live->arg = app;
+}
+
+void call_refer_outside(struct call_app *app, struct sipd_req *rq)
+{
+	struct strans_tx *tx = NULL;
+
+	if (!authenticate(app, rq, &tx, "REFER"))
+		return;
+	call_answer(app, rq, tx, 403, "Forbidden", NULL);
+}
+
 /* ---- the handler ------------------------------------------------------ */
 
 static void ring(struct call_app *app, struct call *c)
@@ -353,7 +352,7 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		call_indialog(app, rq, l);
 		return;
 	}
-	caller = authenticate(app, rq, &tx);
+	caller = authenticate(app, rq, &tx, "INVITE");
 	if (!caller)
 		return;
 	/* 100 Trying at once: the phone stops retransmitting */
@@ -398,12 +397,8 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		return;
 	}
 	/* where does it go */
-	live.contacts = live_contacts;
-	live.calls_in = live_in;
-	live.calls_out = live_out;
-	live.calls = app->n_calls - 1;   /* this one is counted already */
-	live.max_calls = app->max_calls;
-	live.arg = app;
+	call_route_live(app, &live);
+	live.calls--;   /* this one is counted already */
 	c->caller[0] = '\0';   /* not counted against its own limit yet */
 	call_route(c->snap, caller, c->dialled, strlen(c->dialled), &live,
 		   &rr);

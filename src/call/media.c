@@ -25,7 +25,8 @@ static unsigned serve(const struct call_app *app)
 
 static enum relay_leg side(const struct call *c, const struct leg *l)
 {
-	return l == c->a ? RELAY_LEG_A : RELAY_LEG_B;
+	(void)c;
+	return l->is_a ? RELAY_LEG_A : RELAY_LEG_B;
 }
 
 /* The first audio media we relay, or -1. */
@@ -261,6 +262,30 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
 	}
 	if (write_for(c, to, &sdp, offer ? &c->pts : NULL, len))
 		return 488;
+	return 0;
+}
+
+unsigned media_xfer_answer(struct call *c, struct leg *l,
+			   const struct sipmsg *m)
+{
+	struct relay_leg_conf lc;
+	struct sdp ans;
+	int ai;
+
+	if (!c->relay_live || !sdp_body(m) ||
+	    sdp_parse(&ans, m->body.p, m->body.l, serve(c->app), NULL))
+		return 488;
+	ai = audio_index(&ans);
+	if (ai < 0)
+		return 488;
+	remote(&ans, ai, &lc);
+	lc.nat = l->nat;
+	lc.latch_from = l->sig;
+	if (relay_leg_set(c->app->relay, c->relay_id, side(c, l), &lc))
+		return 488;
+	if (l->nat)
+		(void)relay_leg_relearn(c->app->relay, c->relay_id,
+					side(c, l));
 	return 0;
 }
 

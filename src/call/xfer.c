@@ -1,0 +1,234 @@
+/*
+ * xfer — blind transfer (REFER, RFC 3515): a party of an answered call
+ * (the transferor) asks the PBX to connect the other party (the
+ * transferee) to a number. The number is routed as if the transferor
+ * dialled it (its limits, later its class of service), rung with the
+ * description the transferor's side had, and when it answers it takes the
+ * transferor's place in the call: same relay session (only that side's
+ * address changes), the transferor hung up. The transferor hears how it
+ * went by NOTIFY with a message/sipfrag body (100 Trying, then the final
+ * status).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "call/call_int.h"
+#include "common/log.h"
+#include "store/snapshot.h"
+
+static const char sipfrag[] = "message/sipfrag;version=2.0";
+
+/* The URI of the Refer-To header (long or compact form "r"). */
+static bool refer_to(const struct sipmsg *m, struct sipmsg_str *uri)
+{
+	for (size_t i = 0; i < m->n_hdr; i++) {
+		const struct sipmsg_hdr *h = &m->hdr[i];
+		struct sipmsg_addr a;
+		const char *p;
+
+		if (!((h->name.l == 8 && !strncasecmp(h->name.p, "Refer-To",
+							8)) ||
+		      (h->name.l == 1 && (h->name.p[0] | 0x20) == 'r')))
+			continue;
+		p = h->val.p;
+		if (sipmsg_addr(&a, &p, h->val.p + h->val.l, false) ||
+		    !a.uri.l)
+			return false;
+		*uri = a.uri;
+		return true;
+	}
+	return false;
+}
+
+/* NOTIFY the transferor l of the transfer's progress (sipfrag status
+ * line); final: the implicit subscription ends. */
+static void notify(struct call_app *app, struct leg *l, unsigned code,
+		   const char *reason, bool final)
+{
+	char body[96], extra[160];
+	int n;
+
+	n = snprintf(body, sizeof(body), "SIP/2.0 %u %s\r\n", code, reason);
+	snprintf(extra, sizeof(extra), "Event: refer\r\n"
+		 "Subscription-State: %s\r\n",
+		 final ? "terminated;reason=noresource" :
+		 "active;expires=60");
+	if (n > 0)
+		(void)call_leg_request(app, l, "NOTIFY", extra, sipfrag, body,
+				       (size_t)n, NULL, NULL);
+}
+
+static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
+		    const struct reg_binding *b)
+{
+	struct call_app *app = c->app;
+	const struct snapshot *s = c->snap;
+	const char *realm = s->realm[0] ? s->realm : SIPD_DEFAULT_REALM;
+	/* the transferee keeps its identity: it is who the target talks to */
+	const struct snap_ext *who = side_a ? c->callee_x : c->caller_x;
+	char from[128], touri[128];
+	struct leg *l;
+	size_t off;
+	int err;
+
+	if (!c->sdp_to[side_a ? 0 : 1])
+		return EINVAL;
+	l = leg_new(c, side_a);
+	if (!l)
+		return ENOMEM;
+	snprintf(from, sizeof(from), "sip:%s@%s", who->number, realm);
+	snprintf(touri, sizeof(touri), "sip:%s@%s", to->number, realm);
+	err = dialog_uac(&l->dlg, who->name, from, touri,
+			 reg_binding_uri(b), b->tp == REG_TP_TCP ? SIPD_TCP :
+			 SIPD_UDP, reg_binding_target(b), b->conn_id);
+	if (err) {
+		mem_deref(l);
+		return err;
+	}
+	l->x = to;
+	l->nat = b->nat || to->nat;
+	l->sig = *reg_binding_target(b);
+	l->xfer = true;
+	list_append(&c->blegs, &l->cle, l);
+	leg_index(app, l);
+	off = call_contact(app, l, who->number, 0);
+	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
+	l->inv_cseq = l->dlg.lcseq + 1;
+	err = call_leg_request(app, l, "INVITE", app->xbuf, "application/sdp",
+			       c->sdp_to[side_a ? 0 : 1],
+			       c->sdp_to_len[side_a ? 0 : 1], &l->inv, l);
+	if (err) {
+		l->failed = true;
+		l->code = 503;
+	}
+	return err;
+}
+
+void xfer_refer(struct call_app *app, struct sipd_req *rq,
+		struct strans_tx *tx, struct leg *l)
+{
+	const struct reg_binding *b[CALL_MAX_FORK];
+	struct call *c = l->call;
+	struct sipmsg_str uri;
+	struct route_result rr;
+	struct route_live live;
+	const char *up;
+	size_t ul, n, started = 0;
+
+	if (c->xfer.live) {
+		call_answer(app, rq, tx, 491, "Request Pending", NULL);
+		return;
+	}
+	if (!refer_to(rq->m, &uri)) {
+		call_answer(app, rq, tx, 400, "Bad Refer-To", NULL);
+		return;
+	}
+	/* attended transfer (Replaces): not served yet */
+	for (size_t i = 0; i + 9 <= uri.l; i++)
+		if (!strncasecmp(uri.p + i, "replaces=", 9)) {
+			call_answer(app, rq, tx, 501, "Not Implemented", NULL);
+			return;
+		}
+	call_uri_user(&uri, &up, &ul);
+	call_route_live(app, &live);
+	call_route(c->snap, l->x, up, ul, &live, &rr);
+	if (rr.kind == ROUTE_REJECT) {
+		call_answer(app, rq, tx, rr.code, rr.reason, NULL);
+		return;
+	}
+	call_answer(app, rq, tx, 202, "Accepted", NULL);
+	notify(app, l, 100, "Trying", false);
+	n = registrar_contacts(app->reg, rr.callee->number, sipd_now(app->sd),
+			       b, CALL_MAX_FORK);
+	for (size_t i = 0; i < n; i++)
+		if (!xfer_leg(c, l->is_a, rr.callee, b[i]))
+			started++;
+	if (!started) {
+		notify(app, l, 480, "Temporarily Unavailable", true);
+		return;
+	}
+	c->xfer.live = true;
+	c->xfer.from = l;
+	c->xfer.to = rr.callee;
+	log_info(MOD, "call %s: %s transfers to %s", c->id,
+		 l->x ? l->x->number : "?", rr.callee->number);
+}
+
+/* Every transfer leg failed: the call goes on as it was. */
+static void failed(struct call_app *app, struct call *c, unsigned code)
+{
+	for (struct le *le = list_head(&c->blegs); le; le = le->next) {
+		const struct leg *l = le->data;
+
+		if (l->xfer && !l->failed)
+			return;
+	}
+	c->xfer.live = false;
+	notify(app, c->xfer.from, code, code == 486 ? "Busy Here" :
+	       "Temporarily Unavailable", true);
+}
+
+void xfer_timeout(struct call_app *app, struct leg *l)
+{
+	if (l->failed || l->ack || !l->call->xfer.live)
+		return;
+	l->failed = true;
+	l->code = 408;
+	failed(app, l->call, 480);
+}
+
+void xfer_response(struct call_app *app, struct leg *l,
+		   const struct sipmsg *m)
+{
+	struct call *c = l->call;
+	struct leg *old;
+	unsigned code;
+
+	if (m->scode < 200) {
+		(void)dialog_uac_update(&l->dlg, m, false);
+		return;
+	}
+	if (m->scode >= 300) {
+		l->failed = true;
+		l->code = m->scode;
+		if (c->xfer.live)
+			failed(app, c, m->scode == 486 || m->scode == 600 ?
+			       486 : 480);
+		return;
+	}
+	if (dialog_uac_update(&l->dlg, m, true)) {
+		l->failed = true;
+		return;
+	}
+	bleg_ack(app, l);
+	code = c->xfer.live && c->state == CALL_ANSWERED ?
+		media_xfer_answer(c, l, m) : 1;
+	if (code) {
+		l->failed = true;
+		(void)call_leg_request(app, l, "BYE", NULL, NULL, NULL, 0,
+				       NULL, NULL);
+		if (c->xfer.live)
+			failed(app, c, 480);
+		return;
+	}
+	/* the target takes the transferor's place */
+	old = c->xfer.from;
+	if (l->is_a)
+		c->a = l;
+	else
+		c->win = l;
+	if (!l->is_a)
+		snprintf(c->callee, sizeof(c->callee), "%s", l->x->number);
+	c->xfer.live = false;
+	notify(app, old, 200, "OK", true);
+	(void)call_leg_request(app, old, "BYE", NULL, NULL, NULL, 0, NULL,
+			       NULL);
+	hash_unlink(&old->hle);      /* its requests now get 481 */
+	old->failed = true;
+	if (!old->cle.list)          /* the caller's leg: kept with the others */
+		list_append(&c->blegs, &old->cle, old);
+	bleg_cancel_others(c, l);
+	log_info(MOD, "call %s: transferred to %s", c->id, l->x->number);
+}
