@@ -67,6 +67,8 @@ struct leg {
 	bool cancel;            /* cancel once a provisional came */
 	bool failed;            /* a final non-2xx (or no answer) */
 	bool xfer;              /* rings a transfer target (xfer.c) */
+	bool join;              /* ... moved in from another call (attended
+				 * transfer): hung up if it refuses */
 	char *ack;              /* ACK of its 2xx, resent on retransmission */
 	size_t ack_len;
 	uint32_t inv_cseq;

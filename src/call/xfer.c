@@ -20,6 +20,8 @@
 
 static const char sipfrag[] = "message/sipfrag;version=2.0";
 
+static void failed(struct call_app *app, struct call *c, unsigned code);
+
 /* The URI of the Refer-To header (long or compact form "r"). */
 static bool refer_to(const struct sipmsg *m, struct sipmsg_str *uri)
 {
@@ -106,6 +108,152 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	return err;
 }
 
+/* Percent-decode the Replaces value (up to '&' or the end) into out. */
+static size_t unescape(const char *p, size_t l, char *out, size_t sz)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l && p[i] != '&' && n + 1 < sz; i++) {
+		if (p[i] == '%' && i + 2 < l) {
+			unsigned v;
+			char h[3] = { p[i + 1], p[i + 2], 0 };
+
+			if (sscanf(h, "%2x", &v) == 1) {
+				out[n++] = (char)v;
+				i += 2;
+				continue;
+			}
+		}
+		out[n++] = p[i];
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* The value of ";name=" in s, into out; false when absent. */
+static bool param(const char *s, const char *name, char *out, size_t sz)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = strchr(s, ';'); p; p = strchr(p + 1, ';')) {
+		size_t n;
+
+		if (strncasecmp(p + 1, name, nl) || p[1 + nl] != '=')
+			continue;
+		p += 2 + nl;
+		n = strcspn(p, ";");
+		if (n >= sz)
+			return false;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* The leg of another answered call that Replaces names (Call-ID and the
+ * two tags, in either order), or NULL. */
+static struct leg *replaced(struct call_app *app, const char *rep)
+{
+	char cid[DIALOG_HDR_MAX + 1], tt[DIALOG_TAG_MAX + 1],
+		ft[DIALOG_TAG_MAX + 1];
+	size_t cl = strcspn(rep, ";");
+	struct le *le;
+
+	if (!cl || cl >= sizeof(cid) || !param(rep, "to-tag", tt, sizeof(tt))
+	    || !param(rep, "from-tag", ft, sizeof(ft)))
+		return NULL;
+	memcpy(cid, rep, cl);
+	cid[cl] = '\0';
+	le = hash_list(app->legs, hash_joaat((const uint8_t *)cid, cl))->head;
+	for (; le; le = le->next) {
+		struct leg *o = le->data;
+
+		if (strcmp(o->dlg.callid, cid))
+			continue;
+		if ((!strcmp(o->dlg.ltag, tt) && !strcmp(o->dlg.rtag, ft)) ||
+		    (!strcmp(o->dlg.ltag, ft) && !strcmp(o->dlg.rtag, tt)))
+			return o;
+	}
+	return NULL;
+}
+
+/* Attended transfer: the transferor l asks to join the other party of
+ * this call with the other party of its other call (named by Replaces).
+ * That party's leg moves into this call, on the transferor's side, and
+ * is re-INVITEd to the relay of this call; the other call ends. */
+static void attended(struct call_app *app, struct sipd_req *rq,
+		     struct strans_tx *tx, struct leg *l, const char *rp,
+		     size_t rl)
+{
+	struct call *c = l->call, *c2;
+	struct leg *l2, *o;
+	const struct snap_ext *x;
+	char rep[DIALOG_HDR_MAX + 2 * DIALOG_TAG_MAX + 32];
+	int side = l->is_a ? 0 : 1;
+	size_t off;
+
+	unescape(rp, rl, rep, sizeof(rep));
+	l2 = replaced(app, rep);
+	c2 = l2 ? l2->call : NULL;
+	/* only a party of both calls may join them */
+	if (!c2 || c2 == c || c2->state != CALL_ANSWERED || !l2->x || !l->x ||
+	    strcmp(l2->x->number, l->x->number) || !c->sdp_to[side] ||
+	    (l2 != c2->a && l2 != c2->win)) {
+		call_answer(app, rq, tx, 403, "Forbidden", NULL);
+		return;
+	}
+	o = l2 == c2->a ? c2->win : c2->a;
+	/* its extension as this call's snapshot has it (c2's goes with c2) */
+	x = o && o->x ? snapshot_find(c->snap, o->x->number,
+				      strlen(o->x->number)) : NULL;
+	if (!x) {
+		call_answer(app, rq, tx, 403, "Forbidden", NULL);
+		return;
+	}
+	if (c2->fwd.live) {
+		call_answer(app, rq, tx, 491, "Request Pending", NULL);
+		return;
+	}
+	call_answer(app, rq, tx, 202, "Accepted", NULL);
+	notify(app, l, 100, "Trying", false);
+	/* move o out of c2 and into c */
+	if (o == c2->a)
+		c2->a = NULL;
+	else
+		c2->win = NULL;
+	if (o->cle.list)
+		list_unlink(&o->cle);
+	if (o->inv) {
+		ctrans_set_user(o->inv, NULL);
+		o->inv = NULL;
+	}
+	o->call = c;
+	o->x = x;
+	o->is_a = l->is_a;
+	o->xfer = o->join = true;
+	o->failed = false;
+	list_append(&c->blegs, &o->cle, o);
+	c->xfer.live = true;
+	c->xfer.from = l;
+	c->xfer.to = o->x;
+	call_end(c2, "answered", 200, "system", "transferred");
+	off = call_contact(app, o, side ? c->caller : c->callee, 0);
+	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
+	o->inv_cseq = o->dlg.lcseq + 1;
+	if (call_leg_request(app, o, "INVITE", app->xbuf, "application/sdp",
+			     c->sdp_to[side], c->sdp_to_len[side], &o->inv,
+			     o)) {
+		o->failed = true;
+		(void)call_leg_request(app, o, "BYE", NULL, NULL, NULL, 0,
+				       NULL, NULL);
+		failed(app, c, 480);
+		return;
+	}
+	log_info(MOD, "call %s: attended transfer joins %s", c->id,
+		 o->x ? o->x->number : "?");
+}
+
 void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		struct strans_tx *tx, struct leg *l)
 {
@@ -125,10 +273,9 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		call_answer(app, rq, tx, 400, "Bad Refer-To", NULL);
 		return;
 	}
-	/* attended transfer (Replaces): not served yet */
 	for (size_t i = 0; i + 9 <= uri.l; i++)
 		if (!strncasecmp(uri.p + i, "replaces=", 9)) {
-			call_answer(app, rq, tx, 501, "Not Implemented", NULL);
+			attended(app, rq, tx, l, uri.p + i + 9, uri.l - i - 9);
 			return;
 		}
 	call_uri_user(&uri, &up, &ul);
@@ -176,6 +323,9 @@ void xfer_timeout(struct call_app *app, struct leg *l)
 		return;
 	l->failed = true;
 	l->code = 408;
+	if (l->join)
+		(void)call_leg_request(app, l, "BYE", NULL, NULL, NULL, 0,
+				       NULL, NULL);
 	failed(app, l->call, 480);
 }
 
@@ -193,6 +343,9 @@ void xfer_response(struct call_app *app, struct leg *l,
 	if (m->scode >= 300) {
 		l->failed = true;
 		l->code = m->scode;
+		if (l->join)   /* its old call is gone: hang it up */
+			(void)call_leg_request(app, l, "BYE", NULL, NULL,
+					       NULL, 0, NULL, NULL);
 		if (c->xfer.live)
 			failed(app, c, m->scode == 486 || m->scode == 600 ?
 			       486 : 480);
