@@ -150,6 +150,10 @@ void bleg_timeout(struct call_app *app, struct leg *l)
 {
 	struct call *c = l->call;
 
+	if (l->refresh) {
+		l->refresh = false;
+		return;
+	}
 	if (l->xfer) {
 		xfer_timeout(app, l);
 		return;
@@ -269,6 +273,10 @@ void bleg_response(struct call_app *app, struct leg *l,
 	struct call *c = l->call;
 	unsigned code = m->scode;
 
+	if (l->refresh) {
+		xfer_refresh_response(app, l, m);
+		return;
+	}
 	if (l->xfer) {
 		xfer_response(app, l, m);
 		return;

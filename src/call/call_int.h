@@ -69,6 +69,8 @@ struct leg {
 	bool xfer;              /* rings a transfer target (xfer.c) */
 	bool join;              /* ... moved in from another call (attended
 				 * transfer): hung up if it refuses */
+	bool refresh;           /* a re-INVITE of ours is out (xfer.c:
+				 * the transferee taken off hold) */
 	char *ack;              /* ACK of its 2xx, resent on retransmission */
 	size_t ack_len;
 	uint32_t inv_cseq;
@@ -261,6 +263,9 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 void xfer_response(struct call_app *app, struct leg *l,
 		   const struct sipmsg *m);
 void xfer_timeout(struct call_app *app, struct leg *l);
+/* The answer to our re-INVITE of l (refresh). */
+void xfer_refresh_response(struct call_app *app, struct leg *l,
+			   const struct sipmsg *m);
 
 /* ---- media.c ----------------------------------------------------------- */
 
@@ -282,6 +287,10 @@ unsigned media_answer(struct call *c, struct leg *l, const struct sipmsg *m,
  * re-learning). offer: it is an offer (else an answer). 0 or 488. */
 unsigned media_update(struct call *c, struct leg *from, const char *body,
 		      size_t blen, bool offer, bool *hold, size_t *len);
+/* The description last sent to side (0 A, 1 B), written again for
+ * leg l with the media active (sendrecv, no hold) into app->body (*len).
+ * 0 or errno. */
+int media_active_for(struct call *c, struct leg *l, int side, size_t *len);
 /* A transfer target l answered m: its side of the relay moves to it.
  * 0 or 488. */
 unsigned media_xfer_answer(struct call *c, struct leg *l,

@@ -265,6 +265,35 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
 	return 0;
 }
 
+int media_active_for(struct call *c, struct leg *l, int side, size_t *len)
+{
+	struct call_app *app = c->app;
+	struct sdp_rewrite rw;
+	struct sdp sdp;
+	char addr[64];
+	int ai, err;
+
+	if (!c->sdp_to[side] || sdp_parse(&sdp, c->sdp_to[side],
+					  c->sdp_to_len[side], serve(app),
+					  NULL))
+		return EINVAL;
+	ai = audio_index(&sdp);
+	if (ai < 0 || our_addr(c, l, addr, sizeof(addr)))
+		return EINVAL;
+	memset(&rw, 0, sizeof(rw));
+	rw.af = sa_af(&app->rtp_bind) == AF_INET6 ? SDP_AF_IP6 : SDP_AF_IP4;
+	rw.addr = addr;
+	rw.rtcp_mux = true;
+	rw.sendrecv = true;
+	rw.media[ai].port = c->ports[side].rtp;
+	rw.media[ai].rtcp_port = c->ports[side].rtcp;
+	err = sdp_rewrite(app->body, sizeof(app->body), len, &sdp, &rw,
+			  &c->sdpl[side]);
+	if (err)
+		return err;
+	return keep(&c->sdp_to[side], &c->sdp_to_len[side], app->body, *len);
+}
+
 unsigned media_xfer_answer(struct call *c, struct leg *l,
 			   const struct sipmsg *m)
 {

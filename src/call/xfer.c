@@ -75,6 +75,8 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	size_t off;
 	int err;
 
+	size_t blen;
+
 	if (!c->sdp_to[side_a ? 0 : 1])
 		return EINVAL;
 	l = leg_new(c, side_a);
@@ -95,12 +97,17 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	l->xfer = true;
 	list_append(&c->blegs, &l->cle, l);
 	leg_index(app, l);
+	/* the transferor may have held the call first: the target gets
+	 * the media active */
+	if (media_active_for(c, l, side_a ? 0 : 1, &blen)) {
+		l->failed = true;
+		return EINVAL;
+	}
 	off = call_contact(app, l, who->number, 0);
 	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
 	l->inv_cseq = l->dlg.lcseq + 1;
 	err = call_leg_request(app, l, "INVITE", app->xbuf, "application/sdp",
-			       c->sdp_to[side_a ? 0 : 1],
-			       c->sdp_to_len[side_a ? 0 : 1], &l->inv, l);
+			       app->body, blen, &l->inv, l);
 	if (err) {
 		l->failed = true;
 		l->code = 503;
@@ -191,7 +198,7 @@ static void attended(struct call_app *app, struct sipd_req *rq,
 	const struct snap_ext *x;
 	char rep[DIALOG_HDR_MAX + 2 * DIALOG_TAG_MAX + 32];
 	int side = l->is_a ? 0 : 1;
-	size_t off;
+	size_t off, blen;
 
 	unescape(rp, rl, rep, sizeof(rep));
 	l2 = replaced(app, rep);
@@ -241,9 +248,9 @@ static void attended(struct call_app *app, struct sipd_req *rq,
 	off = call_contact(app, o, side ? c->caller : c->callee, 0);
 	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
 	o->inv_cseq = o->dlg.lcseq + 1;
-	if (call_leg_request(app, o, "INVITE", app->xbuf, "application/sdp",
-			     c->sdp_to[side], c->sdp_to_len[side], &o->inv,
-			     o)) {
+	if (media_active_for(c, o, side, &blen) ||
+	    call_leg_request(app, o, "INVITE", app->xbuf, "application/sdp",
+			     app->body, blen, &o->inv, o)) {
 		o->failed = true;
 		(void)call_leg_request(app, o, "BYE", NULL, NULL, NULL, 0,
 				       NULL, NULL);
@@ -252,6 +259,22 @@ static void attended(struct call_app *app, struct sipd_req *rq,
 	}
 	log_info(MOD, "call %s: attended transfer joins %s", c->id,
 		 o->x ? o->x->number : "?");
+}
+
+/* After a transfer the transferee t is re-INVITEd with the media
+ * active: whoever held the call before has left it. */
+static void refresh(struct call_app *app, struct call *c, struct leg *t)
+{
+	size_t off, blen;
+
+	if (!t || t->inv || media_active_for(c, t, t->is_a ? 0 : 1, &blen))
+		return;
+	off = call_contact(app, t, t->is_a ? c->callee : c->caller, 0);
+	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
+	t->inv_cseq = t->dlg.lcseq + 1;
+	if (!call_leg_request(app, t, "INVITE", app->xbuf, "application/sdp",
+			      app->body, blen, &t->inv, t))
+		t->refresh = true;
 }
 
 void xfer_refer(struct call_app *app, struct sipd_req *rq,
@@ -383,5 +406,26 @@ void xfer_response(struct call_app *app, struct leg *l,
 	if (!old->cle.list)          /* the caller's leg: kept with the others */
 		list_append(&c->blegs, &old->cle, old);
 	bleg_cancel_others(c, l);
+	refresh(app, c, l->is_a ? c->win : c->a);
 	log_info(MOD, "call %s: transferred to %s", c->id, l->x->number);
+}
+
+void xfer_refresh_response(struct call_app *app, struct leg *l,
+			   const struct sipmsg *m)
+{
+	struct call *c = l->call;
+
+	if (m->scode < 200)
+		return;
+	l->refresh = false;
+	if (m->scode >= 300)
+		return;   /* the call goes on as it was */
+	(void)dialog_uac_update(&l->dlg, m, true);
+	bleg_ack(app, l);
+	if (c->state == CALL_ANSWERED)
+		(void)media_xfer_answer(c, l, m);
+	if (c->held) {
+		c->held = false;
+		(void)relay_session_hold(app->relay, c->relay_id, false);
+	}
 }

@@ -941,11 +941,17 @@ static bool pt_kept(const struct sdp_media *m, const struct sdp_ptset *pts,
 	return false;
 }
 
+static bool is_dir(struct sdp_str name)
+{
+	return str_eq(name, "sendrecv") || str_eq(name, "sendonly") ||
+	       str_eq(name, "recvonly") || str_eq(name, "inactive");
+}
+
 static void w_conn(struct wbuf *w, const struct sdp_rewrite *rw, bool hold)
 {
 	const char *at = rw->af == SDP_AF_IP6 ? "IP6" : "IP4";
 
-	if (hold)
+	if (hold && !rw->sendrecv)
 		w_fmt(w, "c=IN %s %s\r\n", at,
 		      rw->af == SDP_AF_IP6 ? "::" : "0.0.0.0");
 	else
@@ -983,7 +989,8 @@ static void w_session(struct wbuf *w, const struct sdp *in,
 		return;
 	case 'a':
 		attr_split(v, &name, &val, &has_val);
-		if (str_eq(name, "rtcp") || dropped(name, val, rw))
+		if (str_eq(name, "rtcp") || dropped(name, val, rw) ||
+		    (rw->sendrecv && is_dir(name)))
 			return;
 		break;
 	default:
@@ -1031,7 +1038,7 @@ static void w_media(struct wbuf *w, const struct sdp *in,
 			continue;
 		}
 		attr_split(v, &name, &val, &has_val);
-		if (dropped(name, val, rw))
+		if (dropped(name, val, rw) || (rw->sendrecv && is_dir(name)))
 			continue;
 		if (str_eq(name, "rtcp")) {
 			w_fmt(w, "a=rtcp:%u\r\n", rtcp);

@@ -240,6 +240,11 @@ struct sdp_rewrite {
 	enum sdp_af af;        /* family of addr */
 	const char *addr;      /* relay address, numeric, NUL-terminated */
 	bool rtcp_mux;         /* keep a=rtcp-mux (the relay demuxes) */
+	bool sendrecv;         /* write the media active: direction
+				* attributes dropped (sendrecv is the
+				* default) and a hold c= (0.0.0.0, ::)
+				* written as addr — the PBX taking a call
+				* off hold after a transfer */
 	struct {
 		uint16_t port;
 		uint16_t rtcp_port;
@@ -254,7 +259,7 @@ struct sdp_rewrite {
  * hold forms 0.0.0.0 / :: stay hold), m= the relay port, a=rtcp the
  * relay RTCP port; ICE attributes are dropped (they would bypass the
  * relay), rtpmap/fmtp/rtcp-fb of payload types not kept are dropped;
- * directions and every other line are kept. Lines end in CRLF.
+ * directions (unless rw->sendrecv) and every other line are kept. Lines end in CRLF.
  * Returns 0, EINVAL (bad argument, a relayed media that is not RTP or
  * would keep no payload type, port 65535 without an RTCP port), ENOSPC
  * (out too small) or E2BIG (the result would pass SDP_MAX_LEN or

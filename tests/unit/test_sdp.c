@@ -365,6 +365,31 @@ static void t_hold_forms(void **st)
 	assert_true(sdp_media_held(&s, 0));
 }
 
+/* rw.sendrecv: the PBX takes a held description off hold (after a
+ * transfer): every direction attribute goes, a hold c= names the relay,
+ * and what is written parses as active media. */
+static void t_force_sendrecv(void **st)
+{
+	struct sdp_leg leg = leg_fixed(78);
+	struct sdp_rewrite rw = {.af = SDP_AF_IP4, .addr = "192.0.2.1",
+				 .sendrecv = true};
+
+	(void)st;
+	rw.media[0].port = 10000;
+	assert_int_equal(parse(HEAD "c=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+			       "a=sendonly\r\nm=audio 4000 RTP/AVP 0\r\n"
+			       "a=inactive\r\na=ptime:20\r\n"), 0);
+	assert_true(sdp_media_held(&s, 0));
+	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg),
+			 0);
+	assert_false(has("a=sendonly") || has("a=inactive") ||
+		     has("a=recvonly") || has("0.0.0.0"));
+	assert_true(has("c=IN IP4 192.0.2.1\r\n") && has("a=ptime:20\r\n"));
+	assert_int_equal(parse_n(out, outlen, BOTH), 0);
+	assert_false(sdp_media_held(&s, 0));
+	assert_int_equal(sdp_media_dir(&s, 0), SDP_DIR_SENDRECV);
+}
+
 static void t_resume_versions(void **st)
 {
 	static const struct sdp_codecs allow = {2, {"PCMU", "PCMA"}};
@@ -852,6 +877,7 @@ int main(void)
 		cmocka_unit_test(t_asterisk_static),
 		cmocka_unit_test(t_srtp_ipv6),
 		cmocka_unit_test(t_hold_forms),
+		cmocka_unit_test(t_force_sendrecv),
 		cmocka_unit_test(t_resume_versions),
 		cmocka_unit_test(t_rewrite_refusals),
 		cmocka_unit_test(t_rewrite_bound),
