@@ -22,6 +22,7 @@
 #include "daemon/daemon.h"
 #include "guard/guard.h"
 #include "registrar/registrar.h"
+#include "call/call.h"
 #include "store/store.h"
 
 /* Bound of the answer: a few dozen series, never per source or per
@@ -49,6 +50,7 @@ struct live {
 	struct daemon *d;
 	json_t *guard;    /* guard_status, or NULL */
 	json_t *regs;     /* registrar_registrations, or NULL */
+	json_t *calls;    /* call_stats, or NULL */
 };
 
 static void live_on_loop(void *arg)
@@ -59,6 +61,8 @@ static void live_on_loop(void *arg)
 		l->guard = guard_status(l->d->guard);
 	if (l->d->registrar)
 		l->regs = registrar_registrations(l->d->registrar);
+	if (l->d->calls)
+		l->calls = call_stats(l->d->calls);
 }
 
 struct out {
@@ -104,6 +108,36 @@ static unsigned long long num(const json_t *obj, const char *key)
 	json_int_t v = json_integer_value(json_object_get(obj, key));
 
 	return v > 0 ? (unsigned long long)v : 0;
+}
+
+static void calls(struct out *o, const json_t *c)
+{
+	const json_t *r = json_object_get(c, "relay");
+
+	one(o, "bulwark_calls_active", "gauge", "Calls up or ringing now.",
+	    num(c, "active"));
+	head(o, "bulwark_calls_total", "counter",
+	     "Calls since start, by outcome.");
+	put(o, "bulwark_calls_total{result=\"answered\"} %llu\n",
+	    num(c, "answered"));
+	put(o, "bulwark_calls_total{result=\"failed\"} %llu\n",
+	    num(c, "failed"));
+	one(o, "bulwark_calls_refused_limit_total", "counter",
+	    "Calls refused at a call limit (extension or global).",
+	    num(c, "refused_limit"));
+	one(o, "bulwark_calls_rtp_timeout_total", "counter",
+	    "Calls ended because no media came for the timeout.",
+	    num(c, "rtp_timeouts"));
+	one(o, "bulwark_relay_packets_total", "counter",
+	    "RTP/RTCP packets the relay accepted from phones.",
+	    num(r, "packets_total"));
+	one(o, "bulwark_relay_dropped_source_total", "counter",
+	    "Packets dropped by strict source (injection, RTP bleed).",
+	    num(r, "dropped_source_total"));
+	one(o, "bulwark_relay_ports_free", "gauge",
+	    "Relay port pairs free now.", num(r, "ports_free"));
+	one(o, "bulwark_relay_ports", "gauge",
+	    "Relay port pairs in the range.", num(r, "ports_total"));
 }
 
 static void registrations(struct out *o, const json_t *regs)
@@ -192,7 +226,7 @@ void api_metrics_get(struct daemon *d, const char *method,
 	o.buf[0] = '\0';
 	/* the loop may be gone (shutting down): then no live series */
 	if (loop_call(live_on_loop, &l))
-		l.guard = l.regs = NULL;
+		l.guard = l.regs = l.calls = NULL;
 	one(&o, "bulwark_up", "gauge",
 	    "1 while the SIP loop answers (live series below), else 0.",
 	    l.guard || l.regs ? 1 : 0);
@@ -200,6 +234,8 @@ void api_metrics_get(struct daemon *d, const char *method,
 		registrations(&o, l.regs);
 	if (l.guard)
 		guard(&o, l.guard);
+	if (l.calls)
+		calls(&o, l.calls);
 	if (d->store)
 		one(&o, "bulwark_commit_version", "gauge",
 		    "Version of the running configuration (commits ever "
@@ -214,6 +250,7 @@ void api_metrics_get(struct daemon *d, const char *method,
 	    (unsigned long long)atomic_load(&commits_dry));
 	json_decref(l.guard);
 	json_decref(l.regs);
+	json_decref(l.calls);
 	if (o.full) {
 		free(o.buf);
 		api_error(resp, 500, "The metrics outgrew their bound.", NULL);

@@ -547,7 +547,7 @@ json_t *call_stats(struct call_app *app)
 		dr += c->st[0].drop_source + c->st[1].drop_source;
 	}
 	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:{s:I,s:I,s:I,s:I,s:I}}",
+			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 			 "active", (json_int_t)app->n_calls,
 			 "total", (json_int_t)app->c_total,
 			 "answered", (json_int_t)app->c_answered,
@@ -559,5 +559,8 @@ json_t *call_stats(struct call_app *app)
 			 "ports_free", (json_int_t)nfree,
 			 "ports_total", (json_int_t)total,
 			 "live_packets", (json_int_t)pk,
-			 "live_dropped_source", (json_int_t)dr);
+			 "live_dropped_source", (json_int_t)dr,
+			 "packets_total", (json_int_t)(app->c_pkts + pk),
+			 "dropped_source_total",
+			 (json_int_t)(app->c_dropped + dr));
 }

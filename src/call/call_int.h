@@ -173,6 +173,8 @@ struct call_app {
 	/* counters */
 	uint64_t c_total, c_answered, c_failed, c_limit, c_auth_fail,
 		c_strict_drop, c_timeout;
+	uint64_t c_pkts, c_dropped;   /* relayed / dropped by strict source,
+				       * of calls that ended */
 	/* scratch */
 	struct sipmsg scratch;
 	char buf[CALL_BUF];

@@ -17,6 +17,8 @@ static void cdr_put(struct call_app *app, struct cdr_rec *r)
 		 (unsigned long long)r->pkts[0], (unsigned long long)r->pkts[1],
 		 (unsigned long long)r->dropped[0],
 		 (unsigned long long)r->dropped[1]);
+	app->c_pkts += r->pkts[0] + r->pkts[1];
+	app->c_dropped += r->dropped[0] + r->dropped[1];
 	if (app->cdrh)
 		app->cdrh(r, app->cdr_arg);
 }

@@ -62,6 +62,12 @@ def test_metrics_move(make_daemon):
     assert m0["bulwark_registrations"] == 0
     assert m0["bulwark_bans"] == 0
     assert m0['bulwark_commits_total{result="applied"}'] == 0
+    # the call layer's series: nothing yet, every relay port pair free
+    assert m0["bulwark_calls_active"] == 0
+    assert m0['bulwark_calls_total{result="answered"}'] == 0
+    assert m0["bulwark_relay_packets_total"] == 0
+    assert m0["bulwark_relay_ports"] > 0
+    assert m0["bulwark_relay_ports_free"] == m0["bulwark_relay_ports"]
 
     add_ext(d, "201", PW["201"])
     commit(d)
