@@ -30,6 +30,7 @@
 #define MOD "call"
 #define CALL_BUF 16384
 #define CALL_MAX_FORK 8          /* contacts rung per call */
+#define CALL_MAX_LEGS 32         /* legs a call keeps (transfers add) */
 #define CALL_RING_MS 120000      /* nobody answered: 480 */
 #define CALL_T1 500
 #define CALL_2XX_MAX 64          /* 2xx resent until 64*T1 */

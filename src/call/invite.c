@@ -304,6 +304,26 @@ void call_refer_outside(struct call_app *app, struct sipd_req *rq)
 	call_answer(app, rq, tx, 403, "Forbidden", NULL);
 }
 
+/* A live call whose caller's dialog has this request's Call-ID and From
+ * tag. */
+static bool merged(struct call_app *app, const struct sipmsg *m)
+{
+	uint32_t k = hash_joaat((const uint8_t *)m->callid.p, m->callid.l);
+
+	for (struct le *le = hash_list(app->legs, k)->head; le;
+	     le = le->next) {
+		const struct leg *l = le->data;
+
+		if (l == l->call->a && l->call->state != CALL_ENDING &&
+		    strlen(l->dlg.callid) == m->callid.l &&
+		    !memcmp(l->dlg.callid, m->callid.p, m->callid.l) &&
+		    strlen(l->dlg.rtag) == m->from.tag.l &&
+		    !memcmp(l->dlg.rtag, m->from.tag.p, m->from.tag.l))
+			return true;
+	}
+	return false;
+}
+
 /* ---- the handler ------------------------------------------------------ */
 
 static void ring(struct call_app *app, struct call *c)
@@ -355,6 +375,16 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 	caller = authenticate(app, rq, &tx, "INVITE");
 	if (!caller)
 		return;
+	/* RFC 3261 16.3, 8.2.2.2: no hops left; a second INVITE of a call
+	 * we already have (another branch: a loop or a fork merged back) */
+	if (m->maxfwd == 0) {
+		call_answer(app, rq, tx, 483, "Too Many Hops", NULL);
+		return;
+	}
+	if (merged(app, m)) {
+		call_answer(app, rq, tx, 482, "Loop Detected", NULL);
+		return;
+	}
 	/* 100 Trying at once: the phone stops retransmitting */
 	n = sipmsg_reply(m, rq->src, 100, "Trying", NULL, 0, NULL, app->buf,
 			 sizeof(app->buf));

@@ -292,6 +292,12 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		call_answer(app, rq, tx, 491, "Request Pending", NULL);
 		return;
 	}
+	/* legs of past transfers stay with the call until it ends: bounded */
+	if (list_count(&c->blegs) >= CALL_MAX_LEGS) {
+		call_answer(app, rq, tx, 503, "Service Unavailable",
+			    "Retry-After: 60\r\n");
+		return;
+	}
 	if (!refer_to(rq->m, &uri)) {
 		call_answer(app, rq, tx, 400, "Bad Refer-To", NULL);
 		return;
