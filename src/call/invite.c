@@ -334,6 +334,10 @@ static void ring(struct call_app *app, struct call *c)
 	size_t started = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		/* a phone on TCP is reached only over its own connection */
+		if (b[i]->tp != REG_TP_UDP &&
+		    !sipd_conn_alive(app->sd, b[i]->conn_id))
+			continue;
 		if (!bleg_start(c, reg_binding_uri(b[i]),
 				reg_binding_target(b[i]),
 				b[i]->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,

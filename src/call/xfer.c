@@ -319,7 +319,9 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 	n = registrar_contacts(app->reg, rr.callee->number, sipd_now(app->sd),
 			       b, CALL_MAX_FORK);
 	for (size_t i = 0; i < n; i++)
-		if (!xfer_leg(c, l->is_a, rr.callee, b[i]))
+		if ((b[i]->tp == REG_TP_UDP ||
+		     sipd_conn_alive(app->sd, b[i]->conn_id)) &&
+		    !xfer_leg(c, l->is_a, rr.callee, b[i]))
 			started++;
 	if (!started) {
 		notify(app, l, 480, "Temporarily Unavailable", true);

@@ -293,6 +293,16 @@ int sipd_local_addr(struct sipd *sd, enum sipd_tp tp, uint64_t conn,
 	return 0;
 }
 
+bool sipd_conn_alive(struct sipd *sd, uint64_t conn)
+{
+	struct sipd_conn *c;
+
+	if (!conn)
+		return true;
+	c = sd ? sipd_tcp_find(sd, conn) : NULL;
+	return c && c->tc;
+}
+
 void sipd_conn_registered(struct sipd *sd, uint64_t conn)
 {
 	if (sd && conn)

@@ -154,6 +154,11 @@ int sipd_send(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
 int sipd_local_addr(struct sipd *sd, enum sipd_tp tp, uint64_t conn,
 		    const struct sa *dst, struct sa *out);
 
+/* TCP connection conn is open (a request to a phone that registered
+ * over it can go; there is no other way to reach it: we never connect
+ * out). UDP (conn 0) is always true. */
+bool sipd_conn_alive(struct sipd *sd, uint64_t conn);
+
 /* A phone registered over TCP connection conn: it may stay open
  * (unknown ids and UDP are ignored). */
 void sipd_conn_registered(struct sipd *sd, uint64_t conn);
