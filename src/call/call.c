@@ -422,8 +422,23 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	err = auth_alloc(&app->auth);
 	err = err ? err : hash_alloc(&app->legs, 1024);
 	err = err ? err : hash_alloc(&app->nc, 256);
-	err = err ? err : strans_alloc(&app->st, NULL, tx_send, st_end, app);
-	err = err ? err : ctrans_alloc(&app->ct, NULL, tx_send, ct_end, app);
+	/* A call leaves two transactions on each side for 64*T1 (32 s: the
+	 * INVITE's Accepted state, the BYE's Completed one), so a PBX, an
+	 * SBC or a trunk behind one address at 50 calls/s holds ~3,200.
+	 * Server transactions exist only for authenticated or in-dialog
+	 * requests (the challenge, a 481, a CANCEL of nothing are
+	 * stateless): the bounds are for load, not for the attacker. */
+	{
+		struct strans_conf sc = { .max_total = 16384,
+					  .max_per_src = 4096 };
+		struct ctrans_conf cc = { .max_total = 16384,
+					  .max_per_dst = 4096 };
+
+		err = err ? err : strans_alloc(&app->st, &sc, tx_send, st_end,
+					       app);
+		err = err ? err : ctrans_alloc(&app->ct, &cc, tx_send, ct_end,
+					       app);
+	}
 	if (err)
 		goto out;
 	ss = snapshot_sip(sipd_snapshot(sd));

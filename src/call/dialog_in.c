@@ -105,17 +105,19 @@ void call_h_cancel(struct sipd_req *rq, void *arg)
 	struct saved_req *s;
 	struct call *c;
 
+	/* no state for a CANCEL that cancels nothing (a forged one) */
+	inv = strans_find_invite(app->st, rq->m, rq->src);
+	if (!inv) {
+		sipd_reply(rq, 481, "Call/Transaction Does Not Exist", NULL, 0);
+		return;
+	}
+	s = strans_user(inv);
 	tx = transaction(app, rq);
 	if (!tx)
 		return;
-	inv = strans_find_invite(app->st, rq->m, rq->src);
-	s = inv ? strans_user(inv) : NULL;
-	if (!s) {
-		call_answer(app, rq, tx, 481, "Call/Transaction Does Not Exist",
-		       NULL);
-		return;
-	}
 	call_answer(app, rq, tx, 200, "OK", NULL);
+	if (!s)
+		return;   /* answered already: the CANCEL changes nothing */
 	c = (struct call *)(void *)((char *)s - offsetof(struct call, inv));
 	if (s != &c->inv || c->state != CALL_RINGING)
 		return;
