@@ -219,11 +219,11 @@ static void cdr_get(struct daemon *d, const struct api_req *req,
 	if (since && *since && !parse_when(since, &since_ms)) {
 		bad_param(resp, "since", "cdr.since", "unix milliseconds or "
 			  "an ISO 8601 time such as 2026-12-05, "
-			  "2026-12-05T14:00Z or 2026-12-05T15:00:00+01:00 "
-			  "(UTC unless an offset is given)");
+			  "2026-12-05T14:00Z or 2026-12-05T15:00:00+01:00, "
+			  "UTC unless it has an offset");
 		return;
 	}
-	if (limit && !parse_limit(limit, &lim)) {
+	if (limit && *limit && !parse_limit(limit, &lim)) {
 		bad_param(resp, "limit", "cdr.limit", "a whole number from 1 "
 			  "to 10000");
 		return;
