@@ -52,7 +52,7 @@ int cdr_writer_open(struct cdr_writer **wp, const char *db_path,
 		    size_t max_queue);
 /* Queue a copy of r (loop thread; never blocks on disk; text fields are
  * cut at their last byte if the caller left them unterminated). false
- * when dropped (queue full: counted). At most max_queue records are held
+ * when dropped (queue full: counted, and as "lost" in store/health.h). At most max_queue records are held
  * at once, counting those being written and those kept for a retry
  * after a failed write (a full disk, retried every second). */
 bool cdr_writer_put(struct cdr_writer *w, const struct cdr_rec *r);

@@ -14,8 +14,8 @@
  * Bound: at most max_queue records are held at once — queued, being
  * written and kept for a retry together — so a disk that stays full
  * costs a fixed amount of memory; beyond it a record is dropped and
- * counted. At close, one last try; what is left is counted as dropped
- * (and "lost" in store/health.h).
+ * counted (dropped, and "lost" in store/health.h). At close, one last
+ * try; what is left is counted the same way.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +49,7 @@ struct cdr_writer {
 	/* A batch that could not be written, kept in order ahead of what
 	 * was queued since; writer thread only (its size is in held). */
 	struct cdr_item *retry;
+	size_t n_retry;                 /* its size, for the status */
 	uint64_t keep;
 	unsigned max_pages, set_pages;  /* test hook */
 };
@@ -150,6 +151,7 @@ static void *writer(void *arg)
 			w->held -= n;
 			n = 0;
 		}
+		w->n_retry = n;
 		store_health_pending(STORE_HS_CDR, n, 0);
 		pthread_cond_broadcast(&w->idle);
 		if (w->stop && w->retry) {
@@ -159,7 +161,7 @@ static void *writer(void *arg)
 			items_free(w->retry);
 			items_free(w->head);
 			w->retry = w->head = w->tail = NULL;
-			w->n = w->held = 0;
+			w->n = w->held = w->n_retry = 0;
 			w->dropped += lost;
 			store_health_pending(STORE_HS_CDR, 0, lost);
 			pthread_cond_broadcast(&w->idle);
@@ -234,6 +236,8 @@ bool cdr_writer_put(struct cdr_writer *w, const struct cdr_rec *r)
 	pthread_mutex_lock(&w->mtx);
 	if (!it || w->held >= w->max || w->stop) {
 		w->dropped++;
+		/* a record lost: the admin sees it in the storage status */
+		store_health_pending(STORE_HS_CDR, w->n_retry, 1);
 		pthread_mutex_unlock(&w->mtx);
 		free(it);
 		return false;

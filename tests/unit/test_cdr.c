@@ -306,6 +306,7 @@ static void test_queue_full_drops(void **state)
 	assert_int_equal(q, 4);
 	assert_int_equal(wr, 0);
 	assert_int_equal(dr, 3);
+	assert_int_equal(health("lost", "cdr"), 3);
 	assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(h);
