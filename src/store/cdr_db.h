@@ -52,9 +52,10 @@ int cdr_writer_open(struct cdr_writer **wp, const char *db_path,
 		    size_t max_queue);
 /* Queue a copy of r (loop thread; never blocks on disk; text fields are
  * cut at their last byte if the caller left them unterminated). false
- * when dropped (queue full: counted, and as "lost" in store/health.h). At most max_queue records are held
- * at once, counting those being written and those kept for a retry
- * after a failed write (a full disk, retried every second). */
+ * when dropped (queue full: counted, and as "lost" in store/health.h).
+ * At most max_queue records are held at once, counting those being
+ * written and those kept for a retry after a failed write (a full disk,
+ * retried every second; source "cdr" of store/health.h). */
 bool cdr_writer_put(struct cdr_writer *w, const struct cdr_rec *r);
 /* Wait until everything queued is written (at most timeout_ms): 0 or
  * ETIMEDOUT. */
@@ -72,7 +73,8 @@ void cdr_writer_limit_pages(struct cdr_writer *w, unsigned pages);
 void cdr_writer_keep(struct cdr_writer *w, uint64_t rows);
 
 /* Control plane: the records that ended at or after since_ms (0: all),
- * newest first, at most limit (1..10000). A JSON array of objects with
+ * newest first (by end, then by insertion), at most limit (brought into
+ * 1..10000). A JSON array of objects with
  * the fields of struct cdr_rec (start/answer/end as ISO 8601 UTC strings
  * and as *_ms integers, duration_s = end - answer in seconds (0 when not
  * answered), per-direction counters as {"caller": n, "callee": n}).
