@@ -74,10 +74,11 @@ void cdr_writer_keep(struct cdr_writer *w, uint64_t rows);
 
 /* Control plane: the records that ended at or after since_ms (0: all),
  * newest first (by end, then by insertion), at most limit (brought into
- * 1..10000). A JSON array of objects with
- * the fields of struct cdr_rec (start/answer/end as ISO 8601 UTC strings
- * and as *_ms integers, duration_s = end - answer in seconds (0 when not
- * answered), per-direction counters as {"caller": n, "callee": n}).
+ * 1..10000). A JSON array of objects with the fields of struct cdr_rec
+ * (start/answer/end as ISO 8601 UTC strings and as *_ms integers, answer
+ * null when not answered, duration_s = end - answer in whole seconds (0
+ * when not answered), per-direction counters pkts/lost/dropped as
+ * {"caller": n, "callee": n}; text that is not UTF-8 shown with '?').
  * NULL on a database error. */
 struct store;
 json_t *store_cdr_list(struct store *st, int64_t since_ms, size_t limit);
