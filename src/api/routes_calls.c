@@ -15,12 +15,10 @@
 #include <jansson.h>
 
 #include "api/routes.h"
+#include "call/call.h"
 #include "common/report.h"
 #include "daemon/daemon.h"
 #include "store/cdr_db.h"
-#ifdef BULWARK_HAVE_CALL
-#include "call/call.h"
-#endif
 
 #define CDR_LIMIT_DEF 100
 #define CDR_LIMIT_MAX 10000
@@ -30,7 +28,6 @@
 
 /* ---- live calls ---- */
 
-#ifdef BULWARK_HAVE_CALL
 struct calls_ask {
 	struct daemon *d;
 	json_t *out;
@@ -42,20 +39,16 @@ static void calls_on_loop(void *arg)
 
 	c->out = c->d->calls ? call_list(c->d->calls) : NULL;
 }
-#endif
 
 static void calls_get(struct daemon *d, const struct api_req *req,
 		      struct api_resp *resp)
 {
-#ifdef BULWARK_HAVE_CALL
 	struct calls_ask c = { .d = d, .out = NULL };
 
 	if (d->calls && !loop_call(calls_on_loop, &c) && c.out) {
 		api_ok(resp, c.out);
 		return;
 	}
-	json_decref(c.out);
-#endif
 	api_error(resp, 503, "The call service is not running.", NULL);
 }
 
