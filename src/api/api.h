@@ -7,7 +7,8 @@
  * Routes are rows of tables that each module registers (STYLE.md: dispatch
  * tables, not if-chains): store/extension routes in api/routes_config.c,
  * live SIP state in api/routes_sip.c, guard in api/routes_guard.c,
- * firewall and services in api/routes_firewall.c.
+ * firewall and services in api/routes_firewall.c, calls and call records
+ * in api/routes_calls.c.
  */
 #ifndef BULWARK_API_H
 #define BULWARK_API_H

@@ -30,6 +30,8 @@ extern const struct api_route api_routes_guard[];     /* routes_guard.c */
 extern const size_t api_routes_guard_n;
 extern const struct api_route api_routes_firewall[];  /* routes_firewall.c */
 extern const size_t api_routes_firewall_n;
+extern const struct api_route api_routes_calls[];     /* routes_calls.c */
+extern const size_t api_routes_calls_n;
 
 /* GET /metrics (routes_metrics.c): Prometheus text, outside /api/v1 but
  * behind the same admin credential (api.c routes it there). */

@@ -46,6 +46,7 @@ extern const struct cli_cmd cli_config_cmds[];    /* cmd_config.c */
 extern const struct cli_cmd cli_sip_cmds[];       /* cmd_sip.c */
 extern const struct cli_cmd cli_guard_cmds[];     /* cmd_guard.c */
 extern const struct cli_cmd cli_firewall_cmds[];  /* cmd_firewall.c */
+extern const struct cli_cmd cli_calls_cmds[];     /* cmd_calls.c */
 
 /* --- client.c: talking to the daemon --- */
 

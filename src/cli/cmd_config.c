@@ -429,15 +429,18 @@ static void print_storage(const json_t *st)
 	if (json_is_object(le))
 		printf("%-12s last error: %s\n", "", str(le, "text"));
 	if (num(f, "config") || num(f, "bindings") || num(f, "guard") ||
-	    num(f, "security_log"))
+	    num(f, "security_log") || num(f, "cdr"))
 		printf("%-12s failed writes: config %lld, bindings %lld, guard "
-		       "%lld, security.log %lld\n", "", num(f, "config"),
-		       num(f, "bindings"), num(f, "guard"),
-		       num(f, "security_log"));
-	if (num(p, "bindings") || num(p, "guard"))
-		printf("%-12s pending: %lld binding and %lld guard change(s)"
-		       " not stored yet\n", "", num(p, "bindings"),
-		       num(p, "guard"));
+		       "%lld, security.log %lld, call records %lld\n", "",
+		       num(f, "config"), num(f, "bindings"), num(f, "guard"),
+		       num(f, "security_log"), num(f, "cdr"));
+	if (num(p, "bindings") || num(p, "guard") || num(p, "cdr"))
+		printf("%-12s pending: %lld binding, %lld guard change(s) and "
+		       "%lld call record(s) not stored yet\n", "",
+		       num(p, "bindings"), num(p, "guard"), num(p, "cdr"));
+	if (num(json_object_get(st, "lost"), "cdr"))
+		printf("%-12s lost: %lld call record(s) since start\n", "",
+		       num(json_object_get(st, "lost"), "cdr"));
 }
 
 static int status(struct cli *c, int argc, char **argv)

@@ -332,6 +332,7 @@ static int register_everything(void)
 		{ api_routes_sip, api_routes_sip_n },
 		{ api_routes_guard, api_routes_guard_n },
 		{ api_routes_firewall, api_routes_firewall_n },
+		{ api_routes_calls, api_routes_calls_n },
 	};
 	size_t i;
 	int err;

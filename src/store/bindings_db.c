@@ -4,7 +4,6 @@
  * step, so that a commit never waits on a pending statement.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -59,23 +58,17 @@ static int db_err(struct bindings_db *b, int rc)
 
 int bindings_db_begin(struct bindings_db *b)
 {
-	int rc = sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : db_err(b, rc);
+	return store_conn_begin(b->db);
 }
 
 int bindings_db_commit(struct bindings_db *b)
 {
-	int rc = sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : db_err(b, rc);
+	return store_conn_commit(b->db);
 }
 
 void bindings_db_rollback(struct bindings_db *b)
 {
-	/* after SQLITE_FULL SQLite may have rolled back already; a second
-	 * ROLLBACK then fails harmlessly */
-	sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+	store_conn_rollback(b->db);
 }
 
 static int step(struct bindings_db *b, sqlite3_stmt *st)
@@ -183,8 +176,5 @@ int bindings_db_each(struct bindings_db *b,
 
 void bindings_db_max_pages(struct bindings_db *b, unsigned pages)
 {
-	char sql[64];
-
-	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%u", pages);
-	sqlite3_exec(b->db, sql, NULL, NULL, NULL);
+	store_conn_max_pages(b->db, pages);
 }

@@ -50,8 +50,12 @@ struct cdr_writer;
  * its own connection; max_queue records may wait. 0 or errno. */
 int cdr_writer_open(struct cdr_writer **wp, const char *db_path,
 		    size_t max_queue);
-/* Queue a copy of r (loop thread; never blocks on disk). false when
- * dropped (queue full: counted). */
+/* Queue a copy of r (loop thread; never blocks on disk; text fields are
+ * cut at their last byte if the caller left them unterminated). false
+ * when dropped (queue full: counted, and as "lost" in store/health.h).
+ * At most max_queue records are held at once, counting those being
+ * written and those kept for a retry after a failed write (a full disk,
+ * retried every second; source "cdr" of store/health.h). */
 bool cdr_writer_put(struct cdr_writer *w, const struct cdr_rec *r);
 /* Wait until everything queued is written (at most timeout_ms): 0 or
  * ETIMEDOUT. */
@@ -59,14 +63,22 @@ int cdr_writer_flush(struct cdr_writer *w, unsigned timeout_ms);
 /* Counters: queued, written, dropped. */
 void cdr_writer_stats(struct cdr_writer *w, uint64_t *queued,
 		      uint64_t *written, uint64_t *dropped);
-/* Flush, stop the thread, close; NULL-safe. */
+/* Flush, stop the thread, close; NULL-safe. What still cannot be
+ * written then is counted as dropped (and lost, store/health.h). */
 void cdr_writer_close(struct cdr_writer *w);
+/* Test hooks: the database may hold at most pages pages (a full disk);
+ * the table keeps at most rows rows, the oldest (by insertion) deleted
+ * in the batch that passes it (default 1,000,000; 0: no bound). */
+void cdr_writer_limit_pages(struct cdr_writer *w, unsigned pages);
+void cdr_writer_keep(struct cdr_writer *w, uint64_t rows);
 
 /* Control plane: the records that ended at or after since_ms (0: all),
- * newest first, at most limit (1..10000). A JSON array of objects with
- * the fields of struct cdr_rec (start/answer/end as ISO 8601 UTC strings
- * and as *_ms integers, duration_s = end - answer in seconds (0 when not
- * answered), per-direction counters as {"caller": n, "callee": n}).
+ * newest first (by end, then by insertion), at most limit (brought into
+ * 1..10000). A JSON array of objects with the fields of struct cdr_rec
+ * (start/answer/end as ISO 8601 UTC strings and as *_ms integers, answer
+ * null when not answered, duration_s = end - answer in whole seconds (0
+ * when not answered), per-direction counters pkts/lost/dropped as
+ * {"caller": n, "callee": n}; text that is not UTF-8 shown with '?').
  * NULL on a database error. */
 struct store;
 json_t *store_cdr_list(struct store *st, int64_t since_ms, size_t limit);

@@ -1,11 +1,13 @@
 /*
  * conn — a connection of its own for a writer thread outside the store
- * (the guard's worker, the registrar's bindings writer): opened on the
- * same database file, schema brought up to date by the numbered
- * migrations, so no other module ever states a table.
+ * (the guard's worker, the registrar's bindings writer, the CDR writer):
+ * opened on the same database file, schema brought up to date by the
+ * numbered migrations, so no other module ever states a table; and the
+ * batch transactions those writers run on it.
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sqlite3.h>
 
 #include "store/store_int.h"
@@ -32,4 +34,33 @@ int store_conn_open(const char *path, sqlite3 **dbp)
 	}
 	*dbp = db;
 	return 0;
+}
+
+int store_conn_begin(sqlite3 *db)
+{
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_sqlite_errno(db, rc);
+}
+
+int store_conn_commit(sqlite3 *db)
+{
+	int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_sqlite_errno(db, rc);
+}
+
+void store_conn_rollback(sqlite3 *db)
+{
+	/* after SQLITE_FULL SQLite may have rolled back already; a second
+	 * ROLLBACK then fails harmlessly */
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void store_conn_max_pages(sqlite3 *db, unsigned pages)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%u", pages);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
 }

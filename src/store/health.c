@@ -12,13 +12,15 @@
 #include "store/health.h"
 
 static const char *const src_name[STORE_HS_N] = {
-	"config", "bindings", "guard", "security_log",
+	"config", "bindings", "guard", "security_log", "cdr",
 };
 
 /* Sources that keep their failed changes and retry them: they clear
  * themselves. The others are cleared by any database write that works. */
-static const bool src_retries[STORE_HS_N] = { false, true, true, true };
-static const bool src_db[STORE_HS_N] = { true, true, true, false };
+static const bool src_retries[STORE_HS_N] = {
+	false, true, true, true, true,
+};
+static const bool src_db[STORE_HS_N] = { true, true, true, false, true };
 
 static struct {
 	pthread_mutex_t mtx;

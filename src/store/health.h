@@ -4,10 +4,10 @@
  *
  * Every writer of DATA reports the outcome of each write here: the store
  * (admin changes, commit), the registrar's bindings writer, the guard's
- * worker (bans, trusted networks, credit, events) and DATA/security.log.
- * The record is one per process, not per store: the writers live in three
- * modules on four threads and share one filesystem, and none of them is
- * handed the store. Thread-safe (own mutex); no I/O, so the loop may read
+ * worker (bans, trusted networks, credit, events), DATA/security.log and
+ * the CDR writer. The record is one per process, not per store: the
+ * writers live in several modules on their own threads and share one
+ * filesystem, and none of them is handed the store. Thread-safe (own mutex); no I/O, so the loop may read
  * it too.
  *
  * State: "degraded" while any source's last write failed or a source has
@@ -29,6 +29,7 @@ enum store_hsrc {
 	STORE_HS_BINDINGS,    /* registrar/persist.c */
 	STORE_HS_GUARD,       /* guard/worker.c: SQLite */
 	STORE_HS_SECLOG,      /* guard/worker.c: DATA/security.log */
+	STORE_HS_CDR,         /* store/cdr_writer.c: call detail records */
 	STORE_HS_N
 };
 

@@ -107,7 +107,27 @@ static const struct migration migrations[] = {
 	 " CAST(strftime('%s', 'now') AS INTEGER) * 1000;",
 	 "SELECT 1 FROM pragma_table_info('guard_bans')"
 	 " WHERE name = 'ended'"},
-	/* Append new migrations here: {7, "<module>", "CREATE TABLE ..."}. */
+	{7, "call",
+	 /* call detail records (store/cdr_db.h), written by the CDR writer
+	  * thread, read newest first by end (the index). seq: insertion
+	  * order, the tie-break among equal ends and what the writer trims
+	  * the oldest rows by; the call's id is not the key (a duplicate
+	  * must not make a whole batch fail). Counters per direction:
+	  * _caller = from the caller's phone, _callee = from the callee's. */
+	 "CREATE TABLE cdr("
+	 " seq INTEGER PRIMARY KEY, id TEXT NOT NULL,"
+	 " start_ms INTEGER NOT NULL, answer_ms INTEGER NOT NULL,"
+	 " end_ms INTEGER NOT NULL, caller TEXT NOT NULL,"
+	 " callee TEXT NOT NULL, dialled TEXT NOT NULL,"
+	 " disposition TEXT NOT NULL, cause INTEGER NOT NULL,"
+	 " hangup_side TEXT NOT NULL, reason TEXT NOT NULL,"
+	 " codec TEXT NOT NULL,"
+	 " pkts_caller INTEGER NOT NULL, pkts_callee INTEGER NOT NULL,"
+	 " lost_caller INTEGER NOT NULL, lost_callee INTEGER NOT NULL,"
+	 " dropped_caller INTEGER NOT NULL,"
+	 " dropped_callee INTEGER NOT NULL);"
+	 "CREATE INDEX cdr_end ON cdr(end_ms);", NULL},
+	/* Append new migrations here: {8, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

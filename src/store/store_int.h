@@ -111,6 +111,15 @@ int store_migrate(sqlite3 *db);
 /* conn.c: open path for a writer thread of its own (busy timeout, WAL)
  * and migrate it. *dbp set only on success; 0, EINVAL or EIO. */
 int store_conn_open(const char *path, sqlite3 **dbp);
+/* One transaction around a writer's batch on such a connection:
+ * begin/commit return 0 or the errno of the failure (store_sqlite_errno:
+ * ENOSPC for a full disk); roll back after any failure. */
+int store_conn_begin(sqlite3 *db);
+int store_conn_commit(sqlite3 *db);
+void store_conn_rollback(sqlite3 *db);
+/* Test hook: the database may hold at most pages pages (a full disk;
+ * SQLite keeps at least the current size). */
+void store_conn_max_pages(sqlite3 *db, unsigned pages);
 
 /* secrets.c */
 int store_key_load(const char *data_dir, unsigned char key[STORE_KEY_LEN]);
