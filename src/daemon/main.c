@@ -24,6 +24,7 @@
  * re_mem.h come with registrar/registrar.h, included first. */
 #include "registrar/registrar.h"
 #include "call/call.h"
+#include "store/cdr_db.h"
 #include <re_main.h>
 #include <re_mqueue.h>
 #include <sodium.h>
@@ -192,6 +193,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* Finished calls go to the CDR writer (its own thread and connection). */
+static struct cdr_writer *cdrw;
+
+static void on_cdr(const struct cdr_rec *r, void *arg)
+{
+	(void)cdr_writer_put(arg, r);
+}
+
 /* The call layer on the stack and the registrar: its relay address is
  * --rtp-addr, else the --sip address when it names one. */
 static int calls_start(struct daemon *d, const struct opts *o)
@@ -199,6 +208,14 @@ static int calls_start(struct daemon *d, const struct opts *o)
 	struct call_conf cc = { .rtp_min = o->rtp_min, .rtp_max = o->rtp_max };
 	char host[64] = "";
 	int err;
+
+	err = cdr_writer_open(&cdrw, store_db_path(d->store), 10000);
+	if (err) {
+		log_err("daemon", "call records: %s", strerror(err));
+		return err;
+	}
+	cc.cdrh = on_cdr;
+	cc.cdr_arg = cdrw;
 
 	cc.rtp_addr = o->rtp_addr;
 	if (!cc.rtp_addr && o->sip) {
@@ -646,6 +663,7 @@ out:
 	services_close(d->services);
 	firewall_close(d->firewall);
 	call_close(d->calls);
+	cdr_writer_close(cdrw);
 	registrar_close(d->registrar);
 	sipd_close(d->sipd);
 	guard_close(d->guard);

@@ -231,7 +231,7 @@ static json_t *row_json(sqlite3_stmt *st)
 			 "hangup_side", text_col(st, C_SIDE),
 			 "reason", text_col(st, C_REASON),
 			 "codec", text_col(st, C_CODEC),
-			 "pkts", pair_col(st, C_PKTS),
+			 "packets", pair_col(st, C_PKTS),
 			 "lost", pair_col(st, C_LOST),
 			 "dropped", pair_col(st, C_DROPPED));
 }

@@ -77,7 +77,7 @@ void cdr_writer_keep(struct cdr_writer *w, uint64_t rows);
  * 1..10000). A JSON array of objects with the fields of struct cdr_rec
  * (start/answer/end as ISO 8601 UTC strings and as *_ms integers, answer
  * null when not answered, duration_s = end - answer in whole seconds (0
- * when not answered), per-direction counters pkts/lost/dropped as
+ * when not answered), per-direction counters packets (field pkts)/lost/dropped as
  * {"caller": n, "callee": n}; text that is not UTF-8 shown with '?').
  * NULL on a database error. */
 struct store;

@@ -113,7 +113,7 @@ def test_cdr_rows_since_limit_and_cli(daemon):
         "end_ms": T0 + 65999, "duration_s": 61, "caller": "201",
         "callee": "202", "dialled": "202", "disposition": "answered",
         "cause": 200, "hangup_side": "callee", "reason": "bye",
-        "codec": "PCMU/8000", "pkts": {"caller": 3050, "callee": 3049},
+        "codec": "PCMU/8000", "packets": {"caller": 3050, "callee": 3049},
         "lost": {"caller": 3, "callee": 7},
         "dropped": {"caller": 11, "callee": 13}}
     assert body[0]["answer"] is None and body[0]["duration_s"] == 0

@@ -206,8 +206,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(str(e, "hangup_side"), "callee");
 	assert_string_equal(str(e, "reason"), "bye");
 	assert_string_equal(str(e, "codec"), "PCMA/8000");
-	assert_int_equal(pair(e, "pkts", "caller"), 3050);
-	assert_int_equal(pair(e, "pkts", "callee"), 3049);
+	assert_int_equal(pair(e, "packets", "caller"), 3050);
+	assert_int_equal(pair(e, "packets", "callee"), 3049);
 	assert_int_equal(pair(e, "lost", "caller"), 3);
 	assert_int_equal(pair(e, "lost", "callee"), 7);
 	assert_int_equal(pair(e, "dropped", "caller"), 11);
@@ -224,7 +224,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(str(e, "callee"), "");
 	assert_string_equal(str(e, "codec"), "");
 	assert_int_equal(num(e, "cause"), 408);
-	assert_int_equal(pair(e, "pkts", "callee"), 0);
+	assert_int_equal(pair(e, "packets", "callee"), 0);
 	json_decref(l);
 	assert_false(store_health_degraded());
 }
