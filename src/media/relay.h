@@ -90,6 +90,9 @@ struct relay_leg_stats {
 	uint64_t in_pkts, in_bytes;     /* accepted from the phone */
 	uint64_t out_pkts, out_bytes;   /* sent to the phone */
 	uint64_t drop_source;    /* wrong source (strict source, injection) */
+	uint64_t drop_early;     /* a leg without nat whose address is not
+				  * known yet (its answer is still on the
+				  * way): dropped, not counted as injection */
 	uint64_t drop_malformed; /* too short, too long, not RTP/RTCP v2 */
 	uint64_t drop_nodest;    /* accepted but the other leg has no address
 				  * yet: not forwarded */

@@ -287,6 +287,10 @@ static void on_readable(struct mthread *m, struct msock *k)
 				emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind,
 				     src);
 			}
+		} else if (what && !k->peer_ok && !L->nat) {
+			/* the phone sends before its answer reached us */
+			L->st.drop_early++;
+			continue;
 		} else if (!what || !may_latch(m, s, L, k, src)) {
 			L->st.drop_source++;
 			if (m->now >= L->next_notify) {

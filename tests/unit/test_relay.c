@@ -531,6 +531,35 @@ static void test_spray_dropped(void **state)
 	relay_free(r);
 }
 
+/* The callee sends before its answer told us its address (the answer
+ * and the first RTP race): dropped as early, not counted as injection;
+ * once the address is set, the same source goes through. */
+static void test_early_not_injection(void **state)
+{
+	struct relay *r = mk_relay(2, 4, 1);
+	struct relay_event ev;
+	struct relay_ports p[2];
+	struct sa a, b;
+	uint32_t id;
+	int fa = phone("127.0.0.1", &a), fb = phone("127.0.0.1", &b);
+
+	(void)state;
+	assert_int_equal(relay_session_create(r, 7, &id, p), 0);
+	set_leg(r, id, RELAY_LEG_A, &a, NULL, false, NULL);
+	rtp(fb, p[1].rtp, 1, 0xb);
+	rtp(fb, p[1].rtp, 2, 0xb);
+	assert_int_equal(recv_wait(fa, 200, NULL, NULL), -1);
+	counters(r, id, &ev);
+	assert_int_equal(ev.stats[1].drop_early, 2);
+	assert_int_equal(ev.stats[1].drop_source, 0);
+	set_leg(r, id, RELAY_LEG_B, &b, NULL, false, NULL);
+	rtp(fb, p[1].rtp, 3, 0xb);
+	assert_int_equal(recv_wait(fa, 1000, NULL, NULL), 172);
+	close(fa);
+	close(fb);
+	relay_free(r);
+}
+
 static void test_relearn_window(void **state)
 {
 	struct relay *r = mk_relay(5, 4, 1);
@@ -890,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_latching),
 		cmocka_unit_test(test_latch_from),
 		cmocka_unit_test(test_spray_dropped),
+		cmocka_unit_test(test_early_not_injection),
 		cmocka_unit_test(test_relearn_window),
 		cmocka_unit_test(test_timeout_and_hold),
 		cmocka_unit_test(test_malformed),
