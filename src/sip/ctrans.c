@@ -67,6 +67,8 @@ struct ctrans {
 	struct ctrans_tx *tx;
 	uint32_t *bucket, nbucket;
 	uint32_t *free_tx, n_free_tx;
+	uint32_t hi;             /* slots at and above are unused: the
+				  * tick scans below only */
 	struct dst_ent *de;
 	uint32_t *dbucket;
 	uint32_t *free_de, n_free_de;
@@ -345,6 +347,8 @@ int ctrans_send(struct ctrans *c, enum sipd_tp tp, const struct sa *dst,
 		return EOVERFLOW;
 	}
 	idx = c->free_tx[c->n_free_tx - 1];
+	if (idx >= c->hi)
+		c->hi = idx + 1;
 	tx = &c->tx[idx];
 	memset(tx, 0, sizeof(*tx));
 	tx->req = malloc(len);
@@ -613,9 +617,11 @@ void ctrans_tick(struct ctrans *c, uint64_t now)
 {
 	uint64_t e = UINT64_MAX;
 
+	uint32_t top = 0;
+
 	if (!c || now < c->earliest)
 		return;
-	for (uint32_t i = 0; i < c->c.max_total; i++) {
+	for (uint32_t i = 0; i < c->hi; i++) {
 		struct ctrans_tx *tx = &c->tx[i];
 
 		if (!tx->used)
@@ -624,6 +630,7 @@ void ctrans_tick(struct ctrans *c, uint64_t now)
 			tx_end(c, tx, (enum ctrans_end)tx->end_why);
 			continue;
 		}
+		top = i + 1;
 		if (tx->t_r && now >= tx->t_r) {
 			c->sendh(tx->tp, &tx->dst, tx->conn, tx->req,
 				 tx->req_len, c->arg);
@@ -639,6 +646,9 @@ void ctrans_tick(struct ctrans *c, uint64_t now)
 			e = tx->t_end;
 	}
 	c->earliest = e;
+	/* slots an end handler took above top are used: the scan stops */
+	while (c->hi > top && !c->tx[c->hi - 1].used)
+		c->hi--;
 }
 
 uint64_t ctrans_next(const struct ctrans *c)

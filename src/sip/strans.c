@@ -67,6 +67,8 @@ struct strans {
 	uint32_t nbucket;            /* power of two */
 	uint32_t *free_tx;           /* stack of free indices */
 	uint32_t n_free_tx;
+	uint32_t hi;                 /* slots at and above are unused: the
+				      * tick scans below only */
 	struct src_ent *se;          /* c.max_total */
 	uint32_t *sbucket;
 	uint32_t *free_se;
@@ -441,6 +443,8 @@ enum strans_rx strans_receive(struct strans *s, const struct sipmsg *m,
 		return STRANS_RX_FULL;
 	}
 	idx = s->free_tx[--s->n_free_tx];
+	if (idx >= s->hi)
+		s->hi = idx + 1;
 	tx = &s->tx[idx];
 	memset(tx, 0, sizeof(*tx));
 	tx->used = true;
@@ -546,9 +550,11 @@ void strans_tick(struct strans *s, uint64_t now)
 {
 	uint64_t e = UINT64_MAX;
 
+	uint32_t top = 0;
+
 	if (!s || now < s->earliest)
 		return;
-	for (uint32_t i = 0; i < s->c.max_total; i++) {
+	for (uint32_t i = 0; i < s->hi; i++) {
 		struct strans_tx *tx = &s->tx[i];
 
 		if (!tx->used)
@@ -557,6 +563,7 @@ void strans_tick(struct strans *s, uint64_t now)
 			tx_end(s, tx, (enum strans_end)tx->end_why);
 			continue;
 		}
+		top = i + 1;
 		if (tx->t_g && now >= tx->t_g) {
 			resend(s, tx);
 			tx->g_int = tx->g_int * 2 > s->c.t2_ms ?
@@ -569,6 +576,9 @@ void strans_tick(struct strans *s, uint64_t now)
 			e = tx->t_end;
 	}
 	s->earliest = e;
+	/* slots an end handler took above top are used: the scan stops */
+	while (s->hi > top && !s->tx[s->hi - 1].used)
+		s->hi--;
 }
 
 uint64_t strans_next(const struct strans *s)
