@@ -1,0 +1,103 @@
+"""The call-test harness validated against a peer known to work: baresip
+calls baresip through Kamailio 5.6 + rtpengine (user-space relay), each
+side must detect the other's tone in its recording and DTMF must arrive.
+When this passes and test_calls.py fails, the failure is bulwarkd's.
+"""
+import pathlib
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from calls_lib import (TONE_A, TONE_B, TONE_SPRAY, Baresip, free_block,
+                       free_port, heard, stop_pid, traces)
+from conftest import wait_for
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("kamailio") and shutil.which("rtpengine") and
+         shutil.which("baresip")),
+    reason="needs kamailio, rtpengine and baresip")
+
+CFG = pathlib.Path(__file__).parent / "data" / "kamailio-rtpengine.cfg"
+USERS = {"2001": "Secret2001Ab", "2002": "Secret2002Ab"}
+
+
+def _listening_udp(port):
+    out = subprocess.run(["ss", "-lunH"], capture_output=True, text=True,
+                         timeout=5).stdout
+    return f"127.0.0.1:{port} " in out
+
+
+@pytest.fixture
+def kamrtp(tmp_path):
+    """rtpengine (ng and media ports chosen free) and Kamailio on a free
+    UDP port; both stopped by pid afterwards."""
+    ng, cli, sip = free_port(), free_port(), free_port()
+    media = free_block(100, lo=41000, hi=49000)
+    users = "\n".join(f'\t$sht(users=>{u}) = "{p}";' for u, p in USERS.items())
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text(CFG.read_text().replace("@RTPE_NG@", f"127.0.0.1:{ng}")
+                   .replace("@USERS@", users))
+    rlog = open(tmp_path / "rtpengine.log", "wb")
+    rtpe = subprocess.Popen(
+        ["rtpengine", "--config-file=none", "--table=-1",
+         "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{ng}",
+         f"--listen-cli=127.0.0.1:{cli}", f"--port-min={media}",
+         f"--port-max={media + 99}", "--foreground", "--log-stderr",
+         "--num-threads=1", "--timeout=60", "--delete-delay=0",
+         f"--pidfile={tmp_path}/rtpengine.pid"],
+        stdout=rlog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    klog = open(tmp_path / "kamailio.log", "wb")
+    kam = None
+    try:
+        assert wait_for(lambda: _listening_udp(ng), 10), \
+            (tmp_path / "rtpengine.log").read_text()
+        kam = subprocess.Popen(
+            ["kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",
+             "-Y", str(tmp_path), "-l", f"udp:127.0.0.1:{sip}"],
+            stdout=klog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        assert wait_for(lambda: _listening_udp(sip), 10), \
+            (tmp_path / "kamailio.log").read_text()[-3000:]
+        yield f"127.0.0.1:{sip}", tmp_path
+    finally:
+        stop_pid(kam)
+        stop_pid(rtpe)
+        klog.close()
+        rlog.close()
+
+
+def test_baresip_through_kamailio_rtpengine(kamrtp, tmp_path):
+    registrar, logs = kamrtp
+    a = Baresip(tmp_path / "a", "2001", USERS["2001"], registrar, TONE_A,
+                max_s=30)
+    b = Baresip(tmp_path / "b", "2002", USERS["2002"], registrar, TONE_B,
+                max_s=30)
+    try:
+        b.start()
+        a.start()
+        a.dial("2002")
+        a.wait("CALL_ESTABLISHED", 10)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(2)
+        a.cmd("sndcode", "5")
+        dtmf = b.wait("CALL_DTMF_START", 5)
+        assert dtmf.get("param") == "5", dtmf
+        time.sleep(2)
+        a.cmd("hangup")
+        b.wait("CALL_CLOSED", 5)
+        a.wait("CALL_CLOSED", 5)
+    finally:
+        a.stop()
+        b.stop()
+    recs_a, recs_b = a.recordings(), b.recordings()
+    assert recs_a and recs_b, (a.log(), b.log())
+    b_heard = heard(recs_b, TONE_A)
+    a_heard = heard(recs_a, TONE_B)
+    print(f"B heard {TONE_A} Hz for {b_heard} s, A heard {TONE_B} Hz for "
+          f"{a_heard} s")
+    assert b_heard >= 2.0, (b_heard, recs_b)
+    assert a_heard >= 2.0, (a_heard, recs_a)
+    # the detector is not fooled: nobody sent these
+    assert heard(recs_b, TONE_B) == 0 and heard(recs_a, TONE_A) == 0
+    assert traces(recs_a + recs_b, TONE_SPRAY) == 0
