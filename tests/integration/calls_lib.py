@@ -7,12 +7,10 @@ Audio is proven by the recordings, never by a 200 OK: each side sends a
 tone of its own and the test looks for it in what the other side heard.
 Every process started here is bounded in time and stopped by its pid.
 """
-import hashlib
 import json
 import math
 import os
 import pathlib
-import queue
 import random
 import re
 import signal
@@ -123,36 +121,6 @@ def heard(paths, freq, **kw):
 
 def traces(paths, freq, **kw):
     return round(sum(tone_trace_seconds(p, freq, **kw) for p in paths), 3)
-
-
-# ---- G.711 and RTP (for traffic the tests forge) ---------------------------
-
-def ulaw(sample):
-    """One 16-bit linear sample to G.711 mu-law (ITU-T G.711)."""
-    bias, clip = 0x84, 32635
-    sign = 0x80 if sample < 0 else 0
-    if sample < 0:
-        sample = -sample
-    sample = min(sample, clip) + bias
-    exp, mask = 7, 0x4000
-    while exp > 0 and not sample & mask:
-        exp -= 1
-        mask >>= 1
-    mant = (sample >> (exp + 3)) & 0x0F
-    return ~(sign | (exp << 4) | mant) & 0xFF
-
-
-def ulaw_tone(freq, ms=20, amp=0.5, phase=0):
-    n = RATE * ms // 1000
-    step = 2 * math.pi * freq / RATE
-    return bytes(ulaw(int(amp * 32767 * math.sin(step * (phase + i))))
-                 for i in range(n))
-
-
-def rtp_packet(seq, ts, ssrc, payload, pt=0, marker=False):
-    """An RTP v2 header (RFC 3550) + payload."""
-    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt,
-                       seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
 
 
 # ---- processes -------------------------------------------------------------
@@ -329,6 +297,7 @@ class Baresip:
         self.proc = None
         self.ctrl = None
         rtp = free_block(20, addr, lo=30000, hi=39990)
+        self.rtp_ports = range(rtp, rtp + 20)
         (self.dir / "config").write_text(
             "poll_method\tepoll\n"
             f"sip_listen\t{addr}:{self.port}\n"
@@ -435,6 +404,7 @@ class Linphonec:
         self.wav = write_tone(self.dir / "tone.wav", tone_hz, max_s + 10)
         self.rec_wav = self.dir / "heard.wav"
         rtp = free_block(4, addr, lo=40000, hi=49990)
+        self.rtp_ports = range(rtp, rtp + 2)
         self.rc = self.dir / "rc"
         self.rc.write_text(
             "[sip]\n"

@@ -3,6 +3,7 @@ calls baresip through Kamailio 5.6 + rtpengine (user-space relay), each
 side must detect the other's tone in its recording and DTMF must arrive.
 When this passes and test_calls.py fails, the failure is bulwarkd's.
 """
+import os
 import pathlib
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from calls_lib import (TONE_A, TONE_B, TONE_SPRAY, Baresip, free_block,
                        free_port, heard, stop_pid, traces)
+from calls_rtp import RtpTap
 from conftest import wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -67,37 +69,64 @@ def kamrtp(tmp_path):
         rlog.close()
 
 
+def can_tap():
+    return os.geteuid() == 0
+
+
 def test_baresip_through_kamailio_rtpengine(kamrtp, tmp_path):
+    """Call, DTMF, hold, resume, BYE; tones checked in each phone's own
+    recording (before the hold) and in what the network delivered to each
+    phone after the resume (baresip 1.0 stops its sndfile dump at the
+    first re-INVITE, so the tap is the evidence there)."""
     registrar, logs = kamrtp
     a = Baresip(tmp_path / "a", "2001", USERS["2001"], registrar, TONE_A,
                 max_s=30)
     b = Baresip(tmp_path / "b", "2002", USERS["2002"], registrar, TONE_B,
                 max_s=30)
+    taps = [RtpTap("127.0.0.1", x.rtp_ports) for x in (a, b)] \
+        if can_tap() else []
     try:
         b.start()
         a.start()
         a.dial("2002")
         a.wait("CALL_ESTABLISHED", 10)
         b.wait("CALL_ESTABLISHED", 5)
-        time.sleep(2)
+        time.sleep(2.5)
         a.cmd("sndcode", "5")
         dtmf = b.wait("CALL_DTMF_START", 5)
         assert dtmf.get("param") == "5", dtmf
-        time.sleep(2)
+        n = len(b.ctrl.events)
+        assert a.cmd("hold").get("ok")
+        b.wait("CALL_REMOTE_SDP", 5, since=n)
+        time.sleep(1)
+        n = len(b.ctrl.events)
+        assert a.cmd("resume").get("ok")
+        b.wait("CALL_REMOTE_SDP", 5, since=n)
+        t_resume = time.time()
+        time.sleep(2.5)
         a.cmd("hangup")
         b.wait("CALL_CLOSED", 5)
         a.wait("CALL_CLOSED", 5)
     finally:
         a.stop()
         b.stop()
+        for t in taps:
+            t.stop()
     recs_a, recs_b = a.recordings(), b.recordings()
     assert recs_a and recs_b, (a.log(), b.log())
     b_heard = heard(recs_b, TONE_A)
     a_heard = heard(recs_a, TONE_B)
-    print(f"B heard {TONE_A} Hz for {b_heard} s, A heard {TONE_B} Hz for "
+    print(f"recordings: B heard {TONE_A} Hz {b_heard} s, A heard {TONE_B} Hz "
           f"{a_heard} s")
     assert b_heard >= 2.0, (b_heard, recs_b)
     assert a_heard >= 2.0, (a_heard, recs_a)
     # the detector is not fooled: nobody sent these
     assert heard(recs_b, TONE_B) == 0 and heard(recs_a, TONE_A) == 0
     assert traces(recs_a + recs_b, TONE_SPRAY) == 0
+    if taps:
+        to_a = taps[0].wav(tmp_path / "to_a.wav", since=t_resume)
+        to_b = taps[1].wav(tmp_path / "to_b.wav", since=t_resume)
+        after_a, after_b = heard([to_a], TONE_B), heard([to_b], TONE_A)
+        print(f"after resume: A got {TONE_B} Hz {after_a} s, B got {TONE_A} "
+              f"Hz {after_b} s")
+        assert after_a >= 1.5 and after_b >= 1.5, (after_a, after_b)
