@@ -438,9 +438,20 @@ class Linphonec:
         if register:
             self.send(f"register sip:{self.user}@{self.registrar.split(':')[0]}"
                       f" sip:{self.registrar} {self.password}")
-            self.wait_line(r"[Rr]egistration on .* successful|"
-                           r"registered, identity", timeout)
+            self.wait_registered(timeout)
         return self
+
+    def wait_registered(self, timeout=10):
+        """linphonec reports the state when asked: ask once a second."""
+        deadline = time.time() + timeout
+        while True:
+            n = len(self.lines)
+            self.send("status register")
+            try:
+                return self.wait_line(r"registered, identity=", 1, since=n)
+            except TimeoutError:
+                if time.time() > deadline:
+                    raise
 
     def _bound(self):
         try:

@@ -10,6 +10,7 @@ import random
 import re
 import socket
 import subprocess
+import time
 
 from calls_lib import free_block, free_sip_port, stop_pid
 

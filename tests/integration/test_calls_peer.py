@@ -11,15 +11,18 @@ import time
 
 import pytest
 
-from calls_lib import (TONE_A, TONE_B, TONE_SPRAY, Baresip, free_block,
-                       free_port, heard, stop_pid, traces)
+from calls_lib import (TONE_A, TONE_B, TONE_SPRAY, Baresip, Linphonec,
+                       free_block, free_port, heard, stop_pid, traces)
 from calls_rtp import RtpTap
+from calls_sip import (SipUac, Sipp, header_names, register_udp, status_of,
+                       uac_xml, uas_xml)
 from conftest import wait_for
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("kamailio") and shutil.which("rtpengine") and
-         shutil.which("baresip")),
-    reason="needs kamailio, rtpengine and baresip")
+    not (shutil.which("kamailio") and shutil.which("rtpengine")),
+    reason="needs kamailio and rtpengine")
+needs = {t: pytest.mark.skipif(not shutil.which(t), reason=f"needs {t}")
+         for t in ("baresip", "linphonec", "sipp")}
 
 CFG = pathlib.Path(__file__).parent / "data" / "kamailio-rtpengine.cfg"
 USERS = {"2001": "Secret2001Ab", "2002": "Secret2002Ab"}
@@ -31,10 +34,11 @@ def _listening_udp(port):
     return f"127.0.0.1:{port} " in out
 
 
-@pytest.fixture
-def kamrtp(tmp_path):
+@pytest.fixture(scope="module")
+def kamrtp(tmp_path_factory):
     """rtpengine (ng and media ports chosen free) and Kamailio on a free
-    UDP port; both stopped by pid afterwards."""
+    UDP port, for the tests of this module; stopped by pid afterwards."""
+    tmp_path = tmp_path_factory.mktemp("kamrtp")
     ng, cli, sip = free_port(), free_port(), free_port()
     media = free_block(100, lo=41000, hi=49000)
     users = "\n".join(f'\t$sht(users=>{u}) = "{p}";' for u, p in USERS.items())
@@ -73,6 +77,7 @@ def can_tap():
     return os.geteuid() == 0
 
 
+@needs["baresip"]
 def test_baresip_through_kamailio_rtpengine(kamrtp, tmp_path):
     """Call, DTMF, hold, resume, BYE; tones checked in each phone's own
     recording (before the hold) and in what the network delivered to each
@@ -130,3 +135,95 @@ def test_baresip_through_kamailio_rtpengine(kamrtp, tmp_path):
         print(f"after resume: A got {TONE_B} Hz {after_a} s, B got {TONE_A} "
               f"Hz {after_b} s")
         assert after_a >= 1.5 and after_b >= 1.5, (after_a, after_b)
+
+
+@needs["baresip"]
+@needs["linphonec"]
+def test_linphonec_calls_baresip(kamrtp, tmp_path):
+    """linphonec records only what it hears (record FILE): its recording
+    holds B's tone, B's holds linphonec's; its RFC 4733 DTMF arrives."""
+    registrar, _ = kamrtp
+    a = Linphonec(tmp_path / "a", "2001", USERS["2001"], registrar, TONE_A,
+                  max_s=30)
+    b = Baresip(tmp_path / "b", "2002", USERS["2002"], registrar, TONE_B,
+                max_s=30)
+    try:
+        b.start()
+        a.start()
+        a.send("call sip:2002@127.0.0.1")
+        b.wait("CALL_ESTABLISHED", 10)
+        a.wait_line(r"Call 1 with .* connected", 5)
+        time.sleep(3)
+        a.send("5")
+        assert b.wait("CALL_DTMF_START", 5).get("param") == "5"
+        a.send("terminate")
+        b.wait("CALL_CLOSED", 5)
+        a.wait_line(r"Call 1 with .* ended", 5)
+    finally:
+        a.stop()
+        b.stop()
+    b_heard = heard(b.recordings(), TONE_A)
+    a_heard = heard([a.rec_wav], TONE_B)
+    print(f"B heard {TONE_A} Hz {b_heard} s, linphonec heard {TONE_B} Hz "
+          f"{a_heard} s")
+    assert b_heard >= 2.0 and a_heard >= 2.0, (b_heard, a_heard, a.output())
+
+
+@needs["sipp"]
+def test_sipp_pcap_call_cancel_and_refusals(kamrtp, tmp_path):
+    """The SIPp scenarios: a call with the pcap played both ways (236
+    packets each, counted by the tap at each end), CANCEL before answer
+    (200, 487), a refusal answered as expected, 403 for a From that is
+    not the authenticated user; and the raw client's 407 then 404."""
+    registrar, _ = kamrtp
+    host, port = registrar.split(":")
+    server = (host, int(port))
+    uas = Sipp(tmp_path, "uas", uas_xml(answer=True))
+    assert register_udp(server, "2002", USERS["2002"], uas.port)
+    uac = Sipp(tmp_path, "uac", uac_xml("2001", USERS["2001"], hold_ms=8000))
+    taps = [RtpTap("127.0.0.1", [x.media_port]) for x in (uac, uas)] \
+        if can_tap() else []
+    try:
+        uas.start(timeout_s=30)
+        time.sleep(0.3)
+        uac.start(target=registrar, service="2002", timeout_s=30)
+        assert uac.wait(40) == 0, uac.report()
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uac.stop()
+        uas.stop()
+        for t in taps:
+            t.stop()
+    counts = [len(t.packets()) for t in taps]
+    print(f"pcap packets delivered: to the UAC {counts[:1]}, to the UAS "
+          f"{counts[1:]}")
+    assert all(n == 236 for n in counts), counts
+
+    uas = Sipp(tmp_path, "uas2", uas_xml(answer=False))
+    assert register_udp(server, "2002", USERS["2002"], uas.port)
+    uac = Sipp(tmp_path, "cancel", uac_xml("2001", USERS["2001"],
+                                           mode="cancel"))
+    try:
+        uas.start(timeout_s=20)
+        time.sleep(0.3)
+        uac.start(target=registrar, service="2002", timeout_s=20)
+        assert uac.wait(30) == 0, uac.report()
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uac.stop()
+        uas.stop()
+    for name, xml, svc in [
+            ("notfound", uac_xml("2001", USERS["2001"], mode="expect",
+                                 expect=404), "2999"),
+            ("forbidden", uac_xml("2001", USERS["2001"], from_user="2002",
+                                  mode="expect", expect=403), "2002")]:
+        u = Sipp(tmp_path, name, xml).start(target=registrar, service=svc,
+                                            timeout_s=10)
+        assert u.wait(20) == 0, u.report()
+    c = SipUac(server, "2001")
+    try:
+        chal, final = c.call("2999", USERS["2001"])
+    finally:
+        c.close()
+    assert status_of(chal) == 407 and status_of(final) == 404, (chal, final)
+    assert "proxy-authenticate" in header_names(chal)
