@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from calls_lib import TONE_A, TONE_B, Baresip
+from calls_lib import TONE_A, TONE_B, Baresip, free_block, free_sip_port
 from calls_pbx import PW, bounded, one_call, pbx  # noqa: F401 (fixtures)
 from calls_sip import (SipUac, Sipp, header_names, register_udp, status_of,
                        uac_xml, uas_xml)
@@ -224,7 +224,8 @@ def test_invite_wrong_password_banned_like_register(nspbx, tmp_path):
                                         expect=407))
     p = subprocess.run(
         ["sipp", f"{ns.server}:5060", "-sf", "s.xml", "-s", "202",
-         "-i", ns.attacker, "-p", "7070", "-mp", "17070", "-r", "20",
+         "-i", ns.attacker, "-p", str(free_sip_port(ns.attacker)),
+         "-mp", str(free_block(4, ns.attacker)), "-r", "20",
          "-m", "40", "-nostdin", "-timeout", "30s", "-recv_timeout", "1000",
          "-trace_stat", "-stf", "stat.csv", "-fd", "1"],
         cwd=work, capture_output=True, timeout=45)
