@@ -3,6 +3,7 @@ calls baresip through Kamailio 5.6 + rtpengine (user-space relay), each
 side must detect the other's tone in its recording and DTMF must arrive.
 When this passes and test_calls.py fails, the failure is bulwarkd's.
 """
+import contextlib
 import os
 import pathlib
 import shutil
@@ -13,7 +14,7 @@ import pytest
 
 from calls_lib import (TONE_A, TONE_B, TONE_SPRAY, Baresip, Linphonec,
                        free_block, free_port, heard, stop_pid, traces)
-from calls_rtp import RtpTap
+from calls_rtp import RtpTap, spray
 from calls_sip import (SipUac, Sipp, header_names, register_udp, status_of,
                        uac_xml, uas_xml)
 from conftest import wait_for
@@ -34,17 +35,20 @@ def _listening_udp(port):
     return f"127.0.0.1:{port} " in out
 
 
-@pytest.fixture(scope="module")
-def kamrtp(tmp_path_factory):
-    """rtpengine (ng and media ports chosen free) and Kamailio on a free
-    UDP port, for the tests of this module; stopped by pid afterwards."""
-    tmp_path = tmp_path_factory.mktemp("kamrtp")
+FLAGS = "replace-origin replace-session-connection ICE=remove"
+
+
+@contextlib.contextmanager
+def kamailio_rtpengine(tmp_path, flags=FLAGS):
+    """rtpengine (ng and 100 media ports chosen free) and Kamailio on a
+    free UDP port, rtpengine_manage() given flags; stopped by pid after.
+    Yields (registrar "127.0.0.1:PORT", media port range)."""
     ng, cli, sip = free_port(), free_port(), free_port()
     media = free_block(100, lo=41000, hi=49000)
     users = "\n".join(f'\t$sht(users=>{u}) = "{p}";' for u, p in USERS.items())
     cfg = tmp_path / "kamailio.cfg"
     cfg.write_text(CFG.read_text().replace("@RTPE_NG@", f"127.0.0.1:{ng}")
-                   .replace("@USERS@", users))
+                   .replace("@USERS@", users).replace("@FLAGS@", flags))
     rlog = open(tmp_path / "rtpengine.log", "wb")
     rtpe = subprocess.Popen(
         ["rtpengine", "--config-file=none", "--table=-1",
@@ -65,12 +69,20 @@ def kamrtp(tmp_path_factory):
             stdout=klog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         assert wait_for(lambda: _listening_udp(sip), 10), \
             (tmp_path / "kamailio.log").read_text()[-3000:]
-        yield f"127.0.0.1:{sip}", tmp_path
+        yield f"127.0.0.1:{sip}", range(media, media + 100)
     finally:
         stop_pid(kam)
         stop_pid(rtpe)
         klog.close()
         rlog.close()
+
+
+@pytest.fixture(scope="module")
+def kamrtp(tmp_path_factory):
+    """One Kamailio + rtpengine for the tests of this module."""
+    tmp_path = tmp_path_factory.mktemp("kamrtp")
+    with kamailio_rtpengine(tmp_path) as (registrar, _):
+        yield registrar, tmp_path
 
 
 def can_tap():
@@ -227,3 +239,61 @@ def test_sipp_pcap_call_cancel_and_refusals(kamrtp, tmp_path):
         c.close()
     assert status_of(chal) == 407 and status_of(final) == 404, (chal, final)
     assert "proxy-authenticate" in header_names(chal)
+
+
+@needs["baresip"]
+@pytest.mark.skipif(not can_tap(), reason="the RTP tap needs root")
+@pytest.mark.parametrize("strict", [False, True])
+def test_spray_detected_when_it_leaks(tmp_path, strict):
+    """The spray check can fail: RTP sprayed at rtpengine's whole range
+    during a call leaks into the phones when rtpengine re-learns sources
+    (its default) and the tap sees the 2600 Hz; with strict-source, once
+    both phones' RTP and RTCP are learned, nothing of it reaches them and
+    both tones go on."""
+    flags = FLAGS + (" strict-source" if strict else "")
+    logs = tmp_path
+    with kamailio_rtpengine(tmp_path, flags) as (registrar, media):
+        a = Baresip(tmp_path / "a", "2001", USERS["2001"], registrar, TONE_A,
+                    max_s=30)
+        b = Baresip(tmp_path / "b", "2002", USERS["2002"], registrar, TONE_B,
+                    max_s=30)
+        taps = [RtpTap("127.0.0.1", x.rtp_ports) for x in (a, b)]
+        try:
+            b.start()
+            a.start()
+            a.dial("2002")
+            a.wait("CALL_ESTABLISHED", 10)
+            b.wait("CALL_ESTABLISHED", 5)
+            if strict:
+                # rtpengine learns each endpoint from its first packets,
+                # RTCP too: before a phone's first RTCP (about 5 s in) the
+                # sprayer would be learned as that RTCP peer even with
+                # strict-source. Spray once all four are confirmed.
+                assert wait_for(lambda: (logs / "rtpengine.log").read_text()
+                                .count("Confirmed peer address") >= 4, 12)
+            else:
+                time.sleep(1)
+            sent = spray("127.0.0.1", media, 1.5, TONE_SPRAY)
+            t_after = time.time()
+            time.sleep(2)
+            a.cmd("hangup")
+            b.wait("CALL_CLOSED", 5)
+        finally:
+            a.stop()
+            b.stop()
+            for t in taps:
+                t.stop()
+    wavs = [t.wav(tmp_path / f"tap{i}.wav") for i, t in enumerate(taps)]
+    leaked = traces(wavs, TONE_SPRAY)
+    print(f"strict={strict}: sprayed {sent} packets, 2600 Hz delivered to the "
+          f"phones for {leaked} s, in their recordings for "
+          f"{traces(a.recordings() + b.recordings(), TONE_SPRAY)} s")
+    if not strict:
+        assert leaked >= 1.0, leaked
+        return
+    assert leaked == 0
+    assert traces(a.recordings() + b.recordings(), TONE_SPRAY) == 0
+    assert heard([taps[1].wav(tmp_path / "b_after.wav", t_after)],
+                 TONE_A) >= 1.5
+    assert heard([taps[0].wav(tmp_path / "a_after.wav", t_after)],
+                 TONE_B) >= 1.5
