@@ -14,7 +14,8 @@ import time
 import pytest
 
 from calls_lib import TONE_A, TONE_B, Baresip, free_block, free_sip_port
-from calls_pbx import PW, bounded, one_call, pbx  # noqa: F401 (fixtures)
+from calls_pbx import (PW, Later, bounded, check_busy_relay,  # noqa: F401
+                       check_idle, check_live, one_call, pbx)
 from calls_sip import (SipUac, Sipp, header_names, register_udp, status_of,
                        uac_xml, uas_xml)
 from conftest import free_port as _free_udp, wait_for
@@ -70,20 +71,26 @@ def test_unauthenticated_alike_then_404_480_488_and_407(pbx):
         assert _norm(final, c, "202").split("\r\n")[0] == ref.split("\r\n")[0]
     finally:
         c.close()
-    assert pbx.calls() == []
-    relay = pbx.relay()
-    assert relay["ports_free"] == relay["ports_total"], relay
+    check_idle(pbx)
 
 
 @needs["sipp"]
 def test_from_not_the_authenticated_user_403(pbx, tmp_path):
-    """SIPp authenticates as 201 with From 202: 403."""
+    """Authenticated as 201 with From 202: 403 (the raw client, then
+    SIPp)."""
     assert register_udp(pbx.server, "203", PW["203"], _free_udp())
+    c = SipUac(pbx.server, "201", from_user="202")
+    try:
+        chal, final = c.call("203", PW["201"])
+    finally:
+        c.close()
+    assert status_of(chal) == 407, chal
+    assert status_of(final) == 403, (final, pbx.log())
     u = Sipp(tmp_path, "forged", uac_xml("201", PW["201"], from_user="202",
                                          mode="expect", expect=403))
     u.start(target=pbx.registrar, service="203", timeout_s=10)
     assert u.wait(20) == 0, u.report() + pbx.log()
-    assert pbx.calls() == []
+    check_idle(pbx)
 
 
 @needs["baresip"]
@@ -96,6 +103,7 @@ def test_call_limit_486(pbx, tmp_path):
     b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,
                 max_s=30)
     c = SipUac(pbx.server, "203")
+    later = Later()
     try:
         b.start()
         a.start()
@@ -108,7 +116,7 @@ def test_call_limit_486(pbx, tmp_path):
         time.sleep(0.5)
         assert not [e for e in b.ctrl.events[n:]
                     if e.get("type") == "CALL_INCOMING"]
-        assert len(pbx.calls()) == 1
+        later(check_live, pbx, "201", "202", "answered")
         assert "CALL_CLOSED" not in b.ctrl.types()
         a.cmd("hangup")
         b.wait("CALL_CLOSED", 5)
@@ -116,11 +124,29 @@ def test_call_limit_486(pbx, tmp_path):
         c.close()
         a.stop()
         b.stop()
+    later(check_idle, pbx)
+    later(check_busy_cdr, pbx)
+    later.done()
+
+
+def check_busy_cdr(pbx):
     rows = pbx.wait_cdrs(2)
     assert one_call(rows, "201", "202")["disposition"] == "answered"
     busy = [r for r in rows if r["caller"] == "203"]
     assert len(busy) == 1 and busy[0]["disposition"] == "busy", rows
     assert busy[0]["cause"] == 486, busy
+
+
+def check_ringing(pbx, caller, callee):
+    """While the callee rings: one live call, relay ports taken."""
+    assert wait_for(pbx.calls, 5), "no live call"
+    check_live(pbx, caller, callee, "ringing")
+    check_busy_relay(pbx)
+
+
+def check_cancelled_cdr(pbx, caller, callee):
+    row = one_call(pbx.wait_cdrs(1), caller, callee)
+    assert row["disposition"] == "cancelled", row
 
 
 @needs["sipp"]
@@ -131,26 +157,20 @@ def test_cancel_before_answer_sipp(pbx, tmp_path):
     uas = Sipp(tmp_path, "uas", uas_xml(answer=False))
     assert register_udp(pbx.server, "204", PW["204"], uas.port)
     uac = Sipp(tmp_path, "uac", uac_xml("205", PW["205"], mode="cancel"))
-    ringing = []
+    later = Later()
     try:
         uas.start(timeout_s=20)
         time.sleep(0.3)
         uac.start(target=pbx.registrar, service="204", timeout_s=20)
-        ringing.append(wait_for(pbx.calls, 5))
-        ringing.append(pbx.relay())
+        later(check_ringing, pbx, "205", "204")
         assert uac.wait(30) == 0, uac.report() + pbx.log()
         assert uas.wait(10) == 0, uas.report()
     finally:
         uac.stop()
         uas.stop()
-    live, relay = ringing
-    assert live and live[0]["state"] == "ringing", live
-    assert relay["ports_free"] < relay["ports_total"], relay
-    assert wait_for(lambda: pbx.calls() == [], 3), pbx.calls()
-    relay = pbx.relay()
-    assert relay["ports_free"] == relay["ports_total"], relay
-    row = one_call(pbx.wait_cdrs(1), "205", "204")
-    assert row["disposition"] == "cancelled", row
+    later(check_idle, pbx)
+    later(check_cancelled_cdr, pbx, "205", "204")
+    later.done()
 
 
 @needs["baresip"]
@@ -161,26 +181,22 @@ def test_cancel_before_answer_baresip(pbx, tmp_path):
                 max_s=30)
     b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,
                 max_s=30, answer="manual")
+    later = Later()
     try:
         b.start()
         a.start()
         a.dial("202")
         b.wait("CALL_INCOMING", 10)
-        live = pbx.calls()
-        assert len(live) == 1 and live[0]["state"] == "ringing", live
-        relay = pbx.relay()
-        assert relay["ports_free"] < relay["ports_total"], relay
+        later(check_ringing, pbx, "201", "202")
         a.cmd("hangup")
         b.wait("CALL_CLOSED", 5)
         assert "CALL_ESTABLISHED" not in b.ctrl.types()
     finally:
         a.stop()
         b.stop()
-    assert wait_for(lambda: pbx.calls() == [], 3), pbx.calls()
-    relay = pbx.relay()
-    assert relay["ports_free"] == relay["ports_total"], relay
-    row = one_call(pbx.wait_cdrs(1), "201", "202")
-    assert row["disposition"] == "cancelled", row
+    later(check_idle, pbx)
+    later(check_cancelled_cdr, pbx, "201", "202")
+    later.done()
 
 
 # ---- guard: in a network namespace (a ban there drops nobody else) ----
