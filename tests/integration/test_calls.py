@@ -108,11 +108,11 @@ def test_baresip_calls_baresip(pbx, tmp_path):
               f"Hz {after_b} s")
         assert after_a >= 1.5 and after_b >= 1.5, (after_a, after_b)
     later(check_idle, pbx)
-    later(check_cdr, pbx, "201", "202")
+    later(check_cdr, pbx, "201", "202", codec="PCMU")
     later.done()
 
 
-def check_cdr(pbx, caller, callee, side="caller", min_pkts=100):
+def check_cdr(pbx, caller, callee, side="caller", min_pkts=100, codec=None):
     row = one_call(pbx.wait_cdrs(1), caller, callee)
     print("cdr:", row)
     assert row["disposition"] == "answered", row
@@ -120,6 +120,8 @@ def check_cdr(pbx, caller, callee, side="caller", min_pkts=100):
     assert row["packets"]["caller"] >= min_pkts, row
     assert row["packets"]["callee"] >= min_pkts, row
     assert row["dropped"] == {"caller": 0, "callee": 0}, row
+    if codec:
+        assert row["codec"].upper().startswith(codec), row
     return row
 
 

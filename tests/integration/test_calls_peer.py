@@ -297,3 +297,24 @@ def test_spray_detected_when_it_leaks(tmp_path, strict):
                  TONE_A) >= 1.5
     assert heard([taps[0].wav(tmp_path / "a_after.wav", t_after)],
                  TONE_B) >= 1.5
+
+
+@needs["baresip"]
+def test_baresip_cancel_before_answer(kamrtp, tmp_path):
+    """A hangs up while B (answermode=manual) rings: B sees the CANCEL."""
+    registrar, _ = kamrtp
+    a = Baresip(tmp_path / "a", "2001", USERS["2001"], registrar, TONE_A,
+                max_s=20)
+    b = Baresip(tmp_path / "b", "2002", USERS["2002"], registrar, TONE_B,
+                max_s=20, answer="manual")
+    try:
+        b.start()
+        a.start()
+        a.dial("2002")
+        b.wait("CALL_INCOMING", 10)
+        a.cmd("hangup")
+        b.wait("CALL_CLOSED", 5)
+        assert "CALL_ESTABLISHED" not in b.ctrl.types()
+    finally:
+        a.stop()
+        b.stop()
