@@ -109,9 +109,9 @@ class Later:
     def __init__(self):
         self.failures = []
 
-    def __call__(self, fn, *args):
+    def __call__(self, fn, *args, **kw):
         try:
-            return fn(*args)
+            return fn(*args, **kw)
         except AssertionError as e:
             self.failures.append(f"{getattr(fn, '__name__', fn)}: "
                                  f"{str(e)[:600]}")
