@@ -30,12 +30,14 @@ class Pbx:
 
     def calls(self):
         r = self.d.cli("--json", "calls")
-        assert r.returncode == 0, r
+        assert r.returncode == 0, \
+            f"bulwark --json calls: rc {r.returncode}: {r.stderr[:100]!r}"
         return r.json
 
     def cdrs(self):
         r = self.d.cli("--json", "cdr")
-        assert r.returncode == 0, r
+        assert r.returncode == 0, \
+            f"bulwark --json cdr: rc {r.returncode}: {r.stderr[:100]!r}"
         return r.json
 
     def wait_cdrs(self, n, timeout=5):
