@@ -114,7 +114,7 @@ class Later:
     def __call__(self, fn, *args, **kw):
         try:
             return fn(*args, **kw)
-        except AssertionError as e:
+        except (AssertionError, TimeoutError) as e:
             self.failures.append(f"{getattr(fn, '__name__', fn)}: "
                                  f"{str(e)[:600]}")
             return None
@@ -125,6 +125,9 @@ class Later:
 
 def check_live(pbx, caller, callee, state):
     live = pbx.calls()
+    st, body = pbx.d.api("GET", "/calls")
+    assert st == 200 and [c["id"] for c in body] == [c["id"] for c in live], \
+        (st, body, live)
     assert len(live) == 1, live
     assert live[0]["caller"] == caller and live[0]["callee"] == callee, live
     assert live[0]["state"] == state, live
@@ -132,10 +135,11 @@ def check_live(pbx, caller, callee, state):
 
 
 def check_idle(pbx):
-    """No live call, every relay port free."""
+    """Every relay port free, no live call."""
+    relay = wait_for(lambda: (lambda r: r if r["ports_free"] ==
+                              r["ports_total"] else None)(pbx.relay()), 3)
+    assert relay, pbx.relay()
     assert wait_for(lambda: pbx.calls() == [], 3), pbx.calls()
-    relay = pbx.relay()
-    assert relay["ports_free"] == relay["ports_total"], relay
 
 
 def check_busy_relay(pbx):
