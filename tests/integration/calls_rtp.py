@@ -6,6 +6,7 @@ The tap is the evidence that does not depend on the phone: baresip 1.0's
 sndfile stops recording after a re-INVITE (hold), and a spray that reached
 a phone would show in its tap even if its jitter buffer threw it away.
 """
+import ctypes
 import math
 import socket
 import struct
@@ -86,6 +87,28 @@ def spray(target_ip, ports, seconds, freq=2600, src=("127.0.0.9", 0),
     return sent
 
 
+SO_ATTACH_FILTER, SO_RCVBUFFORCE = 26, 33
+
+
+def _udp_dport_filter(lo, hi):
+    """A classic BPF program for frames on lo: IPv4, UDP, not a later
+    fragment, destination port in [lo, hi]. The kernel then queues only
+    those to the tap, so other tests' loopback floods cannot overflow it."""
+    prog = [(0x28, 0, 0, 12),          # ldh [12]: ethertype
+            (0x15, 0, 9, 0x0800),      # IPv4, else drop
+            (0x30, 0, 0, 23),          # ldb [23]: protocol
+            (0x15, 0, 7, 17),          # UDP, else drop
+            (0x28, 0, 0, 20),          # ldh [20]: flags + fragment offset
+            (0x45, 5, 0, 0x1FFF),      # a later fragment: drop
+            (0xB1, 0, 0, 14),          # ldxb 4*([14]&0xf): IP header length
+            (0x48, 0, 0, 16),          # ldh [x+16]: UDP destination port
+            (0x35, 0, 2, lo),          # >= lo, else drop
+            (0x25, 1, 0, hi),          # > hi: drop
+            (0x06, 0, 0, 0x40000),     # accept
+            (0x06, 0, 0, 0)]           # drop
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog), len(prog)
+
+
 class RtpTap:
     """Records every UDP datagram delivered on lo to addr:ports (one
     copy: lo shows each frame twice, outgoing and incoming)."""
@@ -97,8 +120,14 @@ class RtpTap:
         self.lock = threading.Lock()
         self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                                socket.htons(0x0800))
+        code, n = _udp_dport_filter(min(self.ports), max(self.ports))
+        self._prog = ctypes.create_string_buffer(code)   # kept alive
+        self.s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack(
+            "HL", n, ctypes.addressof(self._prog)))
+        self.s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
         self.s.bind(("lo", 0))
         self.s.settimeout(0.1)
+        self.frames = 0         # frames the kernel queued to us
         self.running = True
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
@@ -111,6 +140,7 @@ class RtpTap:
                 continue
             except OSError:
                 break
+            self.frames += 1
             if sa[2] == socket.PACKET_OUTGOING:
                 continue
             ip = frame[14:]

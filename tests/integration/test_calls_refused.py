@@ -138,7 +138,8 @@ def check_busy_cdr(pbx):
 
 
 def check_ringing(pbx, caller, callee):
-    """While the callee rings: one live call, relay ports taken."""
+    """While the callee rings: relay ports taken, one live call."""
+    assert wait_for(lambda: pbx.relay()["sessions"] >= 1, 5), pbx.relay()
     check_busy_relay(pbx)
     assert wait_for(pbx.calls, 5), "no live call"
     check_live(pbx, caller, callee, "ringing")
