@@ -260,3 +260,50 @@ def check_spray_counted(pbx):
     # both legs' ports were sprayed: both counters
     assert row["dropped"]["caller"] > 0 and row["dropped"]["callee"] > 0, row
     assert row["disposition"] == "answered", row
+
+
+TONE_C = 697
+
+
+@needs["baresip"]
+def test_blind_transfer_baresip(pbx, tmp_path):
+    """A (201) calls B (202); B transfers A blind to C (203, 697 Hz) with
+    REFER: B is released, C answers, A hears C and C hears A (A's tap,
+    C's recording); A's BYE then ends it on C."""
+    a, b = pair(pbx, tmp_path)
+    c = Baresip(tmp_path / "c", "203", PW["203"], pbx.registrar, TONE_C,
+                max_s=40)
+    taps = taps_for(a)
+    later = Later()
+    try:
+        c.start()
+        establish(pbx, a, b)
+        time.sleep(1)
+        assert b.cmd("transfer", f"sip:203@{pbx.server[0]}").get("ok")
+        try:
+            c.wait("CALL_ESTABLISHED", 10)
+            b.wait("CALL_CLOSED", 5)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n--- B:\n{b.log()}\n--- bulwarkd:\n"
+                                 f"{pbx.log()}")
+        t_x = time.time()
+        time.sleep(3)
+        assert "CALL_CLOSED" not in a.ctrl.types()
+        later(check_live, pbx, "201", "203", "answered")
+        a.cmd("hangup")
+        c.wait("CALL_CLOSED", 5)
+    finally:
+        for p in (a, b, c):
+            p.stop()
+        for t in taps:
+            t.stop()
+    c_heard = heard(c.recordings(), TONE_A)
+    print(f"after the transfer: C heard {TONE_A} Hz {c_heard} s")
+    assert c_heard >= 2.0, c_heard
+    if taps:
+        a_heard = heard([taps[0].wav(tmp_path / "to_a.wav", t_x)], TONE_C)
+        print(f"after the transfer: A got {TONE_C} Hz {a_heard} s")
+        assert a_heard >= 2.0, a_heard
+        assert_anchored(taps[0], pbx)
+    later(check_idle, pbx)
+    later.done()

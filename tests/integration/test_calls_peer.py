@@ -26,7 +26,8 @@ needs = {t: pytest.mark.skipif(not shutil.which(t), reason=f"needs {t}")
          for t in ("baresip", "linphonec", "sipp")}
 
 CFG = pathlib.Path(__file__).parent / "data" / "kamailio-rtpengine.cfg"
-USERS = {"2001": "Secret2001Ab", "2002": "Secret2002Ab"}
+USERS = {"2001": "Secret2001Ab", "2002": "Secret2002Ab",
+         "2003": "Secret2003Ab"}
 
 
 def _listening_udp(port):
@@ -318,3 +319,40 @@ def test_baresip_cancel_before_answer(kamrtp, tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+@needs["baresip"]
+def test_baresip_blind_transfer(kamrtp, tmp_path):
+    """B transfers A to C (REFER; through a proxy A itself calls C): A
+    hears C's 697 Hz, C hears A's 440 Hz."""
+    registrar, _ = kamrtp
+    a = Baresip(tmp_path / "a", "2001", USERS["2001"], registrar, TONE_A,
+                max_s=20)
+    b = Baresip(tmp_path / "b", "2002", USERS["2002"], registrar, TONE_B,
+                max_s=20)
+    c = Baresip(tmp_path / "c", "2003", USERS["2003"], registrar, 697,
+                max_s=20)
+    taps = [RtpTap("127.0.0.1", a.rtp_ports)] if can_tap() else []
+    try:
+        b.start()
+        c.start()
+        a.start()
+        a.dial("2002")
+        a.wait("CALL_ESTABLISHED", 10)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(1)
+        assert b.cmd("transfer", "sip:2003@127.0.0.1").get("ok")
+        c.wait("CALL_ESTABLISHED", 10)
+        b.wait("CALL_CLOSED", 5)
+        t_x = time.time()
+        time.sleep(2.5)
+        a.cmd("hangup")
+        c.wait("CALL_CLOSED", 5)
+    finally:
+        for p in (a, b, c):
+            p.stop()
+        for t in taps:
+            t.stop()
+    assert heard(c.recordings(), TONE_A) >= 2.0
+    if taps:
+        assert heard([taps[0].wav(tmp_path / "to_a.wav", t_x)], 697) >= 2.0
