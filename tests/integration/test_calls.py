@@ -265,6 +265,10 @@ def check_spray_counted(pbx):
 TONE_C = 697
 
 
+def at_least(value, floor, what):
+    assert value >= floor, f"{what}: {value} < {floor}"
+
+
 @needs["baresip"]
 def test_blind_transfer_baresip(pbx, tmp_path):
     """A (201) calls B (202); B transfers A blind to C (203, 697 Hz) with
@@ -305,5 +309,68 @@ def test_blind_transfer_baresip(pbx, tmp_path):
         print(f"after the transfer: A got {TONE_C} Hz {a_heard} s")
         assert a_heard >= 2.0, a_heard
         assert_anchored(taps[0], pbx)
+    later(check_idle, pbx)
+    later.done()
+
+
+@needs["baresip"]
+@needs["linphonec"]
+def test_attended_transfer_linphonec(pbx, tmp_path):
+    """linphonec A (201) calls B (202, 1000 Hz), holds it, calls C (203,
+    697 Hz), then transfers B to C (REFER with Replaces): A is released,
+    B and C talk — each hears the other (taps: both re-INVITEd). No peer
+    validates this one: baresip 1.0 as transferee ignores a REFER with
+    Replaces when a proxy relays it end to end."""
+    a = Linphonec(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE_A,
+                  max_s=40)
+    b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,
+                max_s=40)
+    c = Baresip(tmp_path / "c", "203", PW["203"], pbx.registrar, TONE_C,
+                max_s=40)
+    taps = taps_for(b, c)
+    relay_tap = RtpTap("127.0.0.1", pbx.rtp) if ROOT else None
+    later = Later()
+    try:
+        b.start()
+        c.start()
+        a.start()
+        a.send("call sip:202@127.0.0.1")
+        b.wait("CALL_ESTABLISHED", 10)
+        a.wait_line(r"Call 1 with .* connected", 5)
+        time.sleep(1)
+        a.send("pause 1")
+        a.wait_line(r"Call 1 with .* paused", 5)
+        a.send("call sip:203@127.0.0.1")
+        c.wait("CALL_ESTABLISHED", 10)
+        a.wait_line(r"Call 2 with .* connected", 5)
+        time.sleep(1)
+        a.send("transfer 1 --to-call 2")
+        try:
+            a.wait_line(r"has been transfered", 5)
+            a.wait_line(r"Call 1 with .* ended", 5)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{pbx.log()}")
+        t_x = time.time()
+        time.sleep(3)
+        assert "CALL_CLOSED" not in b.ctrl.types() + c.ctrl.types()
+        b.cmd("hangup")
+        later(c.wait, "CALL_CLOSED", 5)
+    finally:
+        for p in (a, b, c):
+            p.stop()
+        for t in taps + [relay_tap] * bool(relay_tap):
+            t.stop()
+    if taps:
+        b_heard = heard([taps[0].wav(tmp_path / "to_b.wav", t_x)], TONE_C)
+        c_heard = heard([taps[1].wav(tmp_path / "to_c.wav", t_x)], TONE_B)
+        from_b = [p for p in relay_tap.packets(since=t_x)
+                  if p[1][1] in b.rtp_ports]
+        print(f"after the transfer: B got {TONE_C} Hz {b_heard} s, C got "
+              f"{TONE_B} Hz {c_heard} s; B sent the relay {len(from_b)} "
+              f"packets")
+        later(at_least, b_heard, 2.0, "B hears C (s)")
+        later(at_least, c_heard, 2.0, f"C hears B (s; B sent the relay "
+              f"{len(from_b)} packets after the transfer: still on the "
+              f"hold A put it on?)")
     later(check_idle, pbx)
     later.done()
