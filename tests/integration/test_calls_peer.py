@@ -26,8 +26,9 @@ needs = {t: pytest.mark.skipif(not shutil.which(t), reason=f"needs {t}")
          for t in ("baresip", "linphonec", "sipp")}
 
 CFG = pathlib.Path(__file__).parent / "data" / "kamailio-rtpengine.cfg"
-USERS = {"2001": "Secret2001Ab", "2002": "Secret2002Ab",
-         "2003": "Secret2003Ab"}
+# 2001-2003 phones; 2004-2006 SIPp (each UAS its own user, so no stale
+# contact of an earlier SIPp run is forked to)
+USERS = {f"200{i}": f"Secret200{i}Ab" for i in range(1, 7)}
 
 
 def _listening_udp(port):
@@ -192,14 +193,14 @@ def test_sipp_pcap_call_cancel_and_refusals(kamrtp, tmp_path):
     host, port = registrar.split(":")
     server = (host, int(port))
     uas = Sipp(tmp_path, "uas", uas_xml(answer=True))
-    assert register_udp(server, "2002", USERS["2002"], uas.port)
-    uac = Sipp(tmp_path, "uac", uac_xml("2001", USERS["2001"], hold_ms=8000))
+    assert register_udp(server, "2004", USERS["2004"], uas.port)
+    uac = Sipp(tmp_path, "uac", uac_xml("2005", USERS["2005"], hold_ms=8000))
     taps = [RtpTap("127.0.0.1", [x.media_port]) for x in (uac, uas)] \
         if can_tap() else []
     try:
         uas.start(timeout_s=30)
         time.sleep(0.3)
-        uac.start(target=registrar, service="2002", timeout_s=30)
+        uac.start(target=registrar, service="2004", timeout_s=30)
         assert uac.wait(40) == 0, uac.report()
         assert uas.wait(10) == 0, uas.report()
     finally:
@@ -213,29 +214,29 @@ def test_sipp_pcap_call_cancel_and_refusals(kamrtp, tmp_path):
     assert all(n == 236 for n in counts), counts
 
     uas = Sipp(tmp_path, "uas2", uas_xml(answer=False))
-    assert register_udp(server, "2002", USERS["2002"], uas.port)
-    uac = Sipp(tmp_path, "cancel", uac_xml("2001", USERS["2001"],
+    assert register_udp(server, "2006", USERS["2006"], uas.port)
+    uac = Sipp(tmp_path, "cancel", uac_xml("2005", USERS["2005"],
                                            mode="cancel"))
     try:
         uas.start(timeout_s=20)
         time.sleep(0.3)
-        uac.start(target=registrar, service="2002", timeout_s=20)
+        uac.start(target=registrar, service="2006", timeout_s=20)
         assert uac.wait(30) == 0, uac.report()
         assert uas.wait(10) == 0, uas.report()
     finally:
         uac.stop()
         uas.stop()
     for name, xml, svc in [
-            ("notfound", uac_xml("2001", USERS["2001"], mode="expect",
+            ("notfound", uac_xml("2005", USERS["2005"], mode="expect",
                                  expect=404), "2999"),
-            ("forbidden", uac_xml("2001", USERS["2001"], from_user="2002",
-                                  mode="expect", expect=403), "2002")]:
+            ("forbidden", uac_xml("2005", USERS["2005"], from_user="2001",
+                                  mode="expect", expect=403), "2006")]:
         u = Sipp(tmp_path, name, xml).start(target=registrar, service=svc,
                                             timeout_s=10)
         assert u.wait(20) == 0, u.report()
-    c = SipUac(server, "2001")
+    c = SipUac(server, "2005")
     try:
-        chal, final = c.call("2999", USERS["2001"])
+        chal, final = c.call("2999", USERS["2005"])
     finally:
         c.close()
     assert status_of(chal) == 407 and status_of(final) == 404, (chal, final)
