@@ -1,11 +1,13 @@
 """Helpers for call tests with real phones: tone WAVs, a tone detector for
-what the other side recorded, headless baresip and linphonec driven by
-their control interfaces, SIPp scenarios, and a small SIP client for the
-answers that only a raw request shows.
+what the other side recorded, and headless baresip and linphonec driven by
+their control interfaces (SIP-level helpers: calls_sip.py; RTP and the tap:
+calls_rtp.py; bulwarkd set up for calls: calls_pbx.py).
 
 Audio is proven by the recordings, never by a 200 OK: each side sends a
 tone of its own and the test looks for it in what the other side heard.
-Every process started here is bounded in time and stopped by its pid.
+baresip 1.0's recording (sndfile) stops at the first re-INVITE: after a
+hold, the RTP tap of calls_rtp.py is the evidence. Every process started
+here is bounded in time and stopped by its pid.
 """
 import json
 import math
