@@ -66,14 +66,16 @@ int bleg_start(struct call *c, const char *uri, const struct sa *dst,
 
 static void send_cancel(struct call_app *app, struct leg *l)
 {
+	struct ctrans_tx *tx;
 	size_t n;
 
 	if (!l->inv || ctrans_state(l->inv) != CTRANS_PROCEEDING)
 		return;
 	n = ctrans_cancel(l->inv, app->buf, sizeof(app->buf));
-	if (n)
-		(void)ctrans_send(app->ct, l->dlg.tp, &l->dlg.dst, l->dlg.conn,
-				  app->buf, n, call_now_ms(), NULL);
+	if (n && ctrans_send(app->ct, l->dlg.tp, &l->dlg.dst, l->dlg.conn,
+			     app->buf, n, call_now_ms(), &tx))
+		log_warn(MOD, "call %s: the CANCEL of a leg could not go",
+			 l->call->id);
 	call_tick_schedule(app);
 }
 

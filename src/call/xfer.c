@@ -267,7 +267,18 @@ static void refresh(struct call_app *app, struct call *c, struct leg *t)
 {
 	size_t off, blen;
 
-	if (!t || t->inv || media_active_for(c, t, t->is_a ? 0 : 1, &blen))
+	if (!t)
+		return;
+	/* its first INVITE may still be in its Accepted state (timer M):
+	 * that one is answered, a new one can go */
+	if (t->inv) {
+		if (ctrans_state(t->inv) == CTRANS_CALLING ||
+		    ctrans_state(t->inv) == CTRANS_PROCEEDING)
+			return;
+		ctrans_set_user(t->inv, NULL);
+		t->inv = NULL;
+	}
+	if (media_active_for(c, t, t->is_a ? 0 : 1, &blen))
 		return;
 	off = call_contact(app, t, t->is_a ? c->callee : c->caller, 0);
 	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
