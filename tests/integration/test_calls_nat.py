@@ -44,14 +44,23 @@ class NsDaemon(Daemon):
         return ["ip", "netns", "exec", self.netns]
 
 
-MASQ = f"""
-table ip natlab {{
-    chain post {{
+MASQ = """
+table ip natlab {
+    chain post {
         type nat hook postrouting priority srcnat; policy accept;
-        oifname "pub0" ip saddr 192.168.77.0/24 masquerade
-    }}
-}}
+        oifname "pub0" ip saddr 192.168.77.0/24 counter masquerade
+    }
+}
 """
+
+
+def masqueraded_flows():
+    """Flows the router translated (a nat chain sees each flow's first
+    packet only)."""
+    out = ns(NS_NAT, "nft", "list", "chain", "ip", "natlab", "post").stdout
+    m = re.search(r"counter packets (\d+) .*masquerade", out)
+    assert m, out
+    return int(m.group(1))
 
 
 def build(net):
@@ -109,9 +118,17 @@ def lab(tmp_path_factory):
 
 
 def sip_messages(log):
-    """The SIP messages of a baresip -s trace, as text blocks."""
-    return re.split(r"\n(?=\S*\s*(?:INVITE|ACK|BYE|REGISTER|SIP/2\.0) )",
-                    log)
+    """The SIP messages of a baresip -s trace: (from, to, text) where text
+    runs to the next message (it may end with some of baresip's own log
+    lines, never with another message)."""
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)
+    parts = re.split(r"^UDP (\S+) -> (\S+)\n", log, flags=re.M)
+    return [tuple(parts[i:i + 3]) for i in range(1, len(parts) - 2, 3)]
+
+
+def with_sdp(msgs, src, dst, first_line):
+    return [t for s, d, t in msgs if s == src and d == dst and
+            t.startswith(first_line) and "\nc=IN IP4 " in t]
 
 
 def call(lab, caller, callee, hangup_by):
@@ -139,18 +156,38 @@ def call(lab, caller, callee, hangup_by):
     return heard
 
 
-def packets(d, callid_hint=None):
-    """(from the caller, from the callee) for the newest call: the CDR when
-    the CLI has it, else bulwarkd's log line."""
+def counters(d):
+    """{"pkts": (caller, callee), "dropped": (caller, callee)} of the
+    newest call: packets each phone sent the relay and packets dropped at
+    its leg for a wrong source. From the CDR when the CLI has it, else
+    from bulwarkd's log line."""
     r = d.cli("--json", "cdr")
-    if r.returncode == 0:
+    if r.returncode == 0 and r.json:
         rec = r.json[0]
-        p = rec.get("pkts") or rec.get("packets")
-        return p["caller"], p["callee"]
-    m = re.findall(r"packets (\d+) from the caller, (\d+) from the callee",
-                   d.log())
+        return {k: (rec[k]["caller"], rec[k]["callee"])
+                for k in ("pkts", "dropped")}
+    m = re.findall(r"packets (\d+) from the caller, (\d+) from the callee; "
+                   r"(\d+), (\d+) dropped", d.log())
     assert m, d.log()
-    return int(m[-1][0]), int(m[-1][1])
+    v = [int(x) for x in m[-1]]
+    return {"pkts": (v[0], v[1]), "dropped": (v[2], v[3])}
+
+
+# Packets a phone sends as it answers can reach the relay before bulwarkd
+# has handed the relay the answer's addresses: baresip's first RTCP then
+# counts as "wrong source" at the callee's leg (and raises a
+# media_injection event). Known race, reported; no other drop is allowed.
+EARLY_CALLEE_DROPS = 1
+
+
+def check_counters(d, label):
+    c = counters(d)
+    (pc, pe), (dc, de) = c["pkts"], c["dropped"]
+    print(f"{label}: packets {pc} from the caller, {pe} from the callee; "
+          f"dropped {dc} at the caller's leg, {de} at the callee's")
+    assert pc > 100 and pe > 100, c
+    assert dc == 0 and de <= EARLY_CALLEE_DROPS, c
+    return c
 
 
 def check_audio(heard, caller, callee):
@@ -169,39 +206,52 @@ def test_nat_phone_calls_out(lab):
     # the registrar saw phone A from the router, its Contact private
     regs = {r["extension"]: r for r in d.cli("--json", "registrations").json}
     assert PHONE_A in regs["201"]["contact"], regs
+    assert regs["201"]["source"].startswith(ROUTER_PUB + ":"), regs
     a_log = phones["201"].log()
     assert f"c=IN IP4 {ROUTER_PUB}" not in a_log   # no public address known
     mark = {n: len(p.log()) for n, p in phones.items()}
+    flows = masqueraded_flows()
+    assert flows >= 1     # the REGISTER went through the masquerade
 
     heard = call(lab, "201", "202", hangup_by="201")
+    # the call's RTP (and RTCP) flows were new ones through the router
+    assert masqueraded_flows() >= flows + 1
     secs = check_audio(heard, "201", "202")
-    pc, pe = packets(d)
     print(f"NAT caller: 201 heard {secs['201']:.2f} s of 1000 Hz, 202 heard "
-          f"{secs['202']:.2f} s of 440 Hz; packets {pc} from the caller, "
-          f"{pe} from the callee")
-    assert pc > 100 and pe > 100, (pc, pe)
+          f"{secs['202']:.2f} s of 440 Hz")
+    check_counters(d, "NAT caller")
 
-    # A offered its private address; B was offered the relay's, only
-    a_sent = phones["201"].log()[mark["201"]:]
-    b_got = phones["202"].log()[mark["202"]:]
-    inv_a = [m for m in sip_messages(a_sent) if "INVITE sip:202@" in m and
-             "c=IN IP4" in m]
-    inv_b = [m for m in sip_messages(b_got) if "INVITE sip:202-" in m and
-             "c=IN IP4" in m]
-    assert inv_a and inv_b, (a_sent[-3000:], b_got[-3000:])
-    assert f"c=IN IP4 {PHONE_A}" in inv_a[0]
-    assert f"c=IN IP4 {PBX}" in inv_b[-1]
-    assert "192.168." not in inv_b[-1], inv_b[-1]
+    # A offered its private address and was answered with the relay's;
+    # B was offered the relay's: neither phone saw the other's address
+    a_msgs = sip_messages(phones["201"].log()[mark["201"]:])
+    b_msgs = sip_messages(phones["202"].log()[mark["202"]:])
+    a_inv = with_sdp(a_msgs, f"{PHONE_A}:5060", REGISTRAR, "INVITE sip:202@")
+    a_ok = with_sdp(a_msgs, REGISTRAR, f"{PHONE_A}:5060", "SIP/2.0 200")
+    b_inv = with_sdp(b_msgs, REGISTRAR, f"{PHONE_B}:5060", "INVITE sip:202")
+    assert a_inv and a_ok and b_inv, (a_msgs, b_msgs)
+    assert f"\nc=IN IP4 {PHONE_A}\r" in a_inv[0] or \
+        f"\nc=IN IP4 {PHONE_A}\n" in a_inv[0], a_inv[0]
+    for t in (a_ok[-1], b_inv[-1]):
+        body = t.split("\nv=0", 1)[1]
+        assert re.search(rf"^c=IN IP4 {re.escape(PBX)}\s*$", body, re.M), t
+        assert "192.168." not in body and PHONE_B not in body, t
 
 
 def test_nat_phone_called(lab):
     """The other way round: bulwarkd reaches the NATed phone at the address
     its REGISTER came from (not its private Contact), and its BYE to it."""
-    d, _ = lab
+    d, phones = lab
+    mark = len(phones["201"].log())
     heard = call(lab, "202", "201", hangup_by="202")
     secs = check_audio(heard, "202", "201")
-    pc, pe = packets(d)
     print(f"NAT callee: 202 heard {secs['202']:.2f} s of 440 Hz, 201 heard "
-          f"{secs['201']:.2f} s of 1000 Hz; packets {pc} from the caller, "
-          f"{pe} from the callee")
-    assert pc > 100 and pe > 100, (pc, pe)
+          f"{secs['201']:.2f} s of 1000 Hz")
+    check_counters(d, "NAT callee")
+    # the INVITE reached A through the router (nothing else routes to
+    # it), offering the relay's address only
+    a_inv = with_sdp(sip_messages(phones["201"].log()[mark:]), REGISTRAR,
+                     f"{PHONE_A}:5060", "INVITE sip:201")
+    assert a_inv, phones["201"].log()[mark:]
+    body = a_inv[-1].split("\nv=0", 1)[1]
+    assert re.search(rf"^c=IN IP4 {re.escape(PBX)}\s*$", body, re.M), body
+    assert PHONE_B not in body, body
