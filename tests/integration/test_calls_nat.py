@@ -10,8 +10,10 @@ two-way audio without the phone knowing its public address (issue 11).
 Nothing routes to 192.168.77.0/24 outside the nat ns, and the pbx ns does
 not forward: phone A's Contact and SDP name 192.168.77.10 (no STUN, no
 public address configured), so bulwarkd can only reach it at the
-router's address it came from (10.77.0.2), and the phones reach each
-other only through the relay. Extension 201 (phone A) has phone.nat=true.
+router's address and port it came from (10.77.0.2, UDP ports rewritten
+into 20000-29999: neither the SIP nor the RTP port survives the NAT), and
+the phones reach each other only through the relay. Extension 201
+(phone A) has phone.nat=true.
 """
 import os
 import re
@@ -48,7 +50,9 @@ MASQ = """
 table ip natlab {
     chain post {
         type nat hook postrouting priority srcnat; policy accept;
-        oifname "pub0" ip saddr 192.168.77.0/24 counter masquerade
+        oifname "pub0" ip saddr 192.168.77.0/24 meta l4proto udp \
+            counter masquerade to :20000-29999
+        oifname "pub0" ip saddr 192.168.77.0/24 masquerade
     }
 }
 """
@@ -206,7 +210,8 @@ def test_nat_phone_calls_out(lab):
     # the registrar saw phone A from the router, its Contact private
     regs = {r["extension"]: r for r in d.cli("--json", "registrations").json}
     assert PHONE_A in regs["201"]["contact"], regs
-    assert regs["201"]["source"].startswith(ROUTER_PUB + ":"), regs
+    host, port = regs["201"]["source"].rsplit(":", 1)
+    assert host == ROUTER_PUB and 20000 <= int(port) <= 29999, regs
     a_log = phones["201"].log()
     assert f"c=IN IP4 {ROUTER_PUB}" not in a_log   # no public address known
     mark = {n: len(p.log()) for n, p in phones.items()}
