@@ -129,11 +129,16 @@ def read_wav(path):
     return x[::ch], rate
 
 
-def tone_seconds(path, freq, window=0.05, min_ratio=0.5, min_rms=300):
-    """Seconds of path where freq holds at least min_ratio of a window's
-    energy (Goertzel power against the window's total) and the window is
-    not near-silent."""
+def tone_seconds(path, freq, **kw):
+    """Seconds of the WAV at path where freq dominates (tone_in)."""
     x, rate = read_wav(path)
+    return tone_in(x, freq, rate, **kw)
+
+
+def tone_in(x, freq, rate=RATE, window=0.05, min_ratio=0.5, min_rms=300):
+    """Seconds of samples x where freq holds at least min_ratio of a
+    window's energy (Goertzel power against the window's total) and the
+    window is not near-silent."""
     n = int(window * rate)
     coeff = 2 * math.cos(2 * math.pi * freq / rate)
     hits = 0
@@ -150,6 +155,64 @@ def tone_seconds(path, freq, window=0.05, min_ratio=0.5, min_rms=300):
         if power / (energy * n / 2) >= min_ratio:
             hits += 1
     return hits * n / rate
+
+
+def ulaw(data):
+    """G.711 mu-law bytes to 16-bit samples."""
+    out = []
+    for b in data:
+        b = ~b & 0xff
+        mag = ((((b & 0x0f) << 3) + 0x84) << ((b >> 4) & 7)) - 0x84
+        out.append(-mag if b & 0x80 else mag)
+    return out
+
+
+class RtpSniffer:
+    """The PCMU RTP a namespace's interface receives, seen on the wire
+    (AF_PACKET in that namespace): a list of (time, src, payload)."""
+
+    def __init__(self, netns, dev, dst):
+        with InNetns(netns):
+            self.s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                                   socket.htons(0x0800))
+            self.s.bind((dev, 0x0800))
+        self.s.settimeout(0.2)
+        self.dst = socket.inet_aton(dst)
+        self.got = []
+        self.stopped = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stopped:
+            try:
+                pkt = self.s.recv(2048)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            ihl = (pkt[0] & 0x0f) * 4
+            if len(pkt) < ihl + 20 or pkt[9] != 17 or pkt[16:20] != self.dst:
+                continue
+            rtp = pkt[ihl + 8:]
+            if rtp[0] >> 6 != 2 or rtp[1] & 0x7f != 0:    # RTP, PCMU
+                continue
+            hdr = 12 + 4 * (rtp[0] & 0x0f)
+            self.got.append((time.time(), socket.inet_ntoa(pkt[12:16]),
+                             rtp[hdr:]))
+
+    def samples(self, t0=0, t1=float("inf")):
+        """Decoded audio of the packets received between t0 and t1."""
+        x = []
+        for t, _, payload in list(self.got):
+            if t0 <= t < t1:
+                x += ulaw(payload)
+        return x
+
+    def stop(self):
+        self.stopped = True
+        self.t.join(2)
+        self.s.close()
 
 
 # ---- baresip in a namespace ----------------------------------------------------

@@ -23,7 +23,8 @@ import time
 import pytest
 
 from conftest import Daemon
-from nat_lib import Netns, Phone, missing_tools, ns, tone_seconds
+from nat_lib import (Netns, Phone, RtpSniffer, missing_tools, ns, tone_in,
+                     tone_seconds)
 
 SUFFIX = f"{os.getpid() % 100000}"
 NS_PBX, NS_NAT = f"bwn_pbx_{SUFFIX}", f"bwn_nat_{SUFFIX}"
@@ -135,7 +136,9 @@ def with_sdp(msgs, src, dst, first_line):
             t.startswith(first_line) and "\nc=IN IP4 " in t]
 
 
-def call(lab, caller, callee, hangup_by):
+def call(lab, caller, callee, hangup_by, talk=lambda: time.sleep(TALK_S)):
+    """caller dials callee, both up, talk(), hangup_by hangs up; returns
+    {extension: the new recording of what it heard}."""
     d, phones = lab
     a, b = phones[caller], phones[callee]
     before = {n: p.recordings() for n, p in phones.items()}
@@ -147,7 +150,7 @@ def call(lab, caller, callee, hangup_by):
         b.ctrl.wait("CALL_ESTABLISHED", 10, since=ib)
     except TimeoutError as e:
         raise AssertionError(f"{e}\n--- bulwarkd:\n{d.log()}") from None
-    time.sleep(TALK_S)
+    talk()
     phones[hangup_by].ctrl.command("hangup")
     for p, i in ((a, ia), (b, ib)):
         p.ctrl.wait("CALL_CLOSED", 10, since=i)
@@ -260,3 +263,47 @@ def test_nat_phone_called(lab):
     body = a_inv[-1].split("\nv=0", 1)[1]
     assert re.search(rf"^c=IN IP4 {re.escape(PBX)}\s*$", body, re.M), body
     assert PHONE_B not in body, body
+
+
+def test_nat_phone_holds_and_resumes(lab):
+    """The NATed phone's re-INVITEs (hold, resume) name its private address
+    again: the relay must keep the address it learnt (or re-learn it from
+    the same router), so audio flows both ways after the resume. Checked
+    on the wire (baresip 1.0's sndfile stops recording at a re-INVITE)."""
+    d, phones = lab
+    a = phones["201"]
+    mark = len(a.log())
+    at = {}
+    sniff = {"201": RtpSniffer(NS_A, "eth0", PHONE_A),
+             "202": RtpSniffer(NS_B, "eth0", PHONE_B)}
+
+    def talk():
+        time.sleep(3)
+        for cmd, wait in (("hold", 2), ("resume", 4)):
+            i = len(a.ctrl.events)
+            r = a.ctrl.command(cmd)
+            assert r.get("ok"), r
+            a.ctrl.wait("CALL_REMOTE_SDP", 5, since=i)   # the 200's answer
+            at[cmd] = time.time()
+            time.sleep(wait)
+    try:
+        call(lab, "201", "202", hangup_by="202", talk=talk)
+    finally:
+        for s in sniff.values():
+            s.stop()
+    reinvites = with_sdp(sip_messages(a.log()[mark:]), f"{PHONE_A}:5060",
+                         REGISTRAR, "INVITE sip:")
+    # the call (and its re-send after the 407), hold, resume
+    assert len(reinvites) >= 3, reinvites
+    assert "a=sendonly" in reinvites[-2] and "a=sendrecv" in reinvites[-1]
+    assert all(f"c=IN IP4 {PHONE_A}" in t for t in reinvites)
+    for me, other in (("201", "202"), ("202", "201")):
+        src = {s for _, s, _ in sniff[me].got}
+        assert src == {PBX}, src                   # only the relay
+        before = tone_in(sniff[me].samples(0, at["hold"]), TONE[other])
+        after = tone_in(sniff[me].samples(at["resume"]), TONE[other])
+        print(f"NAT hold/resume: {me} received {before:.2f} s of "
+              f"{TONE[other]} Hz before the hold, {after:.2f} s after the "
+              "resume")
+        assert before >= 2 and after >= 3, (me, before, after)
+    check_counters(d, "NAT hold/resume")
