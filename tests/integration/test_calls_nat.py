@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import Daemon
+from conftest import Daemon, wait_for
 from nat_lib import (Netns, Phone, RtpSniffer, missing_tools, ns, tone_in,
                      tone_seconds)
 
@@ -166,18 +166,27 @@ def call(lab, caller, callee, hangup_by, talk=lambda: time.sleep(TALK_S)):
 def counters(d):
     """{"pkts": (caller, callee), "dropped": (caller, callee)} of the
     newest call: packets each phone sent the relay and packets dropped at
-    its leg for a wrong source. From the CDR when the CLI has it, else
-    from bulwarkd's log line."""
-    r = d.cli("--json", "cdr")
-    if r.returncode == 0 and r.json:
-        rec = r.json[0]
-        return {k: (rec[k]["caller"], rec[k]["callee"])
-                for k in ("pkts", "dropped")}
-    m = re.findall(r"packets (\d+) from the caller, (\d+) from the callee; "
-                   r"(\d+), (\d+) dropped", d.log())
+    its leg for a wrong source, from bulwarkd's log line; the CDR, when
+    the CLI has it, must agree."""
+    m = wait_for(lambda: re.findall(
+        r"call (\S+): packets (\d+) from the caller, (\d+) from the callee; "
+        r"(\d+), (\d+) dropped", d.log()), timeout=5)
     assert m, d.log()
-    v = [int(x) for x in m[-1]]
-    return {"pkts": (v[0], v[1]), "dropped": (v[2], v[3])}
+    cid, *v = m[-1]
+    v = [int(x) for x in v]
+    got = {"pkts": (v[0], v[1]), "dropped": (v[2], v[3])}
+    if d.cli("help", "cdr").returncode == 0:
+        last = []
+
+        def row():
+            last[:] = [d.cli("--json", "cdr")]
+            return last[0].returncode == 0 and next(
+                (x for x in last[0].json if x.get("id") == cid), None)
+        rec = wait_for(row, timeout=5, step=0.3)
+        assert rec, f"no CDR for {cid}: {last}"
+        assert {k: (rec[k]["caller"], rec[k]["callee"])
+                for k in ("pkts", "dropped")} == got, (rec, got)
+    return got
 
 
 # Packets a phone sends as it answers can reach the relay before bulwarkd
