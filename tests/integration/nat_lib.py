@@ -76,6 +76,17 @@ class Netns:
         self.names = []
 
 
+def sweep_stale(prefix):
+    """Delete namespaces PREFIX..._PID left by a run that was killed (its
+    pid is gone); other runs' namespaces are left alone."""
+    r = sh("ip", "netns", "list", check=False)
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = re.fullmatch(re.escape(prefix) + r"\w+_(\d+)", name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            sh("ip", "netns", "del", name, check=False)
+
+
 class InNetns:
     """`with InNetns(name):` the calling thread is in namespace name;
     sockets made inside stay there after the block."""

@@ -23,10 +23,10 @@ import time
 import pytest
 
 from conftest import Daemon, wait_for
-from nat_lib import (Netns, Phone, RtpSniffer, missing_tools, ns, tone_in,
-                     tone_seconds)
+from nat_lib import (Netns, Phone, RtpSniffer, missing_tools, ns,
+                     sweep_stale, tone_in, tone_seconds)
 
-SUFFIX = f"{os.getpid() % 100000}"
+SUFFIX = f"{os.getpid()}"
 NS_PBX, NS_NAT = f"bwn_pbx_{SUFFIX}", f"bwn_nat_{SUFFIX}"
 NS_A, NS_B = f"bwn_pa_{SUFFIX}", f"bwn_pb_{SUFFIX}"
 PBX, ROUTER_PUB, ROUTER_PRIV = "10.77.0.1", "10.77.0.2", "192.168.77.1"
@@ -91,6 +91,7 @@ def lab(tmp_path_factory):
     if why:
         pytest.skip(why)
     tmp = tmp_path_factory.mktemp("nat")
+    sweep_stale("bwn_")
     net = Netns()
     d = None
     phones = {}
