@@ -167,8 +167,8 @@ def call(lab, caller, callee, hangup_by, talk=lambda: time.sleep(TALK_S)):
 def counters(d):
     """{"pkts": (caller, callee), "dropped": (caller, callee)} of the
     newest call: packets each phone sent the relay and packets dropped at
-    its leg for a wrong source, from bulwarkd's log line; the CDR, when
-    the CLI has it, must agree."""
+    its leg for a wrong source, from bulwarkd's log line; that call's CDR
+    row (bulwark cdr) must agree."""
     m = wait_for(lambda: re.findall(
         r"call (\S+): packets (\d+) from the caller, (\d+) from the callee; "
         r"(\d+), (\d+) dropped", d.log()), timeout=5)
@@ -176,19 +176,18 @@ def counters(d):
     cid, *v = m[-1]
     v = [int(x) for x in v]
     got = {"pkts": (v[0], v[1]), "dropped": (v[2], v[3])}
-    if d.cli("help", "cdr").returncode == 0:
-        last = []
+    last = []
 
-        def row():
-            last[:] = [d.cli("--json", "cdr")]
-            return last[0].returncode == 0 and next(
-                (x for x in last[0].json if x.get("id") == cid), None)
-        rec = wait_for(row, timeout=5, step=0.3)
-        assert rec, f"no CDR for {cid}: {last}"
-        assert rec["disposition"] == "answered", rec
-        assert {k: (rec[j]["caller"], rec[j]["callee"])
-                for k, j in (("pkts", "packets"), ("dropped", "dropped"))} \
-            == got, (rec, got)
+    def row():
+        last[:] = [d.cli("--json", "cdr")]
+        return last[0].returncode == 0 and next(
+            (x for x in last[0].json if x.get("id") == cid), None)
+    rec = wait_for(row, timeout=5, step=0.3)
+    assert rec, f"no CDR for {cid}: {last}"
+    assert rec["disposition"] == "answered", rec
+    assert {k: (rec[j]["caller"], rec[j]["callee"])
+            for k, j in (("pkts", "packets"), ("dropped", "dropped"))} \
+        == got, (rec, got)
     return got
 
 
