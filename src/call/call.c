@@ -340,6 +340,21 @@ static void on_response(struct sipd *sd, struct sipmsg *m,
 		fwd_response(app, l->call, m);
 }
 
+/* The relay's counters of live calls (the list, status and /metrics
+ * show them) are asked for every 2 s; the answers arrive as events. */
+static void counters_tick(void *arg)
+{
+	struct call_app *app = arg;
+
+	for (struct le *le = list_head(&app->calls); le; le = le->next) {
+		const struct call *c = le->data;
+
+		if (c->relay_live)
+			(void)relay_session_query(app->relay, c->relay_id);
+	}
+	tmr_start(&app->counters, 2000, counters_tick, app);
+}
+
 /* ---- the application ------------------------------------------------ */
 
 /* MESSAGE and SUBSCRIBE are not served: the stack answers 405 to
@@ -386,6 +401,7 @@ static void app_destructor(void *arg)
 	cdr_flush_all(app);
 	tmr_cancel(&app->tick);
 	tmr_cancel(&app->cdr_tmr);
+	tmr_cancel(&app->counters);
 	if (app->relay)
 		fd_close(relay_event_fd(app->relay));
 	app->relay = relay_free(app->relay);
@@ -419,6 +435,7 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	list_init(&app->cdr_wait);
 	tmr_init(&app->tick);
 	tmr_init(&app->cdr_tmr);
+	tmr_init(&app->counters);
 	err = auth_alloc(&app->auth);
 	err = err ? err : hash_alloc(&app->legs, 1024);
 	err = err ? err : hash_alloc(&app->nc, 256);
@@ -471,6 +488,7 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	err = sipd_app_register(sd, &call_sipd_app, app);
 	if (err)
 		goto out;
+	tmr_start(&app->counters, 2000, counters_tick, app);
 	log_info(MOD, "calls: relay on ports %u-%u, at most %u calls",
 		 rc.port_min, rc.port_max, app->max_calls);
 	*cp = app;

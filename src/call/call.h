@@ -47,8 +47,10 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 json_t *call_list(struct call_app *c);
 
 /* Counters for status and /metrics: {active, total, answered, failed,
- * refused_limit, relay {sessions, ports_free, ports_total, pkts,
- * dropped_source, events_lost}}. New reference. */
+ * refused_limit, rtp_timeouts, strict_drop_events, relay {sessions,
+ * ports_free, ports_total, live_packets, live_dropped_source (of live
+ * calls, as of the relay's last report: every 2 s), packets_total,
+ * dropped_source_total (since start)}}. New reference. */
 json_t *call_stats(struct call_app *c);
 
 /* End every call (BYE), unregister, flush the CDRs; NULL-safe. */

@@ -167,6 +167,7 @@ struct call_app {
 	struct list calls;
 	struct list cdr_wait;
 	struct tmr cdr_tmr;
+	struct tmr counters;     /* live calls' relay counters, every 2 s */
 	unsigned n_calls, max_calls;
 	struct sa rtp_bind;      /* any address: SDP per leg */
 	bool rtp_any;
