@@ -33,6 +33,12 @@ void sipd_set_clock(struct sipd *sd, int64_t now)
 		sd->fixed_now = now;
 }
 
+void sipd_set_laddr(struct sipd *sd, const struct sa *laddr)
+{
+	if (sd && laddr)
+		sd->laddr = *laddr;
+}
+
 int64_t sipd_now(const struct sipd *sd)
 {
 	return sd->fixed_now ? sd->fixed_now : (int64_t)time(NULL);

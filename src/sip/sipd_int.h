@@ -31,4 +31,9 @@ void sipd_input(struct sipd *sd, enum sipd_tp tp, const struct sa *src,
 /* Fixed clock for tests (unix seconds); 0 = real time. */
 void sipd_set_clock(struct sipd *sd, int64_t now);
 
+/* The address an offline sipd says it listens on (sipd_local_addr: Via,
+ * Contact and SDP of what applications send); unset, a request an
+ * application writes names port 0 and our own checks refuse it. */
+void sipd_set_laddr(struct sipd *sd, const struct sa *laddr);
+
 #endif
