@@ -621,6 +621,9 @@ void ctrans_tick(struct ctrans *c, uint64_t now)
 
 	if (!c || now < c->earliest)
 		return;
+	/* an end handler may send a request (the NOTIFY of a failed
+	 * transfer): deadline() lowers this for it, wherever its slot is */
+	c->earliest = UINT64_MAX;
 	for (uint32_t i = 0; i < c->hi; i++) {
 		struct ctrans_tx *tx = &c->tx[i];
 
@@ -645,7 +648,8 @@ void ctrans_tick(struct ctrans *c, uint64_t now)
 		if (tx->t_end && tx->t_end < e)
 			e = tx->t_end;
 	}
-	c->earliest = e;
+	if (e < c->earliest)
+		c->earliest = e;
 	/* slots an end handler took above top are used: the scan stops */
 	while (c->hi > top && !c->tx[c->hi - 1].used)
 		c->hi--;
