@@ -321,5 +321,9 @@ void fwd_response(struct call_app *app, struct call *c,
 done:
 	saved_req_clear(&f->in);
 	f->live = false;
+	/* the transaction lives on (retransmissions, timer K): it must not
+	 * name a leg that may be freed before it ends */
+	if (f->out)
+		ctrans_set_user(f->out, NULL);
 	f->out = NULL;
 }
