@@ -295,6 +295,8 @@ void bleg_response(struct call_app *app, struct leg *l,
 			return;
 		}
 		bleg_ack(app, l);
+		if (l == c->win || l == c->a)
+			return;   /* its 2xx again (our ACK was lost): ACKed */
 		if (l->cancel || c->win || c->state != CALL_RINGING) {
 			/* lost the race (or the call is over): hang up */
 			l->failed = true;

@@ -398,6 +398,8 @@ void xfer_response(struct call_app *app, struct leg *l,
 		return;
 	}
 	bleg_ack(app, l);
+	if (l == c->win || l == c->a)
+		return;   /* it took its place already: its 2xx again, ACKed */
 	code = c->xfer.live && c->state == CALL_ANSWERED ?
 		media_xfer_answer(c, l, m) : 1;
 	if (code) {
