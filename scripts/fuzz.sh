@@ -2,7 +2,8 @@
 # make fuzz: run every fuzz harness (clang, libFuzzer, ASan/UBSan) for
 # FUZZ_TIME seconds each. Seeds: the checked-in corpus of the harness
 # (tests/fuzz/corpus/NAME/, replayed by make test) and, for SIP, the
-# RFC 4475 torture messages in ../shared/conformance/rfc4475 when present.
+# RFC 4475 torture messages in ../shared/conformance/rfc4475 when present
+# (also for the call harness).
 # FUZZ_ONLY="NAME ..." limits the run to some harnesses.
 # New inputs go to build-fuzz/work/NAME (never into the tree); crashes to
 # build-fuzz/artifacts/. Exit status non-zero when any harness failed.
@@ -36,7 +37,9 @@ for dir in tests/fuzz/corpus/*/; do
 	work="$BUILD/work/$name"
 	mkdir -p "$work"
 	seeds="$dir"
-	if [ "$name" = sip ] && [ -d ../shared/conformance/rfc4475 ]; then
+	# call: bytes before a script's first separator come from phone A
+	if { [ "$name" = sip ] || [ "$name" = call ]; } &&
+	   [ -d ../shared/conformance/rfc4475 ]; then
 		seeds="$seeds ../shared/conformance/rfc4475"
 	fi
 	echo "fuzz: $name for ${TIME}s (seeds: $seeds)"
