@@ -97,6 +97,9 @@ def test_gui(tmp_path, monkeypatch):
         st, access = d.api("GET", "/admin/access")
         blocked = [b["source"] for b in access["admin_scope"]["blocked"]]
         assert "127.0.0.1" in blocked, access
+        # the page's modules all came through the admin port's gate (a
+        # few connections per address before a login): none was refused
+        assert access["tcp"]["refused_per_address"] == 0, access["tcp"]
         # the portal deleted the message it played
         assert not (d.data_dir / "voicemail" / "301" / "msg0001.wav").exists()
         st, ext = d.api("GET", "/ext/301?staged=1")
