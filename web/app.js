@@ -30,6 +30,7 @@ const SCREENS = [
   [/^#\/settings$/, 'security', 'screenSettings', () => []],
   [/^#\/bans$/, 'bans', 'screenBans', () => []],
   [/^#\/registrations$/, 'registrations', 'screenRegistrations', () => []],
+  [/^#\/calls(\?.*)?$/, 'calls', 'screenCalls', (m) => [new URLSearchParams((m[1] || '').slice(1))]],
 ];
 
 // The module of a screen (the browser keeps it once loaded).

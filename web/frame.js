@@ -48,6 +48,7 @@ const NAV = [
   ['#/settings', 'Settings'],
   ['#/bans', 'Bans'],
   ['#/registrations', 'Registrations'],
+  ['#/calls', 'Calls'],
 ];
 
 export async function frame(title, ...content) {
