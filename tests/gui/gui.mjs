@@ -185,14 +185,15 @@ test('calls: empty states, then one real call live and as a record; the refresh 
   assert.equal(await page.textContent('#cdr-body'), 'No call record yet.');
   const idle = (await page.textContent('#calls-stat-ports')).match(/^(\d+) free of (\d+)$/);
   assert.ok(idle && idle[1] === idle[2] && Number(idle[2]) > 0, 'relay ports: all free');
-  const call = await placeCall(3000);
+  const call = await placeCall(5000);
   try {
-    // live, drawn by the timer: answered. (Its packet counts are not
-    // asserted: the call layer refreshes a live call's counters only on a
-    // relay event, so they read 0 until the call ends; the record has them.)
+    // live, redrawn by the timer: answered, audio both ways (the call
+    // layer refreshes a live call's counters every 2 s: the 5 s call
+    // outlasts a refresh of theirs and one of the page's after it)
     await page.waitForFunction(() => {
       const tr = document.querySelector('#calls-body tr[data-id]');
-      return tr && tr.querySelector('[data-col=state]').textContent === 'answered';
+      const p = tr && tr.querySelector('[data-col=packets]').textContent.split(' / ').map(Number);
+      return p && tr.querySelector('[data-col=state]').textContent === 'answered' && p[0] > 0 && p[1] > 0;
     }, null, { timeout: 10000 }).catch(async (e) => {
       // what the phones saw says more than the timeout
       call.stop();
