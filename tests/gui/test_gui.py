@@ -7,6 +7,7 @@ directory, so a test run leaves the tree as it was.
 """
 import os
 import pathlib
+import random
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,9 @@ SHOTS = pathlib.Path(os.environ.get(
     "BULWARK_GUI_SHOTS",
     pathlib.Path(os.environ.get("BULWARK_BUILD", ROOT / "build")) / "gui-shots"))
 PORTAL_USER, PORTAL_PW = "ada", "Qz7vXk2pLm9w"
+# the Calls screen's one real call: SIPp as 601 calling 602 (tests/gui/sipp)
+CALLER, CALLER_PW = "601", "Kq7vRz2mWp9x"
+CALLEE, CALLEE_PW = "602", "Tf4nHw8cXs3b"
 
 
 def fixture_voicemail(d):
@@ -58,11 +62,19 @@ def seed(d):
         "number": "302", "type": "sip", "name": "Alan Turing",
         "generate_password": True, "generate_pin": True})
     assert st == 201, out
+    # SIPp's phones; the answering one does not answer OPTIONS (qualify
+    # off, else the registrar's OPTIONS would take its one call)
+    for number, name, pw, more in ((CALLER, "Sipp Caller", CALLER_PW, {}),
+                             (CALLEE, "Sipp Callee", CALLEE_PW, {"phone.qualify": False})):
+        st, out = d.api("POST", "/ext", {
+            "number": number, "type": "sip", "name": name,
+            "auth.password": pw, "generate_pin": True, **more})
+        assert st == 201, out
     st, out = d.api("POST", "/commit")
     assert st == 200 and out["ok"], out
     st, out = d.api("POST", "/bans", {"source": "203.0.113.9", "for": "1h"})
     assert st == 200, out
-    print(f"gui: seeded 10,002 extensions in {time.time() - t0:.1f} s")
+    print(f"gui: seeded 10,004 extensions in {time.time() - t0:.1f} s")
 
 
 def test_gui(tmp_path, monkeypatch):
@@ -75,7 +87,10 @@ def test_gui(tmp_path, monkeypatch):
     # the tree's own files, even where an older copy is installed
     monkeypatch.setenv("BULWARK_WEB", str(ROOT / "web"))
     port = free_port(addr="127.0.0.1")
-    d = Daemon(tmp_path / "data", http=f"127.0.0.1:{port}")
+    # a relay port range of its own: parallel tests do not collide
+    rtp = random.randrange(40000, 59000, 2)
+    d = Daemon(tmp_path / "data", http=f"127.0.0.1:{port}",
+               extra_args=["--rtp-range", f"{rtp}-{rtp + 99}"])
     d.start()
     try:
         seed(d)
@@ -85,7 +100,12 @@ def test_gui(tmp_path, monkeypatch):
                    BULWARK_ADMIN_PASSWORD=(d.data_dir / "admin-password").read_text().strip(),
                    BULWARK_PORTAL_USER=PORTAL_USER,
                    BULWARK_PORTAL_PASSWORD=PORTAL_PW,
-                   BULWARK_SHOTS=str(SHOTS), CHROMIUM=CHROMIUM)
+                   BULWARK_SHOTS=str(SHOTS), CHROMIUM=CHROMIUM,
+                   BULWARK_SIP=f"127.0.0.1:{d.sip_port}",
+                   BULWARK_CALLER=CALLER, BULWARK_CALLER_PASSWORD=CALLER_PW,
+                   BULWARK_CALLEE=CALLEE, BULWARK_CALLEE_PASSWORD=CALLEE_PW,
+                   BULWARK_SIPP_PORTS=",".join(
+                       str(free_port(addr="127.0.0.1")) for _ in range(4)))
         proc = subprocess.run([node, str(HERE / "gui.mjs")], cwd=HERE, env=env,
                               capture_output=True, text=True, timeout=240)
         print(proc.stdout)
@@ -97,6 +117,9 @@ def test_gui(tmp_path, monkeypatch):
         st, access = d.api("GET", "/admin/access")
         blocked = [b["source"] for b in access["admin_scope"]["blocked"]]
         assert "127.0.0.1" in blocked, access
+        # the page's modules all came through the admin port's gate (a
+        # few connections per address before a login): none was refused
+        assert access["tcp"]["refused_per_address"] == 0, access["tcp"]
         # the portal deleted the message it played
         assert not (d.data_dir / "voicemail" / "301" / "msg0001.wav").exists()
         st, ext = d.api("GET", "/ext/301?staged=1")
@@ -104,5 +127,10 @@ def test_gui(tmp_path, monkeypatch):
         # the admin block never reaches SIP: no SIP ban for the address
         st, bans = d.api("GET", "/bans")
         assert not [b for b in bans if b["source"] == "127.0.0.1"], bans
+        # the call the Calls screen showed, as the API records it
+        st, cdr = d.api("GET", "/cdr")
+        assert st == 200 and len(cdr) == 1, cdr
+        assert (cdr[0]["caller"], cdr[0]["callee"], cdr[0]["disposition"]) \
+            == (CALLER, CALLEE, "answered"), cdr
     finally:
         d.stop()

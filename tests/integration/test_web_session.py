@@ -8,7 +8,7 @@ import http.client
 import json
 import ssl
 
-from conftest import free_port
+from conftest import ROOT, free_port
 
 WEB_PW = "Qz7vXk2pLm9w"
 
@@ -79,8 +79,12 @@ def test_files_headers_and_refusals(make_daemon):
     assert "script-src 'self'" in hd["content-security-policy"]
     assert "frame-ancestors 'none'" in hd["content-security-policy"]
     assert hd["x-frame-options"] == "DENY"
-    st, body, hd = req(d, "GET", "/app.js")
-    assert st == 200 and hd["content-type"].startswith("text/javascript")
+    # every module of the GUI, with the type a browser requires of a
+    # module script (nosniff: any other type and the page stays blank)
+    for name in sorted(p.name for p in (ROOT / "web").glob("*.js")):
+        st, body, hd = req(d, "GET", f"/{name}")
+        assert st == 200 and hd["content-type"].startswith("text/javascript"), name
+        assert "export " in body or name == "app.js", name
     # nothing outside web/, no hidden files, only known types, only reads
     for path in ["/../README.md", "/%2e%2e/README.md", "/.git/config", "/x/../../etc/passwd",
                  "/app.js.map", "/index.html/", "//etc/passwd"]:
