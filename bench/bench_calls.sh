@@ -12,7 +12,8 @@
 # (a) set-up: SETUP_CALLS calls at SETUP_RATE/s, SETUP_HOLD_MS hold, no
 #     media: success %, server CPU per call (utime+stime from /proc of every
 #     process of the server: bulwarkd; kamailio's processes + rtpengine).
-# (b) media: MEDIA_CALLS concurrent calls (placed at MEDIA_RATE/s); once all
+# (b) media: for each N of MEDIA_CALLS, N concurrent calls (placed at
+#     MEDIA_RATE/s); once all
 #     are up, bench/rtpgen (--mode external) sends G.711 both ways (20 ms,
 #     172-byte packets, 50/s per direction and call) to the relay ports the
 #     SDPs named, from the addresses the phones' SDPs named, for RUN_S s
@@ -24,7 +25,7 @@
 # (default bench/out/calls.json).
 #
 #   bash bench/bench_calls.sh                         # modest: 200 at 20/s, 100 media
-#   SETUP_CALLS=500 SETUP_RATE=50 MEDIA_CALLS=1000 bash bench/bench_calls.sh
+#   SETUP_CALLS=500 SETUP_RATE=50 MEDIA_CALLS="100 500 1000" bash bench/bench_calls.sh
 #   TARGETS=kamailio ...   (one side only); KEEP=1 keeps the work directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,9 @@ CALLEE_FIRST=${CALLEE_FIRST:-30000}
 CORES=$(nproc)
 HZ=$(getconf CLK_TCK)
 # every server process is bounded in time even if this script is killed
-MAX_S=$(( 900 + REPS * (SETUP_CALLS / SETUP_RATE + MEDIA_CALLS / MEDIA_RATE + 2 * RUN_S + 60) * 2 ))
+MEDIA_MAX=$(echo $MEDIA_CALLS | tr ' ' '\n' | sort -n | tail -1)
+NMEDIA=$(echo $MEDIA_CALLS | wc -w)
+MAX_S=$(( 900 + REPS * (SETUP_CALLS / SETUP_RATE + NMEDIA * (MEDIA_MAX / MEDIA_RATE + 2 * RUN_S + 60)) * 2 ))
 W=$(mktemp -d /tmp/bench_calls.XXXXXX)
 PIDS=()
 INST=
@@ -207,7 +210,7 @@ if want bulwarkd; then
 	C="$CLI --data $DATA"
 	$C settings set guard trusted=127.0.0.0/8 >/dev/null
 	# a template; calls limits above what one pair carries in the media phase
-	lim=$(( MEDIA_CALLS / PAIRS + 8 )); [ $lim -le 100 ] || lim=100
+	lim=$(( MEDIA_MAX / PAIRS + 8 )); [ $lim -le 100 ] || lim=100
 	$C ext add 99999 --type sip --name "Bench Template" --generate-password --generate-pin \
 		--set auth.algorithms=md5 --set phone.qualify=false \
 		--set phone.call_limit_in=$lim --set phone.call_limit_out=$lim >/dev/null
@@ -303,29 +306,29 @@ PY
 	[ "$ok" = "$SETUP_CALLS" ] || first_error "$d"
 }
 
-# media TARGET REP
-media_phase() { local t=$1 rep=$2 d=$W/media.$1.$2 T hold uas uac ap bp na nb line up=0 i
+# media TARGET REP CALLS
+media_phase() { local t=$1 rep=$2 n=$3 d=$W/media.$1.$3.$2 T hold uas uac ap bp na nb line up=0 i
 	mkdir -p "$d/uas" "$d/uac"
 	ap=$(free_port); bp=$(free_port)
 	while [ "$bp" = "$ap" ]; do bp=$(free_port); done
-	up=$(( MEDIA_CALLS / MEDIA_RATE + 1 ))
+	up=$(( n / MEDIA_RATE + 1 ))
 	hold=$(( up + RUN_S + 10 ))
 	T=$(( up + hold + 40 ))
 	( cd "$d/uas" && exec timeout -k 2 $((T + 10)) sipp -sf "$ROOT/bench/calls/uas.xml" -i 127.0.0.1 \
-		-p "$(uas_port $t)" -mp 0 -key bport "$bp" -m "$MEDIA_CALLS" -timeout "$T" -nostdin \
+		-p "$(uas_port $t)" -mp 0 -key bport "$bp" -m "$n" -timeout "$T" -nostdin \
 		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err \
 		-trace_logs -log_file ports.log >out.txt 2>&1 ) & uas=$!
 	sleep 0.5
 	( cd "$d/uac" && exec timeout -k 2 $((T + 10)) sipp 127.0.0.1:$(sip_port $t) -sf "$ROOT/bench/calls/uac.xml" \
 		-inf "$(calls_csv $t)" -key aport "$ap" -i 127.0.0.1 -p "$(free_port)" -mp 0 -d $((hold * 1000)) \
-		-m "$MEDIA_CALLS" -r "$MEDIA_RATE" -l $((MEDIA_CALLS + 10)) -timeout "$T" -nostdin \
+		-m "$n" -r "$MEDIA_RATE" -l $((n + 10)) -timeout "$T" -nostdin \
 		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err \
 		-trace_logs -log_file ports.log >out.txt 2>&1 ) & uac=$!
 	# every call up: as many "a" ports logged as calls (or the time is up)
 	for i in $(seq $(( (up + 15) * 5 ))); do
 		na=$(grep -c '^a [0-9]' "$d/uac/ports.log" 2>/dev/null || true)
 		nb=$(grep -c '^b [0-9]' "$d/uas/ports.log" 2>/dev/null || true)
-		[ "${na:-0}" -ge "$MEDIA_CALLS" ] && [ "${nb:-0}" -ge "$MEDIA_CALLS" ] && break
+		[ "${na:-0}" -ge "$n" ] && [ "${nb:-0}" -ge "$n" ] && break
 		kill -0 $uac 2>/dev/null || break
 		sleep 0.2
 	done
@@ -340,7 +343,7 @@ media_phase() { local t=$1 rep=$2 d=$W/media.$1.$2 T hold uas uac ap bp na nb li
 	[ $t = bulwarkd ] && $C --json sip status > "$d/sip_status.json" 2>/dev/null || true
 	wait $uac || true; stop_uas $uas 5
 	read ok fl st < <(sipp_counts "$d/uac/stat.csv")
-	python3 - "$t" "$rep" "$MEDIA_CALLS" "$na" "$nb" "$ok" "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
+	python3 - "$t" "$rep" "$n" "$na" "$nb" "$ok" "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
 		"$(sipp_codes "$d/uac")" "$d/sip_status.json" <<'PY' | tee -a "$W/results.jsonl"
 import json, sys
 a = sys.argv
@@ -362,12 +365,14 @@ except (OSError, ValueError):
     pass
 print(json.dumps(r))
 PY
-	[ "$ok" = "$MEDIA_CALLS" ] || first_error "$d"
+	[ "$ok" = "$n" ] || first_error "$d"
 }
 
 for rep in $(seq "$REPS"); do
 	for t in $TARGETS; do setup_phase $t $rep; sleep 2; done
-	for t in $TARGETS; do media_phase $t $rep; sleep 3; done
+	for n in $MEDIA_CALLS; do
+		for t in $TARGETS; do media_phase $t $rep $n; sleep 3; done
+	done
 done
 
 # ---- summary: medians, ratios, JSON -----------------------------------------------------------------
@@ -375,41 +380,49 @@ mkdir -p "$(dirname "$RESULT")"
 python3 - "$W/results.jsonl" "$RESULT" "$(git rev-parse HEAD 2>/dev/null || echo '?')" "$BT" "$CORES" <<'PY'
 import json, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def med(phase, t, k):
-    v = [r[k] for r in rows if r["phase"] == phase and r["target"] == t and r.get(k) is not None]
+def med(sel, k):
+    v = [r[k] for r in rows if sel(r) and r.get(k) is not None]
     return statistics.median(v) if v else None
 targets = [t for t in ("bulwarkd", "kamailio") if any(r["target"] == t for r in rows)]
-summary = {}
+sizes = sorted({r["calls"] for r in rows if r["phase"] == "media"})
+setup, media = {}, {}
 for t in targets:
-    summary[t] = {k: med("setup", t, k) for k in ("success_pct", "cpu_us_per_call", "signalling_us_per_call", "sipp_cores", "others_cores")}
-    summary[t].update({k: med("media", t, k) for k in ("calls_up", "relayed_pps", "cpu_us_per_pkt", "loss_pct", "lost", "jitter_us_p50", "jitter_us_p99")})
-f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"
+    sel = lambda r: r["phase"] == "setup" and r["target"] == t
+    setup[t] = {k: med(sel, k) for k in ("calls", "rate", "success_pct", "cpu_us_per_call", "signalling_us_per_call", "sipp_cores", "others_cores")}
+    for n in sizes:
+        sel = lambda r: r["phase"] == "media" and r["target"] == t and r["calls"] == n
+        media[f"{t} {n}"] = {k: med(sel, k) for k in ("calls_up", "relayed_pps", "cpu_us_per_pkt", "relay_cores", "gen_cores", "loss_pct", "lost", "jitter_us_p50", "jitter_us_p99")}
+f = lambda v, p=1: "-" if v is None else f"{v:,.{p}f}"
 print("\n== set-up: INVITE/407/INVITE/180/200/ACK/BYE (medians) ==")
-print(f"{'target':10} {'ok %':>7} {'CPU us/call':>12} {'of which SIP':>13} {'SIPp cores':>11} {'others':>7}")
+print(f"{'target':10} {'calls':>6} {'rate/s':>6} {'ok %':>7} {'CPU us/call':>12} {'of which SIP':>13} {'SIPp cores':>11} {'others':>7}")
 for t in targets:
-    s = summary[t]
-    print(f"{t:10} {f(s['success_pct'], 2):>7} {f(s['cpu_us_per_call']):>12} {f(s['signalling_us_per_call']):>13} {f(s['sipp_cores'], 2):>11} {f(s['others_cores'], 2):>7}")
-print("\n== media: concurrent relayed G.711 calls (medians) ==")
-print(f"{'target':10} {'calls up':>9} {'pkt/s':>8} {'CPU us/pkt':>11} {'loss %':>8} {'lost':>7} {'jit p50 us':>11} {'jit p99 us':>11}")
-for t in targets:
-    s = summary[t]
-    print(f"{t:10} {f(s['calls_up'], 0):>9} {f(s['relayed_pps'], 0):>8} {f(s['cpu_us_per_pkt'], 2):>11} {f(s['loss_pct'], 4):>8} {f(s['lost'], 0):>7} {f(s['jitter_us_p50']):>11} {f(s['jitter_us_p99']):>11}")
+    s = setup[t]
+    print(f"{t:10} {f(s['calls'], 0):>6} {f(s['rate'], 0):>6} {f(s['success_pct'], 2):>7} {f(s['cpu_us_per_call'], 0):>12} {f(s['signalling_us_per_call'], 0):>13} {f(s['sipp_cores'], 2):>11} {f(s['others_cores'], 2):>7}")
+print("(kamailio: CPU of kamailio's processes + rtpengine's; 'of which SIP': kamailio's alone)")
+print("\n== media: concurrent relayed G.711 calls, 20 ms both ways (medians) ==")
+print(f"{'target':10} {'calls':>6} {'up':>6} {'pkt/s':>8} {'CPU us/pkt':>11} {'relay cores':>12} {'gen cores':>10} {'loss %':>8} {'jit p50 us':>11} {'jit p99 us':>11}")
+for n in sizes:
+    for t in targets:
+        m = media[f"{t} {n}"]
+        print(f"{t:10} {n:>6} {f(m['calls_up'], 0):>6} {f(m['relayed_pps'], 0):>8} {f(m['cpu_us_per_pkt'], 2):>11} {f(m['relay_cores'], 2):>12} {f(m['gen_cores'], 2):>10} {f(m['loss_pct'], 4):>8} {f(m['jitter_us_p50']):>11} {f(m['jitter_us_p99']):>11}")
 ratios = {}
-if "bulwarkd" in summary and "kamailio" in summary:
-    b, k = summary["bulwarkd"], summary["kamailio"]
-    def ratio(name, x, y):
-        ratios[name] = round(x / y, 3) if x and y else None
+def ratio(name, x, y):
+    ratios[name] = round(x / y, 3) if x and y else None
+if "bulwarkd" in targets and "kamailio" in targets:
+    b, k = setup["bulwarkd"], setup["kamailio"]
     ratio("cpu_per_call", b["cpu_us_per_call"], k["cpu_us_per_call"])
     ratio("cpu_per_call_vs_kamailio_alone", b["cpu_us_per_call"], k["signalling_us_per_call"])
-    ratio("cpu_per_pkt", b["cpu_us_per_pkt"], k["cpu_us_per_pkt"])
-    ratio("jitter_p99", b["jitter_us_p99"], k["jitter_us_p99"])
+    for n in sizes:
+        b, k = media[f"bulwarkd {n}"], media[f"kamailio {n}"]
+        ratio(f"cpu_per_pkt_{n}", b["cpu_us_per_pkt"], k["cpu_us_per_pkt"])
+        ratio(f"jitter_p99_{n}", b["jitter_us_p99"], k["jitter_us_p99"])
     print("\n== ratios bulwarkd / (kamailio + rtpengine) ==")
     for n, v in ratios.items():
         print(f"  {n:32} {f(v, 2)}")
     print("  (goals: CPU per call <= 0.5x Kamailio's; CPU per relayed packet <= 6 us; 1,000 concurrent calls, zero loss, p99 added jitter < 1 ms)")
 json.dump({"bench": "calls", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "commit": sys.argv[3], "build": sys.argv[4], "cores": int(sys.argv[5]),
-           "runs": rows, "summary": summary, "ratios": ratios}, open(sys.argv[2], "w"), indent=1)
+           "runs": rows, "setup": setup, "media": media, "ratios": ratios}, open(sys.argv[2], "w"), indent=1)
 print(f"\nresults: {sys.argv[2]}")
 PY
 if want bulwarkd; then
