@@ -10,8 +10,9 @@
 #   i mod PAIRS: INVITE → 407 → ACK → INVITE with credentials → 180 → 200
 #   → ACK → hold → BYE → 200, the SDP PCMA + telephone-event.
 # (a) set-up: SETUP_CALLS calls at SETUP_RATE/s, SETUP_HOLD_MS hold, no
-#     media: success %, server CPU per call (utime+stime from /proc of every
-#     process of the server: bulwarkd; kamailio's processes + rtpengine).
+#     media: success %, server CPU per call (on-CPU time of every thread of
+#     every process of the server, /proc/PID/task/TID/schedstat, before and
+#     after: bulwarkd; kamailio's processes + rtpengine).
 # (b) media: for each N of MEDIA_CALLS, N concurrent calls (placed at
 #     MEDIA_RATE/s); once all
 #     are up, bench/rtpgen (--mode external) sends G.711 both ways (20 ms,
@@ -115,16 +116,21 @@ server_pids() { local t=$1
 	bulwarkd) members "$BWPG" ;;
 	kamailio) members "$KPG"; members "$RPG" ;;
 	esac | paste -sd, -; }
-server_ticks() { case $1 in
-	bulwarkd) ticks_of $(members "$BWPG") ;;
-	kamailio) ticks_of $(members "$KPG") ;;
-	rtpengine) ticks_of $(members "$RPG") ;;
+# on-CPU time in ns of every thread of the given processes (schedstat:
+# the time utime+stime counts, without its 10 ms granularity)
+ns_of() { local p; for p in "$@"; do cat /proc/$p/task/*/schedstat 2>/dev/null; done |
+	awk '{s += $1} END {printf "%d\n", s}'; }
+server_ns() { case $1 in
+	bulwarkd) ns_of $(members "$BWPG") ;;
+	kamailio) ns_of $(members "$KPG") ;;
+	rtpengine) ns_of $(members "$RPG") ;;
 	esac; }
 sip_port() { case $1 in bulwarkd) echo "$BP" ;; kamailio) echo "$KP" ;; esac; }
 calls_csv() { case $1 in bulwarkd) echo "$W/bw_calls.csv" ;; kamailio) echo "$W/k_calls.csv" ;; esac; }
 callees_csv() { case $1 in bulwarkd) echo "$W/bw_callees.csv" ;; kamailio) echo "$W/k_callees.csv" ;; esac; }
 uas_port() { case $1 in bulwarkd) echo "$BW_UAS" ;; kamailio) echo "$K_UAS" ;; esac; }
-# SIPp's final statistics (-trace_stat): "successful failed started"
+# SIPp's final statistics (-trace_stat): "successful failed started
+# mean-ms-from-first-INVITE-to-200" (the 407 round included)
 sipp_counts() { python3 - "$1" <<'PY'
 import csv, sys
 try:
@@ -132,11 +138,13 @@ try:
 except OSError:
     rows = []
 if len(rows) < 2:
-    print(0, 0, 0); sys.exit()
+    print(0, 0, 0, 0); sys.exit()
 h, last = rows[0], rows[-1]
 g = lambda k: int(last[h.index(k)]) if k in h else 0
 started = max(g("OutgoingCall(C)"), g("IncomingCall(C)"))
-print(g("SuccessfulCall(C)"), g("FailedCall(C)"), started)
+rt = last[h.index("ResponseTime1(C)")].split(":") if "ResponseTime1(C)" in h else ["0"] * 4
+ms = (int(rt[0]) * 3600 + int(rt[1]) * 60 + int(rt[2])) * 1000 + int(rt[3]) / 1000.0
+print(g("SuccessfulCall(C)"), g("FailedCall(C)"), started, ms)
 PY
 }
 # SIPp's per-code failure counts (-trace_error_codes), "405x3 407x1"
@@ -250,7 +258,7 @@ for t in $TARGETS; do
 		-inf "$(callees_csv $t)" -i 127.0.0.1 -p "$(uas_port $t)" -mp 0 -r 500 -m "$PAIRS" \
 		-l "$PAIRS" -nostdin -timeout 50 -buff_size 4194304 -trace_stat -fd 1 -stf stat.csv \
 		-trace_error_codes -trace_err >out.txt 2>&1 ) || true
-	read ok fl st < <(sipp_counts "$d/stat.csv")
+	read ok fl st rt < <(sipp_counts "$d/stat.csv")
 	echo "$t: $ok/$PAIRS callees registered from 127.0.0.1:$(uas_port $t)$( [ "$ok" = "$PAIRS" ] || echo "  FAILED: codes $(sipp_codes "$d")")"
 done
 
@@ -266,7 +274,7 @@ setup_phase() { local t=$1 rep=$2 d=$W/setup.$1.$2 T uas uac c0 r0 b0 c1 r1 b1 t
 		-p "$(uas_port $t)" -mp 0 -key bport "$BP_DUMMY" -m "$SETUP_CALLS" -timeout "$T" -nostdin \
 		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err >out.txt 2>&1 ) & uas=$!
 	sleep 0.5
-	c0=$(server_ticks $t); r0=$( [ $t = kamailio ] && server_ticks rtpengine || echo 0 ); b0=$(busy_ticks); t0=$(date +%s.%N)
+	c0=$(server_ns $t); r0=$( [ $t = kamailio ] && server_ns rtpengine || echo 0 ); b0=$(busy_ticks); t0=$(date +%s.%N)
 	( cd "$d/uac" && exec timeout -k 2 $((T + 10)) sipp 127.0.0.1:$(sip_port $t) -sf "$ROOT/bench/calls/uac.xml" \
 		-inf "$(calls_csv $t)" -key aport "$AP_DUMMY" -i 127.0.0.1 -p "$(free_port)" -mp 0 -d "$SETUP_HOLD_MS" \
 		-m "$SETUP_CALLS" -r "$SETUP_RATE" -l $((SETUP_CALLS + 10)) -timeout "$T" -nostdin \
@@ -280,28 +288,29 @@ setup_phase() { local t=$1 rep=$2 d=$W/setup.$1.$2 T uas uac c0 r0 b0 c1 r1 b1 t
 	wait $uac || true
 	for p in $(pgrep -P $uas); do last[$p]=$(ticks_of $p); done
 	stop_uas $uas 5
-	c1=$(server_ticks $t); r1=$( [ $t = kamailio ] && server_ticks rtpengine || echo 0 ); b1=$(busy_ticks); t1=$(date +%s.%N)
+	c1=$(server_ns $t); r1=$( [ $t = kamailio ] && server_ns rtpengine || echo 0 ); b1=$(busy_ticks); t1=$(date +%s.%N)
 	for p in "${!last[@]}"; do sp=$((sp + ${last[$p]})); done
-	read ok fl st < <(sipp_counts "$d/uac/stat.csv")
-	read uok ufl ust < <(sipp_counts "$d/uas/stat.csv")
+	read ok fl st rt < <(sipp_counts "$d/uac/stat.csv")
+	read uok ufl ust urt < <(sipp_counts "$d/uas/stat.csv")
 	python3 - "$t" "$rep" "$ok" "$fl" "$st" "$uok" "$((c1 - c0))" "$((r1 - r0))" "$sp" "$((b1 - b0))" \
-		"$t0" "$t1" "$HZ" "$SETUP_CALLS" "$SETUP_RATE" "$(sipp_codes "$d/uac")" <<'PY' | tee -a "$W/results.jsonl"
+		"$t0" "$t1" "$HZ" "$SETUP_CALLS" "$SETUP_RATE" "$(sipp_codes "$d/uac")" "$rt" <<'PY' | tee -a "$W/results.jsonl"
 import json, sys
 a = sys.argv
 t, rep, ok, fl, st, uok = a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]), int(a[6])
 srv, rtpe, sipp, busy, hz = int(a[7]), int(a[8]), int(a[9]), int(a[10]), int(a[13])
 wall = float(a[12]) - float(a[11])
 calls = int(a[14])
-cpu = (srv + rtpe) / hz
+srv, rtpe = srv / 1e9, rtpe / 1e9       # ns
+cpu = srv + rtpe
 print(json.dumps({"phase": "setup", "target": t, "rep": rep, "calls": calls, "rate": int(a[15]),
     "ok": ok, "failed": max(fl, calls - ok), "uas_ok": uok, "success_pct": round(100.0 * ok / calls, 2),
     "wall_s": round(wall, 2), "server_cpu_s": round(cpu, 3),
-    "signalling_cpu_s": round(srv / hz, 3), "rtpengine_cpu_s": round(rtpe / hz, 3),
+    "signalling_cpu_s": round(srv, 3), "rtpengine_cpu_s": round(rtpe, 3),
     "cpu_us_per_call": round(cpu * 1e6 / ok, 1) if ok else None,
-    "signalling_us_per_call": round(srv / hz * 1e6 / ok, 1) if ok else None,
+    "signalling_us_per_call": round(srv * 1e6 / ok, 1) if ok else None,
     "sipp_cores": round(sipp / hz / wall, 2),
-    "others_cores": round(max(0.0, (busy - srv - rtpe - sipp) / hz / wall), 2),
-    "failure_codes": a[16].strip()}))
+    "others_cores": round(max(0.0, busy / hz - srv - rtpe - sipp / hz) / wall, 2),
+    "setup_ms_mean": float(a[17]), "failure_codes": a[16].strip()}))
 PY
 	[ "$ok" = "$SETUP_CALLS" ] || first_error "$d"
 }
@@ -342,7 +351,7 @@ media_phase() { local t=$1 rep=$2 n=$3 d=$W/media.$1.$3.$2 T hold uas uac ap bp 
 	[ -n "$line" ] || line="mode=$t calls=0"
 	[ $t = bulwarkd ] && $C --json sip status > "$d/sip_status.json" 2>/dev/null || true
 	wait $uac || true; stop_uas $uas 5
-	read ok fl st < <(sipp_counts "$d/uac/stat.csv")
+	read ok fl st rt < <(sipp_counts "$d/uac/stat.csv")
 	python3 - "$t" "$rep" "$n" "$na" "$nb" "$ok" "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
 		"$(sipp_codes "$d/uac")" "$d/sip_status.json" <<'PY' | tee -a "$W/results.jsonl"
 import json, sys
@@ -388,16 +397,16 @@ sizes = sorted({r["calls"] for r in rows if r["phase"] == "media"})
 setup, media = {}, {}
 for t in targets:
     sel = lambda r: r["phase"] == "setup" and r["target"] == t
-    setup[t] = {k: med(sel, k) for k in ("calls", "rate", "success_pct", "cpu_us_per_call", "signalling_us_per_call", "sipp_cores", "others_cores")}
+    setup[t] = {k: med(sel, k) for k in ("calls", "rate", "success_pct", "setup_ms_mean", "cpu_us_per_call", "signalling_us_per_call", "sipp_cores", "others_cores")}
     for n in sizes:
         sel = lambda r: r["phase"] == "media" and r["target"] == t and r["calls"] == n
         media[f"{t} {n}"] = {k: med(sel, k) for k in ("calls_up", "relayed_pps", "cpu_us_per_pkt", "relay_cores", "gen_cores", "loss_pct", "lost", "jitter_us_p50", "jitter_us_p99")}
 f = lambda v, p=1: "-" if v is None else f"{v:,.{p}f}"
 print("\n== set-up: INVITE/407/INVITE/180/200/ACK/BYE (medians) ==")
-print(f"{'target':10} {'calls':>6} {'rate/s':>6} {'ok %':>7} {'CPU us/call':>12} {'of which SIP':>13} {'SIPp cores':>11} {'others':>7}")
+print(f"{'target':10} {'calls':>6} {'rate/s':>6} {'ok %':>7} {'ms to 200':>9} {'CPU us/call':>12} {'of which SIP':>13} {'SIPp cores':>11} {'others':>7}")
 for t in targets:
     s = setup[t]
-    print(f"{t:10} {f(s['calls'], 0):>6} {f(s['rate'], 0):>6} {f(s['success_pct'], 2):>7} {f(s['cpu_us_per_call'], 0):>12} {f(s['signalling_us_per_call'], 0):>13} {f(s['sipp_cores'], 2):>11} {f(s['others_cores'], 2):>7}")
+    print(f"{t:10} {f(s['calls'], 0):>6} {f(s['rate'], 0):>6} {f(s['success_pct'], 2):>7} {f(s['setup_ms_mean'], 1):>9} {f(s['cpu_us_per_call'], 0):>12} {f(s['signalling_us_per_call'], 0):>13} {f(s['sipp_cores'], 2):>11} {f(s['others_cores'], 2):>7}")
 print("(kamailio: CPU of kamailio's processes + rtpengine's; 'of which SIP': kamailio's alone)")
 print("\n== media: concurrent relayed G.711 calls, 20 ms both ways (medians) ==")
 print(f"{'target':10} {'calls':>6} {'up':>6} {'pkt/s':>8} {'CPU us/pkt':>11} {'relay cores':>12} {'gen cores':>10} {'loss %':>8} {'jit p50 us':>11} {'jit p99 us':>11}")
