@@ -27,7 +27,9 @@
 #
 #   bash bench/bench_calls.sh                         # modest: 200 at 20/s, 100 media
 #   SETUP_CALLS=500 SETUP_RATE=50 MEDIA_CALLS="100 500 1000" bash bench/bench_calls.sh
-#   TARGETS=kamailio ...   (one side only); KEEP=1 keeps the work directory
+#   TARGETS=kamailio ...   (one side only); KEEP=1 keeps the work directory;
+#   BW_BIN=/path/bulwarkd BW_CLI=/path/bulwark: measure another build (the
+#   one measured is printed and recorded)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -172,6 +174,7 @@ BW_RANGE=$(pick_range 5000); TAKEN=$BW_RANGE
 K_RANGE=$(pick_range 5000)
 [ "$BW_RANGE" != 0 ] && [ "$K_RANGE" != 0 ] || { echo "no free RTP port range below 32768"; exit 1; }
 echo "bench_calls: targets: $TARGETS; $PAIRS caller and $PAIRS callee extensions; set-up $SETUP_CALLS calls at $SETUP_RATE/s (hold $SETUP_HOLD_MS ms); media $MEDIA_CALLS concurrent calls, ${RUN_S} s (${WARM_S} s warm-up); $REPS repetition(s)"
+[ -z "${BW_BIN:-}" ] || echo "  bulwarkd measured: $BW_BIN (BW_BIN)"
 echo "  machine: $CORES cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), load at start $(cut -d' ' -f1-3 /proc/loadavg); build $BUILD ($BT), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 # CSVs for SIPp: callees "NUMBER;PASSWORD", calls "CALLER;CALLEE;PASSWORD"
@@ -386,7 +389,7 @@ done
 
 # ---- summary: medians, ratios, JSON -----------------------------------------------------------------
 mkdir -p "$(dirname "$RESULT")"
-python3 - "$W/results.jsonl" "$RESULT" "$(git rev-parse HEAD 2>/dev/null || echo '?')" "$BT" "$CORES" <<'PY'
+python3 - "$W/results.jsonl" "$RESULT" "$(git rev-parse HEAD 2>/dev/null || echo '?')" "$BT" "$CORES" "$BW" <<'PY'
 import json, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 def med(sel, k):
@@ -430,7 +433,7 @@ if "bulwarkd" in targets and "kamailio" in targets:
         print(f"  {n:32} {f(v, 2)}")
     print("  (goals: CPU per call <= 0.5x Kamailio's; CPU per relayed packet <= 6 us; 1,000 concurrent calls, zero loss, p99 added jitter < 1 ms)")
 json.dump({"bench": "calls", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "commit": sys.argv[3], "build": sys.argv[4], "cores": int(sys.argv[5]),
+           "commit": sys.argv[3], "build": sys.argv[4], "cores": int(sys.argv[5]), "bulwarkd": sys.argv[6],
            "runs": rows, "setup": setup, "media": media, "ratios": ratios}, open(sys.argv[2], "w"), indent=1)
 print(f"\nresults: {sys.argv[2]}")
 PY
