@@ -59,11 +59,14 @@ MAX_S=$(( 900 + REPS * (SETUP_CALLS / SETUP_RATE + NMEDIA * (MEDIA_MAX / MEDIA_R
 W=$(mktemp -d /tmp/bench_calls.XXXXXX)
 PIDS=()
 INST=
+# only a pid that is still a child of this script (a finished SIPp's pid
+# may have been reused by then)
+ours() { [ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]; }
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do ours "$p" && kill "$p" 2>/dev/null || true; done
 	sleep 0.5
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do ours "$p" && kill -9 "$p" 2>/dev/null || true; done
 	[ -z "$INST" ] || nft delete table inet "bulwark_$INST" 2>/dev/null || true
 	if [ -n "${KEEP:-}" ]; then echo "work directory kept: $W"; else rm -rf "$W"; fi
 }
@@ -123,7 +126,7 @@ server_pids() { local t=$1
 # on-CPU time in ns of every thread of the given processes (schedstat:
 # the time utime+stime counts, without its 10 ms granularity)
 ns_of() { local p; for p in "$@"; do cat /proc/$p/task/*/schedstat 2>/dev/null; done |
-	awk '{s += $1} END {printf "%d\n", s}'; }
+	awk '{s += $1} END {printf "%.0f\n", s}'; }   # %d is 32-bit in mawk
 server_ns() { case $1 in
 	bulwarkd) ns_of $(members "$BWPG") ;;
 	kamailio) ns_of $(members "$KPG") ;;
@@ -277,13 +280,13 @@ setup_phase() { local t=$1 rep=$2 d=$W/setup.$1.$2 T uas uac c0 r0 b0 c1 r1 b1 t
 	T=$(( SETUP_CALLS / SETUP_RATE + SETUP_HOLD_MS / 1000 + 40 ))
 	( cd "$d/uas" && exec timeout -k 2 $((T + 10)) sipp -sf "$ROOT/bench/calls/uas.xml" -i 127.0.0.1 \
 		-p "$(uas_port $t)" -mp 0 -key bport "$BP_DUMMY" -m "$SETUP_CALLS" -timeout "$T" -nostdin \
-		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err >out.txt 2>&1 ) & uas=$!
+		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err >out.txt 2>&1 ) & uas=$!; PIDS+=($uas)
 	sleep 0.5
 	c0=$(server_ns $t); r0=$( [ $t = kamailio ] && server_ns rtpengine || echo 0 ); b0=$(busy_ticks); t0=$(date +%s.%N)
 	( cd "$d/uac" && exec timeout -k 2 $((T + 10)) sipp 127.0.0.1:$(sip_port $t) -sf "$ROOT/bench/calls/uac.xml" \
 		-inf "$(calls_csv $t)" -key aport "$AP_DUMMY" -i 127.0.0.1 -p "$(free_port)" -mp 0 -d "$SETUP_HOLD_MS" \
 		-m "$SETUP_CALLS" -r "$SETUP_RATE" -l $((SETUP_CALLS + 10)) -timeout "$T" -nostdin \
-		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err >out.txt 2>&1 ) & uac=$!
+		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err >out.txt 2>&1 ) & uac=$!; PIDS+=($uac)
 	# SIPp's own CPU: its last reading before it exits
 	local -A last=()
 	while kill -0 $uac 2>/dev/null; do
@@ -331,13 +334,13 @@ media_phase() { local t=$1 rep=$2 n=$3 d=$W/media.$1.$3.$2 T hold uas uac ap bp 
 	( cd "$d/uas" && exec timeout -k 2 $((T + 10)) sipp -sf "$ROOT/bench/calls/uas.xml" -i 127.0.0.1 \
 		-p "$(uas_port $t)" -mp 0 -key bport "$bp" -m "$n" -timeout "$T" -nostdin \
 		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err \
-		-trace_logs -log_file ports.log >out.txt 2>&1 ) & uas=$!
+		-trace_logs -log_file ports.log >out.txt 2>&1 ) & uas=$!; PIDS+=($uas)
 	sleep 0.5
 	( cd "$d/uac" && exec timeout -k 2 $((T + 10)) sipp 127.0.0.1:$(sip_port $t) -sf "$ROOT/bench/calls/uac.xml" \
 		-inf "$(calls_csv $t)" -key aport "$ap" -i 127.0.0.1 -p "$(free_port)" -mp 0 -d $((hold * 1000)) \
 		-m "$n" -r "$MEDIA_RATE" -l $((n + 10)) -timeout "$T" -nostdin \
 		-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err \
-		-trace_logs -log_file ports.log >out.txt 2>&1 ) & uac=$!
+		-trace_logs -log_file ports.log >out.txt 2>&1 ) & uac=$!; PIDS+=($uac)
 	# every call up: as many "a" ports logged as calls (or the time is up)
 	for i in $(seq $(( (up + 15) * 5 ))); do
 		na=$(grep -c '^a [0-9]' "$d/uac/ports.log" 2>/dev/null || true)
