@@ -12,7 +12,12 @@
  * Modes: --mode bulwark (our relay in a child process, its own threads;
  * leg A flagged behind NAT so latching is on the path), --mode direct,
  * --mode rtpengine --ng HOST:PORT --pid PID (offer/answer over the ng
- * protocol, CPU from /proc/PID/stat).
+ * protocol, CPU from /proc/PID/stat), --mode external: calls set up by
+ * someone else (bench/bench_calls.sh: SIPp through a SIP server), the
+ * relay ports given in --ports FILE (lines "a PORT": where the caller
+ * sends, "b PORT": where the callee sends; the nth a and nth b need not
+ * be one call: each port carries one stream), the phones bound to
+ * --a-port and --b-port (what the SDP named), CPU of --pid PID[,PID...].
  *
  * The phones are a few sockets (--socks per side) shared by the calls, as
  * SIPp's pcap play does; every call has its own relay ports.
@@ -44,7 +49,8 @@
 #define PERIOD   20000000ull     /* ns */
 #define MAXSOCKS 16
 
-enum mode { M_BULWARK, M_DIRECT, M_RTPENGINE };
+enum mode { M_BULWARK, M_DIRECT, M_RTPENGINE, M_EXTERNAL };
+#define MAXPIDS  16
 
 struct stream {
 	int txfd;
@@ -64,6 +70,11 @@ static struct {
 	uint16_t pmin, pmax;
 	const char *ng;
 	int peer_pid;
+	int pids[MAXPIDS];            /* --pid list (rtpengine, external) */
+	unsigned npids;
+	uint16_t a_port, b_port;      /* external: the phones' ports */
+	uint16_t *ext_a, *ext_b;      /* external: relay ports per call */
+	const char *label;
 	unsigned nstreams;
 	struct stream *st;
 	int afd[MAXSOCKS], bfd[MAXSOCKS];
@@ -100,7 +111,7 @@ static void die(const char *what)
 	exit(2);
 }
 
-static int udp_socket(struct sockaddr_in *out)
+static int udp_socket(struct sockaddr_in *out, uint16_t port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
@@ -109,6 +120,7 @@ static int udp_socket(struct sockaddr_in *out)
 	if (fd < 0)
 		die("socket");
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		die("bind");
 	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
@@ -124,16 +136,16 @@ static int udp_socket(struct sockaddr_in *out)
 
 /* ---- CPU of the relay -------------------------------------------------- */
 
-static uint64_t peer_cpu_ns(void)
+static uint64_t pid_cpu_ns(int pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut, stt;
 	FILE *f;
 	size_t n;
 
-	if (G.mode == M_DIRECT || G.peer_pid <= 0)
+	if (pid <= 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", G.peer_pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -145,6 +157,64 @@ static uint64_t peer_cpu_ns(void)
 			 &ut, &stt) != 2)
 		return 0;
 	return (uint64_t)(ut + stt) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
+/* the relay's CPU: our child, or every process given with --pid */
+static uint64_t peer_cpu_ns(void)
+{
+	uint64_t sum = 0;
+	unsigned i;
+
+	if (G.mode == M_DIRECT)
+		return 0;
+	if (G.mode == M_BULWARK)
+		return pid_cpu_ns(G.peer_pid);
+	for (i = 0; i < G.npids; i++)
+		sum += pid_cpu_ns(G.pids[i]);
+	return sum;
+}
+
+/* external: "a PORT" / "b PORT" lines; G.calls = the pairs found */
+static void load_ports(const char *path)
+{
+	char line[64], side;
+	unsigned na = 0, nb = 0, port;
+	size_t cap = 1024;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		die(path);
+	G.ext_a = calloc(cap, sizeof(*G.ext_a));
+	G.ext_b = calloc(cap, sizeof(*G.ext_b));
+	while (G.ext_a && G.ext_b && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %c %u", &side, &port) != 2 || !port ||
+		    port > 65535 || (side != 'a' && side != 'b'))
+			continue;
+		if (na == cap || nb == cap) {
+			uint16_t *a, *b;
+
+			cap *= 2;
+			a = realloc(G.ext_a, cap * sizeof(*a));
+			if (a)
+				G.ext_a = a;
+			b = realloc(G.ext_b, cap * sizeof(*b));
+			if (b)
+				G.ext_b = b;
+			if (!a || !b)
+				die("realloc");
+		}
+		if (side == 'a')
+			G.ext_a[na++] = (uint16_t)port;
+		else
+			G.ext_b[nb++] = (uint16_t)port;
+	}
+	fclose(f);
+	if (!G.ext_a || !G.ext_b)
+		die("calloc");
+	if (na != nb)
+		fprintf(stderr, "%s: %u caller ports, %u callee ports: "
+			"using %u calls\n", path, na, nb, na < nb ? na : nb);
+	G.calls = na < nb ? na : nb;
 }
 
 /* ---- rtpengine ng protocol (bencode over UDP) -------------------------- */
@@ -310,8 +380,8 @@ static void setup_calls(void)
 	unsigned i;
 
 	for (i = 0; i < G.socks; i++) {
-		G.afd[i] = udp_socket(&G.aaddr[i]);
-		G.bfd[i] = udp_socket(&G.baddr[i]);
+		G.afd[i] = udp_socket(&G.aaddr[i], G.a_port);
+		G.bfd[i] = udp_socket(&G.baddr[i], G.b_port);
 	}
 	if (G.mode == M_BULWARK)
 		relay_fork();
@@ -340,7 +410,10 @@ static void setup_calls(void)
 			ba->dst = G.aaddr[k];
 			continue;
 		}
-		if (G.mode == M_BULWARK) {
+		if (G.mode == M_EXTERNAL) {
+			to_a = G.ext_a[i];
+			to_b = G.ext_b[i];
+		} else if (G.mode == M_BULWARK) {
 			uint16_t p[2];
 
 			if (read(G.from_relay, p, sizeof(p)) != sizeof(p)) {
@@ -559,7 +632,9 @@ static void usage(void)
 		"usage: rtpgen [--mode bulwark|direct|rtpengine] [--calls N] "
 		"[--seconds S] [--warm S]\n"
 		"              [--threads T] [--range MIN-MAX] [--socks K] "
-		"[--ng HOST:PORT --pid PID]\n");
+		"[--ng HOST:PORT --pid PID]\n"
+		"       rtpgen --mode external --ports FILE --a-port P "
+		"--b-port P --pid PID[,PID...] [--label NAME] ...\n");
 	exit(2);
 }
 
@@ -570,7 +645,9 @@ int main(int argc, char **argv)
 		{"seconds", 1, NULL, 's'}, {"threads", 1, NULL, 't'},
 		{"range", 1, NULL, 'r'}, {"socks", 1, NULL, 'k'},
 		{"ng", 1, NULL, 'g'}, {"pid", 1, NULL, 'p'},
-		{"warm", 1, NULL, 'w'}, {NULL, 0, NULL, 0},
+		{"warm", 1, NULL, 'w'}, {"ports", 1, NULL, 'P'},
+		{"a-port", 1, NULL, 'A'}, {"b-port", 1, NULL, 'B'},
+		{"label", 1, NULL, 'L'}, {NULL, 0, NULL, 0},
 	};
 	pthread_t ts, tr;
 	uint64_t cpu0, cpu1, rx0, rx1, t0, t1, sent = 0, recv = 0, lost = 0;
@@ -578,6 +655,8 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	unsigned i, lossy = 0;
 	int64_t *added;
+	const char *ports = NULL;
+	char *tok, *save;
 	int c;
 
 	G.mode = M_BULWARK;
@@ -594,6 +673,7 @@ int main(int argc, char **argv)
 		case 'm':
 			G.mode = !strcmp(optarg, "direct") ? M_DIRECT
 				: !strcmp(optarg, "rtpengine") ? M_RTPENGINE
+				: !strcmp(optarg, "external") ? M_EXTERNAL
 				: M_BULWARK;
 			break;
 		case 'n': G.calls = (unsigned)atoi(optarg); break;
@@ -602,7 +682,15 @@ int main(int argc, char **argv)
 		case 't': G.threads = (unsigned)atoi(optarg); break;
 		case 'k': G.socks = (unsigned)atoi(optarg); break;
 		case 'g': G.ng = optarg; break;
-		case 'p': G.peer_pid = atoi(optarg); break;
+		case 'p':
+			for (tok = strtok_r(optarg, ",", &save); tok &&
+			     G.npids < MAXPIDS; tok = strtok_r(NULL, ",", &save))
+				G.pids[G.npids++] = atoi(tok);
+			break;
+		case 'P': ports = optarg; break;
+		case 'A': G.a_port = (uint16_t)atoi(optarg); break;
+		case 'B': G.b_port = (uint16_t)atoi(optarg); break;
+		case 'L': G.label = optarg; break;
 		case 'r':
 			if (sscanf(optarg, "%hu-%hu", &G.pmin, &G.pmax) != 2)
 				usage();
@@ -610,6 +698,13 @@ int main(int argc, char **argv)
 		default:
 			usage();
 		}
+	}
+	if (G.mode == M_EXTERNAL) {
+		/* one socket a side: the one port each SDP named */
+		if (!ports || !G.a_port || !G.b_port || !G.npids)
+			usage();
+		G.socks = 1;
+		load_ports(ports);
 	}
 	if (!G.calls || G.socks < 1 || G.socks > MAXSOCKS ||
 	    G.seconds <= G.warm + 1)
@@ -675,8 +770,10 @@ int main(int argc, char **argv)
 	{
 		double secs = (double)(t1 - t0) / 1e9;
 		double pkts = (double)(rx1 - rx0);
-		const char *mname = G.mode == M_BULWARK ? "bulwark"
-			: G.mode == M_DIRECT ? "direct" : "rtpengine";
+		const char *mname = G.label ? G.label
+			: G.mode == M_BULWARK ? "bulwark"
+			: G.mode == M_DIRECT ? "direct"
+			: G.mode == M_EXTERNAL ? "external" : "rtpengine";
 		size_t n = G.nsamp;
 
 #define PCT(q) (n ? (double)added[(size_t)((double)(n - 1) * (q))] / 1000.0 : 0.0)
@@ -702,6 +799,8 @@ int main(int argc, char **argv)
 		(void)waitpid(G.peer_pid, NULL, 0);
 	}
 	free(added);
+	free(G.ext_a);
+	free(G.ext_b);
 	free(G.st);
 	free(G.s_stream);
 	free(G.s_delay);
