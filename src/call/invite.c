@@ -211,9 +211,13 @@ static const struct snap_ext *authenticate(struct call_app *app,
 		return NULL;
 	}
 	res = ck.res;
+	/* auth_verify passes only a known extension; said here so that no
+	 * path below reads a missing one */
+	if (res == GUARD_AUTH_OK && !x)
+		res = GUARD_AUTH_UNKNOWN_USER;
 	/* the digest user must be the From user (no calling as another
 	 * extension with one's own password) */
-	if (res == GUARD_AUTH_OK && x &&
+	if (res == GUARD_AUTH_OK &&
 	    (ck.user.l != strlen(x->number) ||
 	     memcmp(ck.user.p, x->number, ck.user.l)))
 		res = GUARD_AUTH_MISMATCH;
@@ -221,7 +225,7 @@ static const struct snap_ext *authenticate(struct call_app *app,
 		auth_challenge(app->auth, rq, algs, true);
 		return NULL;
 	}
-	if (res == GUARD_AUTH_OK && x &&
+	if (res == GUARD_AUTH_OK &&
 	    !(x->transports & (rq->tp == SIPD_UDP ? SNAP_TP_UDP :
 			       rq->tp == SIPD_TCP ? SNAP_TP_TCP : SNAP_TP_TLS)))
 		res = GUARD_AUTH_TRANSPORT;
