@@ -262,8 +262,15 @@ static void answered(struct call_app *app, struct call *c, struct leg *l,
 		memcpy(c->ok, app->buf, n);
 		c->ok_len = n;
 		c->retx_n = 0;
-		if (c->a->dlg.tp == SIPD_UDP)
+		if (c->a->dlg.tp == SIPD_UDP) {
 			tmr_start(&c->retx, CALL_T1, retx_2xx, c);
+		}
+		else {
+			/* a stream delivers it once; no ACK within 64*T1
+			 * still ends the call (the last step of retx_2xx) */
+			c->retx_n = 6;
+			tmr_start(&c->retx, 64 * CALL_T1, retx_2xx, c);
+		}
 	}
 	log_info(MOD, "call %s: %s -> %s answered (%s)", c->id, c->caller,
 		 c->callee, c->codec);

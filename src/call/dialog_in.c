@@ -26,6 +26,15 @@ static struct leg *named_leg(struct call_app *app, struct sipd_req *rq)
 
 	if (!l || !same_ip(&l->sig, rq->src) ||
 	    l->call->state == CALL_ENDING) {
+		/* the retransmission of a request answered before the call
+		 * ended (a BYE whose 200 was lost) gets that answer again */
+		if (strans_find(app->st, rq->m, rq->src)) {
+			struct strans_tx *tx = NULL;
+
+			(void)strans_receive(app->st, rq->m, rq->tp, rq->src,
+					     rq->conn, call_now_ms(), &tx);
+			return NULL;
+		}
 		sipd_reply(rq, 481, "Call/Transaction Does Not Exist", NULL, 0);
 		return NULL;
 	}
@@ -149,6 +158,15 @@ static bool is_sdp(const struct sipmsg *m)
 		!strncasecmp(ct->val.p, "application/sdp", 15);
 }
 
+static bool dtmf_body(const struct sipmsg_hdr *ct)
+{
+	static const char t[] = "application/dtmf-relay";
+	size_t n = sizeof(t) - 1;
+
+	return ct->val.l >= n && !strncasecmp(ct->val.p, t, n) &&
+		(ct->val.l == n || ct->val.p[n] == ';' || ct->val.p[n] == ' ');
+}
+
 void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 {
 	const struct sipmsg *m = rq->m;
@@ -237,9 +255,16 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 	else if (m->body.l) {
 		const struct sipmsg_hdr *ct = sipmsg_hdr(m, SH_CTYPE);
 
-		if (!ct || ct->val.l >= sizeof(ctbuf)) {
+		/* only DTMF crosses as it came (INFO): any other body may
+		 * name an address of this leg's (an SDP in an INFO, a
+		 * multipart offer) and the relay rewrites SDP alone */
+		if (!ct || ct->val.l >= sizeof(ctbuf) ||
+		    !sipmsg_eq(&m->met, "INFO") || !dtmf_body(ct)) {
 			(void)call_respond(app, &c->fwd.in, 415,
-					   "Unsupported Media Type", NULL,
+					   "Unsupported Media Type",
+					   sipmsg_eq(&m->met, "INFO") ?
+					   "Accept: application/dtmf-relay\r\n" :
+					   "Accept: application/sdp\r\n",
 					   NULL, NULL, 0);
 			saved_req_clear(&c->fwd.in);
 			return;

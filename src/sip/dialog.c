@@ -76,6 +76,11 @@ static int contact_uri(const struct sipmsg *m, char **out)
 	if (sipmsg_addr(&a, &p, h->val.p + h->val.l, true) || a.star ||
 	    !a.uri.l)
 		return EBADMSG;
+	/* it becomes the Request-URI of our ACK, BYE and re-INVITE: one our
+	 * own parser would refuse is refused here (a 2xx Contact of
+	 * <sip.:202@...> once did) */
+	if (sipmsg_ruri_check(a.uri.p, a.uri.l))
+		return EBADMSG;
 	return dup_slice(out, a.uri.p, a.uri.l, DIALOG_HDR_MAX);
 }
 
@@ -186,6 +191,8 @@ int dialog_uac(struct dialog *d, const char *from_name, const char *from_uri,
 	memset(d, 0, sizeof(*d));
 	if (!from_uri || !to_uri || !target || !dst)
 		return EINVAL;
+	if (sipmsg_ruri_check(target, strlen(target)))
+		return EBADMSG;   /* a binding's contact we could not send to */
 	random_hex(d->ltag, 8);
 	random_hex(cid, 16);
 	/* a display name is quoted; quotes and backslashes are left out */

@@ -466,6 +466,25 @@ static bool is_sip_scheme(const struct sipmsg_str *u, size_t *skip)
 	return false;
 }
 
+int sipmsg_ruri_check(const char *p, size_t l)
+{
+	struct sipmsg_str u = { p, l };
+	size_t sk;
+
+	if (!p || !uri_ok(&u, false))
+		return 400;
+	if (!is_sip_scheme(&u, &sk))
+		return 416;
+	/* '?' is legal in the user part; after the host it starts escaped
+	 * headers, which a Request-URI must not carry */
+	const char *at = memrchr(u.p, '@', u.l);
+	const char *hp = at ? at : u.p;
+
+	if (memchr(hp, '?', u.l - (size_t)(hp - u.p)))
+		return 400;
+	return 0;
+}
+
 int sipmsg_addr(struct sipmsg_addr *a, const char **pp, const char *e,
 		bool list)
 {
@@ -752,7 +771,7 @@ unsigned sipmsg_check(struct sipmsg *m, const char **why)
 	const struct sipmsg_hdr *h;
 	const char *w = "Bad Request";
 	uint64_t v;
-	size_t sk;
+	int r;
 
 	if (!m || !m->req)
 		return 400;
@@ -878,24 +897,12 @@ unsigned sipmsg_check(struct sipmsg *m, const char **why)
 		}
 	}
 	/* Request-URI: sip/sips only, no escaped headers */
-	{
-		struct sipmsg_str u = m->ruri;
-
-		if (!uri_ok(&u, false)) {
-			w = "Bad Request-URI";
-			goto bad;
-		}
-		if (!is_sip_scheme(&u, &sk))
-			return 416;
-		/* '?' is legal in the user part; after the host it starts
-		 * escaped headers, which a Request-URI must not carry */
-		const char *at = memrchr(u.p, '@', u.l);
-		const char *hp = at ? at : u.p;
-
-		if (memchr(hp, '?', u.l - (size_t)(hp - u.p))) {
-			w = "Bad Request-URI";
-			goto bad;
-		}
+	r = sipmsg_ruri_check(m->ruri.p, m->ruri.l);
+	if (r == 416)
+		return 416;
+	if (r) {
+		w = "Bad Request-URI";
+		goto bad;
 	}
 	if ((h = sipmsg_hdr(m, SH_REQUIRE)) && !sipmsg_eq(&m->met, "ACK") &&
 	    !sipmsg_eq(&m->met, "CANCEL")) {

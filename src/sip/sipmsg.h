@@ -109,6 +109,11 @@ const struct sipmsg_hdr *sipmsg_hdr(const struct sipmsg *m,
 int sipmsg_addr(struct sipmsg_addr *a, const char **p, const char *e,
 		bool list);
 
+/* The rule of a Request-URI (and of every remote target we will put in
+ * one): a well-formed sip: or sips: URI without escaped headers after the
+ * host. 0, 416 for another scheme, 400 otherwise. */
+int sipmsg_ruri_check(const char *p, size_t l);
+
 /* Write a stateless response to request m into out (size outsz):
  * status line, Via (top one with received= / rport= per RFC 3581 for
  * src), From, To (tag added when absent), Call-ID, CSeq, then extra

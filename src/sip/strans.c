@@ -546,6 +546,19 @@ struct strans_tx *strans_find_invite(struct strans *s,
 		NULL;
 }
 
+struct strans_tx *strans_find(struct strans *s, const struct sipmsg *m,
+			      const struct sa *src)
+{
+	struct strans_tx *tx;
+	struct key k;
+
+	if (!s || !m || !src || !m->req ||
+	    !make_key(&k, m, src, m->met.p, m->met.l))
+		return NULL;
+	tx = lookup(s, &k, hash(s, k.b, k.l));
+	return tx && tx->state != STRANS_TERMINATED ? tx : NULL;
+}
+
 void strans_tick(struct strans *s, uint64_t now)
 {
 	uint64_t e = UINT64_MAX;
@@ -554,6 +567,9 @@ void strans_tick(struct strans *s, uint64_t now)
 
 	if (!s || now < s->earliest)
 		return;
+	/* an end handler may answer a request (a new transaction, wherever
+	 * its slot is): its deadline lowers this, not overwritten below */
+	s->earliest = UINT64_MAX;
 	for (uint32_t i = 0; i < s->hi; i++) {
 		struct strans_tx *tx = &s->tx[i];
 
@@ -575,7 +591,8 @@ void strans_tick(struct strans *s, uint64_t now)
 		if (tx->t_end && tx->t_end < e)
 			e = tx->t_end;
 	}
-	s->earliest = e;
+	if (e < s->earliest)
+		s->earliest = e;
 	/* slots an end handler took above top are used: the scan stops */
 	while (s->hi > top && !s->tx[s->hi - 1].used)
 		s->hi--;

@@ -129,6 +129,13 @@ struct strans_tx *strans_find_invite(struct strans *s,
 				     const struct sipmsg *cancel,
 				     const struct sa *src);
 
+/* The live transaction m (a checked request) belongs to, by its own
+ * method, branch, sent-by and source; NULL when none. A lookup only:
+ * nothing is created (a request for no dialog is answered statelessly,
+ * but its retransmission still finds the answer it had). */
+struct strans_tx *strans_find(struct strans *s, const struct sipmsg *m,
+			      const struct sa *src);
+
 /* Run the timers due at now: resend responses (G), end transactions
  * (H, I, J, L, the answer bound). */
 void strans_tick(struct strans *s, uint64_t now);
