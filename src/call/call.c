@@ -357,9 +357,10 @@ static void counters_tick(void *arg)
 
 /* ---- the application ------------------------------------------------ */
 
-/* MESSAGE and SUBSCRIBE are not served: the stack answers 405 to
- * everyone alike (nothing about users to learn); voicemail's MWI will
- * serve SUBSCRIBE, challenged like these. */
+/* MESSAGE and SUBSCRIBE are not served yet, but challenged like an
+ * INVITE (issue 11: no request is answered differently for a known and an
+ * unknown user before authentication); voicemail's MWI will serve
+ * SUBSCRIBE. */
 static const struct sipd_method rows[] = {
 	{ "INVITE", GUARD_REQ_CHALLENGED, NULL, call_h_invite },
 	{ "ACK", 0, NULL, call_h_ack },
@@ -368,6 +369,8 @@ static const struct sipd_method rows[] = {
 	{ "UPDATE", 0, NULL, call_h_update_info },
 	{ "INFO", 0, NULL, call_h_update_info },
 	{ "REFER", GUARD_REQ_CHALLENGED, NULL, call_h_update_info },
+	{ "MESSAGE", GUARD_REQ_CHALLENGED, NULL, call_h_unserved },
+	{ "SUBSCRIBE", GUARD_REQ_CHALLENGED, NULL, call_h_unserved },
 };
 
 static void on_apply(struct sipd *sd, void *arg)

@@ -232,6 +232,10 @@ void call_route_live(struct call_app *app, struct route_live *live);
 /* An out-of-dialog REFER: authenticated (407) like an INVITE, then
  * refused 403 (a transfer happens inside a call). */
 void call_refer_outside(struct call_app *app, struct sipd_req *rq);
+/* MESSAGE and SUBSCRIBE (not served yet): challenged like an INVITE, so
+ * that known and unknown users get the same 407; once authenticated, 405
+ * (MESSAGE) or 489 Bad Event (SUBSCRIBE); inside a dialog, 481. */
+void call_h_unserved(struct sipd_req *rq, void *arg);
 struct leg *leg_new(struct call *c, bool is_a);
 unsigned call_calls_of(struct call_app *app, const char *number, bool in);
 

@@ -308,6 +308,26 @@ void call_refer_outside(struct call_app *app, struct sipd_req *rq)
 	call_answer(app, rq, tx, 403, "Forbidden", NULL);
 }
 
+void call_h_unserved(struct sipd_req *rq, void *arg)
+{
+	struct call_app *app = arg;
+	struct strans_tx *tx = NULL;
+	bool sub = sipmsg_eq(&rq->m->met, "SUBSCRIBE");
+
+	if (rq->m->to.tag.l) {
+		sipd_reply(rq, 481, "Call/Transaction Does Not Exist", NULL, 0);
+		return;
+	}
+	if (!authenticate(app, rq, &tx, sub ? "SUBSCRIBE" : "MESSAGE"))
+		return;
+	if (sub)
+		call_answer(app, rq, tx, 489, "Bad Event", NULL);
+	else
+		call_answer(app, rq, tx, 405, "Method Not Allowed",
+			    "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, "
+			    "INFO, REFER\r\n");
+}
+
 /* A live call whose caller's dialog has this request's Call-ID and From
  * tag. */
 static bool merged(struct call_app *app, const struct sipmsg *m)

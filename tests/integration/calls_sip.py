@@ -79,24 +79,30 @@ class SipUac:
         self.rtp.close()
 
     def invite(self, target, cseq=1, auth=None, sdp=True, call_id=None,
-               tag=None, branch=None):
+               tag=None, branch=None, method="INVITE"):
+        """An out-of-dialog request, INVITE unless method says
+        otherwise (MESSAGE, SUBSCRIBE: no SDP then)."""
         host = f"{self.server[0]}:{self.server[1]}"
         uri = f"sip:{target}@{host}"
         self.call_id = call_id or f"u{random.randrange(1 << 48):x}"
         self.tag = tag or f"f{random.randrange(1 << 32):x}"
         self.branch = branch or f"z9hG4bK{random.randrange(1 << 48):x}"
         self.uri = uri
+        self.method = method
+        sdp = sdp and method == "INVITE"
         body = SDP.format(ip=self.addr, port=self.rtp.getsockname()[1]) \
             if sdp else ""
-        m = (f"INVITE {uri} SIP/2.0\r\n"
+        m = (f"{method} {uri} SIP/2.0\r\n"
              f"Via: SIP/2.0/UDP {self.addr}:{self.port};branch={self.branch};rport\r\n"
              "Max-Forwards: 70\r\n"
              f"From: <sip:{self.from_user}@{self.server[0]}>;tag={self.tag}\r\n"
              f"To: <sip:{target}@{self.server[0]}>\r\n"
-             f"Call-ID: {self.call_id}\r\nCSeq: {cseq} INVITE\r\n"
+             f"Call-ID: {self.call_id}\r\nCSeq: {cseq} {method}\r\n"
              f"Contact: <sip:{self.user}@{self.addr}:{self.port}>\r\n")
         if auth:
             m += f"Proxy-Authorization: {auth}\r\n"
+        if method == "SUBSCRIBE":
+            m += "Event: message-summary\r\nExpires: 600\r\n"
         if sdp:
             m += "Content-Type: application/sdp\r\n"
         m += f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
@@ -115,7 +121,7 @@ class SipUac:
                 continue
             st = status_of(data)
             if st >= 200 and f"Call-ID: {self.call_id}" in data:
-                if st >= 300:
+                if st >= 300 and self.method == "INVITE":
                     self.ack(data)
                 return data
         raise TimeoutError("no final answer to INVITE")
@@ -130,15 +136,15 @@ class SipUac:
              f"CSeq: {self.cseq} ACK\r\nContent-Length: 0\r\n\r\n")
         self.s.sendto(m.encode(), self.server)
 
-    def call(self, target, pw, sdp=True, timeout=5):
+    def call(self, target, pw, sdp=True, timeout=5, method="INVITE"):
         """INVITE, 407, INVITE with credentials: (challenge, final)."""
-        self.invite(target, sdp=sdp)
+        self.invite(target, sdp=sdp, method=method)
         chal = self.recv_final(timeout)
         if status_of(chal) != 407:
             return chal, chal
-        auth = digest("INVITE", self.uri, self.user, pw, chal)
+        auth = digest(method, self.uri, self.user, pw, chal)
         self.invite(target, cseq=2, auth=auth, sdp=sdp, call_id=self.call_id,
-                    tag=self.tag)
+                    tag=self.tag, method=method)
         return chal, self.recv_final(timeout)
 
 

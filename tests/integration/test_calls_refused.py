@@ -74,6 +74,32 @@ def test_unauthenticated_alike_then_404_480_488_and_407(pbx):
     check_idle(pbx)
 
 
+def test_message_subscribe_challenged_alike(pbx):
+    """MESSAGE and SUBSCRIBE are not served yet, but nothing is learnt
+    from them before authentication: the same 407 for a known and an
+    unknown user; authenticated, 405 (MESSAGE) and 489 (SUBSCRIBE)."""
+    for method, after in (("MESSAGE", 405), ("SUBSCRIBE", 489)):
+        seen = {}
+        for user in ("201", "2999"):
+            c = SipUac(pbx.server, user)
+            try:
+                c.invite("202", method=method)
+                ans = c.recv_final()
+                assert status_of(ans) == 407, ans
+                seen[user] = _norm(ans, c, "202").replace(
+                    f"sip:{user}@", "sip:FROM@")
+            finally:
+                c.close()
+        assert seen["201"] == seen["2999"], seen
+        c = SipUac(pbx.server, "201")
+        try:
+            chal, final = c.call("202", PW["201"], method=method)
+            assert status_of(chal) == 407, chal
+            assert status_of(final) == after, final
+        finally:
+            c.close()
+
+
 @needs["sipp"]
 def test_from_not_the_authenticated_user_refused(pbx, tmp_path):
     """Credentials of 201 with From 202: refused with the one failure

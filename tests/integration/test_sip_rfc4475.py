@@ -14,13 +14,13 @@ if not CORPUS.exists():
 # Acceptable status codes per file; None = must be discarded (no answer).
 # An INVITE without credentials → 407 (the call layer challenges before
 # anything else), an in-dialog one naming no call → 481; methods we do not
-# serve (MESSAGE) → 405, unknown methods → 501, OPTIONS → 200, REGISTER
+# do not serve yet (MESSAGE) → 407 like an INVITE, unknown methods → 501, OPTIONS → 200, REGISTER
 # without credentials → 401.
 EXPECT = {
     "wsinv.dat": {481}, "intmeth.dat": {501}, "esc01.dat": {407},
     "escnull.dat": {401}, "esc02.dat": {501}, "lwsdisp.dat": {200},
     "longreq.dat": {407}, "dblreq.dat": {401}, "semiuri.dat": {200},
-    "transports.dat": {200}, "mpart01.dat": {405}, "unreason.dat": None,
+    "transports.dat": {200}, "mpart01.dat": {407}, "unreason.dat": None,
     "noreason.dat": None, "badinv01.dat": {400}, "clerr.dat": {400},
     "ncl.dat": {400}, "scalar02.dat": {400}, "scalarlg.dat": None,
     "quotbal.dat": {400}, "ltgtruri.dat": {400}, "lwsruri.dat": {400},
