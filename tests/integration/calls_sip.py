@@ -327,6 +327,31 @@ def uac_xml(user, pw, from_user=None, mode="call", hold_ms=8000,
                     "Call-ID: [call_id]", "CSeq: 3 BYE", "Max-Forwards: 70"],
                    retrans=True),
               '  <recv response="200"/>']
+    elif mode == "info-bye":
+        # an INFO whose body is SDP (it would carry our address to the
+        # callee unrewritten): 415; then BYE, 200, and the same BYE again
+        # (its 200 "lost"): 200 again from the transaction, not 481
+        hdr = ["Via: SIP/2.0/[transport] [local_ip]:[local_port];"
+               "branch=z9hG4bK-{b}-[call_number]", "[routes]",
+               f"From: <sip:{frm}@[remote_ip]>;tag=[pid]uac[call_number]",
+               "To: <sip:[service]@[remote_ip]>[peer_tag_param]",
+               "Call-ID: [call_id]", "Max-Forwards: 70"]
+        bye = _msg(["BYE [next_url] SIP/2.0"] +
+                   [h.format(b="bye") for h in hdr] + ["CSeq: 4 BYE"],
+                   retrans=True)
+        x += ['  <recv response="180" optional="true"/>',
+              '  <recv response="183" optional="true"/>',
+              '  <recv response="200" rrs="true"/>',
+              _ack(2, frm, in_dialog=True),
+              _msg(["INFO [next_url] SIP/2.0"] +
+                   [h.format(b="info") for h in hdr] + ["CSeq: 3 INFO"],
+                   body=True, retrans=True),
+              '  <recv response="415"/>',
+              bye, '  <recv response="200"/>',
+              # SIPp takes an identical 200 for a retransmission it has
+              # seen: the test reads the answer in the message trace
+              bye.replace(' retrans="500"', ''),
+              '  <pause milliseconds="500"/>']
     elif mode == "cancel":
         x += ['  <recv response="180"/>',
               '  <pause milliseconds="500"/>']

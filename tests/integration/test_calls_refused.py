@@ -122,6 +122,38 @@ def test_from_not_the_authenticated_user_refused(pbx, tmp_path):
     check_idle(pbx)
 
 
+@needs["sipp"]
+def test_info_with_sdp_refused_bye_retransmission_answered(pbx, tmp_path):
+    """In an answered call an INFO carrying SDP gets 415 (only SDP is
+    rewritten: such a body would hand the caller's address to the
+    callee) and never reaches the callee; a BYE sent again after its 200
+    (the 200 lost) gets 200 again, not 481; the call ends once."""
+    uas = Sipp(tmp_path, "uas", uas_xml(answer=True))
+    assert register_udp(pbx.server, "204", PW["204"], uas.port)
+    uac = Sipp(tmp_path, "uac", uac_xml("205", PW["205"], mode="info-bye"))
+    try:
+        uas.start(timeout_s=20)
+        time.sleep(0.3)
+        uac.start(target=pbx.registrar, service="204", timeout_s=20)
+        assert uac.wait(30) == 0, uac.report() + pbx.log()
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uac.stop()
+        uas.stop()
+    trace = "".join(f.read_text(errors="replace")
+                    for f in uac.dir.glob("*_messages.log"))
+    answers = [m.split("\n", 1)[0].strip() for m in
+               re.split(r"\n(?=SIP/2\.0 )", trace)[1:]
+               if "CSeq: 4 BYE" in m.split("\n\n", 1)[0]]
+    assert len(answers) >= 2 and all(a == "SIP/2.0 200 OK" for a in answers), \
+        (answers, trace)
+    utrace = "".join(f.read_text(errors="replace")
+                     for f in uas.dir.glob("*_messages.log"))
+    assert "INFO sip:" not in utrace
+    assert pbx.log().count("ended: answered") == 1, pbx.log()
+    check_idle(pbx)
+
+
 @needs["baresip"]
 def test_call_limit_486(pbx, tmp_path):
     """202 may take one call (phone.call_limit_in=1): while 201 talks to
