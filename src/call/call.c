@@ -108,7 +108,9 @@ static void ct_end(struct ctrans_tx *tx, enum ctrans_end why, void *arg)
 
 static bool slice_eq(const char *s, const struct sipmsg_str *p)
 {
-	return strlen(s) == p->l && !memcmp(s, p->p, p->l);
+	/* an absent slice (no From tag) has a NULL pointer: memcmp must
+	 * not see it, even for 0 octets */
+	return strlen(s) == p->l && (!p->l || !memcmp(s, p->p, p->l));
 }
 
 struct leg *leg_find(struct call_app *app, const struct sipmsg *m)

@@ -342,7 +342,8 @@ static bool merged(struct call_app *app, const struct sipmsg *m)
 		    strlen(l->dlg.callid) == m->callid.l &&
 		    !memcmp(l->dlg.callid, m->callid.p, m->callid.l) &&
 		    strlen(l->dlg.rtag) == m->from.tag.l &&
-		    !memcmp(l->dlg.rtag, m->from.tag.p, m->from.tag.l))
+		    (!m->from.tag.l ||
+		     !memcmp(l->dlg.rtag, m->from.tag.p, m->from.tag.l)))
 			return true;
 	}
 	return false;
