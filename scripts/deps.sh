@@ -7,10 +7,10 @@ set -eu
 # word list (/usr/share/dict/words) of the password dictionary rule;
 # without it bulwarkd runs degraded (status shows it, the log says so).
 RUN="libre0 libsqlite3-0 libmicrohttpd12 libjansson4 libsodium23 libssl3
- libnftables1 nftables libcurl4 wamerican iproute2"
+ libnftables1 nftables libcurl4 liburing2 wamerican iproute2"
 BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev
  libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libsodium-dev
- libssl-dev libnftables-dev libcmocka-dev libcurl4-openssl-dev"
+ libssl-dev libnftables-dev libcmocka-dev libcurl4-openssl-dev liburing-dev"
 TEST="python3 python3-pytest clang clang-tools libclang-rt-14-dev sip-tester baresip-core
  linphone-cli sipvicious kamailio chromium"
 case "${1:-all}" in

@@ -143,6 +143,7 @@ int relay_alloc(struct relay **rp, const struct relay_conf *conf)
 			.timeout_ms = conf->timeout_ms,
 			.relearn_ms = conf->relearn_ms,
 			.notify_ms = conf->notify_ms,
+			.epoll_only = conf->epoll_only,
 			.events = &r->events,
 			.events_lost = &r->events_lost,
 		};

@@ -49,6 +49,9 @@ struct relay_conf {
 				   * leg per this period, 5,000 */
 	int         tos;          /* IP TOS/traffic class of relayed
 				   * packets; 0xb8 (EF), -1 = leave */
+	bool        epoll_only;   /* false: io_uring where the build and
+				   * the kernel have it, else epoll;
+				   * true: epoll (tests of both paths) */
 };
 
 /* The defaults above. */

@@ -82,6 +82,7 @@ struct mthread_conf {
 	unsigned index;
 	unsigned max_sessions;   /* slots of the id space */
 	unsigned timeout_ms, relearn_ms, notify_ms;
+	bool epoll_only;         /* relay_conf.epoll_only */
 	struct ring *events;     /* shared event ring (MPSC) */
 	atomic_uint_fast64_t *events_lost;
 };

@@ -1,10 +1,13 @@
 /*
- * rtpfwd — the relay's packet path, on a media thread of its own: one
- * epoll set over every socket of the thread's sessions plus the command
- * queue; a readable socket gives one recvmmsg batch, every packet of it
- * is checked (RTP/RTCP version 2, length, source) and the accepted ones
- * leave in one sendmmsg batch through the other leg's socket of the same
- * kind. Session state lives here only; the owner reaches it by message.
+ * rtpfwd — the relay's packet path, on a media thread of its own. Every
+ * packet is checked (RTP/RTCP version 2, length, source) and an accepted
+ * one leaves through the other leg's socket of the same kind. The I/O is
+ * io_uring when the kernel allows it (rtpfwd_uring.c: receives armed on
+ * every socket, all sends and receives of a round in one system call),
+ * else the epoll loop here: one edge-triggered set over every socket of
+ * the thread's sessions plus the command queue, a readable socket gives
+ * one recvmmsg batch, the accepted packets leave in one sendmmsg batch.
+ * Session state lives here only; the owner reaches it by message.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,77 +18,12 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "media/relay_int.h"
+#include "media/rtpfwd_int.h"
 
-#define BATCH      32      /* packets per recvmmsg/sendmmsg */
 #define NEVENTS    128     /* epoll events per wake */
 #define TICK_MS    100     /* timeout scan period */
 #define MAX_DROPOUT 3000   /* RFC 3550 A.1: a forward jump this large */
 #define MAX_MISORDER 100   /* starts a new run; late by less is reorder */
-
-enum { K_RTP = 0, K_RTCP = 1 };
-
-struct msess;
-
-struct msock {
-	int fd;
-	struct msess *s;
-	uint8_t leg, kind;
-	bool peer_ok;             /* peer is where to send and the only
-				   * source accepted (unless learning) */
-	bool latched;             /* nat leg: peer learnt from a packet */
-	struct sa peer;
-	uint64_t relearn_until;   /* ms; window after relay_leg_relearn */
-};
-
-/* One SSRC run of the stream a phone sends (RFC 3550 A.1, simplified). */
-struct loss {
-	bool started;
-	uint32_t ssrc;
-	uint16_t base, max;
-	uint32_t cycles;
-	uint64_t received;
-};
-
-struct mleg {
-	struct msock sk[2];
-	bool nat;
-	bool latch_from_set;
-	struct sa latch_from;
-	struct relay_leg_stats st;   /* rtp_* hold the finished runs */
-	struct loss loss;
-	uint64_t next_notify;
-};
-
-struct msess {
-	struct msess *next_dead;     /* closed, freed at the end of a round */
-	bool dead;
-	uint32_t id;
-	uint64_t tag;
-	unsigned live_idx;
-	bool hold;
-	bool timeout_sent;
-	uint64_t idle_from;          /* creation or resume */
-	struct mleg leg[2];
-};
-
-struct mthread {
-	pthread_t tid;
-	clockid_t cpu;
-	int ep;
-	struct ring *cmds;
-	struct mthread_conf conf;
-	struct msess **slots;        /* by id slot */
-	struct msess **live;         /* dense, for the timeout scan */
-	unsigned nlive;
-	struct msess *dead;          /* closed this round */
-	uint64_t now, next_tick;
-	struct mmsghdr rx[BATCH], tx[BATCH];
-	struct iovec rxiov[BATCH], txiov[BATCH];
-	struct sa rxaddr[BATCH];
-	uint8_t buf[BATCH][RELAY_MAX_PKT];
-	struct cmd cbuf[64];
-};
 
 /* ---- events ------------------------------------------------------------ */
 
@@ -228,9 +166,64 @@ static bool may_latch(struct mthread *m, struct msess *s, struct mleg *L,
 	return true;
 }
 
-static void send_batch(struct mthread *m, struct msock *o, unsigned n)
+struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
+			 size_t len, bool trunc, const struct sa *src)
+{
+	struct msess *s = k->s;
+	struct mleg *L = &s->leg[k->leg];
+	struct msock *o = &s->leg[!k->leg].sk[k->kind];
+	int what = trunc ? 0 : classify(p, len, k->kind);
+
+	/* anything from a wrong source counts as injection; only a
+	 * well-formed packet may latch */
+	if (k->peer_ok && relay_sa_eq(src, &k->peer)) {
+		if (!what) {
+			L->st.drop_malformed++;
+			return NULL;
+		}
+		if (L->nat && !k->latched) {
+			k->latched = true;
+			emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind, src);
+		}
+	} else if (what && !k->peer_ok && !L->nat) {
+		/* the phone sends before its answer reached us */
+		L->st.drop_early++;
+		return NULL;
+	} else if (!what || !may_latch(m, s, L, k, src)) {
+		L->st.drop_source++;
+		if (m->now >= L->next_notify) {
+			L->next_notify = m->now + m->conf.notify_ms;
+			emit(m, s, RELAY_EV_STRICT_DROP, k->leg, k->kind, src);
+		}
+		return NULL;
+	}
+	L->st.in_pkts++;
+	L->st.in_bytes += len;
+	L->st.last_seen_ms = m->now;
+	s->timeout_sent = false;
+	if (what == 1)
+		loss_update(L, p);
+	if (!o->peer_ok) {
+		L->st.drop_nodest++;
+		return NULL;
+	}
+	return o;
+}
+
+void fwd_sent(struct msock *o, long res)
 {
 	struct mleg *OL = &o->s->leg[o->leg];
+
+	if (res < 0) {
+		OL->st.send_errors++;
+		return;
+	}
+	OL->st.out_pkts++;
+	OL->st.out_bytes += (uint64_t)res;
+}
+
+static void send_batch(struct mthread *m, struct msock *o, unsigned n)
+{
 	unsigned done = 0, i;
 	int r;
 
@@ -239,23 +232,21 @@ static void send_batch(struct mthread *m, struct msock *o, unsigned n)
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
 				continue;
-			OL->st.send_errors++;   /* skip the one that failed */
+			fwd_sent(o, -1);        /* skip the one that failed */
 			done++;
 			continue;
 		}
-		for (i = done; i < done + (unsigned)r; i++) {
-			OL->st.out_pkts++;
-			OL->st.out_bytes += m->txiov[i].iov_len;
-		}
+		for (i = done; i < done + (unsigned)r; i++)
+			fwd_sent(o, (long)m->txiov[i].iov_len);
 		done += (unsigned)r;
 	}
 }
 
+/* One batch from k (edge-triggered: a batch that came back full may have
+ * left packets behind, and k goes to the backlog to be read again). */
 static void on_readable(struct mthread *m, struct msock *k)
 {
-	struct msess *s = k->s;
-	struct mleg *L = &s->leg[k->leg];
-	struct msock *o = &s->leg[!k->leg].sk[k->kind];
+	struct msock *o = NULL, *to;
 	unsigned i, nout = 0;
 	int n;
 
@@ -266,63 +257,33 @@ static void on_readable(struct mthread *m, struct msock *k)
 	n = recvmmsg(k->fd, m->rx, BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
+	if (n == BATCH && !k->queued) {
+		k->queued = true;
+		m->backlog[!m->cur][m->nbacklog[!m->cur]++] = k;
+	}
 	for (i = 0; i < (unsigned)n; i++) {
-		const uint8_t *p = m->buf[i];
-		size_t len = m->rx[i].msg_len;
 		struct sa *src = &m->rxaddr[i];
-		int what;
 
 		src->len = m->rx[i].msg_hdr.msg_namelen;
-		what = m->rx[i].msg_hdr.msg_flags & MSG_TRUNC ? 0
-			: classify(p, len, k->kind);
-		/* anything from a wrong source counts as injection; only
-		 * a well-formed packet may latch */
-		if (k->peer_ok && relay_sa_eq(src, &k->peer)) {
-			if (!what) {
-				L->st.drop_malformed++;
-				continue;
-			}
-			if (L->nat && !k->latched) {
-				k->latched = true;
-				emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind,
-				     src);
-			}
-		} else if (what && !k->peer_ok && !L->nat) {
-			/* the phone sends before its answer reached us */
-			L->st.drop_early++;
+		to = fwd_packet(m, k, m->buf[i], m->rx[i].msg_len,
+				m->rx[i].msg_hdr.msg_flags & MSG_TRUNC, src);
+		if (!to)
 			continue;
-		} else if (!what || !may_latch(m, s, L, k, src)) {
-			L->st.drop_source++;
-			if (m->now >= L->next_notify) {
-				L->next_notify = m->now + m->conf.notify_ms;
-				emit(m, s, RELAY_EV_STRICT_DROP, k->leg,
-				     k->kind, src);
-			}
-			continue;
-		}
-		L->st.in_pkts++;
-		L->st.in_bytes += len;
-		L->st.last_seen_ms = m->now;
-		s->timeout_sent = false;
-		if (what == 1)
-			loss_update(L, p);
-		if (!o->peer_ok) {
-			L->st.drop_nodest++;
-			continue;
-		}
+		o = to;
 		m->txiov[nout].iov_base = m->buf[i];
-		m->txiov[nout].iov_len = len;
+		m->txiov[nout].iov_len = m->rx[i].msg_len;
 		m->tx[nout].msg_hdr.msg_name = &o->peer.u;
 		m->tx[nout].msg_hdr.msg_namelen = o->peer.len;
 		nout++;
 	}
+	/* every accepted packet of k leaves through the same o */
 	if (nout)
 		send_batch(m, o, nout);
 }
 
 /* ---- commands ---------------------------------------------------------- */
 
-static struct msess *find(struct mthread *m, uint32_t id)
+struct msess *fwd_find(struct mthread *m, uint32_t id)
 {
 	unsigned slot = RELAY_ID_SLOT(id);
 	struct msess *s;
@@ -340,6 +301,10 @@ static void sess_close(struct mthread *m, struct msess *s)
 {
 	unsigned l, k;
 
+#ifdef HAVE_LIBURING
+	if (m->uring)
+		fwd_uring_cancel(m, s);
+#endif
 	for (l = 0; l < 2; l++)
 		for (k = 0; k < 2; k++) {
 			if (s->leg[l].sk[k].fd >= 0)
@@ -393,16 +358,22 @@ static void do_create(struct mthread *m, const struct cmd *c)
 		for (k = 0; k < 2; k++) {
 			struct msock *x = &s->leg[l].sk[k];
 			struct epoll_event ev = {
-				.events = EPOLLIN, .data.ptr = x,
+				.events = EPOLLIN | EPOLLET, .data.ptr = x,
 			};
 
 			x->fd = c->fds[l][k];
 			x->s = s;
 			x->leg = (uint8_t)l;
 			x->kind = (uint8_t)k;
-			(void)epoll_ctl(m->ep, EPOLL_CTL_ADD, x->fd, &ev);
+			if (!m->uring)
+				(void)epoll_ctl(m->ep, EPOLL_CTL_ADD, x->fd,
+						&ev);
 		}
 	}
+#ifdef HAVE_LIBURING
+	if (m->uring)
+		fwd_uring_arm(m, s);
+#endif
 }
 
 static void do_leg_set(struct mthread *m, struct msess *s, const struct cmd *c)
@@ -441,7 +412,7 @@ static void do_cmd(struct mthread *m, const struct cmd *c, bool *stop)
 		do_create(m, c);
 		return;
 	}
-	s = find(m, c->id);
+	s = fwd_find(m, c->id);
 	if (!s)
 		return;
 	switch (c->type) {
@@ -472,7 +443,7 @@ static void do_cmd(struct mthread *m, const struct cmd *c, bool *stop)
 	}
 }
 
-static void drain_cmds(struct mthread *m, bool *stop)
+void fwd_drain_cmds(struct mthread *m, bool *stop)
 {
 	unsigned n, i;
 
@@ -510,19 +481,34 @@ static void scan_timeouts(struct mthread *m)
 
 /* ---- the thread -------------------------------------------------------- */
 
-static void *run(void *arg)
+void fwd_round_end(struct mthread *m)
 {
-	struct mthread *m = arg;
+	free_dead(m);
+	if (m->now >= m->next_tick) {
+		scan_timeouts(m);
+		m->next_tick = m->now + TICK_MS;
+	}
+}
+
+void fwd_close_all(struct mthread *m)
+{
+	while (m->nlive)
+		sess_close(m, m->live[0]);
+	free_dead(m);
+}
+
+static void run_epoll(struct mthread *m)
+{
 	struct epoll_event evs[NEVENTS];
 	bool stop = false;
 
-	m->now = relay_now_ms();
-	m->next_tick = m->now + TICK_MS;
 	while (!stop) {
 		bool cmds = false;
 		int n, i, wait;
 
 		wait = m->next_tick > m->now ? (int)(m->next_tick - m->now) : 0;
+		if (m->nbacklog[!m->cur])
+			wait = 0;
 		n = epoll_wait(m->ep, evs, NEVENTS, wait);
 		m->now = relay_now_ms();
 		/* commands first: a re-learning window or a new address
@@ -531,22 +517,40 @@ static void *run(void *arg)
 			if (!evs[i].data.ptr)
 				cmds = true;
 		if (cmds)
-			drain_cmds(m, &stop);
+			fwd_drain_cmds(m, &stop);
+		/* last round's backlog first (a session closed by a command
+		 * above is dead, its memory still here until free_dead) */
+		m->cur = !m->cur;
+		for (i = 0; i < (int)m->nbacklog[m->cur]; i++) {
+			struct msock *k = m->backlog[m->cur][i];
+
+			k->queued = false;
+			if (!k->s->dead)
+				on_readable(m, k);
+		}
+		m->nbacklog[m->cur] = 0;
 		for (i = 0; i < n; i++) {
 			struct msock *k = evs[i].data.ptr;
 
-			if (k && !k->s->dead)
+			if (k && !k->s->dead && !k->queued)
 				on_readable(m, k);
 		}
-		free_dead(m);
-		if (m->now >= m->next_tick) {
-			scan_timeouts(m);
-			m->next_tick = m->now + TICK_MS;
-		}
+		fwd_round_end(m);
 	}
-	while (m->nlive)
-		sess_close(m, m->live[0]);
-	free_dead(m);
+}
+
+static void *run(void *arg)
+{
+	struct mthread *m = arg;
+
+	m->now = relay_now_ms();
+	m->next_tick = m->now + TICK_MS;
+#ifdef HAVE_LIBURING
+	if (!m->epoll_only && !fwd_uring_run(m))
+		return NULL;              /* it closed every session */
+#endif
+	run_epoll(m);
+	fwd_close_all(m);
 	return NULL;
 }
 
@@ -563,11 +567,16 @@ int mthread_start(struct mthread **mp, const struct mthread_conf *conf,
 	if (!m)
 		return ENOMEM;
 	m->conf = *conf;
+	m->epoll_only = conf->epoll_only;
 	m->cmds = cmds;
 	m->slots = calloc(conf->max_sessions, sizeof(*m->slots));
 	m->live = calloc(conf->max_sessions, sizeof(*m->live));
+	/* every socket of every session at most once in each */
+	m->backlog[0] = calloc(4u * conf->max_sessions, sizeof(**m->backlog));
+	m->backlog[1] = calloc(4u * conf->max_sessions, sizeof(**m->backlog));
 	m->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!m->slots || !m->live || m->ep < 0) {
+	if (!m->slots || !m->live || !m->backlog[0] || !m->backlog[1] ||
+	    m->ep < 0) {
 		err = m->ep < 0 ? errno : ENOMEM;
 		goto fail;
 	}
@@ -600,6 +609,8 @@ int mthread_start(struct mthread **mp, const struct mthread_conf *conf,
 		close(m->ep);
 	free(m->slots);
 	free(m->live);
+	free(m->backlog[0]);
+	free(m->backlog[1]);
 	free(m);
 	return err;
 }
@@ -622,6 +633,8 @@ void mthread_stop(struct mthread *m)
 	close(m->ep);
 	free(m->slots);
 	free(m->live);
+	free(m->backlog[0]);
+	free(m->backlog[1]);
 	free(m);
 }
 

@@ -185,12 +185,17 @@ static void counters(struct relay *r, uint32_t id, struct relay_event *ev)
 	assert_true(wait_event(r, RELAY_EV_COUNTERS, id, 2000, ev));
 }
 
+/* every test runs twice: the default I/O (io_uring where the build and
+ * the kernel have it), then the epoll loop */
+static bool epoll_only;
+
 static struct relay *mk_relay(unsigned slot, unsigned pairs, unsigned threads)
 {
 	struct relay_conf c;
 	struct relay *r = NULL;
 
 	relay_conf_default(&c);
+	c.epoll_only = epoll_only;
 	c.local = ip4("127.0.0.1", 0);
 	c.port_min = range_base(slot);
 	c.port_max = (uint16_t)(c.port_min + 2 * pairs - 1);
@@ -803,6 +808,7 @@ static void test_ipv6(void **state)
 
 	(void)state;
 	relay_conf_default(&c);
+	c.epoll_only = epoll_only;
 	memset(&c.local, 0, sizeof(c.local));
 	c.local.u.in6.sin6_family = AF_INET6;
 	c.local.u.in6.sin6_addr = in6addr_loopback;
@@ -930,5 +936,12 @@ int main(void)
 		cmocka_unit_test(test_libre_loop),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int fails;
+
+	fails = cmocka_run_group_tests_name("relay (default I/O)", tests,
+					    NULL, NULL);
+	epoll_only = true;
+	fails += cmocka_run_group_tests_name("relay (epoll)", tests, NULL,
+					     NULL);
+	return fails;
 }
