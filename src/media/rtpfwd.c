@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "common/log.h"
 #include "media/rtpfwd_int.h"
 
 #define NEVENTS    128     /* epoll events per wake */
@@ -546,8 +547,22 @@ static void *run(void *arg)
 	m->now = relay_now_ms();
 	m->next_tick = m->now + TICK_MS;
 #ifdef HAVE_LIBURING
-	if (!m->epoll_only && !fwd_uring_run(m))
-		return NULL;              /* it closed every session */
+	if (!m->epoll_only) {
+		int err = fwd_uring_run(m);
+
+		if (!err)
+			return NULL;      /* it closed every session */
+		/* a seccomp filter (systemd's @system-service) or an old
+		 * kernel: said once, so an admin knows which loop runs */
+		log_info("relay", "media thread: io_uring unavailable (%s), "
+			 "relaying on epoll", strerror(err));
+	}
+	else {
+		log_info("relay", "media thread: relaying on epoll");
+	}
+#else
+	log_info("relay", "media thread: relaying on epoll (built "
+		 "without liburing)");
 #endif
 	run_epoll(m);
 	fwd_close_all(m);

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <liburing.h>
 
+#include "common/log.h"
 #include "media/rtpfwd_int.h"
 
 #define NBUF     2048u    /* provided buffers, a power of two */
@@ -349,6 +350,7 @@ int fwd_uring_run(struct mthread *m)
 	if (err)
 		return err;
 	m->uring = u;
+	log_info("relay", "media thread: relaying on io_uring");
 	arm_cmds(m, u);
 	while (!stop) {
 		struct __kernel_timespec ts = {0, 0};
