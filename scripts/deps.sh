@@ -6,8 +6,12 @@ set -eu
 # What an installed bulwarkd needs at run time: wamerican is the system
 # word list (/usr/share/dict/words) of the password dictionary rule;
 # without it bulwarkd runs degraded (status shows it, the log says so).
-RUN="libre0 libsqlite3-0 libmicrohttpd12 libjansson4 libsodium23 libssl3
- libnftables1 nftables libcurl4 liburing2 wamerican iproute2"
+# asterisk-core-sounds-en-wav (CC BY-SA) is the media endpoint's prompts,
+# 8 kHz 16-bit WAVs under /usr/share/asterisk/sounds/en_US_f_Allison/
+# (docs/internals/endpoint.md); librem0 its G.711 and DTMF detector.
+RUN="libre0 librem0 asterisk-core-sounds-en-wav libsqlite3-0 libmicrohttpd12
+ libjansson4 libsodium23 libssl3 libnftables1 nftables libcurl4 liburing2
+ wamerican iproute2"
 BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev
  libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libsodium-dev
  libssl-dev libnftables-dev libcmocka-dev libcurl4-openssl-dev liburing-dev"
