@@ -20,7 +20,8 @@ struct eslot {
 
 struct endpoints {
 	struct endpoint_conf conf;
-	struct ports ports;        /* own pool (conf.src.take == NULL) */
+	struct ports ports;        /* own pool (conf.src.take was NULL) */
+	bool own_pool;
 	struct eslot *slots;
 	uint16_t *free_slots;
 	unsigned nfree;
@@ -53,22 +54,12 @@ void endpoint_conf_default(struct endpoint_conf *conf)
 static int own_take(struct endpoints *e, int fds[2], uint16_t *port,
 		    unsigned *handle)
 {
-	int err;
-
-	if (e->conf.src.take)
-		return e->conf.src.take(e->conf.src.arg, fds, port, handle);
-	err = ports_take(&e->ports, handle, fds);
-	if (!err)
-		*port = ports_port(&e->ports, *handle);
-	return err;
+	return e->conf.src.take(e->conf.src.arg, fds, port, handle);
 }
 
 static void own_give(struct endpoints *e, unsigned handle)
 {
-	if (e->conf.src.take)
-		e->conf.src.give(e->conf.src.arg, handle);
-	else
-		ports_give(&e->ports, handle);
+	e->conf.src.give(e->conf.src.arg, handle);
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -105,6 +96,10 @@ int endpoint_alloc(struct endpoints **ep, const struct endpoint_conf *conf)
 			free(e);
 			return err;
 		}
+		e->own_pool = true;
+		e->conf.src.take = ports_src_take;
+		e->conf.src.give = ports_src_give;
+		e->conf.src.arg = &e->ports;
 	}
 	e->slots = calloc(conf->max_endpoints, sizeof(*e->slots));
 	e->free_slots = calloc(conf->max_endpoints, sizeof(*e->free_slots));
@@ -168,7 +163,7 @@ struct endpoints *endpoint_free(struct endpoints *e)
 			own_give(e, e->slots[i].handle);
 	}
 	ring_fini(&e->events);
-	if (!e->conf.src.take)
+	if (e->own_pool)
 		ports_fini(&e->ports);
 	free(e->slots);
 	free(e->free_slots);

@@ -33,8 +33,10 @@ struct endpoints;
 
 /* Where an endpoint's port pair comes from: by default a pool of its own
  * over [port_min, port_max] (src/media/ports.c). A caller may plug
- * another pool (e.g. the relay's, so both share one range): take binds
- * a pair and returns 0 or ENOSPC, give returns it. Owner thread only. */
+ * another pool (the relay's, so that both share one range: ports.c's
+ * ports_src_take/ports_src_give over the relay's struct ports): take
+ * binds a pair and returns 0 or ENOSPC, give returns it. Called on the
+ * owner thread only, the thread that owns that pool too. */
 struct endpoint_portsrc {
 	int  (*take)(void *arg, int fds[2], uint16_t *rtp_port,
 		     unsigned *handle);

@@ -127,3 +127,22 @@ void ports_give(struct ports *p, unsigned pair)
 	p->fifo[(p->head + p->count) % p->npairs] = (uint16_t)pair;
 	p->count++;
 }
+
+/* The pool as an endpoint port source (endpoint.h struct
+ * endpoint_portsrc, arg = the struct ports): the endpoint's own pool,
+ * and any other pool (the relay's) a caller plugs in. */
+int ports_src_take(void *arg, int fds[2], uint16_t *rtp_port,
+		   unsigned *handle)
+{
+	struct ports *p = arg;
+	int err = ports_take(p, handle, fds);
+
+	if (!err)
+		*rtp_port = ports_port(p, *handle);
+	return err;
+}
+
+void ports_src_give(void *arg, unsigned handle)
+{
+	ports_give(arg, handle);
+}

@@ -37,6 +37,12 @@ void ports_fini(struct ports *p);
 int  ports_take(struct ports *p, unsigned *pairp, int fds[2]);
 void ports_give(struct ports *p, unsigned pair);
 uint16_t ports_port(const struct ports *p, unsigned pair);
+/* The same as the callbacks of struct endpoint_portsrc (arg = the pool):
+ * the endpoint takes its pairs through these, from its own pool or from
+ * another one (the relay's) on the same owner thread. */
+int  ports_src_take(void *arg, int fds[2], uint16_t *rtp_port,
+		    unsigned *handle);
+void ports_src_give(void *arg, unsigned handle);
 
 /* ---- messages owner → media thread ------------------------------------- */
 

@@ -583,6 +583,63 @@ static void test_pool_bound(void **state)
 	assert_true(id != ids[0]);
 }
 
+/* A pool the caller plugs in (the relay's, in the daemon): the endpoint
+ * takes and gives its pairs through it, and only through it. */
+struct fake_pool {
+	unsigned takes, gives, live;
+};
+
+static int fake_take(void *arg, int fds[2], uint16_t *port, unsigned *h)
+{
+	struct fake_pool *p = arg;
+	struct sa a;
+
+	if (p->live >= 2)
+		return ENOSPC;
+	fds[0] = phone("127.0.0.1", &a);
+	*port = ntohs(a.u.in.sin_port);
+	fds[1] = phone("127.0.0.1", &a);
+	*h = p->takes++;
+	p->live++;
+	return 0;
+}
+
+static void fake_give(void *arg, unsigned h)
+{
+	struct fake_pool *p = arg;
+
+	p->gives++;
+	p->live--;
+}
+
+static void test_plugged_pool(void **state)
+{
+	struct fake_pool pool = {0};
+	struct endpoint_conf c;
+	struct endpoint_media md;
+	struct endpoints *e;
+	uint32_t id[3];
+	uint16_t port;
+
+	endpoint_conf_default(&c);
+	c.src.take = fake_take;
+	c.src.arg = &pool;
+	assert_int_equal(endpoint_alloc(&e, &c), EINVAL);   /* no give */
+	c.src.give = fake_give;
+	c.port_min = 1;   /* not used with a plugged pool */
+	assert_int_equal(endpoint_alloc(&e, &c), 0);
+	memset(&md, 0, sizeof(md));
+	md.te_pt = -1;
+	assert_int_equal(endpoint_create(e, 1, &md, &id[0], &port), 0);
+	assert_int_equal(endpoint_create(e, 2, &md, &id[1], &port), 0);
+	assert_int_equal(endpoint_create(e, 3, &md, &id[2], &port), ENOSPC);
+	assert_int_equal(endpoint_destroy(e, id[0]), 0);
+	assert_int_equal(pool.gives, 1);
+	endpoint_free(e);   /* gives back what is live */
+	assert_int_equal(pool.takes, 2);
+	assert_int_equal(pool.gives, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +657,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_bound, setup,
 						teardown),
+		cmocka_unit_test(test_plugged_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
