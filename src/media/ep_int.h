@@ -20,6 +20,7 @@
 #define EP_FRAME     160       /* samples per 20 ms at 8 kHz */
 #define EP_TICK_NS   20000000LL
 #define EP_MAX_PKT   1500
+#define EP_CATCHUP   5         /* frames sent at once after missed ticks */
 
 enum ep_cmd_type {
 	EPC_CREATE = 1, EPC_MEDIA, EPC_PLAY_PROMPT, EPC_PLAY_FILE,
@@ -120,8 +121,9 @@ void ep_play_start_file(struct ep_thread *t, struct eps *s,
 			const char *path, bool barge);
 void ep_play_start_tone(struct ep_thread *t, struct eps *s,
 			const struct ep_cmd *c);
-/* Sends this tick's frame; missed = ticks elapsed (>= 1). */
-void ep_play_tick(struct ep_thread *t, struct eps *s, uint64_t missed);
+/* Sends one frame; skip = ticks given up just before it (their frames
+ * are not sent, their time passes in the RTP timestamp). */
+void ep_play_tick(struct ep_thread *t, struct eps *s, uint64_t skip);
 
 /* ep_record.c */
 void ep_record_start(struct ep_thread *t, struct eps *s,

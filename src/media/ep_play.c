@@ -70,7 +70,7 @@ static bool fill(struct eps *s, int16_t *pcm)
 	return false;
 }
 
-void ep_play_tick(struct ep_thread *t, struct eps *s, uint64_t missed)
+void ep_play_tick(struct ep_thread *t, struct eps *s, uint64_t skip)
 {
 	uint8_t pkt[RTPPKT_HDR + EP_FRAME];
 	int16_t pcm[EP_FRAME];
@@ -80,9 +80,9 @@ void ep_play_tick(struct ep_thread *t, struct eps *s, uint64_t missed)
 	if (!s->peer_ok)
 		return;
 	ended = fill(s, pcm);
-	/* the timestamp follows the clock: ticks this thread missed show
-	 * up as lost packets, not as a shifted stream */
-	s->ts += (uint32_t)(EP_FRAME * (missed - 1));
+	/* the timestamp follows the clock: ticks given up show up as lost
+	 * packets, not as a shifted stream */
+	s->ts += (uint32_t)(EP_FRAME * skip);
 	rtppkt_write(pkt, (uint8_t)s->md.law, s->marker, s->seq++, s->ts,
 		     s->ssrc);
 	s->ts += EP_FRAME;

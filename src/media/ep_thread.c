@@ -230,18 +230,24 @@ static bool drain_cmds(struct ep_thread *t)
 static void tick(struct ep_thread *t)
 {
 	uint64_t missed = 0;
-	unsigned i;
+	unsigned i, burst;
 
 	if (read(t->tfd, &missed, sizeof(missed)) != sizeof(missed) ||
 	    !missed)
 		return;
+	/* A thread that was not scheduled for a while sends the frames it
+	 * owes in a short burst (a phone's jitter buffer absorbs a few);
+	 * beyond EP_CATCHUP they are given up. */
+	burst = missed > EP_CATCHUP ? EP_CATCHUP : (unsigned)missed;
 	for (i = 0; i < t->conf.max_endpoints; i++) {
 		struct eps *s = t->slot[i];
+		unsigned k;
 
 		if (!s)
 			continue;
-		ep_play_tick(t, s, missed);
-		if (t->slot[i] == s && s->rec)
+		for (k = 0; k < burst; k++)
+			ep_play_tick(t, s, k ? 0 : missed - burst);
+		if (s->rec)
 			ep_record_tick(t, s, missed);
 	}
 }

@@ -303,7 +303,8 @@ static void test_play_tone_wav_paced(void **state)
 		ssize_t n;
 		int16_t pcm[160];
 
-		assert_true(poll(&p, 1, 500) == 1);
+		if (poll(&p, 1, 500) != 1)
+			fail_msg("no packet for 500 ms after %u", npk);
 		n = recv(f->ph, buf, sizeof(buf), 0);
 		assert_int_equal(rtppkt_parse(&pk, buf, (size_t)n), 0);
 		assert_int_equal(pk.pt, 0);
@@ -407,16 +408,17 @@ static void test_rfc4733_digits_and_barge_in(void **state)
 
 	/* a flood: 20 digits at once (a fresh second), 10 get through */
 	usleep(1100 * 1000);
-	for (i = 0; i < 20; i++)
+	for (i = 0; i < 20; i++) {
 		send_digit(&x, (uint8_t)(i % 10));
+		usleep(2000);   /* 240 datagrams at once overflow a socket */
+	}
 	pump(f->e, 300);
 	endpoint_destroy(f->e, id);
 	ev = wait_ev(f->e, id, ENDPOINT_EV_DESTROYED, 1000);
 	assert_non_null(ev);
 	assert_int_equal(count_ev(id, ENDPOINT_EV_DIGIT), 2 + 10);
 	assert_int_equal(ev->stats.digits, 12);
-	/* the kernel may drop some of the burst, never enough to hide it */
-	assert_in_range(ev->stats.digits_dropped, 6, 10);
+	assert_int_equal(ev->stats.digits_dropped, 10);
 	assert_int_equal(ev->stats.drop_source, 0);
 }
 
