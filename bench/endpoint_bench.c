@@ -40,7 +40,7 @@ static double mono(void)
 
 struct tally {
 	unsigned rec_done, play_done;
-	uint64_t rec_ms, in_pkts, out_pkts, drops, send_errors;
+	uint64_t rec_ms, in_pkts, out_pkts, drops, send_errors, skipped;
 };
 
 static void on_ev(const struct endpoint_event *ev, void *arg)
@@ -57,6 +57,7 @@ static void on_ev(const struct endpoint_event *ev, void *arg)
 		t->out_pkts += ev->stats.out_pkts;
 		t->drops += ev->stats.drop_source + ev->stats.drop_malformed;
 		t->send_errors += ev->stats.send_errors;
+		t->skipped += ev->stats.tx_skipped;
 	}
 }
 
@@ -168,7 +169,9 @@ int main(int argc, char **argv)
 	       "sent (%u expected for the tone alone)\n",
 	       (unsigned long long)got, (unsigned long long)t.out_pkts,
 	       n * secs * 50);
-	printf("send errors %llu\n", (unsigned long long)t.send_errors);
+	printf("send errors %llu, frames given up (thread late by more "
+	       "than 100 ms) %llu\n", (unsigned long long)t.send_errors,
+	       (unsigned long long)t.skipped);
 	printf("from the bench: %llu sent, %llu accepted; recordings %u, "
 	       "mean %.0f ms of %u; plays done %u; drops %llu\n",
 	       (unsigned long long)sent, (unsigned long long)t.in_pkts,

@@ -31,6 +31,7 @@ struct endpoints {
 	struct ep_thread *thr[ENDPOINT_MAX_THREADS];
 	struct ring events;
 	atomic_uint_fast64_t events_lost;
+	struct ep_fin *fin;
 };
 
 void endpoint_conf_default(struct endpoint_conf *conf)
@@ -117,6 +118,10 @@ int endpoint_alloc(struct endpoints **ep, const struct endpoint_conf *conf)
 			4 * conf->max_endpoints + 1024);
 	if (err)
 		goto out;
+	err = ep_fin_start(&e->fin, conf->max_endpoints + 16, &e->events,
+			   &e->events_lost);
+	if (err)
+		goto out;
 	for (i = 0; i < conf->threads; i++) {
 		struct ep_thread_conf tc = {
 			.max_endpoints = conf->max_endpoints,
@@ -128,6 +133,7 @@ int endpoint_alloc(struct endpoints **ep, const struct endpoint_conf *conf)
 			.events = &e->events,
 			.events_lost = &e->events_lost,
 			.ev_reserve = 3 * conf->max_endpoints,
+			.fin = e->fin,
 		};
 
 		err = ring_init(&e->cmds[i], sizeof(struct ep_cmd),
@@ -158,6 +164,8 @@ struct endpoints *endpoint_free(struct endpoints *e)
 		ep_thread_stop(e->thr[i]);   /* destroys what is live */
 		ring_fini(&e->cmds[i]);
 	}
+	/* after the threads, which post to it */
+	ep_fin_stop(e->fin);
 	for (i = 0; i < e->conf.max_endpoints && e->slots; i++) {
 		if (e->slots[i].id)
 			own_give(e, e->slots[i].handle);

@@ -181,6 +181,8 @@ struct endpoint_stats {
 	uint64_t digits;         /* digits reported */
 	uint64_t digits_dropped; /* over digits_per_s */
 	uint64_t send_errors;
+	uint64_t tx_skipped;     /* frames given up: the thread was late by
+				  * more than EP_CATCHUP ticks */
 };
 
 struct endpoint_event {

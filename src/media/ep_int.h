@@ -86,6 +86,18 @@ struct eps {
 	struct endpoint_stats st;
 };
 
+/* ep_fin.c: recordings are completed (fsync, rename) and RECORD_DONE
+ * sent on the finisher thread. */
+struct ep_fin;
+int  ep_fin_start(struct ep_fin **fp, unsigned cap, struct ring *events,
+		  atomic_uint_fast64_t *events_lost);
+/* Takes over ww (left closed) and sends ev once the file is complete
+ * (END_ERROR with err if it could not be). */
+void ep_fin_post(struct ep_fin *f, struct wav_writer *ww,
+		 const struct endpoint_event *ev);
+/* Finishes every job posted, stops, frees. */
+void ep_fin_stop(struct ep_fin *f);
+
 struct ep_thread_conf {
 	unsigned max_endpoints;
 	unsigned latch_ms, notify_ms, digits_per_s;
@@ -93,6 +105,7 @@ struct ep_thread_conf {
 	struct ring *events;
 	atomic_uint_fast64_t *events_lost;
 	unsigned ev_reserve;           /* kept free for non-droppable events */
+	struct ep_fin *fin;
 };
 
 struct ep_thread {

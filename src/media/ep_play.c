@@ -83,6 +83,7 @@ void ep_play_tick(struct ep_thread *t, struct eps *s, uint64_t skip)
 	/* the timestamp follows the clock: ticks given up show up as lost
 	 * packets, not as a shifted stream */
 	s->ts += (uint32_t)(EP_FRAME * skip);
+	s->st.tx_skipped += skip;
 	rtppkt_write(pkt, (uint8_t)s->md.law, s->marker, s->seq++, s->ts,
 		     s->ssrc);
 	s->ts += EP_FRAME;

@@ -24,16 +24,17 @@ void ep_record_end(struct ep_thread *t, struct eps *s, enum endpoint_end end,
 	ev.type = ENDPOINT_EV_RECORD_DONE;
 	ev.end = end;
 	s->rec = false;
-	if (end == ENDPOINT_END_DISCARDED || end == ENDPOINT_END_ERROR) {
-		wav_abort(&s->ww);
-	} else {
-		err = wav_finish(&s->ww);
-		if (err)
-			ev.end = ENDPOINT_END_ERROR;
-	}
 	ev.err = err;
 	ev.duration_ms = (uint32_t)(samples / 8);
-	ep_emit(t, s, &ev);
+	ev.id = s->id;
+	ev.tag = s->tag;
+	if (end == ENDPOINT_END_DISCARDED || end == ENDPOINT_END_ERROR) {
+		wav_abort(&s->ww);
+		ep_emit(t, s, &ev);
+		return;
+	}
+	/* fsync and rename off this thread; RECORD_DONE comes from there */
+	ep_fin_post(t->conf.fin, &s->ww, &ev);
 }
 
 void ep_record_start(struct ep_thread *t, struct eps *s,

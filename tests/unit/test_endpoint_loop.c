@@ -555,6 +555,10 @@ static void test_errors_never_crash(void **state)
 	assert_int_equal(endpoint_destroy(f->e, id), 0);
 	ev = wait_ev(f->e, id, ENDPOINT_EV_DESTROYED, 1000);
 	assert_non_null(ev);
+	/* completed on the finisher thread: may come after DESTROYED */
+	ev = wait_ev(f->e, id, ENDPOINT_EV_RECORD_DONE, 2000);
+	assert_non_null(ev);
+	assert_int_equal(ev->end, ENDPOINT_END_HANGUP);
 	assert_int_equal(count_ev(id, ENDPOINT_EV_RECORD_DONE), 3);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(endpoint_destroy(f->e, id), ENOENT);
