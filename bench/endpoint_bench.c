@@ -71,8 +71,8 @@ int main(int argc, char **argv)
 	struct sa sink;
 	socklen_t sl = sizeof(sink.u.in);
 	int fd, rcv = 8 << 20;
-	uint32_t *id;
-	uint16_t *port;
+	static uint32_t id[1000];
+	static uint16_t port[1000];
 	char dir[] = "/tmp/bw-epb-XXXXXX", path[128];
 	struct tally t = {0};
 	uint64_t got = 0, sent = 0;
@@ -84,15 +84,13 @@ int main(int argc, char **argv)
 	if (!n || n > 1000 || !secs || !thr || thr > ENDPOINT_MAX_THREADS ||
 	    !mkdtemp(dir))
 		return 2;
-	id = calloc(n, sizeof(*id));
-	port = calloc(n, sizeof(*port));
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	memset(&sink, 0, sizeof(sink));
 	sink.u.in.sin_family = AF_INET;
 	sink.u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sink.len = sizeof(sink.u.in);
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	if (!id || !port || fd < 0 || bind(fd, &sink.u.sa, sink.len) ||
+	if (fd < 0 || bind(fd, &sink.u.sa, sink.len) ||
 	    getsockname(fd, &sink.u.sa, &sl))
 		return 2;
 	endpoint_conf_default(&c);
