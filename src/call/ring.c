@@ -18,12 +18,11 @@ static void step_start(struct call *c);
 
 /* The call ends with code (nothing more to ring). */
 static void give_up(struct call *c, unsigned code, const char *reason,
-		    const char *disp, const char *why)
+		    const char *disp, const char *side, const char *why)
 {
 	(void)call_respond(c->app, &c->inv, code, reason, NULL, NULL, NULL,
 			   0);
-	call_end(c, disp, code, code == 486 || code == 603 ? "callee" :
-		 "system", why);
+	call_end(c, disp, code, side, why);
 }
 
 static void note_forward(struct call *c, const struct route_result *rr)
@@ -55,16 +54,18 @@ static void forward(struct call *c, const struct snap_ext *to,
 		if (rr.callee)
 			snprintf(c->callee, sizeof(c->callee), "%s",
 				 rr.callee->number);
-		give_up(c, rr.code, rr.reason, rr.disposition,
+		give_up(c, rr.code, rr.reason, rr.disposition, "system",
 			route_rule_str(rr.rule));
 		return;
 	}
 	ring_plan(c, &rr);
 }
 
-/* Nothing of the plan is left to ring. */
+/* Nothing of the plan is left to ring: the forward that applies, or the
+ * answer (side and why for the CDR). */
 static void plan_done(struct call *c, bool busy, unsigned code,
-		      const char *reason, const char *disp)
+		      const char *reason, const char *disp, const char *side,
+		      const char *why)
 {
 	if (busy && c->plan.busy) {
 		forward(c, c->plan.busy, ROUTE_R_FWD_BUSY);
@@ -74,19 +75,20 @@ static void plan_done(struct call *c, bool busy, unsigned code,
 		forward(c, c->plan.noanswer, ROUTE_R_FWD_NOANSWER);
 		return;
 	}
-	give_up(c, code, reason, disp, busy ? "busy" : "no answer");
+	give_up(c, code, reason, disp, side, why);
 }
 
 static void step_next(struct call *c, bool busy, unsigned code,
-		      const char *reason, const char *disp)
+		      const char *reason, const char *disp, const char *side,
+		      const char *why)
 {
-	if (c->step + 1 < c->plan.n_steps && !busy) {
+	if (c->step + 1 < c->plan.n_steps) {
 		bleg_cancel_others(c, NULL);
 		c->step++;
 		step_start(c);
 		return;
 	}
-	plan_done(c, busy, code, reason, disp);
+	plan_done(c, busy, code, reason, disp, side, why);
 }
 
 static void step_timeout(void *arg)
@@ -95,22 +97,18 @@ static void step_timeout(void *arg)
 
 	if (c->state != CALL_RINGING)
 		return;
-	step_next(c, false, 480, "Temporarily Unavailable", "noanswer");
+	step_next(c, false, 480, "Temporarily Unavailable", "noanswer",
+		  "system", "ring timeout");
 }
 
 void ring_step_failed(struct call *c, bool busy, unsigned code,
 		      const char *reason, const char *disp)
 {
 	tmr_cancel(&c->ring);
-	/* busy: a hunt goes on to the next member; the whole plan's busy
-	 * forward applies when the last step was busy too */
-	if (busy && c->step + 1 < c->plan.n_steps) {
-		bleg_cancel_others(c, NULL);
-		c->step++;
-		step_start(c);
-		return;
-	}
-	step_next(c, busy, code, reason, disp);
+	/* a busy step goes on to the next one too (a hunt's next member,
+	 * the follow-me list); the busy forward applies when the last step
+	 * was busy */
+	step_next(c, busy, code, reason, disp, "callee", reason);
 }
 
 /* Ring every contact of x; returns how many legs started. */
@@ -157,7 +155,8 @@ static void step_start(struct call *c)
 			break;
 		c->step++;
 	}
-	plan_done(c, false, 480, "Temporarily Unavailable", "unavailable");
+	plan_done(c, false, 480, "Temporarily Unavailable", "unavailable",
+		  "system", "no contact reachable");
 }
 
 void ring_plan(struct call *c, const struct route_result *rr)
@@ -169,7 +168,7 @@ void ring_plan(struct call *c, const struct route_result *rr)
 	snprintf(c->callee, sizeof(c->callee), "%s", rr->callee->number);
 	if (!c->plan.n_steps) {
 		give_up(c, 480, "Temporarily Unavailable", "unavailable",
-			"nothing to ring");
+			"system", "nothing to ring");
 		return;
 	}
 	step_start(c);
