@@ -168,22 +168,27 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 	struct route_result *out = c->out;
 	const struct snap_feat *f = x->feat;
 	bool follow = f && f->follow_me;
+	size_t fm_first;
 
 	out->noanswer = fwd_to(c, x, SNAP_FWD_NOANSWER);
 	out->busy = fwd_to(c, x, SNAP_FWD_BUSY);
 	/* a ring time only when something follows it; otherwise the phone
 	 * rings until the call layer's bound, as before forwarding */
 	step(out, first, n, x->ring_time);
+	fm_first = out->n_targets;
 	for (size_t i = 0; follow && i < f->n_fm; i++) {
 		const struct snap_ext *t = find(c, f->fm[i]);
 		int k;
 
 		if (!t || !rings(t) || busy(c, t) || !reachable(c, t))
 			continue;
-		k = target(out, t, false);
-		if (k >= 0)
+		k = target(out, t, f->fm_together);
+		if (k >= 0 && !f->fm_together)
 			step(out, (size_t)k, 1, t->ring_time);
 	}
+	/* together: one step of them all, for x's ring time */
+	if (follow && f->fm_together)
+		step(out, fm_first, out->n_targets - fm_first, x->ring_time);
 	if (!out->n_steps) {
 		none_free(c, x, false, ROUTE_R_UNAVAILABLE, out->hops);
 		return;

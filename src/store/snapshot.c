@@ -174,6 +174,9 @@ static struct snap_feat *feat_build(const json_t *o, enum model_type t)
 	f->fm = tail;
 	f->n_fm = nf ? list_copy(o, "user.follow_me.list", tail, nf) : 0;
 	f->follow_me = f->n_fm > 0;
+	strat = json_string_value(json_object_get(o,
+						  "user.follow_me.strategy"));
+	f->fm_together = strat && !strcmp(strat, "together");
 	tail += nf;
 	f->members = tail;
 	f->n_members = nm ? list_copy(o, members, tail, nm) : 0;

@@ -58,6 +58,7 @@ struct snap_feat {
 	char cos[33];             /* class_of_service; "" = "default" */
 	uint8_t strategy;         /* enum snap_strategy */
 	bool follow_me;           /* user.follow_me.enabled with a list */
+	bool fm_together;         /* user.follow_me.strategy "together" */
 	uint16_t n_fm, n_members, n_black;
 	/* in the one allocation, after the struct: */
 	const char (*fm)[SNAP_NUM];      /* user.follow_me.list */

@@ -482,6 +482,16 @@ static void follow_me_in_sequence(void **state)
 	live_tab[E203].in = 2;
 	route("202", &r);
 	assert_string_equal(plan(&r), "202:20 204:10");
+	/* together: the list at once, for the extension's ring time */
+	live_tab[E203].in = 0;
+	F(E202)->fm_together = true;
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 203,204:20");
+	fwd(E202, SNAP_FWD_NOANSWER, "");
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 203,204:0");
+	assert_null(r.noanswer);
+	F(E202)->fm_together = false;
 	/* the extension itself unreachable: its unavailable rule */
 	live_tab[E202].contacts = 0;
 	route("202", &r);
