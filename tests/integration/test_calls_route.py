@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from calls_lib import TONE_A, TONE_B, Baresip, heard
 from calls_pbx import PW, bounded, check_idle, start_pbx  # noqa: F401
 from calls_sip import (SipUac, Sipp, _reply, _scenario, register_udp,
                        status_of, uac_xml, uas_xml)
@@ -285,3 +286,72 @@ def test_external_forward_refused_at_commit(pbx):
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "dest.external_no_trunk" in out and \
         "user.forward.busy.destination" in out, r
+
+
+def test_follow_me_then_final_destination(pbx, tmp_path):
+    """202 rings 5 s, then its follow-me list (203, 5 s), then the final
+    destination (no-answer forward: 204), which answers."""
+    pbx.set_ext("203", "user.ring_time=5")
+    pbx.set_ext("202", "user.ring_time=5", "user.follow_me.enabled=true",
+                "user.follow_me.list=203",
+                "user.forward.no_answer.enabled=true",
+                "user.forward.no_answer.destination=204")
+    ps = [phone(tmp_path, pbx, "202", uas_xml(answer=False)),
+          phone(tmp_path, pbx, "203", uas_xml(answer=False)),
+          phone(tmp_path, pbx, "204", uas_xml(answer=True, pcap=False))]
+    run_call(pbx, tmp_path, "202", ps)
+    row = the_cdr(pbx, "202")
+    assert row["disposition"] == "answered" and row["callee"] == "204", row
+    assert row["forward_rule"] == "forward_no_answer", row
+    assert row["answer_ms"] - row["start_ms"] >= 10000, row
+    check_idle(pbx)
+
+
+def test_virtual_extension_rings_its_destinations(pbx, tmp_path):
+    """500 (virtual) rings 203 and 204 together; 204 answers."""
+    add(pbx, "500", "virtual", "virtual.destinations=203,204",
+        "voicemail.enabled=false")
+    ps = [phone(tmp_path, pbx, "203", uas_xml(answer=False)),
+          phone(tmp_path, pbx, "204", uas_xml(answer=True, pcap=False))]
+    run_call(pbx, tmp_path, "500", ps)
+    row = the_cdr(pbx, "500")
+    assert row["disposition"] == "answered" and row["callee"] == "204", row
+    check_idle(pbx)
+
+
+@pytest.mark.skipif(not shutil.which("baresip"), reason="needs baresip")
+def test_forwarded_call_carries_audio_baresip(pbx, tmp_path):
+    """baresip 201 calls 202 (a SIPp phone that only rings, 5 s); the
+    no-answer forward rings baresip 203, which answers: each side hears
+    the other's tone through the relay."""
+    pbx.set_ext("202", "user.ring_time=5", "user.forward.no_answer.enabled="
+                "true", "user.forward.no_answer.destination=203")
+    uas = phone(tmp_path, pbx, "202", uas_xml(answer=False))
+    a = Baresip(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE_A,
+                max_s=40)
+    b = Baresip(tmp_path / "b", "203", PW["203"], pbx.registrar, TONE_B,
+                max_s=40)
+    try:
+        uas.start(timeout_s=30)
+        b.start()
+        a.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(3)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uas.stop()
+        a.stop()
+        b.stop()
+    b_heard = heard(b.recordings(), TONE_A)
+    a_heard = heard(a.recordings(), TONE_B)
+    assert b_heard >= 2.0 and a_heard >= 2.0, (b_heard, a_heard)
+    row = the_cdr(pbx, "202")
+    assert (row["callee"], row["forward_rule"]) == \
+        ("203", "forward_no_answer"), row
+    assert row["packets"]["caller"] >= 100 and \
+        row["packets"]["callee"] >= 100, row
+    check_idle(pbx)
