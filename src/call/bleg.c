@@ -16,8 +16,8 @@
 static const char allow_hdr[] =
 	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO\r\n";
 
-int bleg_start(struct call *c, const char *uri, const struct sa *dst,
-	       enum sipd_tp tp, uint64_t conn, bool nat)
+int bleg_start(struct call *c, const struct snap_ext *x, const char *uri,
+	       const struct sa *dst, enum sipd_tp tp, uint64_t conn, bool nat)
 {
 	struct call_app *app = c->app;
 	const struct snapshot *s = c->snap;
@@ -31,7 +31,7 @@ int bleg_start(struct call *c, const char *uri, const struct sa *dst,
 		return ENOMEM;
 	snprintf(from, sizeof(from), "sip:%s@%s", c->caller, s->realm[0] ?
 		 s->realm : SIPD_DEFAULT_REALM);
-	snprintf(to, sizeof(to), "sip:%s@%s", c->callee, s->realm[0] ?
+	snprintf(to, sizeof(to), "sip:%s@%s", x->number, s->realm[0] ?
 		 s->realm : SIPD_DEFAULT_REALM);
 	err = dialog_uac(&l->dlg, c->caller_x->name, from, to, uri, tp, dst,
 			 conn);
@@ -40,8 +40,9 @@ int bleg_start(struct call *c, const char *uri, const struct sa *dst,
 		return err;
 	}
 	snprintf(l->uri, sizeof(l->uri), "%s", uri);
-	l->x = c->callee_x;
-	l->nat = nat || c->callee_x->nat;
+	l->x = x;
+	l->gen = c->gen;
+	l->nat = nat || x->nat;
 	l->sig = *dst;
 	list_append(&c->blegs, &l->cle, l);
 	leg_index(app, l);
@@ -125,6 +126,8 @@ static void all_failed(struct call *c)
 	for (struct le *le = list_head(&c->blegs); le; le = le->next) {
 		const struct leg *l = le->data;
 
+		if (l->gen != c->gen)
+			continue;   /* a step before: cancelled */
 		if (!l->failed)
 			return;
 		busy |= l->code == 486 || l->code == 600;
@@ -144,8 +147,7 @@ static void all_failed(struct call *c)
 	else if (timeout) {
 		disp = "noanswer";
 	}
-	(void)call_respond(c->app, &c->inv, code, reason, NULL, NULL, NULL, 0);
-	call_end(c, disp, code, "callee", reason);
+	ring_step_failed(c, busy || decline, code, reason, disp);
 }
 
 void bleg_timeout(struct call_app *app, struct leg *l)
@@ -164,7 +166,8 @@ void bleg_timeout(struct call_app *app, struct leg *l)
 		return;
 	l->failed = true;
 	l->code = 408;
-	all_failed(c);
+	if (l->gen == c->gen)
+		all_failed(c);
 }
 
 static bool has_sdp(const struct sipmsg *m)
@@ -242,6 +245,9 @@ static void answered(struct call_app *app, struct call *c, struct leg *l,
 	}
 	c->win = l;
 	c->state = CALL_ANSWERED;
+	/* who answered: a member of a group, a forward's target */
+	c->callee_x = l->x;
+	snprintf(c->callee, sizeof(c->callee), "%s", l->x->number);
 	c->answer_ms = call_unix_ms();
 	app->c_answered++;
 	tmr_cancel(&c->ring);
@@ -316,6 +322,6 @@ void bleg_response(struct call_app *app, struct leg *l,
 	}
 	l->failed = true;
 	l->code = code;
-	if (c->state == CALL_RINGING && !c->win)
+	if (c->state == CALL_RINGING && !c->win && l->gen == c->gen)
 		all_failed(c);
 }

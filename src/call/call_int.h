@@ -70,6 +70,7 @@ struct leg {
 	bool xfer;              /* rings a transfer target (xfer.c) */
 	bool join;              /* ... moved in from another call (attended
 				 * transfer): hung up if it refuses */
+	unsigned gen;           /* the ring step that started it */
 	bool refresh;           /* a re-INVITE of ours is out (xfer.c:
 				 * the transferee taken off hold) */
 	char *ack;              /* ACK of its 2xx, resent on retransmission */
@@ -117,7 +118,13 @@ struct call {
 	struct relay_leg_stats st[2];
 	/* timing */
 	int64_t start_ms, answer_ms;
-	struct tmr ring;         /* nobody answered in time */
+	struct tmr ring;         /* the ring step's time ran out */
+	/* routing: the plan being carried out (route.h) */
+	struct route_result plan;
+	size_t step;             /* index in plan.steps */
+	unsigned gen;            /* ring steps started (legs carry theirs) */
+	enum route_rule fwd_rule;   /* the last forward, for the CDR */
+	char fwd_from[24], fwd_to[24];
 	struct tmr retx;         /* 2xx to A until its ACK */
 	unsigned retx_n;
 	char *ok;                /* that 2xx */
@@ -239,11 +246,24 @@ void call_h_unserved(struct sipd_req *rq, void *arg);
 struct leg *leg_new(struct call *c, bool is_a);
 unsigned call_calls_of(struct call_app *app, const char *number, bool in);
 
+/* ---- ring.c ------------------------------------------------------------ */
+
+/* Carry out routing's plan rr (a ROUTE_EXTENSION): ring its first step.
+ * The call may have ended when it returns (nothing reachable). */
+void ring_plan(struct call *c, const struct route_result *rr);
+/* Every leg of the current step failed: busy (all said busy or
+ * declined), else the next step or the no-answer forward; with nothing
+ * left, the caller gets code/reason/disp. */
+void ring_step_failed(struct call *c, bool busy, unsigned code,
+		      const char *reason, const char *disp);
+
 /* ---- bleg.c ------------------------------------------------------------ */
 
-/* Ring one contact: a B leg with its dialog and INVITE. 0 or errno. */
-int bleg_start(struct call *c, const char *uri, const struct sa *dst,
-	       enum sipd_tp tp, uint64_t conn, bool nat);
+/* Ring one contact of extension x: a B leg with its dialog and INVITE.
+ * 0 or errno. */
+int bleg_start(struct call *c, const struct snap_ext *x, const char *uri,
+	       const struct sa *dst, enum sipd_tp tp, uint64_t conn,
+	       bool nat);
 void bleg_response(struct call_app *app, struct leg *l,
 		   const struct sipmsg *m);
 /* ACK the 2xx of l's INVITE (kept, resent if the 2xx comes again). */

@@ -101,6 +101,12 @@ static void record(struct call *c, struct cdr_rec *r)
 	snprintf(r->reason, sizeof(r->reason), "%s",
 		 c->reason ? c->reason : "");
 	snprintf(r->codec, sizeof(r->codec), "%s", c->codec);
+	if (c->fwd_rule != ROUTE_R_NONE) {
+		snprintf(r->fwd_rule, sizeof(r->fwd_rule), "%s",
+			 route_rule_str(c->fwd_rule));
+		snprintf(r->fwd_from, sizeof(r->fwd_from), "%s", c->fwd_from);
+		snprintf(r->fwd_to, sizeof(r->fwd_to), "%s", c->fwd_to);
+	}
 	fill(r, c, c->st);
 }
 

@@ -131,15 +131,6 @@ struct leg *leg_new(struct call *c, bool is_a)
 	return l;
 }
 
-static void ring_timeout(void *arg)
-{
-	struct call *c = arg;
-
-	(void)call_respond(c->app, &c->inv, 480, "Temporarily Unavailable",
-			   NULL, NULL, NULL, 0);
-	call_end(c, "noanswer", 480, "system", "ring timeout");
-}
-
 static struct call *call_new(struct call_app *app, const struct sipd_req *rq,
 			     const struct snap_ext *caller)
 {
@@ -296,6 +287,7 @@ void call_route_live(struct call_app *app, struct route_live *live)
 	live->calls_out = live_out;
 	live->calls = app->n_calls;
 	live->max_calls = app->max_calls;
+	live->seed = (uint32_t)app->next_id++;
 	live->arg = app;
 }
 
@@ -350,32 +342,6 @@ static bool merged(struct call_app *app, const struct sipmsg *m)
 }
 
 /* ---- the handler ------------------------------------------------------ */
-
-static void ring(struct call_app *app, struct call *c)
-{
-	const struct reg_binding *b[CALL_MAX_FORK];
-	size_t n = registrar_contacts(app->reg, c->callee, sipd_now(app->sd),
-				      b, CALL_MAX_FORK);
-	size_t started = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		/* a phone on TCP is reached only over its own connection */
-		if (b[i]->tp != REG_TP_UDP &&
-		    !sipd_conn_alive(app->sd, b[i]->conn_id))
-			continue;
-		if (!bleg_start(c, reg_binding_uri(b[i]),
-				reg_binding_target(b[i]),
-				b[i]->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
-				b[i]->conn_id, b[i]->nat))
-			started++;
-	}
-	if (!started) {
-		refuse(c, 480, "Temporarily Unavailable", "unavailable",
-		       "no contact reachable", NULL);
-		return;
-	}
-	tmr_start(&c->ring, CALL_RING_MS, ring_timeout, c);
-}
 
 void call_h_invite(struct sipd_req *rq, void *arg)
 {
@@ -475,6 +441,16 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 				"dialled", c->dialled,
 				"rule", route_rule_str(rr.rule)));
 		}
+		if (rr.fwd_rule != ROUTE_R_NONE) {
+			c->fwd_rule = rr.fwd_rule;
+			snprintf(c->fwd_from, sizeof(c->fwd_from), "%s",
+				 rr.fwd_from->number);
+			snprintf(c->fwd_to, sizeof(c->fwd_to), "%s",
+				 rr.callee ? rr.callee->number : "");
+		}
+		if (rr.callee)
+			snprintf(c->callee, sizeof(c->callee), "%s",
+				 rr.callee->number);
 		refuse(c, rr.code, rr.reason, rr.disposition,
 		       route_rule_str(rr.rule), extra);
 		return;
@@ -488,5 +464,5 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		       "type not available\"\r\n" : NULL);
 		return;
 	}
-	ring(app, c);
+	ring_plan(c, &rr);
 }

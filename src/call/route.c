@@ -1,5 +1,6 @@
 /*
- * route — the routing rules, in the order they apply (route.h).
+ * route — the routing rules, in the order they apply (route.h;
+ * docs/internals/calls.md, "Routing").
  */
 #include <string.h>
 
@@ -7,7 +8,7 @@
 #include "model/model.h"
 #include "store/snapshot.h"
 
-static const char *const rule_names[] = {
+static const char *const rule_names[ROUTE_R__COUNT] = {
 	[ROUTE_R_NONE] = "none",
 	[ROUTE_R_GLOBAL_LIMIT] = "global_limit",
 	[ROUTE_R_CALLER_LIMIT] = "caller_limit",
@@ -17,13 +18,33 @@ static const char *const rule_names[] = {
 	[ROUTE_R_CALLEE_LIMIT] = "callee_limit",
 	[ROUTE_R_UNAVAILABLE] = "unavailable",
 	[ROUTE_R_EXTENSION] = "extension",
+	[ROUTE_R_BLACKLIST] = "blacklist",
+	[ROUTE_R_COS_FEATURE] = "cos_feature",
+	[ROUTE_R_COS_DEST] = "cos_destination",
+	[ROUTE_R_LOOP] = "forward_loop",
+	[ROUTE_R_VOICEMAIL] = "voicemail",
+	[ROUTE_R_FWD_IMMEDIATE] = "forward_immediate",
+	[ROUTE_R_FWD_BUSY] = "forward_busy",
+	[ROUTE_R_FWD_NOANSWER] = "forward_no_answer",
+	[ROUTE_R_FWD_UNAVAILABLE] = "forward_unavailable",
+	[ROUTE_R_RING_GROUP] = "ring_group",
+	[ROUTE_R_SHARED] = "shared",
+	[ROUTE_R_VIRTUAL] = "virtual",
+	[ROUTE_R_NO_MEMBER] = "no_member",
 };
 
 const char *route_rule_str(enum route_rule r)
 {
-	return (size_t)r < sizeof(rule_names) / sizeof(rule_names[0]) ?
-		rule_names[r] : "unknown";
+	return (size_t)r < ROUTE_R__COUNT && rule_names[r] ? rule_names[r] :
+		"unknown";
 }
+
+struct ctx {
+	const struct snapshot *snap;
+	const struct snap_ext *caller;
+	const struct route_live *live;
+	struct route_result *out;
+};
 
 static void reject(struct route_result *out, enum route_rule rule,
 		   unsigned code, const char *reason, const char *disp)
@@ -41,11 +62,332 @@ static bool rings(const struct snap_ext *x)
 	return x->auth && (x->type == MODEL_SIP || x->type == MODEL_IAX2);
 }
 
+static bool busy(const struct ctx *c, const struct snap_ext *x)
+{
+	return c->live->calls_in(x->number, c->live->arg) >= x->limit_in;
+}
+
+static bool reachable(const struct ctx *c, const struct snap_ext *x)
+{
+	return c->live->contacts(x->number, c->live->arg) > 0;
+}
+
+static const struct snap_ext *find(const struct ctx *c, const char *num)
+{
+	return snapshot_find(c->snap, num, strlen(num));
+}
+
+/* x's forward destination for rule w, when enabled and it exists. */
+static const struct snap_ext *fwd_to(const struct ctx *c,
+				     const struct snap_ext *x,
+				     enum snap_fwd w)
+{
+	if (!x->feat || !x->feat->fwd[w][0])
+		return NULL;
+	return find(c, x->feat->fwd[w]);
+}
+
+static bool blacklisted(const struct snap_ext *x, const char *number)
+{
+	for (size_t i = 0; x->feat && i < x->feat->n_black; i++)
+		if (!strcmp(x->feat->black[i], number))
+			return true;
+	return false;
+}
+
+/* Index of x among the plan's targets (added if new), -1 when full. */
+static int target(struct route_result *out, const struct snap_ext *x,
+		  bool dedupe)
+{
+	for (size_t i = 0; dedupe && i < out->n_targets; i++)
+		if (out->targets[i] == x)
+			return (int)i;
+	if (out->n_targets >= ROUTE_MAX_TARGETS)
+		return -1;
+	out->targets[out->n_targets] = x;
+	return (int)out->n_targets++;
+}
+
+static void step(struct route_result *out, size_t first, size_t n,
+		 unsigned ring_s)
+{
+	if (out->n_steps >= ROUTE_MAX_STEPS || !n)
+		return;
+	out->steps[out->n_steps++] = (struct route_step){
+		(uint8_t)first, (uint8_t)n, (uint16_t)ring_s };
+}
+
+static void route_ext(struct ctx *c, const struct snap_ext *x,
+		      unsigned hops);
+
+/* Follow a forward from `from` to `to`; past the bound, 482. */
+static void forward(struct ctx *c, const struct snap_ext *from,
+		    const struct snap_ext *to, enum route_rule rule,
+		    unsigned hops)
+{
+	struct route_result *out = c->out;
+
+	out->fwd_rule = rule;
+	out->fwd_from = from;
+	out->hops = hops + 1;
+	if (hops + 1 > ROUTE_MAX_HOPS) {
+		out->callee = to;
+		reject(out, ROUTE_R_LOOP, 482, "Loop Detected", "failed");
+		return;
+	}
+	route_ext(c, to, hops + 1);
+}
+
+/* Nobody free to ring at x: busy forward (when some were busy) or
+ * unavailable forward, else the answer that says why. */
+static void none_free(struct ctx *c, const struct snap_ext *x,
+		      bool was_busy, enum route_rule why, unsigned hops)
+{
+	const struct snap_ext *t = fwd_to(c, x, was_busy ? SNAP_FWD_BUSY :
+					  SNAP_FWD_UNAVAILABLE);
+
+	if (t) {
+		forward(c, x, t, was_busy ? ROUTE_R_FWD_BUSY :
+			ROUTE_R_FWD_UNAVAILABLE, hops);
+		return;
+	}
+	if (was_busy)
+		reject(c->out, why == ROUTE_R_UNAVAILABLE ?
+		       ROUTE_R_CALLEE_LIMIT : why, 486, "Busy Here", "busy");
+	else
+		reject(c->out, why, 480, "Temporarily Unavailable",
+		       "unavailable");
+}
+
+/* After the first step (targets first..first+n-1, chosen for x): x's
+ * follow-me list in sequence, then its no-answer forward; the plan is
+ * complete. */
+static void plan_rest(struct ctx *c, const struct snap_ext *x,
+		      size_t first, size_t n, enum route_rule rule)
+{
+	struct route_result *out = c->out;
+	const struct snap_feat *f = x->feat;
+	bool follow = f && f->follow_me;
+	size_t fm_first;
+
+	out->noanswer = fwd_to(c, x, SNAP_FWD_NOANSWER);
+	out->busy = fwd_to(c, x, SNAP_FWD_BUSY);
+	/* a ring time only when something follows it; otherwise the phone
+	 * rings until the call layer's bound, as before forwarding */
+	step(out, first, n, x->ring_time);
+	fm_first = out->n_targets;
+	for (size_t i = 0; follow && i < f->n_fm; i++) {
+		const struct snap_ext *t = find(c, f->fm[i]);
+		int k;
+
+		if (!t || !rings(t) || busy(c, t) || !reachable(c, t))
+			continue;
+		k = target(out, t, f->fm_together);
+		if (k >= 0 && !f->fm_together)
+			step(out, (size_t)k, 1, t->ring_time);
+	}
+	/* together: one step of them all, for x's ring time */
+	if (follow && f->fm_together)
+		step(out, fm_first, out->n_targets - fm_first, x->ring_time);
+	if (!out->n_steps) {
+		none_free(c, x, false, ROUTE_R_UNAVAILABLE, out->hops);
+		return;
+	}
+	/* the last step ends the plan: with nothing after it, it rings
+	 * until the call layer's bound */
+	if (!out->noanswer)
+		out->steps[out->n_steps - 1].ring_s = 0;
+	out->kind = ROUTE_EXTENSION;
+	out->rule = rule;
+	out->callee = x;
+}
+
+/* A phone called directly. */
+static void phone(struct ctx *c, const struct snap_ext *x, unsigned hops)
+{
+	int k;
+
+	if (busy(c, x)) {
+		none_free(c, x, true, ROUTE_R_CALLEE_LIMIT, hops);
+		return;
+	}
+	if (!reachable(c, x)) {
+		none_free(c, x, false, ROUTE_R_UNAVAILABLE, hops);
+		return;
+	}
+	k = target(c->out, x, false);
+	plan_rest(c, x, (size_t)(k < 0 ? 0 : k), k < 0 ? 0 : 1,
+		  ROUTE_R_EXTENSION);
+}
+
+struct members {
+	size_t first, n;
+	unsigned n_busy;
+};
+
+/* Member t of a group: a phone that rings, with a contact and below its
+ * limit, is added; a virtual member brings its own destinations. */
+static void member(struct ctx *c, const struct snap_ext *t,
+		   struct members *m, bool expand)
+{
+	int k;
+
+	if (expand && t->type == MODEL_VIRTUAL && t->feat) {
+		for (size_t i = 0; i < t->feat->n_members; i++) {
+			const struct snap_ext *d = find(c, t->feat->members[i]);
+
+			if (d)
+				member(c, d, m, false);
+		}
+		return;
+	}
+	if (!rings(t) || !reachable(c, t))
+		return;
+	if (busy(c, t)) {
+		m->n_busy++;
+		return;
+	}
+	k = target(c->out, t, true);
+	if (k >= 0 && (size_t)k == m->first + m->n)
+		m->n++;
+}
+
+/* Ring group, shared device, virtual extension: its members. */
+static void group(struct ctx *c, const struct snap_ext *x, unsigned hops,
+		  enum route_rule rule)
+{
+	struct route_result *out = c->out;
+	const struct snap_feat *f = x->feat;
+	struct members m = { out->n_targets, 0, 0 };
+	uint8_t strat = rule == ROUTE_R_RING_GROUP && f ? f->strategy :
+		SNAP_RING_ALL;
+
+	for (size_t i = 0; f && i < f->n_members; i++) {
+		const struct snap_ext *t = find(c, f->members[i]);
+
+		if (t && t != x)
+			member(c, t, &m, rule == ROUTE_R_RING_GROUP);
+	}
+	if (!m.n) {
+		if (!f || !f->follow_me) {
+			none_free(c, x, m.n_busy > 0, m.n_busy ?
+				  ROUTE_R_CALLEE_LIMIT : ROUTE_R_NO_MEMBER,
+				  hops);
+			return;
+		}
+		plan_rest(c, x, 0, 0, rule);
+		return;
+	}
+	if (strat == SNAP_RING_ALL) {
+		plan_rest(c, x, m.first, m.n, rule);
+		return;
+	}
+	if (strat == SNAP_RING_RANDOM && m.n > 1) {
+		/* a rotation by the seed: every member first in turn */
+		size_t r = c->live->seed % m.n;
+		const struct snap_ext *tmp[ROUTE_MAX_TARGETS];
+
+		for (size_t i = 0; i < m.n; i++)
+			tmp[i] = out->targets[m.first + (i + r) % m.n];
+		memcpy(&out->targets[m.first], tmp, m.n * sizeof(tmp[0]));
+	}
+	/* hunt and random: one member at a time, each for its ring time;
+	 * memoryhunt: the first, then the first two, ... */
+	for (size_t i = 0; i < m.n; i++) {
+		const struct snap_ext *t = out->targets[m.first + i];
+
+		if (strat == SNAP_RING_MEMORYHUNT)
+			step(out, m.first, i + 1, t->ring_time);
+		else
+			step(out, m.first + i, 1, t->ring_time);
+	}
+	plan_rest(c, x, 0, 0, rule);
+}
+
+static void route_ext(struct ctx *c, const struct snap_ext *x,
+		      unsigned hops)
+{
+	const struct snap_ext *t;
+
+	c->out->callee = x;
+	/* refused before anything rings, forwards included */
+	if (blacklisted(x, c->caller->number)) {
+		reject(c->out, ROUTE_R_BLACKLIST, 603, "Decline", "rejected");
+		return;
+	}
+	t = fwd_to(c, x, SNAP_FWD_IMMEDIATE);
+	if (t) {
+		forward(c, x, t, ROUTE_R_FWD_IMMEDIATE, hops);
+		return;
+	}
+	switch (x->type) {
+	case MODEL_SIP:
+	case MODEL_IAX2:
+		if (rings(x)) {
+			phone(c, x, hops);
+			return;
+		}
+		break;
+	case MODEL_RING_GROUP:
+		group(c, x, hops, ROUTE_R_RING_GROUP);
+		return;
+	case MODEL_SHARED:
+		group(c, x, hops, ROUTE_R_SHARED);
+		return;
+	case MODEL_VIRTUAL:
+		group(c, x, hops, ROUTE_R_VIRTUAL);
+		return;
+	case MODEL_VOICEMAIL:
+		/* the hook of the voicemail issue: a mailbox answers here
+		 * once the media endpoint serves it */
+		reject(c->out, ROUTE_R_VOICEMAIL, 480,
+		       "Temporarily Unavailable", "unavailable");
+		return;
+	default:
+		break;
+	}
+	/* hotdesk, zap: not served yet */
+	reject(c->out, ROUTE_R_NOT_SERVED, 480, "Temporarily Unavailable",
+	       "unavailable");
+}
+
+/* What the caller's class of service allows (snap_cos bits); all when
+ * the snapshot has no classes (built by hand). */
+static uint32_t cos_allow(const struct snapshot *snap,
+			  const struct snap_ext *caller)
+{
+	const struct snap_cos *cos = snapshot_typed(snap, "cos");
+	const char *name = caller->feat && caller->feat->cos[0] ?
+		caller->feat->cos : "default";
+
+	if (!cos)
+		return UINT32_MAX;
+	for (size_t i = 0; i < cos->n; i++)
+		if (!strcmp(cos->cls[i].name, name))
+			return cos->cls[i].allow;
+	/* refused at commit; an older row: internal calls only */
+	return SNAP_COS_DEST(SNAP_DEST_INTERNAL);
+}
+
+/* The feature a dialled code names, -1 for none. */
+static int feature_of(const struct snapshot *snap, const char *d, size_t len)
+{
+	const struct snap_features *f = snapshot_typed(snap, "features");
+
+	for (int i = 0; f && i < SNAP_FEAT__COUNT; i++)
+		if (f->code[i][0] && strlen(f->code[i]) == len &&
+		    !memcmp(f->code[i], d, len))
+			return i;
+	return -1;
+}
+
 void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 		const char *dialled, size_t len, const struct route_live *live,
 		struct route_result *out)
 {
+	struct ctx c = { snap, caller, live, out };
 	const struct snap_ext *x;
+	uint32_t allow;
 
 	memset(out, 0, sizeof(*out));
 	if (live->calls >= live->max_calls) {
@@ -57,9 +399,17 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 		reject(out, ROUTE_R_CALLER_LIMIT, 486, "Busy Here", "busy");
 		return;
 	}
-	/* feature codes (*97 voicemail, hotdesk, camp-on: issues 12, 13)
-	 * are decided here, before extensions */
+	allow = cos_allow(snap, caller);
 	if (len && (dialled[0] == '*' || dialled[0] == '#')) {
+		int fi = feature_of(snap, dialled, len);
+
+		if (fi >= 0 && !(allow & (1u << fi))) {
+			reject(out, ROUTE_R_COS_FEATURE, 403, "Forbidden",
+			       "rejected");
+			return;
+		}
+		/* voicemail (*97), hotdesk, camp-on: issues 12, 13 serve
+		 * the codes the class allows here */
 		reject(out, ROUTE_R_FEATURE_CODE, 404, "Not Found",
 		       "notfound");
 		return;
@@ -70,24 +420,25 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 		reject(out, ROUTE_R_NOT_FOUND, 404, "Not Found", "notfound");
 		return;
 	}
-	if (!rings(x)) {
-		/* ring groups, virtual, shared device, hotdesk, voicemail
-		 * (issues 12, 13) go here */
-		reject(out, ROUTE_R_NOT_SERVED, 480, "Temporarily Unavailable",
-		       "unavailable");
+	/* a class naming destination classes must name "internal" for
+	 * calls to extensions; one naming none restricts only codes */
+	if ((allow & SNAP_COS_DESTS) &&
+	    !(allow & SNAP_COS_DEST(SNAP_DEST_INTERNAL))) {
+		reject(out, ROUTE_R_COS_DEST, 403, "Forbidden", "rejected");
 		return;
 	}
-	/* forwarding (immediate, busy, unavailable) applies here (issue 13) */
-	if (live->calls_in(x->number, live->arg) >= x->limit_in) {
-		reject(out, ROUTE_R_CALLEE_LIMIT, 486, "Busy Here", "busy");
-		return;
-	}
-	if (!live->contacts(x->number, live->arg)) {
-		reject(out, ROUTE_R_UNAVAILABLE, 480, "Temporarily Unavailable",
-		       "unavailable");
-		return;
-	}
-	out->kind = ROUTE_EXTENSION;
-	out->rule = ROUTE_R_EXTENSION;
-	out->callee = x;
+	route_ext(&c, x, 0);
+}
+
+void call_route_forward(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *from, const struct snap_ext *to,
+			enum route_rule rule, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out)
+{
+	struct ctx c = { snap, caller, live, out };
+
+	memset(out, 0, sizeof(*out));
+	forward(&c, from, to, rule, hops);
 }

@@ -1,9 +1,14 @@
 /*
  * route — where a call goes: a pure function of (caller, dialled string,
  * snapshot, live state), testable without sockets (tests/unit/
- * test_route.c). Each rule is one step of call_route(), in order; the
- * features of later issues (feature codes, forwarding, groups, trunks)
- * are further steps at the places marked in route.c.
+ * test_route.c). Each rule is one step of call_route(), in order
+ * (docs/internals/calls.md, "Routing"): limits, the caller's class of
+ * service (feature codes, destination classes), the number, the callee's
+ * blacklist, immediate forwarding, the type (phone, ring group, shared
+ * device, virtual), busy and unavailable forwarding, then a ring plan:
+ * steps of extensions rung together, each for a ring time, then the
+ * no-answer forward. The call layer carries the plan out and asks again
+ * (call_route_forward) when a step's outcome says to forward.
  */
 #ifndef BULWARK_ROUTE_H
 #define BULWARK_ROUTE_H
@@ -24,12 +29,13 @@ struct route_live {
 	unsigned (*calls_out)(const char *number, void *arg);
 	unsigned calls;       /* calls live in total */
 	unsigned max_calls;   /* global bound */
+	uint32_t seed;        /* ring group "random": the order's seed */
 	void *arg;
 };
 
 enum route_kind {
 	ROUTE_REJECT = 0,     /* answer code/reason */
-	ROUTE_EXTENSION,      /* ring every contact of callee */
+	ROUTE_EXTENSION,      /* carry out the ring plan */
 };
 
 /* Which rule decided (for the CDR and the log). */
@@ -37,12 +43,38 @@ enum route_rule {
 	ROUTE_R_NONE = 0,
 	ROUTE_R_GLOBAL_LIMIT,   /* 503 + Retry-After */
 	ROUTE_R_CALLER_LIMIT,   /* 486: the caller's phone.call_limit_out */
-	ROUTE_R_FEATURE_CODE,   /* 404: no feature code is served yet */
+	ROUTE_R_FEATURE_CODE,   /* 404: a code the class allows, not served
+				 * yet (or no such code) */
 	ROUTE_R_NOT_FOUND,      /* 404 */
-	ROUTE_R_NOT_SERVED,     /* 480: a type with no calls yet (issue 13) */
+	ROUTE_R_NOT_SERVED,     /* 480: a type with no calls yet */
 	ROUTE_R_CALLEE_LIMIT,   /* 486: the callee's phone.call_limit_in */
 	ROUTE_R_UNAVAILABLE,    /* 480: no contact */
 	ROUTE_R_EXTENSION,      /* rang the extension */
+	ROUTE_R_BLACKLIST,      /* 603: the callee's security.blacklist */
+	ROUTE_R_COS_FEATURE,    /* 403: the caller's class lacks the code */
+	ROUTE_R_COS_DEST,       /* 403: the class lacks "internal" */
+	ROUTE_R_LOOP,           /* 482: forwards beyond ROUTE_MAX_HOPS */
+	ROUTE_R_VOICEMAIL,      /* 480: a mailbox (served by issue 12) */
+	ROUTE_R_FWD_IMMEDIATE,  /* forwarded: user.forward.immediate */
+	ROUTE_R_FWD_BUSY,       /* ... busy */
+	ROUTE_R_FWD_NOANSWER,   /* ... no_answer */
+	ROUTE_R_FWD_UNAVAILABLE,/* ... unavailable */
+	ROUTE_R_RING_GROUP,     /* rang a ring group's members */
+	ROUTE_R_SHARED,         /* rang a shared device's free members */
+	ROUTE_R_VIRTUAL,        /* rang a virtual extension's destinations */
+	ROUTE_R_NO_MEMBER,      /* 480: a group with nobody to ring */
+	ROUTE_R__COUNT
+};
+
+#define ROUTE_MAX_TARGETS 16   /* extensions in one plan */
+#define ROUTE_MAX_STEPS 16
+#define ROUTE_MAX_HOPS 5       /* forwards followed by one call */
+
+/* One step of a plan: targets[first .. first+n-1] rung together for
+ * ring_s seconds (0: until the call layer's own bound). */
+struct route_step {
+	uint8_t first, n;
+	uint16_t ring_s;
 };
 
 struct route_result {
@@ -51,13 +83,36 @@ struct route_result {
 	unsigned code;                 /* REJECT */
 	const char *reason;            /* REJECT: reason phrase */
 	const char *disposition;       /* CDR disposition of a REJECT */
-	const struct snap_ext *callee; /* EXTENSION (borrowed from snap) */
+	const struct snap_ext *callee; /* the extension that rings (after
+					* forwards; borrowed from snap) */
+	/* EXTENSION: the plan */
+	size_t n_targets;
+	const struct snap_ext *targets[ROUTE_MAX_TARGETS];
+	size_t n_steps;
+	struct route_step steps[ROUTE_MAX_STEPS];
+	const struct snap_ext *noanswer; /* after the last step, or NULL */
+	const struct snap_ext *busy;     /* when every leg said busy */
+	/* forwarding that led here (either kind) */
+	enum route_rule fwd_rule;        /* ROUTE_R_FWD_*, or NONE */
+	const struct snap_ext *fwd_from; /* who forwarded (last hop) */
+	unsigned hops;                   /* forwards followed so far */
 };
 
 /* Decide for caller (authenticated, from snap) dialling dialled/len. */
 void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 		const char *dialled, size_t len, const struct route_live *live,
 		struct route_result *out);
+
+/* A ringing call forwards (rule ROUTE_R_FWD_NOANSWER or _BUSY) from
+ * `from` to `to`, hops forwards already followed: route again from the
+ * callee's rules (blacklist, immediate, type, ...). Past ROUTE_MAX_HOPS:
+ * 482 (ROUTE_R_LOOP). */
+void call_route_forward(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *from, const struct snap_ext *to,
+			enum route_rule rule, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out);
 
 /* Name of a rule ("callee_limit"), for logs and CDR reasons. */
 const char *route_rule_str(enum route_rule r);

@@ -325,6 +325,10 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		call_answer(app, rq, tx, rr.code, rr.reason, NULL);
 		return;
 	}
+	/* the plan's first target: forwards followed; a group's first
+	 * member (a transfer rings one extension) */
+	if (rr.n_steps)
+		rr.callee = rr.targets[rr.steps[0].first];
 	call_answer(app, rq, tx, 202, "Accepted", NULL);
 	notify(app, l, 100, "Trying", false);
 	n = registrar_contacts(app->reg, rr.callee->number, sipd_now(app->sd),

@@ -43,6 +43,23 @@ static json_t *end_text(const json_t *row)
 }
 
 /* The rows with the derived cells the table shows. New reference. */
+/* "202>203 (forward_no_answer)" for a forwarded call, else NULL. */
+static json_t *forward_text(const json_t *row)
+{
+	const char *rule = json_string_value(json_object_get(row,
+						"forward_rule"));
+	const char *from = json_string_value(json_object_get(row,
+						"forward_from"));
+	const char *to = json_string_value(json_object_get(row, "forward_to"));
+	char buf[96];
+
+	if (!rule || !*rule)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.24s>%.24s (%.24s)", from ? from : "",
+		 to ? to : "", rule);
+	return json_string(buf);
+}
+
 static json_t *table_rows(const json_t *reply, bool cdr)
 {
 	json_t *rows = json_array(), *row;
@@ -62,8 +79,13 @@ static json_t *table_rows(const json_t *reply, bool cdr)
 			if (json_is_string(v) && !*json_string_value(v))
 				json_object_del(r, key);
 		json_object_set_new(r, "duration", duration_text(row));
-		if (cdr)
+		if (cdr) {
+			json_t *fw = forward_text(row);
+
 			json_object_set_new(r, "end", end_text(row));
+			if (fw)
+				json_object_set_new(r, "forwarded", fw);
+		}
 		else if (json_is_true(json_object_get(row, "held")))
 			json_object_set_new(r, "state", json_string("held"));
 		json_array_append_new(rows, r);
@@ -79,7 +101,7 @@ static int show(struct cli *c, const char *path, bool cdr)
 	static const char *const cdr_cols[] = { "end", "caller", "dialled",
 						"callee", "disposition",
 						"cause", "duration", "codec",
-						"reason" };
+						"reason", "forwarded" };
 	json_t *reply = NULL, *rows;
 	int rc;
 
@@ -93,7 +115,7 @@ static int show(struct cli *c, const char *path, bool cdr)
 	} else {
 		rows = table_rows(reply, cdr);
 		if (cdr)
-			cli_print_table(rows, cdr_cols, 9);
+			cli_print_table(rows, cdr_cols, 10);
 		else
 			cli_print_table(rows, call_cols, 6);
 		json_decref(rows);

@@ -61,6 +61,7 @@ static const char *const strategy_choices[] = {
 	"ringall", "hunt", "memoryhunt", "random", NULL
 };
 static const char *const vendor_choices[] = { "sangoma", "digium", NULL };
+static const char *const fm_choices[] = { "sequence", "together", NULL };
 
 /* Extension numbers are 2 to 8 digits (common plans use 3 or 4; 8 leaves
  * room for site prefixes). NUMBER_MIN also bounds the voicemail PIN from
@@ -492,6 +493,11 @@ const struct model_field model_fields[] = {
 	  .form = MODEL_FORM_DEST, .label = "Follow me list",
 	  .help = "Extension or external numbers, in the order to ring "
 	  "them." },
+	{ .name = "user.follow_me.strategy", .tab = MODEL_TAB_USER,
+	  .kind = MODEL_ENUM, .types = T_FEATURES, .def = "sequence",
+	  .choices = fm_choices, .label = "Follow me: ring",
+	  .help = "sequence: each destination in turn for its own ring "
+	  "time; together: all at once for this extension's ring time." },
 	{ .name = "user.camp_on", .tab = MODEL_TAB_USER, .kind = MODEL_BOOL,
 	  .types = T_FEATURES, .def = "false", .label = "Camp-on",
 	  .help = "Let callers camp on this extension when it is busy." },

@@ -1132,8 +1132,17 @@ static void check_ref(struct set_ctx *c, size_t i, const char *self,
 	char buf[160];
 	int tt;
 
-	/* external numbers need no target; bad forms and self references
-	 * were reported by validate_one */
+	/* an external number needs a trunk to be reached, and there are
+	 * none yet (issue 15): refused, so that no call is promised that
+	 * cannot be placed. Bad forms and self references were reported by
+	 * validate_one. */
+	if (f->form == MODEL_FORM_DEST && !is_ext_number(target) && *target) {
+		report_add(c->r, c->where[i], f->name, "dest.external_no_trunk",
+			   "%s: %.24s is an external number; calls to external "
+			   "numbers need a trunk, and none is configured",
+			   f->name, target);
+		return;
+	}
 	if (!is_ext_number(target) || !strcmp(target, self))
 		return;
 	e = bsearch(target, c->nums, c->n_nums, sizeof(*c->nums), cmp_find);

@@ -18,12 +18,14 @@
 	"id, start_ms, answer_ms, end_ms, caller, callee, dialled," \
 	" disposition, cause, hangup_side, reason, codec," \
 	" pkts_caller, pkts_callee, lost_caller, lost_callee," \
-	" dropped_caller, dropped_callee"
+	" dropped_caller, dropped_callee, forward_rule, forward_from," \
+	" forward_to"
 
 enum {
 	C_ID, C_START, C_ANSWER, C_END, C_CALLER, C_CALLEE, C_DIALLED,
 	C_DISPO, C_CAUSE, C_SIDE, C_REASON, C_CODEC, C_PKTS, C_LOST = C_PKTS
-	+ 2, C_DROPPED = C_LOST + 2, C_N = C_DROPPED + 2
+	+ 2, C_DROPPED = C_LOST + 2, C_FWD_RULE = C_DROPPED + 2, C_FWD_FROM,
+	C_FWD_TO, C_N
 };
 
 #define LIST_MAX 10000u
@@ -97,6 +99,9 @@ static int insert(struct cdr_sql *q, const struct cdr_rec *r)
 	BIND_TEXT(st, C_SIDE, r->hangup_side);
 	BIND_TEXT(st, C_REASON, r->reason);
 	BIND_TEXT(st, C_CODEC, r->codec);
+	BIND_TEXT(st, C_FWD_RULE, r->fwd_rule);
+	BIND_TEXT(st, C_FWD_FROM, r->fwd_from);
+	BIND_TEXT(st, C_FWD_TO, r->fwd_to);
 	for (int d = 0; d < 2; d++) {
 		sqlite3_bind_int64(st, C_PKTS + d + 1, (int64_t)r->pkts[d]);
 		sqlite3_bind_int64(st, C_LOST + d + 1, (int64_t)r->lost[d]);
@@ -135,7 +140,7 @@ int cdr_sql_write(struct cdr_sql *q, const struct cdr_item *list,
 	if (!q->ins &&
 	    (rc = sqlite3_prepare_v2(q->db, "INSERT INTO cdr(" CDR_COLS ")"
 				     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				     "?,?,?)", -1, &q->ins, NULL))
+				     "?,?,?,?,?,?)", -1, &q->ins, NULL))
 	    != SQLITE_OK)
 		return store_sqlite_errno(q->db, rc);
 	rc = store_conn_begin(q->db);
@@ -215,7 +220,7 @@ static json_t *row_json(sqlite3_stmt *st)
 	int64_t dur = answer > 0 && end > answer ? (end - answer) / 1000 : 0;
 
 	return json_pack("{s:o,s:o,s:I,s:o,s:I,s:o,s:I,s:I,s:o,s:o,"
-			 "s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 			 "id", text_col(st, C_ID),
 			 "start", iso_ms(start), "start_ms", (json_int_t)start,
 			 "answer", answer > 0 ? iso_ms(answer) : json_null(),
@@ -233,7 +238,10 @@ static json_t *row_json(sqlite3_stmt *st)
 			 "codec", text_col(st, C_CODEC),
 			 "packets", pair_col(st, C_PKTS),
 			 "lost", pair_col(st, C_LOST),
-			 "dropped", pair_col(st, C_DROPPED));
+			 "dropped", pair_col(st, C_DROPPED),
+			 "forward_rule", text_col(st, C_FWD_RULE),
+			 "forward_from", text_col(st, C_FWD_FROM),
+			 "forward_to", text_col(st, C_FWD_TO));
 }
 
 json_t *store_cdr_list(struct store *s, int64_t since_ms, size_t limit)

@@ -38,6 +38,12 @@ struct cdr_rec {
 	char reason[48];        /* short text: "bye", "cancel", "rtp
 				 * timeout", "no ack", "call limit", ... */
 	char codec[32];         /* encoding of the answer ("PCMU/8000"), "" */
+	char fwd_rule[24];      /* the last forward the call followed
+				 * ("forward_busy", "forward_no_answer",
+				 * "forward_immediate", "forward_unavailable"),
+				 * "" when none (call/route.h) */
+	char fwd_from[24];      /* the extension that forwarded */
+	char fwd_to[24];        /* where to */
 	uint64_t pkts[2];       /* RTP+RTCP packets accepted, per direction */
 	uint64_t lost[2];       /* RTP packets lost (sequence gaps) */
 	uint64_t dropped[2];    /* packets dropped by strict source (wrong

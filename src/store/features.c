@@ -26,6 +26,15 @@ static const struct {
 	{ "intercom",  "*80" },   /* auto-answered internal call */
 };
 #define N_FEATURES (sizeof(feature_cat) / sizeof(feature_cat[0]))
+_Static_assert(N_FEATURES == SNAP_FEAT__COUNT,
+	       "enum snap_feature follows feature_cat");
+
+/* Destination classes a class of service may also list (enum snap_dest
+ * order); only "internal" has calls behind it until trunks exist. */
+static const char *const dest_cat[SNAP_DEST__COUNT] = {
+	"internal", "local", "national", "international", "premium",
+	"emergency",
+};
 #define COS_NAME_MAX 32
 
 static int feature_index(const char *name, size_t len)
@@ -35,6 +44,27 @@ static int feature_index(const char *name, size_t len)
 		    !strncmp(feature_cat[i].name, name, len))
 			return (int)i;
 	return -1;
+}
+
+/* A name a class may list: a feature (its index) or a destination
+ * class (N_FEATURES + its index); -1 if neither. */
+static int cos_item_index(const char *name, size_t len)
+{
+	int fi = feature_index(name, len);
+
+	if (fi >= 0)
+		return fi;
+	for (size_t i = 0; i < SNAP_DEST__COUNT; i++)
+		if (strlen(dest_cat[i]) == len &&
+		    !strncmp(dest_cat[i], name, len))
+			return (int)(N_FEATURES + i);
+	return -1;
+}
+
+static const char *cos_item_name(int i)
+{
+	return i < (int)N_FEATURES ? feature_cat[i].name :
+		dest_cat[i - (int)N_FEATURES];
 }
 
 static void feature_list(char *buf, size_t sz)
@@ -132,9 +162,23 @@ static int features_validate(const json_t *obj, struct report *r)
 	return err;
 }
 
+static void features_decode(const json_t *obj, void *out)
+{
+	struct snap_features *f = out;
+
+	for (size_t i = 0; i < N_FEATURES; i++) {
+		const json_t *v = json_object_get(obj, feature_cat[i].name);
+		const char *c = v ? json_string_value(v) : feature_cat[i].code;
+
+		if (c && code_ok(c))
+			snprintf(f->code[i], sizeof(f->code[i]), "%s", c);
+	}
+}
+
 const struct store_section store_features_section = {
 	.name = "features", .defaults = features_defaults,
 	.set = features_set, .validate = features_validate,
+	.typed_size = sizeof(struct snap_features), .decode = features_decode,
 };
 
 /* ---- "cos" ---- */
@@ -152,8 +196,11 @@ static json_t *cos_defaults(void)
 			off += (size_t)n;
 	}
 	/* "default" is every extension's class (model default) */
-	return json_pack("{s:s,s:s}", "default", all, "restricted",
-			 "voicemail");
+	/* every internal call stays allowed: "internal" in both; the other
+	 * destination classes wait for trunks */
+	return json_pack("{s:s+,s:s}", "default", all,
+			 ",internal,local,national,international,emergency",
+			 "restricted", "voicemail,internal,emergency");
 }
 
 static bool cos_name_ok(const char *s)
@@ -174,7 +221,7 @@ static bool cos_name_ok(const char *s)
 static int cos_set(json_t *obj, const char *key, const char *value,
 		   struct report *r)
 {
-	char out[160] = "", list[160];
+	char out[256] = "", list[160];
 	size_t off = 0;
 	const char *p = value;
 	unsigned seen = 0;      /* a feature named twice is kept once */
@@ -199,17 +246,19 @@ static int cos_set(json_t *obj, const char *key, const char *value,
 			p++, len--;
 		while (len && p[len - 1] == ' ')
 			len--;
-		fi = feature_index(p, len);
+		fi = cos_item_index(p, len);
 		if (fi < 0) {
 			feature_list(list, sizeof(list));
 			report_add(r, "cos", key, "cos.unknown_feature",
-				   "cos.%s: '%.*s' is not a feature "
-				   "(features: %s).", key,
+				   "cos.%s: '%.*s' is not a feature (features: "
+				   "%s) nor a destination class (internal, "
+				   "local, national, international, premium, "
+				   "emergency).", key,
 				   (int)(len > 40 ? 40 : len), p, list);
 			err = EINVAL;
 		} else if (!(seen & (1u << fi))) {
 			int n = snprintf(out + off, sizeof(out) - off, "%s%s",
-					 off ? "," : "", feature_cat[fi].name);
+					 off ? "," : "", cos_item_name(fi));
 
 			if (n > 0 && (size_t)n < sizeof(out) - off)
 				off += (size_t)n;
@@ -225,8 +274,41 @@ static int cos_set(json_t *obj, const char *key, const char *value,
 	return 0;
 }
 
+/* Each class as a bit mask of what it lists (struct snap_cos). */
+static void cos_decode(const json_t *obj, void *out)
+{
+	struct snap_cos *c = out;
+	json_t *def = obj ? NULL : cos_defaults();
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj ? (json_t *)obj : def, k, v) {
+		const char *p = json_string_value(v);
+		uint32_t allow = 0;
+
+		if (!p || strlen(k) >= sizeof(c->cls[0].name) ||
+		    c->n >= SNAP_COS_MAX)
+			continue;   /* removed (null) or beyond the bound */
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			int i = cos_item_index(p, len);
+
+			if (i >= 0)
+				allow |= 1u << i;
+			if (!comma)
+				break;
+			p = comma + 1;
+		}
+		snprintf(c->cls[c->n].name, sizeof(c->cls[0].name), "%s", k);
+		c->cls[c->n++].allow = allow;
+	}
+	json_decref(def);
+}
+
 const struct store_section store_cos_section = {
 	.name = "cos", .defaults = cos_defaults, .set = cos_set,
+	.typed_size = sizeof(struct snap_cos), .decode = cos_decode,
 };
 
 /* ---- commit: every extension's class must exist ---- */

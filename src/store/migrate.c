@@ -127,7 +127,14 @@ static const struct migration migrations[] = {
 	 " dropped_caller INTEGER NOT NULL,"
 	 " dropped_callee INTEGER NOT NULL);"
 	 "CREATE INDEX cdr_end ON cdr(end_ms);", NULL},
-	/* Append new migrations here: {8, "<module>", "CREATE TABLE ..."}. */
+	{8, "call",
+	 /* which forwarding rule a call followed last, from and to which
+	  * extension (call/route.h; issue 13) */
+	 "ALTER TABLE cdr ADD COLUMN forward_rule TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE cdr ADD COLUMN forward_from TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE cdr ADD COLUMN forward_to TEXT NOT NULL DEFAULT '';",
+	 NULL},
+	/* Append new migrations here: {9, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

@@ -20,6 +20,8 @@ void ext_row_clear(struct ext_row *row)
 {
 	free(row->doc);
 	json_decref(row->obj);
+	if (row->snap)
+		snap_feat_deref(row->snap->feat);
 	free(row->snap);
 	for (int i = 0; i < SEC_N; i++)
 		blob_free(&row->sec[i]);

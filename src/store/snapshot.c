@@ -69,6 +69,123 @@ static void fill_call(struct snap_ext *e, const json_t *o)
 	}
 }
 
+const struct snap_feat *snap_feat_ref(const struct snap_feat *f)
+{
+	if (f)
+		atomic_fetch_add_explicit(&((struct snap_feat *)f)->refs, 1,
+					  memory_order_relaxed);
+	return f;
+}
+
+void snap_feat_deref(const struct snap_feat *f)
+{
+	if (f && atomic_fetch_sub_explicit(&((struct snap_feat *)f)->refs, 1,
+					   memory_order_acq_rel) <= 1)
+		free((void *)f);
+}
+
+static const char *const fwd_name[SNAP_FWD__COUNT] = {
+	"immediate", "busy", "no_answer", "unavailable",
+};
+static const char *const strategy_name[] = {
+	"ringall", "hunt", "memoryhunt", "random",
+};
+
+static size_t list_len(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_array(v) ? json_array_size(v) : 0;
+}
+
+/* Copy list k of o into dst (each item a number that fits). */
+static uint16_t list_copy(const json_t *o, const char *k,
+			  char (*dst)[SNAP_NUM], size_t max)
+{
+	const json_t *v = json_object_get(o, k), *it;
+	uint16_t n = 0;
+	size_t i;
+
+	json_array_foreach(v, i, it) {
+		const char *str = json_string_value(it);
+
+		if (!str || strlen(str) >= SNAP_NUM || n >= max)
+			continue;
+		memcpy(dst[n++], str, strlen(str) + 1);
+	}
+	return n;
+}
+
+/* The routing features of o, or NULL when it has none (the common
+ * case). */
+static struct snap_feat *feat_build(const json_t *o, enum model_type t)
+{
+	const char *members = t == MODEL_RING_GROUP ? "ring_group.members" :
+		t == MODEL_SHARED ? "shared.members" :
+		t == MODEL_VIRTUAL ? "virtual.destinations" : NULL;
+	const char *cos = json_string_value(json_object_get(o,
+						"class_of_service"));
+	const char *strat = json_string_value(json_object_get(o,
+						"ring_group.strategy"));
+	size_t nf = 0, nm = 0, nb = list_len(o, "security.blacklist");
+	bool fm = obj_bool(o, "user.follow_me.enabled"), any = false;
+	char fwd[SNAP_FWD__COUNT][SNAP_NUM];
+	struct snap_feat *f;
+	char (*tail)[SNAP_NUM];
+
+	for (int i = 0; i < SNAP_FWD__COUNT; i++) {
+		char k[48];
+		const char *d;
+
+		fwd[i][0] = '\0';
+		snprintf(k, sizeof(k), "user.forward.%s.enabled", fwd_name[i]);
+		if (!obj_bool(o, k))
+			continue;
+		snprintf(k, sizeof(k), "user.forward.%s.destination",
+			 fwd_name[i]);
+		d = json_string_value(json_object_get(o, k));
+		if (d && *d && strlen(d) < SNAP_NUM) {
+			memcpy(fwd[i], d, strlen(d) + 1);
+			any = true;
+		}
+	}
+	if (fm)
+		nf = list_len(o, "user.follow_me.list");
+	if (members)
+		nm = list_len(o, members);
+	if (cos && !strcmp(cos, "default"))
+		cos = NULL;
+	if (!any && !nf && !nm && !nb && !cos && !members)
+		return NULL;
+	if (nf > 64) nf = 64;
+	if (nm > 64) nm = 64;
+	if (nb > 128) nb = 128;
+	f = calloc(1, sizeof(*f) + (nf + nm + nb) * SNAP_NUM);
+	if (!f)
+		return NULL;   /* routing sees no feature: logged by none */
+	atomic_init(&f->refs, 1);
+	memcpy(f->fwd, fwd, sizeof(fwd));
+	if (cos && strlen(cos) < sizeof(f->cos))
+		memcpy(f->cos, cos, strlen(cos) + 1);
+	for (uint8_t i = 0; strat && i < 4; i++)
+		if (!strcmp(strat, strategy_name[i]))
+			f->strategy = i;
+	tail = (char (*)[SNAP_NUM])(f + 1);
+	f->fm = tail;
+	f->n_fm = nf ? list_copy(o, "user.follow_me.list", tail, nf) : 0;
+	f->follow_me = f->n_fm > 0;
+	strat = json_string_value(json_object_get(o,
+						  "user.follow_me.strategy"));
+	f->fm_together = strat && !strcmp(strat, "together");
+	tail += nf;
+	f->members = tail;
+	f->n_members = nm ? list_copy(o, members, tail, nm) : 0;
+	tail += nm;
+	f->black = tail;
+	f->n_black = nb ? list_copy(o, "security.blacklist", tail, nb) : 0;
+	return f;
+}
+
 static void fill_ext(struct snap_ext *e, struct ext_row *row)
 {
 	const json_t *o = ext_row_obj(row);
@@ -130,6 +247,8 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 		}
 	}
 	fill_call(e, o);
+	e->ring_time = obj_u16(o, "user.ring_time", 20);
+	e->feat = feat_build(o, row->type);
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&
 		!strcmp(json_string_value(v), "static");
@@ -218,13 +337,16 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 
 		if (row->snap) {
 			sn->ext[i] = *row->snap;
+			snap_feat_ref(sn->ext[i].feat);
 			continue;
 		}
 		fill_ext(&sn->ext[i], row);
 		if (cache) {
 			row->snap = malloc(sizeof(*row->snap));
-			if (row->snap)
+			if (row->snap) {
 				*row->snap = sn->ext[i];
+				snap_feat_ref(row->snap->feat);
+			}
 		}
 	}
 	sn->n_ext = n;
@@ -285,6 +407,8 @@ int store_snapshot(struct store *s, struct snapshot **snap)
 	} else {
 		*snap = sn;
 	}
+	for (size_t i = 0; ext && i < n; i++)
+		snap_feat_deref(ext[i].feat);
 	free(ext);
 	json_decref(secs);
 	store_trim();
@@ -366,6 +490,8 @@ struct snapshot *snapshot_deref(struct snapshot *s)
 	for (size_t i = 0; i < s->n_typed; i++)
 		free(s->typed_sec[i].data);
 	json_decref(s->sections);
+	for (size_t i = 0; s->ext && i < s->n_ext; i++)
+		snap_feat_deref(s->ext[i].feat);
 	free(s->ext);
 	free(s);
 	return NULL;

@@ -37,6 +37,41 @@ enum snap_codec {
 };
 #define SNAP_MAX_CODECS 8
 
+/* Forwarding rules of an extension (user.forward.<rule>.*). */
+enum snap_fwd {
+	SNAP_FWD_IMMEDIATE = 0, SNAP_FWD_BUSY, SNAP_FWD_NOANSWER,
+	SNAP_FWD_UNAVAILABLE, SNAP_FWD__COUNT
+};
+/* ring_group.strategy choices, in the model's order. */
+enum snap_strategy {
+	SNAP_RING_ALL = 0, SNAP_RING_HUNT, SNAP_RING_MEMORYHUNT, SNAP_RING_RANDOM
+};
+#define SNAP_NUM 24
+
+/* What routing reads of an extension beyond its phone: built only for an
+ * extension that has any of it (most have none: snap_ext.feat NULL).
+ * Immutable once built; shared by the snapshots that hold the extension
+ * and the store's row cache, each holding a reference (atomic). */
+struct snap_feat {
+	atomic_uint refs;
+	char fwd[SNAP_FWD__COUNT][SNAP_NUM];  /* enabled destination, or "" */
+	char cos[33];             /* class_of_service; "" = "default" */
+	uint8_t strategy;         /* enum snap_strategy */
+	bool follow_me;           /* user.follow_me.enabled with a list */
+	bool fm_together;         /* user.follow_me.strategy "together" */
+	uint16_t n_fm, n_members, n_black;
+	/* in the one allocation, after the struct: */
+	const char (*fm)[SNAP_NUM];      /* user.follow_me.list */
+	const char (*members)[SNAP_NUM]; /* ring_group.members, shared.members
+					  * or virtual.destinations */
+	const char (*black)[SNAP_NUM];   /* security.blacklist */
+};
+
+/* One more reference to f (NULL-safe); returns f. */
+const struct snap_feat *snap_feat_ref(const struct snap_feat *f);
+/* Drop one (NULL-safe); the last frees. */
+void snap_feat_deref(const struct snap_feat *f);
+
 struct snap_ext {
 	char number[24];
 	uint8_t type;             /* enum model_type */
@@ -61,6 +96,8 @@ struct snap_ext {
 	uint16_t limit_out;       /* phone.call_limit_out */
 	uint8_t n_codecs;         /* phone.codecs, in preference order */
 	uint8_t codecs[SNAP_MAX_CODECS];   /* enum snap_codec */
+	uint16_t ring_time;       /* user.ring_time, seconds (0: default) */
+	const struct snap_feat *feat;   /* NULL: no routing feature */
 };
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
@@ -88,6 +125,34 @@ struct snapshot {
 	/* Deep copies of the running settings sections, owned, read-only.
 	 * Keys as each section's owner defines them. May be empty objects. */
 	json_t *sections;         /* {"sip":{...},"guard":{...},...} */
+};
+
+/* Feature codes (the "features" section, typed): the catalogue's order
+ * (store/features.c). */
+enum snap_feature {
+	SNAP_FEAT_VOICEMAIL = 0, SNAP_FEAT_HOTDESK, SNAP_FEAT_PICKUP,
+	SNAP_FEAT_DND, SNAP_FEAT_FORWARD, SNAP_FEAT_INTERCOM, SNAP_FEAT__COUNT
+};
+/* Destination classes a class of service may list (bits after the
+ * features'). */
+enum snap_dest {
+	SNAP_DEST_INTERNAL = 0, SNAP_DEST_LOCAL, SNAP_DEST_NATIONAL,
+	SNAP_DEST_INTERNATIONAL, SNAP_DEST_PREMIUM, SNAP_DEST_EMERGENCY,
+	SNAP_DEST__COUNT
+};
+#define SNAP_COS_DEST(d) (1u << (SNAP_FEAT__COUNT + (d)))
+#define SNAP_COS_DESTS (((1u << SNAP_DEST__COUNT) - 1) << SNAP_FEAT__COUNT)
+#define SNAP_COS_MAX 64
+
+struct snap_features {
+	char code[SNAP_FEAT__COUNT][8];   /* dialled code, "" = none */
+};
+struct snap_cos {
+	size_t n;
+	struct {
+		char name[33];
+		uint32_t allow;   /* 1u << snap_feature | SNAP_COS_DEST(d) */
+	} cls[SNAP_COS_MAX];
 };
 
 /* Extension by number (not NUL-terminated: pointer + length), or NULL. */

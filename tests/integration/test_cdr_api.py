@@ -73,7 +73,7 @@ def test_cdr_bad_since_and_limit(daemon):
 
 
 def insert(db, **kw):
-    """A row as the CDR writer stores it (migration 7), written from
+    """A row as the CDR writer stores it (migrations 7, 8), written from
     outside: the daemon's reader is what is under test here."""
     row = dict(id="c1", start_ms=T0, answer_ms=0, end_ms=T0 + 1000,
                caller="201", callee="", dialled="202",
@@ -100,7 +100,9 @@ def test_cdr_rows_since_limit_and_cli(daemon):
     insert(db, id="c-cancelled", start_ms=T0 + 100000,
            end_ms=T0 + 130000, disposition="cancelled")
     insert(db, id="c-old", start_ms=T0 - 86400000,
-           end_ms=T0 - 86400000 + 5000, disposition="busy", cause=486)
+           end_ms=T0 - 86400000 + 5000, disposition="busy", cause=486,
+           forward_rule="forward_busy", forward_from="202",
+           forward_to="203")
 
     st, body = daemon.api("GET", "/cdr")
     assert st == 200, body
@@ -115,7 +117,8 @@ def test_cdr_rows_since_limit_and_cli(daemon):
         "cause": 200, "hangup_side": "callee", "reason": "bye",
         "codec": "PCMU/8000", "packets": {"caller": 3050, "callee": 3049},
         "lost": {"caller": 3, "callee": 7},
-        "dropped": {"caller": 11, "callee": 13}}
+        "dropped": {"caller": 11, "callee": 13}, "forward_rule": "",
+        "forward_from": "", "forward_to": ""}
     assert body[0]["answer"] is None and body[0]["duration_s"] == 0
 
     st, body = daemon.api("GET", q(since="2025-12-05"))
@@ -138,14 +141,15 @@ def test_cdr_rows_since_limit_and_cli(daemon):
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["END", "CALLER", "DIALLED", "CALLEE",
                                 "DISPOSITION", "CAUSE", "DURATION",
-                                "CODEC", "REASON"], r
+                                "CODEC", "REASON", "FORWARDED"], r
     assert len(lines) == 4, r
     assert "2025-12-05 12:01:05Z" in lines[2] and "answered" in lines[2]
     assert "1:01" in lines[2] and "PCMU/8000" in lines[2], r
     assert "busy" in lines[3] and "486" in lines[3], r
+    assert lines[3].split()[-2:] == ["202>203", "(forward_busy)"], r
     # empty fields (no callee, no codec) show as "-"
     assert lines[1].split()[4:] == ["-", "cancelled", "487", "0:00", "-",
-                                    "cancel"], r
+                                    "cancel", "-"], r
 
 
 def has_call_layer(daemon):

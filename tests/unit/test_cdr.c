@@ -160,6 +160,9 @@ static void test_round_trip(void **state)
 	strcpy(a.hangup_side, "callee");
 	strcpy(a.reason, "bye");
 	strcpy(a.codec, "PCMA/8000");
+	strcpy(a.fwd_rule, "forward_no_answer");
+	strcpy(a.fwd_from, "0202");
+	strcpy(a.fwd_to, "202");
 	a.pkts[CDR_FROM_CALLER] = 3050;
 	a.pkts[CDR_FROM_CALLEE] = 3049;
 	a.lost[CDR_FROM_CALLER] = 3;
@@ -212,7 +215,10 @@ static void test_round_trip(void **state)
 	assert_int_equal(pair(e, "lost", "callee"), 7);
 	assert_int_equal(pair(e, "dropped", "caller"), 11);
 	assert_int_equal(pair(e, "dropped", "callee"), 13);
-	assert_int_equal(json_object_size(e), 19);
+	assert_string_equal(str(e, "forward_rule"), "forward_no_answer");
+	assert_string_equal(str(e, "forward_from"), "0202");
+	assert_string_equal(str(e, "forward_to"), "202");
+	assert_int_equal(json_object_size(e), 22);
 
 	e = json_array_get(l, 0);
 	assert_string_equal(str(e, "id"), "c2");

@@ -1138,7 +1138,7 @@ static void test_set_valid(void **state)
 	add(&c, MODEL_VOICEMAIL, "204");
 	add(&c, MODEL_HOTDESK, "205");
 	json_t *v = add(&c, MODEL_VIRTUAL, "206");
-	set_ok(v, "virtual.destinations", "201,+15145550100,300");
+	set_ok(v, "virtual.destinations", "201,300");
 	set_ok(v, "virtual.vm_copies", "204,201");
 	set_ok(v, "user.forward.busy.enabled", "true");
 	set_ok(v, "user.forward.busy.destination", "204");
@@ -1226,13 +1226,23 @@ static void test_set_rules(void **state)
 	set_ok(e, "voicemail.enabled", "true");
 	set_ok(v, "virtual.vm_copies", "201");
 	assert_int_equal(vset(&c, -1, -1, &r), 0);
-	/* forwarding to a missing extension; external numbers need none */
+	/* forwarding to a missing extension */
 	set_ok(v, "user.forward.immediate.enabled", "true");
 	set_ok(v, "user.forward.immediate.destination", "777");
 	assert_int_equal(vset(&c, -1, -1, &r), EINVAL);
 	assert_true(has_rule(&r, "user.forward.immediate.destination",
 			     "ref.missing"));
+	/* an external number needs a trunk: none exists yet (issue 15) */
 	set_ok(v, "user.forward.immediate.destination", "+15145550100");
+	assert_int_equal(vset(&c, -1, -1, &r), EINVAL);
+	assert_true(has_rule(&r, "user.forward.immediate.destination",
+			     "dest.external_no_trunk"));
+	set_ok(v, "user.forward.immediate.destination", "201");
+	set_ok(v, "virtual.destinations", "201,+15145550100");
+	assert_int_equal(vset(&c, -1, -1, &r), EINVAL);
+	assert_true(has_rule(&r, "virtual.destinations",
+			     "dest.external_no_trunk"));
+	set_ok(v, "virtual.destinations", "201");
 	assert_int_equal(vset(&c, -1, -1, &r), 0);
 	cfg_free(&c);
 

@@ -3,6 +3,7 @@
  * hand-built snapshot and live state given by the test.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -13,18 +14,22 @@
 #include "model/model.h"
 #include "store/snapshot.h"
 
-static struct snap_ext ext[4];
+/* sorted by number, as the store builds it */
+enum { E201, E202, E203, E204, E205, E300, E400, E500, E600, E700, NEXT };
+static struct snap_ext ext[NEXT];
 static struct snapshot snap;
+static struct snap_feat feat[NEXT];
+static char lists[NEXT][3][8][SNAP_NUM];   /* fm, members, black */
 
 /* live state of the test: per number, contacts and calls in/out */
 static struct {
 	const char *number;
 	unsigned contacts, in, out;
-} live_tab[4];
+} live_tab[NEXT];
 
 static unsigned get(const char *number, int what)
 {
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < NEXT; i++)
 		if (live_tab[i].number && !strcmp(live_tab[i].number, number))
 			return what == 0 ? live_tab[i].contacts :
 				what == 1 ? live_tab[i].in : live_tab[i].out;
@@ -40,40 +45,130 @@ static struct route_live live = {
 	.calls = 0, .max_calls = 100,
 };
 
-static void mk(struct snap_ext *x, const char *num, uint8_t type, bool auth)
+static struct snap_features features;
+static struct snap_cos classes;
+
+static void mk(int i, const char *num, uint8_t type, bool auth,
+	       unsigned contacts_n)
 {
+	struct snap_ext *x = &ext[i];
+
 	memset(x, 0, sizeof(*x));
 	strcpy(x->number, num);
 	x->type = type;
 	x->auth = auth;
 	x->limit_in = 2;
 	x->limit_out = 2;
+	x->ring_time = 20;
+	live_tab[i].number = x->number;
+	live_tab[i].contacts = contacts_n;
+}
+
+/* The routing features of extension i (made on first use). */
+static struct snap_feat *F(int i)
+{
+	if (!ext[i].feat) {
+		memset(&feat[i], 0, sizeof(feat[i]));
+		feat[i].fm = (const char (*)[SNAP_NUM])lists[i][0];
+		feat[i].members = (const char (*)[SNAP_NUM])lists[i][1];
+		feat[i].black = (const char (*)[SNAP_NUM])lists[i][2];
+		ext[i].feat = &feat[i];
+	}
+	return &feat[i];
+}
+
+static void fwd(int i, enum snap_fwd w, const char *to)
+{
+	strcpy(F(i)->fwd[w], to);
+}
+
+/* list l (0 follow-me, 1 members, 2 blacklist) of i: n numbers */
+static void list(int i, int l, size_t n, ...)
+{
+	va_list ap;
+	uint16_t *cnt = l == 0 ? &F(i)->n_fm : l == 1 ? &F(i)->n_members :
+		&F(i)->n_black;
+
+	va_start(ap, n);
+	for (size_t k = 0; k < n; k++)
+		strcpy(lists[i][l][k], va_arg(ap, const char *));
+	va_end(ap);
+	*cnt = (uint16_t)n;
+	if (l == 0)
+		F(i)->follow_me = n > 0;
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	/* sorted by number, as the store builds it */
-	mk(&ext[0], "201", MODEL_SIP, true);
-	mk(&ext[1], "202", MODEL_SIP, true);
-	mk(&ext[2], "300", MODEL_RING_GROUP, false);
-	mk(&ext[3], "401", MODEL_IAX2, true);
+	memset(live_tab, 0, sizeof(live_tab));
+	memset(lists, 0, sizeof(lists));
+	mk(E201, "201", MODEL_SIP, true, 0);
+	mk(E202, "202", MODEL_SIP, true, 1);
+	mk(E203, "203", MODEL_SIP, true, 1);
+	mk(E204, "204", MODEL_IAX2, true, 1);
+	mk(E205, "205", MODEL_SIP, true, 0);
+	mk(E300, "300", MODEL_RING_GROUP, false, 0);
+	mk(E400, "400", MODEL_SHARED, false, 0);
+	mk(E500, "500", MODEL_VIRTUAL, false, 0);
+	mk(E600, "600", MODEL_VOICEMAIL, false, 0);
+	mk(E700, "700", MODEL_HOTDESK, false, 0);
+	ext[E203].ring_time = 15;
+	ext[E204].ring_time = 10;
+	list(E300, 1, 3, "202", "203", "204");
+	list(E400, 1, 2, "202", "203");
+	list(E500, 1, 2, "203", "204");
 	memset(&snap, 0, sizeof(snap));
 	snap.ext = ext;
-	snap.n_ext = 4;
-	memset(live_tab, 0, sizeof(live_tab));
-	live_tab[0].number = "201";
-	live_tab[1].number = "202";
-	live_tab[1].contacts = 1;
-	live_tab[2].number = "401";
+	snap.n_ext = NEXT;
+	/* the built-in classes and codes (store/features.c) */
+	memset(&features, 0, sizeof(features));
+	strcpy(features.code[SNAP_FEAT_VOICEMAIL], "*97");
+	strcpy(features.code[SNAP_FEAT_HOTDESK], "*55");
+	memset(&classes, 0, sizeof(classes));
+	classes.n = 4;
+	strcpy(classes.cls[0].name, "default");
+	classes.cls[0].allow = ((1u << SNAP_FEAT__COUNT) - 1) |
+		SNAP_COS_DEST(SNAP_DEST_INTERNAL);
+	strcpy(classes.cls[1].name, "restricted");
+	classes.cls[1].allow = 1u << SNAP_FEAT_VOICEMAIL |
+		SNAP_COS_DEST(SNAP_DEST_INTERNAL);
+	strcpy(classes.cls[2].name, "nointernal");
+	classes.cls[2].allow = SNAP_COS_DEST(SNAP_DEST_LOCAL);
+	strcpy(classes.cls[3].name, "codesonly");
+	classes.cls[3].allow = 1u << SNAP_FEAT_HOTDESK;
+	snap.typed_sec[0] = (struct snap_typed){ "features", &features };
+	snap.typed_sec[1] = (struct snap_typed){ "cos", &classes };
+	snap.n_typed = 2;
 	live.calls = 0;
 	live.max_calls = 100;
+	live.seed = 0;
 	return 0;
 }
 
 static void route(const char *d, struct route_result *r)
 {
-	call_route(&snap, &ext[0], d, strlen(d), &live, r);
+	call_route(&snap, &ext[E201], d, strlen(d), &live, r);
+}
+
+/* The plan's steps as text: "202:20 203,204:0" (targets:ring_s). */
+static const char *plan(const struct route_result *r)
+{
+	static char buf[256];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const struct route_step *s = &r->steps[i];
+
+		for (size_t k = 0; k < s->n; k++)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+						"%s%s", k ? "," : i ? " " : "",
+						r->targets[s->first + k]->number);
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, ":%u",
+					s->ring_s);
+	}
+	return buf;
 }
 
 static void rings_an_extension_with_a_contact(void **state)
@@ -84,7 +179,11 @@ static void rings_an_extension_with_a_contact(void **state)
 	route("202", &r);
 	assert_int_equal(r.kind, ROUTE_EXTENSION);
 	assert_int_equal(r.rule, ROUTE_R_EXTENSION);
-	assert_ptr_equal(r.callee, &ext[1]);
+	assert_ptr_equal(r.callee, &ext[E202]);
+	/* nothing follows: it rings until the call layer's bound */
+	assert_string_equal(plan(&r), "202:0");
+	assert_null(r.noanswer);
+	assert_int_equal(r.fwd_rule, ROUTE_R_NONE);
 }
 
 static void unknown_number_404(void **state)
@@ -110,7 +209,7 @@ static void no_contact_480(void **state)
 	struct route_result r;
 
 	(void)state;
-	route("401", &r);
+	route("205", &r);
 	assert_int_equal(r.code, 480);
 	assert_int_equal(r.rule, ROUTE_R_UNAVAILABLE);
 	assert_string_equal(r.disposition, "unavailable");
@@ -121,7 +220,7 @@ static void type_not_served_480(void **state)
 	struct route_result r;
 
 	(void)state;
-	route("300", &r);
+	route("700", &r);   /* hotdesk: not served yet */
 	assert_int_equal(r.code, 480);
 	assert_int_equal(r.rule, ROUTE_R_NOT_SERVED);
 }
@@ -131,11 +230,11 @@ static void callee_limit_486(void **state)
 	struct route_result r;
 
 	(void)state;
-	live_tab[1].in = 2;   /* == limit_in */
+	live_tab[E202].in = 2;   /* == limit_in */
 	route("202", &r);
 	assert_int_equal(r.code, 486);
 	assert_int_equal(r.rule, ROUTE_R_CALLEE_LIMIT);
-	live_tab[1].in = 1;
+	live_tab[E202].in = 1;
 	route("202", &r);
 	assert_int_equal(r.kind, ROUTE_EXTENSION);
 }
@@ -145,7 +244,7 @@ static void caller_limit_before_routing(void **state)
 	struct route_result r;
 
 	(void)state;
-	live_tab[0].out = 2;
+	live_tab[E201].out = 2;
 	route("999", &r);   /* even a wrong number: the limit comes first */
 	assert_int_equal(r.code, 486);
 	assert_int_equal(r.rule, ROUTE_R_CALLER_LIMIT);
@@ -172,12 +271,347 @@ static void feature_codes_not_served_yet(void **state)
 	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
 }
 
+
+static void feature_codes_and_class_of_service(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	route("*97", &r);   /* allowed by "default", not served yet */
+	assert_int_equal(r.code, 404);
+	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+	route("*12", &r);   /* no such code */
+	assert_int_equal(r.code, 404);
+	F(E201);
+	strcpy(feat[E201].cos, "restricted");
+	route("*55", &r);   /* hotdesk: not in "restricted" */
+	assert_int_equal(r.code, 403);
+	assert_int_equal(r.rule, ROUTE_R_COS_FEATURE);
+	assert_string_equal(r.disposition, "rejected");
+	route("*97", &r);
+	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+	route("202", &r);   /* internal: listed */
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	/* a class naming destination classes but not internal */
+	strcpy(feat[E201].cos, "nointernal");
+	route("202", &r);
+	assert_int_equal(r.code, 403);
+	assert_int_equal(r.rule, ROUTE_R_COS_DEST);
+	route("999", &r);   /* still a 404 for a number that is none */
+	assert_int_equal(r.code, 404);
+	/* a class naming no destination class restricts only codes */
+	strcpy(feat[E201].cos, "codesonly");
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	route("*97", &r);
+	assert_int_equal(r.code, 403);
+	/* a class that is not there (refused at commit): internal only */
+	strcpy(feat[E201].cos, "gone");
+	route("*97", &r);
+	assert_int_equal(r.code, 403);
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	/* a snapshot without classes (built by hand): everything */
+	snap.n_typed = 0;
+	route("*55", &r);
+	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+}
+
+static void blacklist_603_before_anything(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	list(E202, 2, 2, "5550199", "201");
+	fwd(E202, SNAP_FWD_IMMEDIATE, "203");
+	route("202", &r);
+	assert_int_equal(r.code, 603);
+	assert_int_equal(r.rule, ROUTE_R_BLACKLIST);
+	assert_string_equal(r.disposition, "rejected");
+	/* another caller's number is not refused */
+	list(E202, 2, 1, "5550199");
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_ptr_equal(r.callee, &ext[E203]);
+	/* the forward's target refuses the caller too */
+	list(E203, 2, 1, "201");
+	route("202", &r);
+	assert_int_equal(r.code, 603);
+	/* a group's blacklist */
+	list(E300, 2, 1, "201");
+	route("300", &r);
+	assert_int_equal(r.code, 603);
+}
+
+static void forward_immediate_and_chain(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	fwd(E202, SNAP_FWD_IMMEDIATE, "203");
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_ptr_equal(r.callee, &ext[E203]);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_IMMEDIATE);
+	assert_ptr_equal(r.fwd_from, &ext[E202]);
+	assert_int_equal(r.hops, 1);
+	assert_string_equal(plan(&r), "203:0");
+	/* even when 202 has no contact and is busy: immediate comes first */
+	live_tab[E202].contacts = 0;
+	live_tab[E202].in = 5;
+	route("202", &r);
+	assert_ptr_equal(r.callee, &ext[E203]);
+	/* a chain: 202 -> 203 -> 204 */
+	fwd(E203, SNAP_FWD_IMMEDIATE, "204");
+	route("202", &r);
+	assert_ptr_equal(r.callee, &ext[E204]);
+	assert_ptr_equal(r.fwd_from, &ext[E203]);
+	assert_int_equal(r.hops, 2);
+	/* to a ring group */
+	fwd(E203, SNAP_FWD_IMMEDIATE, "300");
+	route("202", &r);
+	assert_int_equal(r.rule, ROUTE_R_RING_GROUP);
+	assert_ptr_equal(r.callee, &ext[E300]);
+	/* 202 itself is busy: the group rings the others */
+	assert_string_equal(plan(&r), "203,204:0");
+}
+
+static void forward_loop_482(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	fwd(E202, SNAP_FWD_IMMEDIATE, "203");
+	fwd(E203, SNAP_FWD_IMMEDIATE, "202");
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_REJECT);
+	assert_int_equal(r.code, 482);
+	assert_int_equal(r.rule, ROUTE_R_LOOP);
+	assert_int_equal(r.hops, ROUTE_MAX_HOPS + 1);
+	/* a long chain without a loop stops at the same bound */
+	fwd(E203, SNAP_FWD_IMMEDIATE, "204");
+	fwd(E204, SNAP_FWD_IMMEDIATE, "205");
+	fwd(E205, SNAP_FWD_IMMEDIATE, "500");
+	fwd(E500, SNAP_FWD_IMMEDIATE, "202");
+	route("202", &r);
+	assert_int_equal(r.code, 482);
+	/* busy forwards loop the same way */
+	memset(F(E203)->fwd, 0, sizeof(F(E203)->fwd));
+	memset(F(E202)->fwd, 0, sizeof(F(E202)->fwd));
+	fwd(E202, SNAP_FWD_BUSY, "203");
+	fwd(E203, SNAP_FWD_BUSY, "202");
+	live_tab[E202].in = 2;
+	live_tab[E203].in = 2;
+	route("202", &r);
+	assert_int_equal(r.code, 482);
+	/* a forward at run time past the bound */
+	call_route_forward(&snap, &ext[E201], &ext[E202], &ext[E204],
+			   ROUTE_R_FWD_NOANSWER, ROUTE_MAX_HOPS, &live, &r);
+	assert_int_equal(r.code, 482);
+	memset(F(E204)->fwd, 0, sizeof(F(E204)->fwd));
+	call_route_forward(&snap, &ext[E201], &ext[E202], &ext[E204],
+			   ROUTE_R_FWD_NOANSWER, 0, &live, &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_NOANSWER);
+	assert_ptr_equal(r.callee, &ext[E204]);
+}
+
+static void forward_busy_and_unavailable(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	fwd(E202, SNAP_FWD_BUSY, "203");
+	fwd(E202, SNAP_FWD_UNAVAILABLE, "204");
+	route("202", &r);   /* free and reachable: rings, busy kept */
+	assert_string_equal(plan(&r), "202:0");
+	assert_ptr_equal(r.busy, &ext[E203]);
+	live_tab[E202].in = 2;
+	route("202", &r);
+	assert_ptr_equal(r.callee, &ext[E203]);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_BUSY);
+	live_tab[E202].in = 0;
+	live_tab[E202].contacts = 0;
+	route("202", &r);
+	assert_ptr_equal(r.callee, &ext[E204]);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_UNAVAILABLE);
+	/* the target unavailable in turn, without rules of its own */
+	live_tab[E204].contacts = 0;
+	route("202", &r);
+	assert_int_equal(r.code, 480);
+	assert_int_equal(r.rule, ROUTE_R_UNAVAILABLE);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_UNAVAILABLE);
+	/* to a mailbox: the voicemail issue's hook, 480 until then */
+	fwd(E202, SNAP_FWD_UNAVAILABLE, "600");
+	route("202", &r);
+	assert_int_equal(r.code, 480);
+	assert_int_equal(r.rule, ROUTE_R_VOICEMAIL);
+	assert_ptr_equal(r.callee, &ext[E600]);
+}
+
+static void forward_no_answer_after_ring_time(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	fwd(E202, SNAP_FWD_NOANSWER, "203");
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_string_equal(plan(&r), "202:20");
+	assert_ptr_equal(r.noanswer, &ext[E203]);
+	ext[E202].ring_time = 7;
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:7");
+}
+
+static void follow_me_in_sequence(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	list(E202, 0, 3, "203", "205", "204");   /* 205: no contact */
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_string_equal(plan(&r), "202:20 203:15 204:0");
+	/* then the final destination */
+	fwd(E202, SNAP_FWD_NOANSWER, "300");
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 203:15 204:10");
+	assert_ptr_equal(r.noanswer, &ext[E300]);
+	/* a busy destination is skipped */
+	live_tab[E203].in = 2;
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 204:10");
+	/* together: the list at once, for the extension's ring time */
+	live_tab[E203].in = 0;
+	F(E202)->fm_together = true;
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 203,204:20");
+	fwd(E202, SNAP_FWD_NOANSWER, "");
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 203,204:0");
+	assert_null(r.noanswer);
+	F(E202)->fm_together = false;
+	/* the extension itself unreachable: its unavailable rule */
+	live_tab[E202].contacts = 0;
+	route("202", &r);
+	assert_int_equal(r.code, 480);
+	fwd(E202, SNAP_FWD_UNAVAILABLE, "204");
+	route("202", &r);
+	assert_ptr_equal(r.callee, &ext[E204]);
+}
+
+static void ring_group_strategies(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	route("300", &r);
+	assert_int_equal(r.rule, ROUTE_R_RING_GROUP);
+	assert_ptr_equal(r.callee, &ext[E300]);
+	assert_string_equal(plan(&r), "202,203,204:0");
+	F(E300)->strategy = SNAP_RING_HUNT;
+	route("300", &r);
+	assert_string_equal(plan(&r), "202:20 203:15 204:0");
+	F(E300)->strategy = SNAP_RING_MEMORYHUNT;
+	route("300", &r);
+	assert_string_equal(plan(&r), "202:20 202,203:15 202,203,204:0");
+	F(E300)->strategy = SNAP_RING_RANDOM;
+	live.seed = 4;   /* 4 % 3: starts at the second */
+	route("300", &r);
+	assert_string_equal(plan(&r), "203:15 204:10 202:0");
+	/* a no-answer forward after the group */
+	F(E300)->strategy = SNAP_RING_ALL;
+	fwd(E300, SNAP_FWD_NOANSWER, "205");
+	ext[E300].ring_time = 30;
+	route("300", &r);
+	assert_string_equal(plan(&r), "202,203,204:30");
+	assert_ptr_equal(r.noanswer, &ext[E205]);
+	/* members busy or unreachable are skipped; none left: 480/486 */
+	live_tab[E202].in = 2;
+	live_tab[E203].contacts = 0;
+	route("300", &r);
+	assert_string_equal(plan(&r), "204:30");
+	live_tab[E204].contacts = 0;
+	route("300", &r);
+	assert_int_equal(r.code, 486);
+	live_tab[E202].in = 0;
+	live_tab[E202].contacts = 0;
+	route("300", &r);
+	assert_int_equal(r.code, 480);
+	assert_int_equal(r.rule, ROUTE_R_NO_MEMBER);
+	fwd(E300, SNAP_FWD_UNAVAILABLE, "205");
+	route("300", &r);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_UNAVAILABLE);
+	assert_int_equal(r.code, 480);   /* 205 has no contact either */
+}
+
+static void ring_group_members_ignore_their_forwards(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	/* a member's own forwarding does not take the group's call away */
+	fwd(E202, SNAP_FWD_IMMEDIATE, "205");
+	route("300", &r);
+	assert_string_equal(plan(&r), "202,203,204:0");
+	/* a virtual member brings its destinations, once each */
+	list(E300, 1, 2, "202", "500");
+	route("300", &r);
+	assert_string_equal(plan(&r), "202,203,204:0");
+}
+
+static void shared_device_skips_busy(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	route("400", &r);
+	assert_int_equal(r.rule, ROUTE_R_SHARED);
+	assert_string_equal(plan(&r), "202,203:0");
+	live_tab[E202].in = 2;
+	route("400", &r);
+	assert_string_equal(plan(&r), "203:0");
+	live_tab[E203].in = 2;
+	route("400", &r);
+	assert_int_equal(r.code, 486);
+	fwd(E400, SNAP_FWD_BUSY, "204");
+	route("400", &r);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_BUSY);
+	assert_ptr_equal(r.callee, &ext[E204]);
+}
+
+static void virtual_rings_destinations_keeps_forwarding(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	route("500", &r);
+	assert_int_equal(r.rule, ROUTE_R_VIRTUAL);
+	assert_string_equal(plan(&r), "203,204:0");
+	fwd(E500, SNAP_FWD_NOANSWER, "202");
+	route("500", &r);
+	assert_string_equal(plan(&r), "203,204:20");
+	assert_ptr_equal(r.noanswer, &ext[E202]);
+	list(E500, 0, 1, "202");   /* follow-me after its destinations */
+	route("500", &r);
+	assert_string_equal(plan(&r), "203,204:20 202:20");
+	fwd(E500, SNAP_FWD_IMMEDIATE, "205");
+	fwd(E205, SNAP_FWD_UNAVAILABLE, "202");
+	route("500", &r);
+	assert_ptr_equal(r.callee, &ext[E202]);
+	assert_int_equal(r.hops, 2);
+}
+
 static void rule_names(void **state)
 {
 	(void)state;
 	assert_string_equal(route_rule_str(ROUTE_R_CALLEE_LIMIT),
 			    "callee_limit");
 	assert_string_equal(route_rule_str((enum route_rule)999), "unknown");
+	for (int i = 0; i < ROUTE_R__COUNT; i++)
+		assert_string_not_equal(route_rule_str((enum route_rule)i),
+					"unknown");
 }
 
 int main(void)
@@ -191,6 +625,21 @@ int main(void)
 		cmocka_unit_test_setup(caller_limit_before_routing, setup),
 		cmocka_unit_test_setup(global_limit_first, setup),
 		cmocka_unit_test_setup(feature_codes_not_served_yet, setup),
+		cmocka_unit_test_setup(feature_codes_and_class_of_service,
+				       setup),
+		cmocka_unit_test_setup(blacklist_603_before_anything, setup),
+		cmocka_unit_test_setup(forward_immediate_and_chain, setup),
+		cmocka_unit_test_setup(forward_loop_482, setup),
+		cmocka_unit_test_setup(forward_busy_and_unavailable, setup),
+		cmocka_unit_test_setup(forward_no_answer_after_ring_time,
+				       setup),
+		cmocka_unit_test_setup(follow_me_in_sequence, setup),
+		cmocka_unit_test_setup(ring_group_strategies, setup),
+		cmocka_unit_test_setup(ring_group_members_ignore_their_forwards,
+				       setup),
+		cmocka_unit_test_setup(shared_device_skips_busy, setup),
+		cmocka_unit_test_setup(virtual_rings_destinations_keeps_forwarding,
+				       setup),
 		cmocka_unit_test_setup(rule_names, setup),
 	};
 

@@ -501,6 +501,105 @@ static void test_ha1_and_prev(void **state)
 	report_reset(&r);
 }
 
+/* What routing reads (issue 13): an extension's forwards, follow-me,
+ * blacklist, class and ring time, a group's members and strategy, and
+ * the typed features and cos sections, the same after a commit that
+ * reuses the cached rows and in the snapshot built at start. */
+static void check_route_snap(const struct snapshot *snap)
+{
+	const struct snap_ext *x = snapshot_find(snap, "202", 3);
+	const struct snap_cos *cos;
+	const struct snap_features *ft;
+	bool found = false;
+
+	assert_non_null(x);
+	assert_non_null(x->feat);
+	assert_int_equal(x->ring_time, 7);
+	assert_string_equal(x->feat->fwd[SNAP_FWD_BUSY], "203");
+	assert_string_equal(x->feat->fwd[SNAP_FWD_IMMEDIATE], "");
+	/* a destination whose rule is off is not kept */
+	assert_string_equal(x->feat->fwd[SNAP_FWD_NOANSWER], "");
+	assert_true(x->feat->follow_me);
+	assert_true(x->feat->fm_together);
+	assert_int_equal(x->feat->n_fm, 2);
+	assert_string_equal(x->feat->fm[1], "201");
+	assert_int_equal(x->feat->n_black, 1);
+	assert_string_equal(x->feat->black[0], "5550199");
+	assert_string_equal(x->feat->cos, "restricted");
+	/* an extension with nothing of it has none */
+	x = snapshot_find(snap, "201", 3);
+	assert_null(x->feat);
+	assert_int_equal(x->ring_time, 20);
+	x = snapshot_find(snap, "300", 3);
+	assert_non_null(x->feat);
+	assert_int_equal(x->feat->n_members, 2);
+	assert_string_equal(x->feat->members[0], "201");
+	assert_int_equal(x->feat->strategy, SNAP_RING_HUNT);
+	ft = snapshot_typed(snap, "features");
+	assert_non_null(ft);
+	assert_string_equal(ft->code[SNAP_FEAT_VOICEMAIL], "*97");
+	cos = snapshot_typed(snap, "cos");
+	assert_non_null(cos);
+	for (size_t i = 0; i < cos->n; i++) {
+		if (strcmp(cos->cls[i].name, "restricted"))
+			continue;
+		found = true;
+		assert_int_equal(cos->cls[i].allow,
+				 1u << SNAP_FEAT_VOICEMAIL |
+				 SNAP_COS_DEST(SNAP_DEST_INTERNAL) |
+				 SNAP_COS_DEST(SNAP_DEST_EMERGENCY));
+	}
+	assert_true(found);
+}
+
+static void test_snapshot_routing(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	struct snapshot *snap = NULL, *snap2 = NULL;
+	json_t *o, *res;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	add_ok(f->s, "203", "Grace Hopper", PW3, PIN2);
+	o = json_pack("{s:b,s:s,s:b,s:s,s:b,s:[ss],s:s,s:[s],s:s,s:i}",
+		      "user.forward.busy.enabled", 1,
+		      "user.forward.busy.destination", "203",
+		      "user.forward.no_answer.enabled", 0,
+		      "user.forward.no_answer.destination", "201",
+		      "user.follow_me.enabled", 1,
+		      "user.follow_me.list", "203", "201",
+		      "user.follow_me.strategy", "together",
+		      "security.blacklist", "5550199",
+		      "class_of_service", "restricted",
+		      "user.ring_time", 7);
+	assert_int_equal(store_ext_edit(f->s, "202", o, 0, &r, NULL), 0);
+	json_decref(o);
+	o = json_pack("{s:s,s:s,s:s,s:[ss],s:s}", "number", "300", "type",
+		      "ring_group", "name", "Sales Team", "ring_group.members",
+		      "201", "202", "ring_group.strategy", "hunt");
+	assert_int_equal(store_ext_add(f->s, o, 0, &r, NULL), 0);
+	json_decref(o);
+	res = commit_ok(f->s, &snap);
+	json_decref(res);
+	check_route_snap(snap);
+	/* a second commit reuses the cached rows: the same features, shared
+	 * with the first snapshot, which may go first */
+	o = json_pack("{s:s}", "name", "Ada Byron");
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	res = commit_ok(f->s, &snap2);
+	json_decref(res);
+	snapshot_free(snap);
+	check_route_snap(snap2);
+	snapshot_free(snap2);
+	assert_int_equal(store_snapshot(f->s, &snap), 0);
+	check_route_snap(snap);
+	snapshot_free(snap);
+	report_reset(&r);
+}
+
 static void test_bulk(void **state)
 {
 	struct fx *f = *state;
@@ -1390,6 +1489,7 @@ int main(void)
 		T(test_autofix),
 		T(test_unique),
 		T(test_ha1_and_prev),
+		T(test_snapshot_routing),
 		T(test_bulk),
 		T(test_csv),
 		T(test_web_password_and_reveal),
