@@ -43,7 +43,8 @@ void endpoint_conf_default(struct endpoint_conf *conf)
 	conf->port_max = 30999;
 	conf->threads = 1;
 	conf->max_endpoints = 256;
-	strcpy(conf->prompt_dir, PROMPT_DIR_DEFAULT);
+	snprintf(conf->prompt_dir, sizeof(conf->prompt_dir), "%s",
+		 PROMPT_DIR_DEFAULT);
 	conf->latch_ms = 2000;
 	conf->notify_ms = 5000;
 	conf->digits_per_s = 10;
@@ -313,7 +314,7 @@ static int post_path(struct endpoints *e, uint32_t id, enum ep_cmd_type type,
 	memset(&c, 0, sizeof(c));
 	c.type = type;
 	c.id = id;
-	strcpy(c.path, path);
+	snprintf(c.path, sizeof(c.path), "%s", path);
 	c.flag = flag;
 	return post(e, sl, &c);
 }
@@ -383,7 +384,7 @@ int endpoint_record(struct endpoints *e, uint32_t id,
 	memset(&c, 0, sizeof(c));
 	c.type = EPC_RECORD;
 	c.id = id;
-	strcpy(c.path, rec->path);
+	snprintf(c.path, sizeof(c.path), "%s", rec->path);
 	c.max_ms = rec->max_ms;
 	c.silence_ms = rec->silence_ms;
 	c.silence_level = rec->silence_level ? rec->silence_level : 300;

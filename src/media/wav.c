@@ -194,7 +194,7 @@ int wav_create(struct wav_writer *w, const char *path)
 	if (n < 0 || (size_t)n >= sizeof(w->tmp) ||
 	    strlen(path) >= sizeof(w->path))
 		return ENAMETOOLONG;
-	strcpy(w->path, path);
+	snprintf(w->path, sizeof(w->path), "%s", path);
 	w->fd = mkostemps(w->tmp, 4, O_CLOEXEC);
 	if (w->fd < 0) {
 		w->fd = -1;
