@@ -16,7 +16,7 @@ BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev
  libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libsodium-dev
  libssl-dev libnftables-dev libcmocka-dev libcurl4-openssl-dev liburing-dev"
 TEST="python3 python3-pytest clang clang-tools libclang-rt-14-dev sip-tester baresip-core
- linphone-cli sipvicious kamailio chromium"
+ linphone-cli sipvicious kamailio chromium python3-aiosmtpd"
 case "${1:-all}" in
 	run) want="$RUN" ;;
 	build) want="$BUILD" ;;
