@@ -226,32 +226,17 @@ static void retx_2xx(void *arg)
 	}
 }
 
-static void answered(struct call_app *app, struct call *c, struct leg *l,
-		     const struct sipmsg *m)
+void call_ok_a(struct call *c, size_t blen)
 {
 	static const char allow[] =
 		"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO\r\n";
-	size_t off, blen = 0, n;
-	unsigned code;
+	struct call_app *app = c->app;
+	size_t off, n;
 
-	code = media_answer(c, l, m, &blen);
-	if (code) {
-		(void)call_leg_request(app, l, "BYE", NULL, NULL, NULL, 0, NULL,
-				       NULL);
-		(void)call_respond(app, &c->inv, 488, "Not Acceptable Here",
-				   NULL, NULL, NULL, 0);
-		call_end(c, "rejected", 488, "callee", "bad sdp answer");
-		return;
-	}
-	c->win = l;
 	c->state = CALL_ANSWERED;
-	/* who answered: a member of a group, a forward's target */
-	c->callee_x = l->x;
-	snprintf(c->callee, sizeof(c->callee), "%s", l->x->number);
 	c->answer_ms = call_unix_ms();
 	app->c_answered++;
 	tmr_cancel(&c->ring);
-	bleg_cancel_others(c, l);
 	off = call_contact(app, c->a, c->callee, 0);
 	if (off + sizeof(allow) < sizeof(app->xbuf)) {
 		memcpy(app->xbuf + off, allow, sizeof(allow));
@@ -278,6 +263,29 @@ static void answered(struct call_app *app, struct call *c, struct leg *l,
 			tmr_start(&c->retx, 64 * CALL_T1, retx_2xx, c);
 		}
 	}
+}
+
+static void answered(struct call_app *app, struct call *c, struct leg *l,
+		     const struct sipmsg *m)
+{
+	size_t blen = 0;
+	unsigned code;
+
+	code = media_answer(c, l, m, &blen);
+	if (code) {
+		(void)call_leg_request(app, l, "BYE", NULL, NULL, NULL, 0, NULL,
+				       NULL);
+		(void)call_respond(app, &c->inv, 488, "Not Acceptable Here",
+				   NULL, NULL, NULL, 0);
+		call_end(c, "rejected", 488, "callee", "bad sdp answer");
+		return;
+	}
+	c->win = l;
+	/* who answered: a member of a group, a forward's target */
+	c->callee_x = l->x;
+	snprintf(c->callee, sizeof(c->callee), "%s", l->x->number);
+	bleg_cancel_others(c, l);
+	call_ok_a(c, blen);
 	log_info(MOD, "call %s: %s -> %s answered (%s)", c->id, c->caller,
 		 c->callee, c->codec);
 }

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "call/call.h"
 #include "call/route.h"
+#include "call/svc.h"
 #include "media/relay.h"
 #include "media/sdp.h"
 #include "sip/ctrans.h"
@@ -135,6 +136,11 @@ struct call {
 		struct leg *from;        /* the transferor */
 		const struct snap_ext *to;
 	} xfer;
+	/* a service answers (svc.c): the relay's B side is its endpoint */
+	bool svc;
+	void *svc_sess;          /* the service's, until closed */
+	bool svc_started;        /* answered() was called */
+	uint64_t svc_handle;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -167,6 +173,8 @@ struct call_app {
 	struct relay *relay;
 	call_cdr_h *cdrh;
 	void *cdr_arg;
+	const struct call_svc_ops *svc_ops;   /* voicemail; NULL: none */
+	void *svc_arg;
 	struct tmr tick;         /* transactions' timers */
 	uint64_t tick_at;
 	struct hash *legs;
@@ -272,6 +280,22 @@ void bleg_ack(struct call_app *app, struct leg *l);
 void bleg_timeout(struct call_app *app, struct leg *l);
 /* Cancel every B leg but keep (NULL: all). */
 void bleg_cancel_others(struct call *c, struct leg *keep);
+/* Answer the caller: 200 with our Contact, Allow and the description in
+ * app->body (blen), resent until its ACK. The call is ANSWERED. */
+void call_ok_a(struct call *c, size_t blen);
+
+/* ---- svc.c ------------------------------------------------------------- */
+
+/* Routing (or a ringing plan's end) gives the call to a service: answer
+ * it on the service's endpoint. The call may have ended on return. */
+void svc_start(struct call *c, const struct route_result *rr);
+/* A request inside a service call (INFO digits, re-INVITE, REFER). */
+void svc_indialog(struct call_app *app, struct sipd_req *rq,
+		  struct strans_tx *tx, struct leg *l);
+/* The caller's ACK of the service's 200. */
+void svc_acked(struct call *c);
+/* The call ends: tell the service (once). */
+void svc_closed(struct call *c);
 
 /* ---- dialog_in.c ------------------------------------------------------- */
 
@@ -324,6 +348,16 @@ int media_active_for(struct call *c, struct leg *l, int side, size_t *len);
 unsigned media_xfer_answer(struct call *c, struct leg *l,
 			   const struct sipmsg *m);
 void media_close(struct call *c);
+/* A service answers: the codec it serves from the caller's offer (the
+ * first of PCMU, PCMA kept for the call) and telephone-event. 0 or 488. */
+unsigned media_svc_pick(struct call *c, int *pt, int *te_pt);
+/* The relay's B side becomes the service's endpoint at ep; the answer
+ * for A (the caller's m-lines, audio at the relay) into app->body
+ * (*len). 0 or 488. */
+unsigned media_svc_answer(struct call *c, const struct sa *ep, int pt,
+			  int te_pt, size_t *len);
+/* The relay's address a local endpoint sends to and binds on. */
+void media_svc_addr(const struct call *c, struct sa *out);
 /* Relay events (TIMEOUT ends the call, DESTROYED completes its CDR). */
 void media_events(int flags, void *arg);
 

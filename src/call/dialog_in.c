@@ -72,6 +72,7 @@ void call_h_ack(struct sipd_req *rq, void *arg)
 
 		tmr_cancel(&c->retx);
 		c->ok = mem_deref(c->ok);
+		svc_acked(c);
 	}
 }
 
@@ -189,6 +190,10 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 	if (!dialog_check_cseq(&l->dlg, m)) {
 		call_answer(app, rq, tx, 500, "Server Internal Error",
 		       "Retry-After: 1\r\n");
+		return;
+	}
+	if (c->svc) {
+		svc_indialog(app, rq, tx, l);
 		return;
 	}
 	to = l == c->a ? c->win : l == c->win ? c->a : NULL;

@@ -140,6 +140,7 @@ void call_end(struct call *c, const char *disp, unsigned cause,
 	if (c->state == CALL_ENDING)
 		return;
 	c->state = CALL_ENDING;
+	svc_closed(c);
 	c->disp = disp;
 	c->cause = cause;
 	c->side = side;

@@ -455,8 +455,13 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		       route_rule_str(rr.rule), extra);
 		return;
 	}
-	c->callee_x = rr.callee;
-	snprintf(c->callee, sizeof(c->callee), "%s", rr.callee->number);
+	/* a service's codecs: the mailbox's, or the caller's own (mailbox
+	 * access) */
+	c->callee_x = rr.callee ? rr.callee : rr.mailbox ? rr.mailbox :
+		caller;
+	snprintf(c->callee, sizeof(c->callee), "%s", rr.callee ?
+		 rr.callee->number : rr.mailbox ? rr.mailbox->number :
+		 c->dialled);
 	code = media_offer(c, m, &reason);
 	if (code) {
 		refuse(c, code, reason, code == 488 ? "rejected" : "failed",

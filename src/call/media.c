@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <ctype.h>
 #include <strings.h>
 
 #include "call/call_int.h"   /* the libre parts, before re_main.h */
@@ -383,4 +384,119 @@ void media_events(int flags, void *arg)
 	(void)flags;
 	while (relay_events_poll(app->relay, on_event, app, 64) == 64)
 		;
+}
+
+/* ---- services: the relay's B side is a local endpoint ------------------ */
+
+void media_svc_addr(const struct call *c, struct sa *out)
+{
+	const struct call_app *app = c->app;
+
+	if (!app->rtp_any) {
+		*out = app->rtp_bind;
+		sa_set_port(out, 0);
+		return;
+	}
+	if (sa_af(&app->rtp_bind) == AF_INET6)
+		(void)sa_set_str(out, "::1", 0);
+	else
+		sa_set_in(out, INADDR_LOOPBACK, 0);
+}
+
+unsigned media_svc_pick(struct call *c, int *pt, int *te_pt)
+{
+	struct sdp sdp;
+	int ai;
+
+	*pt = -1;
+	*te_pt = -1;
+	if (!c->offer_a || sdp_parse(&sdp, c->offer_a, c->offer_a_len,
+				     serve(c->app), NULL))
+		return 488;
+	ai = audio_index(&sdp);
+	if (ai < 0)
+		return 488;
+	for (size_t i = 0; i < sdp.media[ai].n_pt; i++) {
+		const struct sdp_pt *p = &sdp.media[ai].pt[i];
+
+		if (!sdp_ptset_has(&c->pts, p->pt) || p->clock != 8000)
+			continue;
+		if (*pt < 0 && ((p->name.l == 4 &&
+				 !strncasecmp(p->name.p, "PCMU", 4)) ||
+				(p->name.l == 4 &&
+				 !strncasecmp(p->name.p, "PCMA", 4))))
+			*pt = toupper((unsigned char)p->name.p[3]) == 'U' ?
+				0 : 8;
+		if (*te_pt < 0 && p->pt >= 96 && p->name.l == 15 &&
+		    !strncasecmp(p->name.p, "telephone-event", 15))
+			*te_pt = p->pt;
+	}
+	return *pt < 0 ? 488 : 0;
+}
+
+unsigned media_svc_answer(struct call *c, const struct sa *ep, int pt,
+			  int te_pt, size_t *len)
+{
+	struct call_app *app = c->app;
+	struct relay_leg_conf lc;
+	struct sdp offer, ans;
+	char desc[2048], te[128] = "";
+	const char *fam = sa_af(ep) == AF_INET6 ? "IP6" : "IP4";
+	int ai, n, off;
+
+	if (!c->offer_a || sdp_parse(&offer, c->offer_a, c->offer_a_len,
+				     serve(app), NULL))
+		return 488;
+	ai = audio_index(&offer);
+	if (ai < 0)
+		return 488;
+	if (te_pt >= 0)
+		(void)snprintf(te, sizeof(te), "a=rtpmap:%d telephone-event/8000"
+			       "\r\na=fmtp:%d 0-16\r\n", te_pt, te_pt);
+	off = re_snprintf(desc, sizeof(desc), "v=0\r\no=- 1 1 IN %s %j\r\n"
+			  "s=-\r\nc=IN %s %j\r\nt=0 0\r\n", fam, ep, fam, ep);
+	if (off <= 0)
+		return 488;
+	/* the caller's m-lines in order: ours for the audio, the others
+	 * refused (port 0, the formats as offered) */
+	for (size_t i = 0; i < offer.n_media; i++) {
+		const struct sdp_media *md = &offer.media[i];
+
+		if ((int)i == ai) {
+			char tp[16] = "";
+
+			if (te_pt >= 0)
+				(void)snprintf(tp, sizeof(tp), " %d", te_pt);
+			n = snprintf(desc + off, sizeof(desc) - (size_t)off,
+				     "m=audio %u RTP/AVP %d%s\r\n"
+				     "a=rtpmap:%d %s/8000\r\n%s"
+				     "a=ptime:20\r\na=sendrecv\r\n",
+				     sa_port(ep), pt, tp, pt,
+				     pt == 0 ? "PCMU" : "PCMA", te);
+		}
+		else {
+			n = snprintf(desc + off, sizeof(desc) - (size_t)off,
+				     "m=%.*s 0 %.*s %.*s\r\n",
+				     (int)md->type.l, md->type.p,
+				     (int)md->protos.l, md->protos.p,
+				     (int)md->fmts.l, md->fmts.p);
+		}
+		if (n >= (int)sizeof(desc) - off)
+			return 488;
+		if (n <= 0)
+			return 488;
+		off += n;
+	}
+	if (sdp_parse(&ans, desc, (size_t)off, serve(app), NULL))
+		return 488;
+	memset(&lc, 0, sizeof(lc));
+	remote(&ans, ai, &lc);
+	lc.nat = false;
+	sa_init(&lc.latch_from, AF_UNSPEC);
+	if (relay_leg_set(app->relay, c->relay_id, RELAY_LEG_B, &lc))
+		return 488;
+	codec_name(c, &ans, ai);
+	if (write_for(c, c->a, &ans, NULL, len))
+		return 488;
+	return 0;
 }

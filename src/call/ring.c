@@ -75,6 +75,21 @@ static void plan_done(struct call *c, bool busy, unsigned code,
 		forward(c, c->plan.noanswer, ROUTE_R_FWD_NOANSWER);
 		return;
 	}
+	/* no forward for the outcome: the callee's own mailbox */
+	if (busy ? c->plan.vm_busy : c->plan.vm_noanswer) {
+		struct route_result rr = c->plan;
+
+		rr.kind = ROUTE_SERVICE;
+		rr.svc = ROUTE_SVC_DEPOSIT;
+		rr.mailbox = busy ? c->plan.vm_busy : c->plan.vm_noanswer;
+		rr.greet = busy ? ROUTE_GREET_BUSY : ROUTE_GREET_UNAVAIL;
+		c->fwd_rule = ROUTE_R_VOICEMAIL;
+		snprintf(c->fwd_from, sizeof(c->fwd_from), "%s",
+			 rr.mailbox->number);
+		snprintf(c->fwd_to, sizeof(c->fwd_to), "voicemail");
+		svc_start(c, &rr);
+		return;
+	}
 	give_up(c, code, reason, disp, side, why);
 }
 
@@ -161,6 +176,11 @@ static void step_start(struct call *c)
 
 void ring_plan(struct call *c, const struct route_result *rr)
 {
+	if (rr->kind == ROUTE_SERVICE) {
+		note_forward(c, rr);
+		svc_start(c, rr);
+		return;
+	}
 	c->plan = *rr;
 	c->step = 0;
 	note_forward(c, rr);

@@ -31,6 +31,7 @@ static const char *const rule_names[ROUTE_R__COUNT] = {
 	[ROUTE_R_SHARED] = "shared",
 	[ROUTE_R_VIRTUAL] = "virtual",
 	[ROUTE_R_NO_MEMBER] = "no_member",
+	[ROUTE_R_VM_ACCESS] = "voicemail_access",
 };
 
 const char *route_rule_str(enum route_rule r)
@@ -138,6 +139,18 @@ static void forward(struct ctx *c, const struct snap_ext *from,
 	route_ext(c, to, hops + 1);
 }
 
+/* The PBX answers: x's mailbox takes a message. */
+static void deposit(struct route_result *out, const struct snap_ext *x,
+		    enum route_greet g)
+{
+	out->kind = ROUTE_SERVICE;
+	out->rule = ROUTE_R_VOICEMAIL;
+	out->svc = ROUTE_SVC_DEPOSIT;
+	out->mailbox = x;
+	out->callee = x;
+	out->greet = g;
+}
+
 /* Nobody free to ring at x: busy forward (when some were busy) or
  * unavailable forward, else the answer that says why. */
 static void none_free(struct ctx *c, const struct snap_ext *x,
@@ -149,6 +162,11 @@ static void none_free(struct ctx *c, const struct snap_ext *x,
 	if (t) {
 		forward(c, x, t, was_busy ? ROUTE_R_FWD_BUSY :
 			ROUTE_R_FWD_UNAVAILABLE, hops);
+		return;
+	}
+	if (x->vm) {
+		deposit(c->out, x, was_busy ? ROUTE_GREET_BUSY :
+			ROUTE_GREET_UNAVAIL);
 		return;
 	}
 	if (was_busy)
@@ -172,6 +190,9 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 
 	out->noanswer = fwd_to(c, x, SNAP_FWD_NOANSWER);
 	out->busy = fwd_to(c, x, SNAP_FWD_BUSY);
+	/* no forward for an outcome: x's own mailbox takes the call */
+	out->vm_noanswer = !out->noanswer && x->vm ? x : NULL;
+	out->vm_busy = !out->busy && x->vm ? x : NULL;
 	/* a ring time only when something follows it; otherwise the phone
 	 * rings until the call layer's bound, as before forwarding */
 	step(out, first, n, x->ring_time);
@@ -195,7 +216,7 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 	}
 	/* the last step ends the plan: with nothing after it, it rings
 	 * until the call layer's bound */
-	if (!out->noanswer)
+	if (!out->noanswer && !out->vm_noanswer)
 		out->steps[out->n_steps - 1].ring_s = 0;
 	out->kind = ROUTE_EXTENSION;
 	out->rule = rule;
@@ -338,10 +359,8 @@ static void route_ext(struct ctx *c, const struct snap_ext *x,
 		group(c, x, hops, ROUTE_R_VIRTUAL);
 		return;
 	case MODEL_VOICEMAIL:
-		/* the hook of the voicemail issue: a mailbox answers here
-		 * once the media endpoint serves it */
-		reject(c->out, ROUTE_R_VOICEMAIL, 480,
-		       "Temporarily Unavailable", "unavailable");
+		/* a mailbox alone: it takes a message at once */
+		deposit(c->out, x, ROUTE_GREET_UNAVAIL);
 		return;
 	default:
 		break;
@@ -408,8 +427,19 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 			       "rejected");
 			return;
 		}
-		/* voicemail (*97), hotdesk, camp-on: issues 12, 13 serve
-		 * the codes the class allows here */
+		if (fi == SNAP_FEAT_VOICEMAIL ||
+		    fi == SNAP_FEAT_VOICEMAIL_LOGIN) {
+			/* *97: the caller's own mailbox (still asks the PIN);
+			 * *98, or a caller without one: number, then PIN */
+			out->kind = ROUTE_SERVICE;
+			out->rule = ROUTE_R_VM_ACCESS;
+			out->svc = ROUTE_SVC_ACCESS;
+			out->mailbox = fi == SNAP_FEAT_VOICEMAIL &&
+				caller->vm ? caller : NULL;
+			return;
+		}
+		/* hotdesk, camp-on: issue 13 serves the codes the class
+		 * allows here */
 		reject(out, ROUTE_R_FEATURE_CODE, 404, "Not Found",
 		       "notfound");
 		return;

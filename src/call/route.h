@@ -36,7 +36,19 @@ struct route_live {
 enum route_kind {
 	ROUTE_REJECT = 0,     /* answer code/reason */
 	ROUTE_EXTENSION,      /* carry out the ring plan */
+	ROUTE_SERVICE,        /* the PBX answers: svc, mailbox */
 };
+
+/* What the PBX answers itself (ROUTE_SERVICE). */
+enum route_svc {
+	ROUTE_SVC_NONE = 0,
+	ROUTE_SVC_DEPOSIT,    /* leave a message in mailbox */
+	ROUTE_SVC_ACCESS,     /* mailbox access: mailbox = the caller's own
+			       * (*97), NULL = ask for the number (*98) */
+};
+
+/* Which greeting a deposit plays. */
+enum route_greet { ROUTE_GREET_UNAVAIL = 0, ROUTE_GREET_BUSY };
 
 /* Which rule decided (for the CDR and the log). */
 enum route_rule {
@@ -54,7 +66,7 @@ enum route_rule {
 	ROUTE_R_COS_FEATURE,    /* 403: the caller's class lacks the code */
 	ROUTE_R_COS_DEST,       /* 403: the class lacks "internal" */
 	ROUTE_R_LOOP,           /* 482: forwards beyond ROUTE_MAX_HOPS */
-	ROUTE_R_VOICEMAIL,      /* 480: a mailbox (served by issue 12) */
+	ROUTE_R_VOICEMAIL,      /* a mailbox takes a message */
 	ROUTE_R_FWD_IMMEDIATE,  /* forwarded: user.forward.immediate */
 	ROUTE_R_FWD_BUSY,       /* ... busy */
 	ROUTE_R_FWD_NOANSWER,   /* ... no_answer */
@@ -63,6 +75,7 @@ enum route_rule {
 	ROUTE_R_SHARED,         /* rang a shared device's free members */
 	ROUTE_R_VIRTUAL,        /* rang a virtual extension's destinations */
 	ROUTE_R_NO_MEMBER,      /* 480: a group with nobody to ring */
+	ROUTE_R_VM_ACCESS,      /* *97 / *98: mailbox access */
 	ROUTE_R__COUNT
 };
 
@@ -92,6 +105,13 @@ struct route_result {
 	struct route_step steps[ROUTE_MAX_STEPS];
 	const struct snap_ext *noanswer; /* after the last step, or NULL */
 	const struct snap_ext *busy;     /* when every leg said busy */
+	/* the mailbox that takes the call when the plan ends unanswered
+	 * (or busy) with no forward for that outcome; NULL = none */
+	const struct snap_ext *vm_noanswer, *vm_busy;
+	/* SERVICE */
+	enum route_svc svc;
+	const struct snap_ext *mailbox;
+	enum route_greet greet;
 	/* forwarding that led here (either kind) */
 	enum route_rule fwd_rule;        /* ROUTE_R_FWD_*, or NONE */
 	const struct snap_ext *fwd_from; /* who forwarded (last hop) */

@@ -406,6 +406,22 @@ void relay_ports_count(const struct relay *r, unsigned *total,
 		*nfree = r ? r->ports.count : 0;
 }
 
+int relay_port_take(void *relay, int fds[2], uint16_t *rtp_port,
+		    unsigned *handle)
+{
+	struct relay *r = relay;
+
+	return r ? ports_src_take(&r->ports, fds, rtp_port, handle) : ENOSPC;
+}
+
+void relay_port_give(void *relay, unsigned handle)
+{
+	struct relay *r = relay;
+
+	if (r)
+		ports_src_give(&r->ports, handle);
+}
+
 int relay_threads_cpu(const struct relay *r, uint64_t *ns)
 {
 	uint64_t sum = 0, t;

@@ -190,6 +190,14 @@ uint64_t relay_events_lost(const struct relay *r);
 void relay_ports_count(const struct relay *r, unsigned *total,
 		       unsigned *nfree);
 
+/* The relay's port pool lent to a media endpoint (endpoint.h, struct
+ * endpoint_portsrc: take/give with arg = the relay), so that the PBX's
+ * own legs use the one configured range. Owner thread only. take: 0 or
+ * ENOSPC. */
+int  relay_port_take(void *relay, int fds[2], uint16_t *rtp_port,
+		     unsigned *handle);
+void relay_port_give(void *relay, unsigned handle);
+
 /* CPU time used so far by the relay's media threads, in ns (any thread
  * may call it). Returns 0 or an errno. */
 int relay_threads_cpu(const struct relay *r, uint64_t *ns);

@@ -24,6 +24,7 @@ static const struct {
 	{ "dnd",       "*78" },   /* do not disturb on/off */
 	{ "forward",   "*72" },   /* immediate forwarding on/off */
 	{ "intercom",  "*80" },   /* auto-answered internal call */
+	{ "voicemail_login", "*98" },   /* any mailbox: number, then PIN */
 };
 #define N_FEATURES (sizeof(feature_cat) / sizeof(feature_cat[0]))
 _Static_assert(N_FEATURES == SNAP_FEAT__COUNT,

@@ -248,6 +248,11 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	}
 	fill_call(e, o);
 	e->ring_time = obj_u16(o, "user.ring_time", 20);
+	/* a mailbox: the types that have one, voicemail.enabled defaulting
+	 * to true (model.c has_mailbox) */
+	e->vm = model_type_has(row->type, model_field_find("voicemail.enabled"))
+		&& !json_is_false(json_object_get(o, "voicemail.enabled"));
+	e->mwi = e->vm && !json_is_false(json_object_get(o, "voicemail.mwi"));
 	e->feat = feat_build(o, row->type);
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&

@@ -97,6 +97,8 @@ struct snap_ext {
 	uint8_t n_codecs;         /* phone.codecs, in preference order */
 	uint8_t codecs[SNAP_MAX_CODECS];   /* enum snap_codec */
 	uint16_t ring_time;       /* user.ring_time, seconds (0: default) */
+	bool vm;                  /* has a mailbox (voicemail.enabled) */
+	bool mwi;                 /* voicemail.mwi: light the lamp */
 	const struct snap_feat *feat;   /* NULL: no routing feature */
 };
 
@@ -131,7 +133,8 @@ struct snapshot {
  * (store/features.c). */
 enum snap_feature {
 	SNAP_FEAT_VOICEMAIL = 0, SNAP_FEAT_HOTDESK, SNAP_FEAT_PICKUP,
-	SNAP_FEAT_DND, SNAP_FEAT_FORWARD, SNAP_FEAT_INTERCOM, SNAP_FEAT__COUNT
+	SNAP_FEAT_DND, SNAP_FEAT_FORWARD, SNAP_FEAT_INTERCOM,
+	SNAP_FEAT_VOICEMAIL_LOGIN, SNAP_FEAT__COUNT
 };
 /* Destination classes a class of service may list (bits after the
  * features'). */

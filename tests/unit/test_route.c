@@ -261,14 +261,85 @@ static void global_limit_first(void **state)
 	assert_int_equal(r.rule, ROUTE_R_GLOBAL_LIMIT);
 }
 
-static void feature_codes_not_served_yet(void **state)
+static void voicemail_access_codes(void **state)
 {
 	struct route_result r;
 
 	(void)state;
+	/* *97 without a mailbox of one's own: asks for the number */
 	route("*97", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.rule, ROUTE_R_VM_ACCESS);
+	assert_int_equal(r.svc, ROUTE_SVC_ACCESS);
+	assert_null(r.mailbox);
+	/* with one: the caller's own (the PIN is still asked) */
+	ext[E201].vm = true;
+	route("*97", &r);
+	assert_int_equal(r.svc, ROUTE_SVC_ACCESS);
+	assert_ptr_equal(r.mailbox, &ext[E201]);
+	/* *98: any mailbox, number then PIN */
+	strcpy(features.code[SNAP_FEAT_VOICEMAIL_LOGIN], "*98");
+	route("*98", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_ACCESS);
+	assert_null(r.mailbox);
+	/* a code the admin cleared is no code */
+	features.code[SNAP_FEAT_VOICEMAIL_LOGIN][0] = '\0';
+	route("*98", &r);
+	assert_int_equal(r.code, 404);
+	/* hotdesk: issue 13's, not served yet */
+	route("*55", &r);
 	assert_int_equal(r.code, 404);
 	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+}
+
+static void mailbox_takes_the_call(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	/* no contact, no forward, a mailbox: unavailable greeting */
+	ext[E205].vm = true;
+	route("205", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.rule, ROUTE_R_VOICEMAIL);
+	assert_int_equal(r.svc, ROUTE_SVC_DEPOSIT);
+	assert_ptr_equal(r.mailbox, &ext[E205]);
+	assert_int_equal(r.greet, ROUTE_GREET_UNAVAIL);
+	/* busy (limit reached), a mailbox: busy greeting */
+	ext[E202].vm = true;
+	live_tab[E202].in = 2;
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.greet, ROUTE_GREET_BUSY);
+	assert_ptr_equal(r.mailbox, &ext[E202]);
+	/* rings: its mailbox follows the ring time, on no answer and on a
+	 * busy answer from the phone */
+	live_tab[E202].in = 0;
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_string_equal(plan(&r), "202:20");
+	assert_ptr_equal(r.vm_noanswer, &ext[E202]);
+	assert_ptr_equal(r.vm_busy, &ext[E202]);
+	/* a forward wins over the mailbox for its outcome */
+	fwd(E202, SNAP_FWD_NOANSWER, "203");
+	route("202", &r);
+	assert_null(r.vm_noanswer);
+	assert_ptr_equal(r.vm_busy, &ext[E202]);
+	fwd(E202, SNAP_FWD_UNAVAILABLE, "203");
+	live_tab[E202].contacts = 0;
+	route("202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_ptr_equal(r.callee, &ext[E203]);
+	/* without a mailbox nothing follows the phone: rings on */
+	route("203", &r);
+	assert_null(r.vm_noanswer);
+	assert_string_equal(plan(&r), "203:0");
+	/* a voicemail extension answers at once */
+	route("600", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_DEPOSIT);
+	assert_ptr_equal(r.mailbox, &ext[E600]);
 }
 
 
@@ -277,9 +348,8 @@ static void feature_codes_and_class_of_service(void **state)
 	struct route_result r;
 
 	(void)state;
-	route("*97", &r);   /* allowed by "default", not served yet */
-	assert_int_equal(r.code, 404);
-	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+	route("*97", &r);   /* allowed by "default" */
+	assert_int_equal(r.rule, ROUTE_R_VM_ACCESS);
 	route("*12", &r);   /* no such code */
 	assert_int_equal(r.code, 404);
 	F(E201);
@@ -289,7 +359,7 @@ static void feature_codes_and_class_of_service(void **state)
 	assert_int_equal(r.rule, ROUTE_R_COS_FEATURE);
 	assert_string_equal(r.disposition, "rejected");
 	route("*97", &r);
-	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+	assert_int_equal(r.rule, ROUTE_R_VM_ACCESS);
 	route("202", &r);   /* internal: listed */
 	assert_int_equal(r.kind, ROUTE_EXTENSION);
 	/* a class naming destination classes but not internal */
@@ -441,12 +511,14 @@ static void forward_busy_and_unavailable(void **state)
 	assert_int_equal(r.code, 480);
 	assert_int_equal(r.rule, ROUTE_R_UNAVAILABLE);
 	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_UNAVAILABLE);
-	/* to a mailbox: the voicemail issue's hook, 480 until then */
+	/* to a voicemail extension: its mailbox takes a message */
 	fwd(E202, SNAP_FWD_UNAVAILABLE, "600");
 	route("202", &r);
-	assert_int_equal(r.code, 480);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
 	assert_int_equal(r.rule, ROUTE_R_VOICEMAIL);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_UNAVAILABLE);
 	assert_ptr_equal(r.callee, &ext[E600]);
+	assert_ptr_equal(r.mailbox, &ext[E600]);
 }
 
 static void forward_no_answer_after_ring_time(void **state)
@@ -624,7 +696,8 @@ int main(void)
 		cmocka_unit_test_setup(callee_limit_486, setup),
 		cmocka_unit_test_setup(caller_limit_before_routing, setup),
 		cmocka_unit_test_setup(global_limit_first, setup),
-		cmocka_unit_test_setup(feature_codes_not_served_yet, setup),
+		cmocka_unit_test_setup(voicemail_access_codes, setup),
+		cmocka_unit_test_setup(mailbox_takes_the_call, setup),
 		cmocka_unit_test_setup(feature_codes_and_class_of_service,
 				       setup),
 		cmocka_unit_test_setup(blacklist_603_before_anything, setup),

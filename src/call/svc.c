@@ -1,0 +1,227 @@
+/*
+ * svc — a call the PBX answers itself (svc.h): the caller's offer keeps
+ * its relay session, the relay's B side is pointed at the service's
+ * media endpoint on the relay's own address, and the caller gets a 200
+ * whose description is the relay's (the same ports it may already have
+ * had in early media). Digits sent as SIP INFO reach the service; a
+ * transfer is refused (no way out of a mailbox); a re-offer is answered
+ * with the description the caller has.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "call/call_int.h"
+#include "common/log.h"
+#include "store/snapshot.h"
+
+void call_set_service(struct call_app *app, const struct call_svc_ops *ops,
+		      void *arg)
+{
+	if (!app)
+		return;
+	app->svc_ops = ops;
+	app->svc_arg = arg;
+}
+
+struct relay *call_svc_relay(struct call_app *app)
+{
+	return app ? app->relay : NULL;
+}
+
+static struct call *by_handle(struct call_app *app, uint64_t h)
+{
+	for (struct le *le = list_head(&app->calls); le; le = le->next) {
+		struct call *c = le->data;
+
+		if (c->svc && c->svc_handle == h)
+			return c;
+	}
+	return NULL;
+}
+
+void call_svc_hangup(struct call_app *app, uint64_t handle)
+{
+	struct call *c = app ? by_handle(app, handle) : NULL;
+
+	if (!c || c->state == CALL_ENDING)
+		return;
+	/* the service said it is done: it is not told again */
+	c->svc_sess = NULL;
+	call_end(c, "answered", 200, "callee", "service ended");
+}
+
+void svc_closed(struct call *c)
+{
+	void *sess = c->svc_sess;
+
+	if (!sess)
+		return;
+	c->svc_sess = NULL;
+	if (c->app->svc_ops)
+		c->app->svc_ops->closed(sess, c->app->svc_arg);
+}
+
+void svc_acked(struct call *c)
+{
+	if (!c->svc || c->svc_started || !c->svc_sess || !c->app->svc_ops)
+		return;
+	c->svc_started = true;
+	c->app->svc_ops->answered(c->svc_sess, c->app->svc_arg);
+}
+
+static void fail(struct call *c, unsigned code, const char *reason,
+		 const char *why)
+{
+	(void)call_respond(c->app, &c->inv, code, reason, NULL, NULL, NULL,
+			   0);
+	call_end(c, code == 488 ? "rejected" : "failed", code, "system", why);
+}
+
+void svc_start(struct call *c, const struct route_result *rr)
+{
+	struct call_app *app = c->app;
+	const struct call_svc_ops *ops = app->svc_ops;
+	struct call_svc_info info;
+	struct call_svc_media md;
+	char src[64];
+	uint16_t port = 0;
+	size_t blen = 0;
+	struct sa ep;
+	int pt, te;
+
+	tmr_cancel(&c->ring);
+	bleg_cancel_others(c, NULL);
+	if (rr->mailbox) {
+		c->callee_x = rr->mailbox;
+		snprintf(c->callee, sizeof(c->callee), "%s",
+			 rr->mailbox->number);
+	}
+	if (!ops) {
+		fail(c, 480, "Temporarily Unavailable", "no voicemail");
+		return;
+	}
+	if (media_svc_pick(c, &pt, &te)) {
+		/* the endpoint speaks G.711 only */
+		fail(c, 488, "Not Acceptable Here", "no g711 for voicemail");
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	c->svc = true;
+	c->svc_handle = app->next_id++;
+	info.svc = rr->svc;
+	info.handle = c->svc_handle;
+	info.call_id = c->id;
+	info.caller = c->caller;
+	info.caller_name = c->caller_x ? c->caller_x->name : "";
+	info.mailbox = rr->mailbox ? rr->mailbox->number : "";
+	info.greet = rr->greet;
+	re_snprintf(src, sizeof(src), "%j", &c->a->sig);
+	info.src_ip = src;
+	memset(&md, 0, sizeof(md));
+	media_svc_addr(c, &md.bind);
+	md.rtp = md.bind;
+	sa_set_port(&md.rtp, c->ports[RELAY_LEG_B].rtp);
+	md.pt = pt;
+	md.te_pt = te;
+	if (ops->open(&info, &md, &port, &c->svc_sess, app->svc_arg)) {
+		c->svc_sess = NULL;
+		fail(c, 503, "Service Unavailable", "voicemail busy");
+		return;
+	}
+	ep = md.bind;
+	sa_set_port(&ep, port);
+	if (media_svc_answer(c, &ep, pt, te, &blen)) {
+		fail(c, 488, "Not Acceptable Here", "voicemail sdp");
+		return;
+	}
+	call_ok_a(c, blen);
+	log_info(MOD, "call %s: %s -> %s answered by %s (%s)", c->id,
+		 c->caller, c->dialled, rr->svc == ROUTE_SVC_DEPOSIT ?
+		 "voicemail" : "mailbox access", c->codec);
+}
+
+/* "Signal=5" (or "Signal= 5") of an application/dtmf-relay body. */
+static char info_digit(const struct sipmsg *m)
+{
+	const char *p = m->body.p, *end = m->body.p + m->body.l;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+
+		if (le - p > 7 && !strncasecmp(p, "Signal=", 7)) {
+			const char *v = p + 7;
+
+			while (v < le && (*v == ' ' || *v == '\t'))
+				v++;
+			if (v < le && strchr("0123456789*#ABCDabcd", *v) &&
+			    *v)
+				return (char)(*v >= 'a' ? *v - 32 : *v);
+			return 0;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+void svc_indialog(struct call_app *app, struct sipd_req *rq,
+		  struct strans_tx *tx, struct leg *l)
+{
+	const struct sipmsg *m = rq->m;
+	struct call *c = l->call;
+	const struct sipmsg_hdr *ct = sipmsg_hdr(m, SH_CTYPE);
+	bool invite = sipmsg_eq(&m->met, "INVITE");
+	struct saved_req s = { 0 };
+	size_t off;
+
+	if (l != c->a || c->state != CALL_ANSWERED) {
+		call_answer(app, rq, tx, 481, "Call/Transaction Does Not "
+			    "Exist", NULL);
+		return;
+	}
+	if (sipmsg_eq(&m->met, "REFER")) {
+		/* no way out of a mailbox: no transfer, no dial-out */
+		call_answer(app, rq, tx, 403, "Forbidden", NULL);
+		return;
+	}
+	if (sipmsg_eq(&m->met, "INFO")) {
+		static const char t[] = "application/dtmf-relay";
+		char d;
+
+		if (!m->body.l) {
+			call_answer(app, rq, tx, 200, "OK", NULL);
+			return;
+		}
+		if (!ct || ct->val.l < sizeof(t) - 1 ||
+		    strncasecmp(ct->val.p, t, sizeof(t) - 1)) {
+			call_answer(app, rq, tx, 415, "Unsupported Media Type",
+				    "Accept: application/dtmf-relay\r\n");
+			return;
+		}
+		d = info_digit(m);
+		call_answer(app, rq, tx, d ? 200 : 400, d ? "OK" :
+			    "Bad Request", NULL);
+		if (d && c->svc_sess && app->svc_ops)
+			app->svc_ops->digit(c->svc_sess, d, app->svc_arg);
+		return;
+	}
+	/* re-INVITE, UPDATE: the description the caller has (a session
+	 * refresh, a hold: the service goes on either way) */
+	if (m->body.l && (!ct || ct->val.l < 15 ||
+			  strncasecmp(ct->val.p, "application/sdp", 15))) {
+		call_answer(app, rq, tx, 415, "Unsupported Media Type",
+			    "Accept: application/sdp\r\n");
+		return;
+	}
+	if (saved_req_set(&s, rq, tx)) {
+		call_answer(app, rq, tx, 500, "Server Internal Error", NULL);
+		return;
+	}
+	off = call_contact(app, l, c->callee, 0);
+	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
+	(void)call_respond(app, &s, 200, "OK", app->xbuf, NULL,
+			   invite || m->body.l ? c->sdp_to[0] : NULL,
+			   invite || m->body.l ? c->sdp_to_len[0] : 0);
+	saved_req_clear(&s);
+}

@@ -1,0 +1,73 @@
+/*
+ * svc — calls the PBX answers itself (voicemail deposit and access; later
+ * the call password, IVRs). Routing decides (route.h ROUTE_SERVICE); the
+ * call layer answers the caller with its relay session kept in place:
+ * the relay's B side becomes the service's media endpoint (media/
+ * endpoint.h) on the relay's own address, so the caller's description
+ * never changes between ringing and voicemail, and strict source and
+ * counters apply as on any call (docs/internals/calls.md, "Services").
+ *
+ * A service registers its operations once; the call layer calls them on
+ * the loop thread. Include libre's headers (re_types.h, re_sa.h) first.
+ */
+#ifndef BULWARK_CALL_SVC_H
+#define BULWARK_CALL_SVC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "call/route.h"
+
+struct call_app;
+
+struct call_svc_info {
+	enum route_svc svc;
+	uint64_t handle;          /* names the call in call_svc_hangup */
+	const char *call_id;      /* the call's id (logs, CDR) */
+	const char *caller;       /* the authenticated caller's number */
+	const char *caller_name;  /* its display name ("" none) */
+	const char *mailbox;      /* DEPOSIT: the mailbox; ACCESS: the
+				   * caller's own (*97), "" = ask (*98) */
+	enum route_greet greet;   /* DEPOSIT: which greeting */
+	const char *src_ip;       /* where the caller's signalling came
+				   * from (PIN failures per source) */
+};
+
+struct call_svc_media {
+	struct sa rtp;            /* the relay's port to send RTP to */
+	struct sa bind;           /* the address the endpoint's socket is
+				   * bound on (the relay's) */
+	int pt;                   /* 0 PCMU or 8 PCMA */
+	int te_pt;                /* telephone-event, -1 none */
+};
+
+struct call_svc_ops {
+	/* Create the service's media endpoint for a call to be answered:
+	 * sets *rtp_port (its RTP port) and *sess. 0, or an errno: the
+	 * caller then gets 503. */
+	int  (*open)(const struct call_svc_info *info,
+		     const struct call_svc_media *md, uint16_t *rtp_port,
+		     void **sess, void *arg);
+	/* The caller's ACK of our 200 arrived: media flows both ways. */
+	void (*answered)(void *sess, void *arg);
+	/* A digit from SIP INFO (application/dtmf-relay). */
+	void (*digit)(void *sess, char d, void *arg);
+	/* The call ended (either side, any reason); the service must not
+	 * name its handle any more. */
+	void (*closed)(void *sess, void *arg);
+};
+
+/* Register the service (once, at start-up; NULL removes it: service
+ * calls then get 480). */
+void call_set_service(struct call_app *app, const struct call_svc_ops *ops,
+		      void *arg);
+
+/* The service hangs up (BYE to the caller). Unknown handles are ignored
+ * (the call may have ended). */
+void call_svc_hangup(struct call_app *app, uint64_t handle);
+
+/* The relay, whose port pool a service's endpoints share
+ * (relay_port_take/give). */
+struct relay *call_svc_relay(struct call_app *app);
+
+#endif
