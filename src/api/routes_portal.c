@@ -16,7 +16,11 @@
  *                           player
  *   DELETE /me/voicemail/:id delete it
  *
- * Changes are staged like every edit and take effect at the next commit.
+ * Changes are staged like every edit and take effect at the next commit,
+ * except the voicemail PIN: the owner cannot commit, so its own PIN is
+ * changed at once (store_vm_pin_change: running and staged, the PIN
+ * policy in full); the answer says "applied" for it, "staged" for the
+ * rest.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -135,8 +139,9 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 {
 	struct report r;
 	char number[24], msg[400];
-	const char *key;
-	json_t *v;
+	const char *key, *pin;
+	json_t *v, *rest;
+	bool staged;
 	int err;
 
 	if (!whose(req, resp, number, sizeof(number)))
@@ -155,10 +160,26 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 		return;
 	}
 	report_init(&r);
-	err = store_ext_edit(d->store, number, req->body, 0, &r, NULL);
+	rest = json_copy(req->body);
+	pin = json_string_value(json_object_get(req->body, "voicemail.pin"));
+	if (json_object_get(req->body, "voicemail.pin") && !pin) {
+		report_add(&r, "", "voicemail.pin", "field.type",
+			   "must be a string of digits");
+		err = EINVAL;
+	} else if (pin) {
+		/* the owner cannot commit: its own PIN applies at once */
+		err = store_vm_pin_change(d->store, number, pin, &r);
+		json_object_del(rest, "voicemail.pin");
+	} else {
+		err = 0;
+	}
+	staged = !err && rest && json_object_size(rest) > 0;
+	if (staged)
+		err = store_ext_edit(d->store, number, rest, 0, &r, NULL);
+	json_decref(rest);
 	if (!err) {
-		api_ok(resp, json_pack("{s:s,s:b}", "number", number,
-				       "staged", 1));
+		api_ok(resp, json_pack("{s:s,s:b,s:b}", "number", number,
+				       "staged", staged, "applied", pin != NULL));
 	} else if (r.n > 0) {
 		snprintf(msg, sizeof(msg), "Refused: %s: %s (rule %s)",
 			 r.item[0].field, r.item[0].msg, r.item[0].rule);
