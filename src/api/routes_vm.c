@@ -36,7 +36,7 @@ static const char *const folder_name[] = { "new", "saved" };
 /* One message as the API shows it (also the portal's, routes_portal.c). */
 json_t *api_vm_msg_json(const struct vm_msg *m)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s?}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s*}",
 		"id", m->id,
 		"folder", m->folder == VM_SAVED ? folder_name[1] :
 			folder_name[0],

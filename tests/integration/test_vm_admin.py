@@ -58,7 +58,7 @@ def test_vm_api(daemon):
     m = body["messages"][0]
     assert m["folder"] == "new" and m["caller"] == "202"
     assert m["caller_name"] == "Grace Hopper" and m["bytes"] == len(AUDIO)
-    assert m["duration_ms"] == 4200
+    assert m["duration_ms"] == 4200 and "copy_of" not in m
     assert body["messages"][1]["folder"] == "saved"
     assert body["new"] == 1 and body["saved"] == 1
     s = body["state"]
