@@ -155,7 +155,7 @@ int vmstore_msg_add(struct vmstore *v, const struct vm_msg *m)
 static int copy_file(const char *src, const char *dst)
 {
 	char tmp[640], buf[8192];
-	int in, out = -1, err = 0;
+	int in, out, err = 0;
 	ssize_t n;
 
 	if (vmstore_fmt_path(tmp, sizeof(tmp), "%s.part", dst))
@@ -177,7 +177,6 @@ static int copy_file(const char *src, const char *dst)
 		err = errno;
 	if (close(out) && !err)
 		err = errno;
-	out = -1;
 	if (!err && rename(tmp, dst))
 		err = errno;
 	if (err)
