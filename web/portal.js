@@ -20,7 +20,9 @@ export async function screenPortal() {
     if (!Object.keys(body).length) { box.replaceChildren(msg('info', 'Nothing changed.')); return; }
     const p = await api('PATCH', '/me', body);
     if (p.status === 200) {
-      box.replaceChildren(msg('ok', 'Saved. It takes effect when the administrator next commits.'));
+      box.replaceChildren(msg('ok', p.data.staged
+        ? 'Saved. It takes effect when the administrator next commits.'
+        : 'Saved. Your new PIN works now.'));
       list.forEach((c) => { c.dirty = false; if (c === pin) c.set(''); });
     } else showFindings(ctls, box, p.data);
   };

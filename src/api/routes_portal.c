@@ -9,24 +9,23 @@
  *                           follow-me); the store applies the same rules
  *                           and policy as to the administrator
  *   GET   /me/ext/:number   own number only: any other is 403
- *   GET   /me/voicemail     the owner's messages: DATA/voicemail/NUMBER/
- *                           *.wav (the layout DESIGN.md gives the
- *                           voicemail service; until it lands, messages
- *                           put there by hand or by the tests)
+ *   GET   /me/voicemail     the owner's messages, as the mailbox store
+ *                           lists them (voicemail/vmstore.h: rows, files
+ *                           DATA/voicemail/NUMBER/m-ID.wav)
  *   GET   /me/voicemail/:id one message, audio/wav, for the browser's
  *                           player
  *   DELETE /me/voicemail/:id delete it
  *
- * Changes are staged like every edit and take effect at the next commit.
+ * Changes are staged like every edit and take effect at the next commit,
+ * except the voicemail PIN: the owner cannot commit, so its own PIN is
+ * changed at once (store_vm_pin_change: running and staged, the PIN
+ * policy in full); the answer says "applied" for it, "staged" for the
+ * rest.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -37,6 +36,7 @@
 #include "daemon/daemon.h"
 #include "model/model.h"
 #include "store/store.h"
+#include "voicemail/vmstore.h"
 
 json_t *api_gui_field_json(const struct model_field *f);   /* routes_gui.c */
 
@@ -139,8 +139,9 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 {
 	struct report r;
 	char number[24], msg[400];
-	const char *key;
-	json_t *v;
+	const char *key, *pin;
+	json_t *v, *rest;
+	bool staged;
 	int err;
 
 	if (!whose(req, resp, number, sizeof(number)))
@@ -159,10 +160,26 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 		return;
 	}
 	report_init(&r);
-	err = store_ext_edit(d->store, number, req->body, 0, &r, NULL);
+	rest = json_copy(req->body);
+	pin = json_string_value(json_object_get(req->body, "voicemail.pin"));
+	if (json_object_get(req->body, "voicemail.pin") && !pin) {
+		report_add(&r, "", "voicemail.pin", "field.type",
+			   "must be a string of digits");
+		err = EINVAL;
+	} else if (pin) {
+		/* the owner cannot commit: its own PIN applies at once */
+		err = store_vm_pin_change(d->store, number, pin, &r);
+		json_object_del(rest, "voicemail.pin");
+	} else {
+		err = 0;
+	}
+	staged = !err && rest && json_object_size(rest) > 0;
+	if (staged)
+		err = store_ext_edit(d->store, number, rest, 0, &r, NULL);
+	json_decref(rest);
 	if (!err) {
-		api_ok(resp, json_pack("{s:s,s:b}", "number", number,
-				       "staged", 1));
+		api_ok(resp, json_pack("{s:s,s:b,s:b}", "number", number,
+				       "staged", staged, "applied", pin != NULL));
 	} else if (r.n > 0) {
 		snprintf(msg, sizeof(msg), "Refused: %s: %s (rule %s)",
 			 r.item[0].field, r.item[0].msg, r.item[0].rule);
@@ -175,163 +192,73 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 	report_reset(&r);
 }
 
-/* ---- voicemail messages ---- */
+/* ---- voicemail messages (voicemail/vmstore.h) ---- */
 
-#define VM_MAX_MESSAGES 1000
-#define VM_MAX_BYTES    (16u << 20)   /* 16 MiB: over 30 min of G.711 */
+/* Largest message served: over an hour of 8 kHz 16-bit PCM. */
+#define VM_SERVE_MAX (64u << 20)
 
-/* A message id is a file name without ".wav": letters, digits, '-', '_'
- * (never a path). */
-static bool vm_id_ok(const char *id)
+json_t *api_vm_msg_json(const struct vm_msg *m);   /* routes_vm.c */
+
+static bool vm_ready(struct daemon *d, struct api_resp *resp)
 {
-	size_t i, n = id ? strlen(id) : 0;
-
-	if (n == 0 || n > 64)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((id[i] >= 'a' && id[i] <= 'z') ||
-		      (id[i] >= 'A' && id[i] <= 'Z') ||
-		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
-		      id[i] == '_'))
-			return false;
-	return true;
-}
-
-static bool vm_dir(const struct daemon *d, const char *number, char *buf,
-		   size_t sz)
-{
-	int n = snprintf(buf, sz, "%s/voicemail/%s",
-			 d->data_dir ? d->data_dir : ".", number);
-
-	return n > 0 && (size_t)n < sz;
-}
-
-static bool vm_path(const struct daemon *d, const char *number,
-		    const char *id, char *buf, size_t sz)
-{
-	int n = snprintf(buf, sz, "%s/voicemail/%s/%s.wav",
-			 d->data_dir ? d->data_dir : ".", number, id);
-
-	return vm_id_ok(id) && n > 0 && (size_t)n < sz;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(json_string_value(*(json_t *const *)a),
-		      json_string_value(*(json_t *const *)b));
+	if (d->vmstore)
+		return true;
+	api_error(resp, 503, "The voicemail store is not open.", NULL);
+	return false;
 }
 
 static void vm_list(struct daemon *d, const struct api_req *req,
 		    struct api_resp *resp)
 {
-	char number[24], dir[512], path[600];
-	json_t *ids = json_array(), *out = json_array(), *id;
-	struct dirent *e;
-	DIR *dp;
-	size_t i;
+	char number[24];
+	struct vm_msg *l = NULL;
+	json_t *out;
+	size_t n = 0, i;
+	int err;
 
-	if (!whose(req, resp, number, sizeof(number)) ||
-	    !vm_dir(d, number, dir, sizeof(dir))) {
-		if (resp->status == 200)
-			api_error(resp, 500, "The mailbox's path is too long.",
-				  NULL);
-		json_decref(ids);
-		json_decref(out);
+	if (!whose(req, resp, number, sizeof(number)) || !vm_ready(d, resp))
+		return;
+	err = vmstore_msg_list(d->vmstore, number, VM_ANY, &l, &n);
+	if (err && err != EINVAL) {
+		api_error(resp, 500, "The mailbox could not be read.", NULL);
 		return;
 	}
-	dp = opendir(dir);
-	while (dp && (e = readdir(dp)) && json_array_size(ids) < VM_MAX_MESSAGES) {
-		size_t n = strlen(e->d_name);
-		char base[65];
-
-		if (n <= 4 || n - 4 >= sizeof(base) ||
-		    strcmp(e->d_name + n - 4, ".wav"))
-			continue;
-		memcpy(base, e->d_name, n - 4);
-		base[n - 4] = '\0';
-		if (vm_id_ok(base))
-			json_array_append_new(ids, json_string(base));
-	}
-	if (dp)
-		closedir(dp);
-	/* oldest first: ids are the names the recorder gives, in order */
-	if (json_array_size(ids) > 1) {
-		json_t **v = calloc(json_array_size(ids), sizeof(*v));
-
-		for (i = 0; v && i < json_array_size(ids); i++)
-			v[i] = json_array_get(ids, i);
-		if (v)
-			qsort(v, json_array_size(ids), sizeof(*v), cmp_str);
-		for (i = 0; v && i < json_array_size(ids); i++)
-			json_array_append(out, v[i]);
-		free(v);
-	} else {
-		json_array_extend(out, ids);
-	}
-	json_decref(ids);
-	ids = json_array();
-	json_array_foreach(out, i, id) {
-		struct stat st;
-
-		if (!vm_path(d, number, json_string_value(id), path,
-			     sizeof(path)) || stat(path, &st) ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		json_array_append_new(ids, json_pack("{s:O,s:I,s:I}", "id", id,
-			"bytes", (json_int_t)st.st_size,
-			"time", (json_int_t)st.st_mtime));
-	}
-	json_decref(out);
-	api_ok(resp, json_pack("{s:s,s:o}", "number", number, "messages", ids));
+	out = json_array();
+	for (i = 0; !err && i < n; i++)
+		json_array_append_new(out, api_vm_msg_json(&l[i]));
+	free(l);
+	api_ok(resp, json_pack("{s:s,s:o}", "number", number, "messages", out));
 }
 
 static void vm_get(struct daemon *d, const struct api_req *req,
 		   struct api_resp *resp)
 {
-	char number[24], path[600];
-	struct stat st;
-	char *buf = NULL;
-	size_t off = 0;
-	int fd;
+	char number[24], *buf = NULL;
+	size_t len = 0;
 
-	if (!whose(req, resp, number, sizeof(number)))
+	if (!whose(req, resp, number, sizeof(number)) || !vm_ready(d, resp))
 		return;
-	if (!vm_path(d, number, req->param[0], path, sizeof(path))) {
+	/* the session's own mailbox only: the number is never the
+	 * request's */
+	if (vmstore_msg_read(d->vmstore, number, req->param[0], VM_SERVE_MAX,
+			     &buf, &len)) {
 		api_error(resp, 404, "No such message.", NULL);
 		return;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > VM_MAX_BYTES ||
-	    !(buf = malloc((size_t)st.st_size + 1))) {
-		if (fd >= 0)
-			close(fd);
-		api_error(resp, 404, "No such message.", NULL);
-		return;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
-
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
 	resp->status = 200;
 	resp->raw = buf;
-	resp->raw_len = off;
+	resp->raw_len = len;
 	resp->content_type = "audio/wav";
 }
 
 static void vm_delete(struct daemon *d, const struct api_req *req,
 		      struct api_resp *resp)
 {
-	char number[24], path[600];
+	char number[24];
 
-	if (!whose(req, resp, number, sizeof(number)))
+	if (!whose(req, resp, number, sizeof(number)) || !vm_ready(d, resp))
 		return;
-	if (!vm_path(d, number, req->param[0], path, sizeof(path)) ||
-	    unlink(path)) {
+	if (vmstore_msg_delete(d->vmstore, number, req->param[0])) {
 		api_error(resp, 404, "No such message.", NULL);
 		return;
 	}

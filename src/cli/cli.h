@@ -47,6 +47,7 @@ extern const struct cli_cmd cli_sip_cmds[];       /* cmd_sip.c */
 extern const struct cli_cmd cli_guard_cmds[];     /* cmd_guard.c */
 extern const struct cli_cmd cli_firewall_cmds[];  /* cmd_firewall.c */
 extern const struct cli_cmd cli_calls_cmds[];     /* cmd_calls.c */
+extern const struct cli_cmd cli_vm_cmds[];        /* cmd_vm.c */
 
 /* --- client.c: talking to the daemon --- */
 

@@ -20,11 +20,13 @@ struct guard;
 struct firewall;
 struct services;
 struct call_app;
+struct vmstore;
 
 struct daemon {
 	const char *data_dir;
 	const char *share_dir;      /* data files shipped with Bulwark */
 	struct store *store;        /* control plane only */
+	struct vmstore *vmstore;    /* thread-safe; never on the loop */
 	struct sipd *sipd;          /* data plane (loop thread) only */
 	struct registrar *registrar;   /* data plane (loop thread) only */
 	struct call_app *calls;     /* data plane (loop thread) only */

@@ -45,6 +45,7 @@
 #include "store/publish.h"
 #include "store/snapshot.h"
 #include "store/store.h"
+#include "voicemail/vmstore.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -350,6 +351,7 @@ static int register_everything(void)
 		{ api_routes_guard, api_routes_guard_n },
 		{ api_routes_firewall, api_routes_firewall_n },
 		{ api_routes_calls, api_routes_calls_n },
+		{ api_routes_vm, api_routes_vm_n },
 	};
 	size_t i;
 	int err;
@@ -509,6 +511,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dict_report(d->store);
+	err = vmstore_open(&d->vmstore, o.data, store_db_path(d->store));
+	if (err) {
+		log_err("daemon", "voicemail store %s/voicemail: %s", o.data,
+			strerror(err));
+		goto out;
+	}
 	err = store_snapshot(d->store, &snap);
 	if (err) {
 		log_err("daemon", "running configuration snapshot: %s",
@@ -668,6 +676,7 @@ out:
 	sipd_close(d->sipd);
 	guard_close(d->guard);
 	snapshot_free(snap);
+	vmstore_close(d->vmstore);
 	store_close(d->store);
 	loop_close();
 	libre_close();

@@ -216,6 +216,20 @@ static int single_write_done(int err, struct report *errs,
 	return err;
 }
 
+/* A new extension with its mailbox on and no PIN gets a generated one
+ * (shown once in *generated) rather than a refusal: a new administrator
+ * should not have to invent a PIN to add a phone. Edits that clear the
+ * PIN are still refused by the model (field.required). */
+static bool needs_pin(const json_t *ext)
+{
+	const json_t *on = json_object_get(ext, "voicemail.enabled");
+	const char *pin = json_string_value(json_object_get(ext,
+							    "voicemail.pin"));
+
+	return (json_is_true(on) || (json_is_string(on) &&
+		!strcmp(json_string_value(on), "true"))) && (!pin || !*pin);
+}
+
 int store_ext_add(struct store *s, const json_t *fields, unsigned gen,
 		  struct report *r, json_t **generated)
 {
@@ -239,6 +253,8 @@ int store_ext_add(struct store *s, const json_t *fields, unsigned gen,
 	if (err)
 		goto out;
 	wh = json_string_value(json_object_get(ext, "number"));
+	if (needs_pin(ext))
+		gen |= STORE_GEN_PIN;
 	gens = json_object();
 	err = gens ? store_generate(s, &p, ext, gen, gens) : ENOMEM;
 	if (err)

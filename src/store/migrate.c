@@ -134,7 +134,32 @@ static const struct migration migrations[] = {
 	 "ALTER TABLE cdr ADD COLUMN forward_from TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE cdr ADD COLUMN forward_to TEXT NOT NULL DEFAULT '';",
 	 NULL},
-	/* Append new migrations here: {9, "<module>", "CREATE TABLE ..."}. */
+	{9, "voicemail",
+	 /* mailboxes at rest (voicemail/vmstore.h): one row per message
+	  * (its file DATA/voicemail/NUMBER/m-ID.wav), each mailbox's state
+	  * (first login done, PIN failures in a row, lock escalation) and
+	  * the PIN failures per source within the sweep window (rows older
+	  * than the window are pruned on every insert) */
+	 "CREATE TABLE vm_msg("
+	 " number TEXT NOT NULL, id TEXT NOT NULL,"
+	 " folder INTEGER NOT NULL DEFAULT 0,"
+	 " caller TEXT NOT NULL DEFAULT '',"
+	 " caller_name TEXT NOT NULL DEFAULT '',"
+	 " time_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+	 " bytes INTEGER NOT NULL, copy_of TEXT NOT NULL DEFAULT '',"
+	 " PRIMARY KEY (number, id)) WITHOUT ROWID;"
+	 "CREATE TABLE vm_box("
+	 " number TEXT PRIMARY KEY,"
+	 " initialised INTEGER NOT NULL DEFAULT 0,"
+	 " fails INTEGER NOT NULL DEFAULT 0,"
+	 " lock_level INTEGER NOT NULL DEFAULT 0,"
+	 " locked_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	 "CREATE TABLE vm_pinfail("
+	 " src_ip TEXT NOT NULL, number TEXT NOT NULL,"
+	 " time INTEGER NOT NULL);"
+	 "CREATE INDEX vm_pinfail_src ON vm_pinfail(src_ip, time);"
+	 "CREATE INDEX vm_pinfail_time ON vm_pinfail(time);", NULL},
+	/* Append new migrations here: {10, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

@@ -198,6 +198,23 @@ int store_licences(struct store *s, json_t **out);
 /* Report → JSON array of {"where","field","rule","message"}. */
 json_t *store_report_json(const struct report *r);
 
+/* The mailbox owner changes its own voicemail PIN (the phone's menu, the
+ * user portal): nobody commits it, so it applies at once. The running
+ * voicemail PIN policy applies in full (digits, length, not the
+ * extension — never the force-new-user exception — not trivial, not the
+ * previous PIN), without auto-fix. The sealed PIN is written to the
+ * running row and to the staged row (if staged) in one transaction;
+ * must_change is cleared. 0; EINVAL refused (r names the field and
+ * rule: voicemail.pin, or voicemail.enabled "vm.disabled"); ENOENT no
+ * such running extension; EIO. Never logs the PIN. */
+int store_vm_pin_change(struct store *s, const char *number, const char *pin,
+			struct report *r);
+
+/* *ok := pin is the running voicemail PIN of number (compared in
+ * constant time; false when there is none). 0, ENOENT, EINVAL, EIO. */
+int store_vm_pin_check(struct store *s, const char *number, const char *pin,
+		       bool *ok);
+
 /* Path of the database file (for modules that open their own connection,
  * e.g. the bindings writer thread). Valid while the store is open. */
 const char *store_db_path(const struct store *s);

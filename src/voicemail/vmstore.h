@@ -83,6 +83,11 @@ int vmstore_msg_list(struct vmstore *v, const char *number, int folder,
 		     struct vm_msg **out, size_t *n);
 int vmstore_msg_get(struct vmstore *v, const char *number, const char *id,
 		    struct vm_msg *m);
+/* The audio of a message that has its row: *buf malloc'ed (free()), *len
+ * its size. 0, EINVAL (bad number or id), ENOENT (no such message),
+ * EFBIG (file over max bytes), EIO. */
+int vmstore_msg_read(struct vmstore *v, const char *number, const char *id,
+		     size_t max, char **buf, size_t *len);
 /* Moves to a folder (listened: VM_SAVED). 0 or ENOENT. */
 int vmstore_msg_move(struct vmstore *v, const char *number, const char *id,
 		     int folder);
@@ -139,7 +144,10 @@ int vmstore_unlock(struct vmstore *v, const char *number);
 /* Called after every committed change of a mailbox's counts (a message
  * added, copied, moved, deleted; a mailbox removed), on the thread that
  * made it, with the counts after the change. The daemon posts them to
- * the loop (loop_post) for mwi_set. Set once at start-up (NULL: none). */
+ * the loop (loop_post) for mwi_set. Set once at start-up (NULL: none).
+ * h runs under vmstore's lock (so that the changes of one mailbox are
+ * reported in the order they were made): it must not call vmstore and
+ * must not block. */
 typedef void (vmstore_change_h)(const char *number, unsigned n_new,
 				unsigned n_saved, void *arg);
 void vmstore_on_change(struct vmstore *v, vmstore_change_h *h, void *arg);

@@ -31,20 +31,30 @@ CALLEE, CALLEE_PW = "602", "Tf4nHw8cXs3b"
 
 
 def fixture_voicemail(d):
-    """One message for 301 where the voicemail service keeps them
-    (DATA/voicemail/NUMBER/*.wav): a second of a 440 Hz tone, G.711-rate
-    16-bit PCM, made here (no recording copied into the tree)."""
+    """One message for 301 as the mailbox store keeps them (its row in
+    vm_msg, its file DATA/voicemail/NUMBER/m-ID.wav; voicemail/vmstore.h):
+    a second of a 440 Hz tone, G.711-rate 16-bit PCM, made here (no
+    recording copied into the tree)."""
     import math
+    import sqlite3
     import struct
     import wave
     box = d.data_dir / "voicemail" / "301"
-    box.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(box / "msg0001.wav"), "wb") as w:
+    box.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = box / "m-msg0001.wav"
+    with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
                                for i in range(8000)))
+    db = sqlite3.connect(str(d.data_dir / "bulwark.db"), timeout=10)
+    db.execute("INSERT INTO vm_msg(number, id, folder, caller, caller_name,"
+               " time_ms, duration_ms, bytes) VALUES ('301', 'msg0001', 0,"
+               " '302', 'Grace', ?, 1000, ?)",
+               (int(time.time() * 1000), path.stat().st_size))
+    db.commit()
+    db.close()
 
 
 def seed(d):
@@ -121,7 +131,7 @@ def test_gui(tmp_path, monkeypatch):
         # few connections per address before a login): none was refused
         assert access["tcp"]["refused_per_address"] == 0, access["tcp"]
         # the portal deleted the message it played
-        assert not (d.data_dir / "voicemail" / "301" / "msg0001.wav").exists()
+        assert not (d.data_dir / "voicemail" / "301" / "m-msg0001.wav").exists()
         st, ext = d.api("GET", "/ext/301?staged=1")
         assert ext["user.forward.busy.destination"] == "302", ext
         # the admin block never reaches SIP: no SIP ban for the address

@@ -166,8 +166,17 @@ def test_portal_reaches_only_its_own_extension(make_daemon):
     assert st == 403   # no CSRF token
     st, body, _ = req(d, "PATCH", "/api/v1/me", {"voicemail.pin": "739164"}, headers={**h, "X-CSRF-Token": csrf})
     assert st == 200, body
+    assert body["applied"] is True and body["staged"] is False, body
     st, ext = d.api("GET", "/ext/301?staged=1&reveal=1")
     assert ext["voicemail.pin"] == "739164"
+    # the owner cannot commit: the PIN is running at once, nothing pending
+    st, ext = d.api("GET", "/ext/301?reveal=1")
+    assert ext["voicemail.pin"] == "739164"
+    st, pend = d.api("GET", "/pending")
+    assert not any(p["key"] == "301" for p in pend), pend
+    # the previous PIN again is refused (vm.no_previous)
+    st, body, _ = req(d, "PATCH", "/api/v1/me", {"voicemail.pin": "739164"}, headers={**h, "X-CSRF-Token": csrf})
+    assert st == 422 and "vm.no_previous" in body["error"], body
     # the user's cookie is no admin session, and the admin's is no portal one
     acookie, acsrf, _ = login(d, "admin", d.pw)
     st, _, _ = req(d, "GET", "/api/v1/me", headers={"Cookie": acookie})
