@@ -20,6 +20,7 @@ struct guard;
 struct firewall;
 struct services;
 struct call_app;
+struct mwi;
 
 struct daemon {
 	const char *data_dir;
@@ -28,6 +29,7 @@ struct daemon {
 	struct sipd *sipd;          /* data plane (loop thread) only */
 	struct registrar *registrar;   /* data plane (loop thread) only */
 	struct call_app *calls;     /* data plane (loop thread) only */
+	struct mwi *mwi;            /* data plane (loop thread) only */
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */
