@@ -261,6 +261,28 @@ void call_answer(struct call_app *app, struct sipd_req *rq,
 	call_tick_schedule(app);
 }
 
+void call_set_subscribe(struct call_app *app, call_subscribe_h *h,
+			call_sub_owns_h *owns, void *arg)
+{
+	if (!app)
+		return;
+	app->subh = h;
+	app->sub_owns = owns;
+	app->sub_arg = arg;
+}
+
+int call_tx_respond(struct call_app *app, struct strans_tx *tx,
+		    unsigned code, const char *buf, size_t len)
+{
+	int err;
+
+	if (!app || !tx || !buf)
+		return EINVAL;
+	err = strans_respond(app->st, tx, code, buf, len, call_now_ms());
+	call_tick_schedule(app);
+	return err;
+}
+
 void call_uri_user(const struct sipmsg_str *u, const char **p, size_t *l)
 {
 	const char *s = u->p, *e = u->p + u->l, *at;
@@ -359,10 +381,10 @@ static void counters_tick(void *arg)
 
 /* ---- the application ------------------------------------------------ */
 
-/* MESSAGE and SUBSCRIBE are not served yet, but challenged like an
- * INVITE (issue 11: no request is answered differently for a known and an
- * unknown user before authentication); voicemail's MWI will serve
- * SUBSCRIBE. */
+/* MESSAGE is not served, but challenged like an INVITE (issue 11: no
+ * request is answered differently for a known and an unknown user before
+ * authentication); SUBSCRIBE likewise, then handed to the subscribe hook
+ * (voicemail's MWI, call_set_subscribe). */
 static const struct sipd_method rows[] = {
 	{ "INVITE", GUARD_REQ_CHALLENGED, NULL, call_h_invite },
 	{ "ACK", 0, NULL, call_h_ack },

@@ -11,6 +11,7 @@
 #define BULWARK_CALL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -19,6 +20,9 @@ struct registrar;
 struct call_app;
 
 struct cdr_rec;
+struct sipd_req;
+struct strans_tx;
+struct snap_ext;
 
 /* A finished call's record (store/cdr_db.h): the daemon hands it to the
  * CDR writer. */
@@ -52,6 +56,29 @@ json_t *call_list(struct call_app *c);
  * calls, as of the relay's last report: every 2 s), packets_total,
  * dropped_source_total (since start)}}. New reference. */
 json_t *call_stats(struct call_app *c);
+
+/* SUBSCRIBE is served by another application (voicemail's MWI) through
+ * this hook, so that the call layer does not depend on it. An
+ * out-of-dialog SUBSCRIBE is authenticated here like an INVITE (the same
+ * 407 for known and unknown users), then handed to h with its server
+ * transaction tx (answer it with call_tx_respond) and the authenticated
+ * extension x (borrowed from the running snapshot, valid during the
+ * call). A SUBSCRIBE inside a dialog (a refresh, an unsubscribe) is
+ * offered to owns first: a dialog it does not know gets 481 at once
+ * (statelessly, as before); one it owns is authenticated too and handed
+ * to h, which checks that x is the subscription's extension. No hook
+ * (h NULL): an authenticated SUBSCRIBE gets 489 Bad Event. */
+typedef void (call_subscribe_h)(struct sipd_req *rq, struct strans_tx *tx,
+				const struct snap_ext *x, void *arg);
+typedef bool (call_sub_owns_h)(const struct sipd_req *rq, void *arg);
+void call_set_subscribe(struct call_app *app, call_subscribe_h *h,
+			call_sub_owns_h *owns, void *arg);
+
+/* Send response buf[0..len) (status code) on server transaction tx of
+ * the call layer's table and run its timers. 0, EPROTO (tx already sent
+ * a final response), EINVAL, ENOMEM. */
+int call_tx_respond(struct call_app *app, struct strans_tx *tx,
+		    unsigned code, const char *buf, size_t len);
 
 /* End every call (BYE), unregister, flush the CDRs; NULL-safe. */
 void call_close(struct call_app *c);

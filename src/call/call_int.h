@@ -175,6 +175,9 @@ struct call_app {
 	void *cdr_arg;
 	const struct call_svc_ops *svc_ops;   /* voicemail; NULL: none */
 	void *svc_arg;
+	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
+	call_sub_owns_h *sub_owns;
+	void *sub_arg;
 	struct tmr tick;         /* transactions' timers */
 	uint64_t tick_at;
 	struct hash *legs;
@@ -247,9 +250,11 @@ void call_route_live(struct call_app *app, struct route_live *live);
 /* An out-of-dialog REFER: authenticated (407) like an INVITE, then
  * refused 403 (a transfer happens inside a call). */
 void call_refer_outside(struct call_app *app, struct sipd_req *rq);
-/* MESSAGE and SUBSCRIBE (not served yet): challenged like an INVITE, so
+/* MESSAGE (not served) and SUBSCRIBE: challenged like an INVITE, so
  * that known and unknown users get the same 407; once authenticated, 405
- * (MESSAGE) or 489 Bad Event (SUBSCRIBE); inside a dialog, 481. */
+ * (MESSAGE), or SUBSCRIBE goes to the subscribe hook (489 Bad Event
+ * without one). Inside a dialog: 481, but a SUBSCRIBE whose dialog the
+ * hook owns is authenticated and handed to it. */
 void call_h_unserved(struct sipd_req *rq, void *arg);
 struct leg *leg_new(struct call *c, bool is_a);
 unsigned call_calls_of(struct call_app *app, const char *number, bool in);

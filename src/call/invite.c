@@ -304,15 +304,24 @@ void call_h_unserved(struct sipd_req *rq, void *arg)
 {
 	struct call_app *app = arg;
 	struct strans_tx *tx = NULL;
+	const struct snap_ext *x;
 	bool sub = sipmsg_eq(&rq->m->met, "SUBSCRIBE");
 
-	if (rq->m->to.tag.l) {
+	/* a refresh or an unsubscribe of a subscription the hook keeps is
+	 * authenticated like a new one; any other in-dialog request names
+	 * nothing of ours */
+	if (rq->m->to.tag.l &&
+	    !(sub && app->subh && app->sub_owns &&
+	      app->sub_owns(rq, app->sub_arg))) {
 		sipd_reply(rq, 481, "Call/Transaction Does Not Exist", NULL, 0);
 		return;
 	}
-	if (!authenticate(app, rq, &tx, sub ? "SUBSCRIBE" : "MESSAGE"))
+	x = authenticate(app, rq, &tx, sub ? "SUBSCRIBE" : "MESSAGE");
+	if (!x)
 		return;
-	if (sub)
+	if (sub && app->subh)
+		app->subh(rq, tx, x, app->sub_arg);
+	else if (sub)
 		call_answer(app, rq, tx, 489, "Bad Event", NULL);
 	else
 		call_answer(app, rq, tx, 405, "Method Not Allowed",

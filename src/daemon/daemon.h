@@ -21,6 +21,7 @@ struct firewall;
 struct services;
 struct call_app;
 struct vmstore;
+struct mwi;
 
 struct daemon {
 	const char *data_dir;
@@ -30,6 +31,7 @@ struct daemon {
 	struct sipd *sipd;          /* data plane (loop thread) only */
 	struct registrar *registrar;   /* data plane (loop thread) only */
 	struct call_app *calls;     /* data plane (loop thread) only */
+	struct mwi *mwi;            /* data plane (loop thread) only */
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */

@@ -44,6 +44,7 @@
 #include "sip/sipd.h"
 #include "store/publish.h"
 #include "store/snapshot.h"
+#include "voicemail/mwi.h"
 #include "store/store.h"
 #include "voicemail/vmstore.h"
 
@@ -332,6 +333,11 @@ static void sipd_on_snapshot(void *arg, struct snapshot *snap)
 	sipd_apply_snapshot(arg, snapshot_ref(snap));
 }
 
+static void mwi_on_snapshot(void *arg, struct snapshot *snap)
+{
+	mwi_snapshot(arg, snap);
+}
+
 static void on_signal(int sig)
 {
 	/* Signal context: only async-signal-safe work. */
@@ -563,12 +569,20 @@ int main(int argc, char **argv)
 		err = calls_start(d, &o);
 		if (err)
 			goto out;
+		/* MWI serves SUBSCRIBE through the call layer's hook */
+		err = mwi_alloc(&d->mwi, d->sipd, d->calls, d->registrar);
+		if (err) {
+			log_err("daemon", "mwi: %s", strerror(err));
+			goto out;
+		}
 	}
 	err = 0;
 	if (d->guard)
 		err = store_subscribe("guard", guard_on_snapshot, d->guard);
 	if (!err)
 		err = store_subscribe("sip", sipd_on_snapshot, d->sipd);
+	if (!err)
+		err = store_subscribe("mwi", mwi_on_snapshot, d->mwi);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;
@@ -670,6 +684,7 @@ out:
 	store_publish_reset();
 	services_close(d->services);
 	firewall_close(d->firewall);
+	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
 	cdr_writer_close(cdrw);
 	registrar_close(d->registrar);

@@ -28,6 +28,20 @@ const char *snap_codec_sdp(uint8_t codec)
 	return codec < SNAP_CODEC__COUNT ? codec_sdp[codec] : NULL;
 }
 
+/* A boolean field of extension type t: its value, else the model's
+ * default when the type has the field (a row that predates it), else
+ * false. */
+static bool obj_bool_def(const json_t *o, const char *k, enum model_type t)
+{
+	const json_t *v = json_object_get(o, k);
+	const struct model_field *f;
+
+	if (json_is_boolean(v))
+		return json_is_true(v);
+	f = model_field_find(k);
+	return f && model_type_has(t, f) && f->def && !strcmp(f->def, "true");
+}
+
 static uint16_t obj_u16(const json_t *o, const char *k, uint16_t def)
 {
 	const json_t *v = json_object_get(o, k);
@@ -248,11 +262,8 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	}
 	fill_call(e, o);
 	e->ring_time = obj_u16(o, "user.ring_time", 20);
-	/* a mailbox: the types that have one, voicemail.enabled defaulting
-	 * to true (model.c has_mailbox) */
-	e->vm = model_type_has(row->type, model_field_find("voicemail.enabled"))
-		&& !json_is_false(json_object_get(o, "voicemail.enabled"));
-	e->mwi = e->vm && !json_is_false(json_object_get(o, "voicemail.mwi"));
+	e->vm = obj_bool_def(o, "voicemail.enabled", row->type);
+	e->mwi = e->vm && obj_bool_def(o, "voicemail.mwi", row->type);
 	e->feat = feat_build(o, row->type);
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&

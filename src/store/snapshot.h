@@ -97,8 +97,9 @@ struct snap_ext {
 	uint8_t n_codecs;         /* phone.codecs, in preference order */
 	uint8_t codecs[SNAP_MAX_CODECS];   /* enum snap_codec */
 	uint16_t ring_time;       /* user.ring_time, seconds (0: default) */
-	bool vm;                  /* has a mailbox (voicemail.enabled) */
-	bool mwi;                 /* voicemail.mwi: light the lamp */
+	/* what voicemail reads */
+	bool vm;                  /* voicemail.enabled: has a mailbox */
+	bool mwi;                 /* voicemail.mwi (only with vm) */
 	const struct snap_feat *feat;   /* NULL: no routing feature */
 };
 

@@ -33,6 +33,7 @@
 #include "model/model.h"
 #include "sip/sipd_int.h"
 #include "store/snapshot.h"
+#include "voicemail/mwi.h"
 #include "fuzz_call.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,6 +65,7 @@ static struct {
 	struct sipd *sd;
 	struct registrar *reg;
 	struct call_app *app;
+	struct mwi *mwi;     /* SUBSCRIBE through the call layer's hook */
 	struct sa addr[FC_PEERS];
 	struct sa laddr;     /* "ours": the sipd's */
 	char ha1[FC_PEERS][33];
@@ -110,6 +112,7 @@ static void ext_set(struct snap_ext *x, const char *num, const char *pw,
 		auth_digest_ha1(AUTH_ALG_MD5, num, "bulwark", pw, x->ha1_md5,
 				sizeof(x->ha1_md5));
 		x->algs_pref[0] = AUTH_ALG_MD5;
+		x->vm = x->mwi = true;   /* a mailbox with its lamp */
 	}
 	x->max_contacts = 3;
 	x->nat = true;
@@ -425,6 +428,8 @@ static void calls_up(void)
 	cc.max_calls = MAX_CALLS;
 	if (call_alloc(&w.app, w.sd, w.reg, &cc))
 		die("harness: call_alloc failed", NULL, 0);
+	if (mwi_alloc(&w.mwi, w.sd, w.app, w.reg))
+		die("harness: mwi_alloc failed", NULL, 0);
 }
 
 static void calls_down(void)
@@ -457,6 +462,7 @@ static void calls_down(void)
 		die("the relay's ports did not all come back", NULL, 0);
 	json_decref(st);
 	calls = w.app->c_total;
+	w.mwi = mwi_free(w.mwi);
 	call_close(w.app);
 	w.app = NULL;
 	if (w.cdrs != calls)

@@ -75,10 +75,11 @@ def test_unauthenticated_alike_then_404_480_488_and_407(pbx):
 
 
 def test_message_subscribe_challenged_alike(pbx):
-    """MESSAGE and SUBSCRIBE are not served yet, but nothing is learnt
-    from them before authentication: the same 407 for a known and an
-    unknown user; authenticated, 405 (MESSAGE) and 489 (SUBSCRIBE)."""
-    for method, after in (("MESSAGE", 405), ("SUBSCRIBE", 489)):
+    """MESSAGE is not served and SUBSCRIBE is MWI's (test_mwi.py), but
+    nothing is learnt from them before authentication: the same 407 for a
+    known and an unknown user; authenticated, 405 (MESSAGE) and 403
+    (SUBSCRIBE to another extension's mailbox)."""
+    for method, after in (("MESSAGE", 405), ("SUBSCRIBE", 403)):
         seen = {}
         for user in ("201", "2999"):
             c = SipUac(pbx.server, user)
