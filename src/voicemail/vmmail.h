@@ -66,8 +66,14 @@ void vmmail_configure(struct vmmail *m, const struct vmmail_conf *conf);
 /* Queues one notification. 0, ENOTCONN (no relay), ENOSPC (queue full),
  * EINVAL. */
 int vmmail_send(struct vmmail *m, const struct vmmail_msg *msg);
-/* {"configured":b,"queued":n,"sent":n,"failed":n,"refused":n,
- *  "last_error":s|null,"last_error_at":ms|null} */
+/* {"configured":b,"queued":n,"sent":n,"failed":n,"given_up":n,
+ *  "refused":n,"last_error":s|null,"last_error_at":ms|null}; failed
+ * counts failed attempts, given_up mails abandoned after the last try.
+ * A new reference. */
 json_t *vmmail_status(struct vmmail *m);
+/* Replace the retry delays (n of them, the last repeating; for tests and
+ * tuning — the daemon keeps the default 1 min, 5 min, 30 min, 2 h).
+ * 0 or EINVAL. */
+int vmmail_set_delays(struct vmmail *m, const uint32_t *ms, size_t n);
 
 #endif
