@@ -1,0 +1,92 @@
+"""Voicemail to e-mail: real delivery through vmmail (libcurl SMTP) to a
+local aiosmtpd server, and a relay that refuses connections (retried,
+failures counted, an event per failure, no password in any of it).
+
+The daemon's "smtp" settings and the deposit-to-mail path are not wired
+yet (see docs/internals/vmmail.md); these tests drive the library through
+build/src/voicemail/vmmail_send, a test program linked with vmmail_lib.
+STARTTLS/SMTPS are not tested here (aiosmtpd would need a certificate).
+"""
+import base64
+import email
+import email.header
+import email.policy
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, free_port
+
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+SEND = BUILD / "src" / "voicemail" / "vmmail_send"
+
+
+class Sink:
+    def __init__(self):
+        self.mails = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.mails.append(envelope)
+        return "250 OK"
+
+
+def run_send(*args, timeout=30):
+    p = subprocess.run([str(SEND), *map(str, args)], capture_output=True,
+                       text=True, timeout=timeout)
+    lines = p.stdout.splitlines()
+    status = [json.loads(l.split(" ", 1)[1]) for l in lines
+              if l.startswith("status ")]
+    events = [l for l in lines if l.startswith("event ")]
+    return p.returncode, status[-1] if status else None, events, p
+
+
+def test_delivery_with_wav(tmp_path):
+    sink = Sink()
+    port = free_port(addr="127.0.0.1")
+    ctl = aiosmtpd.Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        wav = tmp_path / "msg.wav"
+        data = b"RIFF" + bytes(range(256)) * 300
+        wav.write_bytes(data)
+        rc, st, events, p = run_send("127.0.0.1", port, "none",
+                                     "owner@example.org", wav, 100)
+        assert rc == 0, p.stderr
+        assert st["sent"] == 1 and st["failed"] == 0 and st["queued"] == 0
+        assert not events
+        deadline = time.time() + 5
+        while not sink.mails and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(sink.mails) == 1
+        env = sink.mails[0]
+        assert env.mail_from == "voicemail@pbx.test"
+        assert env.rcpt_tos == ["owner@example.org"]
+        msg = email.message_from_bytes(env.content, policy=email.policy.default)
+        assert str(msg["Subject"]) == \
+            "New voicemail from J\u00fcrgen <0612345678> in mailbox 201"
+        parts = list(msg.iter_attachments())
+        assert len(parts) == 1
+        assert parts[0].get_content_type() == "audio/wav"
+        assert parts[0].get_payload(decode=True) == data
+        body = msg.get_body(preferencelist=("plain",)).get_content()
+        assert "in mailbox 201, duration 0:04" in body
+    finally:
+        ctl.stop()
+
+
+def test_refused_relay_retried_and_counted():
+    port = free_port(addr="127.0.0.1")   # nothing listens there
+    rc, st, events, p = run_send("127.0.0.1", port, "none",
+                                 "owner@example.org", "-", 50,
+                                 "vmuser", "S3cretPw!x", timeout=60)
+    assert rc == 3, p.stderr                       # given up
+    assert st["sent"] == 0
+    assert st["failed"] == 8 and st["given_up"] == 1
+    assert st["last_error"] and st["last_error_at"]
+    assert len(events) == 8
+    assert all("vm_mail_failed" in e and '"host":"127.0.0.1"' in e
+               for e in events)
+    assert '"given_up":true' in events[-1]
+    assert "S3cretPw!x" not in p.stdout + p.stderr
