@@ -76,4 +76,17 @@ json_t *vmmail_status(struct vmmail *m);
  * 0 or EINVAL. */
 int vmmail_set_delays(struct vmmail *m, const uint32_t *ms, size_t n);
 
+/* The "smtp" settings section (vmmail_conf.c): its table and the
+ * callbacks of a struct store_section (defaults, set, validate, decode
+ * into struct vmmail_conf). Findings name the field ("smtp.port") and the
+ * rule ("smtp.range", "smtp.choice", "smtp.host", "smtp.address", ...). */
+struct settings_table;
+struct report;
+extern const struct settings_table vmmail_smtp_table;
+json_t *vmmail_smtp_defaults(void);
+int vmmail_smtp_set(json_t *obj, const char *key, const char *value,
+		    struct report *r);
+int vmmail_smtp_validate(const json_t *obj, struct report *r);
+void vmmail_smtp_decode(const json_t *obj, void *out);
+
 #endif

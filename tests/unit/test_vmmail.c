@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "common/report.h"
 #include "voicemail/vmmail_int.h"
 
 static struct vmmail_msg base_msg(void)
@@ -218,6 +219,55 @@ static void test_queue(void **state)
 	vmmail_free(vm);   /* joins, even with a full queue */
 }
 
+static void expect_refused(const char *key, const char *val,
+			   const char *field, const char *rule)
+{
+	json_t *o = vmmail_smtp_defaults();
+	struct report r;
+
+	report_init(&r);
+	assert_int_equal(vmmail_smtp_set(o, key, val, &r), EINVAL);
+	assert_int_equal(report_count(&r), 1);
+	assert_string_equal(r.item[0].field, field);
+	assert_string_equal(r.item[0].rule, rule);
+	report_reset(&r);
+	json_decref(o);
+}
+
+static void test_smtp_section(void **state)
+{
+	json_t *o = vmmail_smtp_defaults();
+	struct vmmail_conf c;
+	struct report r;
+
+	report_init(&r);
+	vmmail_smtp_decode(o, &c);
+	assert_string_equal(c.host, "");
+	assert_int_equal(c.port, 587);
+	assert_string_equal(c.security, "starttls");
+	assert_true(c.verify_peer);
+	assert_int_equal(vmmail_smtp_set(o, "host", "relay.example.org", &r), 0);
+	assert_int_equal(vmmail_smtp_set(o, "port", "465", &r), 0);
+	assert_int_equal(vmmail_smtp_set(o, "security", "smtps", &r), 0);
+	assert_int_equal(vmmail_smtp_set(o, "password", "pw", &r), 0);
+	assert_int_equal(vmmail_smtp_validate(o, &r), 0);
+	vmmail_smtp_decode(o, &c);
+	assert_string_equal(c.host, "relay.example.org");
+	assert_int_equal(c.port, 465);
+	assert_string_equal(c.security, "smtps");
+	assert_string_equal(c.password, "pw");
+	assert_int_equal(report_count(&r), 0);
+	report_reset(&r);
+	json_decref(o);
+	expect_refused("port", "0", "smtp.port", "smtp.range");
+	expect_refused("port", "65536", "smtp.port", "smtp.range");
+	expect_refused("security", "tls", "smtp.security", "smtp.choice");
+	expect_refused("host", "a b", "smtp.host", "smtp.host");
+	expect_refused("from", "x@y>\r\nBcc: z", "smtp.from", "smtp.address");
+	expect_refused("user", "u\r\nX", "smtp.user", "smtp.control");
+	expect_refused("password", "p\nw", "smtp.password", "smtp.control");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_subject_encoded),
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_smtp_section),
 	};
 
 	if (sodium_init() < 0)
