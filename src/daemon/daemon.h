@@ -20,6 +20,7 @@ struct guard;
 struct firewall;
 struct services;
 struct call_app;
+struct vmmail;
 
 struct daemon {
 	const char *data_dir;
@@ -31,6 +32,7 @@ struct daemon {
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */
+	struct vmmail *vmmail;      /* any thread (its own lock) */
 };
 
 /* The one daemon context (valid between start-up and exit). */

@@ -45,6 +45,7 @@
 #include "store/publish.h"
 #include "store/snapshot.h"
 #include "store/store.h"
+#include "voicemail/vmmail.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -331,6 +332,18 @@ static void sipd_on_snapshot(void *arg, struct snapshot *snap)
 	sipd_apply_snapshot(arg, snapshot_ref(snap));
 }
 
+/* vmmail's failures, from its thread: logged with the relay and the
+ * error (never the password). */
+static void vmmail_on_event(const char *type, json_t *f, void *arg)
+{
+	log_warn("vmmail", "%s: relay %s: %s (try %lld%s)", type,
+		 json_string_value(json_object_get(f, "host")),
+		 json_string_value(json_object_get(f, "error")),
+		 (long long)json_integer_value(json_object_get(f, "tries")),
+		 json_is_true(json_object_get(f, "given_up")) ?
+		 ", given up" : "");
+}
+
 static void on_signal(int sig)
 {
 	/* Signal context: only async-signal-safe work. */
@@ -509,6 +522,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dict_report(d->store);
+	err = vmmail_alloc(&d->vmmail, NULL, vmmail_on_event, d);
+	if (err) {
+		log_err("daemon", "voicemail e-mail queue: %s", strerror(err));
+		goto out;
+	}
 	err = store_snapshot(d->store, &snap);
 	if (err) {
 		log_err("daemon", "running configuration snapshot: %s",
@@ -663,6 +681,7 @@ out:
 	services_close(d->services);
 	firewall_close(d->firewall);
 	call_close(d->calls);
+	vmmail_free(d->vmmail);
 	cdr_writer_close(cdrw);
 	registrar_close(d->registrar);
 	sipd_close(d->sipd);

@@ -90,3 +90,14 @@ def test_refused_relay_retried_and_counted():
                for e in events)
     assert '"given_up":true' in events[-1]
     assert "S3cretPw!x" not in p.stdout + p.stderr
+
+
+def test_daemon_exports_the_queue(make_daemon):
+    """bulwarkd runs the queue: its counters are in /metrics (nothing
+    configured yet, so nothing queued or sent)."""
+    from test_metrics import scrape, start
+    d = start(make_daemon)
+    m = scrape(d)
+    assert m["bulwark_vm_mail_queued"] == 0
+    assert m['bulwark_vm_mail_total{result="sent"}'] == 0
+    assert m['bulwark_vm_mail_total{result="given_up"}'] == 0
