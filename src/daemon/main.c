@@ -344,6 +344,15 @@ static void vmmail_on_event(const char *type, json_t *f, void *arg)
 		 ", given up" : "");
 }
 
+/* The relay as committed ("smtp", decoded with its password opened). */
+static void vmmail_on_snapshot(void *arg, struct snapshot *snap)
+{
+	const struct vmmail_conf *c = snapshot_typed(snap, "smtp");
+
+	if (c)
+		vmmail_configure(arg, c);
+}
+
 static void on_signal(int sig)
 {
 	/* Signal context: only async-signal-safe work. */
@@ -355,7 +364,7 @@ static int register_everything(void)
 {
 	const struct store_section *secs[] = {
 		&sipd_section, &guard_section, &firewall_section,
-		&services_section,
+		&services_section, &vmmail_smtp_section,
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },
@@ -363,6 +372,7 @@ static int register_everything(void)
 		{ api_routes_guard, api_routes_guard_n },
 		{ api_routes_firewall, api_routes_firewall_n },
 		{ api_routes_calls, api_routes_calls_n },
+		{ api_routes_vmmail, api_routes_vmmail_n },
 	};
 	size_t i;
 	int err;
@@ -552,6 +562,7 @@ int main(int argc, char **argv)
 		if (d->guard)
 			guard_apply_snapshot(d->guard, snap);
 	}
+	vmmail_on_snapshot(d->vmmail, snap);
 	{
 		struct sipd_conf sc = { .listen = o.sip, .guard = d->guard };
 		struct registrar_conf regc = {
@@ -579,6 +590,8 @@ int main(int argc, char **argv)
 		err = store_subscribe("guard", guard_on_snapshot, d->guard);
 	if (!err)
 		err = store_subscribe("sip", sipd_on_snapshot, d->sipd);
+	if (!err)
+		err = store_subscribe("vmmail", vmmail_on_snapshot, d->vmmail);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;

@@ -88,5 +88,8 @@ int vmmail_smtp_set(json_t *obj, const char *key, const char *value,
 		    struct report *r);
 int vmmail_smtp_validate(const json_t *obj, struct report *r);
 void vmmail_smtp_decode(const json_t *obj, void *out);
+/* The section as registered with the store (password a secret key). */
+struct store_section;
+extern const struct store_section vmmail_smtp_section;
 
 #endif

@@ -101,3 +101,45 @@ def test_daemon_exports_the_queue(make_daemon):
     assert m["bulwark_vm_mail_queued"] == 0
     assert m['bulwark_vm_mail_total{result="sent"}'] == 0
     assert m['bulwark_vm_mail_total{result="given_up"}'] == 0
+
+
+def test_smtp_settings_sealed_and_applied(daemon):
+    """The smtp section: refusals name the field and the rule; the
+    password is sealed at rest and never shown; a commit configures the
+    queue (status through the API)."""
+    st, body = daemon.api("GET", "/voicemail/mail/status")
+    assert st == 200, body
+    assert body["configured"] is False
+    st, body = daemon.api("PATCH", "/settings/smtp", {"port": 0})
+    assert st == 422, body
+    assert "smtp.port" in body["error"] and "smtp.range" in body["error"]
+    st, body = daemon.api("PATCH", "/settings/smtp", {"security": "tls"})
+    assert st == 422, body
+    assert "smtp.security" in body["error"] and "smtp.choice" in body["error"]
+    # all or nothing: a good password with a bad port changes nothing
+    st, body = daemon.api("PATCH", "/settings/smtp",
+                          {"password": "Pw-first-1", "port": 70000})
+    assert st == 422, body
+    st, body = daemon.api("GET", "/settings/smtp")
+    assert body["staged"]["password"] == "" and body["staged"]["port"] == 587
+    st, body = daemon.api("PATCH", "/settings/smtp", {
+        "host": "127.0.0.1", "port": 2525, "security": "none",
+        "user": "vm", "password": "Sm7p-Secret-xyz", "from": "vm@pbx.test"})
+    assert st == 200, body
+    assert body["staged"]["password"] == "set"
+    assert "Sm7p-Secret-xyz" not in json.dumps(body)
+    # a refused patch after it puts the sealed password back as it was
+    st, body = daemon.api("PATCH", "/settings/smtp",
+                          {"password": "Other-pw-99", "port": 0})
+    assert st == 422, body
+    db = b"".join(f.read_bytes()
+                  for f in daemon.data_dir.glob("bulwark.db*"))
+    assert b"Sm7p-Secret-xyz" not in db and b"Other-pw-99" not in db
+    assert b"sealed:" in db
+    r = daemon.cli("commit")
+    assert r.returncode == 0, r
+    st, body = daemon.api("GET", "/settings/smtp")
+    assert body["running"]["password"] == "set"
+    assert body["running"]["host"] == "127.0.0.1"
+    st, body = daemon.api("GET", "/voicemail/mail/status")
+    assert st == 200 and body["configured"] is True, body
