@@ -574,7 +574,8 @@ static void section_patch_named(struct daemon *d, const char *name,
 			  "{\"sip.min_length\":10}.", NULL);
 		goto out;
 	}
-	err = store_section_get(d->store, name, STORE_STAGED, &before);
+	/* secrets as sealed: the rollback puts them back exactly */
+	err = store_section_get_sealed(d->store, name, STORE_STAGED, &before);
 	if (err) {
 		char msg[160];
 

@@ -24,6 +24,7 @@
 #include "registrar/registrar.h"
 #include "call/call.h"
 #include "store/store.h"
+#include "voicemail/vmmail.h"
 
 /* Bound of the answer: a few dozen series, never per source or per
  * extension (a scrape must not grow with an attack). */
@@ -108,6 +109,29 @@ static unsigned long long num(const json_t *obj, const char *key)
 	json_int_t v = json_integer_value(json_object_get(obj, key));
 
 	return v > 0 ? (unsigned long long)v : 0;
+}
+
+/* Voicemail to e-mail (vmmail_status: its own lock, any thread). */
+static void vm_mail(struct out *o, struct vmmail *vm)
+{
+	json_t *st = vmmail_status(vm);
+
+	if (!st)
+		return;
+	one(o, "bulwark_vm_mail_queued", "gauge",
+	    "Voicemail e-mails waiting to be sent or retried.",
+	    num(st, "queued"));
+	head(o, "bulwark_vm_mail_total", "counter",
+	     "Voicemail e-mail outcomes since start.");
+	put(o, "bulwark_vm_mail_total{result=\"sent\"} %llu\n",
+	    num(st, "sent"));
+	put(o, "bulwark_vm_mail_total{result=\"failed_attempt\"} %llu\n",
+	    num(st, "failed"));
+	put(o, "bulwark_vm_mail_total{result=\"given_up\"} %llu\n",
+	    num(st, "given_up"));
+	put(o, "bulwark_vm_mail_total{result=\"refused\"} %llu\n",
+	    num(st, "refused"));
+	json_decref(st);
 }
 
 static void calls(struct out *o, const json_t *c)
@@ -248,6 +272,8 @@ void api_metrics_get(struct daemon *d, const char *method,
 	    (unsigned long long)atomic_load(&commits_refused));
 	put(&o, "bulwark_commits_total{result=\"dry_run\"} %llu\n",
 	    (unsigned long long)atomic_load(&commits_dry));
+	if (d->vmmail)
+		vm_mail(&o, d->vmmail);
 	json_decref(l.guard);
 	json_decref(l.regs);
 	json_decref(l.calls);

@@ -22,6 +22,7 @@ struct services;
 struct call_app;
 struct vmstore;
 struct mwi;
+struct vmmail;
 
 struct daemon {
 	const char *data_dir;
@@ -35,6 +36,7 @@ struct daemon {
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */
+	struct vmmail *vmmail;      /* any thread (its own lock) */
 };
 
 /* The one daemon context (valid between start-up and exit). */

@@ -47,6 +47,7 @@
 #include "voicemail/mwi.h"
 #include "store/store.h"
 #include "voicemail/vmstore.h"
+#include "voicemail/vmmail.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -338,6 +339,27 @@ static void mwi_on_snapshot(void *arg, struct snapshot *snap)
 	mwi_snapshot(arg, snap);
 }
 
+/* vmmail's failures, from its thread: logged with the relay and the
+ * error (never the password). */
+static void vmmail_on_event(const char *type, json_t *f, void *arg)
+{
+	log_warn("vmmail", "%s: relay %s: %s (try %lld%s)", type,
+		 json_string_value(json_object_get(f, "host")),
+		 json_string_value(json_object_get(f, "error")),
+		 (long long)json_integer_value(json_object_get(f, "tries")),
+		 json_is_true(json_object_get(f, "given_up")) ?
+		 ", given up" : "");
+}
+
+/* The relay as committed ("smtp", decoded with its password opened). */
+static void vmmail_on_snapshot(void *arg, struct snapshot *snap)
+{
+	const struct vmmail_conf *c = snapshot_typed(snap, "smtp");
+
+	if (c)
+		vmmail_configure(arg, c);
+}
+
 static void on_signal(int sig)
 {
 	/* Signal context: only async-signal-safe work. */
@@ -349,7 +371,7 @@ static int register_everything(void)
 {
 	const struct store_section *secs[] = {
 		&sipd_section, &guard_section, &firewall_section,
-		&services_section,
+		&services_section, &vmmail_smtp_section,
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },
@@ -358,6 +380,7 @@ static int register_everything(void)
 		{ api_routes_firewall, api_routes_firewall_n },
 		{ api_routes_calls, api_routes_calls_n },
 		{ api_routes_vm, api_routes_vm_n },
+		{ api_routes_vmmail, api_routes_vmmail_n },
 	};
 	size_t i;
 	int err;
@@ -523,6 +546,11 @@ int main(int argc, char **argv)
 			strerror(err));
 		goto out;
 	}
+	err = vmmail_alloc(&d->vmmail, NULL, vmmail_on_event, d);
+	if (err) {
+		log_err("daemon", "voicemail e-mail queue: %s", strerror(err));
+		goto out;
+	}
 	err = store_snapshot(d->store, &snap);
 	if (err) {
 		log_err("daemon", "running configuration snapshot: %s",
@@ -548,6 +576,7 @@ int main(int argc, char **argv)
 		if (d->guard)
 			guard_apply_snapshot(d->guard, snap);
 	}
+	vmmail_on_snapshot(d->vmmail, snap);
 	{
 		struct sipd_conf sc = { .listen = o.sip, .guard = d->guard };
 		struct registrar_conf regc = {
@@ -583,6 +612,8 @@ int main(int argc, char **argv)
 		err = store_subscribe("sip", sipd_on_snapshot, d->sipd);
 	if (!err)
 		err = store_subscribe("mwi", mwi_on_snapshot, d->mwi);
+	if (!err)
+		err = store_subscribe("vmmail", vmmail_on_snapshot, d->vmmail);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;
@@ -686,6 +717,7 @@ out:
 	firewall_close(d->firewall);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
+	vmmail_free(d->vmmail);
 	cdr_writer_close(cdrw);
 	registrar_close(d->registrar);
 	sipd_close(d->sipd);

@@ -712,14 +712,20 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 		goto out;
 	}
 	if (!dry_run && snap) {
+		/* the decoders read the sections' secrets opened */
+		json_t *open = store_sections_open(s, c.stsec);
+
 		/* the running mirror is now exactly what was committed; its
 		 * rows keep their snapshot entries for the next commit */
-		if (s->mir.valid && s->mir.nr == c.ns)
+		if (!open)
+			err = ENOMEM;
+		else if (s->mir.valid && s->mir.nr == c.ns)
 			err = store_snapshot_build(s->mir.ru, s->mir.nr, true,
-						   c.stsec, version, snap);
+						   open, version, snap);
 		else
-			err = store_snapshot_build(c.st, c.ns, false, c.stsec,
+			err = store_snapshot_build(c.st, c.ns, false, open,
 						   version, snap);
+		store_sections_wipe(open);
 		if (err)
 			goto out;
 	}

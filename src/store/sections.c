@@ -447,8 +447,8 @@ static int section_write(struct store *s, const char *name, const json_t *obj)
 	return err;
 }
 
-int store_section_get(struct store *s, const char *section, enum store_view v,
-		      json_t **out)
+int store_section_get_sealed(struct store *s, const char *section,
+			     enum store_view v, json_t **out)
 {
 	int err;
 
@@ -457,6 +457,16 @@ int store_section_get(struct store *s, const char *section, enum store_view v,
 	pthread_mutex_lock(&s->lock);
 	err = store_section_load(s, section, v, out);
 	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+int store_section_get(struct store *s, const char *section, enum store_view v,
+		      json_t **out)
+{
+	int err = store_section_get_sealed(s, section, v, out);
+
+	if (!err)
+		store_section_mask(store_section_lookup(section), *out);
 	return err;
 }
 
@@ -487,14 +497,25 @@ int store_section_set(struct store *s, const char *section, const char *key,
 	err = store_section_load(s, section, STORE_STAGED, &obj);
 	if (err)
 		goto out;
+	if (store_section_is_secret(sec, key) &&
+	    store_section_sealed_ok(s, value)) {
+		/* a value as sealed at rest, put back as it was */
+		err = json_object_set_new(obj, key, json_string(value)) ?
+			ENOMEM : 0;
+		goto write;
+	}
 	err = sec->set(obj, key, value, &tmp);
+	if (!err && store_section_is_secret(sec, key))
+		err = store_section_seal(s, obj, key);
 	if (err) {
 		if (!report_count(&tmp))
 			report_add(&tmp, section, key, "section.set",
 				   "%.40s.%.40s: value refused.", section, key);
 		goto out;
 	}
-	err = section_write(s, section, obj);
+ write:
+	if (!err)
+		err = section_write(s, section, obj);
  out:
 	pthread_mutex_unlock(&s->lock);
 	report_merge(r, &tmp, section);

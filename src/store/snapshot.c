@@ -343,6 +343,7 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 		return err;
 	}
 	sn->sections = json_deep_copy(sections);
+	store_sections_mask(sn->sections);   /* decoders had them opened */
 	sn->ext = calloc(n + 1, sizeof(*sn->ext));
 	if (!sn->sections || !sn->ext) {
 		snapshot_free(sn);
@@ -407,8 +408,13 @@ int store_snapshot(struct store *s, struct snapshot **snap)
 				      snap_acc){&ext, &n, &cap});
 	version = store_version(s);
 	pthread_mutex_unlock(&s->lock);
-	if (!err)
-		err = store_snapshot_build(NULL, 0, false, secs, version, &sn);
+	if (!err) {
+		json_t *open = store_sections_open(s, secs);
+
+		err = open ? store_snapshot_build(NULL, 0, false, open,
+						  version, &sn) : ENOMEM;
+		store_sections_wipe(open);
+	}
 	if (!err) {
 		free(sn->ext);
 		sn->ext = ext ? ext : calloc(1, sizeof(*sn->ext));

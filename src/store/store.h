@@ -74,6 +74,11 @@ struct store_section {
 	 * one: the GUI's schema reads bounds, choices and help from it. May
 	 * be NULL. */
 	const struct settings_table *table;
+	/* Keys whose values are secrets (NULL-terminated; may be NULL):
+	 * sealed at rest with DATA/secret.key, shown as "set" or "" by
+	 * store_section_get, opened only for decode. A stored sealed value
+	 * given back to store_section_set is kept as it is (a rollback). */
+	const char *const *secrets;
 };
 
 /* The definition table of a registered section, or NULL. */
@@ -162,6 +167,10 @@ int store_section_get(struct store *s, const char *section, enum store_view v,
 		      json_t **out);
 int store_section_set(struct store *s, const char *section, const char *key,
 		      const char *value, struct report *r);
+/* store_section_get with the secrets as sealed at rest (never shown:
+ * only to put a value back with store_section_set, e.g. a rollback). */
+int store_section_get_sealed(struct store *s, const char *section,
+			     enum store_view v, json_t **out);
 /* Names of registered sections, as a JSON array. */
 json_t *store_section_names(void);
 

@@ -138,6 +138,21 @@ void blob_free(struct blob *b);
 int blob_copy(struct blob *dst, const struct blob *src);
 bool blob_eq(const struct blob *a, const struct blob *b);
 
+/* section_secrets.c: a section's secret keys (store_section.secrets). */
+bool store_section_is_secret(const struct store_section *sec,
+			     const char *key);
+/* Whether v is a sealed value that opens under the store's key. */
+bool store_section_sealed_ok(const struct store *s, const char *v);
+/* Seal obj[key] in place (a non-empty clear string; a sealed one stays). */
+int store_section_seal(const struct store *s, json_t *obj, const char *key);
+/* Secrets of one section object / of {"name":{...}} as "set" or "". */
+void store_section_mask(const struct store_section *sec, json_t *obj);
+void store_sections_mask(json_t *all);
+/* A deep copy of {"name":{...}} with every secret opened ("" when it
+ * cannot be); free it with store_sections_wipe. */
+json_t *store_sections_open(const struct store *s, const json_t *all);
+void store_sections_wipe(json_t *opened);
+
 /* sections.c */
 size_t store_section_count(void);
 const struct store_section *store_section_at(size_t i);

@@ -66,8 +66,30 @@ void vmmail_configure(struct vmmail *m, const struct vmmail_conf *conf);
 /* Queues one notification. 0, ENOTCONN (no relay), ENOSPC (queue full),
  * EINVAL. */
 int vmmail_send(struct vmmail *m, const struct vmmail_msg *msg);
-/* {"configured":b,"queued":n,"sent":n,"failed":n,"refused":n,
- *  "last_error":s|null,"last_error_at":ms|null} */
+/* {"configured":b,"queued":n,"sent":n,"failed":n,"given_up":n,
+ *  "refused":n,"last_error":s|null,"last_error_at":ms|null}; failed
+ * counts failed attempts, given_up mails abandoned after the last try.
+ * A new reference. */
 json_t *vmmail_status(struct vmmail *m);
+/* Replace the retry delays (n of them, the last repeating; for tests and
+ * tuning — the daemon keeps the default 1 min, 5 min, 30 min, 2 h).
+ * 0 or EINVAL. */
+int vmmail_set_delays(struct vmmail *m, const uint32_t *ms, size_t n);
+
+/* The "smtp" settings section (vmmail_conf.c): its table and the
+ * callbacks of a struct store_section (defaults, set, validate, decode
+ * into struct vmmail_conf). Findings name the field ("smtp.port") and the
+ * rule ("smtp.range", "smtp.choice", "smtp.host", "smtp.address", ...). */
+struct settings_table;
+struct report;
+extern const struct settings_table vmmail_smtp_table;
+json_t *vmmail_smtp_defaults(void);
+int vmmail_smtp_set(json_t *obj, const char *key, const char *value,
+		    struct report *r);
+int vmmail_smtp_validate(const json_t *obj, struct report *r);
+void vmmail_smtp_decode(const json_t *obj, void *out);
+/* The section as registered with the store (password a secret key). */
+struct store_section;
+extern const struct store_section vmmail_smtp_section;
 
 #endif
