@@ -79,6 +79,13 @@ def vm_pbx(make_daemon, exts=("201", "202", "203"), menus=("202",)):
     return pbx
 
 
+def plog(pbx, n=40):
+    """The daemon's last n log lines other than the API's own."""
+    lines = [x for x in pbx.d.log_path.read_text(errors="replace")
+             .splitlines() if " api: " not in x]
+    return "\n".join(lines[-n:])
+
+
 def box(pbx, number):
     st, body = pbx.d.api("GET", f"/voicemail/{number}")
     assert st == 200, body
@@ -92,14 +99,14 @@ def state(pbx, number):
 def wait_state(pbx, number, pred, timeout=5):
     s = wait_for(lambda: (lambda x: x if pred(x) else None)(
         state(pbx, number)), timeout)
-    assert s, (state(pbx, number), pbx.log()[-2500:])
+    assert s, (state(pbx, number), plog(pbx))
     return s
 
 
 def wait_messages(pbx, number, n, timeout=6):
     b = wait_for(lambda: (lambda x: x if len(x["messages"]) >= n else None)(
         box(pbx, number)), timeout)
-    assert b, (box(pbx, number), pbx.log()[-2500:])
+    assert b, (box(pbx, number), plog(pbx))
     return b
 
 
@@ -132,7 +139,7 @@ def dial(pbx, phones, caller, target, addr=PHONE, expect=200,
     p = VmPhone(pbx.server, caller, PW[caller], addr=addr, watch=watch)
     phones.append(p)
     st = p.call(target)
-    assert st == expect, (st, p.final, pbx.log()[-2500:])
+    assert st == expect, (st, p.final, plog(pbx))
     return p
 
 
@@ -171,7 +178,7 @@ def deposit(pbx, phones, caller="201", mailbox="202", secs=3.0, end="#"):
     if end == "#":
         t = time.time()
         p.send_digits("#")
-        assert p.wait_hangup(10), ("no BYE after '#'", pbx.log()[-2500:])
+        assert p.wait_hangup(10), ("no BYE after '#'", plog(pbx))
         p.t_hash = t
     else:
         assert p.bye() == 200
@@ -215,7 +222,7 @@ def test_deposit_baresip_greeting_beep_message(make_daemon, tmp_path):
         try:
             a.wait("CALL_ESTABLISHED", 10)
         except TimeoutError as e:
-            raise AssertionError(f"{e}\n{a.log()}\n{pbx.log()[-2500:]}")
+            raise AssertionError(f"{e}\n{a.log()}\n{plog(pbx)}")
         time.sleep(2.0)                  # some of the greeting
         assert a.cmd("sndcode", "1").get("ok")      # skip to the tone
         time.sleep(7.0)                  # ~6.5 s of message
@@ -306,7 +313,7 @@ def test_mwi_deposit_listen_delete(make_daemon, tmp_path, phones):
         t = time.time()
         o.send_digits("1")
         assert o.wait_tone(MSG_HZ, 6, since=t, min_s=0.5), \
-            ("the message did not play", pbx.log()[-2500:])
+            ("the message did not play", plog(pbx))
         o.send_digits("7")
         n = wait_waiting(sub, "no", timeout=4)
         assert "Voice-Message: 0/0" in body_of(n), n
@@ -348,7 +355,7 @@ def test_deposit_sends_mail_with_wav(make_daemon, tmp_path, phones):
         pbx.set_ext("202", "voicemail.email=owner@example.org")
         deposit(pbx, phones, secs=2.5)
         assert wait_for(lambda: sink.mails, 10), \
-            (pbx.d.api("GET", "/voicemail/mail/status"), pbx.log()[-2500:])
+            (pbx.d.api("GET", "/voicemail/mail/status"), plog(pbx))
         time.sleep(0.5)
         assert len(sink.mails) == 1, sink.mails
         env = sink.mails[0]
@@ -491,7 +498,7 @@ def test_lockout_persists_and_admin_unlocks(make_daemon, tmp_path, phones):
     t = time.time()
     p.send_digits("1")
     assert p.wait_tone(MSG_HZ, 6, since=t, min_s=0.5), \
-        ("the unlocked mailbox did not play", pbx.log()[-2500:])
+        ("the unlocked mailbox did not play", plog(pbx))
     assert state(pbx, "202")["fails"] == 0
 
 
@@ -522,7 +529,7 @@ def test_sweep_of_mailboxes_bans_source(make_daemon, tmp_path, phones):
             pass                # banned while hanging up
     banned = wait_for(lambda: [b for b in bans(pbx)
                                if b["source"] == SWEEPER], 3)
-    assert banned, (bans(pbx), pbx.log()[-2500:])
+    assert banned, (bans(pbx), plog(pbx))
     assert not [b for b in bans(pbx) if b["source"] != SWEEPER], bans(pbx)
     p = VmPhone(pbx.server, "201", PW["201"], addr=SWEEPER)
     phones.append(p)
@@ -549,6 +556,6 @@ def test_refer_refused_info_digits_work(make_daemon, tmp_path, phones):
     skip_to_beep(p, digit="info")
     speak(p, MSG_HZ, 2.0)
     assert p.info_digit("#") == 200
-    assert p.wait_hangup(10), pbx.log()[-2500:]
+    assert p.wait_hangup(10), plog(pbx)
     check_message(pbx, tmp_path, "202", "201", 1500, 1.5)
     assert pbx.calls() == []
