@@ -372,8 +372,10 @@ def test_deposit_sends_mail_with_wav(make_daemon, tmp_path, phones):
         m = box(pbx, "202")["messages"][0]
         stored = download(pbx, "202", m["id"], tmp_path / "stored.wav")
         assert stored.read_bytes() == wav.read_bytes()
-        st, ms = pbx.d.api("GET", "/voicemail/mail/status")
-        assert st == 200 and ms["sent"] == 1, ms
+        ms = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and
+                               r[1]["sent"] == 1 else None)(
+            pbx.d.api("GET", "/voicemail/mail/status")), 3)
+        assert ms, pbx.d.api("GET", "/voicemail/mail/status")
     finally:
         ctl.stop()
 
