@@ -108,7 +108,8 @@ def test_no_answer_forward_after_ring_time(pbx, tmp_path):
 
 def test_unavailable_forward_when_unregistered(pbx, tmp_path):
     """202 has no binding: its unavailable rule sends the call to 203 at
-    once; without the rule the caller gets 480."""
+    once; without the rule (and without a mailbox) the caller gets 480."""
+    pbx.set_ext("202", "voicemail.enabled=false")
     c = SipUac(pbx.server, "201")
     try:
         _, final = c.call("202", PW["201"])
