@@ -244,7 +244,8 @@ static void vm_event(const char *type, json_t *fields, void *arg);
 
 /* The voicemail application on the call layer; the lamps of every
  * mailbox that holds messages are set once the loop runs. */
-static int voicemail_start(struct daemon *d, const struct opts *o)
+static int voicemail_start(struct daemon *d, const struct opts *o,
+			   const struct snapshot *snap)
 {
 	static char override[512];
 	struct vmapp_conf vc = {
@@ -260,6 +261,9 @@ static int voicemail_start(struct daemon *d, const struct opts *o)
 		log_err("daemon", "voicemail: %s", strerror(err));
 		return err;
 	}
+	/* the extensions as they are: a later commit that deletes one
+	 * removes its mailbox */
+	vmapp_snapshot(d->vmapp, snap);
 	err = vmstore_counts_all(d->vmstore, vm_changed, d);
 	if (err)
 		log_warn("daemon", "voicemail counts for MWI: %s",
@@ -368,6 +372,13 @@ static void sipd_on_snapshot(void *arg, struct snapshot *snap)
 static void mwi_on_snapshot(void *arg, struct snapshot *snap)
 {
 	mwi_snapshot(arg, snap);
+}
+
+static void vmapp_on_snapshot(void *arg, struct snapshot *snap)
+{
+	struct daemon *d = arg;
+
+	vmapp_snapshot(d->vmapp, snap);
 }
 
 /* ---- voicemail: counts to MWI, bans and events, mail done ------------- */
@@ -700,7 +711,7 @@ int main(int argc, char **argv)
 			log_err("daemon", "mwi: %s", strerror(err));
 			goto out;
 		}
-		err = voicemail_start(d, &o);
+		err = voicemail_start(d, &o, snap);
 		if (err)
 			goto out;
 	}
@@ -713,6 +724,8 @@ int main(int argc, char **argv)
 		err = store_subscribe("mwi", mwi_on_snapshot, d->mwi);
 	if (!err)
 		err = store_subscribe("vmmail", vmmail_on_snapshot, d->vmmail);
+	if (!err)
+		err = store_subscribe("voicemail", vmapp_on_snapshot, d);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;

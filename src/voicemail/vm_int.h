@@ -66,6 +66,9 @@ struct vmapp {
 	struct list sessions;
 	uint64_t next_tag;
 	struct vmapp_stats st;
+	char (*boxes)[VM_NUM_MAX]; /* the last snapshot's extensions */
+	size_t n_boxes;
+	bool seen_snap;
 	struct {                   /* failures on mailboxes that are none */
 		char ip[64];
 		unsigned n;
@@ -174,6 +177,8 @@ void vm_greeting_keep(struct vmsess *s, enum vm_greeting g, bool keep,
 void vm_temp_remove(struct vmsess *s, vm_step_h *then);
 void vm_first_done(struct vmsess *s, vm_step_h *then);
 void vm_pending_drop(struct vmsess *s);
+void vm_boxes_remove(struct vmapp *a, const char (*num)[VM_NUM_MAX],
+		     size_t n);
 
 /* vmdeposit.c, vmaccess.c */
 void vm_deposit_start(struct vmsess *s);

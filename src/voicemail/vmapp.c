@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "media/prompt.h"
 #include "media/relay.h"
+#include "store/snapshot.h"
 
 #define MOD "voicemail"
 
@@ -671,8 +672,46 @@ struct vmapp *vmapp_free(struct vmapp *a)
 		mem_deref(s->msgs);
 		mem_deref(s);
 	}
+	mem_deref(a->boxes);
 	mem_deref(a);
 	return NULL;
+}
+
+static bool has_number(const struct snapshot *snap, const char *n)
+{
+	for (size_t i = 0; i < snap->n_ext; i++)
+		if (!strcmp(snap->ext[i].number, n))
+			return true;
+	return false;
+}
+
+void vmapp_snapshot(struct vmapp *a, const struct snapshot *snap)
+{
+	char (*now)[VM_NUM_MAX], (*gone)[VM_NUM_MAX];
+	size_t n = 0, ng = 0;
+
+	if (!a || !snap)
+		return;
+	now = mem_zalloc((snap->n_ext + 1) * VM_NUM_MAX, NULL);
+	gone = mem_zalloc((a->n_boxes + 1) * VM_NUM_MAX, NULL);
+	if (!now || !gone) {
+		mem_deref(now);
+		mem_deref(gone);
+		return;
+	}
+	for (size_t i = 0; i < snap->n_ext; i++)
+		snprintf(now[n++], VM_NUM_MAX, "%s", snap->ext[i].number);
+	/* a deleted extension: its mailbox goes; one whose voicemail was
+	 * only switched off keeps its messages */
+	for (size_t i = 0; a->seen_snap && i < a->n_boxes; i++)
+		if (!has_number(snap, a->boxes[i]))
+			snprintf(gone[ng++], VM_NUM_MAX, "%s", a->boxes[i]);
+	vm_boxes_remove(a, (const char (*)[VM_NUM_MAX])gone, ng);
+	mem_deref(gone);
+	mem_deref(a->boxes);
+	a->boxes = now;
+	a->n_boxes = n;
+	a->seen_snap = true;
 }
 
 void vmapp_stats(const struct vmapp *a, struct vmapp_stats *st)

@@ -41,6 +41,12 @@ int vmapp_alloc(struct vmapp **ap, const struct vmapp_conf *conf);
  * hang-up) and unregisters. NULL-safe; returns NULL. Before call_close. */
 struct vmapp *vmapp_free(struct vmapp *a);
 
+/* A new running configuration (loop thread): the mailboxes of extensions
+ * it no longer has are removed (messages, greetings, state) on the
+ * worker. The first snapshot only records the extensions. */
+struct snapshot;
+void vmapp_snapshot(struct vmapp *a, const struct snapshot *snap);
+
 struct vmapp_stats {
 	unsigned live;             /* sessions now */
 	uint64_t deposits;         /* messages kept */

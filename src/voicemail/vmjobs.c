@@ -16,6 +16,7 @@
 #include "common/report.h"
 #include "store/store.h"
 #include "voicemail/vmmail.h"
+#include "voicemail/vmwork.h"
 
 #define MOD "voicemail"
 
@@ -625,4 +626,53 @@ void vm_pending_drop(struct vmsess *s)
 	if (any)
 		keep(s, s->pend, false, false, VM_G__COUNT, NULL);
 	memset(s->pend, 0, sizeof(s->pend));
+}
+
+/* ---- mailboxes of deleted extensions -------------------------------------- */
+
+struct gone {
+	struct vmapp *a;
+	size_t n;
+	char num[][VM_NUM_MAX];
+};
+
+static void gone_work(void *arg)
+{
+	struct gone *g = arg;
+
+	for (size_t i = 0; i < g->n; i++) {
+		int err = vmstore_box_remove(g->a->conf.vs, g->num[i]);
+
+		if (err && err != ENOENT)
+			log_warn(MOD, "mailbox %s of a deleted extension: %s",
+				 g->num[i], strerror(err));
+		else
+			log_info(MOD, "mailbox %s removed with its extension",
+				 g->num[i]);
+	}
+}
+
+static void gone_done(void *arg)
+{
+	mem_deref(arg);
+}
+
+void vm_boxes_remove(struct vmapp *a, const char (*num)[VM_NUM_MAX],
+		     size_t n)
+{
+	struct gone *g;
+
+	if (!n)
+		return;
+	g = mem_zalloc(sizeof(*g) + n * VM_NUM_MAX, NULL);
+	if (!g)
+		return;
+	g->a = a;
+	g->n = n;
+	memcpy(g->num, num, n * VM_NUM_MAX);
+	if (vmwork_put(a->work, gone_work, gone_done, g)) {
+		log_warn(MOD, "worker queue full: %zu mailboxes of deleted "
+			 "extensions kept", n);
+		mem_deref(g);
+	}
 }
