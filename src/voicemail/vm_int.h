@@ -38,6 +38,7 @@ struct vm_box {
 	bool exists;               /* a running extension with a mailbox */
 	char name[64];
 	bool force_name, force_greeting;
+	bool say_callerid;
 	unsigned max_messages, max_message_secs;
 	char email[256];
 	bool email_attach, email_delete;

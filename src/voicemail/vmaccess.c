@@ -547,6 +547,14 @@ static void play_msg(struct vmsess *s, unsigned i)
 	vm_q_prompt(s, i == 0 ? "vm-first" : "vm-message");
 	if (i)
 		vm_q_number(s, i + 1);
+	if (s->box.say_callerid) {
+		/* "from" and the caller's number, digit by digit */
+		vm_q_prompt(s, "vm-from");
+		if (s->msgs[i].m.caller[0])
+			vm_q_digits(s, s->msgs[i].m.caller);
+		else
+			vm_q_prompt(s, "vm-unknown-caller");
+	}
 	vm_q_file(s, s->msgs[i].path);
 	vm_play(s, true, msg_heard);
 }

@@ -136,6 +136,7 @@ static void box_read(struct vmapp *a, const char *number, struct vm_box *b)
 	str_of(o, "name", b->name, sizeof(b->name));
 	b->force_name = bool_def(o, "voicemail.force_name", t);
 	b->force_greeting = bool_def(o, "voicemail.force_greeting", t);
+	b->say_callerid = bool_def(o, "voicemail.say_callerid", t);
 	b->max_messages = int_def(o, "voicemail.max_messages", 100);
 	b->max_message_secs = int_def(o, "voicemail.max_message_secs", 180);
 	str_of(o, "voicemail.email", b->email, sizeof(b->email));
