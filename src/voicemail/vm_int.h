@@ -156,7 +156,7 @@ int vm_record(struct vmsess *s, const char *path, unsigned max_ms,
 	      bool keep_on_hangup,
 	      void (*done)(struct vmsess *s, enum endpoint_end end,
 			   uint32_t ms));
-/* Say goodbye (when asked) and hang up. */
+/* Play what is queued, "goodbye" after it when asked, and hang up. */
 void vm_goodbye(struct vmsess *s, bool say);
 void vm_hangup(struct vmsess *s);
 /* Queue a worker job for s (held until done); false: the queue was full

@@ -348,7 +348,8 @@ static void bye_after(struct vmsess *s)
 
 void vm_goodbye(struct vmsess *s, bool say)
 {
-	vm_q_clear(s);
+	/* what the caller queued before ("saved", "incorrect") is said
+	 * first */
 	if (say)
 		vm_q_prompt(s, "vm-goodbye");
 	s->ndig = 0;
