@@ -22,6 +22,7 @@ struct services;
 struct call_app;
 struct vmstore;
 struct mwi;
+struct vmapp;
 struct vmmail;
 
 struct daemon {
@@ -33,6 +34,7 @@ struct daemon {
 	struct registrar *registrar;   /* data plane (loop thread) only */
 	struct call_app *calls;     /* data plane (loop thread) only */
 	struct mwi *mwi;            /* data plane (loop thread) only */
+	struct vmapp *vmapp;        /* data plane (loop thread) only */
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */

@@ -48,6 +48,7 @@
 #include "store/store.h"
 #include "voicemail/vmstore.h"
 #include "voicemail/vmmail.h"
+#include "voicemail/vmapp.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -236,6 +237,40 @@ static int calls_start(struct daemon *d, const struct opts *o)
 	return err;
 }
 
+static void vm_changed(const char *number, unsigned n_new, unsigned n_saved,
+		       void *arg);
+static void vm_ban(const char *src, void *arg);
+static void vm_event(const char *type, json_t *fields, void *arg);
+
+/* The voicemail application on the call layer; the lamps of every
+ * mailbox that holds messages are set once the loop runs. */
+static int voicemail_start(struct daemon *d, const struct opts *o,
+			   const struct snapshot *snap)
+{
+	static char override[512];
+	struct vmapp_conf vc = {
+		.calls = d->calls, .store = d->store, .vs = d->vmstore,
+		.mail = d->vmmail, .prompt_override = override,
+		.ban = vm_ban, .event = vm_event, .arg = d,
+	};
+	int err;
+
+	snprintf(override, sizeof(override), "%s/prompts", o->data);
+	err = vmapp_alloc(&d->vmapp, &vc);
+	if (err) {
+		log_err("daemon", "voicemail: %s", strerror(err));
+		return err;
+	}
+	/* the extensions as they are: a later commit that deletes one
+	 * removes its mailbox */
+	vmapp_snapshot(d->vmapp, snap);
+	err = vmstore_counts_all(d->vmstore, vm_changed, d);
+	if (err)
+		log_warn("daemon", "voicemail counts for MWI: %s",
+			 strerror(err));
+	return 0;
+}
+
 /* "ADDR:PORT" as a client would write it: the unspecified address
  * becomes the loopback one (which the generated certificate names). */
 static void client_addr(char *buf, size_t sz, const char *addr)
@@ -337,6 +372,77 @@ static void sipd_on_snapshot(void *arg, struct snapshot *snap)
 static void mwi_on_snapshot(void *arg, struct snapshot *snap)
 {
 	mwi_snapshot(arg, snap);
+}
+
+static void vmapp_on_snapshot(void *arg, struct snapshot *snap)
+{
+	struct daemon *d = arg;
+
+	vmapp_snapshot(d->vmapp, snap);
+}
+
+/* ---- voicemail: counts to MWI, bans and events, mail done ------------- */
+
+struct vm_counts {
+	char number[VM_NUM_MAX];
+	unsigned n_new, n_saved;
+};
+
+static void vm_counts_apply(void *arg)
+{
+	struct vm_counts *c = arg;
+
+	if (daemon_ctx && daemon_ctx->mwi)
+		mwi_set(daemon_ctx->mwi, c->number, c->n_new, c->n_saved);
+	free(c);
+}
+
+/* vmstore's change callback, on whatever thread changed the mailbox and
+ * under vmstore's lock: only a copy posted to the loop. */
+static void vm_changed(const char *number, unsigned n_new, unsigned n_saved,
+		       void *arg)
+{
+	struct vm_counts *c = calloc(1, sizeof(*c));
+
+	(void)arg;
+	if (!c)
+		return;
+	snprintf(c->number, sizeof(c->number), "%s", number);
+	c->n_new = n_new;
+	c->n_saved = n_saved;
+	if (loop_post(vm_counts_apply, c))
+		free(c);
+}
+
+/* A source that tried PINs on many mailboxes (loop thread). */
+static void vm_ban(const char *src, void *arg)
+{
+	struct daemon *d = arg;
+	int err = d->guard ? guard_ban_add(d->guard, src, 0) : ENOENT;
+
+	if (err)
+		log_warn("voicemail", "ban of %s: %s", src, strerror(err));
+}
+
+static void vm_event(const char *type, json_t *fields, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->guard)
+		guard_report_event(d->guard, type, fields);
+	else
+		json_decref(fields);
+}
+
+/* A mail sent: "delete after e-mail" removes the message now. */
+static void vmmail_on_done(const struct vmmail_msg *m, bool ok, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (ok && m->delete_after && m->msg_id[0] &&
+	    vmstore_msg_delete(d->vmstore, m->mailbox, m->msg_id))
+		log_warn("voicemail", "mailbox %s: message %s not deleted "
+			 "after its e-mail", m->mailbox, m->msg_id);
 }
 
 /* vmmail's failures, from its thread: logged with the relay and the
@@ -546,7 +652,8 @@ int main(int argc, char **argv)
 			strerror(err));
 		goto out;
 	}
-	err = vmmail_alloc(&d->vmmail, NULL, vmmail_on_event, d);
+	vmstore_on_change(d->vmstore, vm_changed, d);
+	err = vmmail_alloc(&d->vmmail, vmmail_on_done, vmmail_on_event, d);
 	if (err) {
 		log_err("daemon", "voicemail e-mail queue: %s", strerror(err));
 		goto out;
@@ -604,6 +711,9 @@ int main(int argc, char **argv)
 			log_err("daemon", "mwi: %s", strerror(err));
 			goto out;
 		}
+		err = voicemail_start(d, &o, snap);
+		if (err)
+			goto out;
 	}
 	err = 0;
 	if (d->guard)
@@ -614,6 +724,8 @@ int main(int argc, char **argv)
 		err = store_subscribe("mwi", mwi_on_snapshot, d->mwi);
 	if (!err)
 		err = store_subscribe("vmmail", vmmail_on_snapshot, d->vmmail);
+	if (!err)
+		err = store_subscribe("voicemail", vmapp_on_snapshot, d);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;
@@ -715,6 +827,7 @@ out:
 	store_publish_reset();
 	services_close(d->services);
 	firewall_close(d->firewall);
+	d->vmapp = vmapp_free(d->vmapp);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
 	vmmail_free(d->vmmail);

@@ -136,6 +136,31 @@ class SipUac:
              f"CSeq: {self.cseq} ACK\r\nContent-Length: 0\r\n\r\n")
         self.s.sendto(m.encode(), self.server)
 
+    def bye(self, resp, timeout=5):
+        """ACK a 200 to the last INVITE and end that dialog with a BYE:
+        the status of the BYE's answer."""
+        self.ack(resp)
+        to = re.search(r"^To: (.*)$", resp, re.M).group(1).strip()
+        ct = re.search(r"^Contact: *<([^>]*)>", resp, re.M)
+        ruri = ct.group(1) if ct else self.uri
+        branch = f"z9hG4bK{random.randrange(1 << 48):x}"
+        m = (f"BYE {ruri} SIP/2.0\r\n"
+             f"Via: SIP/2.0/UDP {self.addr}:{self.port};branch={branch};rport\r\n"
+             "Max-Forwards: 70\r\n"
+             f"From: <sip:{self.from_user}@{self.server[0]}>;tag={self.tag}\r\n"
+             f"To: {to}\r\nCall-ID: {self.call_id}\r\n"
+             f"CSeq: {self.cseq + 1} BYE\r\nContent-Length: 0\r\n\r\n")
+        self.s.sendto(m.encode(), self.server)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                data = self.s.recv(65535).decode(errors="replace")
+            except socket.timeout:
+                continue
+            if f"CSeq: {self.cseq + 1} BYE" in data and status_of(data):
+                return status_of(data)
+        raise TimeoutError("no answer to BYE")
+
     def call(self, target, pw, sdp=True, timeout=5, method="INVITE"):
         """INVITE, 407, INVITE with credentials: (challenge, final)."""
         self.invite(target, sdp=sdp, method=method)

@@ -41,7 +41,9 @@ def _norm(msg, c, target):
 
 def test_unauthenticated_alike_then_404_480_488_and_407(pbx):
     # 202 has a binding (a port nobody answers on: every case below is
-    # refused before the INVITE would be forwarded); 203 has none.
+    # refused before the INVITE would be forwarded); 203 has none, and no
+    # mailbox either (else its voicemail would answer).
+    pbx.set_ext("203", "voicemail.enabled=false")
     assert register_udp(pbx.server, "202", PW["202"], _free_udp())
     c = SipUac(pbx.server, "201")
     try:
@@ -158,8 +160,9 @@ def test_info_with_sdp_refused_bye_retransmission_answered(pbx, tmp_path):
 @needs["baresip"]
 def test_call_limit_486(pbx, tmp_path):
     """202 may take one call (phone.call_limit_in=1): while 201 talks to
-    it, 203 gets 486; the first call is not disturbed."""
-    pbx.set_ext("202", "phone.call_limit_in=1")
+    it, 203 gets 486 (202 has no mailbox to take it); the first call is
+    not disturbed."""
+    pbx.set_ext("202", "phone.call_limit_in=1", "voicemail.enabled=false")
     a = Baresip(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE_A,
                 max_s=30)
     b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,

@@ -108,7 +108,8 @@ def test_no_answer_forward_after_ring_time(pbx, tmp_path):
 
 def test_unavailable_forward_when_unregistered(pbx, tmp_path):
     """202 has no binding: its unavailable rule sends the call to 203 at
-    once; without the rule the caller gets 480."""
+    once; without the rule (and without a mailbox) the caller gets 480."""
+    pbx.set_ext("202", "voicemail.enabled=false")
     c = SipUac(pbx.server, "201")
     try:
         _, final = c.call("202", PW["201"])
@@ -224,8 +225,9 @@ def test_blacklisted_caller_refused(pbx, tmp_path):
 
 def test_class_of_service_refuses_a_feature_code(pbx):
     """A class listing voicemail but not hotdesk: *55 gets 403, *97 (the
-    class allows it, not served yet) 404; an extension of the default
-    class gets 404 for *55 too; an unknown class is refused at commit."""
+    class allows it) is answered by voicemail; an extension of the default
+    class gets 404 for *55 (hotdesk is not served yet); an unknown class
+    is refused at commit."""
     r = pbx.d.cli("settings", "set", "cos", "desk=voicemail,internal")
     assert r.returncode == 0, r
     pbx.set_ext("201", "class_of_service=desk")
@@ -233,7 +235,9 @@ def test_class_of_service_refuses_a_feature_code(pbx):
     d = SipUac(pbx.server, "205")
     try:
         assert status_of(c.call("*55", PW["201"])[1]) == 403
-        assert status_of(c.call("*97", PW["201"])[1]) == 404
+        final = c.call("*97", PW["201"])[1]
+        assert status_of(final) == 200, final
+        assert c.bye(final) == 200
         assert status_of(d.call("*55", PW["205"])[1]) == 404
     finally:
         c.close()
