@@ -403,9 +403,13 @@ def test_first_login_walks_through_and_initialises(make_daemon, tmp_path,
     login(p, PIN)
     record_after_beep(p, NAME_HZ)
     record_after_beep(p, GREET_HZ)
+    # a trivial PIN, typed twice: refused and asked again (whether the
+    # policy speaks after the first entry or after the confirmation)
     time.sleep(1.0)
-    p.send_digits("111111#")         # trivial: refused, asked again
-    time.sleep(2.5)
+    p.send_digits("111111#")
+    time.sleep(1.0)
+    p.send_digits("111111#")
+    time.sleep(1.5)
     p.send_digits(NEW_PIN + "#")
     time.sleep(1.0)
     p.send_digits(NEW_PIN + "#")
