@@ -565,3 +565,92 @@ def test_refer_refused_info_digits_work(make_daemon, tmp_path, phones):
     assert p.wait_hangup(10), plog(pbx)
     check_message(pbx, tmp_path, "202", "201", 1500, 1.5)
     assert pbx.calls() == []
+
+
+# ---- the owner's menus -------------------------------------------------------------
+
+def heard_next(p, freq, timeout=8):
+    t = time.time()
+    return p.wait_tone(freq, timeout, since=t, min_s=0.5)
+
+
+def test_message_keys_and_options(make_daemon, tmp_path, phones):
+    """Two new messages (1400 Hz and 1800 Hz): 1 plays one, 6 the other,
+    4 the first again, 5 repeats it, 9 saves it (and goes on to the other),
+    7 deletes that one; then 0 (options): 3 records the name, 4 the
+    temporary greeting, 6 removes it; # says goodbye."""
+    pbx = vm_pbx(make_daemon)
+    tones = {"0000000000001-aaaaaaaa": MSG_HZ, "0000000000002-bbbbbbbb":
+             GREET_HZ}
+    for mid, hz in tones.items():
+        put_message(pbx.d, "202", mid, data=write_tone(
+            tmp_path / f"{mid}.wav", hz, 2.5).read_bytes())
+    p = dial(pbx, phones, "202", "*97", watch=(BEEP, MSG_HZ, GREET_HZ))
+    login(p, PIN)
+    time.sleep(1.0)
+    t = time.time()
+    p.send_digits("1")
+    first = None
+    while not first and time.time() < t + 8:
+        first = next((hz for hz in (MSG_HZ, GREET_HZ)
+                      if p.tone_heard_at(hz, t, min_s=0.5)), None)
+        time.sleep(0.05)
+    assert first, ("1 played no message", plog(pbx))
+    other = GREET_HZ if first == MSG_HZ else MSG_HZ
+    first_id = next(m for m, hz in tones.items() if hz == first)
+    p.send_digits("6")
+    assert heard_next(p, other), "6 did not play the next message"
+    p.send_digits("4")
+    assert heard_next(p, first), "4 did not play the previous message"
+    p.send_digits("5")
+    assert heard_next(p, first), "5 did not repeat the message"
+    p.send_digits("9")
+    assert heard_next(p, other), "9 did not go on to the next message"
+    folders = {m["id"]: m["folder"] for m in box(pbx, "202")["messages"]}
+    assert folders[first_id] == "saved", folders
+    p.send_digits("7")
+    b = wait_for(lambda: (lambda x: x if len(x["messages"]) == 1 else None)(
+        box(pbx, "202")), 4)
+    assert b and b["messages"][0]["id"] == first_id, box(pbx, "202")
+    assert b["new"] == 0 and b["saved"] == 1, b
+
+    d = pbx.d.data_dir / "voicemail" / "202"
+    time.sleep(1.5)              # "deleted", "no more": the main menu
+    p.send_digits("0")           # options
+    time.sleep(1.0)
+    p.send_digits("3")           # the name
+    record_after_beep(p, NAME_HZ, secs=1.8)
+    assert wait_for(lambda: (d / "name.wav").exists(), 4), list(d.iterdir())
+    time.sleep(1.0)
+    p.send_digits("4")           # the temporary greeting
+    record_after_beep(p, GREET_HZ, secs=1.8)
+    assert wait_for(lambda: (d / "temp.wav").exists(), 4), list(d.iterdir())
+    assert tone_seconds(d / "name.wav", NAME_HZ) >= 1.2
+    assert tone_seconds(d / "temp.wav", GREET_HZ) >= 1.2
+    time.sleep(1.0)
+    p.send_digits("6")           # remove the temporary greeting
+    assert wait_for(lambda: not (d / "temp.wav").exists(), 4), \
+        list(d.iterdir())
+    assert (d / "name.wav").exists()
+    time.sleep(1.0)
+    p.send_digits("*")           # the main menu
+    time.sleep(1.0)
+    p.send_digits("#")           # goodbye
+    assert p.wait_hangup(8), plog(pbx)
+
+
+def test_three_wrong_pins_in_one_call_hang_up(make_daemon, tmp_path, phones):
+    """Three wrong PINs in one call: "Login incorrect" each time, then
+    goodbye and the PBX hangs up; the mailbox locks."""
+    pbx = vm_pbx(make_daemon)
+    p = dial(pbx, phones, "202", "*97")
+    login(p, "111111")
+    wait_state(pbx, "202", lambda x: x["fails"] == 1)
+    time.sleep(0.5)
+    p.send_digits("222222#")
+    wait_state(pbx, "202", lambda x: x["fails"] == 2)
+    time.sleep(0.5)
+    p.send_digits("333333#")
+    assert p.wait_hangup(10), plog(pbx)
+    s = wait_state(pbx, "202", lambda x: x["locked"])
+    assert s["lock_level"] == 1, s
