@@ -662,3 +662,48 @@ def test_three_wrong_pins_in_one_call_hang_up(make_daemon, tmp_path, phones):
     assert p.wait_hangup(10), plog(pbx)
     s = wait_state(pbx, "202", lambda x: x["locked"])
     assert s["lock_level"] == 1, s
+
+
+# ---- limits, '*' in the greeting, in-band digits ------------------------------------
+
+def test_short_message_dropped_full_mailbox_refused(make_daemon, tmp_path,
+                                                    phones):
+    """max_messages 1: a message under a second is not kept; a 2 s one
+    is; the next caller hears "mailbox full", goodbye, no beep, and the
+    PBX hangs up."""
+    pbx = vm_pbx(make_daemon, menus=())
+    pbx.set_ext("202", "voicemail.max_messages=1")
+    deposit(pbx, phones, secs=0.4)
+    time.sleep(1.0)
+    assert box(pbx, "202")["messages"] == [], box(pbx, "202")
+    deposit(pbx, phones, secs=2.0)
+    check_message(pbx, tmp_path, "202", "201", 1500, 1.5)
+    p = dial(pbx, phones, "201", "202")
+    assert p.wait_hangup(12), ("a full mailbox did not hang up", plog(pbx))
+    assert p.audio_since(p.t_answer) >= 0.5, "no 'mailbox full' prompt"
+    assert p.tone_heard_at(BEEP, p.t_answer) is None, "beep on a full box"
+    assert len(box(pbx, "202")["messages"]) == 1
+
+
+def test_star_in_greeting_logs_in_inband_digit(make_daemon, tmp_path,
+                                               phones):
+    """'*' during the greeting goes to this mailbox's login: the PIN,
+    then '1' plays the waiting message; every digit sent as in-band DTMF
+    tones (no RFC 4733 event)."""
+    pbx = vm_pbx(make_daemon)
+    put_message(pbx.d, "202", "0000000000001-aaaaaaaa",
+                data=write_tone(tmp_path / "m.wav", MSG_HZ, 3.0).read_bytes())
+    p = dial(pbx, phones, "201", "202")
+    heard_something(p)
+    # all in-band: the endpoint stops listening for tones once it has
+    # seen an RFC 4733 event in the call
+    p.send_inband("*")
+    time.sleep(1.0)
+    p.send_inband(PIN + "#")
+    time.sleep(1.5)
+    t = time.time()
+    p.send_inband("1")
+    assert p.wait_tone(MSG_HZ, 8, since=t, min_s=0.5), \
+        ("in-band '*', PIN, '1' did not play the message", plog(pbx))
+    assert state(pbx, "202")["fails"] == 0
+    assert len(box(pbx, "202")["messages"]) == 1, "the caller, who logged in, left none"

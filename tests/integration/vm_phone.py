@@ -16,7 +16,8 @@ an offer of PCMU (PT 0) and telephone-event (PT 101), ACK. Then:
 * a SIP thread answers in-dialog requests (a BYE from the PBX: 200, and
   the call is marked hung up by the PBX) and hands responses to the
   request that waits for them;
-* SIP INFO digits (application/dtmf-relay), REFER and BYE from our side.
+* SIP INFO digits (application/dtmf-relay), in-band DTMF tones in the
+  audio (send_inband), REFER and BYE from our side.
 
 Everything is bounded in time; close() releases both sockets.
 """
@@ -38,6 +39,9 @@ FRAME = 160                     # samples per 20 ms
 EVENTS = {**{str(i): i for i in range(10)}, "*": 10, "#": 11,
           "A": 12, "B": 13, "C": 14, "D": 15}
 SILENCE = bytes([0xFF]) * FRAME  # mu-law zero
+DTMF_HZ = {d: (r, c) for row, r in zip(("123A", "456B", "789C", "*0#D"),
+                                       (697, 770, 852, 941))
+           for d, c in zip(row, (1209, 1336, 1477, 1633))}
 WINDOW = 400                     # 50 ms windows for the live detector
 
 
@@ -49,6 +53,15 @@ def hdr(msg, name):
 def _tone_frame(freq, phase, amp=0.4):
     step = 2 * math.pi * freq / RATE
     return bytes(ulaw(int(amp * 32767 * math.sin(step * (phase + i))))
+                 for i in range(FRAME))
+
+
+def _dtmf_frame(digit, phase, amp=0.25):
+    """20 ms of the digit's two tones (in-band DTMF), mu-law."""
+    lo, hi = DTMF_HZ[digit]
+    wl, wh = 2 * math.pi * lo / RATE, 2 * math.pi * hi / RATE
+    return bytes(ulaw(int(amp * 32767 * (math.sin(wl * (phase + i)) +
+                                        math.sin(wh * (phase + i)))))
                  for i in range(FRAME))
 
 
@@ -94,6 +107,7 @@ class VmPhone:
         self.tone = None            # Hz or None (silence)
         self.digits = queue.Queue()
         self.digits_busy = threading.Event()
+        self.inband = queue.Queue()     # frames that replace the audio
         self.ssrc = random.randrange(1 << 32)
         self.sent_events = []       # (seq, ts, payload) of event packets
         self.rx = []                # decoded samples received
@@ -370,6 +384,18 @@ class VmPhone:
                     and time.time() < deadline:
                 time.sleep(0.02)
 
+    def send_inband(self, digits, wait=True, on_ms=100, off_ms=100):
+        """Digits as in-band tones in the audio (no RFC 4733 event):
+        on_ms of the digit's two tones, then off_ms of silence."""
+        for d in digits:
+            for k in range(on_ms // 20):
+                self.inband.put(_dtmf_frame(d.upper(), k * FRAME))
+            for _ in range(off_ms // 20):
+                self.inband.put(SILENCE)
+        deadline = time.time() + 2 + (on_ms + off_ms) / 1000 * len(digits)
+        while wait and not self.inband.empty() and time.time() < deadline:
+            time.sleep(0.02)
+
     def _packet(self, seq, ts, pt, payload, marker=False):
         return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt,
                            seq & 0xFFFF, ts & 0xFFFFFFFF,
@@ -404,10 +430,11 @@ class VmPhone:
                     event = None
                     pause_until = n + 1 + max(1, int(gap / 0.02))
             else:
-                if self.tone:
-                    payload = _tone_frame(self.tone, phase)
-                else:
-                    payload = SILENCE
+                try:
+                    payload = self.inband.get_nowait()
+                except queue.Empty:
+                    payload = _tone_frame(self.tone, phase) if self.tone \
+                        else SILENCE
                 pkt = self._packet(seq, ts, 0, payload)
             phase += FRAME
             try:
