@@ -468,9 +468,9 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 	 * access) */
 	c->callee_x = rr.callee ? rr.callee : rr.mailbox ? rr.mailbox :
 		caller;
-	snprintf(c->callee, sizeof(c->callee), "%s", rr.callee ?
-		 rr.callee->number : rr.mailbox ? rr.mailbox->number :
-		 c->dialled);
+	snprintf(c->callee, sizeof(c->callee), "%.*s",
+		 (int)sizeof(c->callee) - 1, rr.callee ? rr.callee->number :
+		 rr.mailbox ? rr.mailbox->number : c->dialled);
 	code = media_offer(c, m, &reason);
 	if (code) {
 		refuse(c, code, reason, code == 488 ? "rejected" : "failed",

@@ -10,6 +10,7 @@
  * that a hang-up during a recording still saves the message.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -642,6 +643,23 @@ static void job_cancel(void *job)
 	mem_deref(job);
 }
 
+/* Sessions still recording; their endpoints are destroyed (once). */
+static bool recording_left(struct vmapp *a)
+{
+	bool any = false;
+
+	for (struct le *le = list_head(&a->sessions); le; le = le->next) {
+		struct vmsess *s = le->data;
+
+		if (!s->recording)
+			continue;
+		destroy_ep(s);
+		s->ep_live = false;   /* destroy only once */
+		any = true;
+	}
+	return any;
+}
+
 struct vmapp *vmapp_free(struct vmapp *a)
 {
 	struct le *le;
@@ -657,6 +675,17 @@ struct vmapp *vmapp_free(struct vmapp *a)
 			call_svc_hangup(a->conf.calls, s->handle);
 		}
 		tmr_cancel(&s->tmr);
+	}
+	/* a message being recorded is finished and saved: its endpoint is
+	 * destroyed, its RECORD_DONE awaited (at most 2 s) and handled, so
+	 * that the save job is queued before the worker stops */
+	for (int i = 0; a->eps && i < 100 && recording_left(a); i++) {
+		struct pollfd p = {
+			.fd = endpoint_event_fd(a->eps), .events = POLLIN,
+		};
+
+		if (poll(&p, 1, 20) > 0)
+			endpoint_events_poll(a->eps, on_event, a, 256);
 	}
 	/* the worker finishes what it was given (a message being saved is
 	 * saved), then stops */

@@ -121,7 +121,7 @@ static void str_of(const json_t *o, const char *k, char *out, size_t sz)
 static void box_read(struct vmapp *a, const char *number, struct vm_box *b)
 {
 	enum model_type t;
-	json_t *o = NULL, *c;
+	json_t *o = NULL, *c, *it;
 	size_t i;
 
 	memset(b, 0, sizeof(*b));
@@ -143,16 +143,19 @@ static void box_read(struct vmapp *a, const char *number, struct vm_box *b)
 	b->email_attach = bool_def(o, "voicemail.email_attach", t);
 	b->email_delete = bool_def(o, "voicemail.email_delete", t);
 	c = json_object_get(o, "virtual.vm_copies");
-	json_array_foreach(c, i, o) {
+	json_array_foreach(c, i, it) {
 		if (b->n_copies >= sizeof(b->copies) / sizeof(b->copies[0]))
 			break;
-		if (json_is_string(o) &&
-		    strcmp(json_string_value(o), number))
+		if (json_is_string(it) &&
+		    strcmp(json_string_value(it), number))
 			snprintf(b->copies[b->n_copies++], VM_NUM_MAX, "%s",
-				 json_string_value(o));
+				 json_string_value(it));
 	}
-	o = NULL;
 	(void)vmstore_box_get(a->conf.vs, number, &b->st);
+	/* the directory the owner's recordings go to, made on first use */
+	if (vmstore_box_dir(a->conf.vs, number, b->gpath[0],
+			    sizeof(b->gpath[0])))
+		log_warn(MOD, "mailbox %s: no directory", number);
 	for (int g = 0; g < VM_G__COUNT; g++) {
 		if (vmstore_greeting_path(a->conf.vs, number, g, b->gpath[g],
 					  sizeof(b->gpath[g])))

@@ -134,7 +134,7 @@ static int read_wav(const char *path, uint8_t **out, size_t *len)
 static int send_one(struct vmmail *m, const struct vmmail_conf *c,
 		    struct vmmail_msg *msg, char *err, size_t esz)
 {
-	char url[400], from[300], env_from[310], to[300], host[256] = "localhost",
+	char url[640], from[300], env_from[310], to[300], host[256] = "localhost",
 	     cerr[CURL_ERROR_SIZE] = "", hostport[300];
 	const char *sender = c->from;
 	uint8_t *wav = NULL;

@@ -131,3 +131,29 @@ def test_dtmf_flood_and_info_digit(pbx):
     c.close()
     st, body = pbx.d.api("GET", "/status")
     assert st == 200
+
+
+def test_stop_during_a_recording_and_restart(pbx):
+    """SIGTERM while a caller is recording: bulwarkd stops cleanly (exit
+    0, under ASan without a leak report when run with that build), the
+    message being left is kept (file and row), and after a restart the
+    mailbox answers again."""
+    c, final, leg = answered(pbx, "201", "202")
+    leg.digits("1")
+    leg.run(1.0)
+    leg.run(1.5, tone=1400)
+    rc = pbx.d.stop()
+    assert rc == 0, pbx.log()
+    assert "Sanitizer" not in pbx.log() and "runtime error" not in pbx.log()
+    c.close()
+    pbx.d.start()
+    msgs = messages(pbx, "202")
+    assert len(msgs) == 1 and msgs[0]["duration_ms"] >= 1000, msgs
+    box = pbx.d.data_dir / "voicemail" / "202"
+    assert sorted(p.name for p in box.glob("m-*")) == \
+        [f"m-{msgs[0]['id']}.wav"]
+    c, final, leg = answered(pbx, "201", "202")
+    leg.run(0.5)
+    assert leg.rx > 10
+    assert c.bye(final) == 200
+    c.close()
