@@ -235,10 +235,12 @@ phase() { local kind=$1 n=$2 rep=$3 d=$W/$1.$2.$3 T uac uas=0 sink=0 sport=0 t0 
 		-trace_logs -log_file ends.log >out.txt 2>&1 ) & uac=$!; PIDS+=($uac)
 	wait $uac || true
 	if [ $kind = voicemail ]; then
-		# the last messages: stored by the worker after the calls end
-		for i in $(seq 50); do
+		# the last messages (one per answered call: as many as SIPp saw
+		# calls end), stored by the worker as the calls end
+		for i in $(seq 25); do
 			mailboxes "$d/after"
-			[ "$(python3 "$H" msgs "$d/after" "$d/before.json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge "$n" ] && break
+			[ "$(python3 "$H" msgs "$d/after" "$d/before.json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" \
+				-ge "$(grep -c '^end' "$d/uac/ends.log" 2>/dev/null || true)" ] && break
 			sleep 0.2
 		done
 	else

@@ -218,6 +218,7 @@ def phase(a):
     lost = sum(c["lost"]["caller"] + c["lost"]["callee"] for c in cdrs)
     r = {"kind": kind, "calls": n, "ok": ok, "failed": failed,
          "answered_pct": round(100.0 * len(cdrs) / n, 2),
+         "refused": n - len(cdrs),
          "end_pbx": end_pbx, "end_own": end_own, "cdrs": len(cdrs),
          "peak_concurrent": concurrency(cdrs),
          "call_s": round(call_s, 2), "wall_s": round(t1 - t0, 2),
@@ -253,7 +254,8 @@ def phase(a):
                       1 for c in per if "samples" in c
                       and abs(c["samples"] / 8 - c["duration_ms"]) > 1),
                   "unaligned": sum(1 for c in per if not c.get("aligned", True)),
-                  "packets_sent": npk * n,
+                  # the answered calls sent audio; a refused one none
+                  "packets_sent": npk * len(cdrs),
                   **{f"pkts_{k}": sum(c.get(k, 0) for c in per) for k in ks}})
         r["pkts_not_in_messages"] = r["packets_sent"] - r["pkts_ok"]
         r["cpu_ms_per_rec_s"] = round(total * 1e3 / rec_s, 3) if rec_s else None
@@ -282,6 +284,7 @@ def phase(a):
     # and the callee's side the CDR gives); the endpoint receives and
     # sends the B side's
     pk = pk_in + pk_out
+    r["pkt_per_s"] = round(pk / call_s, 1) if call_s else None
     r["relay_us_per_pkt"] = round(rl * 1e6 / pk, 2) if pk else None
     r["endpoint_us_per_pkt"] = round(ep * 1e6 / pk, 2) \
         if kind == "voicemail" and pk else None
@@ -311,36 +314,35 @@ def summary(a):
                "cpu_total_s", "cpu_ms_per_rec_s", "cpu_ms_per_call_s",
                "endpoint_us_per_leg_s", "endpoint_us_per_pkt",
                "relay_us_per_leg_s", "relay_us_per_pkt", "recorded_s",
-               "packets_sent", "call_s", "load1")
+               "packets_sent", "call_s", "load1", "refused", "pkt_per_s")
     rl_keys = ("answered_pct", "peak_concurrent", "relay_lost", "packets_sent",
                "cdr_lost", "cpu_total_s", "cpu_ms_per_rec_s",
                "cpu_ms_per_call_s", "relay_us_per_leg_s", "relay_us_per_pkt",
-               "speech_s", "call_s", "load1")
+               "speech_s", "call_s", "load1", "pkt_per_s")
     groups = ("endpoint", "relay", "loop+unnamed", "vmwork", "ep_fin",
               "vmmail", "api", "other")
     out = {"voicemail": {}, "relay": {}, "ratios": {}}
     print("\n== voicemail: N callers leave a message at once (medians) ==")
-    print(f"{'N':>4} {'ans %':>6} {'peak':>5} {'msgs':>5} {'dur min':>8} "
-          f"{'dur med':>8} {'short>30ms':>10} {'pkts lost':>9} "
-          f"{'CPU ms/rec-s':>12} {'ep us/leg-s':>11} {'ep us/pkt':>9}")
+    print(f"{'N':>4} {'ans %':>6} {'refused':>7} {'peak':>5} {'msgs':>5} "
+          f"{'dur min':>8} {'dur med':>8} {'short>30ms':>10} {'audio pkts':>10} "
+          f"{'not in msg':>10}")
     for n in sizes:
         m = {k: med("voicemail", n, k) for k in vm_keys}
         m["cpu_groups_s"] = {g: medg("voicemail", n, g) for g in groups}
         out["voicemail"][str(n)] = m
         if m["answered_pct"] is None:
             continue
-        print(f"{n:>4} {f(m['answered_pct'], 1):>6} {f(m['peak_concurrent'], 0):>5} "
-              f"{f(m['messages'], 0):>5} {f(m['dur_ratio_min'], 4):>8} "
-              f"{f(m['dur_ratio_median'], 4):>8} {f(m['short_gt_1pkt'], 0):>10} "
-              f"{f(m['pkts_not_in_messages'], 0):>9} {f(m['cpu_ms_per_rec_s'], 3):>12} "
-              f"{f(m['endpoint_us_per_leg_s'], 1):>11} {f(m['endpoint_us_per_pkt'], 2):>9}")
-    print("(dur: a message's duration_ms / the speech sent; pkts lost: 30 ms"
-          " packets sent but not bit-exact in a message — head/silent/differ/tail"
-          " in the JSON)")
-    print("\n== relayed reference: the same callers, the same audio, to a SIPp"
-          " callee through the relay (medians) ==")
-    print(f"{'N':>4} {'ans %':>6} {'peak':>5} {'lost':>6} {'CPU ms/speech-s':>15} "
-          f"{'relay us/leg-s':>14} {'relay us/pkt':>12}")
+        print(f"{n:>4} {f(m['answered_pct'], 1):>6} {f(m['refused'], 0):>7} "
+              f"{f(m['peak_concurrent'], 0):>5} {f(m['messages'], 0):>5} "
+              f"{f(m['dur_ratio_min'], 4):>8} {f(m['dur_ratio_median'], 4):>8} "
+              f"{f(m['short_gt_1pkt'], 0):>10} {f(m['packets_sent'], 0):>10} "
+              f"{f(m['pkts_not_in_messages'], 0):>10}")
+    print("(dur: a message's duration_ms / the speech sent; audio pkts: the 30 ms"
+          " packets the answered calls sent; not in msg: those not found bit for"
+          " bit in a message — head/silent/differ/tail in the JSON)")
+    print("\n== relayed reference: the same callers and audio to a SIPp callee"
+          " through the relay (medians) ==")
+    print(f"{'N':>4} {'ans %':>6} {'peak':>5} {'audio pkts':>10} {'lost':>6}")
     for n in sizes:
         m = {k: med("relay", n, k) for k in rl_keys}
         m["cpu_groups_s"] = {g: medg("relay", n, g) for g in groups}
@@ -348,8 +350,26 @@ def summary(a):
         if m["answered_pct"] is None:
             continue
         print(f"{n:>4} {f(m['answered_pct'], 1):>6} {f(m['peak_concurrent'], 0):>5} "
-              f"{f(m['relay_lost'], 0):>6} {f(m['cpu_ms_per_rec_s'], 3):>15} "
-              f"{f(m['relay_us_per_leg_s'], 1):>14} {f(m['relay_us_per_pkt'], 2):>12}")
+              f"{f(m['packets_sent'], 0):>10} {f(m['relay_lost'], 0):>6}")
+    print("\n== bulwarkd CPU (medians): the whole daemon per second of speech"
+          " (recorded, or relayed) and per call-second; the endpoint threads and"
+          " the relay thread per leg-second and per packet ==")
+    print(f"{'phase':>14} {'ms/speech-s':>11} {'ms/call-s':>9} {'ep us/leg-s':>11} "
+          f"{'ep us/pkt':>9} {'relay us/leg-s':>14} {'relay us/pkt':>12} {'pkt/s':>7}")
+    for n in sizes:
+        for kind in ("voicemail", "relay"):
+            m = out[kind][str(n)]
+            if m["answered_pct"] is None:
+                continue
+            print(f"{kind + ' ' + str(n):>14} {f(m['cpu_ms_per_rec_s'], 3):>11} "
+                  f"{f(m['cpu_ms_per_call_s'], 3):>9} {f(m.get('endpoint_us_per_leg_s'), 1):>11} "
+                  f"{f(m.get('endpoint_us_per_pkt'), 2):>9} {f(m['relay_us_per_leg_s'], 1):>14} "
+                  f"{f(m['relay_us_per_pkt'], 2):>12} {f(m['pkt_per_s'], 0):>7}")
+    print("(a call has two relay legs, the caller's and the callee's — for a"
+          " voicemail call the callee is the endpoint — and a voicemail call one"
+          " endpoint leg; packets: the CDRs' counts, each forwarded once by the"
+          " relay and received or sent once by the endpoint; pkt/s: per"
+          " call-second)")
     print("\n== bulwarkd CPU by thread group, seconds over each window (medians) ==")
     print(f"{'phase':>14} " + " ".join(f"{g:>12}" for g in groups))
     for n in sizes:
