@@ -227,6 +227,7 @@ phase() { local kind=$1 n=$2 rep=$3 d=$W/$1.$2.$3 T uac uas=0 sink=0 sport=0 t0 
 			-buff_size 4194304 -trace_stat -fd 1 -stf stat.csv -trace_error_codes -trace_err >out.txt 2>&1 ) & uas=$!; PIDS+=($uas)
 		sleep 0.5
 	fi
+	$C --json sip status > "$d/sip0.json" 2>/dev/null || true
 	snap "$d/cpu0.json"; t0=$(date +%s.%N)
 	( cd "$d/uac" && exec timeout -k 2 $((T + 10)) sipp 127.0.0.1:$BP -sf "$W/uac_$kind.xml" \
 		-inf "$W/$([ $kind = voicemail ] && echo vm || echo relay).csv" -i 127.0.0.1 -p "$(free_port)" \
@@ -247,6 +248,7 @@ phase() { local kind=$1 n=$2 rep=$3 d=$W/$1.$2.$3 T uac uas=0 sink=0 sport=0 t0 
 		for i in $(seq 25); do kill -0 $uas 2>/dev/null || break; sleep 0.2; done
 	fi
 	snap "$d/cpu1.json"; t1=$(date +%s.%N)
+	$C --json sip status > "$d/sip1.json" 2>/dev/null || true
 	if [ $kind = voicemail ]; then
 		mailboxes "$d/after"
 		python3 "$H" msgs "$d/after" "$d/before.json" > "$d/msgs.json"
@@ -258,7 +260,8 @@ phase() { local kind=$1 n=$2 rep=$3 d=$W/$1.$2.$3 T uac uas=0 sink=0 sport=0 t0 
 	$C --json cdr --since "$(python3 -c "print(int($t0 * 1000))")" --limit 10000 > "$d/cdr.json" 2>/dev/null || echo '[]' > "$d/cdr.json"
 	python3 "$H" phase "$kind" "$n" "$d/uac/stat.csv" "$d/uac/ends.log" "$d/cpu0.json" "$d/cpu1.json" \
 		"$t0" "$t1" "$d/cdr.json" "$([ $kind = voicemail ] && echo "$d/msgs.json" || echo -)" "$DATA" \
-		"$W/speech.pcap" "$([ $kind = relay ] && echo "$d/sink.json" || echo -)" "$SPEECH_MS" > "$d/row.json"
+		"$W/speech.pcap" "$([ $kind = relay ] && echo "$d/sink.json" || echo -)" "$SPEECH_MS" \
+		"$d/sip0.json" "$d/sip1.json" > "$d/row.json"
 	cat "$d/row.json" >> "$W/results.jsonl"
 	python3 - "$d/row.json" "$rep" "$(sipp_codes "$d/uac")" <<'PY'
 import json, sys
@@ -272,7 +275,7 @@ if r["kind"] == "voicemail":
           f" PBX hung up {r['end_pbx']}, caller {r['end_own']}")
 else:
     s += f"; audio packets at the callee {r['sink_audio']} of {r['packets_sent']} sent"
-s += f"; CDR lost {r['cdr_lost']}; CPU {r['cpu_total_s']:.3f} s over {r['wall_s']} s ({c}); load {r['load1']}"
+s += f"; CDR lost {r['cdr_lost']}; relay packets {r['relay_packets']}, dropped (wrong source) {r['relay_dropped_source']}; CPU {r['cpu_total_s']:.3f} s over {r['wall_s']} s ({c}); load {r['load1']}"
 if sys.argv[3].strip():
     s += f"; SIPp failure codes {sys.argv[3].strip()}"
 print(s)

@@ -186,7 +186,8 @@ def concurrency(cdrs):
 
 def phase(a):
     """kind n stat.csv sipp-log cpu0 cpu1 t0 t1 cdr.json msgs.json|-
-    datadir speech.pcap sink.json|- speech_ms"""
+    datadir speech.pcap sink.json|- speech_ms sip0.json sip1.json (GET
+    /api/v1/sip/status before and after: the relay's counters)"""
     kind, n = a[0], int(a[1])
     stat, log, c0, c1 = a[2], a[3], a[4], a[5]
     t0, t1 = float(a[6]), float(a[7])
@@ -228,6 +229,15 @@ def phase(a):
          "cdr_lost": lost, "speech_ms_sent": speech_ms,
          "load1": float(open("/proc/loadavg").read().split()[0])}
     r["cpu_ms_per_call_s"] = round(total * 1e3 / call_s, 3) if call_s else None
+
+    def relay_counter(k):
+        try:
+            v = [json.load(open(f))["calls"]["relay"][k] for f in a[14:16]]
+            return v[1] - v[0]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+    r["relay_packets"] = relay_counter("packets_total")
+    r["relay_dropped_source"] = relay_counter("dropped_source_total")
     if kind == "voicemail":
         msgs = json.load(open(msgs_f))
         ref, npk = reference(pcap)
