@@ -43,7 +43,7 @@
 #   (the CDRs' packet counts).
 # Results: text on stdout, JSON in $RESULT (default bench/out/voicemail.json).
 #
-#   bash bench/bench_voicemail.sh                       # 10, 50, 100 callers (~5 min)
+#   bash bench/bench_voicemail.sh                       # 10, 50, 100 callers (~3 min)
 #   CALLS="50 100" REPEAT=3 REPS=2 bash bench/bench_voicemail.sh
 #   PHASES=voicemail (or relay) one side only; KEEP=1 keeps the work
 #   directory; BW_BIN/BW_CLI measure another build
