@@ -554,7 +554,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ms = strtoul(num, NULL, 10);
 			advance(ms > MAX_STEP_MS ? MAX_STEP_MS : ms);
 		}
-		else if (j + 4 < e && memchr("FHh", in[j + 4], 3)) {
+		else if (j + 4 < e && memchr("FHhN", in[j + 4], 4)) {
 			fc_svc_command(in[j + 4]);
 		}
 		else if (j + 4 < e) {

@@ -65,7 +65,8 @@ void fc_svc_up(struct call_app *app, uint16_t rtp_min, uint16_t rtp_max);
 
 /* A script's service section: 'F' the next open() fails (503), 'h' the
  * next answered() hangs up, 'H' the service hangs up every session it
- * has now. */
+ * has now, 'N' it is unregistered (480) or registered again (only when
+ * no session is open). */
 void fc_svc_command(char what);
 
 /* After every call of the input ended: each session opened ended

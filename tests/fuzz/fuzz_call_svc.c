@@ -42,6 +42,7 @@ static struct {
 	struct fsess *s[SVC_MAX];
 	bool fail_next;                   /* "----F" */
 	bool hangup_answered;             /* "----h" */
+	bool off;                         /* "----N": not registered */
 	struct fc_svc_count cnt;
 } f;
 
@@ -226,7 +227,17 @@ void fc_svc_up(struct call_app *app, uint16_t rtp_min, uint16_t rtp_max)
 
 void fc_svc_command(char what)
 {
-	if (what == 'F') {
+	if (what == 'N') {
+		/* the service goes away (480 "no voicemail") or comes back;
+		 * only with no session open: the call layer would not tell it
+		 * of their end */
+		for (unsigned i = 0; i < f.n; i++)
+			if (f.st[i] == FS_OPEN)
+				return;
+		f.off = !f.off;
+		call_set_service(f.app, f.off ? NULL : &ops, NULL);
+	}
+	else if (what == 'F') {
 		f.fail_next = true;
 	}
 	else if (what == 'h') {
