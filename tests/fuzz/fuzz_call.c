@@ -128,8 +128,9 @@ static struct snapshot *fake_snapshot(void)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	struct snap_features *feat = calloc(1, sizeof(*feat));
+	struct snap_feat *fwd = calloc(1, sizeof(*fwd));
 
-	if (!s || !feat || !(s->ext = calloc(4, sizeof(*s->ext))))
+	if (!s || !feat || !fwd || !(s->ext = calloc(4, sizeof(*s->ext))))
 		abort();
 	/* the sipd's reference: a call takes one more (0, as calloc leaves
 	 * it, would be freed by the first call's end) */
@@ -148,6 +149,12 @@ static struct snapshot *fake_snapshot(void)
 	/* 203 has no mailbox: its busy and no-answer end the call (486,
 	 * 480); 202's go to voicemail (deposit), as does 600 */
 	s->ext[2].vm = s->ext[2].mwi = false;
+	/* ... but after 20 s of ringing it forwards to 600 (a deposit
+	 * reached through a forward) */
+	atomic_init(&fwd->refs, 1);
+	strcpy(fwd->fwd[SNAP_FWD_NOANSWER], "600");
+	s->ext[2].feat = fwd;
+	s->ext[2].ring_time = 20;
 	/* mailbox access (no classes of service: every code allowed) */
 	strcpy(feat->code[SNAP_FEAT_VOICEMAIL], "*97");
 	strcpy(feat->code[SNAP_FEAT_VOICEMAIL_LOGIN], "*98");

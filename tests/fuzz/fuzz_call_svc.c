@@ -143,6 +143,8 @@ static int fs_open(const struct call_svc_info *info,
 
 	(void)arg;
 	check_open(info, md);
+	if (!call_svc_relay(f.app))
+		die("open: no relay for the endpoint's ports");
 	f.cnt.opens++;
 	/* refused: "----F" asked for it, every fourth, or the table is
 	 * full; what is left in *sess must be ignored */
