@@ -11,7 +11,10 @@ import os
 import socket
 import stat
 import struct
+import subprocess
+import sys
 
+from conftest import ROOT
 from test_web_session import WEB_PW, login, req, seed_portal_user, start
 
 
@@ -170,3 +173,33 @@ def test_greetings_upload_play_delete_and_refusals(make_daemon):
     st, body, _ = req(d, "DELETE", "/api/v1/me/greetings/unavail", headers=w)
     assert st == 404
     assert "greeting" in d.log() and "uploaded" in d.log()
+
+
+def test_a_caller_hears_the_uploaded_greeting(make_daemon):
+    """An unavailable greeting uploaded in the portal is what a caller
+    hears (1000 Hz, by the tone detector), and the message the caller
+    then leaves is listed in the portal and served as audio/wav."""
+    d = start(make_daemon)
+    seed_portal_user(d)
+    st, out = d.api("POST", "/ext", {"number": "601", "type": "sip", "name": "Sipp Caller",
+                                     "auth.password": "Kq7vRz2mWp9x", "generate_pin": True})
+    assert st == 201, out
+    assert d.api("POST", "/commit")[0] == 200
+    cookie, csrf, _ = login(d, "ada", WEB_PW)
+    w = {"Cookie": cookie, "X-CSRF-Token": csrf}
+    st, body, _ = req(d, "PUT", "/api/v1/me/greetings/unavail", wav(secs=3, freq=1000),
+                      headers=w, ctype="audio/wav")
+    assert st == 200, body
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "gui" / "vm_deposit.py"),
+                        f"127.0.0.1:{d.sip_port}", "601", "Kq7vRz2mWp9x", "301",
+                        "--greeting-hz", "1000"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr, d.log()[-3000:])
+    heard = json.loads(r.stdout.strip().splitlines()[-1])
+    print("vm_deposit:", heard)
+    assert heard["greeting_tone_s"] >= 1.0, heard
+    st, body, _ = req(d, "GET", "/api/v1/me/voicemail", headers={"Cookie": cookie})
+    assert st == 200 and len(body["messages"]) == 1, body
+    m = body["messages"][0]
+    assert m["caller"] == "601" and 1500 <= m["duration_ms"] <= 4500, m
+    st, text, hd = req(d, "GET", f"/api/v1/me/voicemail/{m['id']}", headers={"Cookie": cookie})
+    assert st == 200 and hd["content-type"] == "audio/wav"
