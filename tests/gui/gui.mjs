@@ -414,7 +414,7 @@ test('extensions: CSV import through the GUI', async () => {
   const upload = (pw) => page.setInputFiles('#ext-import-file', { name: 'extensions.csv', mimeType: 'text/csv', buffer: csv(pw) });
   // the list searched for the names to come: empty, the CSV section in view
   await page.goto('/#/extensions?q=Csvtest&offset=0');
-  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '0 of 0');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info')?.textContent === '0 of 0');
   await page.click('#ext-csv-open');
   await page.waitForSelector('#ext-import-file');
   // refused: all or nothing, the server's finding naming row, field and rule
@@ -459,7 +459,7 @@ test('extensions: CSV import through the GUI', async () => {
   assert.deepEqual(running.data.items.map((e) => e.number), ['88', '790', '11050']);
   // the list shows them in numeric order (not as text: 11050 < 790 < 88)
   await page.goto('/#/extensions?q=Csvtest&offset=0');
-  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '1–3 of 3');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info')?.textContent === '1–3 of 3');
   assert.deepEqual(await page.$$eval('#ext-table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent)), ['88', '790', '11050']);
   assert.deepEqual(page.problems, []);
   await ctx.close();
