@@ -59,6 +59,7 @@ export async function api(method, path, body, opts = {}) {
   let payload;
   if (body !== undefined) {
     if (opts.csv) { headers['Content-Type'] = 'text/csv'; payload = body; }
+    else if (opts.type) { headers['Content-Type'] = opts.type; payload = body; }   // a file as it is (audio/wav)
     else { headers['Content-Type'] = 'application/json'; payload = JSON.stringify(body); }
   }
   let res;

@@ -1,7 +1,9 @@
-// portal — an extension owner's own page: voicemail, PIN, forwarding.
+// portal — an extension owner's own page: voicemail, greetings, PIN,
+// forwarding.
 import { API, api, h, msg, show } from './lib.js';
 import { logout, renderLogin } from './frame.js';
 import { clearErrors, fieldControl, showFindings } from './forms.js';
+import { greetingsCard } from './greetings.js';
 
 // ---- User portal ----
 export async function screenPortal() {
@@ -26,14 +28,16 @@ export async function screenPortal() {
       list.forEach((c) => { c.dirty = false; if (c === pin) c.set(''); });
     } else showFindings(ctls, box, p.data);
   };
+  const greetings = greetingsCard(box);
   // voicemail: the browser's own player, fed by the API (media-src 'self')
   const vmList = h('div', { id: 'vm-list' });
   const loadVm = async () => {
     const v = await api('GET', '/me/voicemail');
     if (v.status !== 200) { vmList.replaceChildren(msg('error', v.data.error)); return; }
     if (!v.data.messages.length) { vmList.replaceChildren(h('p', { class: 'sub' }, 'No messages.')); return; }
-    vmList.replaceChildren(...v.data.messages.map((m) => h('div', { class: 'vm', dataset: { id: m.id } },
-      h('span', { class: 'vm-when' }, new Date(m.time * 1000).toLocaleString()),
+    vmList.replaceChildren(...v.data.messages.map((m) => h('div', { class: 'vm', dataset: { id: m.id, folder: m.folder } },
+      h('span', { class: 'vm-when' }, new Date(m.time_ms).toLocaleString()),
+      h('span', { class: 'vm-from' }, `${m.folder === 'new' ? 'New · ' : ''}from ${m.caller_name ? `${m.caller_name} ` : ''}${m.caller || 'unknown'} · ${(m.duration_ms / 1000).toFixed(1)} s`),
       h('audio', { controls: true, preload: 'metadata', src: `${API}/me/voicemail/${encodeURIComponent(m.id)}` }),
       h('button', { class: 'vm-delete', onclick: async (e) => {
         if (e.target.dataset.sure !== '1') { e.target.dataset.sure = '1'; e.target.textContent = 'Really delete?'; return; }
@@ -46,11 +50,13 @@ export async function screenPortal() {
     h('nav', { class: 'top' }, h('span', { class: 'brand' }, 'Bulwark'), h('div', { class: 'links' }, h('span', {}, `Extension ${me.number}`)),
       h('button', { class: 'link', id: 'logout', onclick: logout }, 'Log out')),
     h('main', {}, h('h1', {}, `${me.name || ''} · ${me.number}`), box,
-      h('section', { class: 'card', id: 'voicemail' }, h('h2', {}, 'Voicemail'), vmList),
+      h('section', { class: 'card', id: 'voicemail' }, h('h2', {}, 'Voicemail'), vmList,
+        h('div', { class: 'actions' }, h('button', { type: 'button', id: 'vm-refresh', onclick: () => loadVm() }, 'Check for new messages'))),
+      greetings.card,
       pin ? h('form', { class: 'card', id: 'pin-form', novalidate: true, onsubmit: (e) => save([pin], e) },
         h('h2', {}, 'Voicemail PIN'), pin.row, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'pin-save' }, 'Change PIN'))) : null,
       h('form', { class: 'card', id: 'forward-form', novalidate: true, onsubmit: (e) => save(others, e) },
         h('h2', {}, 'Forwarding and follow-me'), others.map((c) => c.row),
         h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'forward-save' }, 'Save')))));
-  await loadVm();
+  await Promise.all([loadVm(), greetings.load()]);
 }

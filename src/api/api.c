@@ -50,6 +50,7 @@
 #define MAX_SEGS        8
 #define JSON_LIMIT      (1u << 20)     /* 1 MiB */
 #define CSV_LIMIT       (32u << 20)    /* 32 MiB */
+#define WAV_LIMIT       (2u << 20)     /* 2 MiB: a greeting (wavcheck.h) */
 #define CONN_LIMIT      64
 #define PER_IP_LIMIT    8     /* per address that logged in (and MHD's cap) */
 #define PER_IP_NEW      4     /* per address that did not */
@@ -104,6 +105,7 @@ struct reqstate {
 	size_t len, cap, limit;
 	bool too_big;
 	bool is_csv;
+	bool is_wav;             /* audio/wav: a greeting upload */
 	bool authed;
 };
 
@@ -607,6 +609,30 @@ static bool is_csv_type(const char *ct)
 	return ct && !strncasecmp(ct, "text/csv", 8);
 }
 
+/* audio/wav, audio/wave, audio/x-wav (parameters ignored) */
+static bool is_wav_type(const char *ct)
+{
+	size_t n;
+
+	if (!ct || strncasecmp(ct, "audio/", 6))
+		return false;
+	ct += 6;
+	n = strcspn(ct, "; \t");
+	return (n == 3 && !strncasecmp(ct, "wav", 3)) ||
+	       (n == 4 && !strncasecmp(ct, "wave", 4)) ||
+	       (n == 5 && !strncasecmp(ct, "x-wav", 5));
+}
+
+static const char *too_big_msg(const struct reqstate *st)
+{
+	if (st->is_csv)
+		return "Request body too large: the limit is 32 MiB for CSV.";
+	if (st->is_wav)
+		return "Refused: greeting.size: must be at most 2 MiB "
+		       "(2097152 octets) (rule greeting.size)";
+	return "Request body too large: the limit is 1 MiB for JSON.";
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -674,14 +700,14 @@ admitted:
 		ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 "Content-Type");
 		st->is_csv = is_csv_type(ct);
-		st->limit = st->is_csv ? CSV_LIMIT : JSON_LIMIT;
+		st->is_wav = is_wav_type(ct);
+		st->limit = st->is_csv ? CSV_LIMIT : st->is_wav ? WAV_LIMIT :
+			    JSON_LIMIT;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > st->limit)
 			return send_error(conn, l, method, url, 413,
-					  st->is_csv ?
-					  "Request body too large: the limit is 32 MiB for CSV." :
-					  "Request body too large: the limit is 1 MiB for JSON.");
+					  too_big_msg(st));
 		return MHD_YES;
 	}
 
@@ -714,8 +740,7 @@ admitted:
 	}
 
 	if (st->too_big)
-		return send_error(conn, l, method, url, 413,
-				  "Request body too large.");
+		return send_error(conn, l, method, url, 413, too_big_msg(st));
 
 	if (api_metrics_path(url)) {
 		api_metrics_get(l->api->d, method, &resp);
@@ -736,7 +761,7 @@ admitted:
 	req.conn = conn;
 	req.raw = st->buf;
 	req.raw_len = st->len;
-	if (st->len && !st->is_csv) {
+	if (st->len && !st->is_csv && !st->is_wav) {
 		req.body = json_loadb(st->buf, st->len, JSON_REJECT_DUPLICATES,
 				      &jerr);
 		if (!req.body) {
@@ -1058,6 +1083,9 @@ int api_start(struct api **ap, struct daemon *d, const char *sock_path,
 		if (!err)
 			err = api_routes_register(api_routes_portal,
 						  api_routes_portal_n);
+		if (!err)
+			err = api_routes_register(api_routes_greet,
+						  api_routes_greet_n);
 		if (!err)
 			err = api_routes_register(api_routes_gui,
 						  api_routes_gui_n);

@@ -15,6 +15,7 @@
  *   GET   /me/voicemail/:id one message, audio/wav, for the browser's
  *                           player
  *   DELETE /me/voicemail/:id delete it
+ *   /me/greetings...        the owner's recordings (routes_greet.c)
  *
  * Changes are staged like every edit and take effect at the next commit,
  * except the voicemail PIN: the owner cannot commit, so its own PIN is
@@ -62,9 +63,9 @@ static bool is_editable(const char *name)
 	return false;
 }
 
-/* The session's extension number, or a 401 answer. */
-static bool whose(const struct api_req *req, struct api_resp *resp,
-		  char *number, size_t sz)
+/* The session's extension number, or a 401 answer (web.h). */
+bool api_portal_whose(const struct api_req *req, struct api_resp *resp,
+		      char *number, size_t sz)
 {
 	struct api_session_info info;
 
@@ -115,7 +116,7 @@ static void me_get(struct daemon *d, const struct api_req *req,
 {
 	char number[24];
 
-	if (whose(req, resp, number, sizeof(number)))
+	if (api_portal_whose(req, resp, number, sizeof(number)))
 		own(d, number, resp);
 }
 
@@ -124,7 +125,7 @@ static void me_ext_get(struct daemon *d, const struct api_req *req,
 {
 	char number[24];
 
-	if (!whose(req, resp, number, sizeof(number)))
+	if (!api_portal_whose(req, resp, number, sizeof(number)))
 		return;
 	if (strcmp(req->param[0], number)) {
 		api_error(resp, 403, "A portal login reaches only its own "
@@ -144,7 +145,7 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 	bool staged;
 	int err;
 
-	if (!whose(req, resp, number, sizeof(number)))
+	if (!api_portal_whose(req, resp, number, sizeof(number)))
 		return;
 	if (!json_is_object(req->body) || !json_object_size(req->body)) {
 		api_error(resp, 400, "Send the changes as a JSON object, e.g. "
@@ -216,7 +217,8 @@ static void vm_list(struct daemon *d, const struct api_req *req,
 	size_t n = 0, i;
 	int err;
 
-	if (!whose(req, resp, number, sizeof(number)) || !vm_ready(d, resp))
+	if (!api_portal_whose(req, resp, number, sizeof(number)) ||
+	    !vm_ready(d, resp))
 		return;
 	err = vmstore_msg_list(d->vmstore, number, VM_ANY, &l, &n);
 	if (err && err != EINVAL) {
@@ -236,7 +238,8 @@ static void vm_get(struct daemon *d, const struct api_req *req,
 	char number[24], *buf = NULL;
 	size_t len = 0;
 
-	if (!whose(req, resp, number, sizeof(number)) || !vm_ready(d, resp))
+	if (!api_portal_whose(req, resp, number, sizeof(number)) ||
+	    !vm_ready(d, resp))
 		return;
 	/* the session's own mailbox only: the number is never the
 	 * request's */
@@ -256,7 +259,8 @@ static void vm_delete(struct daemon *d, const struct api_req *req,
 {
 	char number[24];
 
-	if (!whose(req, resp, number, sizeof(number)) || !vm_ready(d, resp))
+	if (!api_portal_whose(req, resp, number, sizeof(number)) ||
+	    !vm_ready(d, resp))
 		return;
 	if (vmstore_msg_delete(d->vmstore, number, req->param[0])) {
 		api_error(resp, 404, "No such message.", NULL);

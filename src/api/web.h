@@ -56,13 +56,21 @@ int api_web_session_of(const struct api_req *req, enum api_session_kind kind,
 const char *api_web_root(void);
 
 /* Route tables of the GUI, registered by api_start: the login and the
- * admin's session (web.c), the portal (routes_portal.c), the schema and
- * the extension page (routes_gui.c). */
+ * admin's session (web.c), the portal (routes_portal.c, routes_greet.c),
+ * the schema and the extension page (routes_gui.c). */
 extern const struct api_route api_routes_web[];
 extern const size_t api_routes_web_n;
 extern const struct api_route api_routes_portal[];
 extern const size_t api_routes_portal_n;
 extern const struct api_route api_routes_gui[];
 extern const size_t api_routes_gui_n;
+/* the portal's greetings (routes_greet.c) */
+extern const struct api_route api_routes_greet[];
+extern const size_t api_routes_greet_n;
+
+/* The portal session's extension number into number, or false with a
+ * 401 in resp (routes_portal.c). */
+bool api_portal_whose(const struct api_req *req, struct api_resp *resp,
+		      char *number, size_t sz);
 
 #endif

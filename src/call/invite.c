@@ -468,9 +468,11 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 	 * access) */
 	c->callee_x = rr.callee ? rr.callee : rr.mailbox ? rr.mailbox :
 		caller;
+	/* *98 has neither: the code dialled (cut to fit, as a CDR field) */
 	snprintf(c->callee, sizeof(c->callee), "%.*s",
-		 (int)sizeof(c->callee) - 1, rr.callee ? rr.callee->number :
-		 rr.mailbox ? rr.mailbox->number : c->dialled);
+		 (int)sizeof(c->callee) - 1, rr.callee ?
+		 rr.callee->number : rr.mailbox ? rr.mailbox->number :
+		 c->dialled);
 	code = media_offer(c, m, &reason);
 	if (code) {
 		refuse(c, code, reason, code == 488 ? "rejected" : "failed",

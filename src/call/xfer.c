@@ -325,6 +325,12 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		call_answer(app, rq, tx, rr.code, rr.reason, NULL);
 		return;
 	}
+	/* a mailbox (600, *97, *98) answers no transfer: there is no
+	 * extension to ring (mailbox access has no callee at all) */
+	if (rr.kind == ROUTE_SERVICE) {
+		call_answer(app, rq, tx, 403, "Forbidden", NULL);
+		return;
+	}
 	/* the plan's first target: forwards followed; a group's first
 	 * member (a transfer rings one extension) */
 	if (rr.n_steps)

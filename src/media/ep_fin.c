@@ -6,6 +6,7 @@
  * The endpoint threads post jobs; the finisher sends RECORD_DONE.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@ int ep_fin_start(struct ep_fin **fp, unsigned cap, struct ring *events,
 		free(f);
 		return err;
 	}
+	pthread_setname_np(f->th, "bw-ep-fin");	/* for top, perf, benches */
 	*fp = f;
 	return 0;
 }

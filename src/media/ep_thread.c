@@ -4,6 +4,7 @@
  * the RTP/RTCP sockets of its endpoints. Owns every struct eps on it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,7 @@ int ep_thread_start(struct ep_thread **tp, const struct ep_thread_conf *c,
 		err = pthread_create(&t->th, NULL, run, t);
 	if (err)
 		goto out;
+	pthread_setname_np(t->th, "bw-endpoint");	/* for top, perf, benches */
 	*tp = t;
 	return 0;
  out:

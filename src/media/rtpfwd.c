@@ -10,6 +10,7 @@
  * Session state lives here only; the owner reaches it by message.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -615,6 +616,7 @@ int mthread_start(struct mthread **mp, const struct mthread_conf *conf,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		goto fail;
+	pthread_setname_np(m->tid, "bw-relay");	/* for top, perf, benches */
 	if (pthread_getcpuclockid(m->tid, &m->cpu))
 		m->cpu = (clockid_t)-1;
 	*mp = m;

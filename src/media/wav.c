@@ -68,6 +68,10 @@ int wav_parse(struct wav_info *wi, const uint8_t *buf, size_t len)
 			wi->channels = le16(c + 10);
 			wi->srate = le32(c + 12);
 			bits = le16(c + 22);
+			wi->tag = tag;
+			wi->bits = bits;
+			wi->byte_rate = le32(c + 16);
+			wi->block_align = le16(c + 20);
 			if (wi->channels != 1)
 				return ENOTSUP;
 			if (tag == WAV_PCM16 && bits == 16)
@@ -147,7 +151,7 @@ void wav_close(struct wav_reader *r)
 	r->f = NULL;
 }
 
-static void header(uint8_t *h, uint32_t data_len)
+void wav_header(uint8_t h[WAV_HDR_OUT], uint32_t data_len)
 {
 	memcpy(h, "RIFF", 4);
 	put32(h + 4, 36 + data_len);
@@ -200,7 +204,7 @@ int wav_create(struct wav_writer *w, const char *path)
 		w->fd = -1;
 		return errno;
 	}
-	header(h, 0);
+	wav_header(h, 0);
 	err = write_all(w->fd, h, sizeof(h));
 	if (err)
 		wav_abort(w);
@@ -246,7 +250,7 @@ int wav_finish(struct wav_writer *w)
 		wav_abort(w);
 		return EFBIG;
 	}
-	header(h, (uint32_t)(w->samples * 2));
+	wav_header(h, (uint32_t)(w->samples * 2));
 	if (pwrite(w->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 		err = errno ? errno : EIO;
 		goto fail;

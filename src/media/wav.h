@@ -28,9 +28,17 @@ struct wav_info {
 	enum wav_fmt fmt;
 	uint32_t srate;
 	uint16_t channels;
+	uint16_t tag;        /* the fmt chunk as written, also when */
+	uint16_t bits;       /* refused (ENOTSUP): what the file is */
+	uint16_t block_align;
+	uint32_t byte_rate;
 	size_t   data_off;   /* first octet of the samples */
 	uint32_t data_len;   /* as declared; the file may be shorter */
 };
+
+/* The 44-octet header of a 16-bit PCM, 8 kHz, mono file with data_len
+ * octets of samples (what wav_create writes). */
+void wav_header(uint8_t h[WAV_HDR_OUT], uint32_t data_len);
 
 /* Parses a RIFF/WAVE header from buf. Returns 0, EBADMSG (not a WAV,
  * truncated or inconsistent chunks) or ENOTSUP (a format other than

@@ -373,6 +373,12 @@ const struct model_field model_fields[] = {
 	  .kind = MODEL_INT, .types = T_MAILBOX, .def = "180", .min = 10,
 	  .max = 3600, .label = "Maximum message length (s)",
 	  .help = "Longest message a caller may leave, in seconds." },
+	{ .name = "voicemail.max_minutes", .tab = MODEL_TAB_VOICEMAIL,
+	  .kind = MODEL_INT, .types = T_MAILBOX, .def = "0", .min = 0,
+	  .max = 6000, .label = "Maximum mailbox minutes",
+	  .help = "Total length of the messages kept, in minutes, before "
+	  "the mailbox counts as full; a message is cut at what is left. "
+	  "0: no bound but the number of messages." },
 	{ .name = "voicemail.say_callerid", .tab = MODEL_TAB_VOICEMAIL,
 	  .kind = MODEL_BOOL, .types = T_MAILBOX, .def = "false",
 	  .label = "Say caller ID",

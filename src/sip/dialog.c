@@ -38,11 +38,14 @@ const char *dialog_via_tp(enum sipd_tp tp)
 	}
 }
 
+/* A slice of a message kept as a C string: one holding a NUL (our parser
+ * lets one through inside <...> and a tag) would be cut short there, and
+ * a Contact's <sip:\0...> became the Request-URI "sip:" of our ACK. */
 static int dup_slice(char **out, const char *p, size_t l, size_t max)
 {
 	char *s;
 
-	if (l > max)
+	if (l > max || (l && memchr(p, '\0', l)))
 		return EBADMSG;
 	s = mem_alloc(l + 1, NULL);
 	if (!s)
@@ -56,7 +59,7 @@ static int dup_slice(char **out, const char *p, size_t l, size_t max)
 
 static int set_tag(char *dst, const char *p, size_t l)
 {
-	if (l > DIALOG_TAG_MAX)
+	if (l > DIALOG_TAG_MAX || (l && memchr(p, '\0', l)))
 		return EBADMSG;
 	memcpy(dst, p, l);
 	dst[l] = '\0';

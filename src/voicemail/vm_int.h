@@ -39,7 +39,8 @@ struct vm_box {
 	char name[64];
 	bool force_name, force_greeting;
 	bool say_callerid;
-	unsigned max_messages, max_message_secs;
+	unsigned max_messages, max_message_secs, max_minutes;
+	uint32_t left_ms;          /* deposit: what max_minutes leaves */
 	char email[256];
 	bool email_attach, email_delete;
 	char copies[32][VM_NUM_MAX];

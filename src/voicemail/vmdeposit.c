@@ -39,8 +39,12 @@ static void recorded(struct vmsess *s, enum endpoint_end end, uint32_t ms)
 static void record(struct vmsess *s)
 {
 	unsigned max = s->box.max_message_secs ? s->box.max_message_secs : 180;
+	unsigned max_ms = max * 1000;
 
-	if (vm_record(s, s->msg_path, max * 1000, true, recorded)) {
+	/* a mailbox bounded in minutes: at most what is left */
+	if (s->box.left_ms && s->box.left_ms < max_ms)
+		max_ms = s->box.left_ms;
+	if (vm_record(s, s->msg_path, max_ms, true, recorded)) {
 		log_warn(MOD, "mailbox %s: cannot record", s->mailbox);
 		vm_goodbye(s, false);
 	}

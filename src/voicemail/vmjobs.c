@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -139,6 +140,7 @@ static void box_read(struct vmapp *a, const char *number, struct vm_box *b)
 	b->say_callerid = bool_def(o, "voicemail.say_callerid", t);
 	b->max_messages = int_def(o, "voicemail.max_messages", 100);
 	b->max_message_secs = int_def(o, "voicemail.max_message_secs", 180);
+	b->max_minutes = int_def(o, "voicemail.max_minutes", 0);
 	str_of(o, "voicemail.email", b->email, sizeof(b->email));
 	b->email_attach = bool_def(o, "voicemail.email_attach", t);
 	b->email_delete = bool_def(o, "voicemail.email_delete", t);
@@ -175,6 +177,24 @@ static void load_work(void *arg)
 	box_read(j->a, j->number, &j->box);
 	if (!j->box.exists || !j->deposit)
 		return;
+	if (j->box.max_minutes) {
+		/* the minutes the messages kept already take */
+		uint64_t cap = (uint64_t)j->box.max_minutes * 60000, used = 0;
+		struct vm_msg *all = NULL;
+		size_t n = 0;
+
+		if (!vmstore_msg_list(j->a->conf.vs, j->number, VM_ANY, &all,
+				      &n))
+			for (size_t i = 0; i < n; i++)
+				used += all[i].duration_ms;
+		free(all);
+		if (used + 1000 >= cap) {
+			j->full = true;
+			j->err = ENOSPC;
+			return;
+		}
+		j->box.left_ms = (uint32_t)(cap - used);
+	}
 	j->err = vmstore_msg_new(j->a->conf.vs, j->number,
 				 j->box.max_messages, j->id, j->path,
 				 sizeof(j->path));

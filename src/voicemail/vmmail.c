@@ -384,6 +384,7 @@ int vmmail_alloc(struct vmmail **mp, vmmail_done_h *done,
 		free(m);
 		return err;
 	}
+	pthread_setname_np(m->thread, "bw-vmmail");	/* for top, perf, benches */
 	*mp = m;
 	return 0;
 }

@@ -63,6 +63,33 @@ int vmstore_greeting_path(struct vmstore *v, const char *number,
 bool vmstore_greeting_exists(struct vmstore *v, const char *number,
 			     enum vm_greeting g);
 
+/* ---- the owner's recordings (vmstore_greet.c) ------------------------ */
+
+/* "name", "unavail", "busy", "temp" (NULL for another value), and back:
+ * 0 or EINVAL. */
+const char *vmstore_greeting_name(enum vm_greeting g);
+int vmstore_greeting_parse(const char *name, enum vm_greeting *g);
+/* Size and modification time of a greeting's file: 0, ENOENT (none, or
+ * not a regular file), EINVAL. */
+int vmstore_greeting_stat(struct vmstore *v, const char *number,
+			  enum vm_greeting g, uint64_t *bytes,
+			  int64_t *mtime_ms);
+/* Its audio: *buf malloc'ed (free()). 0, EINVAL, ENOENT, EFBIG (over
+ * max octets), EIO, ENOMEM. */
+int vmstore_greeting_read(struct vmstore *v, const char *number,
+			  enum vm_greeting g, size_t max, char **buf,
+			  size_t *len);
+/* Replaces it with hdr then data (a WAV the caller checked): a
+ * temporary file (0600) in the mailbox directory (created), synced,
+ * renamed into place, so a reader sees the old file or the new one
+ * whole. 0 or an errno (the temporary file is removed then). */
+int vmstore_greeting_write(struct vmstore *v, const char *number,
+			   enum vm_greeting g, const void *hdr, size_t hlen,
+			   const void *data, size_t dlen);
+/* Removes it: 0, ENOENT, EINVAL, EIO. */
+int vmstore_greeting_delete(struct vmstore *v, const char *number,
+			    enum vm_greeting g);
+
 /* A new message id and the final path to record into (the directory
  * created). ENOSPC when the mailbox holds max_messages already (the
  * caller passes the extension's voicemail.max_messages; 0 = no bound). */

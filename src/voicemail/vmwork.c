@@ -112,6 +112,7 @@ int vmwork_alloc(struct vmwork **wp, size_t max)
 		free(w);
 		return err;
 	}
+	pthread_setname_np(w->thr, "bw-vmwork");	/* for top, perf, benches */
 	w->started = true;
 	*wp = w;
 	return 0;

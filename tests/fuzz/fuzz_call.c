@@ -127,8 +127,10 @@ static void ext_set(struct snap_ext *x, const char *num, const char *pw,
 static struct snapshot *fake_snapshot(void)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
+	struct snap_features *feat = calloc(1, sizeof(*feat));
+	struct snap_feat *fwd = calloc(1, sizeof(*fwd));
 
-	if (!s || !(s->ext = calloc(4, sizeof(*s->ext))))
+	if (!s || !feat || !fwd || !(s->ext = calloc(4, sizeof(*s->ext))))
 		abort();
 	/* the sipd's reference: a call takes one more (0, as calloc leaves
 	 * it, would be freed by the first call's end) */
@@ -144,6 +146,20 @@ static struct snapshot *fake_snapshot(void)
 		SNAP_CODEC_G722, SNAP_CODEC_ULAW);
 	ext_set(&s->ext[3], "600", NULL, "Voicemail", SNAP_CODEC_ULAW, 0);
 	s->ext[3].type = MODEL_VOICEMAIL;
+	/* 203 has no mailbox: its busy and no-answer end the call (486,
+	 * 480); 202's go to voicemail (deposit), as does 600 */
+	s->ext[2].vm = s->ext[2].mwi = false;
+	/* ... but after 20 s of ringing it forwards to 600 (a deposit
+	 * reached through a forward) */
+	atomic_init(&fwd->refs, 1);
+	strcpy(fwd->fwd[SNAP_FWD_NOANSWER], "600");
+	s->ext[2].feat = fwd;
+	s->ext[2].ring_time = 20;
+	/* mailbox access (no classes of service: every code allowed) */
+	strcpy(feat->code[SNAP_FEAT_VOICEMAIL], "*97");
+	strcpy(feat->code[SNAP_FEAT_VOICEMAIL_LOGIN], "*98");
+	s->typed_sec[0] = (struct snap_typed){ "features", feat };
+	s->n_typed = 1;
 	s->sections = json_pack("{s:{s:i}}", "sip", "min_expires", 60);
 	return s;
 }
@@ -430,11 +446,13 @@ static void calls_up(void)
 		die("harness: call_alloc failed", NULL, 0);
 	if (mwi_alloc(&w.mwi, w.sd, w.app, w.reg))
 		die("harness: mwi_alloc failed", NULL, 0);
+	fc_svc_up(w.app, w.rtp_min, w.rtp_max);
 }
 
 static void calls_down(void)
 {
 	int total = 0, nfree = 0;
+	struct fc_svc_count sv;
 	uint64_t calls;
 	struct le *le;
 	json_t *st;
@@ -455,6 +473,13 @@ static void calls_down(void)
 		if (list_head(&w.app->calls) == le)
 			die("call_end left the call in the list", NULL, 0);
 	}
+	/* every session the service opened ended once */
+	fc_svc_down(&sv);
+	if (w.trace)
+		fprintf(stderr, "service: %u opened, %u refused, %u answered, "
+			"%u digits, %u closed, %u hung up by it\n", sv.opens,
+			sv.refused, sv.answered, sv.digits, sv.closed,
+			sv.hungup);
 	st = call_stats(w.app);
 	if (w.app->n_calls || !st ||
 	    json_unpack(st, "{s:{s:i,s:i}}", "relay", "ports_free", &nfree,
@@ -535,6 +560,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(num, in + j + 5, e - j - 5 < 7 ? e - j - 5 : 7);
 			ms = strtoul(num, NULL, 10);
 			advance(ms > MAX_STEP_MS ? MAX_STEP_MS : ms);
+		}
+		else if (j + 4 < e && memchr("FHhN", in[j + 4], 4)) {
+			fc_svc_command(in[j + 4]);
 		}
 		else if (j + 4 < e) {
 			const char *p = memchr(senders, in[j + 4], 8);

@@ -50,4 +50,27 @@ size_t fc_build(char *out, size_t outsz, const char *in, size_t len,
 		const struct fc_seen seen[FC_PEERS], int self,
 		const struct fc_cred *cred, uint32_t *nc);
 
+/* ---- the fake service (fuzz_call_svc.c) ---- */
+
+struct call_app;
+
+/* What the service saw during one input. */
+struct fc_svc_count {
+	unsigned opens, refused, answered, digits, closed, hungup;
+};
+
+/* Register the fake service on app (a fresh call layer); the relay's
+ * ports are rtp_min..rtp_max. */
+void fc_svc_up(struct call_app *app, uint16_t rtp_min, uint16_t rtp_max);
+
+/* A script's service section: 'F' the next open() fails (503), 'h' the
+ * next answered() hangs up, 'H' the service hangs up every session it
+ * has now, 'N' it is unregistered (480) or registered again (only when
+ * no session is open). */
+void fc_svc_command(char what);
+
+/* After every call of the input ended: each session opened ended
+ * exactly once (aborts otherwise); *cnt (may be NULL) what happened. */
+void fc_svc_down(struct fc_svc_count *cnt);
+
 #endif

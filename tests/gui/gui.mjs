@@ -10,6 +10,8 @@
 // BULWARK_SIP (the daemon's SIP address), BULWARK_CALLER /
 // BULWARK_CALLEE and their _PASSWORD, BULWARK_SIPP_PORTS (four free UDP
 // ports: caller SIP, caller media, callee SIP, callee media).
+// The portal's voicemail: BULWARK_PYTHON runs vm_deposit.py, the caller
+// (BULWARK_CALLER) leaving a message for 301 through BULWARK_SIP.
 // Prints one line per scenario and a closing line; exit 1 if any failed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -56,10 +58,10 @@ async function open(viewport = DESKTOP) {
   return { ctx, page };
 }
 
-async function shot(page, name) {
+async function shot(page, name, opts = {}) {
   if (!SHOTS) return;
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), ...opts });
 }
 
 async function login(page, user, password) {
@@ -131,6 +133,41 @@ async function placeCall(holdMs) {
     '-mi', '127.0.0.1', '-mp', cMedia, '-m', '1'], 20);
   const stop = () => [caller, callee].forEach((x) => { if (x.proc.exitCode === null && x.proc.signalCode === null) x.proc.kill('SIGKILL'); });
   return { caller, callee, stop };
+}
+
+// A voicemail left through the daemon by a scripted caller
+// (vm_deposit.py: SIP with digest, RTP, RFC 4733 digits): the caller
+// listens to the greeting (it must hear greetingHz), skips it with 1,
+// leaves 2.5 s of a 1400 Hz tone, ends with #. Its JSON report.
+function deposit(mailbox, greetingHz) {
+  const py = process.env.BULWARK_PYTHON || 'python3';
+  const args = [join(dirname(fileURLToPath(import.meta.url)), 'vm_deposit.py'), process.env.BULWARK_SIP,
+    process.env.BULWARK_CALLER, process.env.BULWARK_CALLER_PASSWORD, mailbox, '--greeting-hz', String(greetingHz)];
+  return new Promise((resolve) => {
+    const proc = spawn(py, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (b) => { out += b; });
+    proc.stderr.on('data', (b) => { out += b; });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 40000);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      let report = null;
+      try { report = JSON.parse(out.trim().split('\n').pop()); } catch { report = null; }
+      resolve({ code, out, report });
+    });
+  });
+}
+
+// A WAV file made here: secs of a hz sine, 16-bit mono PCM at rate.
+function wavTone(rate, secs, hz) {
+  const n = Math.round(rate * secs);
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * n, 4); b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * hz * i / rate)), 44 + 2 * i);
+  return b;
 }
 
 // the cells of a table row, by their data-col
@@ -377,7 +414,7 @@ test('extensions: CSV import through the GUI', async () => {
   const upload = (pw) => page.setInputFiles('#ext-import-file', { name: 'extensions.csv', mimeType: 'text/csv', buffer: csv(pw) });
   // the list searched for the names to come: empty, the CSV section in view
   await page.goto('/#/extensions?q=Csvtest&offset=0');
-  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '0 of 0');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info')?.textContent === '0 of 0');
   await page.click('#ext-csv-open');
   await page.waitForSelector('#ext-import-file');
   // refused: all or nothing, the server's finding naming row, field and rule
@@ -422,7 +459,7 @@ test('extensions: CSV import through the GUI', async () => {
   assert.deepEqual(running.data.items.map((e) => e.number), ['88', '790', '11050']);
   // the list shows them in numeric order (not as text: 11050 < 790 < 88)
   await page.goto('/#/extensions?q=Csvtest&offset=0');
-  await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '1–3 of 3');
+  await page.waitForFunction(() => document.querySelector('#ext-pager-info')?.textContent === '1–3 of 3');
   assert.deepEqual(await page.$$eval('#ext-table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent)), ['88', '790', '11050']);
   assert.deepEqual(page.problems, []);
   await ctx.close();
@@ -519,29 +556,72 @@ test('phone-sized viewport: list and Add a New Phone fit', async () => {
   await ctx.close();
 });
 
-test('user portal: login, a voicemail played and deleted, PIN change under the policy, forwarding, 403 on another extension', async () => {
+test('user portal: greetings uploaded and refused, a real voicemail played and deleted, PIN change under the policy, forwarding, 403 on another extension', async () => {
   for (const viewport of [DESKTOP, PHONE]) {
     const { ctx, page } = await open(viewport);
     await login(page, PORTAL_USER, PORTAL_PW);
     await page.waitForSelector('#pin-form');
+    await page.waitForSelector('.greeting[data-which="temp"]');
     const cookies = await ctx.cookies();
     assert.ok(cookies.find((c) => c.name === 'bw_user' && c.httpOnly));
     assert.ok(!cookies.find((c) => c.name === 'bw_admin'));
     assert.ok(await noOverflow(page));
     if (viewport === PHONE) { await ctx.close(); continue; }
-    // the voicemail player plays the message, then it is deleted
-    const audio = page.locator('.vm[data-id="msg0001"] audio');
-    await audio.waitFor();
-    await page.waitForFunction(() => document.querySelector('.vm audio').readyState >= 1);
-    assert.ok(Math.abs(await audio.evaluate((a) => a.duration) - 1) < 0.05, 'a 1 s message');
-    await audio.evaluate((a) => { a.muted = true; return a.play(); });
-    await page.waitForFunction(() => document.querySelector('.vm audio').currentTime > 0.2);
+    // the four recordings, none there yet
+    assert.deepEqual(await page.$$eval('.greeting', (els) => els.map((e) => `${e.dataset.which}:${e.dataset.exists}`)),
+      ['name:0', 'unavail:0', 'busy:0', 'temp:0']);
+    // a greeting uploaded: listed, and the browser's player loads it
+    await page.setInputFiles('#greet-unavail-file', { name: 'unavailable.wav', mimeType: 'audio/wav', buffer: wavTone(8000, 3, 1000) });
+    await page.click('#greet-unavail-upload');
+    await page.waitForSelector('.greeting[data-which="unavail"][data-exists="1"] audio');
+    assert.match(await page.textContent('#portal-out'), /Unavailable: uploaded \(3\.0 s\)/);
+    await page.waitForFunction(() => document.querySelector('.greeting[data-which="unavail"] audio').readyState >= 1);
+    const gdur = await page.$eval('.greeting[data-which="unavail"] audio', (a) => a.duration);
+    assert.ok(Math.abs(gdur - 3) < 0.05, `the uploaded greeting lasts ${gdur} s`);
+    // refused: 16 kHz; the server's sentence under that greeting's field
+    await page.setInputFiles('#greet-busy-file', { name: 'busy-16k.wav', mimeType: 'audio/wav', buffer: wavTone(16000, 1, 440) });
+    await page.click('#greet-busy-upload');
+    await page.waitForFunction(() => document.querySelector('#greet-busy-error').textContent !== '');
+    assert.equal(await page.textContent('#greet-busy-error'),
+      'Refused: greeting.format: must be 8 kHz 16-bit mono PCM WAV; this file is 16000 Hz (rule greeting.format)');
+    assert.equal(await page.getAttribute('.greeting[data-which="busy"]', 'data-exists'), '0');
+    // a caller hears that greeting and leaves a message through the daemon
+    const dep = await deposit('301', 1000);
+    assert.equal(dep.code, 0, `vm_deposit.py: ${dep.out}`);
+    assert.ok(dep.report.greeting_tone_s >= 1, `the caller heard the uploaded greeting: ${dep.out}`);
+    // it shows with the fixture message; both play in the browser
+    await page.click('#vm-refresh');
+    await page.waitForFunction(() => document.querySelectorAll('#vm-list .vm[data-id]').length === 2);
+    const real = page.locator('#vm-list .vm[data-id]:not([data-id="msg0001"])');
+    assert.match(await real.locator('.vm-from').textContent(), new RegExp(`^New · from .*${process.env.BULWARK_CALLER} · \\d+\\.\\d s$`));
+    const realId = await real.getAttribute('data-id');
+    for (const [id, min, max] of [['msg0001', 0.95, 1.05], [realId, 1.5, 4.5]]) {
+      const audio = page.locator(`.vm[data-id="${id}"] audio`);
+      await page.waitForFunction((i) => document.querySelector(`.vm[data-id="${i}"] audio`).readyState >= 1, id);
+      const dur = await audio.evaluate((a) => a.duration);
+      assert.ok(dur > min && dur < max, `message ${id} lasts ${dur} s`);
+      await audio.evaluate((a) => { a.muted = true; return a.play(); });
+      await page.waitForFunction((i) => document.querySelector(`.vm[data-id="${i}"] audio`).currentTime > 0.2, id);
+      await audio.evaluate((a) => a.pause());
+    }
     await shot(page, 'portal');
-    await page.click('.vm[data-id="msg0001"] .vm-delete');
-    await page.click('.vm[data-id="msg0001"] .vm-delete');
+    await shot(page, 'portal-voicemail', { fullPage: true });
+    for (const id of [realId, 'msg0001']) {
+      await page.click(`.vm[data-id="${id}"] .vm-delete`);
+      await page.click(`.vm[data-id="${id}"] .vm-delete`);
+      await page.waitForFunction((i) => !document.querySelector(`.vm[data-id="${i}"]`), id);
+    }
     await page.waitForFunction(() => /No messages/.test(document.querySelector('#vm-list').textContent));
+    const gone = await inPage(page, 'GET', `/api/v1/me/voicemail/${realId}`);
+    assert.equal(gone.status, 404);
+    // the greeting deleted (asks twice)
+    await page.click('.greeting[data-which="unavail"] .greet-delete');
+    await page.click('.greeting[data-which="unavail"] .greet-delete');
+    await page.waitForSelector('.greeting[data-which="unavail"][data-exists="0"]');
     const escape = await inPage(page, 'GET', '/api/v1/me/voicemail/..%2F..%2Fbulwark.db');
     assert.equal(escape.status, 404);
+    const otherGreeting = await inPage(page, 'GET', '/api/v1/me/greetings/..%2F302%2Fbusy');
+    assert.equal(otherGreeting.status, 404);
     await page.fill('#f-voicemail-pin', '1234');
     await page.click('#pin-save');
     await page.waitForFunction(() => /rule vm\./.test(document.querySelector('#f-voicemail-pin-error').textContent));
@@ -559,6 +639,8 @@ test('user portal: login, a voicemail played and deleted, PIN change under the p
     assert.equal(other.status, 403);
     const adminRoute = await inPage(page, 'GET', '/api/v1/ext/302');
     assert.equal(adminRoute.status, 403);
+    const adminVm = await inPage(page, 'GET', '/api/v1/voicemail/302');
+    assert.equal(adminVm.status, 403);
     const adminWrite = await inPage(page, 'POST', '/api/v1/commit');
     assert.equal(adminWrite.status, 403);
     const field = await page.evaluate(async () => {
@@ -567,6 +649,9 @@ test('user portal: login, a voicemail played and deleted, PIN change under the p
       return r.status;
     });
     assert.equal(field, 403);
+    // an upload without the CSRF token is refused
+    const noToken = await page.evaluate(async () => (await fetch('/api/v1/me/greetings/busy', { method: 'PUT', headers: { 'Content-Type': 'audio/wav' }, body: new Uint8Array(64) })).status);
+    assert.equal(noToken, 403);
     assert.deepEqual(page.problems, []);
     await ctx.close();
   }

@@ -112,6 +112,7 @@ def test_gui(tmp_path, monkeypatch):
                    BULWARK_PORTAL_PASSWORD=PORTAL_PW,
                    BULWARK_SHOTS=str(SHOTS), CHROMIUM=CHROMIUM,
                    BULWARK_SIP=f"127.0.0.1:{d.sip_port}",
+                   BULWARK_PYTHON=sys.executable,
                    BULWARK_CALLER=CALLER, BULWARK_CALLER_PASSWORD=CALLER_PW,
                    BULWARK_CALLEE=CALLEE, BULWARK_CALLEE_PASSWORD=CALLEE_PW,
                    BULWARK_SIPP_PORTS=",".join(
@@ -130,17 +131,23 @@ def test_gui(tmp_path, monkeypatch):
         # the page's modules all came through the admin port's gate (a
         # few connections per address before a login): none was refused
         assert access["tcp"]["refused_per_address"] == 0, access["tcp"]
-        # the portal deleted the message it played
-        assert not (d.data_dir / "voicemail" / "301" / "m-msg0001.wav").exists()
+        # the portal deleted the messages it played (the fixture and the
+        # one the scripted caller left), and the greeting it uploaded; the
+        # refused one was never stored
+        box = d.data_dir / "voicemail" / "301"
+        assert sorted(p.name for p in box.iterdir()) == [], list(box.iterdir())
+        st, vm = d.api("GET", "/voicemail/301")
+        assert st == 200 and vm["messages"] == [], vm
         st, ext = d.api("GET", "/ext/301?staged=1")
         assert ext["user.forward.busy.destination"] == "302", ext
         # the admin block never reaches SIP: no SIP ban for the address
         st, bans = d.api("GET", "/bans")
         assert not [b for b in bans if b["source"] == "127.0.0.1"], bans
-        # the call the Calls screen showed, as the API records it
+        # the call the Calls screen showed and the portal's voicemail
+        # call, as the API records them
         st, cdr = d.api("GET", "/cdr")
-        assert st == 200 and len(cdr) == 1, cdr
-        assert (cdr[0]["caller"], cdr[0]["callee"], cdr[0]["disposition"]) \
-            == (CALLER, CALLEE, "answered"), cdr
+        assert st == 200 and len(cdr) == 2, cdr
+        assert sorted((c["caller"], c["callee"], c["disposition"]) for c in cdr) \
+            == [(CALLER, "301", "answered"), (CALLER, CALLEE, "answered")], cdr
     finally:
         d.stop()

@@ -1,8 +1,10 @@
 /*
  * test_vmstore — the mailbox store: ids, limits, messages, counts and
- * their callback, PIN failures and locks, persistence, refused input.
+ * their callback, PIN failures and locks, persistence, refused input,
+ * the owner's recordings.
  * The store opens the database first (its migrations make the tables).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -523,6 +525,89 @@ static void test_no_traversal(void **state)
 	assert_string_equal(path, target);
 }
 
+/* The owner's recordings: names, written whole (0600, no temporary file
+ * left), read, stat, deleted; a symlink planted as one is not one. */
+static void test_greetings(void **state)
+{
+	struct fx *f = *state;
+	char path[600], target[600], *buf = NULL, dirpath[600];
+	const char hdr[] = "HEAD", data[] = "samples";
+	enum vm_greeting g;
+	uint64_t bytes = 0;
+	int64_t mtime = 0;
+	struct stat st;
+	size_t len = 0;
+	int n = 0;
+	DIR *dp;
+
+	assert_int_equal(vmstore_greeting_parse("busy", &g), 0);
+	assert_int_equal(g, VM_G_BUSY);
+	assert_string_equal(vmstore_greeting_name(VM_G_TEMP), "temp");
+	assert_int_equal(vmstore_greeting_parse("busy.wav", &g), EINVAL);
+	assert_int_equal(vmstore_greeting_parse("../x", &g), EINVAL);
+	assert_int_equal(vmstore_greeting_parse(NULL, &g), EINVAL);
+	assert_null(vmstore_greeting_name(VM_G__COUNT));
+
+	assert_int_equal(vmstore_greeting_stat(f->v, "201", VM_G_BUSY, &bytes,
+					       &mtime), ENOENT);
+	assert_int_equal(vmstore_greeting_delete(f->v, "201", VM_G_BUSY),
+			 ENOENT);
+	assert_int_equal(vmstore_greeting_write(f->v, "201", VM_G_BUSY, hdr,
+						4, data, 7), 0);
+	assert_true(vmstore_greeting_exists(f->v, "201", VM_G_BUSY));
+	assert_int_equal(vmstore_greeting_stat(f->v, "201", VM_G_BUSY, &bytes,
+					       &mtime), 0);
+	assert_int_equal(bytes, 11);
+	assert_true(mtime > 0);
+	assert_int_equal(vmstore_greeting_path(f->v, "201", VM_G_BUSY, path,
+					       sizeof(path)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(vmstore_greeting_read(f->v, "201", VM_G_BUSY, 100,
+					       &buf, &len), 0);
+	assert_int_equal(len, 11);
+	assert_memory_equal(buf, "HEADsamples", 11);
+	free(buf);
+	buf = NULL;
+	assert_int_equal(vmstore_greeting_read(f->v, "201", VM_G_BUSY, 10,
+					       &buf, &len), EFBIG);
+	/* replaced whole; only busy.wav in the directory */
+	assert_int_equal(vmstore_greeting_write(f->v, "201", VM_G_BUSY, hdr,
+						4, data, 3), 0);
+	assert_int_equal(vmstore_greeting_stat(f->v, "201", VM_G_BUSY, &bytes,
+					       &mtime), 0);
+	assert_int_equal(bytes, 7);
+	snprintf(dirpath, sizeof(dirpath), "%s/voicemail/201", f->dir);
+	dp = opendir(dirpath);
+	assert_non_null(dp);
+	for (struct dirent *e; (e = readdir(dp));)
+		if (e->d_name[0] != '.') {
+			assert_string_equal(e->d_name, "busy.wav");
+			n++;
+		}
+	closedir(dp);
+	assert_int_equal(n, 1);
+	assert_int_equal(vmstore_greeting_delete(f->v, "201", VM_G_BUSY), 0);
+	assert_false(vmstore_greeting_exists(f->v, "201", VM_G_BUSY));
+	/* a symlink to the database planted as the name */
+	snprintf(target, sizeof(target), "%s/bulwark.db", f->dir);
+	assert_int_equal(vmstore_greeting_path(f->v, "201", VM_G_NAME, path,
+					       sizeof(path)), 0);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(vmstore_greeting_read(f->v, "201", VM_G_NAME,
+					       1 << 30, &buf, &len), ENOENT);
+	assert_int_equal(vmstore_greeting_stat(f->v, "201", VM_G_NAME, &bytes,
+					       &mtime), ENOENT);
+	assert_int_equal(vmstore_greeting_delete(f->v, "201", VM_G_NAME),
+			 ENOENT);
+	assert_int_equal(lstat(target, &st), 0);
+	/* bad numbers */
+	assert_int_equal(vmstore_greeting_write(f->v, "../1", VM_G_BUSY, hdr,
+						4, data, 3), EINVAL);
+	assert_int_equal(vmstore_greeting_read(f->v, "", VM_G_BUSY, 10, &buf,
+					       &len), EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +627,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_no_traversal, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_greetings, setup,
 						teardown),
 	};
 
