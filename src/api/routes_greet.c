@@ -1,6 +1,6 @@
 /*
  * routes_greet — the user portal's greetings: the owner's recorded name
- * and its unavailable, busy and temporary greetings (voicemail/vmstore.h,
+ * and its unavailable, busy and temporary greetings (store/vmstore.h,
  * files DATA/voicemail/NUMBER/{name,unavail,busy,temp}.wav), the same
  * files the phone menu records and callers hear.
  *
@@ -33,7 +33,7 @@
 #include "common/report.h"
 #include "daemon/daemon.h"
 #include "media/wavcheck.h"
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 
 #define MOD "api"
 

@@ -10,7 +10,7 @@
  *                           and policy as to the administrator
  *   GET   /me/ext/:number   own number only: any other is 403
  *   GET   /me/voicemail     the owner's messages, as the mailbox store
- *                           lists them (voicemail/vmstore.h: rows, files
+ *                           lists them (store/vmstore.h: rows, files
  *                           DATA/voicemail/NUMBER/m-ID.wav)
  *   GET   /me/voicemail/:id one message, audio/wav, for the browser's
  *                           player
@@ -37,7 +37,7 @@
 #include "daemon/daemon.h"
 #include "model/model.h"
 #include "store/store.h"
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 
 json_t *api_gui_field_json(const struct model_field *f);   /* routes_gui.c */
 
@@ -193,7 +193,7 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 	report_reset(&r);
 }
 
-/* ---- voicemail messages (voicemail/vmstore.h) ---- */
+/* ---- voicemail messages (store/vmstore.h) ---- */
 
 /* Largest message served: over an hour of 8 kHz 16-bit PCM. */
 #define VM_SERVE_MAX (64u << 20)

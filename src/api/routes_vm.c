@@ -24,7 +24,7 @@
 #include "common/report.h"
 #include "daemon/daemon.h"
 #include "store/store.h"
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 
 /* Largest message served: over an hour of 8 kHz 16-bit PCM. */
 #define VM_SERVE_MAX (64u << 20)

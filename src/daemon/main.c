@@ -46,7 +46,7 @@
 #include "store/snapshot.h"
 #include "voicemail/mwi.h"
 #include "store/store.h"
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 #include "voicemail/vmmail.h"
 #include "voicemail/vmapp.h"
 

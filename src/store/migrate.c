@@ -135,7 +135,7 @@ static const struct migration migrations[] = {
 	 "ALTER TABLE cdr ADD COLUMN forward_to TEXT NOT NULL DEFAULT '';",
 	 NULL},
 	{9, "voicemail",
-	 /* mailboxes at rest (voicemail/vmstore.h): one row per message
+	 /* mailboxes at rest (store/vmstore.h): one row per message
 	  * (its file DATA/voicemail/NUMBER/m-ID.wav), each mailbox's state
 	  * (first login done, PIN failures in a row, lock escalation) and
 	  * the PIN failures per source within the sweep window (rows older

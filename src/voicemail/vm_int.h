@@ -19,7 +19,7 @@
 #include "call/svc.h"
 #include "media/endpoint.h"
 #include "voicemail/vmapp.h"
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 
 #define VM_Q_MAX     24    /* prompts queued at once */
 #define VM_DIG_MAX   24    /* digits buffered */

@@ -32,7 +32,7 @@ CALLEE, CALLEE_PW = "602", "Tf4nHw8cXs3b"
 
 def fixture_voicemail(d):
     """One message for 301 as the mailbox store keeps them (its row in
-    vm_msg, its file DATA/voicemail/NUMBER/m-ID.wav; voicemail/vmstore.h):
+    vm_msg, its file DATA/voicemail/NUMBER/m-ID.wav; store/vmstore.h):
     a second of a 440 Hz tone, G.711-rate 16-bit PCM, made here (no
     recording copied into the tree)."""
     import math

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "store/store.h"
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 
 struct fx {
 	char dir[64];

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#include "voicemail/vmstore.h"
+#include "store/vmstore.h"
 
 struct vmstore {
 	pthread_mutex_t mtx;      /* guards db, last_ms and the callback */

@@ -1,6 +1,6 @@
 /*
  * vmstore_state — each mailbox's state (first login done, PIN failures,
- * lock) and the PIN failures per source (voicemail/vmstore.h; the rules
+ * lock) and the PIN failures per source (store/vmstore.h; the rules
  * in docs/internals/voicemail.md).
  *
  * Every failure is one transaction: the mailbox's row and the source's
@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "voicemail/vmstore_int.h"
+#include "store/vmstore_int.h"
 
 #define LOCK_BASE_MS  (60 * 1000LL)
 #define LOCK_MAX_MS   (24 * 3600 * 1000LL)

@@ -1,5 +1,5 @@
 /*
- * vmstore_msg — the messages of the mailbox store (voicemail/vmstore.h):
+ * vmstore_msg — the messages of the mailbox store (store/vmstore.h):
  * ids handed out for a recording, rows recorded, listed, moved, copied to
  * group members, deleted, a mailbox removed whole. Each change of a
  * mailbox's counts is reported (vmstore_changed) before the lock goes.
@@ -16,7 +16,7 @@
 
 #include <sodium.h>
 
-#include "voicemail/vmstore_int.h"
+#include "store/vmstore_int.h"
 
 /* Most rows one list returns (a mailbox holds at most its
  * voicemail.max_messages; this bounds a database filled otherwise). */

@@ -1,6 +1,6 @@
 /*
  * vmstore_greet — the owner's recordings (name, unavailable, busy,
- * temporary) as files: read, replaced whole, removed (voicemail/vmstore.h).
+ * temporary) as files: read, replaced whole, removed (store/vmstore.h).
  * The voicemail application records them by phone (vmjobs.c); the user
  * portal reads, uploads and deletes them (api/routes_greet.c).
  *
@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "voicemail/vmstore_int.h"
+#include "store/vmstore_int.h"
 
 static const char *const greeting_name[VM_G__COUNT] = {
 	[VM_G_NAME] = "name", [VM_G_UNAVAIL] = "unavail",

@@ -1,6 +1,6 @@
 /*
  * vmstore — the connection, the paths and the counts of the mailbox
- * store (voicemail/vmstore.h; messages in vmstore_msg.c, mailbox state
+ * store (store/vmstore.h; messages in vmstore_msg.c, mailbox state
  * in vmstore_state.c).
  *
  * Paths are only ever built here, from a number checked to be digits and
@@ -20,7 +20,7 @@
 
 #include <sodium.h>
 
-#include "voicemail/vmstore_int.h"
+#include "store/vmstore_int.h"
 
 static const char *const greeting_file[VM_G__COUNT] = {
 	[VM_G_NAME] = "name.wav", [VM_G_UNAVAIL] = "unavail.wav",
