@@ -28,6 +28,14 @@ static void options(struct vmsess *s);
 static void new_pin(struct vmsess *s);
 static void play_msg(struct vmsess *s, unsigned i);
 
+/* One prompt (a digit stops it), then `then`. */
+static void say(struct vmsess *s, const char *prompt, vm_step_h *then)
+{
+	vm_q_clear(s);
+	vm_q_prompt(s, prompt);
+	vm_play(s, true, then);
+}
+
 static void wipe(struct vmsess *s)
 {
 	sodium_memzero(s->pin, sizeof(s->pin));
@@ -184,9 +192,7 @@ static void record_greeting(struct vmsess *s, enum vm_greeting g,
 			    const char *prompt)
 {
 	s->rec_g = g;
-	vm_q_clear(s);
-	vm_q_prompt(s, prompt);
-	vm_play(s, true, rec_beep);
+	say(s, prompt, rec_beep);
 }
 
 static const char *const rec_prompt[VM_G__COUNT] = {
@@ -202,9 +208,7 @@ static void fl_finished(struct vmsess *s)
 {
 	s->first = false;
 	log_info(MOD, "mailbox %s: first login completed", s->mailbox);
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-passchanged");
-	vm_play(s, true, main_menu);
+	say(s, "vm-passchanged", main_menu);
 }
 
 /* The next thing the first login needs: name, greeting, then the PIN. */
@@ -226,23 +230,17 @@ static void first_login(struct vmsess *s)
 {
 	s->first = true;
 	memset(s->pend, 0, sizeof(s->pend));
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-newuser");
-	vm_play(s, true, fl_step);
+	say(s, "vm-newuser", fl_step);
 }
 
 static void too_short_then(struct vmsess *s, vm_step_h *then)
 {
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-tooshort");
-	vm_play(s, true, then);
+	say(s, "vm-tooshort", then);
 }
 
 static void opt_saved(struct vmsess *s)
 {
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-msgsaved");
-	vm_play(s, true, options);
+	say(s, "vm-msgsaved", options);
 }
 
 static void opt_short(struct vmsess *s)
@@ -290,9 +288,7 @@ static void pin_changed(struct vmsess *s)
 		vm_first_done(s, fl_finished);
 		return;
 	}
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-passchanged");
-	vm_play(s, true, options);
+	say(s, "vm-passchanged", options);
 }
 
 static void pin_again(struct vmsess *s, const char *why)
@@ -396,9 +392,7 @@ static void menu_key(struct vmsess *s, const char *in)
 			play_msg(s, 0);
 			return;
 		}
-		vm_q_clear(s);
-		vm_q_prompt(s, "vm-nomore");
-		vm_play(s, true, menu_prompt);
+		say(s, "vm-nomore", menu_prompt);
 		return;
 	case '0':
 		s->timeouts = 0;
@@ -456,9 +450,7 @@ static void next_msg(struct vmsess *s)
 			play_msg(s, i);
 			return;
 		}
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-nomore");
-	vm_play(s, true, main_menu);
+	say(s, "vm-nomore", main_menu);
 }
 
 static void prev_msg(struct vmsess *s)
@@ -468,9 +460,7 @@ static void prev_msg(struct vmsess *s)
 			play_msg(s, i);
 			return;
 		}
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-first");
-	vm_play(s, true, msg_instruct);
+	say(s, "vm-first", msg_instruct);
 }
 
 static void msg_key(struct vmsess *s, const char *in)
@@ -491,15 +481,11 @@ static void msg_key(struct vmsess *s, const char *in)
 	case '7':
 		vm_msg_set(s, s->cur, 0, true);
 		s->msgs[s->cur].deleted = true;
-		vm_q_clear(s);
-		vm_q_prompt(s, "vm-deleted");
-		vm_play(s, true, next_msg);
+		say(s, "vm-deleted", next_msg);
 		return;
 	case '9':
 		mark_seen(s);
-		vm_q_clear(s);
-		vm_q_prompt(s, "vm-saved");
-		vm_play(s, true, next_msg);
+		say(s, "vm-saved", next_msg);
 		return;
 	case '#':
 		main_menu(s);
@@ -523,9 +509,7 @@ static void msg_collect(struct vmsess *s)
 
 static void msg_instruct(struct vmsess *s)
 {
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-msginstruct");
-	vm_play(s, true, msg_collect);
+	say(s, "vm-msginstruct", msg_collect);
 }
 
 static void msg_heard(struct vmsess *s)
@@ -563,9 +547,7 @@ static void play_msg(struct vmsess *s, unsigned i)
 
 static void temp_removed(struct vmsess *s)
 {
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-tempremoved");
-	vm_play(s, true, options);
+	say(s, "vm-tempremoved", options);
 }
 
 static void opt_key(struct vmsess *s, const char *in)
@@ -615,7 +597,5 @@ static void opt_collect(struct vmsess *s)
 
 static void options(struct vmsess *s)
 {
-	vm_q_clear(s);
-	vm_q_prompt(s, "vm-options");
-	vm_play(s, true, opt_collect);
+	say(s, "vm-options", opt_collect);
 }
