@@ -138,6 +138,7 @@ struct call {
 	} xfer;
 	/* a service answers (svc.c): the relay's B side is its endpoint */
 	bool svc;
+	enum route_svc svc_kind; /* which service (app->svc_ops[]) */
 	void *svc_sess;          /* the service's, until closed */
 	bool svc_started;        /* answered() was called */
 	uint64_t svc_handle;
@@ -173,8 +174,9 @@ struct call_app {
 	struct relay *relay;
 	call_cdr_h *cdrh;
 	void *cdr_arg;
-	const struct call_svc_ops *svc_ops;   /* voicemail; NULL: none */
-	void *svc_arg;
+	/* services by kind (route.h enum route_svc); NULL: none */
+	const struct call_svc_ops *svc_ops[ROUTE_SVC__COUNT];
+	void *svc_arg[ROUTE_SVC__COUNT];
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;

@@ -45,6 +45,12 @@ enum route_svc {
 	ROUTE_SVC_DEPOSIT,    /* leave a message in mailbox */
 	ROUTE_SVC_ACCESS,     /* mailbox access: mailbox = the caller's own
 			       * (*97), NULL = ask for the number (*98) */
+	ROUTE_SVC_CALLPW,     /* the callee's call password is asked, then
+			       * the call goes on to the callee */
+	ROUTE_SVC_PIVR,       /* the callee's personal IVR: a digit picks */
+	ROUTE_SVC_HOTDESK,    /* hotdesk log-in / log-out feature code */
+	ROUTE_SVC_CAMPON,     /* camp-on feature code */
+	ROUTE_SVC__COUNT
 };
 
 /* Which greeting a deposit plays. */

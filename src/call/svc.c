@@ -15,13 +15,24 @@
 #include "common/log.h"
 #include "store/snapshot.h"
 
-void call_set_service(struct call_app *app, const struct call_svc_ops *ops,
-		      void *arg)
+void call_set_service(struct call_app *app, enum route_svc kind,
+		      const struct call_svc_ops *ops, void *arg)
 {
-	if (!app)
+	if (!app || kind <= ROUTE_SVC_NONE || kind >= ROUTE_SVC__COUNT)
 		return;
-	app->svc_ops = ops;
-	app->svc_arg = arg;
+	app->svc_ops[kind] = ops;
+	app->svc_arg[kind] = arg;
+}
+
+/* The ops of c's service (NULL: none registered) and their argument. */
+static const struct call_svc_ops *ops_of(const struct call *c, void **arg)
+{
+	const struct call_app *app = c->app;
+
+	if (c->svc_kind <= ROUTE_SVC_NONE || c->svc_kind >= ROUTE_SVC__COUNT)
+		return NULL;
+	*arg = app->svc_arg[c->svc_kind];
+	return app->svc_ops[c->svc_kind];
 }
 
 struct relay *call_svc_relay(struct call_app *app)
@@ -53,21 +64,25 @@ void call_svc_hangup(struct call_app *app, uint64_t handle)
 
 void svc_closed(struct call *c)
 {
-	void *sess = c->svc_sess;
+	void *sess = c->svc_sess, *arg = NULL;
+	const struct call_svc_ops *ops = ops_of(c, &arg);
 
 	if (!sess)
 		return;
 	c->svc_sess = NULL;
-	if (c->app->svc_ops)
-		c->app->svc_ops->closed(sess, c->app->svc_arg);
+	if (ops)
+		ops->closed(sess, arg);
 }
 
 void svc_acked(struct call *c)
 {
-	if (!c->svc || c->svc_started || !c->svc_sess || !c->app->svc_ops)
+	void *arg = NULL;
+	const struct call_svc_ops *ops = ops_of(c, &arg);
+
+	if (!c->svc || c->svc_started || !c->svc_sess || !ops)
 		return;
 	c->svc_started = true;
-	c->app->svc_ops->answered(c->svc_sess, c->app->svc_arg);
+	ops->answered(c->svc_sess, arg);
 }
 
 static void fail(struct call *c, unsigned code, const char *reason,
@@ -78,10 +93,22 @@ static void fail(struct call *c, unsigned code, const char *reason,
 	call_end(c, code == 488 ? "rejected" : "failed", code, "system", why);
 }
 
+/* The prompt set: the extension the service speaks for (a mailbox, the
+ * callee) or, for feature codes, the caller. */
+static const char *svc_language(const struct call *c,
+				const struct route_result *rr)
+{
+	const struct snap_ext *x = rr->mailbox ? rr->mailbox :
+		rr->callee ? rr->callee : c->caller_x;
+
+	return x ? x->language : "";
+}
+
 void svc_start(struct call *c, const struct route_result *rr)
 {
 	struct call_app *app = c->app;
-	const struct call_svc_ops *ops = app->svc_ops;
+	const struct call_svc_ops *ops;
+	void *arg = NULL;
 	struct call_svc_info info;
 	struct call_svc_media md;
 	char src[64];
@@ -97,8 +124,10 @@ void svc_start(struct call *c, const struct route_result *rr)
 		snprintf(c->callee, sizeof(c->callee), "%s",
 			 rr->mailbox->number);
 	}
+	c->svc_kind = rr->svc;
+	ops = ops_of(c, &arg);
 	if (!ops) {
-		fail(c, 480, "Temporarily Unavailable", "no voicemail");
+		fail(c, 480, "Temporarily Unavailable", "service not served");
 		return;
 	}
 	if (media_svc_pick(c, &pt, &te)) {
@@ -118,13 +147,15 @@ void svc_start(struct call *c, const struct route_result *rr)
 	info.greet = rr->greet;
 	re_snprintf(src, sizeof(src), "%j", &c->a->sig);
 	info.src_ip = src;
+	info.callee = rr->callee ? rr->callee->number : "";
+	info.language = svc_language(c, rr);
 	memset(&md, 0, sizeof(md));
 	media_svc_addr(c, &md.bind);
 	md.rtp = md.bind;
 	sa_set_port(&md.rtp, c->ports[RELAY_LEG_B].rtp);
 	md.pt = pt;
 	md.te_pt = te;
-	if (ops->open(&info, &md, &port, &c->svc_sess, app->svc_arg)) {
+	if (ops->open(&info, &md, &port, &c->svc_sess, arg)) {
 		c->svc_sess = NULL;
 		fail(c, 503, "Service Unavailable", "voicemail busy");
 		return;
@@ -202,8 +233,13 @@ void svc_indialog(struct call_app *app, struct sipd_req *rq,
 		d = info_digit(m);
 		call_answer(app, rq, tx, d ? 200 : 400, d ? "OK" :
 			    "Bad Request", NULL);
-		if (d && c->svc_sess && app->svc_ops)
-			app->svc_ops->digit(c->svc_sess, d, app->svc_arg);
+		if (d && c->svc_sess) {
+			void *arg = NULL;
+			const struct call_svc_ops *ops = ops_of(c, &arg);
+
+			if (ops)
+				ops->digit(c->svc_sess, d, arg);
+		}
 		return;
 	}
 	/* re-INVITE, UPDATE: the description the caller has (a session

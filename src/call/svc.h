@@ -7,8 +7,8 @@
  * never changes between ringing and voicemail, and strict source and
  * counters apply as on any call (docs/internals/calls.md, "Services").
  *
- * A service registers its operations once; the call layer calls them on
- * the loop thread. Include libre's headers (re_types.h, re_sa.h) first.
+ * Each kind of service (route.h enum route_svc) registers its operations
+ * once; the call layer calls them on the loop thread. Include libre's headers (re_types.h, re_sa.h) first.
  */
 #ifndef BULWARK_CALL_SVC_H
 #define BULWARK_CALL_SVC_H
@@ -31,6 +31,11 @@ struct call_svc_info {
 	enum route_greet greet;   /* DEPOSIT: which greeting */
 	const char *src_ip;       /* where the caller's signalling came
 				   * from (PIN failures per source) */
+	const char *callee;       /* CALLPW, PIVR: the extension dialled
+				   * (after forwards); "" none */
+	const char *language;     /* the prompt set: the callee's (or for
+				   * feature codes the caller's)
+				   * user.language, "" = default */
 };
 
 struct call_svc_media {
@@ -57,10 +62,11 @@ struct call_svc_ops {
 	void (*closed)(void *sess, void *arg);
 };
 
-/* Register the service (once, at start-up; NULL removes it: service
- * calls then get 480). */
-void call_set_service(struct call_app *app, const struct call_svc_ops *ops,
-		      void *arg);
+/* Register the service for calls of kind `kind` (once, at start-up; one
+ * set of ops may serve several kinds; NULL removes it: those calls then
+ * get 480). */
+void call_set_service(struct call_app *app, enum route_svc kind,
+		      const struct call_svc_ops *ops, void *arg);
 
 /* The service hangs up (BYE to the caller). Unknown handles are ignored
  * (the call may have ended). */

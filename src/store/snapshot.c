@@ -262,6 +262,9 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	}
 	fill_call(e, o);
 	e->ring_time = obj_u16(o, "user.ring_time", 20);
+	v = json_object_get(o, "user.language");
+	snprintf(e->language, sizeof(e->language), "%s",
+		 json_is_string(v) ? json_string_value(v) : "");
 	e->vm = obj_bool_def(o, "voicemail.enabled", row->type);
 	e->mwi = e->vm && obj_bool_def(o, "voicemail.mwi", row->type);
 	e->feat = feat_build(o, row->type);

@@ -97,6 +97,7 @@ struct snap_ext {
 	uint8_t n_codecs;         /* phone.codecs, in preference order */
 	uint8_t codecs[SNAP_MAX_CODECS];   /* enum snap_codec */
 	uint16_t ring_time;       /* user.ring_time, seconds (0: default) */
+	char language[17];        /* user.language ("" = the default set) */
 	/* what voicemail reads */
 	bool vm;                  /* voicemail.enabled: has a mailbox */
 	bool mwi;                 /* voicemail.mwi (only with vm) */

@@ -631,7 +631,8 @@ int vmapp_alloc(struct vmapp **ap, const struct vmapp_conf *conf)
 		mem_deref(a);
 		return err;
 	}
-	call_set_service(conf->calls, &ops, a);
+	call_set_service(conf->calls, ROUTE_SVC_DEPOSIT, &ops, a);
+	call_set_service(conf->calls, ROUTE_SVC_ACCESS, &ops, a);
 	*ap = a;
 	return 0;
 }
@@ -666,7 +667,8 @@ struct vmapp *vmapp_free(struct vmapp *a)
 
 	if (!a)
 		return NULL;
-	call_set_service(a->conf.calls, NULL, NULL);
+	call_set_service(a->conf.calls, ROUTE_SVC_DEPOSIT, NULL, NULL);
+	call_set_service(a->conf.calls, ROUTE_SVC_ACCESS, NULL, NULL);
 	for (le = list_head(&a->sessions); le; le = le->next) {
 		struct vmsess *s = le->data;
 

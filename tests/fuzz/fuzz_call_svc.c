@@ -224,7 +224,8 @@ void fc_svc_up(struct call_app *app, uint16_t rtp_min, uint16_t rtp_max)
 	f.app = app;
 	f.rtp_min = rtp_min;
 	f.rtp_max = rtp_max;
-	call_set_service(app, &ops, NULL);
+	call_set_service(app, ROUTE_SVC_DEPOSIT, &ops, NULL);
+	call_set_service(app, ROUTE_SVC_ACCESS, &ops, NULL);
 }
 
 void fc_svc_command(char what)
@@ -237,7 +238,10 @@ void fc_svc_command(char what)
 			if (f.st[i] == FS_OPEN)
 				return;
 		f.off = !f.off;
-		call_set_service(f.app, f.off ? NULL : &ops, NULL);
+		call_set_service(f.app, ROUTE_SVC_DEPOSIT,
+				 f.off ? NULL : &ops, NULL);
+		call_set_service(f.app, ROUTE_SVC_ACCESS,
+				 f.off ? NULL : &ops, NULL);
 	}
 	else if (what == 'F') {
 		f.fail_next = true;
