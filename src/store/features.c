@@ -25,6 +25,8 @@ static const struct {
 	{ "forward",   "*72" },   /* immediate forwarding on/off */
 	{ "intercom",  "*80" },   /* auto-answered internal call */
 	{ "voicemail_login", "*98" },   /* any mailbox: number, then PIN */
+	{ "hotdesk_logout", "*56" },    /* log the hotdesk user out */
+	{ "camp_on",   "*82" },   /* call me back when the busy one frees */
 };
 #define N_FEATURES (sizeof(feature_cat) / sizeof(feature_cat[0]))
 _Static_assert(N_FEATURES == SNAP_FEAT__COUNT,

@@ -136,7 +136,8 @@ struct snapshot {
 enum snap_feature {
 	SNAP_FEAT_VOICEMAIL = 0, SNAP_FEAT_HOTDESK, SNAP_FEAT_PICKUP,
 	SNAP_FEAT_DND, SNAP_FEAT_FORWARD, SNAP_FEAT_INTERCOM,
-	SNAP_FEAT_VOICEMAIL_LOGIN, SNAP_FEAT__COUNT
+	SNAP_FEAT_VOICEMAIL_LOGIN, SNAP_FEAT_HOTDESK_LOGOUT, SNAP_FEAT_CAMP_ON,
+	SNAP_FEAT__COUNT
 };
 /* Destination classes a class of service may list (bits after the
  * features'). */
