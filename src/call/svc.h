@@ -36,6 +36,8 @@ struct call_svc_info {
 	const char *language;     /* the prompt set: the callee's (or for
 				   * feature codes the caller's)
 				   * user.language, "" = default */
+	const char *pivr_dest;    /* PIVR: the destination of its key 3
+				   * (issue 13); "" none */
 };
 
 struct call_svc_media {
