@@ -200,7 +200,8 @@ void svc_start(struct call *c, const struct route_result *rr)
 		 c->caller, c->dialled, svc_name(rr->svc), c->codec);
 	if (c->state == CALL_ANSWERED) {
 		/* handed on (svc_connect.c): the caller has our 200 and
-		 * its ACK came long ago */
+		 * its ACK came long ago: the new service starts now */
+		c->svc_started = false;
 		svc_acked(c);
 		return;
 	}

@@ -99,7 +99,6 @@ int call_svc_connect(struct call_app *app, uint64_t handle,
 	if (rr.kind == ROUTE_SERVICE) {
 		/* another gate, a mailbox: a service again, on the answered
 		 * call */
-		c->svc_started = false;
 		svc_start(c, &rr);
 		return 0;
 	}

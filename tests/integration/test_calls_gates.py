@@ -204,3 +204,34 @@ def test_personal_ivr_timeout_rings_the_extension(make_daemon, tmp_path,
     row = the_cdr(pbx, "202")
     assert (row["callee"], row["forward_rule"]) == ("202", "personal_ivr"), \
         row
+
+
+def test_call_password_then_no_answer_goes_to_the_mailbox(make_daemon,
+                                                          tmp_path, phones):
+    """The right password, then 202 rings for its ring time (5 s) and
+    nobody answers: the plan's end applies as on any call, 202's mailbox
+    takes a message (a service again, on the call the PBX answered)."""
+    pbx = vm_pbx(make_daemon)
+    pbx.set_ext("202", f"security.call_password={CALLPW}",
+                "user.ring_time=5")
+    b = Baresip(tmp_path / "b202", "202", PW["202"], pbx.registrar, TONE_B,
+                answer="manual", max_s=50)
+    b.start()
+    try:
+        p = dial(pbx, phones, "201", "202", watch=WATCH)
+        assert heard_something(p), plog(pbx)
+        time.sleep(0.5)
+        p.send_digits(CALLPW + "#")
+        b.wait("CALL_INCOMING", 10)
+        # the ring time, then the mailbox's greeting: skipped, the beep
+        assert wait_for(lambda: "answered by voicemail" in plog(pbx, 60),
+                        15), plog(pbx)
+        skip_to_beep(p)
+        speak(p, MSG_HZ, 3.0)
+        p.send_digits("#")
+        assert p.wait_hangup(10), plog(pbx)
+    finally:
+        b.stop()
+    check_message(pbx, tmp_path, "202", "201", 2500, 2.0)
+    row = the_cdr(pbx, "202")
+    assert row["forward_rule"] == "voicemail", row
