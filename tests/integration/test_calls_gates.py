@@ -15,11 +15,11 @@ import time
 
 import pytest
 
-from calls_lib import TONE_A, TONE_B, Baresip, heard
+from calls_lib import TONE_A, TONE_B, Baresip, heard, write_tone
 from calls_pbx import PW
 from conftest import wait_for
 from test_sip_register import commit
-from vm_lib import (BEEP, MSG_HZ, bounded, dial, heard_something,  # noqa: F401
+from vm_lib import (BEEP, GREET_HZ, MSG_HZ, bounded, dial, heard_something,  # noqa: F401
                     phones, plog, skip_to_beep, speak, vm_pbx,
                     check_message)
 from vm_phone import VmPhone
@@ -235,3 +235,37 @@ def test_call_password_then_no_answer_goes_to_the_mailbox(make_daemon,
     check_message(pbx, tmp_path, "202", "201", 2500, 2.0)
     row = the_cdr(pbx, "202")
     assert row["forward_rule"] == "voicemail", row
+
+
+def test_password_then_recorded_menu_then_colleague(make_daemon, tmp_path,
+                                                    phones):
+    """202 has both gates and its own menu recording (1800 Hz): the
+    password first, then the owner's recording plays (not the stock
+    menu), key 3 rings 203, who answers. Nothing is asked twice."""
+    pbx = vm_pbx(make_daemon)
+    pbx.set_ext("202", f"security.call_password={CALLPW}",
+                "user.personal_ivr.enabled=true",
+                "user.personal_ivr.destination=203")
+    box = pbx.d.data_dir / "voicemail" / "202"
+    box.mkdir(parents=True, exist_ok=True)
+    write_tone(box / "ivr.wav", GREET_HZ, 3.0)
+    b3 = callee(tmp_path, pbx, "203")
+    try:
+        p = dial(pbx, phones, "201", "202", watch=WATCH + (GREET_HZ,))
+        assert heard_something(p), plog(pbx)
+        time.sleep(0.5)
+        t = time.time()
+        p.send_digits(CALLPW + "#")
+        assert p.wait_tone(GREET_HZ, 15, since=t), \
+            ("the owner's menu recording did not play", plog(pbx))
+        p.send_digits("3")
+        b3.wait("CALL_ESTABLISHED", 15)
+        talk(p, b3)
+    finally:
+        b3.stop()
+    row = the_cdr(pbx, "202")
+    assert (row["callee"], row["forward_rule"], row["forward_to"]) == \
+        ("203", "personal_ivr", "203"), row
+    log = plog(pbx, 80)
+    assert log.count("answered by call password") == 1, log
+    assert log.count("answered by personal IVR") == 1, log
