@@ -18,11 +18,9 @@ import pytest
 from calls_lib import TONE_A, TONE_B, Baresip, heard, write_tone
 from calls_pbx import PW
 from conftest import wait_for
-from test_sip_register import commit
 from vm_lib import (BEEP, GREET_HZ, MSG_HZ, bounded, dial, heard_something,  # noqa: F401
                     phones, plog, skip_to_beep, speak, vm_pbx,
                     check_message)
-from vm_phone import VmPhone
 
 pytestmark = pytest.mark.skipif(not shutil.which("baresip"),
                                 reason="needs baresip")
