@@ -174,10 +174,12 @@ static void pw_collect(struct vmsess *s)
 
 static void ask_pw(struct vmsess *s)
 {
-	/* the prompt said it already when it is the retry's */
+	/* the prompt said it already when it is the retry's; that one is
+	 * not skipped by typing ahead: each wrong password costs its few
+	 * seconds (the loop is never blocked for it) */
 	if (!s->tries)
 		vm_q_prompt(s, "agent-pass");
-	vm_play(s, true, pw_collect);
+	vm_play(s, !s->tries, pw_collect);
 }
 
 /* ---- the personal IVR ------------------------------------------------------- */
