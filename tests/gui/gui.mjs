@@ -15,86 +15,13 @@
 // Prints one line per scenario and a closing line; exit 1 if any failed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ADMIN_PW, DESKTOP, PHONE, adminPage, inPage, login, noOverflow, open, run, shot, test } from './harness.mjs';
 
-const BASE = process.env.BULWARK_URL;
-const ADMIN_PW = process.env.BULWARK_ADMIN_PASSWORD;
 const PORTAL_USER = process.env.BULWARK_PORTAL_USER;
 const PORTAL_PW = process.env.BULWARK_PORTAL_PASSWORD;
-const SHOTS = process.env.BULWARK_SHOTS;
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-
-if (!BASE || !ADMIN_PW) {
-  console.error('gui: BULWARK_URL and BULWARK_ADMIN_PASSWORD are required (run through test_gui.py)');
-  process.exit(2);
-}
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // the flags this machine's Chromium needs (no sandbox as root, no
-  // network of its own); playwright gives it a fresh --user-data-dir
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-
-// A page in a fresh context; CSP violations and script errors fail the test.
-async function open(viewport = DESKTOP) {
-  const ctx = await browser.newContext({ viewport, baseURL: BASE });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) page.problems.push(m.text());
-  });
-  return { ctx, page };
-}
-
-async function shot(page, name, opts = {}) {
-  if (!SHOTS) return;
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), ...opts });
-}
-
-async function login(page, user, password) {
-  await page.goto('/');
-  await page.fill('#login-user', user);
-  await page.fill('#login-password', password);
-  await page.click('#login-submit');
-}
-
-async function adminPage(viewport) {
-  const o = await open(viewport);
-  await login(o.page, 'admin', ADMIN_PW);
-  await o.page.waitForSelector('#ext-table tbody tr');
-  return o;
-}
-
-// fetch from inside the page: the session cookie goes with it
-function inPage(page, method, path, body) {
-  return page.evaluate(async ([m, p, b]) => {
-    const s = await (await fetch('/api/v1/session', { headers: { 'X-Bulwark-GUI': '1' } })).json().catch(() => ({}));
-    const headers = { 'X-Bulwark-GUI': '1' };
-    if (m !== 'GET' && s.csrf) headers['X-CSRF-Token'] = s.csrf;
-    if (b) headers['Content-Type'] = 'application/json';
-    const r = await fetch(p, { method: m, headers, body: b ? JSON.stringify(b) : undefined });
-    let data = null;
-    try { data = await r.json(); } catch { data = null; }
-    return { status: r.status, data };
-  }, [method, path, body]);
-}
-
-function noOverflow(page) {
-  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
-}
 
 // SIPp with a deadline: {proc, done: Promise<{code, out}>}; the output's
 // tail is kept for the failure message. Killed by its pid at the deadline.
@@ -175,9 +102,6 @@ function rowCells(page, sel) {
   return page.$eval(sel, (tr) => Object.fromEntries([...tr.querySelectorAll('td[data-col]')].map((td) => [td.dataset.col, td.textContent])));
 }
 const ways = (text) => text.split(' / ').map(Number);
-
-const tests = [];
-const test = (name, fn) => tests.push({ name, fn });
 
 test('admin login, headers of the page and of the API', async () => {
   const { ctx, page } = await open();
@@ -681,22 +605,4 @@ test('a wrong admin password, again and again: counted, then 429', async () => {
   await ctx.close();
 });
 
-// BULWARK_GUI_ONLY=TEXT: only the scenarios whose name has TEXT (while
-// working on one; test_gui.py's checks afterwards expect them all)
-const only = process.env.BULWARK_GUI_ONLY;
-const chosen = only ? tests.filter((t) => t.name.includes(only)) : tests;
-const started = Date.now();
-let failed = 0;
-for (const [i, t] of chosen.entries()) {
-  const t0 = Date.now();
-  try {
-    await t.fn();
-    console.log(`ok ${i + 1} - ${t.name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok ${i + 1} - ${t.name}\n  ${String(e.stack || e).split('\n').slice(0, 6).join('\n  ')}`);
-  }
-}
-await browser.close();
-console.log(`# gui: ${chosen.length - failed} passed, ${failed} failed of ${chosen.length} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-process.exit(failed ? 1 : 0);
+await run();
