@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_PW, DESKTOP, PHONE, adminPage, inPage, login, noOverflow, open, run, shot, test } from './harness.mjs';
+import { ADMIN_PW, DESKTOP, PHONE, adminPage, inPage, login, noOverflow, open, run, shot, shotOf, test } from './harness.mjs';
 
 const PORTAL_USER = process.env.BULWARK_PORTAL_USER;
 const PORTAL_PW = process.env.BULWARK_PORTAL_PASSWORD;
@@ -463,7 +463,45 @@ test('security policy and a settings section: refused values show the rule; regi
   await ctx.close();
 });
 
-test('phone-sized viewport: list and Add a New Phone fit', async () => {
+test('an extension\'s greetings on its Voicemail tab: uploaded and played, a refused file, deleted', async () => {
+  const { ctx, page } = await adminPage();
+  await page.goto('/#/extensions/302');
+  await page.waitForSelector('#tab-voicemail');
+  assert.ok(await page.locator('#greetings').isHidden(), 'the greetings show with the Voicemail tab only');
+  await page.click('#tab-voicemail');
+  await page.waitForSelector('#greetings .greeting[data-which="temp"]');
+  assert.deepEqual(await page.$$eval('#greetings .greeting', (els) => els.map((e) => `${e.dataset.which}:${e.dataset.exists}`)),
+    ['name:0', 'unavail:0', 'busy:0', 'temp:0']);
+  // uploaded for 302 by the administrator: listed, and the player loads it
+  await page.setInputFiles('#greet-busy-file', { name: 'busy.wav', mimeType: 'audio/wav', buffer: wavTone(8000, 2, 700) });
+  await page.click('#greet-busy-upload');
+  await page.waitForSelector('.greeting[data-which="busy"][data-exists="1"] audio');
+  assert.match(await page.textContent('#greet-out'), /Busy: uploaded \(2\.0 s\)/);
+  await page.waitForFunction(() => document.querySelector('.greeting[data-which="busy"] audio').readyState >= 1);
+  const dur = await page.$eval('.greeting[data-which="busy"] audio', (a) => a.duration);
+  assert.ok(Math.abs(dur - 2) < 0.05, `the uploaded greeting lasts ${dur} s`);
+  const listed = await inPage(page, 'GET', '/api/v1/ext/302/greetings');
+  assert.deepEqual(listed.data.greetings.filter((g) => g.exists).map((g) => g.which), ['busy']);
+  // refused: stereo; the server's sentence under that greeting's field
+  const stereo = wavTone(8000, 1, 440);
+  stereo.writeUInt16LE(2, 22); stereo.writeUInt32LE(32000, 28); stereo.writeUInt16LE(4, 32);
+  await page.setInputFiles('#greet-temp-file', { name: 'stereo.wav', mimeType: 'audio/wav', buffer: stereo });
+  await page.click('#greet-temp-upload');
+  await page.waitForFunction(() => document.querySelector('#greet-temp-error').textContent !== '');
+  assert.match(await page.textContent('#greet-temp-error'), /^Refused: greeting\.format: .*2 channels.*\(rule greeting\.format\)$/);
+  assert.equal(await page.getAttribute('.greeting[data-which="temp"]', 'data-exists'), '0');
+  await shotOf(page.locator('#greetings'), 'extension-greetings');
+  // deleted (asks twice)
+  await page.click('.greeting[data-which="busy"] .greet-delete');
+  await page.click('.greeting[data-which="busy"] .greet-delete');
+  await page.waitForSelector('.greeting[data-which="busy"][data-exists="0"]');
+  const gone = await inPage(page, 'GET', '/api/v1/ext/302/greetings/busy');
+  assert.equal(gone.status, 404);
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('phone-sized viewport: the list, Add a New Phone and every other admin screen fit', async () => {
   const { ctx, page } = await adminPage(PHONE);
   assert.ok(await noOverflow(page), 'extensions list wider than the phone');
   await shot(page, 'phone-extensions');
@@ -473,9 +511,20 @@ test('phone-sized viewport: list and Add a New Phone fit', async () => {
   assert.ok(await page.locator('#gen-sip').isVisible());
   assert.ok(await noOverflow(page), 'Add a New Phone wider than the phone');
   await shot(page, 'phone-add-phone');
-  await page.goto('/#/calls');
-  await page.waitForSelector('#cdr-body tr');
-  assert.ok(await noOverflow(page), 'Calls wider than the phone');
+  // every other admin screen: nothing wider than the phone (a wide table
+  // or rule set scrolls in its own box)
+  for (const [hash, sel] of [['#/extensions/bulk', '#bulk-range'], ['#/extensions/302', '#tab-voicemail'],
+    ['#/commit', '#pending-diff'], ['#/security', '#policy-form'], ['#/firewall', '#fw-active'],
+    ['#/firewall/wizard', '#fw-type-single'], ['#/services', 'tr[data-service]'], ['#/settings', '#settings-guard'],
+    ['#/bans', '#trust-network'], ['#/registrations', '#reg-body tr'], ['#/calls', '#cdr-body tr']]) {
+    await page.goto(`/${hash}`);
+    await page.waitForSelector(sel);
+    if (hash === '#/extensions/302') {
+      await page.click('#tab-voicemail');
+      await page.waitForSelector('#greetings .greeting[data-which="temp"]');
+    }
+    assert.ok(await noOverflow(page), `${hash} wider than the phone`);
+  }
   assert.deepEqual(page.problems, []);
   await ctx.close();
 });

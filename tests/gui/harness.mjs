@@ -52,6 +52,12 @@ export async function shot(page, name, opts = {}) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), ...opts });
 }
 
+// one element of the page (a card below the fold)
+export async function shotOf(locator, name) {
+  if (!SHOTS) return;
+  await locator.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
 export async function login(page, user, password) {
   await page.goto('/');
   await page.fill('#login-user', user);
