@@ -220,6 +220,11 @@ test('extensions: search and paging over 10,000', async () => {
   await page.click('#ext-next');
   await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent.startsWith('51–100'));
   await shot(page, 'extensions');
+  // the licences in use, as GET /licences counts them
+  const lic = await inPage(page, 'GET', '/api/v1/licences');
+  assert.ok(lic.data.user.used >= 10000, JSON.stringify(lic.data));
+  assert.match(await page.textContent('#licences'),
+    new RegExp(`^Licences — user: ${lic.data.user.used} used, ${lic.data.user.staged} staged, limit (unlimited|\\d+); shared device: `));
   await page.fill('#ext-search', '1234');
   await page.press('#ext-search', 'Enter');
   await page.waitForFunction(() => document.querySelector('#ext-pager-info').textContent === '1–1 of 1');
@@ -326,6 +331,25 @@ test('commit: the pending diff, a dry run, the commit', async () => {
   await page.waitForFunction(() => /Nothing is pending/.test(document.querySelector('#pending-diff').textContent));
   const r = await inPage(page, 'GET', '/api/v1/ext/302');
   assert.equal(r.data['phone.nat'], true);
+  // start at boot on Network Services is staged: it shows on Commit, and
+  // Discard (asks twice) drops it
+  await page.goto('/#/services');
+  const tls = page.locator('tr[data-service="sip-tls"] input[type=checkbox]');
+  await tls.waitFor();
+  assert.equal(await tls.isChecked(), false);
+  await tls.check();
+  await page.waitForFunction(() => /sip-tls: enable done/.test(document.querySelector('#svc-out').textContent));
+  await page.goto('/#/commit');
+  await page.waitForFunction(() => /sip-tls/.test(document.querySelector('#pending-diff').textContent));
+  await page.click('#commit-discard');
+  await page.click('#commit-discard');
+  await page.waitForFunction(() => /Discarded/.test(document.querySelector('#commit-out').textContent));
+  await page.waitForFunction(() => /Nothing is pending/.test(document.querySelector('#pending-diff').textContent));
+  const svc = await inPage(page, 'GET', '/api/v1/services');
+  assert.equal(svc.data.find((x) => x.name === 'sip-tls').boot, false);
+  await page.goto('/#/services');
+  await page.locator('tr[data-service="sip-tls"] input[type=checkbox]').waitFor();
+  assert.equal(await page.locator('tr[data-service="sip-tls"] input[type=checkbox]').isChecked(), false);
   assert.deepEqual(page.problems, []);
   await ctx.close();
 });
@@ -423,6 +447,8 @@ test('bans: unban a source, trust a network for N hours', async () => {
   await page.waitForFunction(() => !document.querySelector('tr[data-source="203.0.113.9"]'));
   const bans = await inPage(page, 'GET', '/api/v1/bans');
   assert.equal(bans.data.filter((b) => b.source === '203.0.113.9').length, 0);
+  // the security events: the unban, newest first
+  await page.waitForFunction(() => /unban\s*203\.0\.113\.9/.test(document.querySelector('#events-body tr')?.textContent || ''));
   await page.fill('#trust-network', '198.51.100.0/24');
   await page.fill('#trust-hours', '2');
   await page.click('#trust-add');
@@ -628,6 +654,37 @@ test('user portal: greetings uploaded and refused, a real voicemail played and d
     assert.deepEqual(page.problems, []);
     await ctx.close();
   }
+});
+
+// after the portal (it restarts SIP): a commit marks SIP "restart
+// required" on Network Services, and Restart there clears it
+test('network services: restart required after a commit, Restart', async () => {
+  const { ctx, page } = await adminPage();
+  await page.goto('/#/settings');
+  await page.waitForSelector('#settings-sip');
+  await page.fill('#f-sip-keepalive-interval', '45');
+  await page.click('#settings-sip-save');
+  await page.waitForFunction(() => /sip: staged/.test(document.querySelector('#settings-sip-out').textContent));
+  await page.goto('/#/commit');
+  await page.waitForSelector('#pending-diff [data-key]');
+  await page.click('#commit-go');
+  await page.waitForFunction(() => /Committed: version \d+/.test(document.querySelector('#commit-out').textContent));
+  await page.goto('/#/services');
+  const row = page.locator('tr[data-service="sip-udp"]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /running — restart required/);
+  await row.locator('button', { hasText: 'Restart' }).click();
+  await page.waitForFunction(() => /sip-udp: restart done/.test(document.querySelector('#svc-out').textContent));
+  await page.waitForFunction(() => !/restart required/.test(document.querySelector('tr[data-service="sip-udp"]').textContent));
+  assert.match(await row.textContent(), /running/);
+  const svc = await inPage(page, 'GET', '/api/v1/services');
+  const udp = svc.data.find((x) => x.name === 'sip-udp');
+  assert.equal(udp.state, 'running');
+  assert.equal(udp.restart_required, false);
+  const sip = await inPage(page, 'GET', '/api/v1/settings/sip');
+  assert.equal(sip.data.running.keepalive_interval, 45, JSON.stringify(sip.data));
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
 });
 
 // last: it blocks this address from the admin port for 15 minutes

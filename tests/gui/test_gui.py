@@ -180,8 +180,9 @@ def test_gui(tmp_path, monkeypatch):
         assert m["bulwark_registrations"] >= 1, m    # SIPp's callee
         assert m["bulwark_bans_total"] >= 1 and m["bulwark_bans"] == 0, m
         assert 'bulwark_sip_auth_failures_total{reason="bad_password"}' in m, m
-        # seeding, the Commit screen, the CSV import; the screen's dry run
-        assert m['bulwark_commits_total{result="applied"}'] == 3, m
+        # seeding, the Commit screen, the CSV import, the SIP setting of the
+        # Network Services scenario; the Commit screen's dry run
+        assert m['bulwark_commits_total{result="applied"}'] == 4, m
         assert m['bulwark_commits_total{result="dry_run"}'] == 1, m
     finally:
         d.stop()
