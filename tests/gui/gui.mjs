@@ -631,9 +631,19 @@ test('user portal: greetings uploaded and refused, a real voicemail played and d
     await page.fill('#f-user-forward-busy-destination', '302');
     await page.click('#forward-save');
     await page.waitForFunction(() => /Saved/.test(document.querySelector('#portal-out').textContent));
+    // follow-me: on without a list is refused under the list, then saved
+    await page.check('#f-user-follow-me-enabled');
+    await page.click('#forward-save');
+    await page.waitForFunction(() => /rule field\.required/.test(document.querySelector('#f-user-follow-me-list-error').textContent));
+    assert.match(await page.textContent('#f-user-follow-me-list-error'), /user\.follow_me\.list is required when user\.follow_me\.enabled is true/);
+    await page.fill('#f-user-follow-me-list', '302,1000');
+    await page.click('#forward-save');
+    await page.waitForFunction(() => /Saved/.test(document.querySelector('#portal-out').textContent));
     const own = await inPage(page, 'GET', '/api/v1/me/ext/301');
     assert.equal(own.status, 200);
     assert.equal(own.data.values['user.forward.busy.destination'], '302');
+    assert.equal(own.data.values['user.follow_me.enabled'], true);
+    assert.deepEqual(own.data.values['user.follow_me.list'], ['302', '1000']);
     const other = await inPage(page, 'GET', '/api/v1/me/ext/302');
     assert.equal(other.status, 403);
     const adminRoute = await inPage(page, 'GET', '/api/v1/ext/302');

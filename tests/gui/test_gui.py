@@ -160,6 +160,8 @@ def test_gui(tmp_path, monkeypatch):
         assert st == 200 and vm["messages"] == [], vm
         st, ext = d.api("GET", "/ext/301?staged=1")
         assert ext["user.forward.busy.destination"] == "302", ext
+        assert (ext["user.follow_me.enabled"], ext["user.follow_me.list"]) \
+            == (True, ["302", "1000"]), ext
         # the admin block never reaches SIP: no SIP ban for the address
         st, bans = d.api("GET", "/bans")
         assert not [b for b in bans if b["source"] == "127.0.0.1"], bans
