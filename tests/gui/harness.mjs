@@ -2,7 +2,8 @@
 // playwright-core (the system executable: no browser download), a fresh
 // context per scenario, screenshots, the login, fetch from inside the
 // page, and the runner (one line per scenario, a closing line, exit 1 if
-// any failed). Used by gui.mjs and firewall_netns.mjs.
+// any failed). Used by gui.mjs (its scenario modules) and
+// firewall_netns.mjs.
 //
 // Environment: BULWARK_URL (http://ADDRESS:PORT), BULWARK_ADMIN_PASSWORD,
 // BULWARK_SHOTS (directory), CHROMIUM (default /usr/bin/chromium),
