@@ -70,18 +70,33 @@ export async function screenFirewall() {
         const a = await api('POST', '/firewall/apply', { rollback: asNumber(rb.get()) });
         if (a.status !== 200) { refused(rb, out, a.data); return; }
         out.replaceChildren(msg('ok', 'Applied: confirm before the countdown ends or the previous rules come back.'));
+        epoch++;
         tick();
       } }, 'Apply the committed rules (rollback unless confirmed)')),
     out);
 
   // The countdown from the server's status, once a second while an apply
   // waits; when it ends without a Confirm, the page says it rolled back.
+  // Confirm, Roll back now and Apply start a new epoch: an answer to a
+  // status request sent before them is dropped, not drawn.
   let timer = null;
   let waiting = false;
-  onLeave(() => { clearTimeout(timer); timer = null; });
+  let epoch = 0;
+  onLeave(() => { clearTimeout(timer); timer = null; epoch++; });
+  const settle = async (path, said) => {
+    clearTimeout(timer);
+    epoch++;
+    waiting = false;
+    const c = await api('POST', path);
+    countdown.replaceChildren(c.status === 200 ? msg('ok', said) : msg('error', c.data.error));
+    const st = await api('GET', '/firewall');
+    if (st.status === 200) showState(st.data);
+  };
   async function tick() {
     clearTimeout(timer);
+    const mine = epoch;
     const s = await api('GET', '/firewall');
+    if (mine !== epoch) return;
     if (s.status !== 200) { countdown.replaceChildren(msg('error', s.data.error)); return; }
     showState(s.data);
     if (!s.data.pending) {
@@ -93,19 +108,8 @@ export async function screenFirewall() {
     countdown.replaceChildren(
       msg('warn', h('span', {}, 'Rolling back in ', h('b', { id: 'fw-rollback-in' }, String(s.data.rollback_in)), ' s unless confirmed.')),
       h('div', { class: 'actions' },
-        h('button', { class: 'primary', id: 'fw-confirm', onclick: async () => {
-          clearTimeout(timer);
-          waiting = false;
-          const c = await api('POST', '/firewall/confirm');
-          countdown.replaceChildren(c.status === 200 ? msg('ok', 'Confirmed: the new rules stay.') : msg('error', c.data.error));
-          const st = await api('GET', '/firewall');
-          if (st.status === 200) showState(st.data);
-        } }, 'Confirm'),
-        h('button', { id: 'fw-rollback', onclick: async () => {
-          const b = await api('POST', '/firewall/rollback');
-          if (b.status !== 200) out.replaceChildren(msg('error', b.data.error));
-          tick();
-        } }, 'Roll back now')));
+        h('button', { class: 'primary', id: 'fw-confirm', onclick: () => settle('/firewall/confirm', 'Confirmed: the new rules stay.') }, 'Confirm'),
+        h('button', { id: 'fw-rollback', onclick: () => settle('/firewall/rollback', 'Rolled back: the previous rules are back.') }, 'Roll back now')));
     if (countdown.isConnected) timer = setTimeout(tick, 1000);
   }
   // the countdown first: above everything while an apply waits
