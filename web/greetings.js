@@ -10,9 +10,9 @@
 import { API, api, h, msg } from './lib.js';
 
 const LABELS = {
-  name: ['Your name', 'said in the system\'s greeting when you have recorded no other'],
-  unavail: ['Unavailable', 'when you do not answer or no phone is registered'],
-  busy: ['Busy', 'when you are on the phone'],
+  name: ['Recorded name', 'said in the system\'s greeting when no other is recorded'],
+  unavail: ['Unavailable', 'when the call is not answered or no phone is registered'],
+  busy: ['Busy', 'when the extension is on the phone'],
   temp: ['Temporary', 'while it exists, callers hear it instead of the others'],
 };
 
