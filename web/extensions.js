@@ -3,6 +3,7 @@
 import { API, api, h, msg } from './lib.js';
 import { frame } from './frame.js';
 import { TAB_LABELS, clearErrors, fieldControl, schema, showFindings } from './forms.js';
+import { greetingsCard } from './greetings.js';
 
 // ---- Extensions: list ----
 const PAGE = 50;
@@ -92,10 +93,16 @@ export async function screenExtension(number) {
     sc.types.map((t) => h('option', { value: t }, t)));
   typeSelect.value = type;
 
+  // an existing extension's recorded greetings, shown with its Voicemail
+  // tab (a card of its own below the form: its uploads are forms too)
+  const greetOut = h('div', { id: 'greet-out', 'aria-live': 'polite' });
+  const greetings = editing ? greetingsCard(greetOut, `/ext/${encodeURIComponent(number)}/greetings`) : null;
+
   function selectTab(name) {
     activeTab = name;
     for (const b of tabsNav.children) b.setAttribute('aria-selected', String(b.dataset.tab === name));
     for (const p of panels.children) p.hidden = p.dataset.tab !== name;
+    if (greetings) greetings.card.hidden = name !== 'voicemail';
   }
 
   function build() {
@@ -178,7 +185,9 @@ export async function screenExtension(number) {
       } }, 'Delete') : null,
       h('a', { href: '#/extensions', class: 'button' }, 'Back')),
     box);
-  await frame(editing ? `Extension ${number}` : 'Add a New Phone', form);
+  if (greetings) greetings.card.append(greetOut);
+  await frame(editing ? `Extension ${number}` : 'Add a New Phone', form, greetings ? greetings.card : null);
+  if (greetings) await greetings.load();
 }
 
 // ---- Add Multiple Extensions ----

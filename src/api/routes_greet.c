@@ -19,6 +19,9 @@
  * request names a number. An upload is stored as a canonical 44-octet
  * header and its samples (whatever other chunks it had are dropped),
  * written to a temporary file and renamed into place.
+ *
+ * The work of each route is api_greet_*() (greet.h), which the
+ * administrator's routes on any extension share (routes_greet_admin.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "api/greet.h"
 #include "api/routes.h"
 #include "api/web.h"
 #include "common/log.h"
@@ -49,16 +53,13 @@ static bool ready(struct daemon *d, struct api_resp *resp)
 	return false;
 }
 
-/* The session's number and the greeting :which names, or an answer. */
-static bool target(struct daemon *d, const struct api_req *req,
-		   struct api_resp *resp, char *number, size_t sz,
-		   enum vm_greeting *g)
+/* The greeting name names, or false with a 404 in resp. */
+static bool which_of(const char *name, struct api_resp *resp,
+		     enum vm_greeting *g)
 {
 	struct report r;
 
-	if (!api_portal_whose(req, resp, number, sz) || !ready(d, resp))
-		return false;
-	if (!vmstore_greeting_parse(req->param[0], g))
+	if (name && !vmstore_greeting_parse(name, g))
 		return true;
 	report_init(&r);
 	report_add(&r, "", "which", "greeting.which",
@@ -69,15 +70,13 @@ static bool target(struct daemon *d, const struct api_req *req,
 	return false;
 }
 
-static void greet_list(struct daemon *d, const struct api_req *req,
-		       struct api_resp *resp)
+void api_greet_list(struct daemon *d, const char *number,
+		    struct api_resp *resp)
 {
-	char number[VM_NUM_MAX];
 	json_t *out;
 	int g;
 
-	if (!api_portal_whose(req, resp, number, sizeof(number)) ||
-	    !ready(d, resp))
+	if (!ready(d, resp))
 		return;
 	out = json_array();
 	for (g = 0; g < VM_G__COUNT; g++) {
@@ -95,15 +94,15 @@ static void greet_list(struct daemon *d, const struct api_req *req,
 			       "greetings", out));
 }
 
-static void greet_get(struct daemon *d, const struct api_req *req,
-		      struct api_resp *resp)
+void api_greet_get(struct daemon *d, const char *number, const char *which,
+		   struct api_resp *resp)
 {
-	char number[VM_NUM_MAX], *buf = NULL;
 	enum vm_greeting g;
+	char *buf = NULL;
 	size_t len = 0;
 	int err;
 
-	if (!target(d, req, resp, number, sizeof(number), &g))
+	if (!ready(d, resp) || !which_of(which, resp, &g))
 		return;
 	err = vmstore_greeting_read(d->vmstore, number, g, GREET_SERVE_MAX,
 				    &buf, &len);
@@ -122,17 +121,18 @@ static void greet_get(struct daemon *d, const struct api_req *req,
 	resp->content_type = "audio/wav";
 }
 
-static void greet_put(struct daemon *d, const struct api_req *req,
-		      struct api_resp *resp)
+void api_greet_put(struct daemon *d, const char *number, const char *which,
+		   const struct api_req *req, const char *by,
+		   struct api_resp *resp)
 {
-	char number[VM_NUM_MAX], msg[400];
 	uint8_t hdr[WAV_HDR_OUT];
 	struct wavcheck c;
 	struct report r;
 	enum vm_greeting g;
+	char msg[400];
 	int err;
 
-	if (!target(d, req, resp, number, sizeof(number), &g))
+	if (!ready(d, resp) || !which_of(which, resp, &g))
 		return;
 	if (req->body || !req->raw || !req->raw_len) {
 		report_init(&r);
@@ -165,22 +165,22 @@ static void greet_put(struct daemon *d, const struct api_req *req,
 		api_error(resp, err == ENOSPC ? 507 : 500, msg, NULL);
 		return;
 	}
-	log_info(MOD, "mailbox %s: greeting %s uploaded (%u ms)", number,
-		 vmstore_greeting_name(g), c.ms);
+	log_info(MOD, "mailbox %s: greeting %s uploaded by %s (%u ms)",
+		 number, vmstore_greeting_name(g), by, c.ms);
 	api_ok(resp, json_pack("{s:s,s:s,s:b,s:I,s:I}", "number", number,
 			       "which", vmstore_greeting_name(g), "stored", 1,
 			       "duration_ms", (json_int_t)c.ms, "bytes",
 			       (json_int_t)(sizeof(hdr) + c.wi.data_len)));
 }
 
-static void greet_delete(struct daemon *d, const struct api_req *req,
-			 struct api_resp *resp)
+void api_greet_delete(struct daemon *d, const char *number,
+		      const char *which, const char *by,
+		      struct api_resp *resp)
 {
-	char number[VM_NUM_MAX];
 	enum vm_greeting g;
 	int err;
 
-	if (!target(d, req, resp, number, sizeof(number), &g))
+	if (!ready(d, resp) || !which_of(which, resp, &g))
 		return;
 	err = vmstore_greeting_delete(d->vmstore, number, g);
 	if (err == ENOENT) {
@@ -193,8 +193,49 @@ static void greet_delete(struct daemon *d, const struct api_req *req,
 			  NULL);
 		return;
 	}
+	log_info(MOD, "mailbox %s: greeting %s deleted by %s", number,
+		 vmstore_greeting_name(g), by);
 	api_ok(resp, json_pack("{s:s,s:s,s:b}", "number", number, "which",
 			       vmstore_greeting_name(g), "deleted", 1));
+}
+
+/* ---- the portal: the session's own extension ---- */
+
+static void greet_list(struct daemon *d, const struct api_req *req,
+		       struct api_resp *resp)
+{
+	char number[VM_NUM_MAX];
+
+	if (api_portal_whose(req, resp, number, sizeof(number)))
+		api_greet_list(d, number, resp);
+}
+
+static void greet_get(struct daemon *d, const struct api_req *req,
+		      struct api_resp *resp)
+{
+	char number[VM_NUM_MAX];
+
+	if (api_portal_whose(req, resp, number, sizeof(number)))
+		api_greet_get(d, number, req->param[0], resp);
+}
+
+static void greet_put(struct daemon *d, const struct api_req *req,
+		      struct api_resp *resp)
+{
+	char number[VM_NUM_MAX];
+
+	if (api_portal_whose(req, resp, number, sizeof(number)))
+		api_greet_put(d, number, req->param[0], req, "its owner",
+			      resp);
+}
+
+static void greet_delete(struct daemon *d, const struct api_req *req,
+			 struct api_resp *resp)
+{
+	char number[VM_NUM_MAX];
+
+	if (api_portal_whose(req, resp, number, sizeof(number)))
+		api_greet_delete(d, number, req->param[0], "its owner", resp);
 }
 
 const struct api_route api_routes_greet[] = {

@@ -6,9 +6,9 @@
  * Everything is read through the modules' own accessors: the guard's and
  * the registrar's live state on the loop thread (loop_call, one trip),
  * the commit version from the store; commits since start are counted
- * here (routes_config.c calls api_metrics_commit). Calls and media relay
- * counters are not exported yet: there is no call state to read them
- * from, and a series that is always zero would look like a quiet system.
+ * here (routes_config.c calls api_metrics_commit); the calls and the
+ * media relay from the call layer's counters (call_stats), voicemail
+ * e-mail from vmmail_status.
  */
 #include <errno.h>
 #include <stdarg.h>

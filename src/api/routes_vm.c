@@ -30,6 +30,8 @@
 #define VM_SERVE_MAX (64u << 20)
 
 json_t *api_vm_msg_json(const struct vm_msg *m);
+bool api_vm_mailbox(struct daemon *d, const char *number,
+		    struct api_resp *resp);
 
 static const char *const folder_name[] = { "new", "saved" };
 
@@ -58,8 +60,9 @@ static void not_found(struct api_resp *resp, const char *field,
 	report_reset(&r);
 }
 
-/* The extension exists (running or staged); else a 404 answer. */
-static bool mailbox(struct daemon *d, const char *number,
+/* The extension exists (running or staged); else a 404 answer (also
+ * the greetings', routes_greet_admin.c). */
+bool api_vm_mailbox(struct daemon *d, const char *number,
 		    struct api_resp *resp)
 {
 	json_t *ext = NULL;
@@ -103,7 +106,7 @@ static void vm_box_get(struct daemon *d, const struct api_req *req,
 	size_t n = 0, i;
 	int err;
 
-	if (!mailbox(d, number, resp))
+	if (!api_vm_mailbox(d, number, resp))
 		return;
 	err = vmstore_box_get(d->vmstore, number, &st);
 	if (err == EINVAL) {
@@ -147,7 +150,7 @@ static void vm_msg_get(struct daemon *d, const struct api_req *req,
 	size_t len = 0;
 	int err;
 
-	if (!mailbox(d, req->param[0], resp))
+	if (!api_vm_mailbox(d, req->param[0], resp))
 		return;
 	err = vmstore_msg_read(d->vmstore, req->param[0], req->param[1],
 			       VM_SERVE_MAX, &buf, &len);
@@ -166,7 +169,7 @@ static void vm_msg_delete(struct daemon *d, const struct api_req *req,
 {
 	int err;
 
-	if (!mailbox(d, req->param[0], resp))
+	if (!api_vm_mailbox(d, req->param[0], resp))
 		return;
 	err = vmstore_msg_delete(d->vmstore, req->param[0], req->param[1]);
 	if (err) {
@@ -182,7 +185,7 @@ static void vm_unlock(struct daemon *d, const struct api_req *req,
 {
 	int err;
 
-	if (!mailbox(d, req->param[0], resp))
+	if (!api_vm_mailbox(d, req->param[0], resp))
 		return;
 	err = vmstore_unlock(d->vmstore, req->param[0]);
 	if (err == EINVAL) {

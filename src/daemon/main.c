@@ -487,6 +487,7 @@ static int register_everything(void)
 		{ api_routes_calls, api_routes_calls_n },
 		{ api_routes_vm, api_routes_vm_n },
 		{ api_routes_vmmail, api_routes_vmmail_n },
+		{ api_routes_greet_admin, api_routes_greet_admin_n },
 	};
 	size_t i;
 	int err;

@@ -18,7 +18,7 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Daemon, free_port  # noqa: E402
+from conftest import Daemon, UnixHTTPConnection, free_port  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = pathlib.Path(os.environ.get(
@@ -55,6 +55,21 @@ def fixture_voicemail(d):
                (int(time.time() * 1000), path.stat().st_size))
     db.commit()
     db.close()
+
+
+def metrics(d):
+    """GET /metrics over the control socket: {series: value}."""
+    conn = UnixHTTPConnection(d.sock, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        resp = conn.getresponse()
+        text = resp.read().decode()
+        assert resp.status == 200, text
+        assert resp.getheader("Content-Type", "").startswith("text/plain"), resp.getheaders()
+    finally:
+        conn.close()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def seed(d):
@@ -118,7 +133,7 @@ def test_gui(tmp_path, monkeypatch):
                    BULWARK_SIPP_PORTS=",".join(
                        str(free_port(addr="127.0.0.1")) for _ in range(4)))
         proc = subprocess.run([node, str(HERE / "gui.mjs")], cwd=HERE, env=env,
-                              capture_output=True, text=True, timeout=240)
+                              capture_output=True, text=True, timeout=420)
         print(proc.stdout)
         print(proc.stderr, file=sys.stderr)
         assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
@@ -136,10 +151,17 @@ def test_gui(tmp_path, monkeypatch):
         # refused one was never stored
         box = d.data_dir / "voicemail" / "301"
         assert sorted(p.name for p in box.iterdir()) == [], list(box.iterdir())
+        # the administrator's upload for 302 was deleted in the page, the
+        # refused one never stored; the log says who did it
+        box = d.data_dir / "voicemail" / "302"
+        assert not box.exists() or not list(box.glob("*.wav")), list(box.iterdir())
+        assert "greeting busy uploaded by the administrator" in d.log_path.read_text(errors="replace")
         st, vm = d.api("GET", "/voicemail/301")
         assert st == 200 and vm["messages"] == [], vm
         st, ext = d.api("GET", "/ext/301?staged=1")
         assert ext["user.forward.busy.destination"] == "302", ext
+        assert (ext["user.follow_me.enabled"], ext["user.follow_me.list"]) \
+            == (True, ["302", "1000"]), ext
         # the admin block never reaches SIP: no SIP ban for the address
         st, bans = d.api("GET", "/bans")
         assert not [b for b in bans if b["source"] == "127.0.0.1"], bans
@@ -149,5 +171,20 @@ def test_gui(tmp_path, monkeypatch):
         assert st == 200 and len(cdr) == 2, cdr
         assert sorted((c["caller"], c["callee"], c["disposition"]) for c in cdr) \
             == [(CALLER, "301", "answered"), (CALLER, CALLEE, "answered")], cdr
+        # and as /metrics tells a monitoring system (the control socket: the
+        # admin port now refuses this address): the issue's series moved
+        m = metrics(d)
+        assert m['bulwark_calls_total{result="answered"}'] == 2, m
+        assert m["bulwark_calls_active"] == 0, m
+        assert m["bulwark_relay_packets_total"] > 100, m
+        assert m["bulwark_relay_dropped_source_total"] == 0, m
+        assert m["bulwark_relay_ports_free"] == m["bulwark_relay_ports"] > 0, m
+        assert m["bulwark_registrations"] >= 1, m    # SIPp's callee
+        assert m["bulwark_bans_total"] >= 1 and m["bulwark_bans"] == 0, m
+        assert 'bulwark_sip_auth_failures_total{reason="bad_password"}' in m, m
+        # seeding, the Commit screen, the CSV import, the SIP setting of the
+        # Network Services scenario; the Commit screen's dry run
+        assert m['bulwark_commits_total{result="applied"}'] == 4, m
+        assert m['bulwark_commits_total{result="dry_run"}'] == 1, m
     finally:
         d.stop()

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from test_web_session import WEB_PW, login, req, seed_portal_user, start
+from test_web_session import WEB_PW, basic, login, req, seed_portal_user, start
 
 
 def wav(rate=8000, channels=1, bits=16, tag=1, secs=1.0, freq=440,
@@ -203,3 +203,117 @@ def test_a_caller_hears_the_uploaded_greeting(make_daemon):
     assert m["caller"] == "601" and 1500 <= m["duration_ms"] <= 4500, m
     st, text, hd = req(d, "GET", f"/api/v1/me/voicemail/{m['id']}", headers={"Cookie": cookie})
     assert st == 200 and hd["content-type"] == "audio/wav"
+
+
+def test_admin_greetings_of_any_extension(make_daemon):
+    """The administrator's routes (routes_greet_admin.c) on any
+    extension's greetings: the portal's checks and storing, an admin
+    credential (HTTP Basic, or the GUI's session with its CSRF token);
+    a portal session is refused (403), even for its own extension."""
+    d = start(make_daemon)
+    seed_portal_user(d)
+    b = basic(d)
+    acookie, acsrf, _ = login(d, "admin", d.pw)
+    a = {"Cookie": acookie, "X-CSRF-Token": acsrf}
+    box = d.data_dir / "voicemail" / "302"
+
+    st, body, _ = req(d, "GET", "/api/v1/ext/302/greetings", headers=b)
+    assert st == 200, body
+    assert body["number"] == "302"
+    assert [(g["which"], g["exists"]) for g in body["greetings"]] == \
+        [("name", False), ("unavail", False), ("busy", False), ("temp", False)]
+
+    # uploaded over HTTP Basic: stored as the portal stores it
+    good = wav(secs=2, freq=700, extra=b"LIST" + struct.pack("<I", 4) + b"INFO")
+    st, body, _ = req(d, "PUT", "/api/v1/ext/302/greetings/busy", good, headers=b, ctype="audio/wav")
+    assert st == 200, body
+    assert (body["number"], body["which"], body["duration_ms"]) == ("302", "busy", 2000), body
+    f = box / "busy.wav"
+    assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    stored = f.read_bytes()
+    assert len(stored) == 44 + 32000 and stored[44:] == good[good.index(b"data") + 8:]
+    assert sorted(p.name for p in box.iterdir()) == ["busy.wav"]
+    st, text, hd = req(d, "GET", "/api/v1/ext/302/greetings/busy", headers=b)
+    assert st == 200 and hd["content-type"] == "audio/wav"
+    assert hd["content-length"] == str(len(stored))
+    st, body, _ = req(d, "GET", "/api/v1/ext/302/greetings", headers=b)
+    got = {g["which"]: g for g in body["greetings"]}
+    assert got["busy"]["exists"] and got["busy"]["bytes"] == len(stored)
+    assert "greeting busy uploaded by the administrator" in d.log()
+
+    # the same refusals, naming field and rule; nothing stored
+    for data, field, what in [(wav(rate=16000), "greeting.format", "16000 Hz"),
+                              (wav(channels=2), "greeting.format", "2 channels"),
+                              (wav(secs=125), "greeting.duration", "125.0 s")]:
+        st, body, _ = req(d, "PUT", "/api/v1/ext/302/greetings/temp", data, headers=b, ctype="audio/wav")
+        assert st == 422, (what, body)
+        assert body["error"].startswith(f"Refused: {field}: ") and what in body["error"], body
+        assert body["errors"][0]["rule"] == field, body
+    st, body = put_raw(d, "/api/v1/ext/302/greetings/temp", b, len(wav(secs=140)))
+    assert st == 413 and "(rule greeting.size)" in body["error"], body
+    st, body, _ = req(d, "PUT", "/api/v1/ext/302/greetings/temp", {"x": 1}, headers=b)
+    assert st == 415, body
+    assert not (box / "temp.wav").exists()
+
+    # no such extension, greeting or path: 404 naming the field
+    for path, field in [("/api/v1/ext/999/greetings", "number"),
+                        ("/api/v1/ext/999/greetings/busy", "number"),
+                        ("/api/v1/ext/302/greetings/welcome", "which"),
+                        ("/api/v1/ext/302/greetings/busy.wav", "which")]:
+        st, body, _ = req(d, "GET", path, headers=b)
+        assert st == 404, (path, body)
+        assert body["errors"][0]["field"] == field, (path, body)
+    # a path in a segment is no route at all
+    for path in ["/api/v1/ext/302/greetings/..%2F301%2Fbusy",
+                 "/api/v1/ext/..%2F..%2Fbulwark.db/greetings"]:
+        st, body, _ = req(d, "GET", path, headers=b)
+        assert st == 404, (path, body)
+
+    # the GUI's admin session: the CSRF token is required
+    st, body, _ = req(d, "PUT", "/api/v1/ext/301/greetings/temp", good,
+                      headers={"Cookie": acookie}, ctype="audio/wav")
+    assert st == 403 and "CSRF" in body["error"], body
+    st, body, _ = req(d, "PUT", "/api/v1/ext/301/greetings/temp", good, headers=a, ctype="audio/wav")
+    assert st == 200, body
+    # what the administrator put in 301's mailbox is the owner's greeting
+    pcookie, pcsrf, _ = login(d, "ada", WEB_PW)
+    p = {"Cookie": pcookie, "X-CSRF-Token": pcsrf}
+    st, body, _ = req(d, "GET", "/api/v1/me/greetings", headers=p)
+    assert {g["which"]: g["exists"] for g in body["greetings"]}["temp"] is True, body
+
+    # a portal user may not use the admin routes, not even on its own
+    # extension; without any credential: 401
+    for method, path, data in [("GET", "/api/v1/ext/302/greetings", None),
+                               ("GET", "/api/v1/ext/302/greetings/busy", None),
+                               ("GET", "/api/v1/ext/301/greetings", None),
+                               ("PUT", "/api/v1/ext/302/greetings/busy", good),
+                               ("DELETE", "/api/v1/ext/302/greetings/busy", None),
+                               ("DELETE", "/api/v1/ext/301/greetings/temp", None)]:
+        st, body, _ = req(d, method, path, data, headers=p, ctype="audio/wav")
+        assert st == 403, (method, path, st, body)
+        st, body, _ = req(d, method, path, data, headers={}, ctype="audio/wav")
+        assert st == 401, (method, path, st, body)
+    assert f.read_bytes() == stored
+    assert (d.data_dir / "voicemail" / "301" / "temp.wav").exists()
+
+    # a symbolic link planted as a greeting is neither served nor followed:
+    # an upload replaces the link itself, the file it pointed to is intact
+    db = d.data_dir / "bulwark.db"
+    db_before = db.read_bytes()
+    os.symlink(db, box / "unavail.wav")
+    st, body, _ = req(d, "GET", "/api/v1/ext/302/greetings/unavail", headers=b)
+    assert st == 404, body
+    st, body, _ = req(d, "PUT", "/api/v1/ext/302/greetings/unavail", wav(secs=0.5), headers=b, ctype="audio/wav")
+    assert st == 200, body
+    assert not (box / "unavail.wav").is_symlink()
+    assert (box / "unavail.wav").read_bytes()[:4] == b"RIFF"
+    assert db.read_bytes()[:16] == db_before[:16] == b"SQLite format 3\0"
+
+    # deleted by the administrator, then gone
+    st, body, _ = req(d, "DELETE", "/api/v1/ext/302/greetings/busy", headers=b)
+    assert st == 200 and body == {"number": "302", "which": "busy", "deleted": True}, body
+    assert not f.exists()
+    st, body, _ = req(d, "DELETE", "/api/v1/ext/302/greetings/busy", headers=b)
+    assert st == 404, body
+    st, body, _ = req(d, "GET", "/api/v1/ext/302/greetings/busy", headers=b)
+    assert st == 404, body
