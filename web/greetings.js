@@ -14,6 +14,7 @@ const LABELS = {
   unavail: ['Unavailable', 'when the call is not answered or no phone is registered'],
   busy: ['Busy', 'when the extension is on the phone'],
   temp: ['Temporary', 'while it exists, callers hear it instead of the others'],
+  ivr: ['Personal IVR menu', 'what callers hear when the personal IVR answers (keys 1, 2, 3)'],
 };
 
 const seconds = (bytes) => `${Math.max(0, (bytes - 44) / 16000).toFixed(1)} s`;

@@ -89,7 +89,7 @@ test('an extension\'s greetings on its Voicemail tab: uploaded and played, a ref
   await page.click('#tab-voicemail');
   await page.waitForSelector('#greetings .greeting[data-which="temp"]');
   assert.deepEqual(await page.$$eval('#greetings .greeting', (els) => els.map((e) => `${e.dataset.which}:${e.dataset.exists}`)),
-    ['name:0', 'unavail:0', 'busy:0', 'temp:0']);
+    ['name:0', 'unavail:0', 'busy:0', 'temp:0', 'ivr:0']);
   // uploaded for 302 by the administrator: listed, and the player loads it
   await page.setInputFiles('#greet-busy-file', { name: 'busy.wav', mimeType: 'audio/wav', buffer: wavTone(8000, 2, 700) });
   await page.click('#greet-busy-upload');

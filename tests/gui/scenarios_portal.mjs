@@ -19,9 +19,9 @@ test('user portal: greetings uploaded and refused, a real voicemail played and d
     assert.ok(!cookies.find((c) => c.name === 'bw_admin'));
     assert.ok(await noOverflow(page));
     if (viewport === PHONE) { await ctx.close(); continue; }
-    // the four recordings, none there yet
+    // the five recordings, none there yet
     assert.deepEqual(await page.$$eval('.greeting', (els) => els.map((e) => `${e.dataset.which}:${e.dataset.exists}`)),
-      ['name:0', 'unavail:0', 'busy:0', 'temp:0']);
+      ['name:0', 'unavail:0', 'busy:0', 'temp:0', 'ivr:0']);
     // a greeting uploaded: listed, and the browser's player loads it
     await page.setInputFiles('#greet-unavail-file', { name: 'unavailable.wav', mimeType: 'audio/wav', buffer: wavTone(8000, 3, 1000) });
     await page.click('#greet-unavail-upload');

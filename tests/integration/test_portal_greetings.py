@@ -221,7 +221,7 @@ def test_admin_greetings_of_any_extension(make_daemon):
     assert st == 200, body
     assert body["number"] == "302"
     assert [(g["which"], g["exists"]) for g in body["greetings"]] == \
-        [("name", False), ("unavail", False), ("busy", False), ("temp", False)]
+        [("name", False), ("unavail", False), ("busy", False), ("temp", False), ("ivr", False)]
 
     # uploaded over HTTP Basic: stored as the portal stores it
     good = wav(secs=2, freq=700, extra=b"LIST" + struct.pack("<I", 4) + b"INFO")
