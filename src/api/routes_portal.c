@@ -135,6 +135,84 @@ static void me_ext_get(struct daemon *d, const struct api_req *req,
 	own(d, number, resp);
 }
 
+/* An extension that exists, staged or running. */
+static bool ext_exists(struct daemon *d, const char *number)
+{
+	json_t *x = NULL;
+	bool ok = !store_ext_get(d->store, number, STORE_STAGED, false, &x) ||
+		  !store_ext_get(d->store, number, STORE_RUNNING, false, &x);
+
+	json_decref(x);
+	return ok;
+}
+
+/* The first target of a destination value (a string or a list) that is
+ * neither the owner nor an existing extension, or NULL. */
+static const char *first_missing(struct daemon *d, const char *self,
+				 const json_t *val)
+{
+	const json_t *it;
+	size_t i;
+
+	if (json_is_string(val)) {
+		const char *t = json_string_value(val);
+
+		return *t && strcmp(t, self) && !ext_exists(d, t) ? t : NULL;
+	}
+	json_array_foreach(val, i, it) {
+		const char *t = first_missing(d, self, it);
+
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
+/* The destinations an owner names must be extensions that exist now: the
+ * owner cannot commit, and a reference the commit refuses (ref.missing,
+ * dest.external_no_trunk) would block every later commit of the
+ * administrator until someone fixed it. The same rules and words as
+ * model_validate_set, checked here before anything is staged. */
+static int refs_exist(struct daemon *d, const char *self, const json_t *chg,
+		      struct report *r)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)chg, key, v) {
+		const struct model_field *f = model_field_find(key);
+		json_t *val = NULL;
+		const char *t;
+		int err = 0;
+
+		if (!f || (f->form != MODEL_FORM_DEST &&
+			   f->form != MODEL_FORM_EXT_REF))
+			continue;
+		if (json_is_string(v) && model_parse_value(
+			    f, json_string_value(v), &val, r))
+			return EINVAL;
+		if (!val)
+			val = json_incref(v);
+		t = first_missing(d, self, val);
+		if (t && strspn(t, "0123456789") == strlen(t) &&
+		    strlen(t) >= 2 && strlen(t) <= 8) {
+			report_add(r, "", f->name, "ref.missing",
+				   "extension %.24s does not exist", t);
+			err = EINVAL;
+		} else if (t) {
+			report_add(r, "", f->name, "dest.external_no_trunk",
+				   "%.24s is not an extension; calls to "
+				   "external numbers need a trunk, and none "
+				   "is configured", t);
+			err = EINVAL;
+		}
+		json_decref(val);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static void me_patch(struct daemon *d, const struct api_req *req,
 		     struct api_resp *resp)
 {
@@ -163,7 +241,10 @@ static void me_patch(struct daemon *d, const struct api_req *req,
 	report_init(&r);
 	rest = json_copy(req->body);
 	pin = json_string_value(json_object_get(req->body, "voicemail.pin"));
-	if (json_object_get(req->body, "voicemail.pin") && !pin) {
+	if (refs_exist(d, number, req->body, &r)) {
+		err = EINVAL;
+		pin = NULL;
+	} else if (json_object_get(req->body, "voicemail.pin") && !pin) {
 		report_add(&r, "", "voicemail.pin", "field.type",
 			   "must be a string of digits");
 		err = EINVAL;

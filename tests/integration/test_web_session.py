@@ -191,6 +191,32 @@ def test_portal_reaches_only_its_own_extension(make_daemon):
     assert st == 401
 
 
+def test_portal_destinations_must_be_extensions(make_daemon):
+    """The owner cannot commit: a forward or follow-me naming a number that
+    is not an extension is refused when the owner sends it (the same rule
+    the commit would apply), so that it can never block the
+    administrator's commits; existing extensions are taken."""
+    d = start(make_daemon)
+    seed_portal_user(d)
+    cookie, csrf, _ = login(d, "ada", WEB_PW)
+    h = {"Cookie": cookie, "X-CSRF-Token": csrf}
+    for body, rule in [
+            ({"user.follow_me.list": ["302", "+15551234"]}, "dest.external_no_trunk"),
+            ({"user.follow_me.list": "302,399"}, "ref.missing"),
+            ({"user.forward.busy.enabled": True,
+              "user.forward.busy.destination": "399"}, "ref.missing")]:
+        st, out, _ = req(d, "PATCH", "/api/v1/me", body, headers=h)
+        assert st == 422 and f"rule {rule}" in out["error"], (body, out)
+    st, pend = d.api("GET", "/pending")
+    assert not any(p["key"] == "301" for p in pend), pend
+    st, out, _ = req(d, "PATCH", "/api/v1/me", {"user.follow_me.list": ["302"],
+                                                "user.follow_me.enabled": True},
+                     headers=h)
+    assert st == 200 and out["staged"] is True, out
+    st, out = d.api("POST", "/commit")
+    assert st == 200, out
+
+
 def test_failed_gui_logins_are_counted_by_the_admin_scope(make_daemon):
     d = start(make_daemon)
     seed_portal_user(d)
