@@ -142,6 +142,9 @@ struct call {
 	void *svc_sess;          /* the service's, until closed */
 	bool svc_started;        /* answered() was called */
 	uint64_t svc_handle;
+	/* caller ID (callerid.c): the display name of the caller's own
+	 * From as received, used only when its extension allows override */
+	char caller_disp[80];
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;

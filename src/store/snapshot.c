@@ -200,6 +200,50 @@ static struct snap_feat *feat_build(const json_t *o, enum model_type t)
 	return f;
 }
 
+/* caller ID: the custom values (the defaults are resolved by
+ * call/callerid.c from the name and number), PAI/RPID, Alert-Info. */
+static void fill_cid(struct snap_ext *e, const json_t *o, enum model_type t)
+{
+	static const char *const kind[SNAP_CID__COUNT] = {
+		"internal", "external", "emergency",
+	};
+	const json_t *v;
+	char k[48];
+
+	for (int i = 0; i < SNAP_CID__COUNT; i++) {
+		struct snap_cid *c = &e->cid[i];
+		const json_t *n;
+
+		snprintf(k, sizeof(k), "callerid.%s.use_default", kind[i]);
+		if (obj_bool_def(o, k, t) || !model_type_has(t,
+		    model_field_find(k)))
+			continue;
+		snprintf(k, sizeof(k), "callerid.%s.number", kind[i]);
+		v = json_object_get(o, k);
+		snprintf(k, sizeof(k), "callerid.%s.name", kind[i]);
+		n = json_object_get(o, k);
+		if (!json_is_string(v) || !json_string_length(v) ||
+		    json_string_length(v) >= sizeof(c->number) ||
+		    (json_is_string(n) &&
+		     json_string_length(n) >= sizeof(c->name)))
+			continue;   /* the model refuses these: the default */
+		c->custom = true;
+		memcpy(c->number, json_string_value(v),
+		       json_string_length(v) + 1);
+		if (json_is_string(n))
+			memcpy(c->name, json_string_value(n),
+			       json_string_length(n) + 1);
+	}
+	e->cid_override = obj_bool(o, "callerid.allow_override");
+	e->send_pai = obj_bool_def(o, "phone.send_pai", t);
+	e->send_rpid = !e->send_pai && obj_bool(o, "phone.send_rpid");
+	v = json_object_get(o, "phone.alert_info");
+	if (json_is_string(v) &&
+	    json_string_length(v) < sizeof(e->alert_info))
+		memcpy(e->alert_info, json_string_value(v),
+		       json_string_length(v) + 1);
+}
+
 static void fill_ext(struct snap_ext *e, struct ext_row *row)
 {
 	const json_t *o = ext_row_obj(row);
@@ -268,6 +312,7 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	e->vm = obj_bool_def(o, "voicemail.enabled", row->type);
 	e->mwi = e->vm && obj_bool_def(o, "voicemail.mwi", row->type);
 	e->feat = feat_build(o, row->type);
+	fill_cid(e, o, row->type);
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&
 		!strcmp(json_string_value(v), "static");

@@ -47,6 +47,11 @@ enum snap_strategy {
 	SNAP_RING_ALL = 0, SNAP_RING_HUNT, SNAP_RING_MEMORYHUNT, SNAP_RING_RANDOM
 };
 #define SNAP_NUM 24
+/* The caller IDs of an extension (callerid.<kind>.*), by kind. */
+enum snap_cid_kind {
+	SNAP_CID_INTERNAL = 0, SNAP_CID_EXTERNAL, SNAP_CID_EMERGENCY,
+	SNAP_CID__COUNT
+};
 
 /* What routing reads of an extension beyond its phone: built only for an
  * extension that has any of it (most have none: snap_ext.feat NULL).
@@ -102,6 +107,15 @@ struct snap_ext {
 	bool vm;                  /* voicemail.enabled: has a mailbox */
 	bool mwi;                 /* voicemail.mwi (only with vm) */
 	const struct snap_feat *feat;   /* NULL: no routing feature */
+	/* caller ID (call/callerid.h reads these; issue 13) */
+	struct snap_cid {
+		bool custom;          /* callerid.<kind>.use_default false */
+		char name[65];        /* callerid.<kind>.name (custom only) */
+		char number[22];      /* callerid.<kind>.number (custom only) */
+	} cid[SNAP_CID__COUNT];   /* enum snap_cid_kind */
+	bool cid_override;        /* callerid.allow_override */
+	bool send_pai, send_rpid; /* phone.send_pai, phone.send_rpid */
+	char alert_info[129];     /* phone.alert_info, "" = none */
 };
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
