@@ -172,8 +172,10 @@ static void command(struct ep_thread *t, const struct ep_cmd *c)
 		set_media(t, s, &c->md);
 		break;
 	case EPC_LANG:
-		snprintf(s->lang, sizeof(s->lang), "%s",
-			 prompt_lang_ok(c->path) ? c->path : "");
+		/* a valid tag fits (PROMPT_LANG_MAX); anything else: "" */
+		s->lang[0] = '\0';
+		if (prompt_lang_ok(c->path))
+			memcpy(s->lang, c->path, strlen(c->path) + 1);
 		if (prompt_lang_set(s->lang_set, sizeof(s->lang_set),
 				    t->conf.prompt_dir, s->lang))
 			s->lang_set[0] = '\0';
