@@ -146,6 +146,15 @@ static struct snapshot *fake_snapshot(void)
 		SNAP_CODEC_G722, SNAP_CODEC_ULAW);
 	ext_set(&s->ext[3], "600", NULL, "Voicemail", SNAP_CODEC_ULAW, 0);
 	s->ext[3].type = MODEL_VOICEMAIL;
+	/* caller ID (issue 13): 201's phone may name itself (its From
+	 * display); 202's phone gets PAI and an Alert-Info; 203's RPID and
+	 * a custom internal caller ID when it calls */
+	s->ext[0].cid_override = true;
+	s->ext[1].send_pai = true;
+	strcpy(s->ext[1].alert_info, "<http://x.invalid>;info=alert-autoanswer");
+	s->ext[2].send_rpid = true;
+	s->ext[2].cid[SNAP_CID_INTERNAL] =
+		(struct snap_cid){ true, "Reception", "2000" };
 	/* 203 has no mailbox: its busy and no-answer end the call (486,
 	 * 480); 202's go to voicemail (deposit), as does 600 */
 	s->ext[2].vm = s->ext[2].mwi = false;
