@@ -9,9 +9,17 @@
 #include "call/callerid.h"
 
 _Static_assert(sizeof(((struct cid *)0)->name) ==
-	       sizeof(((struct snap_cid *)0)->name), "cid name size");
+	       sizeof(((struct snap_cid_one *)0)->name), "cid name size");
 _Static_assert(sizeof(((struct cid *)0)->number) ==
-	       sizeof(((struct snap_cid *)0)->number), "cid number size");
+	       sizeof(((struct snap_cid_one *)0)->number), "cid number size");
+
+/* x's custom caller ID of kind k, or NULL (the default). */
+static const struct snap_cid_one *custom(const struct snap_ext *x,
+					 enum cid_kind k)
+{
+	return x && x->cid && (unsigned)k < SNAP_CID__COUNT &&
+		x->cid->k[k].custom ? &x->cid->k[k] : NULL;
+}
 
 /* Copy what a display name may hold: printable ASCII without '"' and
  * '\\' (the model's caller ID name rule; the extension's name field is
@@ -30,13 +38,14 @@ static void copy_name(char *dst, size_t sz, const char *src)
 void callerid_for(const struct snap_ext *x, enum cid_kind k,
 		  struct cid *out)
 {
+	const struct snap_cid_one *c = custom(x, k);
+
 	memset(out, 0, sizeof(*out));
 	if (!x || (unsigned)k >= SNAP_CID__COUNT)
 		return;
-	if (x->cid[k].custom) {
-		copy_name(out->name, sizeof(out->name), x->cid[k].name);
-		snprintf(out->number, sizeof(out->number), "%s",
-			 x->cid[k].number);
+	if (c) {
+		copy_name(out->name, sizeof(out->name), c->name);
+		snprintf(out->number, sizeof(out->number), "%s", c->number);
 		return;
 	}
 	copy_name(out->name, sizeof(out->name), x->name);
@@ -80,7 +89,7 @@ void callerid_internal(const struct snap_ext *x, const char *disp,
 void callerid_trunk(const struct snap_ext *x, enum cid_kind k,
 		    const struct cid *line, struct cid *out)
 {
-	if (k == CID_EMERGENCY && x && x->cid[CID_EMERGENCY].custom) {
+	if (k == CID_EMERGENCY && custom(x, CID_EMERGENCY)) {
 		callerid_for(x, CID_EMERGENCY, out);
 		return;
 	}
@@ -163,8 +172,9 @@ size_t callerid_invite_hdrs(char *buf, size_t sz, size_t off,
 	else if (to->send_rpid)
 		off = identity(buf, sz, off, "Remote-Party-ID", id, realm,
 			       ";party=calling;screen=yes;privacy=off");
-	if (callerid_hdr_ok(to->alert_info))
-		off = add(buf, sz, off, "Alert-Info: %s\r\n", to->alert_info);
+	if (to->cid && callerid_hdr_ok(to->cid->alert_info))
+		off = add(buf, sz, off, "Alert-Info: %s\r\n",
+			  to->cid->alert_info);
 	return off;
 }
 

@@ -200,18 +200,45 @@ static struct snap_feat *feat_build(const json_t *o, enum model_type t)
 	return f;
 }
 
-/* caller ID: the custom values (the defaults are resolved by
- * call/callerid.c from the name and number), PAI/RPID, Alert-Info. */
+const struct snap_cid *snap_cid_ref(const struct snap_cid *c)
+{
+	if (c)
+		atomic_fetch_add_explicit(&((struct snap_cid *)c)->refs, 1,
+					  memory_order_relaxed);
+	return c;
+}
+
+void snap_cid_deref(const struct snap_cid *c)
+{
+	if (c && atomic_fetch_sub_explicit(&((struct snap_cid *)c)->refs, 1,
+					   memory_order_acq_rel) <= 1)
+		free((void *)c);
+}
+
+/* caller ID: the flags, and the custom values when there are any (the
+ * defaults are resolved by call/callerid.c from the name and number). */
 static void fill_cid(struct snap_ext *e, const json_t *o, enum model_type t)
 {
 	static const char *const kind[SNAP_CID__COUNT] = {
 		"internal", "external", "emergency",
 	};
-	const json_t *v;
+	const json_t *v = json_object_get(o, "phone.alert_info");
+	struct snap_cid c, *p;
+	bool any = false;
 	char k[48];
 
+	e->cid_override = obj_bool(o, "callerid.allow_override");
+	e->send_pai = obj_bool_def(o, "phone.send_pai", t);
+	e->send_rpid = !e->send_pai && obj_bool(o, "phone.send_rpid");
+	memset(&c, 0, sizeof(c));
+	if (json_is_string(v) && json_string_length(v) &&
+	    json_string_length(v) < sizeof(c.alert_info)) {
+		memcpy(c.alert_info, json_string_value(v),
+		       json_string_length(v) + 1);
+		any = true;
+	}
 	for (int i = 0; i < SNAP_CID__COUNT; i++) {
-		struct snap_cid *c = &e->cid[i];
+		struct snap_cid_one *one = &c.k[i];
 		const json_t *n;
 
 		snprintf(k, sizeof(k), "callerid.%s.use_default", kind[i]);
@@ -223,25 +250,25 @@ static void fill_cid(struct snap_ext *e, const json_t *o, enum model_type t)
 		snprintf(k, sizeof(k), "callerid.%s.name", kind[i]);
 		n = json_object_get(o, k);
 		if (!json_is_string(v) || !json_string_length(v) ||
-		    json_string_length(v) >= sizeof(c->number) ||
+		    json_string_length(v) >= sizeof(one->number) ||
 		    (json_is_string(n) &&
-		     json_string_length(n) >= sizeof(c->name)))
+		     json_string_length(n) >= sizeof(one->name)))
 			continue;   /* the model refuses these: the default */
-		c->custom = true;
-		memcpy(c->number, json_string_value(v),
+		one->custom = any = true;
+		memcpy(one->number, json_string_value(v),
 		       json_string_length(v) + 1);
 		if (json_is_string(n))
-			memcpy(c->name, json_string_value(n),
+			memcpy(one->name, json_string_value(n),
 			       json_string_length(n) + 1);
 	}
-	e->cid_override = obj_bool(o, "callerid.allow_override");
-	e->send_pai = obj_bool_def(o, "phone.send_pai", t);
-	e->send_rpid = !e->send_pai && obj_bool(o, "phone.send_rpid");
-	v = json_object_get(o, "phone.alert_info");
-	if (json_is_string(v) &&
-	    json_string_length(v) < sizeof(e->alert_info))
-		memcpy(e->alert_info, json_string_value(v),
-		       json_string_length(v) + 1);
+	if (!any)
+		return;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return;   /* the defaults: logged by none, like feat */
+	memcpy(p, &c, sizeof(c));
+	atomic_init(&p->refs, 1);
+	e->cid = p;
 }
 
 static void fill_ext(struct snap_ext *e, struct ext_row *row)
@@ -403,6 +430,7 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 		if (row->snap) {
 			sn->ext[i] = *row->snap;
 			snap_feat_ref(sn->ext[i].feat);
+			snap_cid_ref(sn->ext[i].cid);
 			continue;
 		}
 		fill_ext(&sn->ext[i], row);
@@ -411,6 +439,7 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			if (row->snap) {
 				*row->snap = sn->ext[i];
 				snap_feat_ref(row->snap->feat);
+				snap_cid_ref(row->snap->cid);
 			}
 		}
 	}
@@ -479,6 +508,8 @@ int store_snapshot(struct store *s, struct snapshot **snap)
 	}
 	for (size_t i = 0; ext && i < n; i++)
 		snap_feat_deref(ext[i].feat);
+	for (size_t i = 0; ext && i < n; i++)
+		snap_cid_deref(ext[i].cid);
 	free(ext);
 	json_decref(secs);
 	store_trim();
@@ -562,6 +593,8 @@ struct snapshot *snapshot_deref(struct snapshot *s)
 	json_decref(s->sections);
 	for (size_t i = 0; s->ext && i < s->n_ext; i++)
 		snap_feat_deref(s->ext[i].feat);
+	for (size_t i = 0; s->ext && i < s->n_ext; i++)
+		snap_cid_deref(s->ext[i].cid);
 	free(s->ext);
 	free(s);
 	return NULL;

@@ -108,15 +108,28 @@ struct snap_ext {
 	bool mwi;                 /* voicemail.mwi (only with vm) */
 	const struct snap_feat *feat;   /* NULL: no routing feature */
 	/* caller ID (call/callerid.h reads these; issue 13) */
-	struct snap_cid {
-		bool custom;          /* callerid.<kind>.use_default false */
-		char name[65];        /* callerid.<kind>.name (custom only) */
-		char number[22];      /* callerid.<kind>.number (custom only) */
-	} cid[SNAP_CID__COUNT];   /* enum snap_cid_kind */
 	bool cid_override;        /* callerid.allow_override */
 	bool send_pai, send_rpid; /* phone.send_pai, phone.send_rpid */
+	const struct snap_cid *cid;   /* NULL: every caller ID the default,
+				       * no Alert-Info (most extensions) */
+};
+
+/* An extension's custom caller IDs and Alert-Info: built only for one
+ * that has any (refcounted and shared like snap_feat). */
+struct snap_cid {
+	atomic_uint refs;
+	struct snap_cid_one {
+		bool custom;          /* callerid.<kind>.use_default false */
+		char name[65];        /* callerid.<kind>.name */
+		char number[22];      /* callerid.<kind>.number */
+	} k[SNAP_CID__COUNT];     /* enum snap_cid_kind */
 	char alert_info[129];     /* phone.alert_info, "" = none */
 };
+
+/* One more reference to c (NULL-safe); returns c. */
+const struct snap_cid *snap_cid_ref(const struct snap_cid *c);
+/* Drop one (NULL-safe); the last frees. */
+void snap_cid_deref(const struct snap_cid *c);
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
  * sdp_codecs (media/sdp.h); NULL for an unknown value. */

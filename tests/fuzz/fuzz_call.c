@@ -151,10 +151,22 @@ static struct snapshot *fake_snapshot(void)
 	 * a custom internal caller ID when it calls */
 	s->ext[0].cid_override = true;
 	s->ext[1].send_pai = true;
-	strcpy(s->ext[1].alert_info, "<http://x.invalid>;info=alert-autoanswer");
 	s->ext[2].send_rpid = true;
-	s->ext[2].cid[SNAP_CID_INTERNAL] =
-		(struct snap_cid){ true, "Reception", "2000" };
+	{
+		struct snap_cid *c1 = calloc(1, sizeof(*c1));
+		struct snap_cid *c2 = calloc(1, sizeof(*c2));
+
+		if (!c1 || !c2)
+			abort();
+		atomic_init(&c1->refs, 1);
+		strcpy(c1->alert_info, "<http://x.invalid>;info=alert-autoanswer");
+		s->ext[1].cid = c1;
+		atomic_init(&c2->refs, 1);
+		c2->k[SNAP_CID_INTERNAL].custom = true;
+		strcpy(c2->k[SNAP_CID_INTERNAL].name, "Reception");
+		strcpy(c2->k[SNAP_CID_INTERNAL].number, "2000");
+		s->ext[2].cid = c2;
+	}
 	/* 203 has no mailbox: its busy and no-answer end the call (486,
 	 * 480); 202's go to voicemail (deposit), as does 600 */
 	s->ext[2].vm = s->ext[2].mwi = false;

@@ -19,12 +19,27 @@ static void ext(struct snap_ext *x, const char *num, const char *name)
 	x->send_pai = true;
 }
 
+/* The custom caller IDs and Alert-Info of the tests' extensions live
+ * here (one extension per test at a time: x->cid points at it). */
+static struct snap_cid cids;
+
+static struct snap_cid *cid_of(struct snap_ext *x)
+{
+	if (!x->cid) {
+		memset(&cids, 0, sizeof(cids));
+		x->cid = &cids;
+	}
+	return &cids;
+}
+
 static void custom(struct snap_ext *x, enum cid_kind k, const char *name,
 		   const char *num)
 {
-	x->cid[k].custom = true;
-	strcpy(x->cid[k].name, name);
-	strcpy(x->cid[k].number, num);
+	struct snap_cid *c = cid_of(x);
+
+	c->k[k].custom = true;
+	strcpy(c->k[k].name, name);
+	strcpy(c->k[k].number, num);
 }
 
 static void test_defaults(void **state)
@@ -146,7 +161,7 @@ static void test_trunk(void **state)
 	assert_string_equal(c.name, "Alice 3rd floor");
 	/* an empty line ANI is none */
 	memset(&line, 0, sizeof(line));
-	x.cid[CID_EMERGENCY].custom = false;
+	cids.k[CID_EMERGENCY].custom = false;
 	callerid_trunk(&x, CID_EMERGENCY, &line, &c);
 	assert_string_equal(c.number, "+15145550101");
 }
@@ -188,22 +203,24 @@ static void test_invite_hdrs(void **state)
 	assert_int_equal(off, strlen(buf));
 	to.send_pai = false;
 	to.send_rpid = true;
-	strcpy(to.alert_info, "<http://x.invalid>;info=alert-autoanswer");
+	strcpy(cid_of(&to)->alert_info, "<http://x.invalid>;info=alert-autoanswer");
 	off = callerid_invite_hdrs(buf, sizeof(buf), 0, &to, &id, "pbx.test");
+	assert_int_equal(off, strlen(buf));
 	assert_string_equal(buf, "Remote-Party-ID: \"Alice Smith\" "
 			    "<sip:2001@pbx.test>;party=calling;screen=yes;"
 			    "privacy=off\r\nAlert-Info: <http://x.invalid>;"
 			    "info=alert-autoanswer\r\n");
 	/* neither: nothing */
 	to.send_rpid = false;
-	to.alert_info[0] = '\0';
+	cid_of(&to)->alert_info[0] = '\0';
 	buf[0] = '\0';
 	assert_int_equal(callerid_invite_hdrs(buf, sizeof(buf), 0, &to, &id,
 					      "pbx.test"), 0);
 	/* a stored value that would inject a header is left out */
 	to.send_pai = true;
-	strcpy(to.alert_info, "x\r\nFoo: bar");
+	strcpy(cid_of(&to)->alert_info, "x\r\nFoo: bar");
 	off = callerid_invite_hdrs(buf, sizeof(buf), 0, &to, &id, "pbx.test");
+	assert_int_equal(off, strlen(buf));
 	assert_null(strstr(buf, "Alert-Info"));
 	assert_null(strstr(buf, "Foo"));
 	/* appended at off; a line that does not fit is absent, whole */
@@ -217,6 +234,7 @@ static void test_invite_hdrs(void **state)
 	/* no name: no display part; a bad number: no identity */
 	id.name[0] = '\0';
 	off = callerid_invite_hdrs(buf, sizeof(buf), 0, &to, &id, "pbx.test");
+	assert_int_equal(off, strlen(buf));
 	assert_string_equal(buf, "P-Asserted-Identity: <sip:2001@pbx.test>\r\n");
 	strcpy(id.number, "20 01>");
 	buf[0] = '\0';
@@ -232,7 +250,7 @@ static void test_answer_hdrs(void **state)
 
 	(void)state;
 	ext(&a, "2001", "Alice");
-	strcpy(a.alert_info, "ring2");   /* not for the caller's 200 */
+	strcpy(cid_of(&a)->alert_info, "ring2");   /* not for the caller's 200 */
 	callerid_answer_hdrs(buf, sizeof(buf), 0, &a, &id, "pbx.test");
 	assert_string_equal(buf, "P-Asserted-Identity: \"Bob\" "
 			    "<sip:2002@pbx.test>\r\n");
