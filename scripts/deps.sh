@@ -15,8 +15,12 @@ RUN="libre0 librem0 asterisk-core-sounds-en-wav libsqlite3-0 libmicrohttpd12
 BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev
  libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libsodium-dev
  libssl-dev libnftables-dev libcmocka-dev libcurl4-openssl-dev liburing-dev"
+# asterisk-core-sounds-fr-wav: a second prompt set (fr_CA_f_June beside
+# en_US_f_Allison) for the tests of user.language; an installation adds
+# the -<ll>-wav packages of the languages its users speak.
 TEST="python3 python3-pytest clang clang-tools libclang-rt-14-dev sip-tester baresip-core
- linphone-cli sipvicious kamailio chromium python3-aiosmtpd"
+ linphone-cli sipvicious kamailio chromium python3-aiosmtpd
+ asterisk-core-sounds-fr-wav"
 case "${1:-all}" in
 	run) want="$RUN" ;;
 	build) want="$BUILD" ;;

@@ -46,6 +46,7 @@ static const char *const form_names[] = {
 	[MODEL_FORM_EMAIL] = "email", [MODEL_FORM_IP] = "ip",
 	[MODEL_FORM_DIGITS] = "digits", [MODEL_FORM_WEBUSER] = "web_user",
 	[MODEL_FORM_TOKEN] = "token", [MODEL_FORM_TEXT] = "text",
+	[MODEL_FORM_HEADER] = "sip_header",
 };
 
 static json_t *types_of(unsigned mask)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "call/call_int.h"
+#include "call/callerid.h"
 #include "common/log.h"
 #include "store/snapshot.h"
 
@@ -21,7 +22,9 @@ int bleg_start(struct call *c, const struct snap_ext *x, const char *uri,
 {
 	struct call_app *app = c->app;
 	const struct snapshot *s = c->snap;
+	const char *realm = s->realm[0] ? s->realm : SIPD_DEFAULT_REALM;
 	char from[128], to[128];
+	struct cid id;
 	struct leg *l;
 	size_t off, blen;
 	int err;
@@ -29,12 +32,13 @@ int bleg_start(struct call *c, const struct snap_ext *x, const char *uri,
 	l = leg_new(c, false);
 	if (!l)
 		return ENOMEM;
-	snprintf(from, sizeof(from), "sip:%s@%s", c->caller, s->realm[0] ?
-		 s->realm : SIPD_DEFAULT_REALM);
-	snprintf(to, sizeof(to), "sip:%s@%s", x->number, s->realm[0] ?
-		 s->realm : SIPD_DEFAULT_REALM);
-	err = dialog_uac(&l->dlg, c->caller_x->name, from, to, uri, tp, dst,
-			 conn);
+	/* the caller's internal caller ID, never what its phone asserts */
+	callerid_internal(c->caller_x, c->caller_disp, strlen(c->caller_disp),
+			  &id);
+	snprintf(from, sizeof(from), "sip:%s@%s", id.number[0] ? id.number :
+		 c->caller, realm);
+	snprintf(to, sizeof(to), "sip:%s@%s", x->number, realm);
+	err = dialog_uac(&l->dlg, id.name, from, to, uri, tp, dst, conn);
 	if (err) {
 		mem_deref(l);
 		return err;
@@ -54,6 +58,8 @@ int bleg_start(struct call *c, const struct snap_ext *x, const char *uri,
 		off += sizeof(allow_hdr) - 1;
 	}
 	app->xbuf[off] = '\0';
+	(void)callerid_invite_hdrs(app->xbuf, sizeof(app->xbuf), off, x, &id,
+				   realm);
 	l->inv_cseq = l->dlg.lcseq + 1;
 	err = call_leg_request(app, l, "INVITE", app->xbuf, "application/sdp",
 			       app->body, blen, &l->inv, l);
@@ -243,6 +249,14 @@ void call_ok_a(struct call *c, size_t blen)
 		off += sizeof(allow) - 1;
 	}
 	app->xbuf[off] = '\0';
+	if (c->win) {   /* connected line: who answered (caller ID) */
+		struct cid id;
+
+		callerid_for(c->callee_x, CID_INTERNAL, &id);
+		(void)callerid_answer_hdrs(app->xbuf, sizeof(app->xbuf), off,
+					   c->caller_x, &id, c->snap->realm[0] ?
+					   c->snap->realm : SIPD_DEFAULT_REALM);
+	}
 	n = call_respond(app, &c->inv, 200, "OK", app->xbuf, NULL, app->body,
 			 blen);
 	if (!n)

@@ -146,6 +146,9 @@ struct call {
 	 * is handed on; B legs ring while the call is ANSWERED */
 	bool handon;
 	unsigned handons;
+	/* caller ID (callerid.c): the display name of the caller's own
+	 * From as received, used only when its extension allows override */
+	char caller_disp[80];
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;

@@ -152,6 +152,9 @@ static struct call *call_new(struct call_app *app, const struct sipd_req *rq,
 	c->id[0] = 'c';
 	sodium_bin2hex(c->id + 1, sizeof(c->id) - 1, rnd, sizeof(rnd));
 	snprintf(c->caller, sizeof(c->caller), "%s", caller->number);
+	if (m->from.dname.l && m->from.dname.l < sizeof(c->caller_disp))
+		snprintf(c->caller_disp, sizeof(c->caller_disp), "%.*s",
+			 (int)m->from.dname.l, m->from.dname.p);
 	call_uri_user(&m->ruri, &up, &ul);
 	/* a longer string is no number we know: it is refused (404) */
 	if (ul >= sizeof(c->dialled))

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "call/call_int.h"
+#include "call/callerid.h"
 #include "common/log.h"
 #include "store/snapshot.h"
 
@@ -126,6 +127,7 @@ void svc_start(struct call *c, const struct route_result *rr)
 	const struct call_svc_ops *ops;
 	void *arg = NULL;
 	struct call_svc_info info;
+	struct cid cid;
 	struct call_svc_media md;
 	char src[64];
 	uint16_t port = 0;
@@ -164,7 +166,9 @@ void svc_start(struct call *c, const struct route_result *rr)
 	info.handle = c->svc_handle;
 	info.call_id = c->id;
 	info.caller = c->caller;
-	info.caller_name = c->caller_x ? c->caller_x->name : "";
+	callerid_internal(c->caller_x, c->caller_disp,
+			  strlen(c->caller_disp), &cid);   /* caller ID */
+	info.caller_name = cid.name;
 	info.mailbox = rr->mailbox ? rr->mailbox->number : "";
 	info.greet = rr->greet;
 	re_snprintf(src, sizeof(src), "%j", &c->a->sig);

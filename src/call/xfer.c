@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "call/call_int.h"
+#include "call/callerid.h"
 #include "common/log.h"
 #include "store/snapshot.h"
 
@@ -71,6 +72,7 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	/* the transferee keeps its identity: it is who the target talks to */
 	const struct snap_ext *who = side_a ? c->callee_x : c->caller_x;
 	char from[128], touri[128];
+	struct cid id;
 	struct leg *l;
 	size_t off;
 	int err;
@@ -82,9 +84,10 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	l = leg_new(c, side_a);
 	if (!l)
 		return ENOMEM;
-	snprintf(from, sizeof(from), "sip:%s@%s", who->number, realm);
+	callerid_for(who, CID_INTERNAL, &id);   /* caller ID */
+	snprintf(from, sizeof(from), "sip:%s@%s", id.number, realm);
 	snprintf(touri, sizeof(touri), "sip:%s@%s", to->number, realm);
-	err = dialog_uac(&l->dlg, who->name, from, touri,
+	err = dialog_uac(&l->dlg, id.name, from, touri,
 			 reg_binding_uri(b), b->tp == REG_TP_TCP ? SIPD_TCP :
 			 SIPD_UDP, reg_binding_target(b), b->conn_id);
 	if (err) {
@@ -105,6 +108,9 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	}
 	off = call_contact(app, l, who->number, 0);
 	app->xbuf[off < sizeof(app->xbuf) ? off : 0] = '\0';
+	if (off < sizeof(app->xbuf))
+		(void)callerid_invite_hdrs(app->xbuf, sizeof(app->xbuf), off,
+					   to, &id, realm);
 	l->inv_cseq = l->dlg.lcseq + 1;
 	err = call_leg_request(app, l, "INVITE", app->xbuf, "application/sdp",
 			       app->body, blen, &l->inv, l);

@@ -327,6 +327,14 @@ int endpoint_play_prompt(struct endpoints *e, uint32_t id, const char *name,
 	return post_path(e, id, EPC_PLAY_PROMPT, name, barge_in);
 }
 
+int endpoint_set_language(struct endpoints *e, uint32_t id, const char *lang)
+{
+	if (lookup(e, id) && lang && lang[0] && !prompt_lang_ok(lang))
+		return EINVAL;
+	/* "" goes as a name of its own: post_path refuses an empty path */
+	return post_path(e, id, EPC_LANG, lang && lang[0] ? lang : "-", false);
+}
+
 int endpoint_play_file(struct endpoints *e, uint32_t id, const char *path,
 		       bool barge_in)
 {

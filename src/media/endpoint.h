@@ -117,6 +117,15 @@ int endpoint_destroy(struct endpoints *e, uint32_t id);
  * ENAMETOOLONG, EAGAIN. */
 int endpoint_play_prompt(struct endpoints *e, uint32_t id, const char *name,
 			 bool barge_in);
+/* Sets the language of the endpoint's prompts (user.language: "fr",
+ * "fr_FR"; "" or NULL = the default set): endpoint_play_prompt then
+ * looks in DATA/prompts/<lang>/, DATA/prompts/<ll>/ and the installed
+ * set of that language (prompt.h prompt_path_lang) before the default
+ * ones; a prompt missing there, or a language with no set, is the
+ * default's. Returns 0, ENOENT (no endpoint), EINVAL (not a language
+ * tag), EAGAIN. */
+int endpoint_set_language(struct endpoints *e, uint32_t id,
+			  const char *lang);
 int endpoint_play_file(struct endpoints *e, uint32_t id, const char *path,
 		       bool barge_in);
 /* freq 1..3999 Hz, ms 1..60,000, amplitude 0..32767. */

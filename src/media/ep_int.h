@@ -13,6 +13,7 @@
  * guards): struct ring, ring_*, relay_sa_*, the port pool */
 #include "media/relay_int.h"
 #include "media/endpoint.h"
+#include "media/prompt.h"
 #include "media/dtmfev.h"
 #include "media/tone.h"
 #include "media/wav.h"
@@ -26,6 +27,7 @@ enum ep_cmd_type {
 	EPC_CREATE = 1, EPC_MEDIA, EPC_PLAY_PROMPT, EPC_PLAY_FILE,
 	EPC_PLAY_TONE, EPC_PLAY_STOP, EPC_RECORD, EPC_RECORD_STOP,
 	EPC_DESTROY, EPC_QUIT,
+	EPC_LANG,   /* language: the prompt set (path = the language) */
 };
 
 struct ep_cmd {
@@ -84,6 +86,10 @@ struct eps {
 	unsigned dig_count;
 
 	struct endpoint_stats st;
+
+	/* language: its prompt set (prompt.h), "" = the default */
+	char lang[PROMPT_LANG_MAX + 1];
+	char lang_set[ENDPOINT_PATH_MAX];
 };
 
 /* ep_fin.c: recordings are completed (fsync, rename) and RECORD_DONE

@@ -171,10 +171,20 @@ static void command(struct ep_thread *t, const struct ep_cmd *c)
 	case EPC_MEDIA:
 		set_media(t, s, &c->md);
 		break;
+	case EPC_LANG:
+		/* a valid tag fits (PROMPT_LANG_MAX); anything else: "" */
+		s->lang[0] = '\0';
+		if (prompt_lang_ok(c->path))
+			memcpy(s->lang, c->path, strlen(c->path) + 1);
+		if (prompt_lang_set(s->lang_set, sizeof(s->lang_set),
+				    t->conf.prompt_dir, s->lang))
+			s->lang_set[0] = '\0';
+		break;
 	case EPC_PLAY_PROMPT:
-		err = prompt_path(path, sizeof(path),
-				  t->conf.prompt_override, t->conf.prompt_dir,
-				  c->path);
+		err = prompt_path_lang(path, sizeof(path),
+				       t->conf.prompt_override,
+				       t->conf.prompt_dir, s->lang,
+				       s->lang_set, c->path);
 		if (err) {
 			if (s->pl != PL_NONE)
 				ep_play_end(t, s, ENDPOINT_END_REPLACED, 0);

@@ -25,4 +25,34 @@ bool prompt_name_ok(const char *name);
 int prompt_path(char *out, size_t cap, const char *override,
 		const char *dir, const char *name);
 
+/* ---- language (prompt sets) ------------------------------------------
+ * A language (user.language: "fr", "fr_FR", "pt-BR") selects a prompt
+ * set: Debian's asterisk-core-sounds-<ll>-wav packages install one
+ * directory each beside the default one (/usr/share/asterisk/sounds/
+ * fr_CA_f_June, ...), and the admin may put DATA/prompts/<lang>/. A
+ * prompt missing from the language's set, and an unknown language, fall
+ * back to the default set (English). */
+#define PROMPT_LANG_MAX 16
+
+/* True when lang is a language tag we look up: 2 or 3 letters, then
+ * optionally '_' or '-' and 2..8 letters or digits ("fr", "fr_FR",
+ * "es-419"). "" is not one (the default set needs none). */
+bool prompt_lang_ok(const char *lang);
+
+/* The installed set of language lang beside dir (a directory of dir's
+ * parent): the one named lang's "ll_CC" or starting "ll_CC_" first,
+ * else "ll" or starting "ll_" (the first by name; dir itself when it
+ * is among them). Writes its path into out, or "" when lang has none,
+ * is not a language, or its set is dir itself (the default). Returns 0
+ * or ENAMETOOLONG. Reads the file system: not for the SIP loop. */
+int prompt_lang_set(char *out, size_t cap, const char *dir, const char *lang);
+
+/* prompt_path for a language: override/<lang>/name.wav, then
+ * override/<ll>/name.wav, then set/name.wav (prompt_lang_set's, "" or
+ * NULL: none), then as prompt_path (override/name.wav, dir/name.wav).
+ * lang "" or NULL: exactly prompt_path. Same returns. */
+int prompt_path_lang(char *out, size_t cap, const char *override,
+		     const char *dir, const char *lang, const char *set,
+		     const char *name);
+
 #endif

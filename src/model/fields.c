@@ -443,10 +443,11 @@ const struct model_field model_fields[] = {
 	  .help = "Simultaneous outgoing calls allowed." },
 	{ .name = "phone.alert_info", .tab = MODEL_TAB_PHONE,
 	  .kind = MODEL_STRING, .types = T_SIP, .min = 1, .max = 128,
-	  .form = MODEL_FORM_TEXT,
+	  .form = MODEL_FORM_HEADER,
 	  .label = "SIP Alert (Auto Answer/Distinctive Ring)",
-	  .help = "Alert-Info sent to the phone for internal pages, if the "
-	  "device supports it." },
+	  .help = "Alert-Info value sent to the phone on calls to it "
+	  "(distinctive ring or auto answer, e.g. info=alert-autoanswer), if "
+	  "the device supports it." },
 	{ .name = "phone.srtp", .tab = MODEL_TAB_PHONE, .kind = MODEL_BOOL,
 	  .types = T_SIP, .def = "false", .check = chk_srtp,
 	  .label = "Enable SRTP", .help = "Encrypt media; needs the TLS "

@@ -193,6 +193,21 @@ static bool is_text(const char *s)
 	return true;
 }
 
+/* What the PBX may put in a SIP header as is: no CR/LF (a second
+ * header), no other control, no byte a phone could misread (non-ASCII). */
+static bool is_header(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || s[0] == ' ' || s[n - 1] == ' ')
+		return false;
+	for (; *s; s++) {
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	}
+	return true;
+}
+
 static bool is_email(const char *s)
 {
 	const char *at = strchr(s, '@'), *d, *label;
@@ -279,6 +294,9 @@ static const struct form_rule form_rules[] = {
 			       "made of letters, digits, '_' and '-'" },
 	[MODEL_FORM_TEXT] = { "text.format",
 			      "free of control characters" },
+	[MODEL_FORM_HEADER] = { "sip_header.format",
+				"one SIP header value: printable ASCII, "
+				"without leading or trailing space" },
 };
 
 static bool form_ok(enum model_form form, const char *s)
@@ -300,6 +318,7 @@ static bool form_ok(enum model_form form, const char *s)
 	case MODEL_FORM_WEBUSER:     return is_charset(s, "._-", false);
 	case MODEL_FORM_TOKEN:       return is_charset(s, "_-", true);
 	case MODEL_FORM_TEXT:        return is_text(s);
+	case MODEL_FORM_HEADER:      return is_header(s);
 	}
 	return false;
 }

@@ -105,6 +105,8 @@ enum model_form {
 	MODEL_FORM_WEBUSER,     /* [a-z0-9._-] */
 	MODEL_FORM_TOKEN,       /* [A-Za-z0-9_-] (language, class names) */
 	MODEL_FORM_TEXT,        /* no control characters */
+	MODEL_FORM_HEADER,      /* one SIP header value: printable ASCII, no
+				 * leading or trailing space (Alert-Info) */
 };
 
 /* What a secret field holds when the store shows it masked. model_validate

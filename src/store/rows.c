@@ -22,6 +22,8 @@ void ext_row_clear(struct ext_row *row)
 	json_decref(row->obj);
 	if (row->snap)
 		snap_feat_deref(row->snap->feat);
+	if (row->snap)
+		snap_cid_deref(row->snap->cid);   /* caller ID */
 	free(row->snap);
 	for (int i = 0; i < SEC_N; i++)
 		blob_free(&row->sec[i]);

@@ -200,6 +200,77 @@ static struct snap_feat *feat_build(const json_t *o, enum model_type t)
 	return f;
 }
 
+const struct snap_cid *snap_cid_ref(const struct snap_cid *c)
+{
+	if (c)
+		atomic_fetch_add_explicit(&((struct snap_cid *)c)->refs, 1,
+					  memory_order_relaxed);
+	return c;
+}
+
+void snap_cid_deref(const struct snap_cid *c)
+{
+	if (c && atomic_fetch_sub_explicit(&((struct snap_cid *)c)->refs, 1,
+					   memory_order_acq_rel) <= 1)
+		free((void *)c);
+}
+
+/* caller ID: the flags, and the custom values when there are any (the
+ * defaults are resolved by call/callerid.c from the name and number). */
+static void fill_cid(struct snap_ext *e, const json_t *o, enum model_type t)
+{
+	static const char *const kind[SNAP_CID__COUNT] = {
+		"internal", "external", "emergency",
+	};
+	const json_t *v = json_object_get(o, "phone.alert_info");
+	struct snap_cid c, *p;
+	bool any = false;
+	char k[48];
+
+	e->cid_override = obj_bool(o, "callerid.allow_override");
+	e->send_pai = obj_bool_def(o, "phone.send_pai", t);
+	e->send_rpid = !e->send_pai && obj_bool(o, "phone.send_rpid");
+	memset(&c, 0, sizeof(c));
+	if (json_is_string(v) && json_string_length(v) &&
+	    json_string_length(v) < sizeof(c.alert_info)) {
+		memcpy(c.alert_info, json_string_value(v),
+		       json_string_length(v) + 1);
+		any = true;
+	}
+	for (int i = 0; i < SNAP_CID__COUNT; i++) {
+		struct snap_cid_one *one = &c.k[i];
+		const json_t *n;
+
+		snprintf(k, sizeof(k), "callerid.%s.use_default", kind[i]);
+		if (obj_bool_def(o, k, t) || !model_type_has(t,
+		    model_field_find(k)))
+			continue;
+		snprintf(k, sizeof(k), "callerid.%s.number", kind[i]);
+		v = json_object_get(o, k);
+		snprintf(k, sizeof(k), "callerid.%s.name", kind[i]);
+		n = json_object_get(o, k);
+		if (!json_is_string(v) || !json_string_length(v) ||
+		    json_string_length(v) >= sizeof(one->number) ||
+		    (json_is_string(n) &&
+		     json_string_length(n) >= sizeof(one->name)))
+			continue;   /* the model refuses these: the default */
+		one->custom = any = true;
+		memcpy(one->number, json_string_value(v),
+		       json_string_length(v) + 1);
+		if (json_is_string(n))
+			memcpy(one->name, json_string_value(n),
+			       json_string_length(n) + 1);
+	}
+	if (!any)
+		return;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return;   /* the defaults: logged by none, like feat */
+	memcpy(p, &c, sizeof(c));
+	atomic_init(&p->refs, 1);
+	e->cid = p;
+}
+
 static void fill_ext(struct snap_ext *e, struct ext_row *row)
 {
 	const json_t *o = ext_row_obj(row);
@@ -277,6 +348,7 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 		memcpy(e->pivr_dest, json_string_value(v),
 		       json_string_length(v) + 1);
 	}
+	fill_cid(e, o, row->type);
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&
 		!strcmp(json_string_value(v), "static");
@@ -367,6 +439,7 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 		if (row->snap) {
 			sn->ext[i] = *row->snap;
 			snap_feat_ref(sn->ext[i].feat);
+			snap_cid_ref(sn->ext[i].cid);
 			continue;
 		}
 		fill_ext(&sn->ext[i], row);
@@ -375,6 +448,7 @@ int store_snapshot_build(struct ext_row *rows, size_t n, bool cache,
 			if (row->snap) {
 				*row->snap = sn->ext[i];
 				snap_feat_ref(row->snap->feat);
+				snap_cid_ref(row->snap->cid);
 			}
 		}
 	}
@@ -443,6 +517,8 @@ int store_snapshot(struct store *s, struct snapshot **snap)
 	}
 	for (size_t i = 0; ext && i < n; i++)
 		snap_feat_deref(ext[i].feat);
+	for (size_t i = 0; ext && i < n; i++)
+		snap_cid_deref(ext[i].cid);
 	free(ext);
 	json_decref(secs);
 	store_trim();
@@ -526,6 +602,8 @@ struct snapshot *snapshot_deref(struct snapshot *s)
 	json_decref(s->sections);
 	for (size_t i = 0; s->ext && i < s->n_ext; i++)
 		snap_feat_deref(s->ext[i].feat);
+	for (size_t i = 0; s->ext && i < s->n_ext; i++)
+		snap_cid_deref(s->ext[i].cid);
 	free(s->ext);
 	free(s);
 	return NULL;

@@ -47,6 +47,11 @@ enum snap_strategy {
 	SNAP_RING_ALL = 0, SNAP_RING_HUNT, SNAP_RING_MEMORYHUNT, SNAP_RING_RANDOM
 };
 #define SNAP_NUM 24
+/* The caller IDs of an extension (callerid.<kind>.*), by kind. */
+enum snap_cid_kind {
+	SNAP_CID_INTERNAL = 0, SNAP_CID_EXTERNAL, SNAP_CID_EMERGENCY,
+	SNAP_CID__COUNT
+};
 
 /* What routing reads of an extension beyond its phone: built only for an
  * extension that has any of it (most have none: snap_ext.feat NULL).
@@ -107,7 +112,29 @@ struct snap_ext {
 	bool pivr;                /* user.personal_ivr.enabled with a
 				   * destination */
 	char pivr_dest[SNAP_NUM]; /* user.personal_ivr.destination */
+	/* caller ID (call/callerid.h reads these; issue 13) */
+	bool cid_override;        /* callerid.allow_override */
+	bool send_pai, send_rpid; /* phone.send_pai, phone.send_rpid */
+	const struct snap_cid *cid;   /* NULL: every caller ID the default,
+				       * no Alert-Info (most extensions) */
 };
+
+/* An extension's custom caller IDs and Alert-Info: built only for one
+ * that has any (refcounted and shared like snap_feat). */
+struct snap_cid {
+	atomic_uint refs;
+	struct snap_cid_one {
+		bool custom;          /* callerid.<kind>.use_default false */
+		char name[65];        /* callerid.<kind>.name */
+		char number[22];      /* callerid.<kind>.number */
+	} k[SNAP_CID__COUNT];     /* enum snap_cid_kind */
+	char alert_info[129];     /* phone.alert_info, "" = none */
+};
+
+/* One more reference to c (NULL-safe); returns c. */
+const struct snap_cid *snap_cid_ref(const struct snap_cid *c);
+/* Drop one (NULL-safe); the last frees. */
+void snap_cid_deref(const struct snap_cid *c);
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
  * sdp_codecs (media/sdp.h); NULL for an unknown value. */

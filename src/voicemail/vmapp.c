@@ -479,6 +479,9 @@ static int svc_open(const struct call_svc_info *info,
 		return err;
 	}
 	s->ep_live = true;
+	/* the prompt set: the mailbox's (or caller's) language; a bad tag
+	 * or a full queue leaves the default set */
+	(void)endpoint_set_language(a->eps, s->ep, info->language);
 	s->refs = 2;              /* the call, the endpoint */
 	list_append(&a->sessions, &s->le, s);
 	a->st.live++;

@@ -146,6 +146,27 @@ static struct snapshot *fake_snapshot(void)
 		SNAP_CODEC_G722, SNAP_CODEC_ULAW);
 	ext_set(&s->ext[3], "600", NULL, "Voicemail", SNAP_CODEC_ULAW, 0);
 	s->ext[3].type = MODEL_VOICEMAIL;
+	/* caller ID (issue 13): 201's phone may name itself (its From
+	 * display); 202's phone gets PAI and an Alert-Info; 203's RPID and
+	 * a custom internal caller ID when it calls */
+	s->ext[0].cid_override = true;
+	s->ext[1].send_pai = true;
+	s->ext[2].send_rpid = true;
+	{
+		struct snap_cid *c1 = calloc(1, sizeof(*c1));
+		struct snap_cid *c2 = calloc(1, sizeof(*c2));
+
+		if (!c1 || !c2)
+			abort();
+		atomic_init(&c1->refs, 1);
+		strcpy(c1->alert_info, "<http://x.invalid>;info=alert-autoanswer");
+		s->ext[1].cid = c1;
+		atomic_init(&c2->refs, 1);
+		c2->k[SNAP_CID_INTERNAL].custom = true;
+		strcpy(c2->k[SNAP_CID_INTERNAL].name, "Reception");
+		strcpy(c2->k[SNAP_CID_INTERNAL].number, "2000");
+		s->ext[2].cid = c2;
+	}
 	/* 203 has no mailbox: its busy and no-answer end the call (486,
 	 * 480); 202's go to voicemail (deposit), as does 600 */
 	s->ext[2].vm = s->ext[2].mwi = false;

@@ -579,6 +579,36 @@ static void test_auth_required(void **state)
 	json_decref(e);
 }
 
+/* phone.alert_info goes into a SIP header as is (call/callerid.c): one
+ * value of printable ASCII, nothing that starts a second header. */
+static void test_alert_info_header_safe(void **state)
+{
+	static const char *const bad[] = {
+		"ring\r\nP-Asserted-Identity: <sip:911@x>", "ring\n", "ring\r",
+		"a\tb", " ring", "ring ", "sonnerie-\xc3\xa9", "x\x7f",
+	};
+	json_t *e = mk(MODEL_SIP, "200", "Ada Lovelace");
+	struct report r;
+
+	(void)state;
+	report_init(&r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(model_set(e, "phone.alert_info", bad[i], &r),
+				 EINVAL);
+		assert_true(has_rule(&r, "phone.alert_info",
+				     "sip_header.format"));
+		report_reset(&r);
+	}
+	assert_int_equal(model_set(e, "phone.alert_info",
+				   "<http://x.invalid>;info=alert-autoanswer",
+				   &r), 0);
+	assert_int_equal(model_set(e, "phone.alert_info", "Bellcore-dr2", &r),
+			 0);
+	assert_int_equal(r.n, 0);
+	report_reset(&r);
+	json_decref(e);
+}
+
 static void test_secrets_not_in_messages(void **state)
 {
 	json_t *e = mk(MODEL_SIP, "200", "Ada Lovelace");
@@ -1393,6 +1423,7 @@ static const char *form_text(enum model_form f)
 	case MODEL_FORM_WEBUSER:     return "a-z 0-9 . _ -";
 	case MODEL_FORM_TOKEN:       return "letters, digits, _ -";
 	case MODEL_FORM_TEXT:        return "no control characters";
+	case MODEL_FORM_HEADER:      return "one SIP header value (ASCII)";
 	}
 	return "?";
 }
@@ -1549,6 +1580,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_type_field),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_auth_required),
+		cmocka_unit_test(test_alert_info_header_safe),
 		cmocka_unit_test(test_secrets_not_in_messages),
 		cmocka_unit_test(test_voicemail),
 		cmocka_unit_test(test_pin_extension_any_length),

@@ -600,6 +600,73 @@ static void test_snapshot_routing(void **state)
 	report_reset(&r);
 }
 
+/* caller ID (issue 13): custom caller IDs and Alert-Info only where
+ * set (the defaults are resolved by the call layer), RPID, override;
+ * kept across a commit that reuses the cached rows and at start. */
+static void check_cid_snap(const struct snapshot *snap)
+{
+	const struct snap_ext *x = snapshot_find(snap, "202", 3);
+
+	assert_non_null(x);
+	assert_non_null(x->cid);
+	assert_true(x->cid->k[SNAP_CID_INTERNAL].custom);
+	assert_string_equal(x->cid->k[SNAP_CID_INTERNAL].name, "Reception");
+	assert_string_equal(x->cid->k[SNAP_CID_INTERNAL].number, "2000");
+	assert_false(x->cid->k[SNAP_CID_EXTERNAL].custom);
+	assert_true(x->cid->k[SNAP_CID_EMERGENCY].custom);
+	assert_string_equal(x->cid->k[SNAP_CID_EMERGENCY].number,
+			    "+15145550199");
+	assert_string_equal(x->cid->alert_info, "info=alert-autoanswer");
+	assert_false(x->send_pai);
+	assert_true(x->send_rpid);
+	assert_true(x->cid_override);
+	/* the defaults: nothing built, PAI on (the model's default) */
+	x = snapshot_find(snap, "201", 3);
+	assert_null(x->cid);
+	assert_true(x->send_pai);
+	assert_false(x->send_rpid);
+	assert_false(x->cid_override);
+}
+
+static void test_snapshot_callerid(void **state)
+{
+	struct fx *f = *state;
+	struct report r;
+	struct snapshot *snap = NULL, *snap2 = NULL;
+	json_t *o, *res;
+
+	report_init(&r);
+	add_ok(f->s, "201", "Ada Lovelace", PW1, PIN1);
+	add_ok(f->s, "202", "Alan Turing", PW2, PIN2);
+	o = json_pack("{s:b,s:s,s:s,s:b,s:s,s:s,s:b,s:b,s:b,s:s}",
+		      "callerid.internal.use_default", 0,
+		      "callerid.internal.name", "Reception",
+		      "callerid.internal.number", "2000",
+		      "callerid.emergency.use_default", 0,
+		      "callerid.emergency.name", "Alan 3rd floor",
+		      "callerid.emergency.number", "+15145550199",
+		      "callerid.allow_override", 1,
+		      "phone.send_pai", 0, "phone.send_rpid", 1,
+		      "phone.alert_info", "info=alert-autoanswer");
+	assert_int_equal(store_ext_edit(f->s, "202", o, 0, &r, NULL), 0);
+	json_decref(o);
+	res = commit_ok(f->s, &snap);
+	json_decref(res);
+	check_cid_snap(snap);
+	o = json_pack("{s:s}", "name", "Ada Byron");
+	assert_int_equal(store_ext_edit(f->s, "201", o, 0, &r, NULL), 0);
+	json_decref(o);
+	res = commit_ok(f->s, &snap2);
+	json_decref(res);
+	snapshot_free(snap);
+	check_cid_snap(snap2);
+	snapshot_free(snap2);
+	assert_int_equal(store_snapshot(f->s, &snap), 0);
+	check_cid_snap(snap);
+	snapshot_free(snap);
+	report_reset(&r);
+}
+
 static void test_bulk(void **state)
 {
 	struct fx *f = *state;
@@ -1490,6 +1557,7 @@ int main(void)
 		T(test_unique),
 		T(test_ha1_and_prev),
 		T(test_snapshot_routing),
+		T(test_snapshot_callerid),
 		T(test_bulk),
 		T(test_csv),
 		T(test_web_password_and_reveal),
