@@ -49,6 +49,7 @@
 #include "store/vmstore.h"
 #include "voicemail/vmmail.h"
 #include "voicemail/vmapp.h"
+#include "call/campon.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -269,6 +270,22 @@ static int voicemail_start(struct daemon *d, const struct opts *o,
 		log_warn("daemon", "voicemail counts for MWI: %s",
 			 strerror(err));
 	return 0;
+}
+
+/* Camp-on (issue 13): the *82 service and the PBX's callbacks. */
+static int campon_start(struct daemon *d, const struct opts *o)
+{
+	static char override[512];
+	struct campon_conf cc = {
+		.calls = d->calls, .prompt_override = override,
+	};
+	int err;
+
+	snprintf(override, sizeof(override), "%s/prompts", o->data);
+	err = campon_alloc(&d->campon, &cc);
+	if (err)
+		log_err("daemon", "camp-on: %s", strerror(err));
+	return err;
 }
 
 /* "ADDR:PORT" as a client would write it: the unspecified address
@@ -714,6 +731,10 @@ int main(int argc, char **argv)
 		err = voicemail_start(d, &o, snap);
 		if (err)
 			goto out;
+		/* camp-on (issue 13): *82 and the callbacks */
+		err = campon_start(d, &o);
+		if (err)
+			goto out;
 	}
 	err = 0;
 	if (d->guard)
@@ -827,6 +848,7 @@ out:
 	store_publish_reset();
 	services_close(d->services);
 	firewall_close(d->firewall);
+	d->campon = campon_free(d->campon);
 	d->vmapp = vmapp_free(d->vmapp);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
