@@ -1,0 +1,234 @@
+"""Camp-on (issue 13) with real phones: 201 finds 202 busy (486), dials
+*82 and hears the confirmation; when 202's call ends the PBX rings 201
+first (the INVITE shows 202), then 202 (showing 201), and the two talk
+through the relay (each hears the other's tone). Also: refused when 202
+has camp-on off, *82 alone with nothing to camp on, a free extension
+simply rung, and a request that expires before the extension frees.
+"""
+import re
+import shutil
+import socket
+import time
+
+import pytest
+
+from calls_lib import TONE_A, TONE_B, Baresip, free_block, heard
+from calls_pbx import PW, Pbx, bounded, check_idle  # noqa: F401
+from calls_sip import SipUac, Sipp, register_udp, status_of, uas_xml
+from conftest import wait_for
+from test_sip_register import add_ext, commit
+
+pytestmark = pytest.mark.skipif(not shutil.which("sipp"),
+                                reason="needs sipp")
+
+
+def campon_pbx(make_daemon, exts, sipp_exts, expiry=None):
+    """calls_pbx.start_pbx, with --campon-expiry when given."""
+    lo = free_block(40, lo=20000, hi=29990)
+    args = ["--rtp-range", f"{lo}-{lo + 39}", "--rtp-addr", "127.0.0.1"]
+    if expiry:
+        args += ["--campon-expiry", str(expiry)]
+    d = make_daemon(extra_args=args)
+    d.start()
+    r = d.cli("settings", "set", "guard", "trusted=127.0.0.0/8",
+              "rate=1000000", "burst=1000000")
+    assert r.returncode == 0, r
+    for n in exts:
+        add_ext(d, n, PW[n], algs="md5")
+    for n in sipp_exts:
+        add_ext(d, n, PW[n], algs="md5", extra=["phone.qualify=false"])
+    commit(d)
+    pbx = Pbx(d, lo)
+    # 202: callers may camp on it; one call at a time; no mailbox (busy
+    # is a 486, not a busy greeting)
+    pbx.set_ext("202", "user.camp_on=true", "phone.call_limit_in=1",
+                "voicemail.enabled=false")
+    return pbx
+
+
+def answer_bye(c, timeout):
+    """Wait for a BYE on SipUac c's socket and answer it 200: True when
+    one came."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            data = c.s.recv(65535).decode(errors="replace")
+        except socket.timeout:
+            continue
+        if not data.startswith("BYE "):
+            continue
+        keep = [ln for ln in data.split("\r\n")
+                if re.match(r"(Via|From|To|Call-ID|CSeq):", ln)]
+        resp = ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) +
+                "\r\nContent-Length: 0\r\n\r\n")
+        c.s.sendto(resp.encode(), c.server)
+        return True
+    return False
+
+
+def busy_call(pbx, caller="203"):
+    """caller calls 202, which answers: (the SipUac, the 200)."""
+    u = SipUac(pbx.server, caller)
+    final = u.call("202", PW[caller])[1]
+    assert status_of(final) == 200, final
+    u.ack(final)
+    return u, final
+
+
+def the_rows(pbx, n, pred):
+    rows = pbx.wait_cdrs(n)
+    return [r for r in rows if pred(r)]
+
+
+@pytest.mark.skipif(not shutil.which("baresip"), reason="needs baresip")
+def test_camp_on_callback_rings_both_and_carries_audio(make_daemon,
+                                                       tmp_path):
+    pbx = campon_pbx(make_daemon, ("201", "202"), ("203",))
+    a = Baresip(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE_A,
+                max_s=50)
+    b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,
+                max_s=50)
+    u = None
+    try:
+        a.start()
+        b.start()
+        # 202 is busy: 203 called it and it answered
+        u, ok = busy_call(pbx)
+        b.wait("CALL_ESTABLISHED", 10)
+        # 201 calls 202: busy
+        n = len(a.ctrl.events)
+        a.dial("202")
+        a.wait("CALL_CLOSED", 10, since=n)
+        # *82 alone: the extension that was busy for 201; the PBX
+        # answers, says "thank you" and hangs up
+        n = len(a.ctrl.events)
+        a.dial("*82")
+        a.wait("CALL_ESTABLISHED", 10, since=n)
+        a.wait("CALL_CLOSED", 15, since=n)
+        assert "camp-on 201 -> 202: taken" in pbx.log(), pbx.log()[-3000:]
+        # nothing happens while 202 is busy
+        time.sleep(2)
+        assert not [c for c in pbx.calls() if c["caller"] == "201"], \
+            pbx.calls()
+        # 202's call ends: the PBX rings 201, showing 202
+        na, nb = len(a.ctrl.events), len(b.ctrl.events)
+        assert u.bye(ok) == 200
+        e = a.wait("CALL_INCOMING", 10, since=na)
+        assert "202" in e.get("peeruri", "") + e.get("param", ""), e
+        a.wait("CALL_ESTABLISHED", 10, since=na)
+        # then 202, showing 201
+        e = b.wait("CALL_INCOMING", 10, since=nb)
+        assert "201" in e.get("peeruri", "") + e.get("param", ""), e
+        b.wait("CALL_ESTABLISHED", 10, since=nb)
+        live = pbx.calls()
+        assert len(live) == 1 and live[0]["caller"] == "201" and \
+            live[0]["callee"] == "202" and live[0]["state"] == "answered", \
+            live
+        time.sleep(3)
+        nb = len(b.ctrl.events)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5, since=nb)
+    finally:
+        if u:
+            u.close()
+        a.stop()
+        b.stop()
+    b_heard = heard(b.recordings(), TONE_A)
+    a_heard = heard(a.recordings(), TONE_B)
+    assert b_heard >= 2.0 and a_heard >= 2.0, (b_heard, a_heard)
+    rows = pbx.wait_cdrs(4)
+    busy = [r for r in rows if r["caller"] == "201" and
+            r["dialled"] == "202" and r["forward_rule"] == ""]
+    assert len(busy) == 1 and busy[0]["disposition"] == "busy" and \
+        busy[0]["cause"] == 486, rows
+    conf = [r for r in rows if r["dialled"] == "*82"]
+    assert len(conf) == 1 and conf[0]["disposition"] == "answered", rows
+    cb = [r for r in rows if r["forward_rule"] == "camp_on"]
+    assert len(cb) == 1, rows
+    cb = cb[0]
+    assert (cb["caller"], cb["callee"], cb["disposition"]) == \
+        ("201", "202", "answered"), cb
+    assert (cb["forward_from"], cb["forward_to"]) == ("202", "201"), cb
+    assert cb["reason"].startswith("camp_on: "), cb
+    assert cb["packets"]["caller"] >= 100 and \
+        cb["packets"]["callee"] >= 100, cb
+    assert "camp-on 201 -> 202: callback connected" in pbx.log()
+    check_idle(pbx)
+
+
+def test_camp_on_refused_unknown_and_free(make_daemon, tmp_path):
+    """203 has camp-on off: *82203 gets 403 (camp_on_refused); *82
+    alone with nothing busy before: 404; *82999 (no such number): 404;
+    202 free: *82202 simply rings it; a class without camp_on: 403."""
+    pbx = campon_pbx(make_daemon, (), ("201", "202", "203"))
+    uas = Sipp(tmp_path, "uas202", uas_xml(answer=True, pcap=False))
+    assert register_udp(pbx.server, "202", PW["202"], uas.port)
+    c = SipUac(pbx.server, "201")
+    try:
+        assert status_of(c.call("*82203", PW["201"])[1]) == 403
+        assert status_of(c.call("*82", PW["201"])[1]) == 404
+        assert status_of(c.call("*82999", PW["201"])[1]) == 404
+        uas.start(timeout_s=20)
+        final = c.call("*82202", PW["201"])[1]
+        assert status_of(final) == 200, final
+        assert c.bye(final) == 200
+        assert uas.wait(10) == 0, uas.report()
+        r = pbx.d.cli("settings", "set", "cos", "desk=voicemail,internal")
+        assert r.returncode == 0, r
+        pbx.set_ext("201", "class_of_service=desk")
+        assert status_of(c.call("*82202", PW["201"])[1]) == 403
+    finally:
+        c.close()
+        uas.stop()
+    rows = pbx.wait_cdrs(5)
+    by = {r["dialled"]: r for r in rows}
+    assert (by["*82203"]["reason"], by["*82203"]["cause"]) == \
+        ("camp_on_refused", 403), rows
+    assert (by["*82"]["reason"], by["*82"]["cause"]) == \
+        ("camp_on_refused", 404), rows
+    assert by["*82999"]["cause"] == 404, rows
+    rung = [r for r in rows if r["disposition"] == "answered"]
+    assert len(rung) == 1 and rung[0]["callee"] == "202", rows
+    assert [r for r in rows if r["reason"] == "cos_feature"], rows
+    assert "camp-on 201" not in pbx.log()
+    check_idle(pbx)
+
+
+def test_camp_on_request_expires(make_daemon, tmp_path):
+    """Requests live 10 s here (--campon-expiry 10): 202 stays busy for
+    longer, so when it frees nobody is called back (201's phone, a SIPp
+    UAS, gets no INVITE)."""
+    pbx = campon_pbx(make_daemon, (), ("201", "202", "203"), expiry=10)
+    a = Sipp(tmp_path, "uas201", uas_xml(answer=True, pcap=False))
+    b = Sipp(tmp_path, "uas202", uas_xml(answer=True, pcap=False))
+    assert register_udp(pbx.server, "201", PW["201"], a.port)
+    assert register_udp(pbx.server, "202", PW["202"], b.port)
+    c = SipUac(pbx.server, "201")
+    u = None
+    try:
+        a.start(timeout_s=40)
+        b.start(timeout_s=40)
+        time.sleep(0.3)
+        u, ok = busy_call(pbx)
+        assert status_of(c.call("202", PW["201"])[1]) == 486
+        final = c.call("*82202", PW["201"])[1]
+        assert status_of(final) == 200, final
+        c.ack(final)
+        assert answer_bye(c, 15), "the PBX did not hang up the *82 call"
+        assert "camp-on 201 -> 202: taken" in pbx.log()
+        assert wait_for(lambda: "request(s) expired" in pbx.log(), 14), \
+            pbx.log()[-2000:]
+        assert u.bye(ok) == 200
+        assert b.wait(10) == 0, b.report()
+        time.sleep(4)
+    finally:
+        c.close()
+        if u:
+            u.close()
+        a.stop()
+        b.stop()
+    assert not re.search(r"^INVITE sip:", a.messages(), re.M), a.messages()
+    assert "the PBX calls 201" not in pbx.log()
+    rows = pbx.cdrs()
+    assert not [r for r in rows if r["forward_rule"] == "camp_on"], rows
+    check_idle(pbx)
