@@ -354,7 +354,8 @@ void xfer_refresh_response(struct call_app *app, struct leg *l,
 
 /* ---- originate.c: calls the PBX places (camp-on) ----------------------- */
 
-/* Ring extension a (its newest live contact; caller ID b); when it
+/* Ring extension a (its newest live contact, for its user.ring_time;
+ * caller ID b); when it
  * answers, ring b's contacts (caller ID a); when b answers the two talk
  * through the relay. rule names why (CDR fwd_rule, reason prefix); doneh
  * (may be NULL) hears the outcome once, as the call ends. 0, or an errno

@@ -17,7 +17,8 @@
 #include "common/log.h"
 #include "store/snapshot.h"
 
-#define ORIG_A_RING_MS 30000     /* the first phone rings this long */
+#define ORIG_A_RING_S 30         /* the first phone, when it has no
+				  * ring time */
 #define ORIG_B_RING_S 30         /* the second, when it has no ring time */
 
 static const char allow_hdr[] =
@@ -160,7 +161,9 @@ int call_originate(struct call_app *app, const char *a_num,
 	c->orig.doneh = doneh;
 	c->orig.token = token;
 	c->orig.arg = arg;
-	tmr_start(&c->ring, ORIG_A_RING_MS, a_timeout, c);
+	/* the first phone rings for its own ring time */
+	tmr_start(&c->ring, (a->ring_time ? a->ring_time : ORIG_A_RING_S) *
+		  1000u, a_timeout, c);
 	log_info(MOD, "call %s: the PBX calls %s for %s (%s)", c->id,
 		 c->caller, c->callee, route_rule_str(rule));
 	return 0;

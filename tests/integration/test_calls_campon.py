@@ -5,16 +5,19 @@ through the relay (each hears the other's tone). Also: refused when 202
 has camp-on off, *82 alone with nothing to camp on, a free extension
 simply rung, and a request that expires before the extension frees.
 """
+import random
 import re
 import shutil
 import socket
+import threading
 import time
 
 import pytest
 
 from calls_lib import TONE_A, TONE_B, Baresip, free_block, heard
 from calls_pbx import PW, Pbx, bounded, check_idle  # noqa: F401
-from calls_sip import SipUac, Sipp, register_udp, status_of, uas_xml
+from calls_sip import (SDP, SipUac, Sipp, register_udp, status_of,
+                       uas_xml)
 from conftest import wait_for
 from test_sip_register import add_ext, commit
 
@@ -44,6 +47,124 @@ def campon_pbx(make_daemon, exts, sipp_exts, expiry=None):
     pbx.set_ext("202", "user.camp_on=true", "phone.call_limit_in=1",
                 "voicemail.enabled=false")
     return pbx
+
+
+def hdr(msg, name):
+    m = re.search(rf"^{name}: *(.*)$", msg, re.M)
+    return m.group(1).strip() if m else ""
+
+
+class Phone:
+    """A scripted phone registered as `user` (UDP, one socket, its own
+    thread): every INVITE gets 180, then 200 with an answer (PCMU,
+    telephone-event) after answer_s seconds, or never (answer_s None: a
+    CANCEL gets 200 and 487); a BYE gets 200. Keeps every INVITE it got;
+    bye() hangs up the last answered call."""
+
+    def __init__(self, pbx, user, answer_s=0.0):
+        self.pbx, self.user, self.answer_s = pbx, user, answer_s
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        assert register_udp(pbx.server, user, PW[user], self.port)
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind(("127.0.0.1", self.port))
+        self.s.settimeout(0.1)
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.invites, self.answered, self.cancelled = [], [], 0
+        self.byes_got = 0
+        self.dialogs = {}       # Call-ID: (INVITE, our To tag)
+        self.due = []           # (time, Call-ID): 200s to send
+        self.last_up = None     # Call-ID of the last answered call
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _reply(self, req, code, text, body="", tag=None):
+        lines = [f"SIP/2.0 {code} {text}"]
+        for ln in req.split("\r\n")[1:]:
+            if re.match(r"(Via|From|Call-ID|CSeq):", ln, re.I):
+                lines.append(ln)
+            elif re.match(r"To:", ln, re.I):
+                lines.append(ln + (f";tag={tag}" if tag and
+                                   ";tag=" not in ln else ""))
+        lines.append(f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>")
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body.encode())}")
+        msg = "\r\n".join(lines) + "\r\n\r\n" + body
+        self.s.sendto(msg.encode(), self.pbx.server)
+
+    def _answer_sdp(self):
+        return SDP.format(ip="127.0.0.1", port=self.rtp.getsockname()[1]) \
+            .replace("RTP/AVP 0 8 101", "RTP/AVP 0 101") \
+            .replace("a=rtpmap:8 PCMA/8000\r\n", "")
+
+    def _run(self):
+        while not self.stopped:
+            now = time.time()
+            with self.lock:
+                for when, cid in [d for d in self.due if d[0] <= now]:
+                    self.due.remove((when, cid))
+                    inv, tag = self.dialogs[cid]
+                    self._reply(inv, 200, "OK", self._answer_sdp(), tag)
+                    self.answered.append(inv)
+                    self.last_up = cid
+            try:
+                data = self.s.recv(65535).decode(errors="replace")
+            except (socket.timeout, OSError):
+                continue
+            cid = hdr(data, "Call-ID")
+            with self.lock:
+                if data.startswith("INVITE "):
+                    if cid in self.dialogs:
+                        continue        # a retransmission
+                    tag = f"ph{random.randrange(1 << 32):x}"
+                    self.dialogs[cid] = (data, tag)
+                    self.invites.append(data)
+                    self._reply(data, 180, "Ringing", tag=tag)
+                    if self.answer_s is not None:
+                        self.due.append((time.time() + self.answer_s, cid))
+                elif data.startswith("BYE "):
+                    self.byes_got += 1
+                    self._reply(data, 200, "OK")
+                elif data.startswith("CANCEL "):
+                    self._reply(data, 200, "OK")
+                    if cid in self.dialogs:
+                        self.cancelled += 1
+                        inv, tag = self.dialogs[cid]
+                        self._reply(inv, 487, "Request Terminated", tag=tag)
+
+    def wait_invites(self, n, timeout):
+        return wait_for(lambda: len(self.invites) >= n or None, timeout)
+
+    def wait_answered(self, n, timeout):
+        return wait_for(lambda: len(self.answered) >= n or None, timeout)
+
+    def bye(self):
+        """BYE in the last answered call (its 200 is not waited for)."""
+        with self.lock:
+            inv, tag = self.dialogs[self.last_up]
+        ruri = re.search(r"<([^>]*)>", hdr(inv, "Contact")).group(1)
+        m = (f"BYE {ruri} SIP/2.0\r\n"
+             f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK"
+             f"{random.randrange(1 << 48):x};rport\r\n"
+             "Max-Forwards: 70\r\n"
+             f"From: {hdr(inv, 'To')};tag={tag}\r\n"
+             f"To: {hdr(inv, 'From')}\r\n"
+             f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\n"
+             "Content-Length: 0\r\n\r\n")
+        self.s.sendto(m.encode(), self.pbx.server)
+
+    def close(self):
+        self.stopped = True
+        self.t.join(2)
+        self.s.close()
+        self.rtp.close()
 
 
 def answer_bye(c, timeout):
@@ -231,4 +352,108 @@ def test_camp_on_request_expires(make_daemon, tmp_path):
     assert "the PBX calls 201" not in pbx.log()
     rows = pbx.cdrs()
     assert not [r for r in rows if r["forward_rule"] == "camp_on"], rows
+    check_idle(pbx)
+
+
+def confirm(pbx, c, dialled, pw):
+    """SipUac c dials a camp-on code: the PBX answers, then hangs up."""
+    final = c.call(dialled, pw)[1]
+    assert status_of(final) == 200, final
+    c.ack(final)
+    assert answer_bye(c, 15), "the PBX did not hang up the camp-on call"
+
+
+def test_callback_not_answered_is_dropped(make_daemon):
+    """201's phone rings for its ring time (5 s) and is not answered: the
+    PBX cancels it, never rings 202, and the request is gone (202 free
+    again later: no second callback)."""
+    pbx = campon_pbx(make_daemon, (), ("201", "202", "203"))
+    pbx.set_ext("201", "user.ring_time=5")
+    a = Phone(pbx, "201", answer_s=None)
+    b = Phone(pbx, "202")
+    c = SipUac(pbx.server, "201")
+    u = None
+    try:
+        u, ok = busy_call(pbx)
+        assert status_of(c.call("202", PW["201"])[1]) == 486
+        confirm(pbx, c, "*82", PW["201"])
+        assert u.bye(ok) == 200
+        assert a.wait_invites(1, 5), "no callback"
+        t0 = time.time()
+        assert "sip:202@" in hdr(a.invites[0], "From"), a.invites[0]
+        assert wait_for(lambda: a.cancelled >= 1 or None, 10)
+        assert 4.0 <= time.time() - t0 <= 7.0
+        # 202 is called again and freed: nobody is called back
+        u, ok = busy_call(pbx)
+        assert u.bye(ok) == 200
+        time.sleep(3)
+        assert len(a.invites) == 1 and len(b.invites) == 2, \
+            (len(a.invites), len(b.invites))
+    finally:
+        c.close()
+        if u:
+            u.close()
+        a.close()
+        b.close()
+    assert "not answered by the caller: dropped" in pbx.log()
+    rows = pbx.wait_cdrs(5)
+    cb = [r for r in rows if r["forward_rule"] == "camp_on"]
+    assert len(cb) == 1, rows
+    assert (cb[0]["disposition"], cb[0]["reason"], cb[0]["hangup_side"]) \
+        == ("noanswer", "camp_on: no answer", "caller"), cb
+    check_idle(pbx)
+
+
+def test_callee_busy_again_waits_then_connects(make_daemon):
+    """202 frees, the PBX rings 201, which answers after 2 s; meanwhile
+    202 has placed a call of its own: 201 is hung up and the request
+    waits. When 202 frees again the callback runs to the end: 201
+    answers, 202 rings showing 201, answers, and 201 hangs up."""
+    pbx = campon_pbx(make_daemon, (), ("201", "202", "203"))
+    a = Phone(pbx, "201", answer_s=2.0)
+    b = Phone(pbx, "202")
+    t = Phone(pbx, "203")
+    c = SipUac(pbx.server, "201")
+    u = out = None
+    try:
+        u, ok = busy_call(pbx)
+        confirm(pbx, c, "*82202", PW["201"])
+        assert u.bye(ok) == 200
+        assert a.wait_invites(1, 5), "no callback"
+        # 202 calls 203 before 201 answers
+        out = SipUac(pbx.server, "202")
+        ok2 = out.call("203", PW["202"])[1]
+        assert status_of(ok2) == 200, ok2
+        out.ack(ok2)
+        assert a.wait_answered(1, 5)
+        assert wait_for(lambda: a.byes_got >= 1 or None, 5), \
+            "201 was not hung up"
+        assert "busy again, waiting" in pbx.log()
+        assert len(b.invites) == 1      # only 203's call
+        # 202 frees again: the callback, to the end
+        assert out.bye(ok2) == 200
+        assert a.wait_invites(2, 5), "no second callback"
+        assert a.wait_answered(2, 5)
+        assert b.wait_invites(2, 5), "202 not rung"
+        assert "sip:201@" in hdr(b.invites[1], "From"), b.invites[1]
+        assert b.wait_answered(2, 5)
+        live = wait_for(lambda: [x for x in pbx.calls()
+                                 if x["state"] == "answered"] or None, 5)
+        assert live and live[0]["caller"] == "201" and \
+            live[0]["callee"] == "202", live
+        a.bye()
+        assert wait_for(lambda: b.byes_got >= 1 or None, 5)
+    finally:
+        c.close()
+        for x in (u, out):
+            if x:
+                x.close()
+        for p in (a, b, t):
+            p.close()
+    rows = pbx.wait_cdrs(5)
+    cb = sorted([r for r in rows if r["forward_rule"] == "camp_on"],
+                key=lambda r: r["start_ms"])
+    assert [(r["disposition"], r["reason"]) for r in cb] == \
+        [("busy", "camp_on: busy again"), ("answered", "camp_on: bye")], cb
+    assert "callback connected" in pbx.log()
     check_idle(pbx)
