@@ -381,6 +381,9 @@ const char *campon_last_busy(const char *caller, void *arg);
 /* Every call that ends (call_end): a busy outcome is remembered for *82
  * alone, and waiting requests are looked at again soon. */
 void campon_ended(struct campon *cp, const struct call *c);
+/* Its counters for the call layer's status ("camp_on"): requests kept
+ * now, taken, refused (bounds), expired, callbacks placed, connected. */
+json_t *campon_status(const struct campon *cp);
 
 /* ---- media.c ----------------------------------------------------------- */
 

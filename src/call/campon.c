@@ -30,6 +30,10 @@
 #define PROMPT_TAKEN "auth-thankyou"
 #define PROMPT_FULL "please-try-call-later"
 
+struct campon_stats {
+	uint64_t taken, refused, expired, callbacks, connected;
+};
+
 struct campon {
 	struct campon_conf conf;
 	struct call_app *calls;
@@ -400,8 +404,13 @@ struct campon *campon_free(struct campon *cp)
 	return NULL;
 }
 
-void campon_stats(const struct campon *cp, struct campon_stats *st)
+json_t *campon_status(const struct campon *cp)
 {
-	*st = cp->st;
-	st->waiting = (unsigned)campon_tab_count(&cp->tab);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
+			 "requests", (json_int_t)campon_tab_count(&cp->tab),
+			 "taken", (json_int_t)cp->st.taken,
+			 "refused", (json_int_t)cp->st.refused,
+			 "expired", (json_int_t)cp->st.expired,
+			 "callbacks", (json_int_t)cp->st.callbacks,
+			 "connected", (json_int_t)cp->st.connected);
 }

@@ -33,10 +33,4 @@ int campon_alloc(struct campon **cp, const struct campon_conf *conf);
  * call_close. NULL-safe; returns NULL. */
 struct campon *campon_free(struct campon *cp);
 
-struct campon_stats {
-	unsigned waiting;             /* requests kept now */
-	uint64_t taken, refused, expired, callbacks, connected;
-};
-void campon_stats(const struct campon *cp, struct campon_stats *st);
-
 #endif

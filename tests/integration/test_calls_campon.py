@@ -196,9 +196,11 @@ def busy_call(pbx, caller="203"):
     return u, final
 
 
-def the_rows(pbx, n, pred):
-    rows = pbx.wait_cdrs(n)
-    return [r for r in rows if pred(r)]
+def camp_status(pbx):
+    """The call layer's camp-on counters (GET /sip/status)."""
+    st, body = pbx.d.api("GET", "/sip/status")
+    assert st == 200, body
+    return body["calls"]["camp_on"]
 
 
 @pytest.mark.skipif(not shutil.which("baresip"), reason="needs baresip")
@@ -337,8 +339,12 @@ def test_camp_on_request_expires(make_daemon, tmp_path):
         c.ack(final)
         assert answer_bye(c, 15), "the PBX did not hang up the *82 call"
         assert "camp-on 201 -> 202: taken" in pbx.log()
+        st = camp_status(pbx)
+        assert (st["requests"], st["taken"], st["expired"]) == (1, 1, 0), st
         assert wait_for(lambda: "request(s) expired" in pbx.log(), 14), \
             pbx.log()[-2000:]
+        st = camp_status(pbx)
+        assert (st["requests"], st["expired"]) == (0, 1), st
         assert u.bye(ok) == 200
         assert b.wait(10) == 0, b.report()
         time.sleep(4)
@@ -456,4 +462,7 @@ def test_callee_busy_again_waits_then_connects(make_daemon):
     assert [(r["disposition"], r["reason"]) for r in cb] == \
         [("busy", "camp_on: busy again"), ("answered", "camp_on: bye")], cb
     assert "callback connected" in pbx.log()
+    st = camp_status(pbx)
+    assert (st["requests"], st["callbacks"], st["connected"]) == (0, 2, 1), \
+        st
     check_idle(pbx)
