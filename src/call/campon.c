@@ -392,8 +392,19 @@ struct campon *campon_free(struct campon *cp)
 	call_set_service(cp->calls, ROUTE_SVC_CAMPON, NULL, NULL);
 	cp->calls->campon = NULL;
 	tmr_cancel(&cp->tick);
-	for (le = list_head(&cp->sess); le; le = le->next)
-		hang_up(le->data);
+	/* callbacks under way go on without us (call_close ends them) */
+	for (le = list_head(&cp->calls->calls); le; le = le->next) {
+		struct call *c = le->data;
+
+		if (c->orig.live && c->orig.arg == cp)
+			c->orig.doneh = NULL;
+	}
+	for (le = list_head(&cp->sess); le;) {
+		struct cosess *x = le->data;
+
+		le = le->next;
+		hang_up(x);
+	}
 	if (cp->eps) {
 		fd_close(endpoint_event_fd(cp->eps));
 		cp->eps = endpoint_free(cp->eps);

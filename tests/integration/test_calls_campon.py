@@ -466,3 +466,37 @@ def test_callee_busy_again_waits_then_connects(make_daemon):
     assert (st["requests"], st["callbacks"], st["connected"]) == (0, 2, 1), \
         st
     check_idle(pbx)
+
+
+def test_stop_during_a_callback_and_a_confirmation(make_daemon):
+    """SIGTERM while 201's phone rings for a callback and 203 hears its
+    confirmation: bulwarkd stops cleanly (exit 0; under ASan without a
+    report), 201's ringing is cancelled."""
+    pbx = campon_pbx(make_daemon, (), ("201", "202", "203"))
+    a = Phone(pbx, "201", answer_s=None)
+    b = Phone(pbx, "202")
+    c = SipUac(pbx.server, "201")
+    d = SipUac(pbx.server, "203")
+    u = None
+    try:
+        u, ok = busy_call(pbx, "203")
+        confirm(pbx, c, "*82202", PW["201"])
+        assert u.bye(ok) == 200
+        assert a.wait_invites(1, 5), "no callback"
+        # 202 is reserved for the callback (busy): 203 camps on it too,
+        # and the stop comes while its confirmation plays
+        final = d.call("*82202", PW["203"])[1]
+        assert status_of(final) == 200, final
+        d.ack(final)
+        rc = pbx.d.stop()
+        assert rc == 0, pbx.log()[-3000:]
+        assert wait_for(lambda: a.cancelled >= 1 or None, 5), \
+            "201's ringing was not cancelled"
+    finally:
+        for x in (c, d, u):
+            if x:
+                x.close()
+        a.close()
+        b.close()
+    log = pbx.log()
+    assert "Sanitizer" not in log and "runtime error" not in log, log[-3000:]
