@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from calls_lib import TONE_A, TONE_B, Baresip, free_block, heard
+from calls_lib import (TONE_A, TONE_B, Baresip, free_block, heard,
+                       tone_windows)
 from calls_pbx import PW, Pbx, bounded, check_idle  # noqa: F401
 from calls_sip import (SDP, SipUac, Sipp, register_udp, status_of,
                        uas_xml)
@@ -196,6 +197,12 @@ def busy_call(pbx, caller="203"):
     return u, final
 
 
+def voice_seconds(path, min_rms=300.0):
+    """Seconds of path loud enough to be speech or a tone."""
+    return round(sum(0.05 for rms, _ in tone_windows(path, [TONE_A])
+                     if rms >= min_rms), 2)
+
+
 def camp_status(pbx):
     """The call layer's camp-on counters (GET /sip/status)."""
     st, body = pbx.d.api("GET", "/sip/status")
@@ -229,6 +236,11 @@ def test_camp_on_callback_rings_both_and_carries_audio(make_daemon,
         a.wait("CALL_ESTABLISHED", 10, since=n)
         a.wait("CALL_CLOSED", 15, since=n)
         assert "camp-on 201 -> 202: taken" in pbx.log(), pbx.log()[-3000:]
+        # the confirmation was heard: the one recording so far (the 486
+        # call had no media) holds the prompt (auth-thankyou, ~1 s)
+        rec = wait_for(lambda: a.recordings() or None, 3)
+        assert rec and len(rec) == 1, rec
+        assert voice_seconds(rec[0]) >= 0.5, voice_seconds(rec[0])
         # nothing happens while 202 is busy
         time.sleep(2)
         assert not [c for c in pbx.calls() if c["caller"] == "201"], \
