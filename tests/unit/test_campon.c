@@ -390,6 +390,29 @@ static void free_callee_rung(void **state)
 	assert_ptr_equal(r.targets[0], &ext[E202]);
 }
 
+static void forwards_combined(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	memset(&feat[E202], 0, sizeof(feat[E202]));
+	ext[E202].feat = &feat[E202];
+	/* busy with a busy forward: the camp-on is still taken (the caller
+	 * asks for 202 itself, not for where its calls go) */
+	strcpy(feat[E202].fwd[SNAP_FWD_BUSY], "204");
+	in_calls[E202] = 1;
+	route("*82202", &r);
+	assert_int_equal(r.svc, ROUTE_SVC_CAMPON);
+	assert_ptr_equal(r.callee, &ext[E202]);
+	/* free with an immediate forward: rung as dialled, so forwarded */
+	in_calls[E202] = 0;
+	strcpy(feat[E202].fwd[SNAP_FWD_IMMEDIATE], "204");
+	route("*82202", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_IMMEDIATE);
+	assert_ptr_equal(r.targets[0], &ext[E204]);
+}
+
 static void class_of_service(void **state)
 {
 	struct route_result r;
@@ -429,6 +452,7 @@ int main(void)
 		cmocka_unit_test_setup(last_busy_alone, setup),
 		cmocka_unit_test_setup(refused_and_unknown, setup),
 		cmocka_unit_test_setup(free_callee_rung, setup),
+		cmocka_unit_test_setup(forwards_combined, setup),
 		cmocka_unit_test_setup(class_of_service, setup),
 	};
 
