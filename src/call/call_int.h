@@ -46,7 +46,8 @@ struct campon;
 struct orig_outcome {
 	bool a_answered;        /* the first phone answered */
 	bool b_answered;        /* ... then the second: connected */
-	bool b_busy;            /* the second was busy (again) */
+	bool b_busy;            /* the second was in another call by the
+				 * time the first answered */
 };
 typedef void (orig_done_h)(uint64_t token, const struct orig_outcome *o,
 			   void *arg);
@@ -159,6 +160,7 @@ struct call {
 	struct {
 		bool live;               /* this call is one */
 		bool a_up;               /* its A leg answered */
+		bool busy_again;         /* b was in another call by then */
 		enum route_rule rule;    /* why (the CDR's fwd_rule) */
 		orig_done_h *doneh;      /* told once, as it ends */
 		uint64_t token;

@@ -24,7 +24,7 @@
 static const char allow_hdr[] =
 	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO\r\n";
 
-/* The first live contact of x that can be reached now. */
+/* The first live contact of extension number that can be reached now. */
 static const struct reg_binding *contact_of(struct call_app *app,
 					    const char *number)
 {
@@ -179,6 +179,7 @@ static void ring_b(struct call *c)
 	/* this call counts as one of b's */
 	if (call_calls_of(c->app, b->number, true) +
 	    call_calls_of(c->app, b->number, false) > 1) {
+		c->orig.busy_again = true;
 		call_end(c, "busy", 486, "callee", "busy again");
 		return;
 	}
@@ -296,8 +297,9 @@ void orig_ending(struct call *c, bool answered)
 	memset(&o, 0, sizeof(o));
 	o.a_answered = c->orig.a_up;
 	o.b_answered = answered;
-	o.b_busy = c->orig.a_up && !answered && c->disp &&
-		!strcmp(c->disp, "busy");
+	/* in another call by then; its phone answering busy is not this
+	 * (the phone may be busy outside the PBX: no call to wait for) */
+	o.b_busy = c->orig.busy_again;
 	c->orig.doneh = NULL;
 	if (h)
 		h(c->orig.token, &o, c->orig.arg);

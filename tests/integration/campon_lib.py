@@ -48,8 +48,9 @@ class Phone:
     """A scripted phone registered as `user` (UDP, one socket, its own
     thread): every INVITE gets 180, then 200 with an answer (PCMU,
     telephone-event) after answer_s seconds, or never (answer_s None: a
-    CANCEL gets 200 and 487); a BYE gets 200. Keeps every INVITE it got;
-    bye() hangs up the last answered call."""
+    CANCEL gets 200 and 487); a BYE gets 200. With refuse set (a status,
+    486), a new INVITE gets that at once instead. Keeps every INVITE it
+    got; bye() hangs up the last answered call."""
 
     def __init__(self, pbx, user, answer_s=0.0):
         self.pbx, self.user, self.answer_s = pbx, user, answer_s
@@ -64,6 +65,7 @@ class Phone:
         self.s.settimeout(0.1)
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.rtp.bind(("127.0.0.1", 0))
+        self.refuse = None
         self.invites, self.answered, self.cancelled = [], [], 0
         self.byes_got = 0
         self.dialogs = {}       # Call-ID: (INVITE, our To tag)
@@ -116,6 +118,10 @@ class Phone:
                     tag = f"ph{random.randrange(1 << 32):x}"
                     self.dialogs[cid] = (data, tag)
                     self.invites.append(data)
+                    if self.refuse:
+                        self._reply(data, self.refuse, "Busy Here",
+                                    tag=tag)
+                        continue
                     self._reply(data, 180, "Ringing", tag=tag)
                     if self.answer_s is not None:
                         self.due.append((time.time() + self.answer_s, cid))

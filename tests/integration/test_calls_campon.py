@@ -228,6 +228,40 @@ def test_callback_not_answered_is_dropped(make_daemon):
     check_idle(pbx)
 
 
+def test_callee_phone_busy_drops_the_request(make_daemon):
+    """201 answers the callback, 202's phone answers 486 (busy outside
+    the PBX, say): the request is done, 201 is hung up and not called
+    again and again."""
+    pbx = campon_pbx(make_daemon, (), ("201", "202", "203"))
+    a = Phone(pbx, "201")
+    b = Phone(pbx, "202")
+    c = SipUac(pbx.server, "201")
+    u = None
+    try:
+        u, ok = busy_call(pbx)
+        confirm(pbx, c, "*82202", PW["201"])
+        b.refuse = 486
+        assert u.bye(ok) == 200
+        assert a.wait_answered(1, 5), "no callback"
+        assert b.wait_invites(2, 5), "202 not rung"
+        assert wait_for(lambda: a.byes_got >= 1 or None, 5), \
+            "201 was not hung up"
+        time.sleep(3)
+        assert len(a.invites) == 1, len(a.invites)
+    finally:
+        c.close()
+        if u:
+            u.close()
+        a.close()
+        b.close()
+    rows = pbx.wait_cdrs(3)
+    cb = [r for r in rows if r["forward_rule"] == "camp_on"]
+    assert [(r["disposition"], r["cause"], r["reason"]) for r in cb] == \
+        [("busy", 486, "camp_on: Busy Here")], cb
+    assert camp_status(pbx)["requests"] == 0
+    check_idle(pbx)
+
+
 def test_callee_busy_again_waits_then_connects(make_daemon):
     """202 frees, the PBX rings 201, which answers after 2 s; meanwhile
     202 has placed a call of its own: 201 is hung up and the request
