@@ -156,6 +156,10 @@ struct call {
 	void *svc_sess;          /* the service's, until closed */
 	bool svc_started;        /* answered() was called */
 	uint64_t svc_handle;
+	/* call_svc_connect (svc_connect.c, issue 13): the answered caller
+	 * is handed on; B legs ring while the call is ANSWERED */
+	bool handon;
+	unsigned handons;
 	/* a call the PBX placed (originate.c): its A leg is our INVITE */
 	struct {
 		bool live;               /* this call is one */
@@ -331,6 +335,15 @@ void svc_indialog(struct call_app *app, struct sipd_req *rq,
 void svc_acked(struct call *c);
 /* The call ends: tell the service (once). */
 void svc_closed(struct call *c);
+
+/* ---- svc_connect.c (issue 13) ------------------------------------------- */
+
+/* A B leg of a hand-on answered m: it takes the relay's B side. */
+void svc_connect_answered(struct call *c, struct leg *l,
+			  const struct sipmsg *m);
+/* The hand-on's plan ended with nobody: the caller is hung up. */
+void svc_connect_failed(struct call *c, unsigned code, const char *disp,
+			const char *side, const char *why);
 
 /* ---- dialog_in.c ------------------------------------------------------- */
 

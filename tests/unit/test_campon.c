@@ -372,6 +372,13 @@ static void refused_and_unknown(void **state)
 	route("*82204", &r);
 	assert_int_equal(r.code, 403);
 	assert_int_equal(r.rule, ROUTE_R_CAMPON_REFUSED);
+	/* a call password: the callback would ring it without one */
+	in_calls[E202] = 1;
+	ext[E202].call_pw = true;
+	route("*82202", &r);
+	assert_int_equal(r.code, 403);
+	assert_int_equal(r.rule, ROUTE_R_CAMPON_REFUSED);
+	ext[E202].call_pw = false;
 	/* not a phone */
 	ext[E202].type = MODEL_VOICEMAIL;
 	in_calls[E202] = 1;
