@@ -160,6 +160,10 @@ void bleg_timeout(struct call_app *app, struct leg *l)
 {
 	struct call *c = l->call;
 
+	if (l->orig) {   /* a call the PBX placed: its A leg */
+		orig_timeout(app, l);
+		return;
+	}
 	if (l->refresh) {
 		l->refresh = false;
 		return;
@@ -310,6 +314,10 @@ void bleg_response(struct call_app *app, struct leg *l,
 	struct call *c = l->call;
 	unsigned code = m->scode;
 
+	if (l->orig) {   /* a call the PBX placed: its A leg */
+		orig_response(app, l, m);
+		return;
+	}
 	if (l->refresh) {
 		xfer_refresh_response(app, l, m);
 		return;

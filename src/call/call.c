@@ -596,6 +596,7 @@ json_t *call_stats(struct call_app *app)
 {
 	unsigned total = 0, nfree = 0;
 	uint64_t pk = 0, dr = 0;
+	json_t *o;
 
 	if (!app)
 		return json_object();
@@ -606,7 +607,7 @@ json_t *call_stats(struct call_app *app)
 		pk += c->st[0].in_pkts + c->st[1].in_pkts;
 		dr += c->st[0].drop_source + c->st[1].drop_source;
 	}
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 			 "active", (json_int_t)app->n_calls,
 			 "total", (json_int_t)app->c_total,
@@ -623,4 +624,8 @@ json_t *call_stats(struct call_app *app)
 			 "packets_total", (json_int_t)(app->c_pkts + pk),
 			 "dropped_source_total",
 			 (json_int_t)(app->c_dropped + dr));
+	/* camp-on (issue 13) */
+	if (o && app->campon)
+		json_object_set_new(o, "camp_on", campon_status(app->campon));
+	return o;
 }

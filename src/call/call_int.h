@@ -39,6 +39,18 @@
 
 struct call;
 struct leg;
+struct campon;
+
+/* Calls the PBX places (originate.c; camp-on, issue 13): how one ended,
+ * for whoever placed it. */
+struct orig_outcome {
+	bool a_answered;        /* the first phone answered */
+	bool b_answered;        /* ... then the second: connected */
+	bool b_busy;            /* the second was in another call by the
+				 * time the first answered */
+};
+typedef void (orig_done_h)(uint64_t token, const struct orig_outcome *o,
+			   void *arg);
 
 /* A request of a phone we answer later (the INVITE, a forwarded
  * re-INVITE/UPDATE/INFO): its bytes are kept to write the responses. */
@@ -77,6 +89,8 @@ struct leg {
 	char *ack;              /* ACK of its 2xx, resent on retransmission */
 	size_t ack_len;
 	uint32_t inv_cseq;
+	bool orig;              /* the A leg of a call the PBX placed: our
+				 * INVITE (originate.c) */
 };
 
 /* A request forwarded from one leg to the other inside a call. */
@@ -149,6 +163,17 @@ struct call {
 	/* caller ID (callerid.c): the display name of the caller's own
 	 * From as received, used only when its extension allows override */
 	char caller_disp[80];
+	/* a call the PBX placed (originate.c): its A leg is our INVITE */
+	struct {
+		bool live;               /* this call is one */
+		bool a_up;               /* its A leg answered */
+		bool busy_again;         /* b was in another call by then */
+		enum route_rule rule;    /* why (the CDR's fwd_rule) */
+		orig_done_h *doneh;      /* told once, as it ends */
+		uint64_t token;
+		void *arg;
+		char reason[64];         /* "camp_on: ..." for the CDR */
+	} orig;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -184,6 +209,7 @@ struct call_app {
 	/* services by kind (route.h enum route_svc); NULL: none */
 	const struct call_svc_ops *svc_ops[ROUTE_SVC__COUNT];
 	void *svc_arg[ROUTE_SVC__COUNT];
+	struct campon *campon;    /* camp-on requests (campon.c), or NULL */
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;
@@ -266,6 +292,8 @@ void call_refer_outside(struct call_app *app, struct sipd_req *rq);
  * hook owns is authenticated and handed to it. */
 void call_h_unserved(struct sipd_req *rq, void *arg);
 struct leg *leg_new(struct call *c, bool is_a);
+/* A call's destructor (mem), for calls made elsewhere (originate.c). */
+void call_destructor(void *arg);
 unsigned call_calls_of(struct call_app *app, const char *number, bool in);
 
 /* ---- ring.c ------------------------------------------------------------ */
@@ -342,6 +370,39 @@ void xfer_timeout(struct call_app *app, struct leg *l);
 void xfer_refresh_response(struct call_app *app, struct leg *l,
 			   const struct sipmsg *m);
 
+/* ---- originate.c: calls the PBX places (camp-on) ----------------------- */
+
+/* Ring extension a (its newest live contact, for its user.ring_time;
+ * caller ID b); when it
+ * answers, ring b's contacts (caller ID a); when b answers the two talk
+ * through the relay. rule names why (CDR fwd_rule, reason prefix); doneh
+ * (may be NULL) hears the outcome once, as the call ends. 0, or an errno
+ * with nothing started (doneh not called). */
+int call_originate(struct call_app *app, const char *a, const char *b,
+		   enum route_rule rule, orig_done_h *doneh, uint64_t token,
+		   void *arg);
+/* A response to the INVITE of an originated call's A leg. */
+void orig_response(struct call_app *app, struct leg *l,
+		   const struct sipmsg *m);
+/* That INVITE's transaction ended without a final response. */
+void orig_timeout(struct call_app *app, struct leg *l);
+/* call_end of an originated call (answered: the B side answered): the A
+ * leg is cancelled or hung up as needed, the reason prefixed, doneh
+ * told. Nothing for other calls. */
+void orig_ending(struct call *c, bool answered);
+
+/* ---- campon.c ---------------------------------------------------------- */
+
+/* route_live.last_busy: the extension last busy for caller (arg: the
+ * call_app). */
+const char *campon_last_busy(const char *caller, void *arg);
+/* Every call that ends (call_end): a busy outcome is remembered for *82
+ * alone, and waiting requests are looked at again soon. */
+void campon_ended(struct campon *cp, const struct call *c);
+/* Its counters for the call layer's status ("camp_on"): requests kept
+ * now, taken, refused (bounds), expired, callbacks placed, connected. */
+json_t *campon_status(const struct campon *cp);
+
 /* ---- media.c ----------------------------------------------------------- */
 
 /* The caller's offer: parse, intersect codecs, open a relay session and
@@ -371,6 +432,13 @@ int media_active_for(struct call *c, struct leg *l, int side, size_t *len);
 unsigned media_xfer_answer(struct call *c, struct leg *l,
 			   const struct sipmsg *m);
 void media_close(struct call *c);
+/* Originated calls (originate.c): open the relay session and write our
+ * offer for the A leg (G.711 of both extensions, telephone-event) into
+ * app->body (*len). 0, ENOTSUP (no G.711 in common) or an errno. */
+int media_orig_offer(struct call *c, size_t *len);
+/* The A leg's answer m to that offer: checked, the relay's A side set,
+ * kept as the offer the B legs get rewritten (c->offer_a). 0 or 488. */
+unsigned media_orig_answer(struct call *c, const struct sipmsg *m);
 /* A service answers: the codec it serves from the caller's offer (the
  * first of PCMU, PCMA kept for the call) and telephone-event. 0 or 488. */
 unsigned media_svc_pick(struct call *c, int *pt, int *te_pt);

@@ -145,6 +145,10 @@ void call_end(struct call *c, const char *disp, unsigned cause,
 	c->cause = cause;
 	c->side = side;
 	c->reason = reason;
+	/* calls the PBX placed; camp-on (issue 13) */
+	orig_ending(c, answered);
+	if (app->campon)
+		campon_ended(app->campon, c);
 	/* the caller never goes without a final answer */
 	if (c->inv.tx && !answered) {
 		unsigned code = cause >= 300 ? cause : 503;

@@ -75,7 +75,7 @@ static struct auth_nc *nc_get(struct call_app *app, const char *number)
 
 /* ---- the call object ------------------------------------------------- */
 
-static void call_destructor(void *arg)
+void call_destructor(void *arg)
 {
 	struct call *c = arg;
 	struct le *le;
@@ -292,6 +292,7 @@ void call_route_live(struct call_app *app, struct route_live *live)
 	live->max_calls = app->max_calls;
 	live->seed = (uint32_t)app->next_id++;
 	live->arg = app;
+	live->last_busy = app->campon ? campon_last_busy : NULL; /* camp-on */
 }
 
 void call_refer_outside(struct call_app *app, struct sipd_req *rq)

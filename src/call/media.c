@@ -386,6 +386,89 @@ void media_events(int flags, void *arg)
 		;
 }
 
+/* ---- calls the PBX places (originate.c; camp-on, issue 13) -------------- */
+
+int media_orig_offer(struct call *c, size_t *len)
+{
+	struct call_app *app = c->app;
+	struct sdp_codecs allow;
+	struct sdp sdp;
+	char desc[768], addr[64], fmts[16] = "", maps[96] = "";
+	const char *fam = sa_af(&app->rtp_bind) == AF_INET6 ? "IP6" : "IP4";
+	int n, err;
+
+	/* G.711 both extensions allow, in the first one's order: what a
+	 * phone answers, the second one is offered (and services speak) */
+	allowed(c, &allow);
+	for (size_t i = 0; i < allow.n; i++) {
+		int pt = !strcasecmp(allow.name[i], "PCMU/8000") ? 0 :
+			!strcasecmp(allow.name[i], "PCMA/8000") ? 8 : -1;
+		size_t fl = strlen(fmts), ml = strlen(maps);
+
+		if (pt < 0)
+			continue;
+		(void)snprintf(fmts + fl, sizeof(fmts) - fl, "%d ", pt);
+		(void)snprintf(maps + ml, sizeof(maps) - ml,
+			       "a=rtpmap:%d %s\r\n", pt, pt ? "PCMA/8000" :
+			       "PCMU/8000");
+	}
+	if (!fmts[0])
+		return ENOTSUP;
+	if (our_addr(c, c->a, addr, sizeof(addr)))
+		return EINVAL;
+	if (sdp_leg_init(&c->sdpl[0]) || sdp_leg_init(&c->sdpl[1]))
+		return EIO;
+	err = relay_session_create(app->relay, (uint64_t)app->next_id++,
+				   &c->relay_id, c->ports);
+	if (err)
+		return err;
+	c->relay_live = true;
+	n = snprintf(desc, sizeof(desc), "v=0\r\no=- 0 0 IN %s %s\r\ns=-\r\n"
+		     "c=IN %s %s\r\nt=0 0\r\nm=audio %u RTP/AVP %s101\r\n"
+		     "%sa=rtpmap:101 telephone-event/8000\r\n"
+		     "a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+		     fam, addr, fam, addr, c->ports[RELAY_LEG_A].rtp, fmts,
+		     maps);
+	if (n <= 0 || (size_t)n >= sizeof(desc) ||
+	    sdp_parse(&sdp, desc, (size_t)n, serve(app), NULL))
+		return EINVAL;
+	/* written like every description towards the phone: our o= */
+	return write_for(c, c->a, &sdp, NULL, len);
+}
+
+unsigned media_orig_answer(struct call *c, const struct sipmsg *m)
+{
+	struct call_app *app = c->app;
+	struct relay_leg_conf lc;
+	struct sdp_codecs allow;
+	struct sdp offer, ans;
+	int ai;
+
+	if (!sdp_body(m) || !c->sdp_to[0] ||
+	    sdp_parse(&offer, c->sdp_to[0], c->sdp_to_len[0], serve(app),
+		      NULL) ||
+	    sdp_parse(&ans, m->body.p, m->body.l, serve(app), NULL) ||
+	    sdp_answer_check(&offer, &ans, NULL))
+		return 488;
+	ai = audio_index(&ans);
+	if (ai < 0)
+		return 488;
+	allowed(c, &allow);
+	if (sdp_codecs_intersect(&ans, (size_t)ai, &allow, true, &c->pts))
+		return 488;
+	/* the B legs are offered what the first phone answered */
+	if (keep(&c->offer_a, &c->offer_a_len, m->body.p, m->body.l))
+		return 488;
+	memset(&lc, 0, sizeof(lc));
+	remote(&ans, ai, &lc);
+	lc.nat = c->a->nat;
+	lc.latch_from = c->a->sig;
+	if (relay_leg_set(app->relay, c->relay_id, RELAY_LEG_A, &lc))
+		return 488;
+	codec_name(c, &ans, ai);
+	return 0;
+}
+
 /* ---- services: the relay's B side is a local endpoint ------------------ */
 
 void media_svc_addr(const struct call *c, struct sa *out)

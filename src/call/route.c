@@ -34,6 +34,8 @@ static const char *const rule_names[ROUTE_R__COUNT] = {
 	[ROUTE_R_VM_ACCESS] = "voicemail_access",
 	[ROUTE_R_CALLPW] = "call_password",
 	[ROUTE_R_PIVR] = "personal_ivr",
+	[ROUTE_R_CAMPON] = "camp_on",
+	[ROUTE_R_CAMPON_REFUSED] = "camp_on_refused",
 };
 
 const char *route_rule_str(enum route_rule r)
@@ -430,6 +432,78 @@ static int feature_of(const struct snapshot *snap, const char *d, size_t len)
 	return -1;
 }
 
+/* ---- camp-on (issue 13) ------------------------------------------------ */
+
+bool route_campon_code(const struct snapshot *snap, const char *dialled,
+		       size_t len, const char **rest, size_t *rlen)
+{
+	const struct snap_features *f = snapshot_typed(snap, "features");
+	const char *code = f ? f->code[SNAP_FEAT_CAMP_ON] : "";
+	size_t n = strlen(code);
+
+	if (!n || len < n || memcmp(dialled, code, n))
+		return false;
+	for (size_t i = n; i < len; i++)
+		if (dialled[i] < '0' || dialled[i] > '9')
+			return false;
+	*rest = dialled + n;
+	*rlen = len - n;
+	return true;
+}
+
+/* *82 alone: the extension last busy for the caller; *82<number>: that
+ * one. It must let callers camp on it (user.camp_on), be a phone and
+ * have no call password;
+ * busy (in any call): the PBX takes the request (the camp-on service);
+ * free: it is simply rung, as if dialled. */
+static void camp_on(struct ctx *c, const char *num, size_t nlen,
+		    uint32_t allow)
+{
+	const struct route_live *live = c->live;
+	const struct snap_ext *x;
+	const char *last;
+
+	if (!nlen) {
+		last = live->last_busy ?
+			live->last_busy(c->caller->number, live->arg) : NULL;
+		if (!last || !*last) {
+			reject(c->out, ROUTE_R_CAMPON_REFUSED, 404, "Not Found",
+			       "notfound");
+			return;
+		}
+		num = last;
+		nlen = strlen(last);
+	}
+	x = snapshot_find(c->snap, num, nlen);
+	if (!x) {
+		reject(c->out, ROUTE_R_NOT_FOUND, 404, "Not Found", "notfound");
+		return;
+	}
+	c->out->callee = x;
+	/* a call password: the callback would ring it without one */
+	if (!x->camp_on || !rings(x) || x == c->caller || x->call_pw ||
+	    blacklisted(x, c->caller->number)) {
+		reject(c->out, ROUTE_R_CAMPON_REFUSED, 403, "Forbidden",
+		       "rejected");
+		return;
+	}
+	if (!live->calls_in(x->number, live->arg) &&
+	    !live->calls_out(x->number, live->arg)) {
+		/* rung as a call to it: the class must allow internal */
+		if ((allow & SNAP_COS_DESTS) &&
+		    !(allow & SNAP_COS_DEST(SNAP_DEST_INTERNAL))) {
+			reject(c->out, ROUTE_R_COS_DEST, 403, "Forbidden",
+			       "rejected");
+			return;
+		}
+		route_ext(c, x, 0);
+		return;
+	}
+	c->out->kind = ROUTE_SERVICE;
+	c->out->rule = ROUTE_R_CAMPON;
+	c->out->svc = ROUTE_SVC_CAMPON;
+}
+
 void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 		const char *dialled, size_t len, const struct route_live *live,
 		struct route_result *out)
@@ -451,6 +525,12 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 	allow = cos_allow(snap, caller);
 	if (len && (dialled[0] == '*' || dialled[0] == '#')) {
 		int fi = feature_of(snap, dialled, len);
+		const char *rest = NULL;
+		size_t rlen = 0;
+
+		/* camp-on: the code, or the code and a number */
+		if (route_campon_code(snap, dialled, len, &rest, &rlen))
+			fi = SNAP_FEAT_CAMP_ON;
 
 		if (fi >= 0 && !(allow & (1u << fi))) {
 			reject(out, ROUTE_R_COS_FEATURE, 403, "Forbidden",
@@ -466,6 +546,10 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 			out->svc = ROUTE_SVC_ACCESS;
 			out->mailbox = fi == SNAP_FEAT_VOICEMAIL &&
 				caller->vm ? caller : NULL;
+			return;
+		}
+		if (fi == SNAP_FEAT_CAMP_ON) {
+			camp_on(&c, rest, rlen, allow);
 			return;
 		}
 		/* hotdesk, camp-on: issue 13 serves the codes the class

@@ -32,6 +32,10 @@ struct route_live {
 	unsigned max_calls;   /* global bound */
 	uint32_t seed;        /* ring group "random": the order's seed */
 	void *arg;
+	/* camp-on: the extension that was last busy for this caller
+	 * (recently), or NULL; the callback itself may be NULL (none
+	 * remembered) */
+	const char *(*last_busy)(const char *caller, void *arg);
 };
 
 enum route_kind {
@@ -86,6 +90,10 @@ enum route_rule {
 	/* gates (issue 13): the PBX answers before the callee rings */
 	ROUTE_R_CALLPW,         /* the callee's call password is asked */
 	ROUTE_R_PIVR,           /* the callee's personal IVR answers */
+	/* camp-on (issue 13) */
+	ROUTE_R_CAMPON,         /* *82[number]: the request is taken */
+	ROUTE_R_CAMPON_REFUSED, /* 403 camp-on off / own number, 404
+				 * nothing to camp on */
 	ROUTE_R__COUNT
 };
 
@@ -127,6 +135,12 @@ struct route_result {
 	const struct snap_ext *fwd_from; /* who forwarded (last hop) */
 	unsigned hops;                   /* forwards followed so far */
 };
+
+/* Camp-on (*82): dialled/len starts with the camp_on code of snap
+ * (features): *rest, *rlen is what follows it ("" for the code alone).
+ * Only digits may follow. */
+bool route_campon_code(const struct snapshot *snap, const char *dialled,
+		       size_t len, const char **rest, size_t *rlen);
 
 /* Decide for caller (authenticated, from snap) dialling dialled/len. */
 void call_route(const struct snapshot *snap, const struct snap_ext *caller,

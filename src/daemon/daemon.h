@@ -24,6 +24,7 @@ struct vmstore;
 struct mwi;
 struct vmapp;
 struct vmmail;
+struct campon;
 
 struct daemon {
 	const char *data_dir;
@@ -35,6 +36,7 @@ struct daemon {
 	struct call_app *calls;     /* data plane (loop thread) only */
 	struct mwi *mwi;            /* data plane (loop thread) only */
 	struct vmapp *vmapp;        /* data plane (loop thread) only */
+	struct campon *campon;      /* data plane (loop thread) only */
 	struct guard *guard;        /* data plane (loop thread) only */
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */

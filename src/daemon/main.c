@@ -49,6 +49,7 @@
 #include "store/vmstore.h"
 #include "voicemail/vmmail.h"
 #include "voicemail/vmapp.h"
+#include "call/campon.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -74,6 +75,7 @@ struct opts {
 	bool reset_admin;
 	const char *rtp_addr;
 	uint16_t rtp_min, rtp_max;
+	unsigned campon_expiry;   /* seconds, 0: the default */
 };
 
 static void usage(FILE *f)
@@ -82,7 +84,7 @@ static void usage(FILE *f)
 "usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--https ADDR:PORT]\n"
 "                [--http ADDR:PORT] [--log-level debug|info|warn|error]\n"
 "                [--syslog] [--instance NAME] [--rtp-addr ADDR]\n"
-"                [--rtp-range MIN-MAX]\n"
+"                [--rtp-range MIN-MAX] [--campon-expiry SECONDS]\n"
 "       bulwarkd [--data DIR] --reset-admin\n"
 "\n"
 "  --data DIR         data directory (default " DEFAULT_DATA ", or $BULWARK_DATA)\n"
@@ -102,6 +104,8 @@ static void usage(FILE *f)
 "                     every address, SDP naming the one each phone reaches)\n"
 "  --rtp-range MIN-MAX  relay ports (default: the sip section's rtp_start\n"
 "                     to rtp_end); MIN even, at least 4 ports\n"
+"  --campon-expiry SECONDS  a camp-on request's life, 10-86400 (default\n"
+"                     1800)\n"
 "  --reset-admin      replace the admin API password (written to DATA/admin-password), exit\n");
 }
 
@@ -132,6 +136,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "instance", required_argument, NULL, 'I' },
 		{ "rtp-addr", required_argument, NULL, 'A' },
 		{ "rtp-range", required_argument, NULL, 'P' },
+		{ "campon-expiry", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -173,6 +178,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->rtp_min = (uint16_t)a;
 			o->rtp_max = (uint16_t)b;
+			break;
+		}
+		case 'C': {
+			unsigned v;
+			char tail;
+
+			if (sscanf(optarg, "%u%c", &v, &tail) != 1 || v < 10 ||
+			    v > 86400) {
+				fprintf(stderr, "bulwarkd: --campon-expiry: '%s' "
+					"is not a number of seconds from 10 to "
+					"86400\n", optarg);
+				return 2;
+			}
+			o->campon_expiry = v;
 			break;
 		}
 		case 'l':
@@ -269,6 +288,23 @@ static int voicemail_start(struct daemon *d, const struct opts *o,
 		log_warn("daemon", "voicemail counts for MWI: %s",
 			 strerror(err));
 	return 0;
+}
+
+/* Camp-on (issue 13): the *82 service and the PBX's callbacks. */
+static int campon_start(struct daemon *d, const struct opts *o)
+{
+	static char override[512];
+	struct campon_conf cc = {
+		.calls = d->calls, .prompt_override = override,
+		.expiry_s = o->campon_expiry,
+	};
+	int err;
+
+	snprintf(override, sizeof(override), "%s/prompts", o->data);
+	err = campon_alloc(&d->campon, &cc);
+	if (err)
+		log_err("daemon", "camp-on: %s", strerror(err));
+	return err;
 }
 
 /* "ADDR:PORT" as a client would write it: the unspecified address
@@ -715,6 +751,10 @@ int main(int argc, char **argv)
 		err = voicemail_start(d, &o, snap);
 		if (err)
 			goto out;
+		/* camp-on (issue 13): *82 and the callbacks */
+		err = campon_start(d, &o);
+		if (err)
+			goto out;
 	}
 	err = 0;
 	if (d->guard)
@@ -828,6 +868,7 @@ out:
 	store_publish_reset();
 	services_close(d->services);
 	firewall_close(d->firewall);
+	d->campon = campon_free(d->campon);
 	d->vmapp = vmapp_free(d->vmapp);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);

@@ -336,6 +336,7 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	v = json_object_get(o, "user.language");
 	snprintf(e->language, sizeof(e->language), "%s",
 		 json_is_string(v) ? json_string_value(v) : "");
+	e->camp_on = obj_bool(o, "user.camp_on");   /* camp-on */
 	e->vm = obj_bool_def(o, "voicemail.enabled", row->type);
 	e->mwi = e->vm && obj_bool_def(o, "voicemail.mwi", row->type);
 	e->feat = feat_build(o, row->type);

@@ -103,6 +103,8 @@ struct snap_ext {
 	uint8_t codecs[SNAP_MAX_CODECS];   /* enum snap_codec */
 	uint16_t ring_time;       /* user.ring_time, seconds (0: default) */
 	char language[17];        /* user.language ("" = the default set) */
+	/* camp-on (issue 13) */
+	bool camp_on;             /* user.camp_on: callers may camp on it */
 	/* what voicemail reads */
 	bool vm;                  /* voicemail.enabled: has a mailbox */
 	bool mwi;                 /* voicemail.mwi (only with vm) */

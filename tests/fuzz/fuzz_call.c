@@ -11,7 +11,8 @@
  * Script: sections separated by lines starting with "----"; the rest of
  * that line says who sends the section: A, B, C or X over UDP, a, b, c or
  * x over TCP, or "T<ms>": that much time passes (the transaction tables'
- * and libre's timers due within it run). Bytes before the first separator
+ * and libre's timers due within it run), or "O": the PBX places a call
+ * (camp-on's callback: 201 rung first, then 202). Bytes before the first separator
  * are sent by A. Each input starts from a fresh daemon and ends an hour
  * later; every message the daemon sends must parse (requests must pass
  * our own checks), every SDP it sends must name only the relay, and at
@@ -179,6 +180,9 @@ static struct snapshot *fake_snapshot(void)
 	/* mailbox access (no classes of service: every code allowed) */
 	strcpy(feat->code[SNAP_FEAT_VOICEMAIL], "*97");
 	strcpy(feat->code[SNAP_FEAT_VOICEMAIL_LOGIN], "*98");
+	/* camp-on: *82 and *82<number>; 202 lets callers camp on it */
+	strcpy(feat->code[SNAP_FEAT_CAMP_ON], "*82");
+	s->ext[1].camp_on = true;
 	s->typed_sec[0] = (struct snap_typed){ "features", feat };
 	s->n_typed = 1;
 	s->sections = json_pack("{s:{s:i}}", "sip", "min_expires", 60);
@@ -584,6 +588,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		else if (j + 4 < e && memchr("FHhN", in[j + 4], 4)) {
 			fc_svc_command(in[j + 4]);
+		}
+		else if (j + 4 < e && in[j + 4] == 'O' && w.app) {
+			/* a call the PBX places (originate.c) */
+			(void)call_originate(w.app, "201", "202",
+					     ROUTE_R_CAMPON, NULL, 0, NULL);
 		}
 		else if (j + 4 < e) {
 			const char *p = memchr(senders, in[j + 4], 8);
