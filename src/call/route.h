@@ -31,6 +31,10 @@ struct route_live {
 	unsigned max_calls;   /* global bound */
 	uint32_t seed;        /* ring group "random": the order's seed */
 	void *arg;
+	/* hotdesk (issue 13): the phone number a hotdesk extension is
+	 * logged in at now, NULL when nobody is; the callback may itself be
+	 * NULL (no hotdesk service: nobody is logged in anywhere) */
+	const char *(*hotdesk_at)(const char *number, void *arg);
 };
 
 enum route_kind {
@@ -82,6 +86,10 @@ enum route_rule {
 	ROUTE_R_VIRTUAL,        /* rang a virtual extension's destinations */
 	ROUTE_R_NO_MEMBER,      /* 480: a group with nobody to ring */
 	ROUTE_R_VM_ACCESS,      /* *97 / *98: mailbox access */
+	/* hotdesk (issue 13) */
+	ROUTE_R_HOTDESK,        /* rang the phone a hotdesk user is logged
+				 * in at */
+	ROUTE_R_HOTDESK_CODE,   /* *55 / *56: the hotdesk service answers */
 	ROUTE_R__COUNT
 };
 
