@@ -751,7 +751,7 @@ static void follow_me_in_sequence(void **state)
 	/* a busy destination is skipped */
 	live_tab[E203].in = 2;
 	route("202", &r);
-	assert_string_equal(plan(&r), "202:20 204:0");
+	assert_string_equal(plan(&r), "202:20 204:10");
 	/* together: the list at once, for the extension's ring time */
 	live_tab[E203].in = 0;
 	F(E202)->fm_together = true;
