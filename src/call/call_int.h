@@ -180,6 +180,9 @@ struct call_app {
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;
+	/* hotdesk (issue 13): the log-in table's hook (hdcall.c) */
+	const struct call_hotdesk_ops *hd_ops;
+	void *hd_arg;
 	struct tmr tick;         /* transactions' timers */
 	uint64_t tick_at;
 	struct hash *legs;
@@ -303,6 +306,16 @@ void svc_indialog(struct call_app *app, struct sipd_req *rq,
 void svc_acked(struct call *c);
 /* The call ends: tell the service (once). */
 void svc_closed(struct call *c);
+
+/* ---- hdcall.c (hotdesk, issue 13) ------------------------------------ */
+
+/* Routing's question "where is this hotdesk extension logged in". */
+void hdcall_live(struct call_app *app, struct route_live *live);
+/* The identity call c places: the hotdesk extension logged in at phone
+ * (c->caller and c->caller_x set to it), or phone itself (no one logged
+ * in, or c dials a hotdesk code). */
+const struct snap_ext *hdcall_caller(struct call *c,
+				     const struct snap_ext *phone);
 
 /* ---- dialog_in.c ------------------------------------------------------- */
 

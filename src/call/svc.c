@@ -149,6 +149,7 @@ void svc_start(struct call *c, const struct route_result *rr)
 	info.src_ip = src;
 	info.callee = rr->callee ? rr->callee->number : "";
 	info.language = svc_language(c, rr);
+	info.dialled = c->dialled;   /* hotdesk (issue 13) */
 	memset(&md, 0, sizeof(md));
 	media_svc_addr(c, &md.bind);
 	md.rtp = md.bind;

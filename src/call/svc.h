@@ -36,6 +36,8 @@ struct call_svc_info {
 	const char *language;     /* the prompt set: the callee's (or for
 				   * feature codes the caller's)
 				   * user.language, "" = default */
+	const char *dialled;      /* hotdesk (issue 13): what the caller
+				   * dialled (*55 log in, *56 log out) */
 };
 
 struct call_svc_media {
