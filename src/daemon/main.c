@@ -49,6 +49,8 @@
 #include "store/vmstore.h"
 #include "voicemail/vmmail.h"
 #include "voicemail/vmapp.h"
+#include "hotdesk/hotdesk.h"
+#include "store/hdstore.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -271,6 +273,32 @@ static int voicemail_start(struct daemon *d, const struct opts *o,
 	return 0;
 }
 
+/* hotdesk (issue 13): log-ins at phones, kept across restarts; its PIN
+ * failures go to the guard as voicemail's do. */
+static int hotdesk_start(struct daemon *d, const struct opts *o)
+{
+	static char override[512];
+	struct hotdesk_conf hc = {
+		.calls = d->calls, .store = d->store, .hs = d->hdstore,
+		.prompt_override = override,
+		.ban = vm_ban, .event = vm_event, .arg = d,
+	};
+	int err;
+
+	snprintf(override, sizeof(override), "%s/prompts", o->data);
+	err = hotdesk_alloc(&d->hotdesk, &hc, sipd_snapshot(d->sipd));
+	if (err)
+		log_err("daemon", "hotdesk: %s", strerror(err));
+	return err;
+}
+
+static void hotdesk_on_snapshot(void *arg, struct snapshot *snap)
+{
+	struct daemon *d = arg;
+
+	hotdesk_snapshot(d->hotdesk, snap);
+}
+
 /* "ADDR:PORT" as a client would write it: the unspecified address
  * becomes the loopback one (which the generated certificate names). */
 static void client_addr(char *buf, size_t sz, const char *addr)
@@ -478,6 +506,7 @@ static int register_everything(void)
 	const struct store_section *secs[] = {
 		&sipd_section, &guard_section, &firewall_section,
 		&services_section, &vmmail_smtp_section,
+		&hotdesk_section,   /* hotdesk (issue 13) */
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },
@@ -487,6 +516,7 @@ static int register_everything(void)
 		{ api_routes_calls, api_routes_calls_n },
 		{ api_routes_vm, api_routes_vm_n },
 		{ api_routes_vmmail, api_routes_vmmail_n },
+		{ api_routes_hotdesk, api_routes_hotdesk_n },
 	};
 	size_t i;
 	int err;
@@ -653,6 +683,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	vmstore_on_change(d->vmstore, vm_changed, d);
+	err = hdstore_open(&d->hdstore, store_db_path(d->store));
+	if (err) {
+		log_err("daemon", "hotdesk store: %s", strerror(err));
+		goto out;
+	}
 	err = vmmail_alloc(&d->vmmail, vmmail_on_done, vmmail_on_event, d);
 	if (err) {
 		log_err("daemon", "voicemail e-mail queue: %s", strerror(err));
@@ -714,6 +749,9 @@ int main(int argc, char **argv)
 		err = voicemail_start(d, &o, snap);
 		if (err)
 			goto out;
+		err = hotdesk_start(d, &o);
+		if (err)
+			goto out;
 	}
 	err = 0;
 	if (d->guard)
@@ -726,6 +764,8 @@ int main(int argc, char **argv)
 		err = store_subscribe("vmmail", vmmail_on_snapshot, d->vmmail);
 	if (!err)
 		err = store_subscribe("voicemail", vmapp_on_snapshot, d);
+	if (!err)
+		err = store_subscribe("hotdesk", hotdesk_on_snapshot, d);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;
@@ -828,6 +868,7 @@ out:
 	services_close(d->services);
 	firewall_close(d->firewall);
 	d->vmapp = vmapp_free(d->vmapp);
+	d->hotdesk = hotdesk_free(d->hotdesk);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
 	vmmail_free(d->vmmail);
@@ -837,6 +878,7 @@ out:
 	guard_close(d->guard);
 	snapshot_free(snap);
 	vmstore_close(d->vmstore);
+	hdstore_close(d->hdstore);
 	store_close(d->store);
 	loop_close();
 	libre_close();
