@@ -1,0 +1,235 @@
+"""Hotdesk end to end (issue 13) with real phones: the scripted phone
+(vm_phone.VmPhone, RFC 4733 digits) at extension 202 dials *55, the
+hotdesk number and its PIN; then a call to the hotdesk number rings the
+SIPp phone registered as 202, and 202's own calls reach the callee (a
+SIPp phone registered as 203) with the hotdesk number and name in From.
+*56 logs out: the hotdesk number is unavailable again. Wrong PINs are
+refused with the same prompt as an unknown number and lock the hotdesk
+extension (across a restart); a class of service without hotdesk gets
+403; a log-in outlives a restart. Outcomes: GET /api/v1/hotdesk, the
+SIP messages the phones received, CDRs, the daemon's log.
+"""
+import re
+import shutil
+import time
+
+import pytest
+
+from calls_pbx import PW, bounded, start_pbx  # noqa: F401 (fixture)
+from calls_sip import SipUac, Sipp, register_udp, status_of, uas_xml
+from conftest import wait_for
+from vm_phone import VmPhone
+
+pytestmark = pytest.mark.skipif(not shutil.which("sipp"),
+                                reason="needs sipp")
+
+HD = "700"
+HD_PIN = "739154"
+HD_NAME = "Grace Hopper"
+PHONE = "127.0.0.7"
+
+
+@pytest.fixture
+def phones():
+    opened = []
+    yield opened
+    for p in opened:
+        p.close()
+
+
+@pytest.fixture
+def pbx(make_daemon):
+    p = start_pbx(make_daemon, exts=("201",), sipp_exts=("202", "203"))
+    r = p.d.cli("ext", "add", HD, "--type", "hotdesk", "--name", HD_NAME,
+                "--set", f"hotdesk.pin={HD_PIN}",
+                "--set", "voicemail.enabled=false")
+    assert r.returncode == 0, r
+    r = p.d.cli("commit")
+    assert r.returncode == 0, r
+    return p
+
+
+def logins(pbx):
+    st, body = pbx.d.api("GET", "/hotdesk")
+    assert st == 200, body
+    return body
+
+
+def code_call(pbx, phones, code, digits=None, until=None):
+    """202 dials a hotdesk code from the scripted phone, types digits
+    (RFC 4733) once the PBX speaks; returns the phone once the PBX has
+    hung up (or, with until, once that text is in the log: then the phone
+    hangs up)."""
+    p = VmPhone(pbx.server, "202", PW["202"], addr=PHONE, watch=(440,))
+    phones.append(p)
+    st = p.call(code)
+    assert st == 200, (st, p.final, pbx.log())
+    assert wait_for(lambda: p.audio_since(p.t_answer) >= 0.2, 4, 0.05), \
+        "no prompt heard"
+    if digits:
+        p.send_digits(digits)
+    if until:
+        check = until if callable(until) else lambda: until in pbx.log()
+        assert wait_for(check, 15), pbx.log()
+        assert not p.hung_up.is_set()   # asked for the number again
+        p.bye()
+        return p
+    assert p.wait_hangup(25), ("the PBX did not hang up", pbx.log())
+    return p
+
+
+def login(pbx, phones, pin=HD_PIN, number=HD):
+    return code_call(pbx, phones, "*55", f"{number}#{pin}#")
+
+
+def uas(tmp_path, pbx, num, name):
+    s = Sipp(tmp_path, name, uas_xml(answer=True, pcap=False))
+    assert register_udp(pbx.server, num, PW[num], s.port)
+    return s
+
+
+def call(pbx, caller, target):
+    """caller (SipUac) calls target: the final status; a 200 is ended with
+    BYE."""
+    c = SipUac(pbx.server, caller)
+    try:
+        _, final = c.call(target, PW[caller], timeout=10)
+        st = status_of(final)
+        if st == 200:
+            time.sleep(0.3)
+            assert c.bye(final) == 200
+        return st
+    finally:
+        c.close()
+
+
+def test_login_rings_that_phone_with_hotdesk_caller_id(pbx, tmp_path,
+                                                       phones):
+    """Log in at 202; 201 calls 700 and 202's phone answers; 202 calls
+    203 and 203 sees From: "Grace Hopper" <sip:700@...>; *56 logs out
+    and 700 is unavailable (480) again."""
+    # before: nobody logged in, the hotdesk number is unavailable
+    assert logins(pbx) == []
+    assert call(pbx, "201", HD) == 480
+    login(pbx, phones)
+    rows = logins(pbx)
+    assert len(rows) == 1, rows
+    assert (rows[0]["number"], rows[0]["phone"], rows[0]["name"]) == \
+        (HD, "202", HD_NAME), rows
+    assert rows[0]["lapses_ms"] - rows[0]["login_ms"] == 720 * 60000, rows
+    log = pbx.log()
+    assert "hotdesk 700 logged in at 202" in log, log
+    assert HD_PIN not in pbx.d.log_path.read_text(errors="replace")
+
+    # a call to the hotdesk number rings the phone at 202
+    ph = uas(tmp_path, pbx, "202", "uas202")
+    ph.start(timeout_s=20)
+    time.sleep(0.3)
+    try:
+        assert call(pbx, "201", HD) == 200
+        assert ph.wait(10) == 0, ph.report()
+    finally:
+        ph.stop()
+    assert re.search(r"^INVITE sip:", ph.messages(), re.M), ph.report()
+    rows = pbx.wait_cdrs(2)
+    hit = [r for r in rows if r["dialled"] == HD and
+           r["disposition"] == "answered"]
+    # as for a ring group: the CDR's callee is the phone that answered
+    assert hit and hit[0]["callee"] == "202" and hit[0]["caller"] == "201", \
+        rows
+
+    # 202's calls carry the hotdesk identity
+    callee = uas(tmp_path, pbx, "203", "uas203")
+    callee.start(timeout_s=20)
+    time.sleep(0.3)
+    try:
+        assert call(pbx, "202", "203") == 200
+        assert callee.wait(10) == 0, callee.report()
+    finally:
+        callee.stop()
+    inv = callee.messages()
+    frm = re.search(r"^From:\s*(.*)$", inv, re.M)
+    assert frm, inv
+    assert f'"{HD_NAME}"' in frm.group(1) and f"sip:{HD}@" in frm.group(1), \
+        frm.group(1)
+    rows = pbx.wait_cdrs(3)
+    out = [r for r in rows if r["dialled"] == "203"]
+    assert out and out[0]["caller"] == HD, rows
+
+    # *56 at 202: logged out, 700 unavailable again
+    code_call(pbx, phones, "*56")
+    assert logins(pbx) == []
+    assert "hotdesk 700 logged out at 202 (log-out code)" in pbx.log()
+    assert call(pbx, "201", HD) == 480
+    # and 202 calls as itself again
+    callee = uas(tmp_path, pbx, "203", "uas203b")
+    callee.start(timeout_s=20)
+    time.sleep(0.3)
+    try:
+        assert call(pbx, "202", "203") == 200
+        assert callee.wait(10) == 0, callee.report()
+    finally:
+        callee.stop()
+    frm = re.search(r"^From:\s*(.*)$", callee.messages(), re.M)
+    assert "sip:202@" in frm.group(1), frm.group(1)
+
+
+def test_wrong_pin_refused_then_locked(pbx, phones):
+    """Three wrong PINs in one call (the same prompt each time, for an
+    unknown number too): not logged in, the extension locked; the right
+    PIN is then refused too, also after a restart; no PIN in the log."""
+    # an unknown number and two wrong PINs: three tries, then goodbye
+    p = code_call(pbx, phones, "*55",
+                  "799#123987#" f"{HD}#111222#" f"{HD}#333444#")
+    assert p.hung_up.is_set()
+    assert logins(pbx) == []
+    # the unknown number counted per source only: 2 failures, no lock
+    log = pbx.log()
+    assert "locked" not in log, log
+    # the third wrong PIN on 700 locks it
+    code_call(pbx, phones, "*55", f"{HD}#555666#",
+              until="hotdesk 700 locked after 3 wrong PINs")
+    # locked: the right PIN does not log in either
+    code_call(pbx, phones, "*55", f"{HD}#{HD_PIN}#",
+              until="hotdesk 700: log-in refused at 202, locked")
+    assert logins(pbx) == []
+    pbx.d.restart()
+
+    def refusals():
+        return pbx.d.log_path.read_text(errors="replace").count(
+            "hotdesk 700: log-in refused at 202, locked")
+    n = refusals()
+    code_call(pbx, phones, "*55", f"{HD}#{HD_PIN}#",
+              until=lambda: refusals() > n)
+    assert logins(pbx) == []
+    text = pbx.d.log_path.read_text(errors="replace")
+    for secret in (HD_PIN, "111222", "333444", "555666", "123987"):
+        assert secret not in text, secret
+
+
+def test_class_without_hotdesk_403(pbx):
+    """202 in the built-in "restricted" class: *55 and *56 are 403."""
+    r = pbx.d.cli("ext", "edit", "202", "--set",
+                  "class_of_service=restricted")
+    assert r.returncode == 0, r
+    assert pbx.d.cli("commit").returncode == 0
+    assert call(pbx, "202", "*55") == 403
+    assert call(pbx, "202", "*56") == 403
+    assert call(pbx, "201", "*55") == 200   # 201 keeps "default"
+    assert logins(pbx) == []
+
+
+def test_login_kept_across_restart_and_moves(pbx, phones):
+    """A log-in outlives a restart; logging in at 203 moves it there."""
+    login(pbx, phones)
+    assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "202")]
+    pbx.d.restart()
+    assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "202")]
+    p = VmPhone(pbx.server, "203", PW["203"], addr=PHONE, watch=(440,))
+    phones.append(p)
+    assert p.call("*55") == 200
+    assert wait_for(lambda: p.audio_since(p.t_answer) >= 0.2, 4, 0.05)
+    p.send_digits(f"{HD}#{HD_PIN}#")
+    assert p.wait_hangup(25), pbx.log()
+    assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "203")]
+    assert "hotdesk 700 logged out at 202 (moved to 203)" in pbx.log()
