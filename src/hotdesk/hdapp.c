@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -734,12 +735,30 @@ static json_t *ms_or_null(int64_t ms)
 	return ms ? json_integer(ms) : json_null();
 }
 
+static int by_number(const void *a, const void *b)
+{
+	const struct hdtab_entry *x = *(const struct hdtab_entry *const *)a;
+	const struct hdtab_entry *y = *(const struct hdtab_entry *const *)b;
+
+	return strcmp(x->number, y->number);
+}
+
 json_t *hotdesk_list(struct hotdesk *h)
 {
+	const struct hdtab_entry **v;
 	json_t *a = json_array();
+	size_t n = h ? h->tab.n : 0;
 
-	for (size_t i = 0; h && a && i < h->tab.n; i++) {
-		const struct hdtab_entry *e = &h->tab.e[i];
+	if (!a || !n)
+		return a;
+	v = mem_zalloc(n * sizeof(*v), NULL);
+	if (!v)
+		return json_decref(a), NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &h->tab.e[i];
+	qsort(v, n, sizeof(*v), by_number);
+	for (size_t i = 0; i < n; i++) {
+		const struct hdtab_entry *e = v[i];
 		const struct snap_ext *x = h->snap ?
 			snapshot_find(h->snap, e->number,
 				      strlen(e->number)) : NULL;
@@ -753,5 +772,6 @@ json_t *hotdesk_list(struct hotdesk *h)
 			ms_or_null(hdtab_next_lapse(&one, h->max_ms,
 						    h->idle_ms))));
 	}
+	mem_deref(v);
 	return a;
 }

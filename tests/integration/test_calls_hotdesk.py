@@ -225,6 +225,13 @@ def test_login_kept_across_restart_and_moves(pbx, phones):
     assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "202")]
     pbx.d.restart()
     assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "202")]
+    # the CLI shows it
+    r = pbx.d.cli("hotdesk")
+    assert r.returncode == 0, r
+    line = [x for x in r.stdout.splitlines() if x.startswith(HD)]
+    assert line and HD_NAME in line[0] and " 202 " in line[0], r.stdout
+    r = pbx.d.cli("--json", "hotdesk")
+    assert r.returncode == 0 and r.json[0]["phone"] == "202", r
     p = VmPhone(pbx.server, "203", PW["203"], addr=PHONE, watch=(440,))
     phones.append(p)
     assert p.call("*55") == 200
@@ -233,3 +240,12 @@ def test_login_kept_across_restart_and_moves(pbx, phones):
     assert p.wait_hangup(25), pbx.log()
     assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "203")]
     assert "hotdesk 700 logged out at 202 (moved to 203)" in pbx.log()
+    r = pbx.d.cli("hotdesk")
+    assert r.returncode == 0 and " 203 " in r.stdout, r.stdout
+    # *56 at 203 logs it out; the CLI says nobody is logged in
+    p = VmPhone(pbx.server, "203", PW["203"], addr=PHONE, watch=(440,))
+    phones.append(p)
+    assert p.call("*56") == 200
+    assert p.wait_hangup(15), pbx.log()
+    r = pbx.d.cli("hotdesk")
+    assert r.returncode == 0 and "Nobody is logged in" in r.stdout, r
