@@ -249,3 +249,37 @@ def test_login_kept_across_restart_and_moves(pbx, phones):
     assert p.wait_hangup(15), pbx.log()
     r = pbx.d.cli("hotdesk")
     assert r.returncode == 0 and "Nobody is logged in" in r.stdout, r
+
+
+def bans(pbx):
+    st, body = pbx.d.api("GET", "/bans")
+    assert st == 200, body
+    return body if isinstance(body, list) else body.get("bans", [])
+
+
+def test_sweep_of_hotdesk_numbers_bans_source(pbx, phones):
+    """From 127.0.0.8, one *55 call trying three numbers that are no
+    hotdesk extension: the guard bans 127.0.0.8 (and only it); its next
+    INVITE gets no service."""
+    sweeper = "127.0.0.8"
+    r = pbx.d.cli("settings", "set", "guard", "trusted=127.0.0.1/32")
+    assert r.returncode == 0, r
+    assert pbx.d.cli("commit").returncode == 0
+    p = VmPhone(pbx.server, "202", PW["202"], addr=sweeper, watch=(440,))
+    phones.append(p)
+    assert p.call("*55") == 200
+    assert wait_for(lambda: p.audio_since(p.t_answer) >= 0.2, 4, 0.05)
+    p.send_digits("791#111111#792#111111#793#111111#")
+    banned = wait_for(lambda: [b for b in bans(pbx)
+                               if b["source"] == sweeper], 15)
+    assert banned, (bans(pbx), pbx.log())
+    assert not [b for b in bans(pbx) if b["source"] != sweeper], bans(pbx)
+    assert "source 127.0.0.8 failed hotdesk PINs on 3 numbers: banned" in \
+        pbx.log()
+    q = VmPhone(pbx.server, "202", PW["202"], addr=sweeper, watch=(440,))
+    phones.append(q)
+    try:
+        assert q.call("*55", timeout=3) >= 400
+    except TimeoutError:
+        pass                    # dropped: no answer at all
+    assert logins(pbx) == []
