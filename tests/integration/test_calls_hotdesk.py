@@ -283,3 +283,21 @@ def test_sweep_of_hotdesk_numbers_bans_source(pbx, phones):
     except TimeoutError:
         pass                    # dropped: no answer at all
     assert logins(pbx) == []
+
+
+def test_time_bound_setting(pbx, phones):
+    """The hotdesk section: a bound out of range is refused naming the
+    key and its rule; a committed one sets when a log-in lapses."""
+    r = pbx.d.cli("settings", "set", "hotdesk", "max_minutes=0")
+    assert r.returncode != 0, r
+    assert "max_minutes" in r.stderr and "hotdesk.range" in r.stderr, r
+    r = pbx.d.cli("settings", "set", "hotdesk", "max_minutes=30",
+                  "idle_minutes=10")
+    assert r.returncode == 0, r
+    assert pbx.d.cli("commit").returncode == 0
+    login(pbx, phones)
+    rows = logins(pbx)
+    assert len(rows) == 1, rows
+    # idle (10 min after the last use) comes before the absolute bound
+    assert rows[0]["lapses_ms"] - rows[0]["used_ms"] == 10 * 60000, rows
+    assert rows[0]["lapses_ms"] - rows[0]["login_ms"] <= 30 * 60000, rows
