@@ -189,6 +189,18 @@ def test_wrong_pin_refused_then_locked(pbx, phones):
     # the third wrong PIN on 700 locks it
     code_call(pbx, phones, "*55", f"{HD}#555666#",
               until="hotdesk 700 locked after 3 wrong PINs")
+    # security events: three failures, one lock (no PIN in them)
+    def events(kind):
+        st, body = pbx.d.api("GET", f"/events?type={kind}")
+        assert st == 200, body
+        return body if isinstance(body, list) else body.get("events", [])
+    fails = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(
+        events("hotdesk_pin_failed")), 5)
+    assert fails and len(fails) == 2, fails
+    locks = events("hotdesk_locked")
+    assert len(locks) == 1, locks
+    assert HD in str(locks[0]) and PHONE in str(locks[0]), locks
+    assert "555666" not in str(fails + locks)
     # locked: the right PIN does not log in either
     code_call(pbx, phones, "*55", f"{HD}#{HD_PIN}#",
               until="hotdesk 700: log-in refused at 202, locked")
