@@ -2,7 +2,9 @@
  * cmd_hotdesk — 'bulwark hotdesk' (issue 13): who is logged in at which
  * phone (GET /api/v1/hotdesk), with the log-in time and when it lapses.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -60,7 +62,49 @@ static int hotdesk(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* POST/DELETE on one number: its reply's "phone" (logout) printed. */
+static int one(struct cli *c, int argc, char **argv, bool logout)
+{
+	char path[128];
+	json_t *reply = NULL;
+	char *e;
+	int rc;
+
+	if (argc != 1)
+		return cli_usage(c, "give one hotdesk number");
+	e = cli_escape(argv[0]);
+	if (!e)
+		return CLI_USAGE;
+	snprintf(path, sizeof(path), logout ? "/hotdesk/%s" :
+		 "/hotdesk/%s/unlock", e);
+	free(e);
+	rc = cli_call(c, logout ? "DELETE" : "POST", path, NULL, &reply);
+	if (!rc && c->json)
+		cli_print_json(reply);
+	else if (!rc && logout)
+		printf("Hotdesk %s logged out at %s.\n", argv[0],
+		       json_string_value(json_object_get(reply, "phone")));
+	else if (!rc)
+		printf("Hotdesk %s unlocked.\n", argv[0]);
+	json_decref(reply);
+	return rc;
+}
+
+static int logout(struct cli *c, int argc, char **argv)
+{
+	return one(c, argc, argv, true);
+}
+
+static int unlock(struct cli *c, int argc, char **argv)
+{
+	return one(c, argc, argv, false);
+}
+
 const struct cli_cmd cli_hotdesk_cmds[] = {
+	{ "hotdesk", "logout", logout, "NUMBER",
+	  "Log a hotdesk extension out of the phone it is at." },
+	{ "hotdesk", "unlock", unlock, "NUMBER",
+	  "End a hotdesk extension's PIN lock (its failures reset)." },
 	{ "hotdesk", NULL, hotdesk, "[--json]",
 	  "Hotdesk log-ins: which hotdesk extension is logged in at which "
 	  "phone, since when, and when the log-in lapses." },

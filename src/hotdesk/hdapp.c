@@ -735,6 +735,18 @@ static json_t *ms_or_null(int64_t ms)
 	return ms ? json_integer(ms) : json_null();
 }
 
+int hotdesk_logout(struct hotdesk *h, const char *number, char *phone)
+{
+	const struct hdtab_entry *e = h ? hdtab_of_number(&h->tab, number) :
+		NULL;
+
+	if (!e)
+		return ENOENT;
+	snprintf(phone, HDTAB_NUM, "%s", e->phone);
+	(void)hd_logout(h, number, "administrator");
+	return 0;
+}
+
 static int by_number(const void *a, const void *b)
 {
 	const struct hdtab_entry *x = *(const struct hdtab_entry *const *)a;

@@ -68,6 +68,11 @@ struct hotdesk *hotdesk_free(struct hotdesk *h);
  * gone, end. */
 void hotdesk_snapshot(struct hotdesk *h, const struct snapshot *snap);
 
+/* The administrator logs hotdesk extension number out (loop thread);
+ * the phone it was at into phone (24 bytes). 0, or ENOENT (not logged
+ * in). */
+int hotdesk_logout(struct hotdesk *h, const char *number, char *phone);
+
 /* The log-ins now (loop thread): array of {number, name, phone,
  * login_ms, used_ms, lapses_ms}, by number. New reference. */
 json_t *hotdesk_list(struct hotdesk *h);

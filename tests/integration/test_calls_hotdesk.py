@@ -214,6 +214,11 @@ def test_wrong_pin_refused_then_locked(pbx, phones):
     code_call(pbx, phones, "*55", f"{HD}#{HD_PIN}#",
               until=lambda: refusals() > n)
     assert logins(pbx) == []
+    # the administrator ends the lock: the right PIN logs in
+    r = pbx.d.cli("hotdesk", "unlock", HD)
+    assert r.returncode == 0 and "unlocked" in r.stdout, r
+    login(pbx, phones)
+    assert [(r["number"], r["phone"]) for r in logins(pbx)] == [(HD, "202")]
     text = pbx.d.log_path.read_text(errors="replace")
     for secret in (HD_PIN, "111222", "333444", "555666", "123987"):
         assert secret not in text, secret
@@ -313,3 +318,12 @@ def test_time_bound_setting(pbx, phones):
     # idle (10 min after the last use) comes before the absolute bound
     assert rows[0]["lapses_ms"] - rows[0]["used_ms"] == 10 * 60000, rows
     assert rows[0]["lapses_ms"] - rows[0]["login_ms"] <= 30 * 60000, rows
+    # the administrator logs it out
+    r = pbx.d.cli("hotdesk", "logout", HD)
+    assert r.returncode == 0 and "logged out at 202" in r.stdout, r
+    assert logins(pbx) == []
+    assert "hotdesk 700 logged out at 202 (administrator)" in pbx.log()
+    r = pbx.d.cli("hotdesk", "logout", HD)
+    assert r.returncode == 1 and "not logged in" in r.stderr, r
+    r = pbx.d.cli("hotdesk", "logout", "7x")
+    assert r.returncode == 1 and "hotdesk.number" in r.stderr, r
