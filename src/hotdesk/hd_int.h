@@ -81,7 +81,8 @@ struct hdsess {
 	char pin[HD_PIN_MAX + 1];
 };
 
-/* hdapp.c: the engine */
+/* hdapp.c: the engine (hd_src_fail and the PIN job: hdflow.c; hd_login,
+ * hd_logout: hdlogins.c) */
 int64_t hd_now_ms(void);
 void hd_hold(struct hdsess *s);
 void hd_release(struct hdsess *s);
@@ -104,6 +105,14 @@ void hd_src_fail(struct hotdesk *h, const char *ip, unsigned numbers);
 int hd_login(struct hotdesk *h, const char *number, const char *phone,
 	     const char *src);
 bool hd_logout(struct hotdesk *h, const char *number, const char *why);
+
+/* hdlogins.c: the table on the loop */
+struct call_hotdesk_ops;
+extern const struct call_hotdesk_ops hd_hook;
+/* The log-ins kept at rest into the table (start-up, synchronous). */
+void hd_logins_load(struct hotdesk *h);
+/* Run the time-bound check at the next lapse (at most 30 s away). */
+void hd_expire_arm(struct hotdesk *h);
 
 /* hdflow.c */
 void hd_flow_start(struct hdsess *s);

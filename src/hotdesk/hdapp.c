@@ -1,10 +1,9 @@
 /*
- * hdapp — the hotdesk application's engine (hotdesk.h): the log-in table
- * and its copy at rest, the call layer's hotdesk hook, the service
+ * hdapp — the hotdesk application's engine (hotdesk.h): the service
  * sessions (*55 / *56) on a media endpoint of their own, their prompts and
  * digits (RFC 4733 / in-band from the endpoint, SIP INFO from the call
- * layer), worker jobs and the time bounds. What a session says and does
- * is in hdflow.c.
+ * layer), worker jobs, start and stop. The log-in table is hdlogins.c;
+ * what a session says and does is hdflow.c.
  *
  * A session is held by the call (until closed), by its endpoint (until
  * DESTROYED) and by each worker job; the last release frees it.
@@ -12,7 +11,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,12 +18,10 @@
 #include "call/call.h"
 #include "common/log.h"
 #include "media/relay.h"
-#include "model/model.h"
 #include "store/snapshot.h"
 #include "voicemail/vmwork.h"
 
 #define MOD "hotdesk"
-#define EXPIRE_CHECK_MS 30000
 
 int64_t hd_now_ms(void)
 {
@@ -233,196 +229,6 @@ bool hd_job(struct hotdesk *h, struct hdsess *s, void (*work)(void *),
 	return true;
 }
 
-void hd_src_fail(struct hotdesk *h, const char *ip, unsigned numbers)
-{
-	int64_t now = hd_now_ms();
-	unsigned i, slot = 0, n;
-
-	for (i = 0; i < HD_SRC_MAX; i++) {
-		if (h->src[i].ip[0] && now - h->src[i].first_ms >
-		    HD_SRC_WINDOW_MS)
-			h->src[i].ip[0] = '\0';
-		if (!strcmp(h->src[i].ip, ip)) {
-			slot = i;
-			break;
-		}
-		if (!h->src[i].ip[0] ||
-		    h->src[i].first_ms < h->src[slot].first_ms)
-			slot = i;
-	}
-	if (i == HD_SRC_MAX || !h->src[slot].ip[0] ||
-	    strcmp(h->src[slot].ip, ip)) {
-		snprintf(h->src[slot].ip, sizeof(h->src[slot].ip), "%s", ip);
-		h->src[slot].n = 0;
-		h->src[slot].first_ms = now;
-	}
-	if (numbers == 0)
-		h->src[slot].n++;
-	n = h->src[slot].n + numbers;
-	if (n >= HD_SRC_NUMBERS && h->conf.ban) {
-		log_warn(MOD, "source %s failed hotdesk PINs on %u numbers: "
-			 "banned", ip, n);
-		h->conf.ban(ip, h->conf.arg);
-		h->src[slot].ip[0] = '\0';
-	}
-}
-
-/* ---- the table and its copy at rest -------------------------------------------------- */
-
-struct rest {
-	struct hotdesk *h;
-	struct hd_login l;
-	bool del;
-	int err;
-};
-
-static void rest_work(void *arg)
-{
-	struct rest *r = arg;
-
-	r->err = r->del ? hdstore_login_del(r->h->conf.hs, r->l.number) :
-		hdstore_login_put(r->h->conf.hs, &r->l);
-}
-
-static void rest_done(void *arg)
-{
-	struct rest *r = arg;
-
-	if (r->err)
-		log_warn(MOD, "hotdesk %s: log-in not kept at rest: %s",
-			 r->l.number, strerror(r->err));
-	mem_deref(r);
-}
-
-static void rest(struct hotdesk *h, const struct hdtab_entry *e, bool del)
-{
-	struct rest *r;
-
-	if (!h->conf.hs)
-		return;
-	r = mem_zalloc(sizeof(*r), NULL);
-	if (!r)
-		return;
-	r->h = h;
-	r->del = del;
-	snprintf(r->l.number, sizeof(r->l.number), "%s", e->number);
-	snprintf(r->l.phone, sizeof(r->l.phone), "%s", e->phone);
-	r->l.login_ms = e->login_ms;
-	r->l.used_ms = e->used_ms;
-	if (!hd_job(h, NULL, rest_work, rest_done, r)) {
-		log_warn(MOD, "hotdesk %s: worker queue full, log-in not kept "
-			 "at rest", e->number);
-		mem_deref(r);
-	}
-}
-
-static void expire_arm(struct hotdesk *h);
-
-int hd_login(struct hotdesk *h, const char *number, const char *phone,
-	     const char *src)
-{
-	struct hdtab_entry gone[2];
-	const struct hdtab_entry *e;
-	int err = hdtab_login(&h->tab, number, phone, hd_now_ms(), gone);
-
-	if (err)
-		return err;
-	if (gone[0].number[0])
-		log_info(MOD, "hotdesk %s logged out at %s (moved to %s)",
-			 gone[0].number, gone[0].phone, phone);
-	if (gone[1].number[0] && strcmp(gone[1].number, number))
-		log_info(MOD, "hotdesk %s logged out at %s (%s logged in "
-			 "there)", gone[1].number, gone[1].phone, number);
-	if (gone[1].number[0] && strcmp(gone[1].number, number))
-		rest(h, &gone[1], true);
-	log_info(MOD, "hotdesk %s logged in at %s (from %s)", number, phone,
-		 src);
-	e = hdtab_of_number(&h->tab, number);
-	if (e)
-		rest(h, e, false);   /* replaces number's and phone's rows */
-	expire_arm(h);
-	return 0;
-}
-
-bool hd_logout(struct hotdesk *h, const char *number, const char *why)
-{
-	struct hdtab_entry e;
-
-	if (!hdtab_logout(&h->tab, number, &e))
-		return false;
-	log_info(MOD, "hotdesk %s logged out at %s (%s)", e.number, e.phone,
-		 why);
-	rest(h, &e, true);
-	return true;
-}
-
-static void lapsed(const struct hdtab_entry *e, void *arg)
-{
-	struct hotdesk *h = arg;
-
-	log_info(MOD, "hotdesk %s logged out at %s (time bound)", e->number,
-		 e->phone);
-	rest(h, e, true);
-}
-
-static void tmr_expire(void *arg)
-{
-	struct hotdesk *h = arg;
-
-	(void)hdtab_expire(&h->tab, hd_now_ms(), h->max_ms, h->idle_ms,
-			   lapsed, h);
-	expire_arm(h);
-}
-
-/* The next check: when the next log-in lapses, at most EXPIRE_CHECK_MS
- * away (the idle bound moves with every call). */
-static void expire_arm(struct hotdesk *h)
-{
-	int64_t next = hdtab_next_lapse(&h->tab, h->max_ms, h->idle_ms);
-	int64_t wait = EXPIRE_CHECK_MS;
-
-	if (!h->tab.n) {
-		tmr_cancel(&h->expire);
-		return;
-	}
-	if (next) {
-		int64_t d = next - hd_now_ms();
-
-		wait = d < 0 ? 0 : d < wait ? d : wait;
-	}
-	tmr_start(&h->expire, (uint64_t)wait + 1, tmr_expire, h);
-}
-
-/* ---- the call layer's hook ------------------------------------------------------------ */
-
-static const char *hook_phone_of(const char *number, void *arg)
-{
-	struct hotdesk *h = arg;
-	const struct hdtab_entry *e = hdtab_of_number(&h->tab, number);
-
-	return e ? e->phone : NULL;
-}
-
-static const char *hook_user_at(const char *phone, void *arg)
-{
-	struct hotdesk *h = arg;
-	const struct hdtab_entry *e = hdtab_at_phone(&h->tab, phone);
-
-	return e ? e->number : NULL;
-}
-
-static void hook_used(const char *number, void *arg)
-{
-	struct hotdesk *h = arg;
-
-	hdtab_touch(&h->tab, number, hd_now_ms());
-}
-
-static const struct call_hotdesk_ops hook = {
-	.phone_of = hook_phone_of, .user_at = hook_user_at,
-	.used = hook_used,
-};
-
 /* ---- the service ops -------------------------------------------------------------------- */
 
 static void ep_readable(int flags, void *arg);
@@ -597,25 +403,6 @@ static void work_readable(int flags, void *arg)
 
 /* ---- life ------------------------------------------------------------------------------------ */
 
-static void load_one(const struct hd_login *l, void *arg)
-{
-	struct hotdesk *h = arg;
-	struct hdtab_entry gone[2];
-
-	if (hdtab_login(&h->tab, l->number, l->phone, l->login_ms, gone))
-		return;
-	hdtab_touch(&h->tab, l->number, l->used_ms);
-}
-
-static void settings_apply(struct hotdesk *h, const struct snapshot *snap)
-{
-	const struct hotdesk_settings *hs = snap ?
-		snapshot_typed(snap, "hotdesk") : NULL;
-
-	h->max_ms = (int64_t)(hs ? hs->max_minutes : 720) * 60000;
-	h->idle_ms = (int64_t)(hs ? hs->idle_minutes : 0) * 60000;
-}
-
 int hotdesk_alloc(struct hotdesk **hp, const struct hotdesk_conf *conf,
 		  const struct snapshot *snap)
 {
@@ -644,10 +431,9 @@ int hotdesk_alloc(struct hotdesk **hp, const struct hotdesk_conf *conf,
 	}
 	/* the log-ins kept at rest: a restart keeps them (the loop does
 	 * not run yet) */
-	if (conf->hs && hdstore_login_each(conf->hs, load_one, h))
-		log_warn(MOD, "log-ins at rest could not be read");
+	hd_logins_load(h);
 	call_set_service(conf->calls, ROUTE_SVC_HOTDESK, &ops, h);
-	call_set_hotdesk(conf->calls, &hook, h);
+	call_set_hotdesk(conf->calls, &hd_hook, h);
 	hotdesk_snapshot(h, snap);
 	if (h->tab.n)
 		log_info(MOD, "%zu hotdesk log-ins kept from before", h->tab.n);
@@ -696,94 +482,4 @@ struct hotdesk *hotdesk_free(struct hotdesk *h)
 	snapshot_deref(h->snap);
 	mem_deref(h);
 	return NULL;
-}
-
-void hotdesk_snapshot(struct hotdesk *h, const struct snapshot *snap)
-{
-	size_t i = 0;
-
-	if (!h || !snap)
-		return;
-	snapshot_deref(h->snap);
-	h->snap = snapshot_ref((struct snapshot *)snap);
-	settings_apply(h, snap);
-	/* log-ins whose number is no hotdesk extension any more, or whose
-	 * phone is gone, end */
-	while (i < h->tab.n) {
-		const struct hdtab_entry *e = &h->tab.e[i];
-		const struct snap_ext *x = snapshot_find(snap, e->number,
-							 strlen(e->number));
-		const struct snap_ext *p = snapshot_find(snap, e->phone,
-							 strlen(e->phone));
-
-		if (x && x->type == MODEL_HOTDESK && p && p->auth) {
-			i++;
-			continue;
-		}
-		{
-			char num[HDTAB_NUM];
-
-			snprintf(num, sizeof(num), "%s", e->number);
-			(void)hd_logout(h, num, "configuration changed");
-		}
-	}
-	expire_arm(h);
-}
-
-static json_t *ms_or_null(int64_t ms)
-{
-	return ms ? json_integer(ms) : json_null();
-}
-
-int hotdesk_logout(struct hotdesk *h, const char *number, char *phone)
-{
-	const struct hdtab_entry *e = h ? hdtab_of_number(&h->tab, number) :
-		NULL;
-
-	if (!e)
-		return ENOENT;
-	snprintf(phone, HDTAB_NUM, "%s", e->phone);
-	(void)hd_logout(h, number, "administrator");
-	return 0;
-}
-
-static int by_number(const void *a, const void *b)
-{
-	const struct hdtab_entry *x = *(const struct hdtab_entry *const *)a;
-	const struct hdtab_entry *y = *(const struct hdtab_entry *const *)b;
-
-	return strcmp(x->number, y->number);
-}
-
-json_t *hotdesk_list(struct hotdesk *h)
-{
-	const struct hdtab_entry **v;
-	json_t *a = json_array();
-	size_t n = h ? h->tab.n : 0;
-
-	if (!a || !n)
-		return a;
-	v = mem_zalloc(n * sizeof(*v), NULL);
-	if (!v)
-		return json_decref(a), NULL;
-	for (size_t i = 0; i < n; i++)
-		v[i] = &h->tab.e[i];
-	qsort(v, n, sizeof(*v), by_number);
-	for (size_t i = 0; i < n; i++) {
-		const struct hdtab_entry *e = v[i];
-		const struct snap_ext *x = h->snap ?
-			snapshot_find(h->snap, e->number,
-				      strlen(e->number)) : NULL;
-		struct hdtab one = { .e = (struct hdtab_entry *)e, .n = 1,
-				     .max = 1 };
-
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}",
-			"number", e->number, "name", x ? x->name : "",
-			"phone", e->phone, "login_ms", (json_int_t)e->login_ms,
-			"used_ms", (json_int_t)e->used_ms, "lapses_ms",
-			ms_or_null(hdtab_next_lapse(&one, h->max_ms,
-						    h->idle_ms))));
-	}
-	mem_deref(v);
-	return a;
 }

@@ -15,6 +15,7 @@
  * (hotdesk_pin_failed, hotdesk_locked); a source failing on
  * HD_SRC_NUMBERS numbers within the window is banned.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,40 @@ static bool digits_only(const char *in)
 static void wipe(struct hdsess *s)
 {
 	sodium_memzero(s->pin, sizeof(s->pin));
+}
+
+void hd_src_fail(struct hotdesk *h, const char *ip, unsigned numbers)
+{
+	int64_t now = hd_now_ms();
+	unsigned i, slot = 0, n;
+
+	for (i = 0; i < HD_SRC_MAX; i++) {
+		if (h->src[i].ip[0] && now - h->src[i].first_ms >
+		    HD_SRC_WINDOW_MS)
+			h->src[i].ip[0] = '\0';
+		if (!strcmp(h->src[i].ip, ip)) {
+			slot = i;
+			break;
+		}
+		if (!h->src[i].ip[0] ||
+		    h->src[i].first_ms < h->src[slot].first_ms)
+			slot = i;
+	}
+	if (i == HD_SRC_MAX || !h->src[slot].ip[0] ||
+	    strcmp(h->src[slot].ip, ip)) {
+		snprintf(h->src[slot].ip, sizeof(h->src[slot].ip), "%s", ip);
+		h->src[slot].n = 0;
+		h->src[slot].first_ms = now;
+	}
+	if (numbers == 0)
+		h->src[slot].n++;
+	n = h->src[slot].n + numbers;
+	if (n >= HD_SRC_NUMBERS && h->conf.ban) {
+		log_warn(MOD, "source %s failed hotdesk PINs on %u numbers: "
+			 "banned", ip, n);
+		h->conf.ban(ip, h->conf.arg);
+		h->src[slot].ip[0] = '\0';
+	}
 }
 
 /* ---- the PIN check (worker) ----------------------------------------------- */
