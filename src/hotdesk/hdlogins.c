@@ -78,11 +78,11 @@ int hd_login(struct hotdesk *h, const char *number, const char *phone,
 	if (gone[0].number[0])
 		log_info(MOD, "hotdesk %s logged out at %s (moved to %s)",
 			 gone[0].number, gone[0].phone, phone);
-	if (gone[1].number[0] && strcmp(gone[1].number, number))
+	if (gone[1].number[0] && strcmp(gone[1].number, number)) {
 		log_info(MOD, "hotdesk %s logged out at %s (%s logged in "
 			 "there)", gone[1].number, gone[1].phone, number);
-	if (gone[1].number[0] && strcmp(gone[1].number, number))
 		rest(h, &gone[1], true);
+	}
 	log_info(MOD, "hotdesk %s logged in at %s (from %s)", number, phone,
 		 src);
 	e = hdtab_of_number(&h->tab, number);
@@ -171,14 +171,17 @@ const struct call_hotdesk_ops hd_hook = {
 	.used = hook_used,
 };
 
+/* A log-in kept at rest. Last-use times are written with the log-in
+ * only (not at every call): a restart counts as a use for the idle
+ * bound, so that it ends nobody at once; the absolute bound still counts
+ * from the log-in. */
 static void load_one(const struct hd_login *l, void *arg)
 {
 	struct hotdesk *h = arg;
-	struct hdtab_entry gone[2];
 
-	if (hdtab_login(&h->tab, l->number, l->phone, l->login_ms, gone))
+	if (hdtab_login(&h->tab, l->number, l->phone, l->login_ms, NULL))
 		return;
-	hdtab_touch(&h->tab, l->number, l->used_ms);
+	hdtab_touch(&h->tab, l->number, hd_now_ms());
 }
 
 void hd_logins_load(struct hotdesk *h)
