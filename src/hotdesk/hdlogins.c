@@ -205,8 +205,10 @@ void hotdesk_snapshot(struct hotdesk *h, const struct snapshot *snap)
 
 	if (!h || !snap)
 		return;
+	/* the new one first: it may be the one held */
+	snapshot_ref((struct snapshot *)snap);
 	snapshot_deref(h->snap);
-	h->snap = snapshot_ref((struct snapshot *)snap);
+	h->snap = (struct snapshot *)snap;
 	settings_apply(h, snap);
 	/* log-ins whose number is no hotdesk extension any more, or whose
 	 * phone is gone, end */
@@ -265,8 +267,10 @@ json_t *hotdesk_list(struct hotdesk *h)
 	if (!a || !n)
 		return a;
 	v = mem_zalloc(n * sizeof(*v), NULL);
-	if (!v)
-		return json_decref(a), NULL;
+	if (!v) {
+		json_decref(a);
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++)
 		v[i] = &h->tab.e[i];
 	qsort(v, n, sizeof(*v), by_number);
