@@ -6,8 +6,11 @@ SIPp phone registered as 203) with the hotdesk number and name in From.
 *56 logs out: the hotdesk number is unavailable again. Wrong PINs are
 refused with the same prompt as an unknown number and lock the hotdesk
 extension (across a restart); a class of service without hotdesk gets
-403; a log-in outlives a restart. Outcomes: GET /api/v1/hotdesk, the
-SIP messages the phones received, CDRs, the daemon's log.
+403; a log-in outlives a restart; with baresip phones the hotdesk call
+carries audio both ways (tones detected in their recordings) and the
+callee's phone names 700. Outcomes: GET /api/v1/hotdesk and the CLI, the
+SIP messages the phones received, CDRs, security events, bans, the
+daemon's log.
 """
 import re
 import shutil
@@ -327,3 +330,47 @@ def test_time_bound_setting(pbx, phones):
     assert r.returncode == 1 and "not logged in" in r.stderr, r
     r = pbx.d.cli("hotdesk", "logout", "7x")
     assert r.returncode == 1 and "hotdesk.number" in r.stderr, r
+
+
+@pytest.mark.skipif(not shutil.which("baresip"), reason="needs baresip")
+def test_hotdesk_call_carries_audio_baresip(pbx, tmp_path, phones):
+    """baresip phones: 700 logged in at 202; baresip 201 calls 700 and
+    baresip 202 answers — each hears the other's tone through the relay;
+    then baresip 202 calls 201, whose phone sees the call from 700."""
+    from calls_lib import TONE_A, TONE_B, Baresip, heard
+    login(pbx, phones)
+    a = Baresip(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE_A,
+                max_s=40)
+    b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,
+                max_s=40)
+    try:
+        b.start()
+        a.start()
+        a.dial(HD)
+        a.wait("CALL_ESTABLISHED", 15)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(3)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+        b_heard = heard(b.recordings(), TONE_A)
+        a_heard = heard(a.recordings(), TONE_B)
+        assert b_heard >= 2.0 and a_heard >= 2.0, (b_heard, a_heard)
+        # 202 calls out: 201's phone is told the call is from 700
+        n = len(a.ctrl.events)
+        b.dial("201")
+        # auto-answered: the event names the peer (the From URI)
+        est = a.wait("CALL_ESTABLISHED", 10, since=n)
+        assert f"sip:{HD}@" in (est.get("param") or "") + \
+            (est.get("peeruri") or ""), est
+        time.sleep(0.5)
+        assert b.cmd("hangup").get("ok")
+        a.wait("CALL_CLOSED", 5, since=n)
+    finally:
+        a.stop()
+        b.stop()
+    rows = pbx.wait_cdrs(3)
+    to_hd = [r for r in rows if r["dialled"] == HD]
+    assert to_hd and to_hd[0]["disposition"] == "answered", rows
+    assert to_hd[0]["packets"]["caller"] >= 100, to_hd
+    out = [r for r in rows if r["dialled"] == "201"]
+    assert out and out[0]["caller"] == HD, rows
