@@ -13,7 +13,7 @@
  *                                 at most 2 MiB (media/wavcheck.h)
  *   DELETE /me/greetings/:which   remove it
  *
- * :which is one of name, unavail, busy, temp. The mailbox is always the
+ * :which is one of name, unavail, busy, temp, ivr. The mailbox is always the
  * session's own extension (a portal session, web.c; the CSRF token and
  * the same-origin rule apply to PUT and DELETE before this runs): no
  * request names a number. An upload is stored as a canonical 44-octet
@@ -62,9 +62,9 @@ static bool target(struct daemon *d, const struct api_req *req,
 		return true;
 	report_init(&r);
 	report_add(&r, "", "which", "greeting.which",
-		   "must be one of name, unavail, busy, temp");
+		   "must be one of name, unavail, busy, temp, ivr");
 	api_error(resp, 404, "No such greeting: which must be one of name, "
-		  "unavail, busy, temp.", &r);
+		  "unavail, busy, temp, ivr.", &r);
 	report_reset(&r);
 	return false;
 }

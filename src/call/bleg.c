@@ -162,7 +162,7 @@ void bleg_timeout(struct call_app *app, struct leg *l)
 		xfer_timeout(app, l);
 		return;
 	}
-	if (l->failed || l->ack || c->state != CALL_RINGING)
+	if (l->failed || l->ack || (c->state != CALL_RINGING && !c->handon))
 		return;
 	l->failed = true;
 	l->code = 408;
@@ -318,6 +318,11 @@ void bleg_response(struct call_app *app, struct leg *l,
 		bleg_ack(app, l);
 		if (l == c->win || l == c->a)
 			return;   /* its 2xx again (our ACK was lost): ACKed */
+		if (c->handon && !l->cancel && !c->win &&
+		    l->gen == c->gen) {   /* issue 13: svc_connect.c */
+			svc_connect_answered(c, l, m);
+			return;
+		}
 		if (l->cancel || c->win || c->state != CALL_RINGING) {
 			/* lost the race (or the call is over): hang up */
 			l->failed = true;
@@ -330,6 +335,7 @@ void bleg_response(struct call_app *app, struct leg *l,
 	}
 	l->failed = true;
 	l->code = code;
-	if (c->state == CALL_RINGING && !c->win && l->gen == c->gen)
+	if ((c->state == CALL_RINGING || c->handon) && !c->win &&
+	    l->gen == c->gen)
 		all_failed(c);
 }

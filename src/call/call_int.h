@@ -142,6 +142,10 @@ struct call {
 	void *svc_sess;          /* the service's, until closed */
 	bool svc_started;        /* answered() was called */
 	uint64_t svc_handle;
+	/* call_svc_connect (svc_connect.c, issue 13): the answered caller
+	 * is handed on; B legs ring while the call is ANSWERED */
+	bool handon;
+	unsigned handons;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -307,6 +311,14 @@ void svc_acked(struct call *c);
 /* The call ends: tell the service (once). */
 void svc_closed(struct call *c);
 
+/* ---- svc_connect.c (issue 13) ------------------------------------------- */
+
+/* A B leg of a hand-on answered m: it takes the relay's B side. */
+void svc_connect_answered(struct call *c, struct leg *l,
+			  const struct sipmsg *m);
+/* The hand-on's plan ended with nobody: the caller is hung up. */
+void svc_connect_failed(struct call *c, unsigned code, const char *disp,
+			const char *side, const char *why);
 /* ---- hdcall.c (hotdesk, issue 13) ------------------------------------ */
 
 /* Routing's question "where is this hotdesk extension logged in". */

@@ -20,6 +20,10 @@ static void step_start(struct call *c);
 static void give_up(struct call *c, unsigned code, const char *reason,
 		    const char *disp, const char *side, const char *why)
 {
+	if (c->handon) {   /* issue 13: the caller was answered already */
+		svc_connect_failed(c, code, disp, side, why);
+		return;
+	}
 	(void)call_respond(c->app, &c->inv, code, reason, NULL, NULL, NULL,
 			   0);
 	call_end(c, disp, code, side, why);
@@ -110,7 +114,7 @@ static void step_timeout(void *arg)
 {
 	struct call *c = arg;
 
-	if (c->state != CALL_RINGING)
+	if (c->state != CALL_RINGING && !c->handon)
 		return;
 	step_next(c, false, 480, "Temporarily Unavailable", "noanswer",
 		  "system", "ring timeout");

@@ -32,6 +32,8 @@ static const char *const rule_names[ROUTE_R__COUNT] = {
 	[ROUTE_R_VIRTUAL] = "virtual",
 	[ROUTE_R_NO_MEMBER] = "no_member",
 	[ROUTE_R_VM_ACCESS] = "voicemail_access",
+	[ROUTE_R_CALLPW] = "call_password",
+	[ROUTE_R_PIVR] = "personal_ivr",
 	[ROUTE_R_HOTDESK] = "hotdesk",
 	[ROUTE_R_HOTDESK_CODE] = "hotdesk_code",
 };
@@ -47,6 +49,9 @@ struct ctx {
 	const struct snap_ext *caller;
 	const struct route_live *live;
 	struct route_result *out;
+	/* gates (issue 13): gated's gates up to gate_done were passed */
+	const struct snap_ext *gated;
+	enum route_svc gate_done;
 };
 
 static void reject(struct route_result *out, enum route_rule rule,
@@ -377,6 +382,27 @@ static void group(struct ctx *c, const struct snap_ext *x, unsigned hops,
 	plan_rest(c, x, 0, 0, rule);
 }
 
+/* gates (issue 13): x's call password, then its personal IVR, unless
+ * this call passed them already: the PBX answers first. */
+static bool gate(struct ctx *c, const struct snap_ext *x)
+{
+	bool passed = c->gated && !strcmp(c->gated->number, x->number);
+	enum route_svc k = ROUTE_SVC_NONE;
+
+	if (x->call_pw && !(passed && c->gate_done >= ROUTE_SVC_CALLPW))
+		k = ROUTE_SVC_CALLPW;
+	else if (x->pivr && !(passed && c->gate_done >= ROUTE_SVC_PIVR))
+		k = ROUTE_SVC_PIVR;
+	if (k == ROUTE_SVC_NONE)
+		return false;
+	c->out->kind = ROUTE_SERVICE;
+	c->out->rule = k == ROUTE_SVC_CALLPW ? ROUTE_R_CALLPW : ROUTE_R_PIVR;
+	c->out->svc = k;
+	c->out->callee = x;
+	c->out->mailbox = NULL;
+	return true;
+}
+
 static void route_ext(struct ctx *c, const struct snap_ext *x,
 		      unsigned hops)
 {
@@ -388,6 +414,10 @@ static void route_ext(struct ctx *c, const struct snap_ext *x,
 		reject(c->out, ROUTE_R_BLACKLIST, 603, "Decline", "rejected");
 		return;
 	}
+	/* the callee's gates come before its own forwards: a password
+	 * protects the extension wherever its calls would go */
+	if (gate(c, x))
+		return;
 	t = fwd_to(c, x, SNAP_FWD_IMMEDIATE);
 	if (t) {
 		forward(c, x, t, ROUTE_R_FWD_IMMEDIATE, hops);
@@ -459,7 +489,7 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 		const char *dialled, size_t len, const struct route_live *live,
 		struct route_result *out)
 {
-	struct ctx c = { snap, caller, live, out };
+	struct ctx c = { snap, caller, live, out, NULL, ROUTE_SVC_NONE };
 	const struct snap_ext *x;
 	uint32_t allow;
 
@@ -531,8 +561,22 @@ void call_route_forward(const struct snapshot *snap,
 			const struct route_live *live,
 			struct route_result *out)
 {
-	struct ctx c = { snap, caller, live, out };
+	struct ctx c = { snap, caller, live, out, NULL, ROUTE_SVC_NONE };
 
 	memset(out, 0, sizeof(*out));
 	forward(&c, from, to, rule, hops);
+}
+
+void call_route_connect(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *gated, enum route_svc done,
+			const struct snap_ext *to, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out)
+{
+	struct ctx c = { snap, caller, live, out, gated, done };
+
+	memset(out, 0, sizeof(*out));
+	out->hops = hops;
+	route_ext(&c, to, hops);
 }

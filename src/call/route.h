@@ -4,7 +4,8 @@
  * test_route.c). Each rule is one step of call_route(), in order
  * (docs/internals/calls.md, "Routing"): limits, the caller's class of
  * service (feature codes, destination classes), the number, the callee's
- * blacklist, immediate forwarding, the type (phone, ring group, shared
+ * blacklist, its call password, its personal IVR (the gates), immediate
+ * forwarding, the type (phone, ring group, shared
  * device, virtual), busy and unavailable forwarding, then a ring plan:
  * steps of extensions rung together, each for a ring time, then the
  * no-answer forward. The call layer carries the plan out and asks again
@@ -86,6 +87,9 @@ enum route_rule {
 	ROUTE_R_VIRTUAL,        /* rang a virtual extension's destinations */
 	ROUTE_R_NO_MEMBER,      /* 480: a group with nobody to ring */
 	ROUTE_R_VM_ACCESS,      /* *97 / *98: mailbox access */
+	/* gates (issue 13): the PBX answers before the callee rings */
+	ROUTE_R_CALLPW,         /* the callee's call password is asked */
+	ROUTE_R_PIVR,           /* the callee's personal IVR answers */
 	/* hotdesk (issue 13) */
 	ROUTE_R_HOTDESK,        /* rang the phone a hotdesk user is logged
 				 * in at */
@@ -145,6 +149,19 @@ void call_route_forward(const struct snapshot *snap,
 			const struct snap_ext *caller,
 			const struct snap_ext *from, const struct snap_ext *to,
 			enum route_rule rule, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out);
+
+/* gates (issue 13): a service that answered for extension `gated`
+ * (its call password, its personal IVR) hands the caller on to `to`
+ * (call_svc_connect): routed as call_route_forward from the callee's
+ * rules, except that gated's gates up to and including `done`
+ * (ROUTE_SVC_CALLPW: the password; ROUTE_SVC_PIVR: both) are not asked
+ * again. Any other extension's gates apply as on any call. */
+void call_route_connect(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *gated, enum route_svc done,
+			const struct snap_ext *to, unsigned hops,
 			const struct route_live *live,
 			struct route_result *out);
 

@@ -104,6 +104,24 @@ static const char *svc_language(const struct call *c,
 	return x ? x->language : "";
 }
 
+static const char *svc_name(enum route_svc k)
+{
+	switch (k) {
+	case ROUTE_SVC_DEPOSIT:
+		return "voicemail";
+	case ROUTE_SVC_ACCESS:
+		return "mailbox access";
+	case ROUTE_SVC_CALLPW:
+		return "call password";
+	case ROUTE_SVC_PIVR:
+		return "personal IVR";
+	case ROUTE_SVC_HOTDESK:
+		return "hotdesk";
+	default:
+		return "a service";
+	}
+}
+
 void svc_start(struct call *c, const struct route_result *rr)
 {
 	struct call_app *app = c->app;
@@ -119,10 +137,16 @@ void svc_start(struct call *c, const struct route_result *rr)
 
 	tmr_cancel(&c->ring);
 	bleg_cancel_others(c, NULL);
+	c->handon = false;   /* issue 13: a hand-on's plan ends here */
 	if (rr->mailbox) {
 		c->callee_x = rr->mailbox;
 		snprintf(c->callee, sizeof(c->callee), "%s",
 			 rr->mailbox->number);
+	}
+	else if (rr->callee) {   /* issue 13: a gate of the callee */
+		c->callee_x = rr->callee;
+		snprintf(c->callee, sizeof(c->callee), "%s",
+			 rr->callee->number);
 	}
 	c->svc_kind = rr->svc;
 	ops = ops_of(c, &arg);
@@ -149,6 +173,7 @@ void svc_start(struct call *c, const struct route_result *rr)
 	info.src_ip = src;
 	info.callee = rr->callee ? rr->callee->number : "";
 	info.language = svc_language(c, rr);
+	info.pivr_dest = rr->callee ? rr->callee->pivr_dest : "";
 	info.dialled = c->dialled;   /* hotdesk (issue 13) */
 	memset(&md, 0, sizeof(md));
 	media_svc_addr(c, &md.bind);
@@ -167,10 +192,23 @@ void svc_start(struct call *c, const struct route_result *rr)
 		fail(c, 488, "Not Acceptable Here", "voicemail sdp");
 		return;
 	}
-	call_ok_a(c, blen);
+	/* issue 13: the gates, in the CDR */
+	if (rr->svc == ROUTE_SVC_CALLPW || rr->svc == ROUTE_SVC_PIVR) {
+		c->fwd_rule = rr->rule;
+		snprintf(c->fwd_from, sizeof(c->fwd_from), "%.23s",
+			 c->callee);
+		c->fwd_to[0] = '\0';
+	}
 	log_info(MOD, "call %s: %s -> %s answered by %s (%s)", c->id,
-		 c->caller, c->dialled, rr->svc == ROUTE_SVC_DEPOSIT ?
-		 "voicemail" : "mailbox access", c->codec);
+		 c->caller, c->dialled, svc_name(rr->svc), c->codec);
+	if (c->state == CALL_ANSWERED) {
+		/* handed on (svc_connect.c): the caller has our 200 and
+		 * its ACK came long ago: the new service starts now */
+		c->svc_started = false;
+		svc_acked(c);
+		return;
+	}
+	call_ok_a(c, blen);
 }
 
 /* "Signal=5" (or "Signal= 5") of an application/dtmf-relay body. */

@@ -36,6 +36,8 @@ struct call_svc_info {
 	const char *language;     /* the prompt set: the callee's (or for
 				   * feature codes the caller's)
 				   * user.language, "" = default */
+	const char *pivr_dest;    /* PIVR: the destination of its key 3
+				   * (issue 13); "" none */
 	const char *dialled;      /* hotdesk (issue 13): what the caller
 				   * dialled (*55 log in, *56 log out) */
 };
@@ -73,6 +75,19 @@ void call_set_service(struct call_app *app, enum route_svc kind,
 /* The service hangs up (BYE to the caller). Unknown handles are ignored
  * (the call may have ended). */
 void call_svc_hangup(struct call_app *app, uint64_t handle);
+
+/* The service hands its answered caller on to extension `number`
+ * (issue 13; docs/internals/calls.md, "Services: handing on"): routed
+ * as if the caller dialled it, without the gates this service passed
+ * (call_route_connect), rung with the codec the caller has; the first
+ * phone to answer talks to the caller. On 0 the service's ops->closed
+ * has been called (before the return): its session must not name the
+ * handle again. ENOENT: no such call answered by a service, or number
+ * is no extension; EACCES: routing refused it (blacklist, loop...);
+ * ELOOP: too many hand-ons; EPROTO: no codec. On an error the service
+ * still has the caller. */
+int call_svc_connect(struct call_app *app, uint64_t handle,
+		     const char *number);
 
 /* The relay, whose port pool a service's endpoints share
  * (relay_port_take/give). */

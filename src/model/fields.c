@@ -599,6 +599,7 @@ const struct model_field model_fields[] = {
 
 const size_t model_field_count = sizeof(model_fields) / sizeof(model_fields[0]);
 
-/* model.c keeps per-call arrays of this many values. */
+/* model.c and model_set.c keep per-call arrays of this many values
+ * (model_int.h MODEL_FIELDS_MAX). */
 _Static_assert(sizeof(model_fields) / sizeof(model_fields[0]) <= 256,
-	       "model.c MODEL_FIELDS_MAX");
+	       "model_int.h MODEL_FIELDS_MAX");

@@ -14,8 +14,8 @@
 #include <strings.h>
 
 #include "model/model.h"
+#include "model/model_int.h"
 
-#define MODEL_FIELDS_MAX 256   /* fields.c asserts the table fits */
 #define NUM_MIN 2              /* extension numbers: 2..8 digits */
 #define NUM_MAX 8
 
@@ -64,9 +64,6 @@ const char *model_tab_name(enum model_tab tab)
 
 static uint16_t by_name[HASH_SIZE];   /* field index + 1; 0 = empty */
 static long field_index(const char *name);
-/* Indices of the fields model_validate_set reads, resolved once. */
-static long idx_number, idx_web_user, idx_zap_channel, idx_zap_vendor,
-	    idx_vm_enabled;
 
 static uint32_t name_hash(const char *s)
 {
@@ -87,11 +84,6 @@ __attribute__((constructor)) static void build_index(void)
 			h = (h + 1) & (HASH_SIZE - 1);
 		by_name[h] = (uint16_t)(i + 1);
 	}
-	idx_number = field_index("number");
-	idx_web_user = field_index("web.username");
-	idx_zap_channel = field_index("zap.channel");
-	idx_zap_vendor = field_index("zap.card_vendor");
-	idx_vm_enabled = field_index("voicemail.enabled");
 }
 
 static long field_index(const char *name)
@@ -121,7 +113,7 @@ bool model_type_has(enum model_type t, const struct model_field *f)
 }
 
 /* Type of an extension object, or -1. */
-static int ext_type(const json_t *ext)
+int model_ext_type(const json_t *ext)
 {
 	enum model_type t;
 
@@ -144,7 +136,7 @@ static bool all_digits(const char *s, size_t min, size_t max)
 	return n >= min && n <= max;
 }
 
-static bool is_ext_number(const char *s)
+bool model_is_ext_number(const char *s)
 {
 	return all_digits(s, NUM_MIN, NUM_MAX);
 }
@@ -295,8 +287,8 @@ static bool form_ok(enum model_form form, const char *s)
 	case MODEL_FORM_NONE:        return true;
 	case MODEL_FORM_NUMBER:
 	case MODEL_FORM_EXT_REF:
-	case MODEL_FORM_MAILBOX_REF: return is_ext_number(s);
-	case MODEL_FORM_DEST:        return is_ext_number(s) ||
+	case MODEL_FORM_MAILBOX_REF: return model_is_ext_number(s);
+	case MODEL_FORM_DEST:        return model_is_ext_number(s) ||
 					    is_external(s);
 	case MODEL_FORM_PHONENUM:    return all_digits(s[0] == '+' ? s + 1 : s,
 						       1, 20);
@@ -313,7 +305,7 @@ static bool form_ok(enum model_form form, const char *s)
 }
 
 /* A printable, bounded copy of a user value for a message. */
-static const char *shown(char *buf, size_t sz, const char *s)
+const char *model_shown(char *buf, size_t sz, const char *s)
 {
 	size_t i;
 
@@ -400,7 +392,7 @@ static int check_text(const struct model_field *f, const char *s, bool item,
 			choices_text(f->choices, ch, sizeof(ch));
 			report_add(r, "", f->name, "field.choice",
 				   "%s: '%s' is not one of: %s", f->name,
-				   shown(buf, sizeof(buf), s), ch);
+				   model_shown(buf, sizeof(buf), s), ch);
 			return EINVAL;
 		}
 		return 0;
@@ -420,7 +412,7 @@ static int check_text(const struct model_field *f, const char *s, bool item,
 		else
 			report_add(r, "", f->name, fr->rule,
 				   "%s: '%s' must be %s", f->name,
-				   shown(buf, sizeof(buf), s), fr->what);
+				   model_shown(buf, sizeof(buf), s), fr->what);
 		err = EINVAL;
 	}
 	return err;
@@ -461,7 +453,7 @@ static int check_list(const struct model_field *f, const json_t *v,
 			if (!strcmp(a, b)) {
 				report_add(r, "", f->name, "field.duplicate",
 					   "%s lists '%s' twice", f->name,
-					   shown(buf, sizeof(buf), a));
+					   model_shown(buf, sizeof(buf), a));
 				return EINVAL;
 			}
 		}
@@ -554,7 +546,7 @@ static int parse_bool(const struct model_field *f, const char *t,
 	}
 	report_add(r, "", f->name, "field.format",
 		   "%s: '%s' is not a boolean (use true/false, on/off, "
-		   "yes/no or 1/0)", f->name, shown(sh, sizeof(sh), t));
+		   "yes/no or 1/0)", f->name, model_shown(sh, sizeof(sh), t));
 	return EINVAL;
 }
 
@@ -581,7 +573,7 @@ static int parse_int(const struct model_field *f, const char *t,
 bad:
 	report_add(r, "", f->name, "field.format",
 		   "%s: '%s' is not an integer", f->name,
-		   shown(sh, sizeof(sh), t));
+		   model_shown(sh, sizeof(sh), t));
 	return EINVAL;
 }
 
@@ -781,7 +773,7 @@ static bool expand(char *buf, size_t sz, const char *def, const json_t *ext)
 int model_apply_defaults(json_t *ext)
 {
 	struct report tmp;
-	int t = ext_type(ext);
+	int t = model_ext_type(ext);
 	int err = 0;
 
 	if (t < 0)
@@ -875,11 +867,11 @@ int model_set(json_t *ext, const char *name, const char *text,
 	if (!f) {
 		char buf[48];
 
-		report_add(r, "", shown(buf, sizeof(buf), name), "field.unknown",
+		report_add(r, "", model_shown(buf, sizeof(buf), name), "field.unknown",
 			   "there is no field named '%s'", buf);
 		return EINVAL;
 	}
-	t = ext_type(ext);
+	t = model_ext_type(ext);
 	if (t < 0 && strcmp(f->name, "type")) {
 		report_add(r, "", "type", "field.required",
 			   "set the extension type before %s", f->name);
@@ -906,7 +898,7 @@ static bool value_filled(const json_t *v)
 	return true;
 }
 
-static bool is_ref_form(enum model_form form)
+bool model_is_ref_form(enum model_form form)
 {
 	return form == MODEL_FORM_EXT_REF || form == MODEL_FORM_MAILBOX_REF ||
 	       form == MODEL_FORM_DEST;
@@ -936,7 +928,7 @@ static void check_self(const struct model_field *f, const json_t *v,
  * field's value when it is of the type and passed its own checks, so that
  * model_validate_set need not look anything up again. Returns the type, or
  * -1 when there is none. */
-static int validate_one(const json_t *ext, struct report *r,
+int model_validate_one(const json_t *ext, struct report *r,
 			const json_t **vals)
 {
 	const json_t *present[MODEL_FIELDS_MAX] = { 0 };
@@ -952,7 +944,7 @@ static int validate_one(const json_t *ext, struct report *r,
 		return -1;
 	}
 	tv = json_object_get(ext, "type");
-	t = ext_type(ext);
+	t = model_ext_type(ext);
 	if (t < 0) {
 		if (!value_filled(tv))
 			report_add(r, "", "type", "field.required",
@@ -983,7 +975,7 @@ static int validate_one(const json_t *ext, struct report *r,
 		if (i < 0) {
 			char buf[48];
 
-			report_add(r, "", shown(buf, sizeof(buf), key),
+			report_add(r, "", model_shown(buf, sizeof(buf), key),
 				   "field.unknown",
 				   "there is no field named '%s'", buf);
 			continue;
@@ -998,7 +990,7 @@ static int validate_one(const json_t *ext, struct report *r,
 			vals[i] = v;
 	}
 
-	num = json_string_value(vals[idx_number]);
+	num = json_string_value(vals[model_idx("number")]);
 	for (size_t i = 0; i < model_field_count; i++) {
 		const struct model_field *f = &model_fields[i];
 
@@ -1010,7 +1002,7 @@ static int validate_one(const json_t *ext, struct report *r,
 			report_add(r, "", f->name, "field.required",
 				   "%s is required for a %s extension",
 				   f->name, type_names[t]);
-		if (num && vals[i] && is_ref_form(f->form))
+		if (num && vals[i] && model_is_ref_form(f->form))
 			check_self(f, vals[i], num, r);
 		if (f->check)
 			f->check(ext, f, r);
@@ -1023,315 +1015,7 @@ int model_validate(const json_t *ext, struct report *r)
 	const json_t *vals[MODEL_FIELDS_MAX];
 	size_t before = report_count(r);
 
-	if (validate_one(ext, r, vals) < 0)
+	if (model_validate_one(ext, r, vals) < 0)
 		return EINVAL;
 	return report_count(r) > before ? EINVAL : 0;
-}
-
-/* ---- licences -------------------------------------------------------------- */
-
-static const unsigned user_licence = MODEL_T(MODEL_SIP) | MODEL_T(MODEL_IAX2) |
-	MODEL_T(MODEL_ZAP) | MODEL_T(MODEL_VOICEMAIL) | MODEL_T(MODEL_HOTDESK) |
-	MODEL_T(MODEL_VIRTUAL);
-
-void model_licences(json_t *const *exts, size_t n,
-		    struct model_licence_use *use)
-{
-	use->user = use->shared = 0;
-	for (size_t i = 0; i < n; i++) {
-		int t = ext_type(exts[i]);
-
-		if (t < 0)
-			continue;
-		if (user_licence & MODEL_T(t))
-			use->user++;
-		else if (t == MODEL_SHARED)
-			use->shared++;
-	}
-}
-
-/* ---- validation of a whole configuration -------------------------------- */
-
-struct key_ent {
-	const char *s;   /* number / web username; NULL when keyed by n */
-	long n;          /* zap channel */
-	size_t idx;
-};
-
-static int cmp_str_ent(const void *a, const void *b)
-{
-	const struct key_ent *x = a, *y = b;
-	int c = strcmp(x->s, y->s);
-
-	if (c)
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int cmp_num_ent(const void *a, const void *b)
-{
-	const struct key_ent *x = a, *y = b;
-
-	if (x->n != y->n)
-		return x->n < y->n ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int cmp_find(const void *key, const void *ent)
-{
-	return strcmp(key, ((const struct key_ent *)ent)->s);
-}
-
-struct set_ctx {
-	json_t *const *exts;
-	size_t n;
-	int *types;
-	struct key_ent *nums;  /* sorted by number */
-	size_t n_nums;
-	struct key_ent *web;   /* web usernames */
-	size_t n_web;
-	struct key_ent *zap;   /* zap channels */
-	size_t n_zap;
-	long first_vendor[2];  /* first sangoma, first digium extension */
-	char (*where)[32];
-	struct report *r;
-};
-
-static void types_text(unsigned mask, char *buf, size_t sz)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (unsigned t = 0; t < MODEL_TYPE_COUNT && off < sz; t++) {
-		int k;
-
-		if (!(mask & MODEL_T(t)))
-			continue;
-		k = snprintf(buf + off, sz - off, "%s%s", off ? ", " : "",
-			     type_names[t]);
-		if (k < 0)
-			break;
-		off += (size_t)k;
-	}
-}
-
-static bool has_mailbox(const json_t *ext, int t)
-{
-	const json_t *v;
-
-	if (!(model_fields[idx_vm_enabled].types & MODEL_T(t)))
-		return false;
-	v = json_object_get(ext, "voicemail.enabled");
-	return !v || json_is_null(v) || json_is_true(v);  /* default true */
-}
-
-static void check_ref(struct set_ctx *c, size_t i, const char *self,
-		      const struct model_field *f, const char *target)
-{
-	const struct key_ent *e;
-	char buf[160];
-	int tt;
-
-	/* an external number needs a trunk to be reached, and there are
-	 * none yet (issue 15): refused, so that no call is promised that
-	 * cannot be placed. Bad forms and self references were reported by
-	 * validate_one. */
-	if (f->form == MODEL_FORM_DEST && !is_ext_number(target) && *target) {
-		report_add(c->r, c->where[i], f->name, "dest.external_no_trunk",
-			   "%s: %.24s is an external number; calls to external "
-			   "numbers need a trunk, and none is configured",
-			   f->name, target);
-		return;
-	}
-	if (!is_ext_number(target) || !strcmp(target, self))
-		return;
-	e = bsearch(target, c->nums, c->n_nums, sizeof(*c->nums), cmp_find);
-	if (!e) {
-		report_add(c->r, c->where[i], f->name, "ref.missing",
-			   "%s: extension %s does not exist", f->name, target);
-		return;
-	}
-	tt = c->types[e->idx];
-	if (tt < 0)
-		return;   /* the target's own findings say why */
-	if (f->form == MODEL_FORM_EXT_REF && f->ref_types &&
-	    !(f->ref_types & MODEL_T(tt))) {
-		types_text(f->ref_types, buf, sizeof(buf));
-		report_add(c->r, c->where[i], f->name, "ref.type",
-			   "%s: extension %s is a %s extension; it must be "
-			   "one of: %s", f->name, target, type_names[tt], buf);
-	} else if (f->form == MODEL_FORM_MAILBOX_REF &&
-		   !has_mailbox(c->exts[e->idx], tt)) {
-		report_add(c->r, c->where[i], f->name, "ref.no_mailbox",
-			   "%s: extension %s has no mailbox", f->name,
-			   target);
-	}
-}
-
-/* Cross-extension facts of extension i, from its checked values. */
-static void collect(struct set_ctx *c, size_t i, int t, const json_t **vals)
-{
-	const char *self = json_string_value(vals[idx_number]);
-
-	if (!self)
-		return;
-	for (size_t k = 0; k < model_field_count; k++) {
-		const struct model_field *f = &model_fields[k];
-		const json_t *it;
-		size_t j;
-
-		if (!vals[k] || !is_ref_form(f->form))
-			continue;
-		if (json_is_string(vals[k]))
-			check_ref(c, i, self, f, json_string_value(vals[k]));
-		json_array_foreach(vals[k], j, it)
-			check_ref(c, i, self, f, json_string_value(it));
-	}
-	if (vals[idx_web_user] && json_string_length(vals[idx_web_user]))
-		c->web[c->n_web++] = (struct key_ent){
-			json_string_value(vals[idx_web_user]), 0, i };
-	if (t == MODEL_ZAP) {
-		const char *vendor = json_string_value(vals[idx_zap_vendor]);
-
-		if (vendor && !strcmp(vendor, "sangoma") &&
-		    c->first_vendor[0] < 0)
-			c->first_vendor[0] = (long)i;
-		if (vendor && !strcmp(vendor, "digium") &&
-		    c->first_vendor[1] < 0)
-			c->first_vendor[1] = (long)i;
-		if (vals[idx_zap_channel])
-			c->zap[c->n_zap++] = (struct key_ent){ NULL,
-				(long)json_integer_value(vals[idx_zap_channel]),
-				i };
-	}
-}
-
-static void check_duplicates(struct set_ctx *c)
-{
-	qsort(c->zap, c->n_zap, sizeof(*c->zap), cmp_num_ent);
-	for (size_t k = 1; k < c->n_zap; k++) {
-		if (c->zap[k].n == c->zap[k - 1].n)
-			report_add(c->r, c->where[c->zap[k].idx],
-				   "zap.channel", "zap.channel_duplicate",
-				   "zap.channel %ld is already used by "
-				   "extension %s", c->zap[k].n,
-				   c->where[c->zap[k - 1].idx]);
-	}
-	if (c->first_vendor[0] >= 0 && c->first_vendor[1] >= 0) {
-		long a = c->first_vendor[0], b = c->first_vendor[1];
-
-		report_add(c->r, c->where[a > b ? a : b], "zap.card_vendor",
-			   "zap.vendor_mixed",
-			   "Sangoma (extension %s) and Digium (extension %s) "
-			   "cards cannot co-exist in one server",
-			   c->where[a], c->where[b]);
-	}
-	qsort(c->web, c->n_web, sizeof(*c->web), cmp_str_ent);
-	for (size_t k = 1; k < c->n_web; k++) {
-		char buf[40];
-
-		if (!strcmp(c->web[k].s, c->web[k - 1].s))
-			report_add(c->r, c->where[c->web[k].idx],
-				   "web.username", "web.username_duplicate",
-				   "web.username '%s' is already used by "
-				   "extension %s",
-				   shown(buf, sizeof(buf), c->web[k].s),
-				   c->where[c->web[k - 1].idx]);
-	}
-}
-
-static void check_licences(struct set_ctx *c,
-			   const struct model_limits *lim)
-{
-	struct model_licence_use use = { 0, 0 };
-
-	if (!lim)
-		return;
-	for (size_t i = 0; i < c->n; i++) {
-		if (c->types[i] < 0)
-			continue;
-		if (user_licence & MODEL_T(c->types[i]))
-			use.user++;
-		else if (c->types[i] == MODEL_SHARED)
-			use.shared++;
-	}
-	if (lim->user >= 0 && use.user > lim->user)
-		report_add(c->r, "licence", "type", "licence.user",
-			   "the configuration needs %ld User licences; the "
-			   "limit is %ld", use.user, lim->user);
-	if (lim->shared >= 0 && use.shared > lim->shared)
-		report_add(c->r, "licence", "type", "licence.shared",
-			   "the configuration needs %ld Shared Device "
-			   "licences; the limit is %ld", use.shared,
-			   lim->shared);
-}
-
-int model_validate_set(json_t *const *exts, size_t n,
-		       const struct model_limits *lim, struct report *r)
-{
-	struct set_ctx c = { .exts = exts, .n = n, .r = r,
-			     .first_vendor = { -1, -1 } };
-	const json_t *vals[MODEL_FIELDS_MAX];
-	size_t before = report_count(r), cnt = n ? n : 1;
-	int err = 0;
-
-	if (n && !exts)
-		return EINVAL;
-	c.types = calloc(cnt, sizeof(*c.types));
-	c.nums = calloc(cnt, sizeof(*c.nums));
-	c.web = calloc(cnt, sizeof(*c.web));
-	c.zap = calloc(cnt, sizeof(*c.zap));
-	c.where = calloc(cnt, sizeof(*c.where));
-	if (!c.types || !c.nums || !c.web || !c.zap || !c.where) {
-		err = ENOMEM;
-		goto out;
-	}
-
-	/* pass 1: numbers and types, so that references can be resolved */
-	for (size_t i = 0; i < n; i++) {
-		const char *num = json_string_value(json_object_get(exts[i],
-								    "number"));
-
-		if (num && *num) {
-			shown(c.where[i], sizeof(c.where[i]), num);
-			c.nums[c.n_nums++] = (struct key_ent){ num, 0, i };
-		} else {
-			snprintf(c.where[i], sizeof(c.where[i]), "item %zu",
-				 i + 1);
-		}
-		c.types[i] = ext_type(exts[i]);
-	}
-	qsort(c.nums, c.n_nums, sizeof(*c.nums), cmp_str_ent);
-	for (size_t k = 1; k < c.n_nums; k++) {
-		if (!strcmp(c.nums[k].s, c.nums[k - 1].s))
-			report_add(r, c.where[c.nums[k].idx], "number",
-				   "number.unique",
-				   "extension number %s is used more than "
-				   "once (items %zu and %zu)",
-				   c.where[c.nums[k].idx], c.nums[k - 1].idx + 1,
-				   c.nums[k].idx + 1);
-	}
-
-	/* pass 2: each extension alone, then its references */
-	for (size_t i = 0; i < n; i++) {
-		struct report one;
-		int t;
-
-		report_init(&one);
-		t = validate_one(exts[i], &one, vals);
-		report_merge(r, &one, c.where[i]);
-		if (t >= 0)
-			collect(&c, i, t, vals);
-	}
-
-	check_duplicates(&c);
-	check_licences(&c, lim);
-	err = report_count(r) > before ? EINVAL : 0;
-out:
-	free(c.types);
-	free(c.nums);
-	free(c.web);
-	free(c.zap);
-	free(c.where);
-	return err;
 }

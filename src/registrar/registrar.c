@@ -221,7 +221,9 @@ size_t registrar_contacts(struct registrar *r, const char *number,
 		return 0;
 	/* bindings are kept oldest first: fill from the end of the list */
 	for (const struct reg_binding *b = e->bindings; b; b = b->next) {
-		if (b->expires <= now)
+		/* expired, or qualify found it unreachable: a call to it
+		 * would only ring into the void (issue 13: "unavailable") */
+		if (b->expires <= now || (b->q_known && !b->reachable))
 			continue;
 		if (n < max) {
 			out[n++] = b;

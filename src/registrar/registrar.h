@@ -57,7 +57,9 @@ int registrar_alloc(struct registrar **rp, struct sipd *sd,
 json_t *registrar_registrations(struct registrar *r);
 
 /* The live contacts of an extension, for the call layer: up to max of
- * its bindings not expired at now, newest first. The pointers are valid
+ * its bindings not expired at now and not found unreachable by qualify
+ * (a binding that never answered OPTIONS is skipped until it answers
+ * again), newest first. The pointers are valid
  * until the loop returns (copy what is kept). Returns how many. */
 struct reg_binding;
 size_t registrar_contacts(struct registrar *r, const char *number,

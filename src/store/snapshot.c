@@ -268,6 +268,15 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	e->vm = obj_bool_def(o, "voicemail.enabled", row->type);
 	e->mwi = e->vm && obj_bool_def(o, "voicemail.mwi", row->type);
 	e->feat = feat_build(o, row->type);
+	/* gates (issue 13) */
+	e->call_pw = row->sec[SEC_CALL_PW].p && row->sec[SEC_CALL_PW].len;
+	v = json_object_get(o, "user.personal_ivr.destination");
+	if (obj_bool(o, "user.personal_ivr.enabled") && json_is_string(v) &&
+	    json_string_length(v) && json_string_length(v) < SNAP_NUM) {
+		e->pivr = true;
+		memcpy(e->pivr_dest, json_string_value(v),
+		       json_string_length(v) + 1);
+	}
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&
 		!strcmp(json_string_value(v), "static");

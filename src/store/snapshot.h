@@ -102,6 +102,11 @@ struct snap_ext {
 	bool vm;                  /* voicemail.enabled: has a mailbox */
 	bool mwi;                 /* voicemail.mwi (only with vm) */
 	const struct snap_feat *feat;   /* NULL: no routing feature */
+	/* gates (issue 13): what routing needs, never the secret */
+	bool call_pw;             /* security.call_password is set */
+	bool pivr;                /* user.personal_ivr.enabled with a
+				   * destination */
+	char pivr_dest[SNAP_NUM]; /* user.personal_ivr.destination */
 };
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for

@@ -224,6 +224,12 @@ int store_vm_pin_change(struct store *s, const char *number, const char *pin,
 int store_vm_pin_check(struct store *s, const char *number, const char *pin,
 		       bool *ok);
 
+/* *ok := pw is the running call password (security.call_password) of
+ * number (constant time; false when there is none). 0, ENOENT, EINVAL,
+ * EIO. Never logs the password. (callpw.c, issue 13) */
+int store_call_pw_check(struct store *s, const char *number, const char *pw,
+			bool *ok);
+
 /* Path of the database file (for modules that open their own connection,
  * e.g. the bindings writer thread). Valid while the store is open. */
 const char *store_db_path(const struct store *s);

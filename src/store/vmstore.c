@@ -25,6 +25,7 @@
 static const char *const greeting_file[VM_G__COUNT] = {
 	[VM_G_NAME] = "name.wav", [VM_G_UNAVAIL] = "unavail.wav",
 	[VM_G_BUSY] = "busy.wav", [VM_G_TEMP] = "temp.wav",
+	[VM_G_PIVR] = "ivr.wav",
 };
 
 bool vmstore_number_ok(const char *number)

@@ -30,7 +30,9 @@ struct vmstore;
 enum vm_folder { VM_NEW = 0, VM_SAVED = 1, VM_ANY = -1 };
 
 enum vm_greeting {
-	VM_G_NAME = 0, VM_G_UNAVAIL, VM_G_BUSY, VM_G_TEMP, VM_G__COUNT
+	VM_G_NAME = 0, VM_G_UNAVAIL, VM_G_BUSY, VM_G_TEMP,
+	VM_G_PIVR,    /* issue 13: the personal IVR's menu, "ivr" */
+	VM_G__COUNT
 };
 
 struct vm_msg {

@@ -23,6 +23,7 @@
 static const char *const greeting_name[VM_G__COUNT] = {
 	[VM_G_NAME] = "name", [VM_G_UNAVAIL] = "unavail",
 	[VM_G_BUSY] = "busy", [VM_G_TEMP] = "temp",
+	[VM_G_PIVR] = "ivr",
 };
 
 const char *vmstore_greeting_name(enum vm_greeting g)

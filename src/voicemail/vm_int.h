@@ -19,6 +19,7 @@
 #include "call/svc.h"
 #include "media/endpoint.h"
 #include "voicemail/vmapp.h"
+#include "voicemail/gate_rules.h"
 #include "store/vmstore.h"
 
 #define VM_Q_MAX     24    /* prompts queued at once */
@@ -76,6 +77,7 @@ struct vmapp {
 		unsigned n;
 		uint64_t first_ms;
 	} src[VM_SRC_MAX];
+	struct gate_src gate_src;  /* issue 13: wrong call passwords */
 };
 
 struct vmsess {
@@ -136,6 +138,10 @@ struct vmsess {
 	unsigned n_msgs, cur;
 	unsigned n_new, n_saved;
 	char refusal[128];
+
+	/* the gates (vmgate.c, issue 13) */
+	char callee[VM_NUM_MAX];   /* the extension gated */
+	char dest[VM_NUM_MAX];     /* personal IVR: key 3's destination */
 };
 
 /* vmapp.c: the engine */
@@ -181,6 +187,10 @@ void vm_first_done(struct vmsess *s, vm_step_h *then);
 void vm_pending_drop(struct vmsess *s);
 void vm_boxes_remove(struct vmapp *a, const char (*num)[VM_NUM_MAX],
 		     size_t n);
+
+/* vmgate.c (issue 13): the call password and the personal IVR */
+void vm_gate_open(struct vmsess *s, const struct call_svc_info *info);
+void vm_gate_start(struct vmsess *s);
 
 /* vmdeposit.c, vmaccess.c */
 void vm_deposit_start(struct vmsess *s);

@@ -465,6 +465,7 @@ static int svc_open(const struct call_svc_info *info,
 		 info->caller_name ? info->caller_name : "");
 	snprintf(s->src_ip, sizeof(s->src_ip), "%s", info->src_ip);
 	s->own = info->svc == ROUTE_SVC_ACCESS && info->mailbox[0];
+	vm_gate_open(s, info);   /* issue 13 */
 	tmr_init(&s->tmr);
 	memset(&em, 0, sizeof(em));
 	em.rtp = md->rtp;
@@ -483,7 +484,7 @@ static int svc_open(const struct call_svc_info *info,
 	a->st.live++;
 	*sessp = s;
 	s->start_ms = vm_now_ms();
-	if (s->svc == ROUTE_SVC_DEPOSIT)
+	if (s->svc == ROUTE_SVC_DEPOSIT || s->svc == ROUTE_SVC_PIVR)
 		vm_load(s, s->mailbox, svc_loaded);
 	else
 		s->loaded = true;
@@ -497,6 +498,8 @@ static void maybe_start(struct vmsess *s)
 		return;
 	if (s->svc == ROUTE_SVC_DEPOSIT)
 		vm_deposit_start(s);
+	else if (s->svc == ROUTE_SVC_CALLPW || s->svc == ROUTE_SVC_PIVR)
+		vm_gate_start(s);   /* issue 13 */
 	else
 		vm_access_start(s);
 }
@@ -633,6 +636,9 @@ int vmapp_alloc(struct vmapp **ap, const struct vmapp_conf *conf)
 	}
 	call_set_service(conf->calls, ROUTE_SVC_DEPOSIT, &ops, a);
 	call_set_service(conf->calls, ROUTE_SVC_ACCESS, &ops, a);
+	/* issue 13: the gates run on the same engine (vmgate.c) */
+	call_set_service(conf->calls, ROUTE_SVC_CALLPW, &ops, a);
+	call_set_service(conf->calls, ROUTE_SVC_PIVR, &ops, a);
 	*ap = a;
 	return 0;
 }
@@ -669,6 +675,8 @@ struct vmapp *vmapp_free(struct vmapp *a)
 		return NULL;
 	call_set_service(a->conf.calls, ROUTE_SVC_DEPOSIT, NULL, NULL);
 	call_set_service(a->conf.calls, ROUTE_SVC_ACCESS, NULL, NULL);
+	call_set_service(a->conf.calls, ROUTE_SVC_CALLPW, NULL, NULL);
+	call_set_service(a->conf.calls, ROUTE_SVC_PIVR, NULL, NULL);
 	for (le = list_head(&a->sessions); le; le = le->next) {
 		struct vmsess *s = le->data;
 

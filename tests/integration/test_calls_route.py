@@ -5,8 +5,10 @@ three answered by the second; a shared device skipping its busy member; a
 blacklisted caller refused; a class of service refusing a feature code; a
 forward loop ending cleanly. Each CDR says which rule forwarded, where.
 """
+import json
 import re
 import shutil
+import socket
 import time
 
 import pytest
@@ -125,6 +127,36 @@ def test_unavailable_forward_when_unregistered(pbx, tmp_path):
     assert len(row) == 1, rows
     assert (row[0]["callee"], row[0]["forward_rule"], row[0]["forward_from"]) \
         == ("203", "forward_unavailable", "202"), row
+    check_idle(pbx)
+
+
+def test_unavailable_forward_when_qualify_finds_it_unreachable(pbx,
+                                                               tmp_path):
+    """202 is registered but never answers the registrar's OPTIONS: once
+    qualify gives up on it, 202 counts as unavailable (its unavailable
+    forward to 203 takes the call at once, 202 is never rung)."""
+    pbx.set_ext("202", "phone.qualify=true", "voicemail.enabled=false",
+                "user.forward.unavailable.enabled=true",
+                "user.forward.unavailable.destination=203")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    assert register_udp(pbx.server, "202", PW["202"], port)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        regs = json.loads(pbx.d.cli("--json", "registrations").stdout)
+        row = [r for r in regs if r["extension"] == "202"]
+        if row and row[0]["reachable"] is False:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"202 never found unreachable: {regs}")
+    b = phone(tmp_path, pbx, "203", uas_xml(answer=True, pcap=False))
+    run_call(pbx, tmp_path, "202", [b])
+    row = the_cdr(pbx, "202")
+    assert (row["disposition"], row["callee"], row["forward_rule"]) == \
+        ("answered", "203", "forward_unavailable"), row
     check_idle(pbx)
 
 

@@ -65,7 +65,7 @@ def test_greetings_upload_play_delete_and_refusals(make_daemon):
     st, body, _ = req(d, "GET", "/api/v1/me/greetings", headers=h)
     assert st == 200, body
     assert [(g["which"], g["exists"]) for g in body["greetings"]] == \
-        [("name", False), ("unavail", False), ("busy", False), ("temp", False)]
+        [("name", False), ("unavail", False), ("busy", False), ("temp", False), ("ivr", False)]
 
     # a good file with a LIST chunk before its data: stored as a plain
     # 44-octet header and the samples
