@@ -80,6 +80,24 @@ void call_set_subscribe(struct call_app *app, call_subscribe_h *h,
 int call_tx_respond(struct call_app *app, struct strans_tx *tx,
 		    unsigned code, const char *buf, size_t len);
 
+/* hotdesk (issue 13): who is logged in where, kept by the hotdesk
+ * application (src/hotdesk) and asked on the loop thread by routing (a
+ * call to a hotdesk number rings the phone its user is at) and by every
+ * new call (a phone a hotdesk user is logged in at calls as that user:
+ * the call's caller and caller_x become the hotdesk extension; its
+ * hotdesk codes stay the phone's). NULL ops: nobody is logged in. */
+struct call_hotdesk_ops {
+	/* the phone hotdesk extension number is logged in at, NULL none */
+	const char *(*phone_of)(const char *number, void *arg);
+	/* the hotdesk extension logged in at phone, NULL none */
+	const char *(*user_at)(const char *phone, void *arg);
+	/* number makes or receives a call now (the idle bound); may be
+	 * NULL */
+	void (*used)(const char *number, void *arg);
+};
+void call_set_hotdesk(struct call_app *app,
+		      const struct call_hotdesk_ops *ops, void *arg);
+
 /* End every call (BYE), unregister, flush the CDRs; NULL-safe. */
 void call_close(struct call_app *c);
 

@@ -213,6 +213,9 @@ struct call_app {
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;
+	/* hotdesk (issue 13): the log-in table's hook (hdcall.c) */
+	const struct call_hotdesk_ops *hd_ops;
+	void *hd_arg;
 	struct tmr tick;         /* transactions' timers */
 	uint64_t tick_at;
 	struct hash *legs;
@@ -347,6 +350,15 @@ void svc_connect_answered(struct call *c, struct leg *l,
 /* The hand-on's plan ended with nobody: the caller is hung up. */
 void svc_connect_failed(struct call *c, unsigned code, const char *disp,
 			const char *side, const char *why);
+/* ---- hdcall.c (hotdesk, issue 13) ------------------------------------ */
+
+/* Routing's question "where is this hotdesk extension logged in". */
+void hdcall_live(struct call_app *app, struct route_live *live);
+/* The identity call c places: the hotdesk extension logged in at phone
+ * (c->caller and c->caller_x set to it), or phone itself (no one logged
+ * in, or c dials a hotdesk code). */
+const struct snap_ext *hdcall_caller(struct call *c,
+				     const struct snap_ext *phone);
 
 /* ---- dialog_in.c ------------------------------------------------------- */
 

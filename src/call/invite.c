@@ -293,6 +293,7 @@ void call_route_live(struct call_app *app, struct route_live *live)
 	live->seed = (uint32_t)app->next_id++;
 	live->arg = app;
 	live->last_busy = app->campon ? campon_last_busy : NULL; /* camp-on */
+	hdcall_live(app, live);   /* hotdesk (issue 13) */
 }
 
 void call_refer_outside(struct call_app *app, struct sipd_req *rq)
@@ -434,6 +435,10 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		       NULL);
 		return;
 	}
+	/* hotdesk (issue 13): a phone a hotdesk user is logged in at calls
+	 * as that user (c->caller, c->caller_x: identity, class of service,
+	 * limits) */
+	caller = hdcall_caller(c, caller);
 	/* where does it go */
 	call_route_live(app, &live);
 	live.calls--;   /* this one is counted already */

@@ -36,6 +36,8 @@ static const char *const rule_names[ROUTE_R__COUNT] = {
 	[ROUTE_R_PIVR] = "personal_ivr",
 	[ROUTE_R_CAMPON] = "camp_on",
 	[ROUTE_R_CAMPON_REFUSED] = "camp_on_refused",
+	[ROUTE_R_HOTDESK] = "hotdesk",
+	[ROUTE_R_HOTDESK_CODE] = "hotdesk_code",
 };
 
 const char *route_rule_str(enum route_rule r)
@@ -83,6 +85,28 @@ static bool reachable(const struct ctx *c, const struct snap_ext *x)
 static const struct snap_ext *find(const struct ctx *c, const char *num)
 {
 	return snapshot_find(c->snap, num, strlen(num));
+}
+
+/* hotdesk (issue 13): the phone hotdesk extension x's user is logged in
+ * at, when it is one that rings; NULL otherwise. */
+static const struct snap_ext *hotdesk_phone(const struct ctx *c,
+					    const struct snap_ext *x)
+{
+	const char *at = c->live->hotdesk_at ?
+		c->live->hotdesk_at(x->number, c->live->arg) : NULL;
+	const struct snap_ext *p = at ? find(c, at) : NULL;
+
+	return p && rings(p) ? p : NULL;
+}
+
+/* What rings for t as a follow-me entry or a group member: a phone
+ * itself, a hotdesk extension its user's phone (when logged in). */
+static const struct snap_ext *ringer(const struct ctx *c,
+				     const struct snap_ext *t)
+{
+	if (t && t->type == MODEL_HOTDESK)
+		return hotdesk_phone(c, t);
+	return t && rings(t) ? t : NULL;
 }
 
 /* x's forward destination for rule w, when enabled and it exists. */
@@ -205,10 +229,10 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 	step(out, first, n, x->ring_time);
 	fm_first = out->n_targets;
 	for (size_t i = 0; follow && i < f->n_fm; i++) {
-		const struct snap_ext *t = find(c, f->fm[i]);
+		const struct snap_ext *t = ringer(c, find(c, f->fm[i]));
 		int k;
 
-		if (!t || !rings(t) || busy(c, t) || !reachable(c, t))
+		if (!t || busy(c, t) || !reachable(c, t))
 			continue;
 		k = target(out, t, f->fm_together);
 		if (k >= 0 && !f->fm_together)
@@ -248,6 +272,33 @@ static void phone(struct ctx *c, const struct snap_ext *x, unsigned hops)
 		  ROUTE_R_EXTENSION);
 }
 
+/* hotdesk (issue 13): a hotdesk extension called. The phone its user is
+ * logged in at rings, with the hotdesk extension's own rules (ring time,
+ * follow-me, forwards, mailbox); nobody logged in (or that phone
+ * unreachable): unavailable, as a phone without a contact. Busy: the
+ * hotdesk extension's calls at its limit, or that phone's at its own. */
+static void hotdesk(struct ctx *c, const struct snap_ext *x, unsigned hops)
+{
+	const struct snap_ext *p = hotdesk_phone(c, x);
+	int k;
+
+	if (!p) {
+		none_free(c, x, false, ROUTE_R_UNAVAILABLE, hops);
+		return;
+	}
+	if (busy(c, x) || busy(c, p)) {
+		none_free(c, x, true, ROUTE_R_CALLEE_LIMIT, hops);
+		return;
+	}
+	if (!reachable(c, p)) {
+		none_free(c, x, false, ROUTE_R_UNAVAILABLE, hops);
+		return;
+	}
+	k = target(c->out, p, false);
+	plan_rest(c, x, (size_t)(k < 0 ? 0 : k), k < 0 ? 0 : 1,
+		  ROUTE_R_HOTDESK);
+}
+
 struct members {
 	size_t first, n;
 	unsigned n_busy;
@@ -269,7 +320,8 @@ static void member(struct ctx *c, const struct snap_ext *t,
 		}
 		return;
 	}
-	if (!rings(t) || !reachable(c, t))
+	t = ringer(c, t);
+	if (!t || !reachable(c, t))
 		return;
 	if (busy(c, t)) {
 		m->n_busy++;
@@ -394,10 +446,13 @@ static void route_ext(struct ctx *c, const struct snap_ext *x,
 		/* a mailbox alone: it takes a message at once */
 		deposit(c->out, x, ROUTE_GREET_UNAVAIL);
 		return;
+	case MODEL_HOTDESK:
+		hotdesk(c, x, hops);
+		return;
 	default:
 		break;
 	}
-	/* hotdesk, zap: not served yet */
+	/* zap: not served yet */
 	reject(c->out, ROUTE_R_NOT_SERVED, 480, "Temporarily Unavailable",
 	       "unavailable");
 }
@@ -552,8 +607,15 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 			camp_on(&c, rest, rlen, allow);
 			return;
 		}
-		/* hotdesk, camp-on: issue 13 serves the codes the class
-		 * allows here */
+		if (fi == SNAP_FEAT_HOTDESK ||
+		    fi == SNAP_FEAT_HOTDESK_LOGOUT) {
+			/* hotdesk (issue 13): log in (number, then PIN) or
+			 * out at this phone; the hotdesk service answers */
+			out->kind = ROUTE_SERVICE;
+			out->rule = ROUTE_R_HOTDESK_CODE;
+			out->svc = ROUTE_SVC_HOTDESK;
+			return;
+		}
 		reject(out, ROUTE_R_FEATURE_CODE, 404, "Not Found",
 		       "notfound");
 		return;

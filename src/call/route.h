@@ -36,6 +36,10 @@ struct route_live {
 	 * (recently), or NULL; the callback itself may be NULL (none
 	 * remembered) */
 	const char *(*last_busy)(const char *caller, void *arg);
+	/* hotdesk (issue 13): the phone number a hotdesk extension is
+	 * logged in at now, NULL when nobody is; the callback may itself be
+	 * NULL (no hotdesk service: nobody is logged in anywhere) */
+	const char *(*hotdesk_at)(const char *number, void *arg);
 };
 
 enum route_kind {
@@ -94,6 +98,10 @@ enum route_rule {
 	ROUTE_R_CAMPON,         /* *82[number]: the request is taken */
 	ROUTE_R_CAMPON_REFUSED, /* 403 camp-on off / own number, 404
 				 * nothing to camp on */
+	/* hotdesk (issue 13) */
+	ROUTE_R_HOTDESK,        /* rang the phone a hotdesk user is logged
+				 * in at */
+	ROUTE_R_HOTDESK_CODE,   /* *55 / *56: the hotdesk service answers */
 	ROUTE_R__COUNT
 };
 

@@ -116,6 +116,8 @@ static const char *svc_name(enum route_svc k)
 		return "call password";
 	case ROUTE_SVC_PIVR:
 		return "personal IVR";
+	case ROUTE_SVC_HOTDESK:
+		return "hotdesk";
 	default:
 		return "a service";
 	}
@@ -176,6 +178,7 @@ void svc_start(struct call *c, const struct route_result *rr)
 	info.callee = rr->callee ? rr->callee->number : "";
 	info.language = svc_language(c, rr);
 	info.pivr_dest = rr->callee ? rr->callee->pivr_dest : "";
+	info.dialled = c->dialled;   /* hotdesk (issue 13) */
 	memset(&md, 0, sizeof(md));
 	media_svc_addr(c, &md.bind);
 	md.rtp = md.bind;

@@ -38,6 +38,8 @@ struct call_svc_info {
 				   * user.language, "" = default */
 	const char *pivr_dest;    /* PIVR: the destination of its key 3
 				   * (issue 13); "" none */
+	const char *dialled;      /* hotdesk (issue 13): what the caller
+				   * dialled (*55 log in, *56 log out) */
 };
 
 struct call_svc_media {

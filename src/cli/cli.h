@@ -48,6 +48,7 @@ extern const struct cli_cmd cli_guard_cmds[];     /* cmd_guard.c */
 extern const struct cli_cmd cli_firewall_cmds[];  /* cmd_firewall.c */
 extern const struct cli_cmd cli_calls_cmds[];     /* cmd_calls.c */
 extern const struct cli_cmd cli_vm_cmds[];        /* cmd_vm.c */
+extern const struct cli_cmd cli_hotdesk_cmds[];   /* cmd_hotdesk.c */
 
 /* --- client.c: talking to the daemon --- */
 

@@ -23,6 +23,7 @@
 static const struct cli_cmd *const cli_tables[] = {
 	cli_ext_cmds, cli_config_cmds, cli_sip_cmds, cli_guard_cmds,
 	cli_firewall_cmds, cli_calls_cmds, cli_vm_cmds,
+	cli_hotdesk_cmds,
 };
 #define N_TABLES (sizeof(cli_tables) / sizeof(cli_tables[0]))
 

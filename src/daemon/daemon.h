@@ -25,6 +25,8 @@ struct mwi;
 struct vmapp;
 struct vmmail;
 struct campon;
+struct hotdesk;
+struct hdstore;
 
 struct daemon {
 	const char *data_dir;
@@ -41,6 +43,9 @@ struct daemon {
 	struct firewall *firewall;  /* control plane only */
 	struct services *services;  /* control plane only */
 	struct vmmail *vmmail;      /* any thread (its own lock) */
+	/* hotdesk (issue 13) */
+	struct hotdesk *hotdesk;    /* data plane (loop thread) only */
+	struct hdstore *hdstore;    /* thread-safe; never on the loop */
 };
 
 /* The one daemon context (valid between start-up and exit). */

@@ -50,6 +50,8 @@
 #include "voicemail/vmmail.h"
 #include "voicemail/vmapp.h"
 #include "call/campon.h"
+#include "hotdesk/hotdesk.h"
+#include "store/hdstore.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -307,6 +309,32 @@ static int campon_start(struct daemon *d, const struct opts *o)
 	return err;
 }
 
+/* hotdesk (issue 13): log-ins at phones, kept across restarts; its PIN
+ * failures go to the guard as voicemail's do. */
+static int hotdesk_start(struct daemon *d, const struct opts *o)
+{
+	static char override[512];
+	struct hotdesk_conf hc = {
+		.calls = d->calls, .store = d->store, .hs = d->hdstore,
+		.prompt_override = override,
+		.ban = vm_ban, .event = vm_event, .arg = d,
+	};
+	int err;
+
+	snprintf(override, sizeof(override), "%s/prompts", o->data);
+	err = hotdesk_alloc(&d->hotdesk, &hc, sipd_snapshot(d->sipd));
+	if (err)
+		log_err("daemon", "hotdesk: %s", strerror(err));
+	return err;
+}
+
+static void hotdesk_on_snapshot(void *arg, struct snapshot *snap)
+{
+	struct daemon *d = arg;
+
+	hotdesk_snapshot(d->hotdesk, snap);
+}
+
 /* "ADDR:PORT" as a client would write it: the unspecified address
  * becomes the loopback one (which the generated certificate names). */
 static void client_addr(char *buf, size_t sz, const char *addr)
@@ -514,6 +542,7 @@ static int register_everything(void)
 	const struct store_section *secs[] = {
 		&sipd_section, &guard_section, &firewall_section,
 		&services_section, &vmmail_smtp_section,
+		&hotdesk_section,   /* hotdesk (issue 13) */
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },
@@ -524,6 +553,7 @@ static int register_everything(void)
 		{ api_routes_vm, api_routes_vm_n },
 		{ api_routes_vmmail, api_routes_vmmail_n },
 		{ api_routes_greet_admin, api_routes_greet_admin_n },
+		{ api_routes_hotdesk, api_routes_hotdesk_n },
 	};
 	size_t i;
 	int err;
@@ -690,6 +720,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	vmstore_on_change(d->vmstore, vm_changed, d);
+	err = hdstore_open(&d->hdstore, store_db_path(d->store));
+	if (err) {
+		log_err("daemon", "hotdesk store: %s", strerror(err));
+		goto out;
+	}
 	err = vmmail_alloc(&d->vmmail, vmmail_on_done, vmmail_on_event, d);
 	if (err) {
 		log_err("daemon", "voicemail e-mail queue: %s", strerror(err));
@@ -755,6 +790,9 @@ int main(int argc, char **argv)
 		err = campon_start(d, &o);
 		if (err)
 			goto out;
+		err = hotdesk_start(d, &o);
+		if (err)
+			goto out;
 	}
 	err = 0;
 	if (d->guard)
@@ -767,6 +805,8 @@ int main(int argc, char **argv)
 		err = store_subscribe("vmmail", vmmail_on_snapshot, d->vmmail);
 	if (!err)
 		err = store_subscribe("voicemail", vmapp_on_snapshot, d);
+	if (!err)
+		err = store_subscribe("hotdesk", hotdesk_on_snapshot, d);
 	if (err) {
 		log_err("daemon", "snapshot subscribers: %s", strerror(err));
 		goto out;
@@ -870,6 +910,7 @@ out:
 	firewall_close(d->firewall);
 	d->campon = campon_free(d->campon);
 	d->vmapp = vmapp_free(d->vmapp);
+	d->hotdesk = hotdesk_free(d->hotdesk);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
 	vmmail_free(d->vmmail);
@@ -879,6 +920,7 @@ out:
 	guard_close(d->guard);
 	snapshot_free(snap);
 	vmstore_close(d->vmstore);
+	hdstore_close(d->hdstore);
 	store_close(d->store);
 	loop_close();
 	libre_close();

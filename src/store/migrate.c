@@ -159,7 +159,26 @@ static const struct migration migrations[] = {
 	 " time INTEGER NOT NULL);"
 	 "CREATE INDEX vm_pinfail_src ON vm_pinfail(src_ip, time);"
 	 "CREATE INDEX vm_pinfail_time ON vm_pinfail(time);", NULL},
-	/* Append new migrations here: {10, "<module>", "CREATE TABLE ..."}. */
+	{10, "hotdesk",
+	 /* hotdesk (issue 13, store/hdstore.h): who is logged in at which
+	  * phone (one row per hotdesk extension, one per phone), each
+	  * hotdesk extension's PIN failures and lock, and the failures per
+	  * source within the sweep window, as vm_box / vm_pinfail */
+	 "CREATE TABLE hotdesk_login("
+	 " number TEXT PRIMARY KEY, phone TEXT NOT NULL UNIQUE,"
+	 " login_ms INTEGER NOT NULL, used_ms INTEGER NOT NULL)"
+	 " WITHOUT ROWID;"
+	 "CREATE TABLE hotdesk_state("
+	 " number TEXT PRIMARY KEY,"
+	 " fails INTEGER NOT NULL DEFAULT 0,"
+	 " lock_level INTEGER NOT NULL DEFAULT 0,"
+	 " locked_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	 "CREATE TABLE hotdesk_pinfail("
+	 " src_ip TEXT NOT NULL, number TEXT NOT NULL,"
+	 " time INTEGER NOT NULL);"
+	 "CREATE INDEX hotdesk_pinfail_src ON hotdesk_pinfail(src_ip, time);"
+	 "CREATE INDEX hotdesk_pinfail_time ON hotdesk_pinfail(time);", NULL},
+	/* Append new migrations here: {11, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

@@ -40,9 +40,21 @@ static unsigned contacts(const char *n, void *a) { (void)a; return get(n, 0); }
 static unsigned calls_in(const char *n, void *a) { (void)a; return get(n, 1); }
 static unsigned calls_out(const char *n, void *a) { (void)a; return get(n, 2); }
 
+/* hotdesk: who is logged in where (hotdesk number -> phone) */
+static struct { const char *hd, *phone; } hd_tab[4];
+
+static const char *hotdesk_at(const char *n, void *a)
+{
+	(void)a;
+	for (size_t i = 0; i < 4; i++)
+		if (hd_tab[i].hd && !strcmp(hd_tab[i].hd, n))
+			return hd_tab[i].phone;
+	return NULL;
+}
+
 static struct route_live live = {
 	.contacts = contacts, .calls_in = calls_in, .calls_out = calls_out,
-	.calls = 0, .max_calls = 100,
+	.calls = 0, .max_calls = 100, .hotdesk_at = hotdesk_at,
 };
 
 static struct snap_features features;
@@ -103,6 +115,8 @@ static int setup(void **state)
 	(void)state;
 	memset(live_tab, 0, sizeof(live_tab));
 	memset(lists, 0, sizeof(lists));
+	memset(hd_tab, 0, sizeof(hd_tab));
+	live.hotdesk_at = hotdesk_at;
 	mk(E201, "201", MODEL_SIP, true, 0);
 	mk(E202, "202", MODEL_SIP, true, 1);
 	mk(E203, "203", MODEL_SIP, true, 1);
@@ -220,7 +234,9 @@ static void type_not_served_480(void **state)
 	struct route_result r;
 
 	(void)state;
-	route("700", &r);   /* hotdesk: not served yet */
+	/* zap: not served yet */
+	ext[E700].type = MODEL_ZAP;
+	route("700", &r);
 	assert_int_equal(r.code, 480);
 	assert_int_equal(r.rule, ROUTE_R_NOT_SERVED);
 }
@@ -287,10 +303,12 @@ static void voicemail_access_codes(void **state)
 	features.code[SNAP_FEAT_VOICEMAIL_LOGIN][0] = '\0';
 	route("*98", &r);
 	assert_int_equal(r.code, 404);
-	/* hotdesk: issue 13's, not served yet */
-	route("*55", &r);
+	/* camp-on alone with nothing remembered as busy: 404 (camp_on's
+	 * own rules: tests/unit/test_campon.c) */
+	strcpy(features.code[SNAP_FEAT_CAMP_ON], "*82");
+	route("*82", &r);
 	assert_int_equal(r.code, 404);
-	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+	assert_int_equal(r.rule, ROUTE_R_CAMPON_REFUSED);
 }
 
 static void mailbox_takes_the_call(void **state)
@@ -381,10 +399,191 @@ static void feature_codes_and_class_of_service(void **state)
 	assert_int_equal(r.code, 403);
 	route("202", &r);
 	assert_int_equal(r.kind, ROUTE_EXTENSION);
-	/* a snapshot without classes (built by hand): everything */
+	/* a snapshot without classes (built by hand): everything; without
+	 * the codes section no code is known */
 	snap.n_typed = 0;
 	route("*55", &r);
 	assert_int_equal(r.rule, ROUTE_R_FEATURE_CODE);
+}
+
+/* ---- hotdesk (issue 13) ---- */
+
+static void hotdesk_codes_are_a_service(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	strcpy(features.code[SNAP_FEAT_HOTDESK_LOGOUT], "*56");
+	route("*55", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_HOTDESK);
+	assert_int_equal(r.rule, ROUTE_R_HOTDESK_CODE);
+	assert_null(r.mailbox);
+	assert_null(r.callee);
+	route("*56", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_HOTDESK);
+	/* a class without them: 403 before any service */
+	F(E201);
+	strcpy(feat[E201].cos, "restricted");
+	route("*55", &r);
+	assert_int_equal(r.code, 403);
+	assert_int_equal(r.rule, ROUTE_R_COS_FEATURE);
+	route("*56", &r);
+	assert_int_equal(r.code, 403);
+	/* "codesonly" lists hotdesk but not hotdesk_logout */
+	strcpy(feat[E201].cos, "codesonly");
+	route("*55", &r);
+	assert_int_equal(r.svc, ROUTE_SVC_HOTDESK);
+	route("*56", &r);
+	assert_int_equal(r.code, 403);
+	/* the route_rule names */
+	assert_string_equal(route_rule_str(ROUTE_R_HOTDESK), "hotdesk");
+	assert_string_equal(route_rule_str(ROUTE_R_HOTDESK_CODE),
+			    "hotdesk_code");
+}
+
+static void hotdesk_not_logged_in_is_unavailable(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	route("700", &r);
+	assert_int_equal(r.kind, ROUTE_REJECT);
+	assert_int_equal(r.code, 480);
+	assert_int_equal(r.rule, ROUTE_R_UNAVAILABLE);
+	assert_ptr_equal(r.callee, &ext[E700]);
+	/* no hotdesk service at all: the same */
+	live.hotdesk_at = NULL;
+	route("700", &r);
+	assert_int_equal(r.code, 480);
+	live.hotdesk_at = hotdesk_at;
+	/* logged in at a number that is gone, or at no phone */
+	hd_tab[0].hd = "700";
+	hd_tab[0].phone = "999";
+	route("700", &r);
+	assert_int_equal(r.code, 480);
+	hd_tab[0].phone = "300";
+	route("700", &r);
+	assert_int_equal(r.code, 480);
+	/* its mailbox takes the call (unavailable greeting) */
+	ext[E700].vm = true;
+	route("700", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_DEPOSIT);
+	assert_ptr_equal(r.mailbox, &ext[E700]);
+	assert_int_equal(r.greet, ROUTE_GREET_UNAVAIL);
+	/* its unavailable forward before the mailbox */
+	fwd(E700, SNAP_FWD_UNAVAILABLE, "203");
+	route("700", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_UNAVAILABLE);
+	assert_string_equal(plan(&r), "203:0");
+}
+
+static void hotdesk_logged_in_rings_that_phone(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	hd_tab[0].hd = "700";
+	hd_tab[0].phone = "202";
+	route("700", &r);
+	assert_int_equal(r.kind, ROUTE_EXTENSION);
+	assert_int_equal(r.rule, ROUTE_R_HOTDESK);
+	/* the hotdesk extension is the callee; its user's phone rings */
+	assert_ptr_equal(r.callee, &ext[E700]);
+	assert_string_equal(plan(&r), "202:0");
+	/* its own mailbox after its own ring time */
+	ext[E700].vm = true;
+	ext[E700].ring_time = 12;
+	route("700", &r);
+	assert_string_equal(plan(&r), "202:12");
+	assert_ptr_equal(r.vm_noanswer, &ext[E700]);
+	assert_ptr_equal(r.vm_busy, &ext[E700]);
+	/* its no-answer forward and follow-me apply, not the phone's */
+	fwd(E202, SNAP_FWD_NOANSWER, "204");
+	fwd(E700, SNAP_FWD_NOANSWER, "203");
+	route("700", &r);
+	assert_ptr_equal(r.noanswer, &ext[E203]);
+	/* moved to another phone: that one rings */
+	hd_tab[0].phone = "204";
+	route("700", &r);
+	assert_string_equal(plan(&r), "204:12");
+	/* the phone it is at has no contact: unavailable, its mailbox */
+	hd_tab[0].phone = "205";
+	route("700", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_DEPOSIT);
+	assert_int_equal(r.greet, ROUTE_GREET_UNAVAIL);
+	/* its blacklist and immediate forward first, as for anyone */
+	hd_tab[0].phone = "202";
+	list(E700, 2, 1, "201");
+	route("700", &r);
+	assert_int_equal(r.code, 603);
+	F(E700)->n_black = 0;
+	fwd(E700, SNAP_FWD_IMMEDIATE, "203");
+	route("700", &r);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_IMMEDIATE);
+	assert_string_equal(plan(&r), "203:0");
+}
+
+static void hotdesk_busy(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	hd_tab[0].hd = "700";
+	hd_tab[0].phone = "202";
+	/* the phone at its own limit */
+	live_tab[E202].in = 2;
+	route("700", &r);
+	assert_int_equal(r.code, 486);
+	assert_int_equal(r.rule, ROUTE_R_CALLEE_LIMIT);
+	/* the hotdesk extension at its limit */
+	live_tab[E202].in = 0;
+	live_tab[E700].in = 2;
+	route("700", &r);
+	assert_int_equal(r.code, 486);
+	/* its mailbox with the busy greeting, or its busy forward */
+	ext[E700].vm = true;
+	route("700", &r);
+	assert_int_equal(r.svc, ROUTE_SVC_DEPOSIT);
+	assert_int_equal(r.greet, ROUTE_GREET_BUSY);
+	fwd(E700, SNAP_FWD_BUSY, "203");
+	route("700", &r);
+	assert_int_equal(r.fwd_rule, ROUTE_R_FWD_BUSY);
+	assert_string_equal(plan(&r), "203:0");
+}
+
+static void hotdesk_in_groups_and_follow_me(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	/* a ring group member that is a hotdesk extension: its phone */
+	list(E300, 1, 2, "700", "203");
+	route("300", &r);
+	assert_string_equal(plan(&r), "203:0");   /* nobody logged in */
+	hd_tab[0].hd = "700";
+	hd_tab[0].phone = "204";
+	route("300", &r);
+	assert_string_equal(plan(&r), "204,203:0");
+	/* a follow-me entry */
+	list(E202, 0, 1, "700");
+	route("202", &r);
+	assert_string_equal(plan(&r), "202:20 204:0");
+	/* the caller is a hotdesk user (a phone calling as one): its class
+	 * and limits */
+	ext[E700].limit_out = 0;
+	call_route(&snap, &ext[E700], "202", 3, &live, &r);
+	assert_int_equal(r.code, 486);
+	assert_int_equal(r.rule, ROUTE_R_CALLER_LIMIT);
+	ext[E700].limit_out = 2;
+	F(E700);
+	strcpy(feat[E700].cos, "nointernal");
+	call_route(&snap, &ext[E700], "202", 3, &live, &r);
+	assert_int_equal(r.code, 403);
 }
 
 static void blacklist_603_before_anything(void **state)
@@ -714,6 +913,13 @@ int main(void)
 		cmocka_unit_test_setup(virtual_rings_destinations_keeps_forwarding,
 				       setup),
 		cmocka_unit_test_setup(rule_names, setup),
+		cmocka_unit_test_setup(hotdesk_codes_are_a_service, setup),
+		cmocka_unit_test_setup(hotdesk_not_logged_in_is_unavailable,
+				       setup),
+		cmocka_unit_test_setup(hotdesk_logged_in_rings_that_phone,
+				       setup),
+		cmocka_unit_test_setup(hotdesk_busy, setup),
+		cmocka_unit_test_setup(hotdesk_in_groups_and_follow_me, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

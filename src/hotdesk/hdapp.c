@@ -1,0 +1,485 @@
+/*
+ * hdapp — the hotdesk application's engine (hotdesk.h): the service
+ * sessions (*55 / *56) on a media endpoint of their own, their prompts and
+ * digits (RFC 4733 / in-band from the endpoint, SIP INFO from the call
+ * layer), worker jobs, start and stop. The log-in table is hdlogins.c;
+ * what a session says and does is hdflow.c.
+ *
+ * A session is held by the call (until closed), by its endpoint (until
+ * DESTROYED) and by each worker job; the last release frees it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hotdesk/hd_int.h"
+#include "call/call.h"
+#include "common/log.h"
+#include "media/relay.h"
+#include "store/snapshot.h"
+#include "voicemail/vmwork.h"
+
+#define MOD "hotdesk"
+
+int64_t hd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct hdsess *by_tag(struct hotdesk *h, uint64_t tag)
+{
+	for (struct le *le = list_head(&h->sessions); le; le = le->next) {
+		struct hdsess *s = le->data;
+
+		if (s->tag == tag)
+			return s;
+	}
+	return NULL;
+}
+
+void hd_hold(struct hdsess *s)
+{
+	s->refs++;
+}
+
+void hd_release(struct hdsess *s)
+{
+	if (!s || --s->refs)
+		return;
+	tmr_cancel(&s->tmr);
+	list_unlink(&s->le);
+	s->h->live--;
+	memset(s->pin, 0, sizeof(s->pin));
+	mem_deref(s);
+}
+
+/* ---- prompts -------------------------------------------------------------- */
+
+static void play_next(struct hdsess *s)
+{
+	hd_step_h *after;
+
+	while (s->iq < s->nq && !s->closed) {
+		if (!endpoint_play_prompt(s->h->eps, s->ep, s->q[s->iq++],
+					  s->barge)) {
+			s->playing = true;
+			return;
+		}
+		/* a full command queue: the next one */
+	}
+	s->playing = false;
+	s->nq = s->iq = 0;
+	after = s->after;
+	s->after = NULL;
+	if (after && !s->closed)
+		after(s);
+}
+
+void hd_say(struct hdsess *s, bool barge, hd_step_h *after, ...)
+{
+	const char *p;
+	va_list ap;
+
+	s->nq = s->iq = 0;
+	va_start(ap, after);
+	while ((p = va_arg(ap, const char *)) && s->nq < HD_Q_MAX)
+		s->q[s->nq++] = p;
+	va_end(ap);
+	s->barge = barge;
+	s->info_barge = false;
+	s->after = after;
+	/* type-ahead: a digit already typed skips what can be skipped */
+	if (barge && s->ndig)
+		s->iq = s->nq;
+	play_next(s);
+}
+
+static void on_play_done(struct hdsess *s, enum endpoint_end end)
+{
+	if (!s->playing)
+		return;
+	s->playing = false;
+	switch (end) {
+	case ENDPOINT_END_DONE:
+	case ENDPOINT_END_ERROR:   /* a missing prompt is skipped */
+		play_next(s);
+		return;
+	case ENDPOINT_END_STOPPED:
+		if (!s->info_barge)
+			return;
+		/* a SIP INFO digit stopped it */
+		/* fall through */
+	case ENDPOINT_END_BARGE:
+		s->info_barge = false;
+		s->iq = s->nq;
+		play_next(s);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- digits ------------------------------------------------------------------ */
+
+static void tmr_input(void *arg);
+
+static void finish_input(struct hdsess *s, unsigned take, bool drop_hash)
+{
+	char in[HD_DIG_MAX + 1];
+	hd_input_h *h = s->input;
+
+	memcpy(in, s->dig, take);
+	in[take - (drop_hash && take ? 1 : 0)] = '\0';
+	memmove(s->dig, s->dig + take, s->ndig - take);
+	s->ndig -= take;
+	s->dig[s->ndig] = '\0';
+	s->collecting = false;
+	s->input = NULL;
+	tmr_cancel(&s->tmr);
+	if (h)
+		h(s, in);
+	/* the digits may have been a PIN: not kept on the stack */
+	memset(in, 0, sizeof(in));
+}
+
+static void try_input(struct hdsess *s)
+{
+	char *hash;
+
+	if (!s->collecting || !s->ndig)
+		return;
+	hash = memchr(s->dig, '#', s->ndig);
+	if (hash) {
+		finish_input(s, (unsigned)(hash - s->dig) + 1, true);
+		return;
+	}
+	if (s->ndig >= s->want) {
+		finish_input(s, s->want, false);
+		return;
+	}
+	tmr_start(&s->tmr, s->timeout_ms, tmr_input, s);
+}
+
+static void tmr_input(void *arg)
+{
+	struct hdsess *s = arg;
+
+	if (!s->collecting || s->closed)
+		return;
+	/* quiet: what was typed (maybe nothing) is the input */
+	finish_input(s, s->ndig, false);
+}
+
+void hd_collect(struct hdsess *s, unsigned want, unsigned timeout_ms,
+		hd_input_h *input)
+{
+	s->collecting = true;
+	s->want = want ? want : 1;
+	s->timeout_ms = timeout_ms;
+	s->input = input;
+	tmr_start(&s->tmr, timeout_ms, tmr_input, s);
+	try_input(s);
+}
+
+static void on_digit(struct hdsess *s, char d)
+{
+	if (s->ndig >= HD_DIG_MAX)
+		return;   /* a flood: the endpoint bounds the rate too */
+	s->dig[s->ndig++] = d;
+	s->dig[s->ndig] = '\0';
+	try_input(s);
+}
+
+/* ---- ending -------------------------------------------------------------------- */
+
+static void destroy_ep(struct hdsess *s)
+{
+	if (!s->ep_live)
+		return;
+	(void)endpoint_destroy(s->h->eps, s->ep);
+	/* the DESTROYED event releases the endpoint's hold */
+}
+
+void hd_bye(struct hdsess *s)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	tmr_cancel(&s->tmr);
+	memset(s->pin, 0, sizeof(s->pin));
+	call_svc_hangup(s->h->conf.calls, s->handle);
+	destroy_ep(s);
+	hd_release(s);   /* the call's hold */
+}
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+bool hd_job(struct hotdesk *h, struct hdsess *s, void (*work)(void *),
+	    void (*done)(void *), void *job)
+{
+	if (vmwork_put(h->work, work, done, job))
+		return false;
+	if (s)
+		hd_hold(s);
+	return true;
+}
+
+/* ---- the service ops -------------------------------------------------------------------- */
+
+static void ep_readable(int flags, void *arg);
+
+static int eps_open(struct hotdesk *h, const struct call_svc_media *md)
+{
+	struct endpoint_conf ec;
+	int err;
+
+	endpoint_conf_default(&ec);
+	ec.local = md->bind;
+	ec.src.take = relay_port_take;
+	ec.src.give = relay_port_give;
+	ec.src.arg = call_svc_relay(h->conf.calls);
+	ec.max_endpoints = h->conf.max_sessions ? h->conf.max_sessions : 32;
+	if (h->conf.prompt_dir)
+		snprintf(ec.prompt_dir, sizeof(ec.prompt_dir), "%s",
+			 h->conf.prompt_dir);
+	if (h->conf.prompt_override)
+		snprintf(ec.prompt_override, sizeof(ec.prompt_override), "%s",
+			 h->conf.prompt_override);
+	err = endpoint_alloc(&h->eps, &ec);
+	if (err) {
+		log_err(MOD, "media endpoints: %s", strerror(err));
+		return err;
+	}
+	err = fd_listen(endpoint_event_fd(h->eps), FD_READ, ep_readable, h);
+	if (err)
+		h->eps = endpoint_free(h->eps);
+	return err;
+}
+
+/* The code dialled: the hotdesk_logout one is a log-out. */
+static bool is_logout(const struct hotdesk *h, const char *dialled)
+{
+	const struct snap_features *f = h->snap ?
+		snapshot_typed(h->snap, "features") : NULL;
+
+	return f && dialled && dialled[0] &&
+		!strcmp(f->code[SNAP_FEAT_HOTDESK_LOGOUT], dialled);
+}
+
+static int svc_open(const struct call_svc_info *info,
+		    const struct call_svc_media *md, uint16_t *rtp_port,
+		    void **sessp, void *arg)
+{
+	struct hotdesk *h = arg;
+	struct endpoint_media em;
+	struct hdsess *s;
+	int err;
+
+	if (h->live >= (h->conf.max_sessions ? h->conf.max_sessions : 32))
+		return EBUSY;
+	if (!h->eps) {
+		err = eps_open(h, md);
+		if (err)
+			return err;
+	}
+	s = mem_zalloc(sizeof(*s), NULL);
+	if (!s)
+		return ENOMEM;
+	s->h = h;
+	s->tag = ++h->next_tag;
+	s->handle = info->handle;
+	s->logout = is_logout(h, info->dialled);
+	snprintf(s->phone, sizeof(s->phone), "%s", info->caller);
+	snprintf(s->src_ip, sizeof(s->src_ip), "%s", info->src_ip);
+	tmr_init(&s->tmr);
+	memset(&em, 0, sizeof(em));
+	em.rtp = md->rtp;
+	em.law = md->pt == 8 ? G711_ALAW : G711_ULAW;
+	em.te_pt = md->te_pt;
+	em.inband = true;
+	err = endpoint_create(h->eps, s->tag, &em, &s->ep, rtp_port);
+	if (err) {
+		mem_deref(s);
+		return err;
+	}
+	s->ep_live = true;
+	s->refs = 2;              /* the call, the endpoint */
+	list_append(&h->sessions, &s->le, s);
+	h->live++;
+	*sessp = s;
+	return 0;
+}
+
+static void svc_answered(void *sess, void *arg)
+{
+	struct hdsess *s = sess;
+
+	(void)arg;
+	if (s->answered || s->closed)
+		return;
+	s->answered = true;
+	hd_flow_start(s);
+}
+
+static void svc_digit(void *sess, char d, void *arg)
+{
+	struct hdsess *s = sess;
+
+	(void)arg;
+	if (s->closed)
+		return;
+	if (s->playing && s->barge) {
+		s->info_barge = true;
+		(void)endpoint_play_stop(s->h->eps, s->ep);
+	}
+	on_digit(s, d);
+}
+
+static void svc_closed(void *sess, void *arg)
+{
+	struct hdsess *s = sess;
+
+	(void)arg;
+	if (s->closed)
+		return;
+	s->closed = true;
+	tmr_cancel(&s->tmr);
+	memset(s->pin, 0, sizeof(s->pin));
+	destroy_ep(s);
+	hd_release(s);
+}
+
+static const struct call_svc_ops ops = {
+	.open = svc_open, .answered = svc_answered, .digit = svc_digit,
+	.closed = svc_closed,
+};
+
+/* ---- endpoint events and the worker ------------------------------------------------------- */
+
+static void on_event(const struct endpoint_event *ev, void *arg)
+{
+	struct hdsess *s = by_tag(arg, ev->tag);
+
+	if (!s)
+		return;
+	switch (ev->type) {
+	case ENDPOINT_EV_PLAY_DONE:
+		on_play_done(s, ev->end);
+		break;
+	case ENDPOINT_EV_DIGIT:
+		if (!s->closed)
+			on_digit(s, ev->digit);
+		break;
+	case ENDPOINT_EV_DESTROYED:
+		s->ep_live = false;
+		s->playing = false;
+		hd_release(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void ep_readable(int flags, void *arg)
+{
+	struct hotdesk *h = arg;
+
+	(void)flags;
+	endpoint_events_poll(h->eps, on_event, h, 256);
+}
+
+static void work_readable(int flags, void *arg)
+{
+	struct hotdesk *h = arg;
+
+	(void)flags;
+	vmwork_drain(h->work);
+}
+
+/* ---- life ------------------------------------------------------------------------------------ */
+
+int hotdesk_alloc(struct hotdesk **hp, const struct hotdesk_conf *conf,
+		  const struct snapshot *snap)
+{
+	struct hotdesk *h;
+	int err;
+
+	if (!hp || !conf || !conf->calls || !conf->store)
+		return EINVAL;
+	h = mem_zalloc(sizeof(*h), NULL);
+	if (!h)
+		return ENOMEM;
+	h->conf = *conf;
+	list_init(&h->sessions);
+	tmr_init(&h->expire);
+	err = hdtab_init(&h->tab, conf->max_logins ? conf->max_logins :
+			 4096);
+	if (!err)
+		err = vmwork_alloc(&h->work, 256);
+	if (!err)
+		err = fd_listen(vmwork_fd(h->work), FD_READ, work_readable, h);
+	if (err) {
+		vmwork_free(h->work, NULL);
+		hdtab_reset(&h->tab);
+		mem_deref(h);
+		return err;
+	}
+	/* the log-ins kept at rest: a restart keeps them (the loop does
+	 * not run yet) */
+	hd_logins_load(h);
+	call_set_service(conf->calls, ROUTE_SVC_HOTDESK, &ops, h);
+	call_set_hotdesk(conf->calls, &hd_hook, h);
+	hotdesk_snapshot(h, snap);
+	if (h->tab.n)
+		log_info(MOD, "%zu hotdesk log-ins kept from before", h->tab.n);
+	*hp = h;
+	return 0;
+}
+
+static void job_cancel(void *job)
+{
+	mem_deref(job);
+}
+
+struct hotdesk *hotdesk_free(struct hotdesk *h)
+{
+	struct le *le;
+
+	if (!h)
+		return NULL;
+	call_set_service(h->conf.calls, ROUTE_SVC_HOTDESK, NULL, NULL);
+	call_set_hotdesk(h->conf.calls, NULL, NULL);
+	tmr_cancel(&h->expire);
+	for (le = list_head(&h->sessions); le; le = le->next) {
+		struct hdsess *s = le->data;
+
+		if (!s->closed) {
+			s->closed = true;
+			call_svc_hangup(h->conf.calls, s->handle);
+		}
+		tmr_cancel(&s->tmr);
+	}
+	/* the worker finishes what it was given (a log-in being kept is
+	 * kept), then stops; jobs done but not drained are dropped */
+	fd_close(vmwork_fd(h->work));
+	vmwork_free(h->work, job_cancel);
+	if (h->eps) {
+		fd_close(endpoint_event_fd(h->eps));
+		h->eps = endpoint_free(h->eps);
+	}
+	while ((le = list_head(&h->sessions))) {
+		struct hdsess *s = le->data;
+
+		list_unlink(le);
+		mem_deref(s);
+	}
+	hdtab_reset(&h->tab);
+	snapshot_deref(h->snap);
+	mem_deref(h);
+	return NULL;
+}
