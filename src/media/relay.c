@@ -327,6 +327,20 @@ static int simple(struct relay *r, uint32_t id, enum cmd_type type,
 	return post(r, h, &c);
 }
 
+int relay_session_tap(struct relay *r, uint32_t id, struct callrec_tap *tap)
+{
+	struct hsess *h = lookup(r, id);
+	struct cmd c;
+
+	if (!h)
+		return ENOENT;
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_TAP;
+	c.id = id;
+	c.tap = tap;
+	return post(r, h, &c);
+}
+
 int relay_leg_relearn(struct relay *r, uint32_t id, enum relay_leg leg)
 {
 	return simple(r, id, CMD_RELEARN, leg, false);

@@ -140,6 +140,16 @@ int relay_leg_relearn(struct relay *r, uint32_t id, enum relay_leg leg);
  * restarts the inactivity clock. Returns 0, ENOENT, EAGAIN. */
 int relay_session_hold(struct relay *r, uint32_t id, bool hold);
 
+/* Call recording (media/callrec.h): the session's accepted RTP of both
+ * legs is copied to tap on its media thread (callrec_tap_put; leg A is
+ * side 0, leg B side 1) from this command on. The relay holds the tap's
+ * relay reference and releases it (callrec_tap_release) when a later
+ * relay_session_tap() replaces it (tap NULL: stop copying) or the
+ * session closes. On an error the relay took nothing: the caller
+ * releases the reference itself. Returns 0, ENOENT, EAGAIN. */
+struct callrec_tap;
+int relay_session_tap(struct relay *r, uint32_t id, struct callrec_tap *tap);
+
 /* Asks for the counters: answered by a RELAY_EV_COUNTERS event.
  * Returns 0, ENOENT, EAGAIN. */
 int relay_session_query(struct relay *r, uint32_t id);

@@ -57,6 +57,7 @@ struct msess {
 	bool timeout_sent;
 	uint64_t idle_from;          /* creation or resume */
 	struct mleg leg[2];
+	struct callrec_tap *tap;     /* call recording, NULL: none */
 };
 
 struct mthread {

@@ -1,0 +1,511 @@
+/*
+ * callrec — the recording of calls (callrec.h): a bounded ring per call
+ * filled by the relay's media thread, drained by one writer thread that
+ * owns every file. The relay never waits: a full ring drops and counts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "media/callrec.h"
+#include "media/callrec_mix.h"
+#include "media/g711.h"
+#include "media/rtppkt.h"
+
+#define MOD "callrec"
+#define WIN_FRAMES  (3u * CRMIX_RATE)   /* kept in memory per call */
+#define HOLD_FRAMES (1u * CRMIX_RATE)   /* waited for late packets */
+#define HDR 44
+
+struct crslot {
+	uint8_t side, pt;
+	uint16_t len;
+	uint32_t ts, ssrc, at_ms;
+	uint8_t data[CALLREC_MAX_PAYLOAD];
+};
+
+struct callrec_tap {
+	struct callrec_tap *next;     /* r->list (under r->mtx) */
+	struct callrec *r;
+	atomic_uint refs;             /* owner + relay */
+	atomic_uint head;             /* written by the relay thread */
+	atomic_uint tail;             /* written by the writer */
+	atomic_uint_fast64_t dropped, other_pt;
+	uint64_t t0_ms;
+	struct crslot slots[CALLREC_SLOTS];
+	/* writer only */
+	char id[40];
+	char day[16];
+	char path[PATH_MAX - 8], tmp[PATH_MAX];
+	int fd;
+	bool tried, failed;
+	uint64_t bytes;
+	struct crmix mix;
+};
+
+struct callrec {
+	char dir[PATH_MAX - 128];
+	unsigned max_live, flush_ms;
+	pthread_t tid;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	bool stop;
+	struct callrec_tap *list;      /* under mtx */
+	struct callrec_tap **work;     /* writer's copy, max_live */
+	atomic_uint live;
+	atomic_uint_fast64_t started, refused, completed, failed, dropped;
+};
+
+uint64_t callrec_now_ms(void)
+{
+	struct timespec ts;
+
+	/* the relay's clock (relay_now_ms): the tap's times come from it */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- relay side -------------------------------------------------------- */
+
+void callrec_tap_put(struct callrec_tap *t, unsigned side,
+		     const uint8_t *pkt, size_t len, uint64_t now_ms)
+{
+	struct rtppkt p;
+	struct crslot *s;
+	unsigned h, tl;
+
+	if (rtppkt_parse(&p, pkt, len))
+		return;
+	if (p.pt != 0 && p.pt != 8) {
+		atomic_fetch_add_explicit(&t->other_pt, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	if (!p.plen)
+		return;
+	h = atomic_load_explicit(&t->head, memory_order_relaxed);
+	tl = atomic_load_explicit(&t->tail, memory_order_acquire);
+	if (h - tl >= CALLREC_SLOTS || p.plen > CALLREC_MAX_PAYLOAD) {
+		atomic_fetch_add_explicit(&t->dropped, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	s = &t->slots[h % CALLREC_SLOTS];
+	s->side = (uint8_t)(side & 1);
+	s->pt = p.pt;
+	s->len = (uint16_t)p.plen;
+	s->ts = p.ts;
+	s->ssrc = p.ssrc;
+	s->at_ms = now_ms > t->t0_ms ? (uint32_t)(now_ms - t->t0_ms) : 0;
+	memcpy(s->data, p.payload, p.plen);
+	atomic_store_explicit(&t->head, h + 1, memory_order_release);
+}
+
+static void tap_unref(struct callrec_tap *t)
+{
+	struct callrec *r = t->r;
+
+	if (atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	/* the last one: the writer completes it on its next round */
+	pthread_mutex_lock(&r->mtx);
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+void callrec_tap_release(struct callrec_tap *t)
+{
+	if (t)
+		tap_unref(t);
+}
+
+void callrec_stop(struct callrec_tap *t)
+{
+	if (t)
+		tap_unref(t);
+}
+
+/* ---- owner side -------------------------------------------------------- */
+
+static bool id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!n || n >= sizeof(((struct callrec_tap *)0)->id))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+int callrec_start(struct callrec *r, const char *id,
+		  struct callrec_tap **tapp, char *rel, size_t relsz)
+{
+	struct callrec_tap *t;
+	struct tm tm;
+	time_t now = time(NULL);
+	unsigned live;
+
+	if (!r || !id || !id_ok(id))
+		return EINVAL;
+	live = atomic_load(&r->live);
+	if (live >= r->max_live) {
+		atomic_fetch_add(&r->refused, 1);
+		return EBUSY;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return ENOMEM;
+	t->r = r;
+	t->fd = -1;
+	atomic_init(&t->refs, 2);
+	t->t0_ms = callrec_now_ms();
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	gmtime_r(&now, &tm);
+	strftime(t->day, sizeof(t->day), "%Y-%m-%d", &tm);
+	snprintf(t->path, sizeof(t->path), "%s/%s/%s.wav", r->dir, t->day, id);
+	snprintf(t->tmp, sizeof(t->tmp), "%s.tmp", t->path);
+	if (rel)
+		snprintf(rel, relsz, "%s/%s.wav", t->day, id);
+	atomic_fetch_add(&r->live, 1);
+	atomic_fetch_add(&r->started, 1);
+	pthread_mutex_lock(&r->mtx);
+	t->next = r->list;
+	r->list = t;
+	pthread_mutex_unlock(&r->mtx);
+	*tapp = t;
+	return 0;
+}
+
+void callrec_stats(struct callrec *r, struct callrec_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!r)
+		return;
+	st->live = atomic_load(&r->live);
+	st->started = atomic_load(&r->started);
+	st->refused = atomic_load(&r->refused);
+	st->completed = atomic_load(&r->completed);
+	st->failed = atomic_load(&r->failed);
+	st->dropped = atomic_load(&r->dropped);
+}
+
+/* ---- the writer -------------------------------------------------------- */
+
+static void header(uint8_t h[HDR], uint32_t data_len)
+{
+	static const uint16_t ch = 2, bits = 16;
+	uint32_t v;
+
+	memcpy(h, "RIFF", 4);
+	v = 36 + data_len;
+	memcpy(h + 4, &v, 4);   /* little-endian hosts only (x86, arm) */
+	memcpy(h + 8, "WAVEfmt ", 8);
+	v = 16;
+	memcpy(h + 16, &v, 4);
+	h[20] = 1;              /* PCM */
+	h[21] = 0;
+	memcpy(h + 22, &ch, 2);
+	v = CRMIX_RATE;
+	memcpy(h + 24, &v, 4);
+	v = CRMIX_RATE * ch * (bits / 8);
+	memcpy(h + 28, &v, 4);
+	h[32] = (uint8_t)(ch * bits / 8);
+	h[33] = 0;
+	memcpy(h + 34, &bits, 2);
+	memcpy(h + 36, "data", 4);
+	memcpy(h + 40, &data_len, 4);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int frames_out(const int16_t *frames, size_t n, void *arg)
+{
+	struct callrec_tap *t = arg;
+	int err;
+
+	if (t->fd < 0)
+		return EBADF;
+	err = write_all(t->fd, frames, n * 4);
+	if (!err)
+		t->bytes += n * 4;
+	return err;
+}
+
+static void tap_fail(struct callrec_tap *t, const char *what, int err)
+{
+	if (t->failed)
+		return;
+	t->failed = true;
+	log_warn(MOD, "call %s: recording %s: %s: %s (recording dropped)",
+		 t->id, t->tmp, what, strerror(err));
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+		(void)unlink(t->tmp);
+	}
+}
+
+/* The first round of a tap: its directory, its temporary file. */
+static void tap_open(struct callrec *r, struct callrec_tap *t)
+{
+	char d[PATH_MAX];
+	uint8_t h[HDR];
+	int err;
+
+	t->tried = true;
+	err = crmix_init(&t->mix, WIN_FRAMES,
+			 (uint64_t)CALLREC_MAX_HOURS * 3600u * CRMIX_RATE,
+			 frames_out, t);
+	if (err) {
+		tap_fail(t, "memory", err);
+		return;
+	}
+	if (mkdir(r->dir, 0750) && errno != EEXIST) {
+		tap_fail(t, "mkdir", errno);
+		return;
+	}
+	snprintf(d, sizeof(d), "%s/%s", r->dir, t->day);
+	if (mkdir(d, 0750) && errno != EEXIST) {
+		tap_fail(t, "mkdir", errno);
+		return;
+	}
+	t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (t->fd < 0) {
+		tap_fail(t, "open", errno);
+		return;
+	}
+	memset(h, 0, sizeof(h));
+	err = write_all(t->fd, h, sizeof(h));
+	if (err)
+		tap_fail(t, "write", err);
+}
+
+static void drain(struct callrec_tap *t)
+{
+	unsigned h = atomic_load_explicit(&t->head, memory_order_acquire);
+	unsigned tl = atomic_load_explicit(&t->tail, memory_order_relaxed);
+	int16_t pcm[CALLREC_MAX_PAYLOAD];
+
+	for (; tl != h; tl++) {
+		const struct crslot *s = &t->slots[tl % CALLREC_SLOTS];
+
+		if (!t->failed && t->mix.buf) {
+			g711x_decode(s->pt == 0 ? G711_ULAW : G711_ALAW, pcm,
+				     s->data, s->len);
+			crmix_put(&t->mix, s->side, s->ssrc, s->ts, s->at_ms,
+				  pcm, s->len);
+		}
+		atomic_store_explicit(&t->tail, tl + 1, memory_order_release);
+	}
+}
+
+/* The last reference went: complete the file (or remove it). */
+static void tap_complete(struct callrec *r, struct callrec_tap *t)
+{
+	uint8_t h[HDR];
+	uint64_t other = atomic_load(&t->other_pt);
+	uint64_t dropped = atomic_load(&t->dropped);
+	int err = 0;
+
+	atomic_fetch_add(&r->dropped, dropped);
+	if (!t->failed && t->mix.buf)
+		err = crmix_finish(&t->mix);
+	if (err)
+		tap_fail(t, "write", err);
+	if (!t->failed && !t->mix.placed) {
+		/* no file rather than a file of silence */
+		if (other)
+			log_info(MOD, "call %s: its codec is not G.711: "
+				 "nothing recorded", t->id);
+		else
+			log_info(MOD, "call %s: no audio: nothing recorded",
+				 t->id);
+		close(t->fd);
+		t->fd = -1;
+		(void)unlink(t->tmp);
+	}
+	else if (!t->failed) {
+		header(h, (uint32_t)t->bytes);
+		errno = 0;
+		if (pwrite(t->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+			tap_fail(t, "header", errno ? errno : EIO);
+		else if (fsync(t->fd))
+			tap_fail(t, "fsync", errno);
+	}
+	if (!t->failed && t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+		if (rename(t->tmp, t->path)) {
+			err = errno;
+			(void)unlink(t->tmp);
+			log_warn(MOD, "call %s: recording %s: rename: %s",
+				 t->id, t->path, strerror(err));
+			atomic_fetch_add(&r->failed, 1);
+		}
+		else {
+			atomic_fetch_add(&r->completed, 1);
+			log_info(MOD, "call %s: recorded %s (%llu s; %llu "
+				 "packets dropped, %llu late)", t->id,
+				 t->path, (unsigned long long)
+				 (t->bytes / 4 / CRMIX_RATE),
+				 (unsigned long long)dropped,
+				 (unsigned long long)t->mix.late);
+		}
+	}
+	else if (t->failed) {
+		atomic_fetch_add(&r->failed, 1);
+	}
+	crmix_fini(&t->mix);
+	free(t);
+	atomic_fetch_sub(&r->live, 1);
+}
+
+static void round_all(struct callrec *r, bool final)
+{
+	struct callrec_tap **pp, *t;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&r->mtx);
+	for (t = r->list; t && n < r->max_live; t = t->next)
+		r->work[n++] = t;
+	pthread_mutex_unlock(&r->mtx);
+	for (unsigned i = 0; i < n; i++) {
+		t = r->work[i];
+		if (!t->tried)
+			tap_open(r, t);
+		drain(t);
+		if (!t->failed && t->mix.buf) {
+			int err = crmix_flush(&t->mix, HOLD_FRAMES);
+
+			if (err)
+				tap_fail(t, "write", err);
+		}
+	}
+	pthread_mutex_lock(&r->mtx);
+	for (pp = &r->list; (t = *pp);) {
+		bool done = final || atomic_load(&t->refs) == 0;
+		unsigned i;
+
+		for (i = 0; i < n && r->work[i] != t; i++)
+			;
+		if (i == n || !done) {    /* new since the copy, or alive */
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		pthread_mutex_unlock(&r->mtx);
+		drain(t);
+		tap_complete(r, t);
+		pthread_mutex_lock(&r->mtx);
+	}
+	pthread_mutex_unlock(&r->mtx);
+}
+
+static void *writer(void *arg)
+{
+	struct callrec *r = arg;
+	bool stop = false;
+
+	while (!stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)r->flush_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&r->mtx);
+		if (!r->stop)
+			(void)pthread_cond_timedwait(&r->cv, &r->mtx, &ts);
+		stop = r->stop;
+		pthread_mutex_unlock(&r->mtx);
+		round_all(r, stop);
+	}
+	return NULL;
+}
+
+int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf)
+{
+	struct callrec *r;
+	sigset_t all, old;
+	int err;
+
+	if (!conf || !conf->dir || !*conf->dir ||
+	    strlen(conf->dir) >= sizeof(r->dir))
+		return EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return ENOMEM;
+	snprintf(r->dir, sizeof(r->dir), "%s", conf->dir);
+	r->max_live = conf->max_live ? conf->max_live : 32;
+	r->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
+	r->work = calloc(r->max_live, sizeof(*r->work));
+	if (!r->work) {
+		free(r);
+		return ENOMEM;
+	}
+	pthread_mutex_init(&r->mtx, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	/* the writer takes no signal: they are the owner's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&r->tid, NULL, writer, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mtx);
+		free(r->work);
+		free(r);
+		return err;
+	}
+	pthread_setname_np(r->tid, "bw-callrec");
+	*rp = r;
+	return 0;
+}
+
+struct callrec *callrec_free(struct callrec *r)
+{
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&r->mtx);
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mtx);
+	pthread_join(r->tid, NULL);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mtx);
+	free(r->work);
+	free(r);
+	return NULL;
+}
