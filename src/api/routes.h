@@ -36,6 +36,8 @@ extern const struct api_route api_routes_vm[];        /* routes_vm.c */
 extern const size_t api_routes_vm_n;
 extern const struct api_route api_routes_vmmail[];    /* routes_vmmail.c */
 extern const size_t api_routes_vmmail_n;
+extern const struct api_route api_routes_rec[];       /* routes_rec.c */
+extern const size_t api_routes_rec_n;
 
 /* GET /metrics (routes_metrics.c): Prometheus text, outside /api/v1 but
  * behind the same admin credential (api.c routes it there). */

@@ -457,6 +457,7 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	app->reg = reg;
 	app->cdrh = conf->cdrh;
 	app->cdr_arg = conf->cdr_arg;
+	app->rec = conf->rec;
 	app->max_calls = conf->max_calls ? conf->max_calls : 1000;
 	list_init(&app->calls);
 	list_init(&app->cdr_wait);

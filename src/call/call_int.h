@@ -142,6 +142,9 @@ struct call {
 	void *svc_sess;          /* the service's, until closed */
 	bool svc_started;        /* answered() was called */
 	uint64_t svc_handle;
+	/* call recording (record.c, issue 13) */
+	struct callrec_tap *rec_tap;  /* NULL: not recorded */
+	char rec_path[64];            /* under DATA/recordings, for the CDR */
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -174,6 +177,7 @@ struct call_app {
 	struct relay *relay;
 	call_cdr_h *cdrh;
 	void *cdr_arg;
+	struct callrec *rec;      /* call recording; NULL: none (issue 13) */
 	/* services by kind (route.h enum route_svc); NULL: none */
 	const struct call_svc_ops *svc_ops[ROUTE_SVC__COUNT];
 	void *svc_arg[ROUTE_SVC__COUNT];
@@ -367,6 +371,13 @@ unsigned media_svc_answer(struct call *c, const struct sa *ep, int pt,
 void media_svc_addr(const struct call *c, struct sa *out);
 /* Relay events (TIMEOUT ends the call, DESTROYED completes its CDR). */
 void media_events(int flags, void *arg);
+
+/* ---- record.c (call recording, issue 13) ------------------------------- */
+
+/* The call was answered: record it when an extension of it says so. */
+void call_rec_answered(struct call *c);
+/* The call ends: the recording completes once the relay lets go. */
+void call_rec_end(struct call *c);
 
 /* ---- end.c ------------------------------------------------------------- */
 

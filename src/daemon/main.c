@@ -49,6 +49,7 @@
 #include "store/vmstore.h"
 #include "voicemail/vmmail.h"
 #include "voicemail/vmapp.h"
+#include "media/callrec.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -199,6 +200,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* Finished calls go to the CDR writer (its own thread and connection). */
 static struct cdr_writer *cdrw;
+/* Recorded calls go to DATA/recordings (its own thread; issue 13). */
+static struct callrec *callrec;
 
 static void on_cdr(const struct cdr_rec *r, void *arg)
 {
@@ -220,6 +223,17 @@ static int calls_start(struct daemon *d, const struct opts *o)
 	}
 	cc.cdrh = on_cdr;
 	cc.cdr_arg = cdrw;
+	{
+		char rdir[512];
+		struct callrec_conf rc = { .dir = rdir };
+
+		snprintf(rdir, sizeof(rdir), "%s/recordings", o->data);
+		err = callrec_alloc(&callrec, &rc);
+		if (err)
+			log_warn("daemon", "call recording: %s (calls are "
+				 "not recorded)", strerror(err));
+		cc.rec = callrec;
+	}
 
 	cc.rtp_addr = o->rtp_addr;
 	if (!cc.rtp_addr && o->sip) {
@@ -487,6 +501,7 @@ static int register_everything(void)
 		{ api_routes_calls, api_routes_calls_n },
 		{ api_routes_vm, api_routes_vm_n },
 		{ api_routes_vmmail, api_routes_vmmail_n },
+		{ api_routes_rec, api_routes_rec_n },
 	};
 	size_t i;
 	int err;
@@ -830,6 +845,7 @@ out:
 	d->vmapp = vmapp_free(d->vmapp);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
+	callrec = callrec_free(callrec);    /* after the relay let go */
 	vmmail_free(d->vmmail);
 	cdr_writer_close(cdrw);
 	registrar_close(d->registrar);

@@ -153,7 +153,7 @@ static bool id_ok(const char *id)
 	return true;
 }
 
-int callrec_start(struct callrec *r, const char *id,
+int callrec_start(struct callrec *r, const char *id, unsigned max_live,
 		  struct callrec_tap **tapp, char *rel, size_t relsz)
 {
 	struct callrec_tap *t;
@@ -164,7 +164,9 @@ int callrec_start(struct callrec *r, const char *id,
 	if (!r || !id || !id_ok(id))
 		return EINVAL;
 	live = atomic_load(&r->live);
-	if (live >= r->max_live) {
+	if (!max_live || max_live > CALLREC_MAX_LIVE)
+		max_live = r->max_live;
+	if (live >= max_live || live >= CALLREC_MAX_LIVE) {
 		atomic_fetch_add(&r->refused, 1);
 		return EBUSY;
 	}
@@ -398,7 +400,7 @@ static void round_all(struct callrec *r, bool final)
 	unsigned n = 0;
 
 	pthread_mutex_lock(&r->mtx);
-	for (t = r->list; t && n < r->max_live; t = t->next)
+	for (t = r->list; t && n < CALLREC_MAX_LIVE; t = t->next)
 		r->work[n++] = t;
 	pthread_mutex_unlock(&r->mtx);
 	for (unsigned i = 0; i < n; i++) {
@@ -470,7 +472,9 @@ int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf)
 	snprintf(r->dir, sizeof(r->dir), "%s", conf->dir);
 	r->max_live = conf->max_live ? conf->max_live : 32;
 	r->flush_ms = conf->flush_ms ? conf->flush_ms : 100;
-	r->work = calloc(r->max_live, sizeof(*r->work));
+	if (r->max_live > CALLREC_MAX_LIVE)
+		r->max_live = CALLREC_MAX_LIVE;
+	r->work = calloc(CALLREC_MAX_LIVE, sizeof(*r->work));
 	if (!r->work) {
 		free(r);
 		return ENOMEM;

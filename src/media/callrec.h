@@ -23,13 +23,15 @@
 #define CALLREC_SLOTS       256  /* packets waiting per recording */
 #define CALLREC_MAX_PAYLOAD 480  /* G.711 octets per packet (60 ms) */
 #define CALLREC_MAX_HOURS   12   /* a recording stops growing after */
+#define CALLREC_MAX_LIVE    1024 /* bound of every max_live */
 
 struct callrec;
 struct callrec_tap;
 
 struct callrec_conf {
 	const char *dir;     /* DATA/recordings (created when missing) */
-	unsigned max_live;   /* concurrent recordings; 0: 32 */
+	unsigned max_live;   /* concurrent recordings; 0: 32 (a start may
+			      * lower it, never above CALLREC_MAX_LIVE) */
 	unsigned flush_ms;   /* writer period, 0: 100 */
 };
 
@@ -42,13 +44,15 @@ int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf);
  * returns NULL. */
 struct callrec *callrec_free(struct callrec *r);
 
-/* Begins the recording of call id (letters, digits, '-', '_' only):
+/* Begins the recording of call id (letters, digits, '-', '_' only),
+ * unless max_live recordings run (0: the configured bound; the bound of
+ * the moment comes from the settings, sip.max_recordings):
  * sets *tapp (two references: the owner's, dropped by callrec_stop, and
  * the relay's, dropped by callrec_tap_release once the relay lets go)
  * and writes the path relative to dir ("YYYY-MM-DD/<id>.wav", the UTC
  * date now) into rel. The file is created by the writer. Returns 0,
  * EINVAL (id), EBUSY (max_live recordings run), ENOMEM. */
-int callrec_start(struct callrec *r, const char *id,
+int callrec_start(struct callrec *r, const char *id, unsigned max_live,
 		  struct callrec_tap **tapp, char *rel, size_t relsz);
 
 /* The owner's end of the recording (the call ended). NULL-safe. */

@@ -159,7 +159,12 @@ static const struct migration migrations[] = {
 	 " time INTEGER NOT NULL);"
 	 "CREATE INDEX vm_pinfail_src ON vm_pinfail(src_ip, time);"
 	 "CREATE INDEX vm_pinfail_time ON vm_pinfail(time);", NULL},
-	/* Append new migrations here: {10, "<module>", "CREATE TABLE ..."}. */
+	{10, "call",
+	 /* call recording (issue 13): the recording's path relative to
+	  * DATA/recordings ("YYYY-MM-DD/<id>.wav"), '' when not recorded */
+	 "ALTER TABLE cdr ADD COLUMN recording TEXT NOT NULL DEFAULT '';",
+	 NULL},
+	/* Append new migrations here: {11, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

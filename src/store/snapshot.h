@@ -102,7 +102,13 @@ struct snap_ext {
 	bool vm;                  /* voicemail.enabled: has a mailbox */
 	bool mwi;                 /* voicemail.mwi (only with vm) */
 	const struct snap_feat *feat;   /* NULL: no routing feature */
+	/* call recording and music on hold (issue 13, media) */
+	uint8_t recording;        /* user.recording: enum snap_rec */
+	char moh_class[33];       /* user.moh_class ("" = "default") */
 };
+
+/* user.recording */
+enum snap_rec { SNAP_REC_NEVER = 0, SNAP_REC_ALWAYS, SNAP_REC_ON_DEMAND };
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
  * sdp_codecs (media/sdp.h); NULL for an unknown value. */

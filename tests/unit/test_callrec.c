@@ -248,9 +248,9 @@ static void test_tap_writes_stereo_wav(void **state)
 
 	(void)state;
 	assert_int_equal(callrec_alloc(&r, &conf), 0);
-	assert_int_equal(callrec_start(r, "bad/id", &t, rel, sizeof(rel)),
+	assert_int_equal(callrec_start(r, "bad/id", 0, &t, rel, sizeof(rel)),
 			 EINVAL);
-	assert_int_equal(callrec_start(r, "c0123abc", &t, rel, sizeof(rel)),
+	assert_int_equal(callrec_start(r, "c0123abc", 0, &t, rel, sizeof(rel)),
 			 0);
 	assert_non_null(strstr(rel, "/c0123abc.wav"));
 	assert_int_equal(strlen(rel), 10 + strlen("/c0123abc.wav"));
@@ -311,8 +311,8 @@ static void test_tap_cap_full_ring_and_no_audio(void **state)
 
 	(void)state;
 	assert_int_equal(callrec_alloc(&r, &conf), 0);
-	assert_int_equal(callrec_start(r, "c1", &t, rel, sizeof(rel)), 0);
-	assert_int_equal(callrec_start(r, "c2", &t2, NULL, 0), EBUSY);
+	assert_int_equal(callrec_start(r, "c1", 0, &t, rel, sizeof(rel)), 0);
+	assert_int_equal(callrec_start(r, "c2", 0, &t2, NULL, 0), EBUSY);
 	/* the writer sleeps for a second: the ring fills, then drops */
 	for (unsigned i = 0; i < CALLREC_SLOTS + 40; i++)
 		callrec_tap_put(t, 0, pkt, rtp(pkt, 0, (uint16_t)i, 160 * i,
@@ -325,7 +325,7 @@ static void test_tap_cap_full_ring_and_no_audio(void **state)
 	assert_int_equal(st.refused, 1);
 	assert_int_equal(st.completed, 1);
 	/* a call of another codec: no file */
-	assert_int_equal(callrec_start(r, "c3", &t, rel, sizeof(rel)), 0);
+	assert_int_equal(callrec_start(r, "c3", 5, &t, rel, sizeof(rel)), 0);
 	callrec_tap_put(t, 0, pkt, rtp(pkt, 9, 1, 1, 1, 0), t0);
 	callrec_tap_release(t);
 	callrec_stop(t);
