@@ -141,7 +141,7 @@ int cdr_sql_write(struct cdr_sql *q, const struct cdr_item *list,
 	if (!q->ins &&
 	    (rc = sqlite3_prepare_v2(q->db, "INSERT INTO cdr(" CDR_COLS ")"
 				     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				     "?,?,?,?,?,?)", -1, &q->ins, NULL))
+				     "?,?,?,?,?,?,?)", -1, &q->ins, NULL))
 	    != SQLITE_OK)
 		return store_sqlite_errno(q->db, rc);
 	rc = store_conn_begin(q->db);

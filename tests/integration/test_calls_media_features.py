@@ -1,0 +1,200 @@
+"""Call recording and music on hold (issue 13) with real phones (baresip):
+
+* an extension with user.recording=always calls another, each phone
+  sending a tone of its own: after the hang-up the WAV under
+  DATA/recordings carries the caller's tone on the left and the callee's
+  on the right (Goertzel, calls_lib.py), the CDR names it, the admin API
+  serves it, a user's portal session and an anonymous client are refused;
+* music on hold: the callee holds (baresip's hold), the caller hears the
+  holding extension's class (DATA/moh/test/, a tone of its own) — seen on
+  the right channel of the call's recording — and after the resume the
+  callee's tone again.
+"""
+import base64
+import http.client
+import shutil
+import struct
+import time
+import wave
+
+import pytest
+
+from calls_lib import (TONE_A, TONE_B, Baresip, free_block, tone_seconds,
+                       tone_trace_seconds, write_tone)
+from calls_pbx import PW, RTP_PORTS, Pbx, bounded  # noqa: F401
+from conftest import free_port, wait_for
+from test_sip_register import add_ext, commit
+from test_web_session import WEB_PW, login
+
+pytestmark = pytest.mark.skipif(not shutil.which("baresip"),
+                                reason="needs baresip")
+
+TONE_MOH = 2100
+
+
+@pytest.fixture
+def pbx(make_daemon):
+    """calls_pbx.start_pbx's daemon, with the admin API on TCP too."""
+    lo = free_block(RTP_PORTS, lo=20000, hi=29990)
+    port = free_port()
+    d = make_daemon(extra_args=["--rtp-range", f"{lo}-{lo + RTP_PORTS - 1}",
+                                "--rtp-addr", "127.0.0.1",
+                                "--http", f"127.0.0.1:{port}"])
+    d.start()
+    d.port, d.https = port, False
+    d.pw = (d.data_dir / "admin-password").read_text().strip()
+    r = d.cli("settings", "set", "guard", "trusted=127.0.0.0/8",
+              "rate=1000000", "burst=1000000")
+    assert r.returncode == 0, r
+    for n in ("201", "202"):
+        add_ext(d, n, PW[n], algs="md5")
+    commit(d)
+    return Pbx(d, lo)
+
+
+def http_get(d, path, headers=None):
+    """(status, body bytes, content type) of GET path on the TCP API."""
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=15)
+    try:
+        conn.request("GET", path, headers=dict(headers or {}))
+        r = conn.getresponse()
+        return r.status, r.read(), r.getheader("Content-Type") or ""
+    finally:
+        conn.close()
+
+
+def admin(d):
+    tok = base64.b64encode(f"admin:{d.pw}".encode()).decode()
+    return {"Authorization": "Basic " + tok}
+
+
+def split_channels(path, out_dir):
+    """The stereo recording as two mono WAVs (left, right) for the tone
+    detector; asserts the format the docs promise."""
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == \
+            (2, 2, 8000), path
+        raw = w.readframes(w.getnframes())
+    s = struct.unpack(f"<{len(raw) // 2}h", raw)
+    outs = []
+    for ch, name in ((0, "left"), (1, "right")):
+        p = out_dir / f"{name}.wav"
+        with wave.open(str(p), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(struct.pack(f"<{len(s) // 2}h", *s[ch::2]))
+        outs.append(p)
+    return outs
+
+
+def window_seconds(path, freq, start_s, end_s, tmp_path, tag):
+    """tone_seconds of path between start_s and end_s (a cut of it)."""
+    with wave.open(str(path), "rb") as w:
+        rate = w.getframerate()
+        w.setpos(int(start_s * rate))
+        raw = w.readframes(int((end_s - start_s) * rate))
+    p = tmp_path / f"cut-{tag}.wav"
+    with wave.open(str(p), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(raw)
+    return tone_seconds(p, freq)
+
+
+def the_cdr(pbx):
+    rows = pbx.wait_cdrs(1)
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def wait_file(pbx, rel):
+    path = pbx.d.data_dir / "recordings" / rel
+    assert wait_for(path.exists, 5), (path, pbx.log())
+    return path
+
+
+def phones(tmp_path, pbx, max_s=40):
+    a = Baresip(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE_A,
+                max_s=max_s)
+    b = Baresip(tmp_path / "b", "202", PW["202"], pbx.registrar, TONE_B,
+                max_s=max_s)
+    return a, b
+
+
+def test_recording_both_directions_cdr_and_download(pbx, tmp_path):
+    pbx.set_ext("201", "user.recording=always")
+    # a portal user, to be refused the download
+    st, out = pbx.d.api("POST", "/ext", {
+        "number": "301", "type": "sip", "name": "Ada Lovelace",
+        "generate_password": True, "web.enabled": True,
+        "web.username": "ada", "web.password": WEB_PW})
+    assert st == 201, out
+    commit(pbx.d)
+    a, b = phones(tmp_path, pbx)
+    try:
+        b.start()
+        a.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(4)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+    finally:
+        a.stop()
+        b.stop()
+    row = the_cdr(pbx)
+    rel = row["recording"]
+    assert rel == time.strftime("%Y-%m-%d", time.gmtime(
+        row["end_ms"] / 1000)) + f"/{row['id']}.wav", row
+    path = wait_file(pbx, rel)
+    assert not path.with_name(path.name + ".tmp").exists()
+    left, right = split_channels(path, tmp_path)
+    # left: the caller's 440 Hz, not the callee's; right: the reverse
+    assert tone_seconds(left, TONE_A) >= 3.0, tone_seconds(left, TONE_A)
+    assert tone_seconds(right, TONE_B) >= 3.0, tone_seconds(right, TONE_B)
+    assert tone_trace_seconds(left, TONE_B) <= 0.2
+    assert tone_trace_seconds(right, TONE_A) <= 0.2
+    # the CLI shows it too
+    r = pbx.d.cli("--json", "cdr")
+    assert r.returncode == 0 and r.json[0]["recording"] == rel, r
+    # the admin downloads it, byte for byte
+    url = f"/api/v1/cdr/{row['id']}/recording"
+    st, body, ctype = http_get(pbx.d, url, admin(pbx.d))
+    assert (st, ctype) == (200, "audio/wav"), (st, body[:200])
+    assert body == path.read_bytes()
+    # nobody else does: no credential, a user's portal session
+    st, body, _ = http_get(pbx.d, url)
+    assert st == 401, (st, body[:200])
+    cookie, _, _ = login(pbx.d, "ada", WEB_PW)
+    st, body, _ = http_get(pbx.d, url, {"Cookie": cookie})
+    assert st in (401, 403), (st, body[:200])
+    # a call that does not exist, and a malformed id: 404 naming the rule
+    st, body, _ = http_get(pbx.d, "/api/v1/cdr/c0000/recording",
+                           admin(pbx.d))
+    assert st == 404 and b"cdr.no_recording" in body, (st, body)
+    st, body, _ = http_get(pbx.d, "/api/v1/cdr/..%2f..%2fx/recording",
+                           admin(pbx.d))
+    assert st == 404, (st, body)
+
+
+def test_not_recorded_by_default(pbx, tmp_path):
+    a, b = phones(tmp_path, pbx)
+    try:
+        b.start()
+        a.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(1)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+    finally:
+        a.stop()
+        b.stop()
+    row = the_cdr(pbx)
+    assert row["recording"] == "", row
+    assert not (pbx.d.data_dir / "recordings").exists() or \
+        not list((pbx.d.data_dir / "recordings").rglob("*.wav"))
