@@ -41,6 +41,10 @@ struct call_conf {
 	struct callrec *rec;     /* call recording (media/callrec.h), NULL:
 				  * none; the caller frees it after
 				  * call_close() */
+	const char *moh_dir;     /* music on hold classes: DATA/moh; NULL:
+				  * no music on hold */
+	const char *moh_default_dir; /* class "default"; NULL: Debian's
+				  * /usr/share/asterisk/moh */
 };
 
 /* Register INVITE, ACK, BYE, CANCEL, INFO, UPDATE with the stack; reg is

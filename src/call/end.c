@@ -172,6 +172,7 @@ void call_end(struct call *c, const char *disp, unsigned cause,
 		 reason ? reason : "");
 	record(c, &rec);
 	call_rec_end(c);
+	moh_stop(c);
 	if (c->relay_live) {
 		struct cdr_wait *w = mem_zalloc(sizeof(*w), NULL);
 

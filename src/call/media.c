@@ -266,7 +266,28 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
 	return 0;
 }
 
+int media_offer_held(struct call *c, const char *body, size_t blen,
+		     bool *held)
+{
+	struct sdp sdp;
+	int ai;
+
+	if (sdp_parse(&sdp, body, blen, serve(c->app), NULL))
+		return EINVAL;
+	ai = audio_index(&sdp);
+	if (ai < 0)
+		return EINVAL;
+	*held = sdp_media_held(&sdp, (size_t)ai);
+	return 0;
+}
+
 int media_active_for(struct call *c, struct leg *l, int side, size_t *len)
+{
+	return media_dir_for(c, l, side, NULL, len);
+}
+
+int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
+		  size_t *len)
 {
 	struct call_app *app = c->app;
 	struct sdp_rewrite rw;
@@ -286,6 +307,7 @@ int media_active_for(struct call *c, struct leg *l, int side, size_t *len)
 	rw.addr = addr;
 	rw.rtcp_mux = true;
 	rw.sendrecv = true;
+	rw.dir = dir;
 	rw.media[ai].port = c->ports[side].rtp;
 	rw.media[ai].rtcp_port = c->ports[side].rtcp;
 	err = sdp_rewrite(app->body, sizeof(app->body), len, &sdp, &rw,
@@ -305,6 +327,7 @@ unsigned media_xfer_answer(struct call *c, struct leg *l,
 	if (!c->relay_live || !sdp_body(m) ||
 	    sdp_parse(&ans, m->body.p, m->body.l, serve(c->app), NULL))
 		return 488;
+	moh_stop(c);   /* the holder's side goes to the transfer target */
 	ai = audio_index(&ans);
 	if (ai < 0)
 		return 488;
@@ -363,6 +386,10 @@ static void on_event(const struct relay_event *ev, void *arg)
 	case RELAY_EV_STRICT_DROP: {
 		char a[64];
 
+		/* music on hold: the holder's own phone (issue 13) */
+		if (moh_leg_quiet(c, ev->leg == RELAY_LEG_A ? 0 : 1,
+				  &ev->addr))
+			return;
 		app->c_strict_drop++;
 		re_snprintf(a, sizeof(a), "%J", &ev->addr);
 		call_event(app, "media_injection", json_pack(

@@ -234,6 +234,12 @@ static int calls_start(struct daemon *d, const struct opts *o)
 				 "not recorded)", strerror(err));
 		cc.rec = callrec;
 	}
+	{
+		static char mdir[512];   /* read by call_alloc only */
+
+		snprintf(mdir, sizeof(mdir), "%s/moh", o->data);
+		cc.moh_dir = mdir;
+	}
 
 	cc.rtp_addr = o->rtp_addr;
 	if (!cc.rtp_addr && o->sip) {

@@ -198,3 +198,126 @@ def test_not_recorded_by_default(pbx, tmp_path):
     assert row["recording"] == "", row
     assert not (pbx.d.data_dir / "recordings").exists() or \
         not list((pbx.d.data_dir / "recordings").rglob("*.wav"))
+
+
+@pytest.fixture
+def moh_pbx(make_daemon):
+    """As pbx, with a music on hold class "test" (a 2100 Hz tone in two
+    files, played in turn) in DATA/moh/test before the daemon starts."""
+    lo = free_block(RTP_PORTS, lo=20000, hi=29990)
+    d = make_daemon(extra_args=["--rtp-range", f"{lo}-{lo + RTP_PORTS - 1}",
+                                "--rtp-addr", "127.0.0.1"])
+    cls = d.data_dir / "moh" / "test"
+    cls.mkdir(parents=True)
+    write_tone(cls / "01-first.wav", TONE_MOH, 1.5)
+    write_tone(cls / "02-second.wav", TONE_MOH, 1.5)
+    (cls / "notes.txt").write_text("not music")
+    d.start()
+    r = d.cli("settings", "set", "guard", "trusted=127.0.0.0/8",
+              "rate=1000000", "burst=1000000")
+    assert r.returncode == 0, r
+    for n in ("201", "202"):
+        add_ext(d, n, PW[n], algs="md5")
+    commit(d)
+    return Pbx(d, lo)
+
+
+def test_music_on_hold_while_held_then_the_callee_again(moh_pbx, tmp_path):
+    """202 holds (baresip's hold: a re-INVITE a=sendonly): the PBX answers
+    it and 201 hears 202's class "test" (2100 Hz, its two files looping:
+    more than their 3 s in all) instead of silence; 202's resume goes to
+    201 as usual and 201 hears 202's tone again. The call's recording
+    (201 records) shows it on the right channel, and 201's own recording
+    of what it heard has the music."""
+    pbx = moh_pbx
+    pbx.set_ext("201", "user.recording=always")
+    pbx.set_ext("202", "user.moh_class=test")
+    a, b = phones(tmp_path, pbx)
+    try:
+        b.start()
+        a.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        t0 = time.time()
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(2)
+        n = len(b.ctrl.events)
+        t_hold = time.time()
+        assert b.cmd("hold").get("ok")
+        b.wait("CALL_REMOTE_SDP", 5, since=n)     # our 200's answer
+        time.sleep(4.5)
+        n = len(a.ctrl.events)
+        t_resume = time.time()
+        assert b.cmd("resume").get("ok")
+        a.wait("CALL_REMOTE_SDP", 5, since=n)     # the resume, relayed
+        time.sleep(3)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+    finally:
+        a.stop()
+        b.stop()
+    log = pbx.log()
+    assert "holds: music on hold (class test)" in log, log
+    assert "music on hold ends" in log, log
+    # what 201 heard before the resume's re-INVITE (baresip's own
+    # recording stops there): the music
+    a_moh = sum(tone_seconds(p, TONE_MOH) for p in a.recordings())
+    assert a_moh >= 3.5, a_moh
+    row = the_cdr(pbx)
+    path = wait_file(pbx, row["recording"])
+    _, right = split_channels(path, tmp_path)
+    hold_s, resume_s = t_hold - t0, t_resume - t0
+    before = window_seconds(right, TONE_B, 0.3, hold_s, tmp_path, "before")
+    music = window_seconds(right, TONE_MOH, hold_s + 0.5, resume_s,
+                           tmp_path, "music")
+    b_during = window_seconds(right, TONE_B, hold_s + 0.5, resume_s,
+                              tmp_path, "b-during")
+    after = window_seconds(right, TONE_B, resume_s + 0.7, resume_s + 3,
+                           tmp_path, "after")
+    print(f"right channel: {TONE_B} Hz {before} s before the hold, "
+          f"{TONE_MOH} Hz {music} s and {TONE_B} Hz {b_during} s while "
+          f"held, {TONE_B} Hz {after} s after the resume")
+    assert before >= 1.2, before
+    assert music >= 3.5, music          # both files, looped
+    assert b_during == 0, b_during
+    assert after >= 1.5, after
+
+
+def test_music_on_hold_unknown_class_falls_back_to_default(moh_pbx,
+                                                           tmp_path):
+    """A class with no directory plays "default" (Debian's
+    asterisk-moh-opsound-wav) and says so in the log."""
+    pbx = moh_pbx
+    if not list(__import__("pathlib").Path("/usr/share/asterisk/moh")
+                .glob("*.wav")):
+        pytest.skip("needs asterisk-moh-opsound-wav")
+    pbx.set_ext("202", "user.moh_class=nosuch")
+    a, b = phones(tmp_path, pbx)
+    try:
+        b.start()
+        a.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(1)
+        n = len(b.ctrl.events)
+        assert b.cmd("hold").get("ok")
+        b.wait("CALL_REMOTE_SDP", 5, since=n)
+        time.sleep(3)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+    finally:
+        a.stop()
+        b.stop()
+    log = pbx.log()
+    assert "music on hold class 'nosuch' has no file" in log, log
+    assert "holds: music on hold (class default)" in log, log
+    # music is not a tone: the caller heard something loud, not B's tone,
+    # and not silence
+    from calls_lib import tone_windows
+    loud = 0.0
+    for p in a.recordings():
+        for rms, frac in tone_windows(p, [TONE_B]):
+            if rms >= 300 and frac[TONE_B] < 0.5:
+                loud += 0.05
+    assert loud >= 1.5, loud
