@@ -409,9 +409,6 @@ bool moh_indialog(struct call_app *app, struct sipd_req *rq,
 		  struct strans_tx *tx, struct leg *l);
 /* Ends the music (the call ends, a transfer replaces the holder). */
 void moh_stop(struct call *c);
-/* Packets dropped on relay side `side` from src are the holder's own
- * while the music plays there: no security event. */
-bool moh_leg_quiet(const struct call *c, int side, const struct sa *src);
 /* The library of classes (data_dir DATA/moh; NULL: no music on hold),
  * and its end (after every call ended, before the relay is freed). */
 int moh_open(struct call_app *app, const char *data_dir,

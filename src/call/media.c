@@ -64,6 +64,7 @@ static void remote(const struct sdp *sdp, int i, struct relay_leg_conf *lc)
 
 	sa_init(&lc->rtp, AF_UNSPEC);
 	sa_init(&lc->rtcp, AF_UNSPEC);
+	sa_init(&lc->hushed, AF_UNSPEC);
 	if (!cn || cn->hold)
 		return;
 	if (cn->af == SDP_AF_IP4) {
@@ -386,10 +387,6 @@ static void on_event(const struct relay_event *ev, void *arg)
 	case RELAY_EV_STRICT_DROP: {
 		char a[64];
 
-		/* music on hold: the holder's own phone (issue 13) */
-		if (moh_leg_quiet(c, ev->leg == RELAY_LEG_A ? 0 : 1,
-				  &ev->addr))
-			return;
 		app->c_strict_drop++;
 		re_snprintf(a, sizeof(a), "%J", &ev->addr);
 		call_event(app, "media_injection", json_pack(

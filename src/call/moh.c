@@ -212,6 +212,11 @@ static bool start(struct call *c, struct leg *h, struct sipd_req *rq,
 		sa_init(&lc.rtcp, AF_UNSPEC);
 	sa_init(&lc.latch_from, AF_UNSPEC);
 	lc.nat = false;
+	/* what the holder's phone still sends (until our answer reaches
+	 * it, or RTCP) is its own, not an injection */
+	lc.hushed = h->sig;
+	if (sa_isset(&c->st[side].rtp_src, SA_ADDR))
+		lc.hushed = c->st[side].rtp_src;
 	if (media_dir_for(c, h, side, "inactive", &len) ||
 	    relay_leg_set(app->relay, c->relay_id, side ? RELAY_LEG_B :
 			  RELAY_LEG_A, &lc)) {
@@ -278,12 +283,6 @@ bool moh_indialog(struct call_app *app, struct sipd_req *rq,
 	    c->state != CALL_ANSWERED)
 		return false;
 	return start(c, l, rq, tx);
-}
-
-bool moh_leg_quiet(const struct call *c, int side, const struct sa *src)
-{
-	return c->moh.live && side_of(c->moh.holder) == side &&
-		sa_cmp(src, &c->moh.holder->sig, SA_ADDR);
 }
 
 int moh_open(struct call_app *app, const char *data_dir,

@@ -32,11 +32,6 @@ bool mohlib_class_ok(const char *name)
 	return true;
 }
 
-unsigned mohlib_next(unsigned i, unsigned n)
-{
-	return n ? (i + 1) % n : 0;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(a, b);

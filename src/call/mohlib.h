@@ -40,9 +40,6 @@ int mohlib_scan_dir(const char *dir, struct mohlib_class *c, bool *more);
  * 1..32 of [A-Za-z0-9_-]. */
 bool mohlib_class_ok(const char *name);
 
-/* The index after i in a class of n files (a loop). */
-unsigned mohlib_next(unsigned i, unsigned n);
-
 struct mohlib;
 
 /* data_dir: DATA/moh; default_dir: NULL = MOHLIB_DEFAULT_DIR; rescan_s

@@ -306,6 +306,12 @@ int relay_leg_set(struct relay *r, uint32_t id, enum relay_leg leg,
 		c.lc.latch_from = lc->latch_from;
 		c.lc.latch_from.len = r->conf.local.len;
 	}
+	if (lc->hushed.u.sa.sa_family) {     /* music on hold (issue 13) */
+		if (!addr_usable(r, &lc->hushed, false))
+			return EINVAL;
+		c.lc.hushed = lc->hushed;
+		c.lc.hushed.len = r->conf.local.len;
+	}
 	return post(r, h, &c);
 }
 

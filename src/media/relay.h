@@ -84,6 +84,12 @@ struct relay_leg_conf {
 	struct sa latch_from; /* with nat: only latch from this IP (port
 			     * ignored), e.g. the source of the leg's SIP
 			     * messages; unset = any IP */
+	struct sa hushed;   /* packets from this IP (port ignored) that the
+			     * leg does not accept are dropped quietly:
+			     * counted in drop_hushed, not drop_source, no
+			     * event. Music on hold (issue 13): the holder's
+			     * phone while an endpoint plays on its side.
+			     * unset = none */
 };
 
 /* Counters of one leg. "in" = from the leg's phone to the relay, "out" =
@@ -97,6 +103,7 @@ struct relay_leg_stats {
 				  * known yet (its answer is still on the
 				  * way): dropped, not counted as injection */
 	uint64_t drop_malformed; /* too short, too long, not RTP/RTCP v2 */
+	uint64_t drop_hushed;    /* from the leg conf's hushed address */
 	uint64_t drop_nodest;    /* accepted but the other leg has no address
 				  * yet: not forwarded */
 	uint64_t send_errors;    /* sendmmsg refused (counted, not retried) */

@@ -193,6 +193,10 @@ struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
 		L->st.drop_early++;
 		return NULL;
 	} else if (!what || !may_latch(m, s, L, k, src)) {
+		if (L->hushed_set && relay_sa_ipeq(src, &L->hushed)) {
+			L->st.drop_hushed++;     /* the holder's phone */
+			return NULL;
+		}
 		L->st.drop_source++;
 		if (m->now >= L->next_notify) {
 			L->next_notify = m->now + m->conf.notify_ms;
@@ -393,6 +397,8 @@ static void do_leg_set(struct mthread *m, struct msess *s, const struct cmd *c)
 	L->nat = c->lc.nat;
 	L->latch_from_set = c->lc.latch_from.u.sa.sa_family != 0;
 	L->latch_from = c->lc.latch_from;
+	L->hushed_set = c->lc.hushed.u.sa.sa_family != 0;
+	L->hushed = c->lc.hushed;
 	for (k = 0; k < 2; k++) {
 		struct msock *x = &L->sk[k];
 

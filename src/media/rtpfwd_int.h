@@ -42,6 +42,8 @@ struct mleg {
 	bool nat;
 	bool latch_from_set;
 	struct sa latch_from;
+	bool hushed_set;             /* music on hold (relay_leg_conf) */
+	struct sa hushed;
 	struct relay_leg_stats st;   /* rtp_* hold the finished runs */
 	struct loss loss;
 	uint64_t next_notify;

@@ -264,6 +264,9 @@ def test_music_on_hold_while_held_then_the_callee_again(moh_pbx, tmp_path):
     a_moh = sum(tone_seconds(p, TONE_MOH) for p in a.recordings())
     assert a_moh >= 3.5, a_moh
     row = the_cdr(pbx)
+    # what the holder's phone still sent after its hold is its own, not
+    # an injection: hushed (relay.md), not counted as dropped
+    assert row["dropped"] == {"caller": 0, "callee": 0}, row
     path = wait_file(pbx, row["recording"])
     _, right = split_channels(path, tmp_path)
     hold_s, resume_s = t_hold - t0, t_resume - t0
