@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "media/callrec.h"
 #include "media/callrec_mix.h"
+#include "media/dtmfev.h"
 #include "media/g711.h"
 #include "media/rtppkt.h"
 
@@ -42,6 +43,7 @@ struct callrec_tap {
 	atomic_uint tail;             /* written by the writer */
 	atomic_uint_fast64_t dropped, other_pt;
 	uint64_t t0_ms;
+	int te_pt;                    /* set before the relay sees the tap */
 	struct crslot slots[CALLREC_SLOTS];
 	/* writer only */
 	char id[40];
@@ -49,6 +51,11 @@ struct callrec_tap {
 	char path[PATH_MAX - 8], tmp[PATH_MAX];
 	int fd;
 	bool tried, failed;
+	bool paused;                  /* on demand: not recording now */
+	unsigned toggle_sides;
+	struct dtmfev_rx dtmf[2];
+	char last[2];                 /* last digit per side (the code) */
+	unsigned toggles;
 	uint64_t bytes;
 	struct crmix mix;
 };
@@ -86,7 +93,7 @@ void callrec_tap_put(struct callrec_tap *t, unsigned side,
 
 	if (rtppkt_parse(&p, pkt, len))
 		return;
-	if (p.pt != 0 && p.pt != 8) {
+	if (p.pt != 0 && p.pt != 8 && (int)p.pt != t->te_pt) {
 		atomic_fetch_add_explicit(&t->other_pt, 1,
 					  memory_order_relaxed);
 		return;
@@ -154,7 +161,8 @@ static bool id_ok(const char *id)
 }
 
 int callrec_start(struct callrec *r, const char *id, unsigned max_live,
-		  struct callrec_tap **tapp, char *rel, size_t relsz)
+		  const struct callrec_opts *opts, struct callrec_tap **tapp,
+		  char *rel, size_t relsz)
 {
 	struct callrec_tap *t;
 	struct tm tm;
@@ -177,6 +185,14 @@ int callrec_start(struct callrec *r, const char *id, unsigned max_live,
 	t->fd = -1;
 	atomic_init(&t->refs, 2);
 	t->t0_ms = callrec_now_ms();
+	t->te_pt = -1;
+	if (opts) {
+		t->paused = opts->paused;
+		t->toggle_sides = opts->toggle_sides & 3;
+		if (opts->te_pt >= 96 && opts->te_pt <= 127 &&
+		    t->toggle_sides)
+			t->te_pt = opts->te_pt;
+	}
 	snprintf(t->id, sizeof(t->id), "%s", id);
 	gmtime_r(&now, &tm);
 	strftime(t->day, sizeof(t->day), "%Y-%m-%d", &tm);
@@ -314,6 +330,38 @@ static void tap_open(struct callrec *r, struct callrec_tap *t)
 		tap_fail(t, "write", err);
 }
 
+/* A digit from side: the feature code toggles the recording (the
+ * digits themselves are never logged). */
+static void on_digit(struct callrec_tap *t, unsigned side, char d)
+{
+	static const char code[] = CALLREC_TOGGLE_CODE;
+
+	if (t->last[side] == code[0] && d == code[1]) {
+		t->paused = !t->paused;
+		t->toggles++;
+		d = 0;
+		log_info(MOD, "call %s: recording %s by the %s (feature code)",
+			 t->id, t->paused ? "paused" : "started",
+			 side ? "callee" : "caller");
+	}
+	t->last[side] = d;
+}
+
+static void event(struct callrec_tap *t, const struct crslot *s)
+{
+	struct dtmfev e;
+	char d, second = 0;
+
+	if (!(t->toggle_sides & (1u << s->side)) ||
+	    dtmfev_parse(&e, s->data, s->len))
+		return;
+	d = dtmfev_rx_input(&t->dtmf[s->side], s->ts, &e, &second);
+	if (d)
+		on_digit(t, s->side, d);
+	if (second)
+		on_digit(t, s->side, second);
+}
+
 static void drain(struct callrec_tap *t)
 {
 	unsigned h = atomic_load_explicit(&t->head, memory_order_acquire);
@@ -323,7 +371,9 @@ static void drain(struct callrec_tap *t)
 	for (; tl != h; tl++) {
 		const struct crslot *s = &t->slots[tl % CALLREC_SLOTS];
 
-		if (!t->failed && t->mix.buf) {
+		if ((int)s->pt == t->te_pt)
+			event(t, s);
+		else if (!t->failed && t->mix.buf && !t->paused) {
 			g711x_decode(s->pt == 0 ? G711_ULAW : G711_ALAW, pcm,
 				     s->data, s->len);
 			crmix_put(&t->mix, s->side, s->ssrc, s->ts, s->at_ms,
@@ -348,7 +398,10 @@ static void tap_complete(struct callrec *r, struct callrec_tap *t)
 		tap_fail(t, "write", err);
 	if (!t->failed && !t->mix.placed) {
 		/* no file rather than a file of silence */
-		if (other)
+		if (t->toggle_sides && !t->toggles && t->paused)
+			log_info(MOD, "call %s: recording on demand never "
+				 "started: nothing recorded", t->id);
+		else if (other)
 			log_info(MOD, "call %s: its codec is not G.711: "
 				 "nothing recorded", t->id);
 		else

@@ -44,24 +44,40 @@ int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf);
  * returns NULL. */
 struct callrec *callrec_free(struct callrec *r);
 
+/* Recording on demand (user.recording=on_demand): the feature code
+ * CALLREC_TOGGLE_CODE sent as RFC 4733 events by a side of toggle_sides
+ * (bit 0: the caller's phone, bit 1: the callee's) starts and pauses the
+ * recording; te_pt is the telephone-event payload type (96..127, -1:
+ * none, so no toggling). Paused time is silence in the file; a
+ * recording never started leaves no file. */
+#define CALLREC_TOGGLE_CODE "*1"
+
+struct callrec_opts {
+	bool paused;           /* starts paused (on demand) */
+	unsigned toggle_sides; /* bit 0 caller, bit 1 callee */
+	int te_pt;             /* telephone-event PT, -1: none */
+};
+
 /* Begins the recording of call id (letters, digits, '-', '_' only),
  * unless max_live recordings run (0: the configured bound; the bound of
- * the moment comes from the settings, sip.max_recordings):
+ * the moment comes from the settings, sip.max_recordings); opts NULL:
+ * recorded from the start, no toggling:
  * sets *tapp (two references: the owner's, dropped by callrec_stop, and
  * the relay's, dropped by callrec_tap_release once the relay lets go)
  * and writes the path relative to dir ("YYYY-MM-DD/<id>.wav", the UTC
  * date now) into rel. The file is created by the writer. Returns 0,
  * EINVAL (id), EBUSY (max_live recordings run), ENOMEM. */
 int callrec_start(struct callrec *r, const char *id, unsigned max_live,
-		  struct callrec_tap **tapp, char *rel, size_t relsz);
+		  const struct callrec_opts *opts, struct callrec_tap **tapp,
+		  char *rel, size_t relsz);
 
 /* The owner's end of the recording (the call ended). NULL-safe. */
 void callrec_stop(struct callrec_tap *t);
 
 /* Relay thread: one datagram from side (0 = the caller's phone, 1 = the
  * callee's) accepted at now_ms (monotonic, relay_now_ms()). RTP with
- * payload type 0 (PCMU) or 8 (PCMA) is copied; any other is counted and
- * ignored. Never blocks: a full ring drops and counts. */
+ * payload type 0 (PCMU), 8 (PCMA) or the telephone-event type of an
+ * on-demand recording is copied; any other is counted and ignored. Never blocks: a full ring drops and counts. */
 void callrec_tap_put(struct callrec_tap *t, unsigned side,
 		     const uint8_t *pkt, size_t len, uint64_t now_ms);
 

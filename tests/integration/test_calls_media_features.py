@@ -324,3 +324,59 @@ def test_music_on_hold_unknown_class_falls_back_to_default(moh_pbx,
             if rms >= 300 and frac[TONE_B] < 0.5:
                 loud += 0.05
     assert loud >= 1.5, loud
+
+
+def test_recording_on_demand_started_and_paused_by_code(pbx, tmp_path):
+    """201 (user.recording=on_demand) calls 202: nothing is recorded until
+    201 sends *1 (RFC 4733, baresip's sndcode); *1 again pauses it. The
+    file has 201's tone only between the two codes; 202's *1 would not
+    count (its extension records never)."""
+    pbx.set_ext("201", "user.recording=on_demand")
+    a, b = phones(tmp_path, pbx)
+    try:
+        b.start()
+        a.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        t0 = time.time()
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(1.5)
+        for d in "*1":                  # the callee's: not its right
+            assert b.cmd("sndcode", d).get("ok")
+            time.sleep(0.3)
+        time.sleep(1)
+        t_on = time.time()
+        for d in "*1":
+            assert a.cmd("sndcode", d).get("ok")
+            time.sleep(0.3)
+        time.sleep(3)
+        t_off = time.time()
+        for d in "*1":
+            assert a.cmd("sndcode", d).get("ok")
+            time.sleep(0.3)
+        time.sleep(2)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+    finally:
+        a.stop()
+        b.stop()
+    log = pbx.log()
+    assert "recording started by the caller (feature code)" in log, log
+    assert "recording paused by the caller (feature code)" in log, log
+    assert "by the callee" not in log, log
+    row = the_cdr(pbx)
+    path = wait_file(pbx, row["recording"])
+    left, right = split_channels(path, tmp_path)
+    on, off = t_on - t0, t_off - t0
+    before = window_seconds(left, TONE_A, 0, on, tmp_path, "before") + \
+        window_seconds(right, TONE_B, 0, on, tmp_path, "before-r")
+    during = window_seconds(left, TONE_A, on + 0.8, off, tmp_path, "during")
+    during_r = window_seconds(right, TONE_B, on + 0.8, off, tmp_path, "dr")
+    print(f"on demand: {before} s before the code, {during} s (left) and "
+          f"{during_r} s (right) while on; file {path.stat().st_size} B")
+    assert before == 0, before
+    assert during >= 1.5 and during_r >= 1.5, (during, during_r)
+    # paused: the file ends within a second of the second code
+    with wave.open(str(path), "rb") as w:
+        length = w.getnframes() / w.getframerate()
+    assert length <= off + 1.5, (length, off)

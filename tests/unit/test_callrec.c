@@ -248,9 +248,9 @@ static void test_tap_writes_stereo_wav(void **state)
 
 	(void)state;
 	assert_int_equal(callrec_alloc(&r, &conf), 0);
-	assert_int_equal(callrec_start(r, "bad/id", 0, &t, rel, sizeof(rel)),
+	assert_int_equal(callrec_start(r, "bad/id", 0, NULL, &t, rel, sizeof(rel)),
 			 EINVAL);
-	assert_int_equal(callrec_start(r, "c0123abc", 0, &t, rel, sizeof(rel)),
+	assert_int_equal(callrec_start(r, "c0123abc", 0, NULL, &t, rel, sizeof(rel)),
 			 0);
 	assert_non_null(strstr(rel, "/c0123abc.wav"));
 	assert_int_equal(strlen(rel), 10 + strlen("/c0123abc.wav"));
@@ -311,8 +311,8 @@ static void test_tap_cap_full_ring_and_no_audio(void **state)
 
 	(void)state;
 	assert_int_equal(callrec_alloc(&r, &conf), 0);
-	assert_int_equal(callrec_start(r, "c1", 0, &t, rel, sizeof(rel)), 0);
-	assert_int_equal(callrec_start(r, "c2", 0, &t2, NULL, 0), EBUSY);
+	assert_int_equal(callrec_start(r, "c1", 0, NULL, &t, rel, sizeof(rel)), 0);
+	assert_int_equal(callrec_start(r, "c2", 0, NULL, &t2, NULL, 0), EBUSY);
 	/* the writer sleeps for a second: the ring fills, then drops */
 	for (unsigned i = 0; i < CALLREC_SLOTS + 40; i++)
 		callrec_tap_put(t, 0, pkt, rtp(pkt, 0, (uint16_t)i, 160 * i,
@@ -325,7 +325,7 @@ static void test_tap_cap_full_ring_and_no_audio(void **state)
 	assert_int_equal(st.refused, 1);
 	assert_int_equal(st.completed, 1);
 	/* a call of another codec: no file */
-	assert_int_equal(callrec_start(r, "c3", 5, &t, rel, sizeof(rel)), 0);
+	assert_int_equal(callrec_start(r, "c3", 5, NULL, &t, rel, sizeof(rel)), 0);
 	callrec_tap_put(t, 0, pkt, rtp(pkt, 9, 1, 1, 1, 0), t0);
 	callrec_tap_release(t);
 	callrec_stop(t);
@@ -335,6 +335,93 @@ static void test_tap_cap_full_ring_and_no_audio(void **state)
 	callrec_stats(r, &st);
 	assert_int_equal(st.completed, 1);
 	assert_int_equal(st.failed, 0);
+	callrec_free(r);
+}
+
+/* an RFC 4733 end packet of event ev (PT 101) at timestamp ts */
+static size_t te(uint8_t *b, uint16_t seq, uint32_t ts, uint8_t ev)
+{
+	size_t n = rtp(b, 101, seq, ts, 11, 0);
+
+	(void)n;
+	b[12] = ev;
+	b[13] = 0x80 | 10;        /* end, volume 10 */
+	b[14] = 0x03;             /* duration 800 */
+	b[15] = 0x20;
+	return 16;
+}
+
+static void test_on_demand_toggle(void **state)
+{
+	struct callrec_conf conf = { .dir = dir, .flush_ms = 10 };
+	struct callrec_opts o = { .paused = true, .toggle_sides = 1,
+				  .te_pt = 101 };
+	struct callrec *r;
+	struct callrec_tap *t;
+	struct callrec_stats st;
+	char rel[128], path[512];
+	uint8_t pkt[200];
+	int16_t s[2];
+	uint64_t t0 = callrec_now_ms();
+	unsigned k = 0;
+	struct stat sb;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(callrec_alloc(&r, &conf), 0);
+	assert_int_equal(callrec_start(r, "cdemand", 0, &o, &t, rel,
+				       sizeof(rel)), 0);
+	/* 0.2 s paused; the callee's "*1" does not count (not its side);
+	 * the caller's "*1" starts it; 0.2 s; "*" "1" again pauses it;
+	 * 0.2 s more */
+	for (; k < 10; k++)
+		callrec_tap_put(t, 0, pkt, rtp(pkt, 0, (uint16_t)k, 160 * k,
+					       11, 0x9f), t0 + 20 * k);
+	callrec_tap_put(t, 1, pkt, te(pkt, 1, 5000, 10), t0 + 200);
+	callrec_tap_put(t, 1, pkt, te(pkt, 2, 5800, 1), t0 + 200);
+	callrec_tap_put(t, 0, pkt, te(pkt, 50, 1600, 10), t0 + 200);
+	callrec_tap_put(t, 0, pkt, te(pkt, 51, 1600, 10), t0 + 200);
+	callrec_tap_put(t, 0, pkt, te(pkt, 52, 2400, 1), t0 + 200);
+	for (; k < 20; k++)
+		callrec_tap_put(t, 0, pkt, rtp(pkt, 0, (uint16_t)k, 160 * k,
+					       11, 0x9f), t0 + 20 * k);
+	callrec_tap_put(t, 0, pkt, te(pkt, 53, 3200, 10), t0 + 400);
+	callrec_tap_put(t, 0, pkt, te(pkt, 54, 4000, 1), t0 + 400);
+	for (; k < 30; k++)
+		callrec_tap_put(t, 0, pkt, rtp(pkt, 0, (uint16_t)k, 160 * k,
+					       11, 0x9f), t0 + 20 * k);
+	callrec_tap_release(t);
+	callrec_stop(t);
+	wait_live0(r);
+	callrec_stats(r, &st);
+	assert_int_equal(st.completed, 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	/* frames 0..1599 silent, 1600..3199 the caller's, then nothing
+	 * more was placed: the file ends there */
+	assert_int_equal(fseek(f, 44 + 4 * 1599, SEEK_SET), 0);
+	assert_int_equal(fread(s, 2, 2, f), 2);
+	assert_int_equal(s[0], 0);
+	assert_int_equal(fread(s, 2, 2, f), 2);
+	assert_true(s[0] != 0);
+	assert_int_equal(s[1], 0);
+	assert_int_equal(fseek(f, 44 + 4 * 3199, SEEK_SET), 0);
+	assert_int_equal(fread(s, 2, 2, f), 2);
+	assert_true(s[0] != 0);
+	assert_int_equal(fread(s, 2, 2, f), 0);
+	fclose(f);
+	/* never started: no file */
+	assert_int_equal(callrec_start(r, "cnever", 0, &o, &t, rel,
+				       sizeof(rel)), 0);
+	for (k = 0; k < 10; k++)
+		callrec_tap_put(t, 0, pkt, rtp(pkt, 0, (uint16_t)k, 160 * k,
+					       11, 0x9f), t0 + 20 * k);
+	callrec_tap_release(t);
+	callrec_stop(t);
+	wait_live0(r);
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_int_equal(stat(path, &sb), -1);
 	callrec_free(r);
 }
 
@@ -348,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_mix_bound_and_error),
 		cmocka_unit_test(test_tap_writes_stereo_wav),
 		cmocka_unit_test(test_tap_cap_full_ring_and_no_audio),
+		cmocka_unit_test(test_on_demand_toggle),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -915,7 +915,7 @@ static void test_tap_and_hushed(void **state)
 	rc.dir = dir;
 	assert_int_equal(callrec_alloc(&rec, &rc), 0);
 	call_open(&c, r, false);
-	assert_int_equal(callrec_start(rec, "ctap", 0, &tap, rel, sizeof(rel)),
+	assert_int_equal(callrec_start(rec, "ctap", 0, NULL, &tap, rel, sizeof(rel)),
 			 0);
 	assert_int_equal(relay_session_tap(r, c.id, tap), 0);
 	assert_int_equal(relay_session_tap(r, c.id ^ 0x10000, tap), ENOENT);
