@@ -26,6 +26,7 @@
 #define MOD "callrec"
 #define WIN_FRAMES  (3u * CRMIX_RATE)   /* kept in memory per call */
 #define HOLD_FRAMES (1u * CRMIX_RATE)   /* waited for late packets */
+#define BATCH_FRAMES (CRMIX_RATE / 2)   /* written at once, at least */
 #define HDR 44
 
 struct crslot {
@@ -461,7 +462,8 @@ static void round_all(struct callrec *r, bool final)
 		if (!t->tried)
 			tap_open(r, t);
 		drain(t);
-		if (!t->failed && t->mix.buf) {
+		if (!t->failed && t->mix.buf && t->mix.hi >=
+		    t->mix.base + HOLD_FRAMES + BATCH_FRAMES) {
 			int err = crmix_flush(&t->mix, HOLD_FRAMES);
 
 			if (err)

@@ -30,16 +30,22 @@ void crmix_fini(struct crmix *m)
 }
 
 /* Writes frames [base, target) and moves the window to start at target.
- * Frames beyond the window (a jump) are silence. */
+ * Frames beyond the window (a jump) are silence. The window holds audio
+ * only below hi (everything from hi - base on is zero): only that part
+ * moves, and only the part it leaves is cleared. */
 static void flush_to(struct crmix *m, uint64_t target)
 {
 	static const int16_t zero[2 * 160];
-	uint64_t n, inbuf;
+	uint64_t n, inbuf, used, keep;
 
 	if (target <= m->base)
 		return;
 	n = target - m->base;
 	inbuf = n < m->win ? n : m->win;
+	used = m->hi > m->base ? m->hi - m->base : 0;
+	if (used > m->win)
+		used = m->win;
+	keep = used > inbuf ? used - inbuf : 0;
 	if (!m->err)
 		m->err = m->wh(m->buf, (size_t)inbuf, m->arg);
 	for (uint64_t left = n - inbuf; left && !m->err;) {
@@ -48,11 +54,12 @@ static void flush_to(struct crmix *m, uint64_t target)
 		m->err = m->wh(zero, k, m->arg);
 		left -= k;
 	}
-	if (inbuf < m->win)
+	if (keep)
 		memmove(m->buf, m->buf + 2 * inbuf,
-			(size_t)(m->win - inbuf) * 2 * sizeof(*m->buf));
-	memset(m->buf + 2 * (m->win - inbuf), 0,
-	       (size_t)inbuf * 2 * sizeof(*m->buf));
+			(size_t)keep * 2 * sizeof(*m->buf));
+	if (used > keep)
+		memset(m->buf + 2 * keep, 0,
+		       (size_t)(used - keep) * 2 * sizeof(*m->buf));
 	m->base = target;
 	if (m->hi < m->base)
 		m->hi = m->base;

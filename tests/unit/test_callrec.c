@@ -136,6 +136,33 @@ static void test_mix_late_and_window(void **state)
 	free(k.s);
 }
 
+/* A long call through a small window, flushed as the writer does: every
+ * packet lands once, in order, on both sides. */
+static void test_mix_long_stream_window_moves(void **state)
+{
+	struct crmix m;
+	struct sink k = { .fail_after = -1 };
+
+	(void)state;
+	assert_int_equal(crmix_init(&m, 800, 0, sink_w, &k), 0);
+	for (unsigned i = 0; i < 200; i++) {
+		put(&m, 0, 1, i, 0, 20 * i, (int16_t)(i + 1));
+		put(&m, 1, 2, i, 99, 20 * i, (int16_t)-(int)(i + 1));
+		if (i % 3 == 0)
+			assert_int_equal(crmix_flush(&m, 320), 0);
+	}
+	assert_int_equal(crmix_finish(&m), 0);
+	assert_int_equal(k.n, 200 * 160);
+	for (unsigned i = 0; i < 200; i++) {
+		assert_int_equal(k.s[2 * 160 * i], i + 1);
+		assert_int_equal(k.s[2 * (160 * i + 159)], i + 1);
+		assert_int_equal(k.s[2 * 160 * i + 1], -(int)(i + 1));
+	}
+	assert_int_equal(m.late, 0);
+	crmix_fini(&m);
+	free(k.s);
+}
+
 static void test_mix_new_ssrc_and_jump(void **state)
 {
 	struct crmix m;
@@ -431,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_mix_two_sides_aligned),
 		cmocka_unit_test(test_mix_gap_dup_reorder),
 		cmocka_unit_test(test_mix_late_and_window),
+		cmocka_unit_test(test_mix_long_stream_window_moves),
 		cmocka_unit_test(test_mix_new_ssrc_and_jump),
 		cmocka_unit_test(test_mix_bound_and_error),
 		cmocka_unit_test(test_tap_writes_stereo_wav),
