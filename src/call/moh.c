@@ -126,8 +126,8 @@ static void answer(struct call *c, struct leg *l, struct sipd_req *rq,
 	char *copy;
 	size_t off;
 
-	/* the body is in app->body, which call_respond's writing keeps;
-	 * a copy all the same: app->xbuf and app->buf are rewritten */
+	/* body may be app->body or c->sdp_to[]: a copy of its own, as
+	 * call_respond and call_contact write the app's scratch buffers */
 	copy = mem_alloc(blen ? blen : 1, NULL);
 	if (!copy || saved_req_set(&s, rq, tx)) {
 		mem_deref(copy);
