@@ -224,6 +224,7 @@ static bool start(struct call *c, struct leg *h, struct sipd_req *rq,
 		return false;
 	}
 	c->moh.live = true;
+	c->held = true;          /* as `bulwark calls` shows it */
 	c->moh.holder = h;
 	c->moh.ep = ep;
 	c->moh.idx = 0;
@@ -241,6 +242,7 @@ void moh_stop(struct call *c)
 	if (!c->moh.live)
 		return;
 	c->moh.live = false;
+	c->held = false;
 	if (c->app->moh_eps)
 		(void)endpoint_destroy(c->app->moh_eps, c->moh.ep);
 	log_info(MOD, "call %s: music on hold ends", c->id);

@@ -245,11 +245,13 @@ def test_music_on_hold_while_held_then_the_callee_again(moh_pbx, tmp_path):
         t_hold = time.time()
         assert b.cmd("hold").get("ok")
         b.wait("CALL_REMOTE_SDP", 5, since=n)     # our 200's answer
+        assert [c["held"] for c in pbx.calls()] == [True]
         time.sleep(4.5)
         n = len(a.ctrl.events)
         t_resume = time.time()
         assert b.cmd("resume").get("ok")
         a.wait("CALL_REMOTE_SDP", 5, since=n)     # the resume, relayed
+        assert [c["held"] for c in pbx.calls()] == [False]
         time.sleep(3)
         assert a.cmd("hangup").get("ok")
         b.wait("CALL_CLOSED", 5)
