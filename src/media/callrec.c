@@ -4,7 +4,6 @@
  * owns every file. The relay never waits: a full ring drops and counts.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,66 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "common/log.h"
-#include "media/callrec.h"
-#include "media/callrec_mix.h"
-#include "media/dtmfev.h"
+#include "media/callrec_int.h"
 #include "media/g711.h"
 #include "media/rtppkt.h"
-
-#define MOD "callrec"
-#define WIN_FRAMES  (3u * CRMIX_RATE)   /* kept in memory per call */
-#define HOLD_FRAMES (1u * CRMIX_RATE)   /* waited for late packets */
-#define BATCH_FRAMES (CRMIX_RATE / 2)   /* written at once, at least */
-#define HDR 44
-
-struct crslot {
-	uint8_t side, pt;
-	uint16_t len;
-	uint32_t ts, ssrc, at_ms;
-	uint8_t data[CALLREC_MAX_PAYLOAD];
-};
-
-struct callrec_tap {
-	struct callrec_tap *next;     /* r->list (under r->mtx) */
-	struct callrec *r;
-	atomic_uint refs;             /* owner + relay */
-	atomic_uint head;             /* written by the relay thread */
-	atomic_uint tail;             /* written by the writer */
-	atomic_uint_fast64_t dropped, other_pt;
-	uint64_t t0_ms;
-	int te_pt;                    /* set before the relay sees the tap */
-	struct crslot slots[CALLREC_SLOTS];
-	/* writer only */
-	char id[40];
-	char day[16];
-	char path[PATH_MAX - 8], tmp[PATH_MAX];
-	int fd;
-	bool tried, failed;
-	bool paused;                  /* on demand: not recording now */
-	unsigned toggle_sides;
-	struct dtmfev_rx dtmf[2];
-	char last[2];                 /* last digit per side (the code) */
-	unsigned toggles;
-	uint64_t bytes;
-	struct crmix mix;
-};
-
-struct callrec {
-	char dir[PATH_MAX - 128];
-	unsigned max_live, flush_ms;
-	pthread_t tid;
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	bool stop;
-	struct callrec_tap *list;      /* under mtx */
-	struct callrec_tap **work;     /* writer's copy, max_live */
-	atomic_uint live;
-	atomic_uint_fast64_t started, refused, completed, failed, dropped;
-};
 
 uint64_t callrec_now_ms(void)
 {
@@ -226,111 +170,6 @@ void callrec_stats(struct callrec *r, struct callrec_stats *st)
 
 /* ---- the writer -------------------------------------------------------- */
 
-static void header(uint8_t h[HDR], uint32_t data_len)
-{
-	static const uint16_t ch = 2, bits = 16;
-	uint32_t v;
-
-	memcpy(h, "RIFF", 4);
-	v = 36 + data_len;
-	memcpy(h + 4, &v, 4);   /* little-endian hosts only (x86, arm) */
-	memcpy(h + 8, "WAVEfmt ", 8);
-	v = 16;
-	memcpy(h + 16, &v, 4);
-	h[20] = 1;              /* PCM */
-	h[21] = 0;
-	memcpy(h + 22, &ch, 2);
-	v = CRMIX_RATE;
-	memcpy(h + 24, &v, 4);
-	v = CRMIX_RATE * ch * (bits / 8);
-	memcpy(h + 28, &v, 4);
-	h[32] = (uint8_t)(ch * bits / 8);
-	h[33] = 0;
-	memcpy(h + 34, &bits, 2);
-	memcpy(h + 36, "data", 4);
-	memcpy(h + 40, &data_len, 4);
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int frames_out(const int16_t *frames, size_t n, void *arg)
-{
-	struct callrec_tap *t = arg;
-	int err;
-
-	if (t->fd < 0)
-		return EBADF;
-	err = write_all(t->fd, frames, n * 4);
-	if (!err)
-		t->bytes += n * 4;
-	return err;
-}
-
-static void tap_fail(struct callrec_tap *t, const char *what, int err)
-{
-	if (t->failed)
-		return;
-	t->failed = true;
-	log_warn(MOD, "call %s: recording %s: %s: %s (recording dropped)",
-		 t->id, t->tmp, what, strerror(err));
-	if (t->fd >= 0) {
-		close(t->fd);
-		t->fd = -1;
-		(void)unlink(t->tmp);
-	}
-}
-
-/* The first round of a tap: its directory, its temporary file. */
-static void tap_open(struct callrec *r, struct callrec_tap *t)
-{
-	char d[PATH_MAX];
-	uint8_t h[HDR];
-	int err;
-
-	t->tried = true;
-	err = crmix_init(&t->mix, WIN_FRAMES,
-			 (uint64_t)CALLREC_MAX_HOURS * 3600u * CRMIX_RATE,
-			 frames_out, t);
-	if (err) {
-		tap_fail(t, "memory", err);
-		return;
-	}
-	if (mkdir(r->dir, 0750) && errno != EEXIST) {
-		tap_fail(t, "mkdir", errno);
-		return;
-	}
-	snprintf(d, sizeof(d), "%s/%s", r->dir, t->day);
-	if (mkdir(d, 0750) && errno != EEXIST) {
-		tap_fail(t, "mkdir", errno);
-		return;
-	}
-	t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (t->fd < 0) {
-		tap_fail(t, "open", errno);
-		return;
-	}
-	memset(h, 0, sizeof(h));
-	err = write_all(t->fd, h, sizeof(h));
-	if (err)
-		tap_fail(t, "write", err);
-}
-
 /* A digit from side: the feature code toggles the recording (the
  * digits themselves are never logged). */
 static void on_digit(struct callrec_tap *t, unsigned side, char d)
@@ -384,70 +223,6 @@ static void drain(struct callrec_tap *t)
 	}
 }
 
-/* The last reference went: complete the file (or remove it). */
-static void tap_complete(struct callrec *r, struct callrec_tap *t)
-{
-	uint8_t h[HDR];
-	uint64_t other = atomic_load(&t->other_pt);
-	uint64_t dropped = atomic_load(&t->dropped);
-	int err = 0;
-
-	atomic_fetch_add(&r->dropped, dropped);
-	if (!t->failed && t->mix.buf)
-		err = crmix_finish(&t->mix);
-	if (err)
-		tap_fail(t, "write", err);
-	if (!t->failed && !t->mix.placed) {
-		/* no file rather than a file of silence */
-		if (t->toggle_sides && !t->toggles && t->paused)
-			log_info(MOD, "call %s: recording on demand never "
-				 "started: nothing recorded", t->id);
-		else if (other)
-			log_info(MOD, "call %s: its codec is not G.711: "
-				 "nothing recorded", t->id);
-		else
-			log_info(MOD, "call %s: no audio: nothing recorded",
-				 t->id);
-		close(t->fd);
-		t->fd = -1;
-		(void)unlink(t->tmp);
-	}
-	else if (!t->failed) {
-		header(h, (uint32_t)t->bytes);
-		errno = 0;
-		if (pwrite(t->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-			tap_fail(t, "header", errno ? errno : EIO);
-		else if (fsync(t->fd))
-			tap_fail(t, "fsync", errno);
-	}
-	if (!t->failed && t->fd >= 0) {
-		close(t->fd);
-		t->fd = -1;
-		if (rename(t->tmp, t->path)) {
-			err = errno;
-			(void)unlink(t->tmp);
-			log_warn(MOD, "call %s: recording %s: rename: %s",
-				 t->id, t->path, strerror(err));
-			atomic_fetch_add(&r->failed, 1);
-		}
-		else {
-			atomic_fetch_add(&r->completed, 1);
-			log_info(MOD, "call %s: recorded %s (%llu s; %llu "
-				 "packets dropped, %llu late)", t->id,
-				 t->path, (unsigned long long)
-				 (t->bytes / 4 / CRMIX_RATE),
-				 (unsigned long long)dropped,
-				 (unsigned long long)t->mix.late);
-		}
-	}
-	else if (t->failed) {
-		atomic_fetch_add(&r->failed, 1);
-	}
-	crmix_fini(&t->mix);
-	free(t);
-	atomic_fetch_sub(&r->live, 1);
-}
-
 static void round_all(struct callrec *r, bool final)
 {
 	struct callrec_tap **pp, *t;
@@ -460,14 +235,14 @@ static void round_all(struct callrec *r, bool final)
 	for (unsigned i = 0; i < n; i++) {
 		t = r->work[i];
 		if (!t->tried)
-			tap_open(r, t);
+			crfile_open(r, t);
 		drain(t);
 		if (!t->failed && t->mix.buf && t->mix.hi >=
 		    t->mix.base + HOLD_FRAMES + BATCH_FRAMES) {
 			int err = crmix_flush(&t->mix, HOLD_FRAMES);
 
 			if (err)
-				tap_fail(t, "write", err);
+				crfile_fail(t, "write", err);
 		}
 	}
 	pthread_mutex_lock(&r->mtx);
@@ -484,7 +259,7 @@ static void round_all(struct callrec *r, bool final)
 		*pp = t->next;
 		pthread_mutex_unlock(&r->mtx);
 		drain(t);
-		tap_complete(r, t);
+		crfile_complete(r, t);
 		pthread_mutex_lock(&r->mtx);
 	}
 	pthread_mutex_unlock(&r->mtx);
