@@ -906,6 +906,7 @@ static void test_tap_and_hushed(void **state)
 	char dir[64] = "/tmp/test_relay_rec.XXXXXX", rel[128], path[256];
 	int16_t want, s[2];
 	uint8_t law = 0xd5, hdr[44];
+	bool got_l, got_r;
 	unsigned i;
 	int moh, atk;
 	FILE *f;
@@ -968,10 +969,16 @@ static void test_tap_and_hushed(void **state)
 	assert_non_null(f);
 	assert_int_equal(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
 	assert_int_equal(hdr[22], 2);
-	assert_int_equal(fread(s, 2, 2, f), 2);
+	/* both channels carry the phones' A-law (after the silence before
+	 * their first packet arrived) */
 	g711x_decode(G711_ALAW, &want, &law, 1);
-	assert_int_equal(s[0], want);
-	assert_int_equal(s[1], want);
+	got_l = got_r = false;
+	while (fread(s, 2, 2, f) == 2) {
+		got_l |= s[0] == want;
+		got_r |= s[1] == want;
+		assert_true(s[0] == want || s[0] == 0);
+	}
+	assert_true(got_l && got_r);
 	fclose(f);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%.10s", dir, rel);
