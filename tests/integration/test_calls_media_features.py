@@ -382,3 +382,19 @@ def test_recording_on_demand_started_and_paused_by_code(pbx, tmp_path):
     with wave.open(str(path), "rb") as w:
         length = w.getnframes() / w.getframerate()
     assert length <= off + 1.5, (length, off)
+
+
+def test_max_recordings_setting_checked(pbx):
+    """sip.max_recordings (the bound on calls recorded at once) takes
+    1..1024; anything else is refused naming the key."""
+    for bad in ("0", "1025", "many"):
+        r = pbx.d.cli("settings", "set", "sip", f"max_recordings={bad}")
+        assert r.returncode != 0, r
+        assert "max_recordings" in r.stderr + r.stdout, r
+    r = pbx.d.cli("settings", "set", "sip", "max_recordings=64")
+    assert r.returncode == 0, r
+    r = pbx.d.cli("commit")
+    assert r.returncode == 0, r
+    r = pbx.d.cli("--json", "settings", "show", "sip")
+    assert r.returncode == 0, r
+    assert r.json["running"]["max_recordings"] == 64, r.json
