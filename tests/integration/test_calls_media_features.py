@@ -12,6 +12,7 @@
 """
 import base64
 import http.client
+import pathlib
 import shutil
 import struct
 import time
@@ -20,7 +21,7 @@ import wave
 import pytest
 
 from calls_lib import (TONE_A, TONE_B, Baresip, free_block, tone_seconds,
-                       tone_trace_seconds, write_tone)
+                       tone_trace_seconds, tone_windows, write_tone)
 from calls_pbx import PW, RTP_PORTS, Pbx, bounded  # noqa: F401
 from conftest import free_port, wait_for
 from test_sip_register import add_ext, commit
@@ -293,8 +294,7 @@ def test_music_on_hold_unknown_class_falls_back_to_default(moh_pbx,
     """A class with no directory plays "default" (Debian's
     asterisk-moh-opsound-wav) and says so in the log."""
     pbx = moh_pbx
-    if not list(__import__("pathlib").Path("/usr/share/asterisk/moh")
-                .glob("*.wav")):
+    if not list(pathlib.Path("/usr/share/asterisk/moh").glob("*.wav")):
         pytest.skip("needs asterisk-moh-opsound-wav")
     pbx.set_ext("202", "user.moh_class=nosuch")
     a, b = phones(tmp_path, pbx)
@@ -319,7 +319,6 @@ def test_music_on_hold_unknown_class_falls_back_to_default(moh_pbx,
     assert "holds: music on hold (class default)" in log, log
     # music is not a tone: the caller heard something loud, not B's tone,
     # and not silence
-    from calls_lib import tone_windows
     loud = 0.0
     for p in a.recordings():
         for rms, frac in tone_windows(p, [TONE_B]):
@@ -398,3 +397,46 @@ def test_max_recordings_setting_checked(pbx):
     r = pbx.d.cli("--json", "settings", "show", "sip")
     assert r.returncode == 0, r
     assert r.json["running"]["max_recordings"] == 64, r.json
+
+
+def test_max_recordings_bounds_calls_recorded_at_once(pbx, tmp_path):
+    """With sip.max_recordings=1, a second recorded call while the first
+    runs is not recorded (its CDR names no file, the log says why); the
+    first is."""
+    d = pbx.d
+    for n in ("203", "204"):
+        add_ext(d, n, PW[n], algs="md5")
+    commit(d)
+    pbx.set_ext("201", "user.recording=always")
+    pbx.set_ext("203", "user.recording=always")
+    r = d.cli("settings", "set", "sip", "max_recordings=1")
+    assert r.returncode == 0, r
+    commit(d)
+    a, b = phones(tmp_path, pbx)
+    c = Baresip(tmp_path / "c", "203", PW["203"], pbx.registrar, TONE_A,
+                max_s=40)
+    e = Baresip(tmp_path / "e", "204", PW["204"], pbx.registrar, TONE_B,
+                max_s=40)
+    try:
+        for p in (b, e, a, c):
+            p.start()
+        a.dial("202")
+        a.wait("CALL_ESTABLISHED", 15)
+        b.wait("CALL_ESTABLISHED", 5)
+        c.dial("204")
+        c.wait("CALL_ESTABLISHED", 15)
+        e.wait("CALL_ESTABLISHED", 5)
+        time.sleep(2)
+        assert c.cmd("hangup").get("ok")
+        e.wait("CALL_CLOSED", 5)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+    finally:
+        for p in (a, b, c, e):
+            p.stop()
+    rows = {r["caller"]: r for r in pbx.wait_cdrs(2)}
+    assert rows["203"]["recording"] == "", rows
+    assert rows["201"]["recording"], rows
+    wait_file(pbx, rows["201"]["recording"])
+    assert "not recorded: sip.max_recordings calls are being recorded" in \
+        pbx.log(), pbx.log()
