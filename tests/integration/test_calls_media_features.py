@@ -5,6 +5,9 @@
   DATA/recordings carries the caller's tone on the left and the callee's
   on the right (Goertzel, calls_lib.py), the CDR names it, the admin API
   serves it, a user's portal session and an anonymous client are refused;
+* recording on demand: *1 (RFC 4733) from the on_demand extension's
+  phone starts it, *1 again pauses it; the other party's *1 does not;
+* sip.max_recordings: a second call while one is recorded is not;
 * music on hold: the callee holds (baresip's hold), the caller hears the
   holding extension's class (DATA/moh/test/, a tone of its own) — seen on
   the right channel of the call's recording — and after the resume the
