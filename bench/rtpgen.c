@@ -44,6 +44,7 @@
 #include <re_sa.h>
 
 #include "media/relay.h"
+#include "media/callrec.h"
 
 #define PKT      172
 #define PERIOD   20000000ull     /* ns */
@@ -75,6 +76,7 @@ static struct {
 	uint16_t a_port, b_port;      /* external: the phones' ports */
 	uint16_t *ext_a, *ext_b;      /* external: relay ports per call */
 	const char *label;
+	const char *record;           /* bulwark: record every call here */
 	unsigned nstreams;
 	struct stream *st;
 	int afd[MAXSOCKS], bfd[MAXSOCKS];
@@ -296,6 +298,7 @@ static void relay_child(int wfd, int rfd)
 {
 	struct relay *r = NULL;
 	struct relay_conf c;
+	struct callrec *rec = NULL;
 	unsigned i;
 	char x;
 	int err;
@@ -310,6 +313,18 @@ static void relay_child(int wfd, int rfd)
 	if (err) {
 		fprintf(stderr, "relay_alloc: %s\n", strerror(err));
 		_exit(2);
+	}
+	if (G.record) {
+		/* call recording (issue 13): the relay's tap on every call,
+		 * the writer thread in this process, its CPU counted */
+		struct callrec_conf rc = { .dir = G.record,
+					   .max_live = CALLREC_MAX_LIVE };
+
+		err = callrec_alloc(&rec, &rc);
+		if (err) {
+			fprintf(stderr, "callrec_alloc: %s\n", strerror(err));
+			_exit(2);
+		}
 	}
 	for (i = 0; i < G.calls; i++) {
 		struct relay_ports p[2];
@@ -334,6 +349,17 @@ static void relay_child(int wfd, int rfd)
 		sa_set_sa(&lc.rtp, (struct sockaddr *)&G.baddr[i % G.socks]);
 		if (relay_leg_set(r, id, RELAY_LEG_B, &lc))
 			_exit(2);
+		if (rec) {
+			struct callrec_tap *tap;
+			char cid[32];
+
+			snprintf(cid, sizeof(cid), "bench%u", i);
+			if (callrec_start(rec, cid, 0, NULL, &tap, NULL, 0))
+				_exit(2);
+			if (relay_session_tap(r, id, tap))
+				_exit(2);
+			callrec_stop(tap);    /* the relay's reference stays */
+		}
 		out[0] = p[RELAY_LEG_A].rtp;
 		out[1] = p[RELAY_LEG_B].rtp;
 		if (write(wfd, out, sizeof(out)) != sizeof(out))
@@ -344,6 +370,7 @@ static void relay_child(int wfd, int rfd)
 		fprintf(stderr, "relay events lost: %" PRIu64 "\n",
 			relay_events_lost(r));
 	relay_free(r);
+	callrec_free(rec);       /* completes the recordings */
 	_exit(0);
 }
 
@@ -632,7 +659,7 @@ static void usage(void)
 		"usage: rtpgen [--mode bulwark|direct|rtpengine] [--calls N] "
 		"[--seconds S] [--warm S]\n"
 		"              [--threads T] [--range MIN-MAX] [--socks K] "
-		"[--ng HOST:PORT --pid PID]\n"
+		"[--ng HOST:PORT --pid PID] [--record DIR]\n"
 		"       rtpgen --mode external --ports FILE --a-port P "
 		"--b-port P --pid PID[,PID...] [--label NAME] ...\n");
 	exit(2);
@@ -647,7 +674,8 @@ int main(int argc, char **argv)
 		{"ng", 1, NULL, 'g'}, {"pid", 1, NULL, 'p'},
 		{"warm", 1, NULL, 'w'}, {"ports", 1, NULL, 'P'},
 		{"a-port", 1, NULL, 'A'}, {"b-port", 1, NULL, 'B'},
-		{"label", 1, NULL, 'L'}, {NULL, 0, NULL, 0},
+		{"label", 1, NULL, 'L'}, {"record", 1, NULL, 'R'},
+		{NULL, 0, NULL, 0},
 	};
 	pthread_t ts, tr;
 	uint64_t cpu0, cpu1, rx0, rx1, t0, t1, sent = 0, recv = 0, lost = 0;
@@ -691,6 +719,7 @@ int main(int argc, char **argv)
 		case 'A': G.a_port = (uint16_t)atoi(optarg); break;
 		case 'B': G.b_port = (uint16_t)atoi(optarg); break;
 		case 'L': G.label = optarg; break;
+		case 'R': G.record = optarg; break;
 		case 'r':
 			if (sscanf(optarg, "%hu-%hu", &G.pmin, &G.pmax) != 2)
 				usage();

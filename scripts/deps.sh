@@ -9,7 +9,10 @@ set -eu
 # asterisk-core-sounds-en-wav (CC BY-SA) is the media endpoint's prompts,
 # 8 kHz 16-bit WAVs under /usr/share/asterisk/sounds/en_US_f_Allison/
 # (docs/internals/endpoint.md); librem0 its G.711 and DTMF detector.
-RUN="libre0 librem0 asterisk-core-sounds-en-wav libsqlite3-0 libmicrohttpd12
+# asterisk-moh-opsound-wav (CC BY-SA) is the music on hold's class
+# "default", 8 kHz WAVs under /usr/share/asterisk/moh (docs/admin/calls.md).
+RUN="libre0 librem0 asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
+ libsqlite3-0 libmicrohttpd12
  libjansson4 libsodium23 libssl3 libnftables1 nftables libcurl4 liburing2
  wamerican iproute2"
 BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev

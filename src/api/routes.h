@@ -40,6 +40,8 @@ extern const struct api_route api_routes_greet_admin[]; /* routes_greet_admin.c 
 extern const size_t api_routes_greet_admin_n;
 extern const struct api_route api_routes_hotdesk[];   /* routes_hotdesk.c */
 extern const size_t api_routes_hotdesk_n;
+extern const struct api_route api_routes_rec[];       /* routes_rec.c */
+extern const size_t api_routes_rec_n;
 
 /* GET /metrics (routes_metrics.c): Prometheus text, outside /api/v1 but
  * behind the same admin credential (api.c routes it there). */

@@ -246,6 +246,7 @@ void call_ok_a(struct call *c, size_t blen)
 	c->state = CALL_ANSWERED;
 	c->answer_ms = call_unix_ms();
 	app->c_answered++;
+	call_rec_answered(c);
 	tmr_cancel(&c->ring);
 	off = call_contact(app, c->a, c->callee, 0);
 	if (off + sizeof(allow) < sizeof(app->xbuf)) {

@@ -426,6 +426,7 @@ static void app_destructor(void *arg)
 	while ((le = list_head(&app->calls)))
 		call_end(le->data, "failed", 503, "system", "shutdown");
 	cdr_flush_all(app);
+	moh_close(app);    /* its endpoints hold relay ports */
 	tmr_cancel(&app->tick);
 	tmr_cancel(&app->cdr_tmr);
 	tmr_cancel(&app->counters);
@@ -457,6 +458,11 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	app->reg = reg;
 	app->cdrh = conf->cdrh;
 	app->cdr_arg = conf->cdr_arg;
+	app->rec = conf->rec;
+	err = moh_open(app, conf->moh_dir, conf->moh_default_dir);
+	if (err)
+		log_warn(MOD, "music on hold: %s (held calls hear silence)",
+			 strerror(err));
 	app->max_calls = conf->max_calls ? conf->max_calls : 1000;
 	list_init(&app->calls);
 	list_init(&app->cdr_wait);

@@ -23,6 +23,7 @@ struct cdr_rec;
 struct sipd_req;
 struct strans_tx;
 struct snap_ext;
+struct callrec;
 
 /* A finished call's record (store/cdr_db.h): the daemon hands it to the
  * CDR writer. */
@@ -37,6 +38,13 @@ struct call_conf {
 				  * the kernel reaches that phone from */
 	uint16_t rtp_min, rtp_max; /* 0: the sip section's rtp_start/end */
 	unsigned max_calls;      /* global bound, 0: 1000 */
+	struct callrec *rec;     /* call recording (media/callrec.h), NULL:
+				  * none; the caller frees it after
+				  * call_close() */
+	const char *moh_dir;     /* music on hold classes: DATA/moh; NULL:
+				  * no music on hold */
+	const char *moh_default_dir; /* class "default"; NULL: Debian's
+				  * /usr/share/asterisk/moh */
 };
 
 /* Register INVITE, ACK, BYE, CANCEL, INFO, UPDATE with the stack; reg is

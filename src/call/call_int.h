@@ -174,6 +174,18 @@ struct call {
 		void *arg;
 		char reason[64];         /* "camp_on: ..." for the CDR */
 	} orig;
+	/* call recording (record.c, issue 13) */
+	struct callrec_tap *rec_tap;  /* NULL: not recorded */
+	char rec_path[64];            /* under DATA/recordings, for the CDR */
+	struct {                      /* music on hold (moh.c, issue 13) */
+		bool live;
+		struct leg *holder;   /* whose side plays the music */
+		uint32_t ep;          /* the endpoint playing it */
+		uint64_t tag;
+		unsigned idx;         /* file of the class playing */
+		unsigned errs;        /* files refused in a row */
+		char cls[33];
+	} moh;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -206,6 +218,9 @@ struct call_app {
 	struct relay *relay;
 	call_cdr_h *cdrh;
 	void *cdr_arg;
+	struct callrec *rec;      /* call recording; NULL: none (issue 13) */
+	struct mohlib *mohlib;    /* music on hold (moh.c); NULL: none */
+	struct endpoints *moh_eps;  /* its endpoints, made at first use */
 	/* services by kind (route.h enum route_svc); NULL: none */
 	const struct call_svc_ops *svc_ops[ROUTE_SVC__COUNT];
 	void *svc_arg[ROUTE_SVC__COUNT];
@@ -439,6 +454,10 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
  * leg l with the media active (sendrecv, no hold) into app->body (*len).
  * 0 or errno. */
 int media_active_for(struct call *c, struct leg *l, int side, size_t *len);
+/* The same with direction dir ("inactive") instead of sendrecv (music
+ * on hold answering a hold). */
+int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
+		  size_t *len);
 /* A transfer target l answered m: its side of the relay moves to it.
  * 0 or 488. */
 unsigned media_xfer_answer(struct call *c, struct leg *l,
@@ -459,10 +478,38 @@ unsigned media_svc_pick(struct call *c, int *pt, int *te_pt);
  * (*len). 0 or 488. */
 unsigned media_svc_answer(struct call *c, const struct sa *ep, int pt,
 			  int te_pt, size_t *len);
+/* Whether the offer body of leg traffic in call c puts its audio on
+ * hold (sendonly, inactive, c=0.0.0.0). 0 or EINVAL (not a description
+ * we relay). */
+int media_offer_held(struct call *c, const char *body, size_t blen,
+		     bool *held);
 /* The relay's address a local endpoint sends to and binds on. */
 void media_svc_addr(const struct call *c, struct sa *out);
 /* Relay events (TIMEOUT ends the call, DESTROYED completes its CDR). */
 void media_events(int flags, void *arg);
+
+/* ---- record.c (call recording, issue 13) ------------------------------- */
+
+/* The call was answered: record it when an extension of it says so. */
+void call_rec_answered(struct call *c);
+/* The call ends: the recording completes once the relay lets go. */
+void call_rec_end(struct call *c);
+
+/* ---- moh.c (music on hold, issue 13) ---------------------------------- */
+
+/* A re-INVITE/UPDATE with SDP from leg l of an answered call: true when
+ * music on hold answered it (a hold starts the music; the held party's
+ * offer while it plays); false to relay it as usual (a resume ends the
+ * music first). */
+bool moh_indialog(struct call_app *app, struct sipd_req *rq,
+		  struct strans_tx *tx, struct leg *l);
+/* Ends the music (the call ends, a transfer replaces the holder). */
+void moh_stop(struct call *c);
+/* The library of classes (data_dir DATA/moh; NULL: no music on hold),
+ * and its end (after every call ended, before the relay is freed). */
+int moh_open(struct call_app *app, const char *data_dir,
+	     const char *default_dir);
+void moh_close(struct call_app *app);
 
 /* ---- end.c ------------------------------------------------------------- */
 

@@ -233,6 +233,9 @@ void call_indialog(struct call_app *app, struct sipd_req *rq, struct leg *l)
 		saved_req_clear(&s);
 		return;
 	}
+	/* music on hold (moh.c, issue 13) */
+	if (is_sdp(m) && moh_indialog(app, rq, tx, l))
+		return;
 	memset(&c->fwd, 0, sizeof(c->fwd));
 	if (saved_req_set(&c->fwd.in, rq, tx)) {
 		call_answer(app, rq, tx, 500, "Server Internal Error", NULL);

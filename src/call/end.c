@@ -108,6 +108,7 @@ static void record(struct call *c, struct cdr_rec *r)
 		snprintf(r->fwd_to, sizeof(r->fwd_to), "%s", c->fwd_to);
 	}
 	fill(r, c, c->st);
+	snprintf(r->recording, sizeof(r->recording), "%s", c->rec_path);
 }
 
 static const char *phrase(unsigned code)
@@ -174,6 +175,8 @@ void call_end(struct call *c, const char *disp, unsigned cause,
 		 c->caller, c->dialled, disp, cause, side ? side : "system",
 		 reason ? reason : "");
 	record(c, &rec);
+	call_rec_end(c);
+	moh_stop(c);
 	if (c->relay_live) {
 		struct cdr_wait *w = mem_zalloc(sizeof(*w), NULL);
 

@@ -64,6 +64,7 @@ static void remote(const struct sdp *sdp, int i, struct relay_leg_conf *lc)
 
 	sa_init(&lc->rtp, AF_UNSPEC);
 	sa_init(&lc->rtcp, AF_UNSPEC);
+	sa_init(&lc->hushed, AF_UNSPEC);
 	if (!cn || cn->hold)
 		return;
 	if (cn->af == SDP_AF_IP4) {
@@ -266,7 +267,28 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
 	return 0;
 }
 
+int media_offer_held(struct call *c, const char *body, size_t blen,
+		     bool *held)
+{
+	struct sdp sdp;
+	int ai;
+
+	if (sdp_parse(&sdp, body, blen, serve(c->app), NULL))
+		return EINVAL;
+	ai = audio_index(&sdp);
+	if (ai < 0)
+		return EINVAL;
+	*held = sdp_media_held(&sdp, (size_t)ai);
+	return 0;
+}
+
 int media_active_for(struct call *c, struct leg *l, int side, size_t *len)
+{
+	return media_dir_for(c, l, side, NULL, len);
+}
+
+int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
+		  size_t *len)
 {
 	struct call_app *app = c->app;
 	struct sdp_rewrite rw;
@@ -286,6 +308,7 @@ int media_active_for(struct call *c, struct leg *l, int side, size_t *len)
 	rw.addr = addr;
 	rw.rtcp_mux = true;
 	rw.sendrecv = true;
+	rw.dir = dir;
 	rw.media[ai].port = c->ports[side].rtp;
 	rw.media[ai].rtcp_port = c->ports[side].rtcp;
 	err = sdp_rewrite(app->body, sizeof(app->body), len, &sdp, &rw,
@@ -305,6 +328,7 @@ unsigned media_xfer_answer(struct call *c, struct leg *l,
 	if (!c->relay_live || !sdp_body(m) ||
 	    sdp_parse(&ans, m->body.p, m->body.l, serve(c->app), NULL))
 		return 488;
+	moh_stop(c);   /* the holder's side goes to the transfer target */
 	ai = audio_index(&ans);
 	if (ai < 0)
 		return 488;

@@ -74,6 +74,9 @@ static const struct setting_def defs[] = {
 		       "receive buffer of the UDP sockets, bytes"),
 	SETTING_INT_AT(S, tcp_per_source, 32, 1, 65535, "sip",
 		       "TCP connections allowed per source address"),
+	SETTING_INT_AT(S, max_recordings, 32, 1, 1024, "media",
+		       "calls recorded at once (user.recording); beyond, a "
+		       "call is not recorded and the log says so"),
 };
 
 const struct settings_table sip_settings_table = {

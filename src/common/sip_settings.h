@@ -33,6 +33,7 @@ struct sip_settings {
 	uint32_t max_bindings;       /* bindings in all */
 	uint32_t udp_rcvbuf;         /* UDP socket receive buffer, bytes */
 	uint32_t tcp_per_source;     /* TCP connections per source address */
+	uint32_t max_recordings;     /* calls recorded at once (issue 13) */
 };
 
 /* The table (section "sip"). */

@@ -52,6 +52,7 @@
 #include "call/campon.h"
 #include "hotdesk/hotdesk.h"
 #include "store/hdstore.h"
+#include "media/callrec.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -220,6 +221,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* Finished calls go to the CDR writer (its own thread and connection). */
 static struct cdr_writer *cdrw;
+/* Recorded calls go to DATA/recordings (its own thread; issue 13). */
+static struct callrec *callrec;
 
 static void on_cdr(const struct cdr_rec *r, void *arg)
 {
@@ -241,6 +244,23 @@ static int calls_start(struct daemon *d, const struct opts *o)
 	}
 	cc.cdrh = on_cdr;
 	cc.cdr_arg = cdrw;
+	{
+		char rdir[512];
+		struct callrec_conf rc = { .dir = rdir };
+
+		snprintf(rdir, sizeof(rdir), "%s/recordings", o->data);
+		err = callrec_alloc(&callrec, &rc);
+		if (err)
+			log_warn("daemon", "call recording: %s (calls are "
+				 "not recorded)", strerror(err));
+		cc.rec = callrec;
+	}
+	{
+		static char mdir[512];   /* read by call_alloc only */
+
+		snprintf(mdir, sizeof(mdir), "%s/moh", o->data);
+		cc.moh_dir = mdir;
+	}
 
 	cc.rtp_addr = o->rtp_addr;
 	if (!cc.rtp_addr && o->sip) {
@@ -554,6 +574,7 @@ static int register_everything(void)
 		{ api_routes_vmmail, api_routes_vmmail_n },
 		{ api_routes_greet_admin, api_routes_greet_admin_n },
 		{ api_routes_hotdesk, api_routes_hotdesk_n },
+		{ api_routes_rec, api_routes_rec_n },
 	};
 	size_t i;
 	int err;
@@ -913,6 +934,7 @@ out:
 	d->hotdesk = hotdesk_free(d->hotdesk);
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
+	callrec = callrec_free(callrec);    /* after the relay let go */
 	vmmail_free(d->vmmail);
 	cdr_writer_close(cdrw);
 	registrar_close(d->registrar);

@@ -306,6 +306,12 @@ int relay_leg_set(struct relay *r, uint32_t id, enum relay_leg leg,
 		c.lc.latch_from = lc->latch_from;
 		c.lc.latch_from.len = r->conf.local.len;
 	}
+	if (lc->hushed.u.sa.sa_family) {     /* music on hold (issue 13) */
+		if (!addr_usable(r, &lc->hushed, false))
+			return EINVAL;
+		c.lc.hushed = lc->hushed;
+		c.lc.hushed.len = r->conf.local.len;
+	}
 	return post(r, h, &c);
 }
 
@@ -324,6 +330,20 @@ static int simple(struct relay *r, uint32_t id, enum cmd_type type,
 	c.id = id;
 	c.leg = leg;
 	c.flag = flag;
+	return post(r, h, &c);
+}
+
+int relay_session_tap(struct relay *r, uint32_t id, struct callrec_tap *tap)
+{
+	struct hsess *h = lookup(r, id);
+	struct cmd c;
+
+	if (!h)
+		return ENOENT;
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_TAP;
+	c.id = id;
+	c.tap = tap;
 	return post(r, h, &c);
 }
 

@@ -84,6 +84,12 @@ struct relay_leg_conf {
 	struct sa latch_from; /* with nat: only latch from this IP (port
 			     * ignored), e.g. the source of the leg's SIP
 			     * messages; unset = any IP */
+	struct sa hushed;   /* packets from this IP (port ignored) that the
+			     * leg does not accept are dropped quietly:
+			     * counted in drop_hushed, not drop_source, no
+			     * event. Music on hold (issue 13): the holder's
+			     * phone while an endpoint plays on its side.
+			     * unset = none */
 };
 
 /* Counters of one leg. "in" = from the leg's phone to the relay, "out" =
@@ -97,6 +103,7 @@ struct relay_leg_stats {
 				  * known yet (its answer is still on the
 				  * way): dropped, not counted as injection */
 	uint64_t drop_malformed; /* too short, too long, not RTP/RTCP v2 */
+	uint64_t drop_hushed;    /* from the leg conf's hushed address */
 	uint64_t drop_nodest;    /* accepted but the other leg has no address
 				  * yet: not forwarded */
 	uint64_t send_errors;    /* sendmmsg refused (counted, not retried) */
@@ -139,6 +146,16 @@ int relay_leg_relearn(struct relay *r, uint32_t id, enum relay_leg leg);
 /* Hold on/off: no timeout while on hold (packets still relayed). Resume
  * restarts the inactivity clock. Returns 0, ENOENT, EAGAIN. */
 int relay_session_hold(struct relay *r, uint32_t id, bool hold);
+
+/* Call recording (media/callrec.h): the session's accepted RTP of both
+ * legs is copied to tap on its media thread (callrec_tap_put; leg A is
+ * side 0, leg B side 1) from this command on. The relay holds the tap's
+ * relay reference and releases it (callrec_tap_release) when a later
+ * relay_session_tap() replaces it (tap NULL: stop copying) or the
+ * session closes. On an error the relay took nothing: the caller
+ * releases the reference itself. Returns 0, ENOENT, EAGAIN. */
+struct callrec_tap;
+int relay_session_tap(struct relay *r, uint32_t id, struct callrec_tap *tap);
 
 /* Asks for the counters: answered by a RELAY_EV_COUNTERS event.
  * Returns 0, ENOENT, EAGAIN. */

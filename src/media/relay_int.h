@@ -49,6 +49,7 @@ void ports_src_give(void *arg, unsigned handle);
 enum cmd_type {
 	CMD_CREATE = 1, CMD_LEG_SET, CMD_RELEARN, CMD_HOLD, CMD_QUERY,
 	CMD_DESTROY, CMD_STOP,
+	CMD_TAP,                   /* call recording (callrec.h) */
 };
 
 struct cmd {
@@ -59,6 +60,7 @@ struct cmd {
 	enum relay_leg leg;
 	bool flag;                 /* HOLD */
 	struct relay_leg_conf lc;  /* LEG_SET */
+	struct callrec_tap *tap;   /* TAP */
 };
 
 /* A bounded queue between threads (mutex + ring + eventfd). The mutex

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "media/callrec.h"
 #include "media/rtpfwd_int.h"
 
 #define NEVENTS    128     /* epoll events per wake */
@@ -192,6 +193,10 @@ struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
 		L->st.drop_early++;
 		return NULL;
 	} else if (!what || !may_latch(m, s, L, k, src)) {
+		if (L->hushed_set && relay_sa_ipeq(src, &L->hushed)) {
+			L->st.drop_hushed++;     /* the holder's phone */
+			return NULL;
+		}
 		L->st.drop_source++;
 		if (m->now >= L->next_notify) {
 			L->next_notify = m->now + m->conf.notify_ms;
@@ -203,8 +208,11 @@ struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
 	L->st.in_bytes += len;
 	L->st.last_seen_ms = m->now;
 	s->timeout_sent = false;
-	if (what == 1)
+	if (what == 1) {
 		loss_update(L, p);
+		if (s->tap)   /* a copy into a bounded ring; never waits */
+			callrec_tap_put(s->tap, k->leg, p, len, m->now);
+	}
 	if (!o->peer_ok) {
 		L->st.drop_nodest++;
 		return NULL;
@@ -314,6 +322,8 @@ static void sess_close(struct mthread *m, struct msess *s)
 			s->leg[l].sk[k].fd = -1;
 		}
 	m->slots[RELAY_ID_SLOT(s->id)] = NULL;
+	callrec_tap_release(s->tap);
+	s->tap = NULL;
 	m->live[s->live_idx] = m->live[--m->nlive];
 	m->live[s->live_idx]->live_idx = s->live_idx;
 	s->dead = true;
@@ -387,6 +397,8 @@ static void do_leg_set(struct mthread *m, struct msess *s, const struct cmd *c)
 	L->nat = c->lc.nat;
 	L->latch_from_set = c->lc.latch_from.u.sa.sa_family != 0;
 	L->latch_from = c->lc.latch_from;
+	L->hushed_set = c->lc.hushed.u.sa.sa_family != 0;
+	L->hushed = c->lc.hushed;
 	for (k = 0; k < 2; k++) {
 		struct msock *x = &L->sk[k];
 
@@ -415,8 +427,11 @@ static void do_cmd(struct mthread *m, const struct cmd *c, bool *stop)
 		return;
 	}
 	s = fwd_find(m, c->id);
-	if (!s)
+	if (!s) {
+		if (c->type == CMD_TAP)   /* the session went first */
+			callrec_tap_release(c->tap);
 		return;
+	}
 	switch (c->type) {
 	case CMD_LEG_SET:
 		do_leg_set(m, s, c);
@@ -432,6 +447,10 @@ static void do_cmd(struct mthread *m, const struct cmd *c, bool *stop)
 			s->idle_from = m->now;
 			s->timeout_sent = false;
 		}
+		break;
+	case CMD_TAP:
+		callrec_tap_release(s->tap);
+		s->tap = c->tap;
 		break;
 	case CMD_QUERY:
 		emit(m, s, RELAY_EV_COUNTERS, 0, false, NULL);

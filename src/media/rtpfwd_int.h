@@ -42,6 +42,8 @@ struct mleg {
 	bool nat;
 	bool latch_from_set;
 	struct sa latch_from;
+	bool hushed_set;             /* music on hold (relay_leg_conf) */
+	struct sa hushed;
 	struct relay_leg_stats st;   /* rtp_* hold the finished runs */
 	struct loss loss;
 	uint64_t next_notify;
@@ -57,6 +59,7 @@ struct msess {
 	bool timeout_sent;
 	uint64_t idle_from;          /* creation or resume */
 	struct mleg leg[2];
+	struct callrec_tap *tap;     /* call recording, NULL: none */
 };
 
 struct mthread {

@@ -1023,6 +1023,8 @@ static void w_media(struct wbuf *w, const struct sdp *in,
 		if (pt_kept(m, pts, m->pt[k].pt))
 			w_fmt(w, " %u", m->pt[k].pt);
 	w_mem(w, "\r\n", 2);
+	if (rw->sendrecv && rw->dir)
+		w_fmt(w, "a=%s\r\n", rw->dir);
 	for (size_t idx = m->first + 1; idx <= m->last; idx++) {
 		struct sdp_str l = line_at(in, idx), v = {l.p + 2, l.l - 2};
 		struct sdp_str name, val, rest;

@@ -245,6 +245,10 @@ struct sdp_rewrite {
 				* default) and a hold c= (0.0.0.0, ::)
 				* written as addr — the PBX taking a call
 				* off hold after a transfer */
+	const char *dir;       /* with sendrecv: this direction ("inactive")
+				* written after every relayed m= line
+				* instead (music on hold answers a hold;
+				* issue 13); NULL: none */
 	struct {
 		uint16_t port;
 		uint16_t rtcp_port;

@@ -19,13 +19,13 @@
 	" disposition, cause, hangup_side, reason, codec," \
 	" pkts_caller, pkts_callee, lost_caller, lost_callee," \
 	" dropped_caller, dropped_callee, forward_rule, forward_from," \
-	" forward_to"
+	" forward_to, recording"
 
 enum {
 	C_ID, C_START, C_ANSWER, C_END, C_CALLER, C_CALLEE, C_DIALLED,
 	C_DISPO, C_CAUSE, C_SIDE, C_REASON, C_CODEC, C_PKTS, C_LOST = C_PKTS
 	+ 2, C_DROPPED = C_LOST + 2, C_FWD_RULE = C_DROPPED + 2, C_FWD_FROM,
-	C_FWD_TO, C_N
+	C_FWD_TO, C_REC, C_N
 };
 
 #define LIST_MAX 10000u
@@ -102,6 +102,7 @@ static int insert(struct cdr_sql *q, const struct cdr_rec *r)
 	BIND_TEXT(st, C_FWD_RULE, r->fwd_rule);
 	BIND_TEXT(st, C_FWD_FROM, r->fwd_from);
 	BIND_TEXT(st, C_FWD_TO, r->fwd_to);
+	BIND_TEXT(st, C_REC, r->recording);
 	for (int d = 0; d < 2; d++) {
 		sqlite3_bind_int64(st, C_PKTS + d + 1, (int64_t)r->pkts[d]);
 		sqlite3_bind_int64(st, C_LOST + d + 1, (int64_t)r->lost[d]);
@@ -140,7 +141,7 @@ int cdr_sql_write(struct cdr_sql *q, const struct cdr_item *list,
 	if (!q->ins &&
 	    (rc = sqlite3_prepare_v2(q->db, "INSERT INTO cdr(" CDR_COLS ")"
 				     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				     "?,?,?,?,?,?)", -1, &q->ins, NULL))
+				     "?,?,?,?,?,?,?)", -1, &q->ins, NULL))
 	    != SQLITE_OK)
 		return store_sqlite_errno(q->db, rc);
 	rc = store_conn_begin(q->db);
@@ -220,7 +221,7 @@ static json_t *row_json(sqlite3_stmt *st)
 	int64_t dur = answer > 0 && end > answer ? (end - answer) / 1000 : 0;
 
 	return json_pack("{s:o,s:o,s:I,s:o,s:I,s:o,s:I,s:I,s:o,s:o,"
-			 "s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 			 "id", text_col(st, C_ID),
 			 "start", iso_ms(start), "start_ms", (json_int_t)start,
 			 "answer", answer > 0 ? iso_ms(answer) : json_null(),
@@ -241,7 +242,8 @@ static json_t *row_json(sqlite3_stmt *st)
 			 "dropped", pair_col(st, C_DROPPED),
 			 "forward_rule", text_col(st, C_FWD_RULE),
 			 "forward_from", text_col(st, C_FWD_FROM),
-			 "forward_to", text_col(st, C_FWD_TO));
+			 "forward_to", text_col(st, C_FWD_TO),
+			 "recording", text_col(st, C_REC));
 }
 
 json_t *store_cdr_list(struct store *s, int64_t since_ms, size_t limit)
@@ -281,4 +283,36 @@ json_t *store_cdr_list(struct store *s, int64_t since_ms, size_t limit)
 		return NULL;
 	}
 	return out;
+}
+
+int store_cdr_recording(struct store *s, const char *id, char *rel,
+			size_t sz)
+{
+	sqlite3_stmt *st = NULL;
+	int err = ENOENT, rc;
+
+	if (!s || !id || !rel || !sz)
+		return EINVAL;
+	rel[0] = '\0';
+	pthread_mutex_lock(&s->lock);
+	if (store_prep(s, "SELECT recording FROM cdr WHERE id = ? AND"
+		       " recording != '' ORDER BY seq DESC LIMIT 1", &st)) {
+		err = EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		err = t && (size_t)snprintf(rel, sz, "%s", (const char *)t) < sz
+			? 0 : ENAMETOOLONG;
+	}
+	else if (rc != SQLITE_DONE) {
+		err = EIO;
+	}
+	store_unprep(st);
+ out:
+	pthread_mutex_unlock(&s->lock);
+	return err;
 }

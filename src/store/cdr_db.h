@@ -48,6 +48,9 @@ struct cdr_rec {
 	uint64_t lost[2];       /* RTP packets lost (sequence gaps) */
 	uint64_t dropped[2];    /* packets dropped by strict source (wrong
 				 * source: injection) at that leg */
+	/* call recording (issue 13) */
+	char recording[64];     /* "YYYY-MM-DD/<id>.wav" under
+				 * DATA/recordings, "" when not recorded */
 };
 
 struct cdr_writer;
@@ -88,5 +91,11 @@ void cdr_writer_keep(struct cdr_writer *w, uint64_t rows);
  * NULL on a database error. */
 struct store;
 json_t *store_cdr_list(struct store *st, int64_t since_ms, size_t limit);
+
+/* The recording of call id (cdr_rec.recording, relative to
+ * DATA/recordings) into rel. 0, ENOENT (no such call, or not recorded),
+ * EINVAL, ENAMETOOLONG, EIO. */
+int store_cdr_recording(struct store *st, const char *id, char *rel,
+			size_t sz);
 
 #endif

@@ -222,6 +222,7 @@ static void terminate(struct cdr_rec *r)
 	r->fwd_rule[sizeof(r->fwd_rule) - 1] = '\0';
 	r->fwd_from[sizeof(r->fwd_from) - 1] = '\0';
 	r->fwd_to[sizeof(r->fwd_to) - 1] = '\0';
+	r->recording[sizeof(r->recording) - 1] = '\0';
 }
 
 bool cdr_writer_put(struct cdr_writer *w, const struct cdr_rec *r)

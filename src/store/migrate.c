@@ -178,7 +178,12 @@ static const struct migration migrations[] = {
 	 " time INTEGER NOT NULL);"
 	 "CREATE INDEX hotdesk_pinfail_src ON hotdesk_pinfail(src_ip, time);"
 	 "CREATE INDEX hotdesk_pinfail_time ON hotdesk_pinfail(time);", NULL},
-	/* Append new migrations here: {11, "<module>", "CREATE TABLE ..."}. */
+	{11, "call",
+	 /* call recording (issue 13): the recording's path relative to
+	  * DATA/recordings ("YYYY-MM-DD/<id>.wav"), '' when not recorded */
+	 "ALTER TABLE cdr ADD COLUMN recording TEXT NOT NULL DEFAULT '';",
+	 NULL},
+	/* Append new migrations here: {12, "<module>", "CREATE TABLE ..."}. */
 };
 
 static const size_t migration_count =

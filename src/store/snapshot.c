@@ -350,6 +350,15 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 		       json_string_length(v) + 1);
 	}
 	fill_cid(e, o, row->type);
+	/* call recording and music on hold (issue 13, media) */
+	v = json_object_get(o, "user.recording");
+	e->recording = !json_is_string(v) ? SNAP_REC_NEVER :
+		!strcmp(json_string_value(v), "always") ? SNAP_REC_ALWAYS :
+		!strcmp(json_string_value(v), "on_demand") ?
+		SNAP_REC_ON_DEMAND : SNAP_REC_NEVER;
+	v = json_object_get(o, "user.moh_class");
+	snprintf(e->moh_class, sizeof(e->moh_class), "%s",
+		 json_is_string(v) ? json_string_value(v) : "");
 	v = json_object_get(o, "phone.host_mode");
 	e->static_host = json_is_string(v) &&
 		!strcmp(json_string_value(v), "static");

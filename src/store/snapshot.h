@@ -119,6 +119,9 @@ struct snap_ext {
 	bool send_pai, send_rpid; /* phone.send_pai, phone.send_rpid */
 	const struct snap_cid *cid;   /* NULL: every caller ID the default,
 				       * no Alert-Info (most extensions) */
+	/* call recording and music on hold (issue 13, media) */
+	uint8_t recording;        /* user.recording: enum snap_rec */
+	char moh_class[33];       /* user.moh_class ("" = "default") */
 };
 
 /* An extension's custom caller IDs and Alert-Info: built only for one
@@ -137,6 +140,9 @@ struct snap_cid {
 const struct snap_cid *snap_cid_ref(const struct snap_cid *c);
 /* Drop one (NULL-safe); the last frees. */
 void snap_cid_deref(const struct snap_cid *c);
+
+/* user.recording */
+enum snap_rec { SNAP_REC_NEVER = 0, SNAP_REC_ALWAYS, SNAP_REC_ON_DEMAND };
 
 /* The SDP encoding ("PCMU/8000", "opus/48000/2") of a snap_codec, for
  * sdp_codecs (media/sdp.h); NULL for an unknown value. */

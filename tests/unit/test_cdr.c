@@ -163,6 +163,7 @@ static void test_round_trip(void **state)
 	strcpy(a.fwd_rule, "forward_no_answer");
 	strcpy(a.fwd_from, "0202");
 	strcpy(a.fwd_to, "202");
+	strcpy(a.recording, "2025-12-05/c0123456789abcdef.wav");
 	a.pkts[CDR_FROM_CALLER] = 3050;
 	a.pkts[CDR_FROM_CALLEE] = 3049;
 	a.lost[CDR_FROM_CALLER] = 3;
@@ -218,7 +219,9 @@ static void test_round_trip(void **state)
 	assert_string_equal(str(e, "forward_rule"), "forward_no_answer");
 	assert_string_equal(str(e, "forward_from"), "0202");
 	assert_string_equal(str(e, "forward_to"), "202");
-	assert_int_equal(json_object_size(e), 22);
+	assert_string_equal(str(e, "recording"),
+			    "2025-12-05/c0123456789abcdef.wav");
+	assert_int_equal(json_object_size(e), 23);
 
 	e = json_array_get(l, 0);
 	assert_string_equal(str(e, "id"), "c2");
@@ -231,7 +234,22 @@ static void test_round_trip(void **state)
 	assert_string_equal(str(e, "codec"), "");
 	assert_int_equal(num(e, "cause"), 408);
 	assert_int_equal(pair(e, "packets", "callee"), 0);
+	assert_string_equal(str(e, "recording"), "");
 	json_decref(l);
+	/* the recording's path by call id (the API's download) */
+	{
+		char rel[64];
+
+		assert_int_equal(store_cdr_recording(f->s, "c0123456789abcdef",
+						     rel, sizeof(rel)), 0);
+		assert_string_equal(rel, "2025-12-05/c0123456789abcdef.wav");
+		assert_int_equal(store_cdr_recording(f->s, "c2", rel,
+						     sizeof(rel)), ENOENT);
+		assert_int_equal(store_cdr_recording(f->s, "nope", rel,
+						     sizeof(rel)), ENOENT);
+		assert_int_equal(store_cdr_recording(f->s, "c0123456789abcdef",
+						     rel, 8), ENAMETOOLONG);
+	}
 	assert_false(store_health_degraded());
 }
 

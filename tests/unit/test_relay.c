@@ -23,6 +23,8 @@
 #include <re.h>
 
 #include "media/relay.h"
+#include "media/callrec.h"
+#include "media/g711.h"
 
 /* a range of our own per process: several test runs (plain, ASan) may
  * run at once on this machine */
@@ -885,6 +887,110 @@ static void loop_guard(void *arg)
 	re_cancel();                      /* never hang the test */
 }
 
+/* Call recording (issue 13): a tap copies what both legs send, and the
+ * relay lets go of it when the session closes (the recording completes).
+ * Music on hold: leg A moves to another source (an endpoint) with the
+ * phone's IP hushed: the phone's packets are dropped quietly (not
+ * injection, no event), a third address's still count. */
+static void test_tap_and_hushed(void **state)
+{
+	struct relay *r = mk_relay(5, 4, 1);
+	struct callrec_conf rc = { .flush_ms = 10 };
+	struct callrec *rec;
+	struct callrec_tap *tap;
+	struct callrec_stats st;
+	struct relay_leg_conf lc;
+	struct relay_event ev;
+	struct call c;
+	struct sa moh_a, atk_a;
+	char dir[64] = "/tmp/test_relay_rec.XXXXXX", rel[128], path[256];
+	int16_t want, s[2];
+	uint8_t law = 0xd5, hdr[44];
+	bool got_l, got_r;
+	unsigned i;
+	int moh, atk;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	rc.dir = dir;
+	assert_int_equal(callrec_alloc(&rec, &rc), 0);
+	call_open(&c, r, false);
+	assert_int_equal(callrec_start(rec, "ctap", 0, NULL, &tap, rel, sizeof(rel)),
+			 0);
+	assert_int_equal(relay_session_tap(r, c.id, tap), 0);
+	assert_int_equal(relay_session_tap(r, c.id ^ 0x10000, tap), ENOENT);
+	for (i = 0; i < 5; i++) {
+		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)i, 0xa);
+		rtp(c.rtp[1], c.p[1].rtp, (uint16_t)i, 0xb);
+	}
+	assert_int_equal(drain(c.rtp[1], 300), 5);
+	assert_int_equal(drain(c.rtp[0], 300), 5);
+	/* music on hold on A's side */
+	moh = phone("127.0.0.1", &moh_a);
+	atk = phone("127.0.0.3", &atk_a);
+	memset(&lc, 0, sizeof(lc));
+	lc.rtp = moh_a;
+	lc.rtcp = c.a_rtcp[0];
+	lc.hushed = ip4("127.0.0.1", 0);
+	assert_int_equal(relay_leg_set(r, c.id, RELAY_LEG_A, &lc), 0);
+	for (i = 0; i < 5; i++) {
+		rtp(moh, c.p[0].rtp, (uint16_t)i, 0xc);          /* music */
+		rtp(c.rtp[0], c.p[0].rtp, (uint16_t)(10 + i), 0xa); /* held */
+		rtp(atk, c.p[0].rtp, (uint16_t)i, 0x66);         /* other */
+	}
+	for (i = 0; i < 5; i++) {
+		uint32_t ssrc = 0;
+
+		assert_int_equal(recv_wait(c.rtp[1], 1000, NULL, &ssrc), 172);
+		assert_int_equal(ssrc, 0xc);
+	}
+	assert_int_equal(drain(c.rtp[1], 200), 0);
+	rtcp(c.rtcp[0], c.p[0].rtcp, 0xa);     /* the phone's RTCP still */
+	assert_int_equal(recv_wait(c.rtcp[1], 1000, NULL, NULL), 28);
+	counters(r, c.id, &ev);
+	assert_int_equal(ev.stats[0].drop_hushed, 5);
+	assert_int_equal(ev.stats[0].drop_source, 5);
+	assert_true(wait_event(r, RELAY_EV_STRICT_DROP, c.id, 1000, &ev));
+	assert_true(ev.addr.u.in.sin_addr.s_addr == atk_a.u.in.sin_addr.s_addr);
+	/* the session ends: the relay lets go, the owner too: a file */
+	assert_int_equal(relay_session_destroy(r, c.id), 0);
+	assert_true(wait_event(r, RELAY_EV_DESTROYED, c.id, 2000, NULL));
+	callrec_stop(tap);
+	for (i = 0; i < 300; i++) {
+		callrec_stats(rec, &st);
+		if (!st.live)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st.completed, 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+	assert_int_equal(hdr[22], 2);
+	/* both channels carry the phones' A-law (after the silence before
+	 * their first packet arrived) */
+	g711x_decode(G711_ALAW, &want, &law, 1);
+	got_l = got_r = false;
+	while (fread(s, 2, 2, f) == 2) {
+		got_l |= s[0] == want;
+		got_r |= s[1] == want;
+		assert_true(s[0] == want || s[0] == 0);
+	}
+	assert_true(got_l && got_r);
+	fclose(f);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%.10s", dir, rel);
+	rmdir(path);
+	rmdir(dir);
+	close(moh);
+	close(atk);
+	callrec_free(rec);
+	call_close(&c);
+	relay_free(r);
+}
+
 static void test_libre_loop(void **state)
 {
 	struct relay *r = mk_relay(1, 4, 1);
@@ -934,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_libre_loop),
+		cmocka_unit_test(test_tap_and_hushed),
 	};
 
 	int fails;
