@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "call/route.h"
+#include "call/route_int.h"
 #include "model/model.h"
 #include "store/snapshot.h"
 
@@ -46,18 +47,9 @@ const char *route_rule_str(enum route_rule r)
 		"unknown";
 }
 
-struct ctx {
-	const struct snapshot *snap;
-	const struct snap_ext *caller;
-	const struct route_live *live;
-	struct route_result *out;
-	/* gates (issue 13): gated's gates up to gate_done were passed */
-	const struct snap_ext *gated;
-	enum route_svc gate_done;
-};
 
-static void reject(struct route_result *out, enum route_rule rule,
-		   unsigned code, const char *reason, const char *disp)
+void route_reject(struct route_result *out, enum route_rule rule,
+			 unsigned code, const char *reason, const char *disp)
 {
 	out->kind = ROUTE_REJECT;
 	out->rule = rule;
@@ -67,7 +59,7 @@ static void reject(struct route_result *out, enum route_rule rule,
 }
 
 /* An extension a call can ring today: a phone with SIP credentials. */
-static bool rings(const struct snap_ext *x)
+bool route_rings(const struct snap_ext *x)
 {
 	return x->auth && (x->type == MODEL_SIP || x->type == MODEL_IAX2);
 }
@@ -96,7 +88,7 @@ static const struct snap_ext *hotdesk_phone(const struct ctx *c,
 		c->live->hotdesk_at(x->number, c->live->arg) : NULL;
 	const struct snap_ext *p = at ? find(c, at) : NULL;
 
-	return p && rings(p) ? p : NULL;
+	return p && route_rings(p) ? p : NULL;
 }
 
 /* What rings for t as a follow-me entry or a group member: a phone
@@ -106,7 +98,7 @@ static const struct snap_ext *ringer(const struct ctx *c,
 {
 	if (t && t->type == MODEL_HOTDESK)
 		return hotdesk_phone(c, t);
-	return t && rings(t) ? t : NULL;
+	return t && route_rings(t) ? t : NULL;
 }
 
 /* x's forward destination for rule w, when enabled and it exists. */
@@ -119,7 +111,7 @@ static const struct snap_ext *fwd_to(const struct ctx *c,
 	return find(c, x->feat->fwd[w]);
 }
 
-static bool blacklisted(const struct snap_ext *x, const char *number)
+bool route_blacklisted(const struct snap_ext *x, const char *number)
 {
 	for (size_t i = 0; x->feat && i < x->feat->n_black; i++)
 		if (!strcmp(x->feat->black[i], number))
@@ -149,8 +141,6 @@ static void step(struct route_result *out, size_t first, size_t n,
 		(uint8_t)first, (uint8_t)n, (uint16_t)ring_s };
 }
 
-static void route_ext(struct ctx *c, const struct snap_ext *x,
-		      unsigned hops);
 
 /* Follow a forward from `from` to `to`; past the bound, 482. */
 static void forward(struct ctx *c, const struct snap_ext *from,
@@ -164,7 +154,7 @@ static void forward(struct ctx *c, const struct snap_ext *from,
 	out->hops = hops + 1;
 	if (hops + 1 > ROUTE_MAX_HOPS) {
 		out->callee = to;
-		reject(out, ROUTE_R_LOOP, 482, "Loop Detected", "failed");
+		route_reject(out, ROUTE_R_LOOP, 482, "Loop Detected", "failed");
 		return;
 	}
 	route_ext(c, to, hops + 1);
@@ -201,11 +191,12 @@ static void none_free(struct ctx *c, const struct snap_ext *x,
 		return;
 	}
 	if (was_busy)
-		reject(c->out, why == ROUTE_R_UNAVAILABLE ?
-		       ROUTE_R_CALLEE_LIMIT : why, 486, "Busy Here", "busy");
+		route_reject(c->out, why == ROUTE_R_UNAVAILABLE ?
+			     ROUTE_R_CALLEE_LIMIT : why, 486, "Busy Here",
+			     "busy");
 	else
-		reject(c->out, why, 480, "Temporarily Unavailable",
-		       "unavailable");
+		route_reject(c->out, why, 480, "Temporarily Unavailable",
+			     "unavailable");
 }
 
 /* After the first step (targets first..first+n-1, chosen for x): x's
@@ -405,15 +396,16 @@ static bool gate(struct ctx *c, const struct snap_ext *x)
 	return true;
 }
 
-static void route_ext(struct ctx *c, const struct snap_ext *x,
+void route_ext(struct ctx *c, const struct snap_ext *x,
 		      unsigned hops)
 {
 	const struct snap_ext *t;
 
 	c->out->callee = x;
 	/* refused before anything rings, forwards included */
-	if (blacklisted(x, c->caller->number)) {
-		reject(c->out, ROUTE_R_BLACKLIST, 603, "Decline", "rejected");
+	if (route_blacklisted(x, c->caller->number)) {
+		route_reject(c->out, ROUTE_R_BLACKLIST, 603, "Decline",
+			     "rejected");
 		return;
 	}
 	/* the callee's gates come before its own forwards: a password
@@ -428,7 +420,7 @@ static void route_ext(struct ctx *c, const struct snap_ext *x,
 	switch (x->type) {
 	case MODEL_SIP:
 	case MODEL_IAX2:
-		if (rings(x)) {
+		if (route_rings(x)) {
 			phone(c, x, hops);
 			return;
 		}
@@ -453,110 +445,8 @@ static void route_ext(struct ctx *c, const struct snap_ext *x,
 		break;
 	}
 	/* zap: not served yet */
-	reject(c->out, ROUTE_R_NOT_SERVED, 480, "Temporarily Unavailable",
-	       "unavailable");
-}
-
-/* What the caller's class of service allows (snap_cos bits); all when
- * the snapshot has no classes (built by hand). */
-static uint32_t cos_allow(const struct snapshot *snap,
-			  const struct snap_ext *caller)
-{
-	const struct snap_cos *cos = snapshot_typed(snap, "cos");
-	const char *name = caller->feat && caller->feat->cos[0] ?
-		caller->feat->cos : "default";
-
-	if (!cos)
-		return UINT32_MAX;
-	for (size_t i = 0; i < cos->n; i++)
-		if (!strcmp(cos->cls[i].name, name))
-			return cos->cls[i].allow;
-	/* refused at commit; an older row: internal calls only */
-	return SNAP_COS_DEST(SNAP_DEST_INTERNAL);
-}
-
-/* The feature a dialled code names, -1 for none. */
-static int feature_of(const struct snapshot *snap, const char *d, size_t len)
-{
-	const struct snap_features *f = snapshot_typed(snap, "features");
-
-	for (int i = 0; f && i < SNAP_FEAT__COUNT; i++)
-		if (f->code[i][0] && strlen(f->code[i]) == len &&
-		    !memcmp(f->code[i], d, len))
-			return i;
-	return -1;
-}
-
-/* ---- camp-on (issue 13) ------------------------------------------------ */
-
-bool route_campon_code(const struct snapshot *snap, const char *dialled,
-		       size_t len, const char **rest, size_t *rlen)
-{
-	const struct snap_features *f = snapshot_typed(snap, "features");
-	const char *code = f ? f->code[SNAP_FEAT_CAMP_ON] : "";
-	size_t n = strlen(code);
-
-	if (!n || len < n || memcmp(dialled, code, n))
-		return false;
-	for (size_t i = n; i < len; i++)
-		if (dialled[i] < '0' || dialled[i] > '9')
-			return false;
-	*rest = dialled + n;
-	*rlen = len - n;
-	return true;
-}
-
-/* *82 alone: the extension last busy for the caller; *82<number>: that
- * one. It must let callers camp on it (user.camp_on), be a phone and
- * have no call password;
- * busy (in any call): the PBX takes the request (the camp-on service);
- * free: it is simply rung, as if dialled. */
-static void camp_on(struct ctx *c, const char *num, size_t nlen,
-		    uint32_t allow)
-{
-	const struct route_live *live = c->live;
-	const struct snap_ext *x;
-	const char *last;
-
-	if (!nlen) {
-		last = live->last_busy ?
-			live->last_busy(c->caller->number, live->arg) : NULL;
-		if (!last || !*last) {
-			reject(c->out, ROUTE_R_CAMPON_REFUSED, 404, "Not Found",
-			       "notfound");
-			return;
-		}
-		num = last;
-		nlen = strlen(last);
-	}
-	x = snapshot_find(c->snap, num, nlen);
-	if (!x) {
-		reject(c->out, ROUTE_R_NOT_FOUND, 404, "Not Found", "notfound");
-		return;
-	}
-	c->out->callee = x;
-	/* a call password: the callback would ring it without one */
-	if (!x->camp_on || !rings(x) || x == c->caller || x->call_pw ||
-	    blacklisted(x, c->caller->number)) {
-		reject(c->out, ROUTE_R_CAMPON_REFUSED, 403, "Forbidden",
-		       "rejected");
-		return;
-	}
-	if (!live->calls_in(x->number, live->arg) &&
-	    !live->calls_out(x->number, live->arg)) {
-		/* rung as a call to it: the class must allow internal */
-		if ((allow & SNAP_COS_DESTS) &&
-		    !(allow & SNAP_COS_DEST(SNAP_DEST_INTERNAL))) {
-			reject(c->out, ROUTE_R_COS_DEST, 403, "Forbidden",
-			       "rejected");
-			return;
-		}
-		route_ext(c, x, 0);
-		return;
-	}
-	c->out->kind = ROUTE_SERVICE;
-	c->out->rule = ROUTE_R_CAMPON;
-	c->out->svc = ROUTE_SVC_CAMPON;
+	route_reject(c->out, ROUTE_R_NOT_SERVED, 480, "Temporarily Unavailable",
+		     "unavailable");
 }
 
 void call_route(const struct snapshot *snap, const struct snap_ext *caller,
@@ -569,68 +459,33 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 
 	memset(out, 0, sizeof(*out));
 	if (live->calls >= live->max_calls) {
-		reject(out, ROUTE_R_GLOBAL_LIMIT, 503, "Service Unavailable",
-		       "failed");
+		route_reject(out, ROUTE_R_GLOBAL_LIMIT, 503,
+			     "Service Unavailable", "failed");
 		return;
 	}
 	if (live->calls_out(caller->number, live->arg) >= caller->limit_out) {
-		reject(out, ROUTE_R_CALLER_LIMIT, 486, "Busy Here", "busy");
+		route_reject(out, ROUTE_R_CALLER_LIMIT, 486, "Busy Here",
+			     "busy");
 		return;
 	}
-	allow = cos_allow(snap, caller);
+	allow = route_cos_allow(snap, caller);
 	if (len && (dialled[0] == '*' || dialled[0] == '#')) {
-		int fi = feature_of(snap, dialled, len);
-		const char *rest = NULL;
-		size_t rlen = 0;
-
-		/* camp-on: the code, or the code and a number */
-		if (route_campon_code(snap, dialled, len, &rest, &rlen))
-			fi = SNAP_FEAT_CAMP_ON;
-
-		if (fi >= 0 && !(allow & (1u << fi))) {
-			reject(out, ROUTE_R_COS_FEATURE, 403, "Forbidden",
-			       "rejected");
-			return;
-		}
-		if (fi == SNAP_FEAT_VOICEMAIL ||
-		    fi == SNAP_FEAT_VOICEMAIL_LOGIN) {
-			/* *97: the caller's own mailbox (still asks the PIN);
-			 * *98, or a caller without one: number, then PIN */
-			out->kind = ROUTE_SERVICE;
-			out->rule = ROUTE_R_VM_ACCESS;
-			out->svc = ROUTE_SVC_ACCESS;
-			out->mailbox = fi == SNAP_FEAT_VOICEMAIL &&
-				caller->vm ? caller : NULL;
-			return;
-		}
-		if (fi == SNAP_FEAT_CAMP_ON) {
-			camp_on(&c, rest, rlen, allow);
-			return;
-		}
-		if (fi == SNAP_FEAT_HOTDESK ||
-		    fi == SNAP_FEAT_HOTDESK_LOGOUT) {
-			/* hotdesk (issue 13): log in (number, then PIN) or
-			 * out at this phone; the hotdesk service answers */
-			out->kind = ROUTE_SERVICE;
-			out->rule = ROUTE_R_HOTDESK_CODE;
-			out->svc = ROUTE_SVC_HOTDESK;
-			return;
-		}
-		reject(out, ROUTE_R_FEATURE_CODE, 404, "Not Found",
-		       "notfound");
+		route_code(&c, dialled, len, allow);
 		return;
 	}
 	x = snapshot_find(snap, dialled, len);
 	if (!x) {
 		/* trunks' outbound routes (issue 15) go here */
-		reject(out, ROUTE_R_NOT_FOUND, 404, "Not Found", "notfound");
+		route_reject(out, ROUTE_R_NOT_FOUND, 404, "Not Found",
+			     "notfound");
 		return;
 	}
 	/* a class naming destination classes must name "internal" for
 	 * calls to extensions; one naming none restricts only codes */
 	if ((allow & SNAP_COS_DESTS) &&
 	    !(allow & SNAP_COS_DEST(SNAP_DEST_INTERNAL))) {
-		reject(out, ROUTE_R_COS_DEST, 403, "Forbidden", "rejected");
+		route_reject(out, ROUTE_R_COS_DEST, 403, "Forbidden",
+			     "rejected");
 		return;
 	}
 	route_ext(&c, x, 0);
