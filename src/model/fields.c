@@ -19,6 +19,7 @@
  *   security  every type (every type can be called)
  *   type      hotdesk.*, ring_group.*, shared.*, zap.*, virtual.*
  */
+#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -194,6 +195,35 @@ static void chk_pai_rpid(const json_t *ext, const struct model_field *f,
 		report_add(r, "", "phone.send_rpid", "phone.pai_rpid_exclusive",
 			   "phone.send_pai and phone.send_rpid cannot both be "
 			   "enabled; P-Asserted-Identity is recommended");
+}
+
+/* A language tag: 2 or 3 letters, then optionally '_' or '-' and 2 to 8
+ * letters or digits ("en", "fr", "pt_BR", "fr-CA"); media/prompt.c
+ * prompt_lang_ok applies the same rule to what it is given. A word such
+ * as "french" would otherwise be taken and speak English. */
+static void chk_language(const json_t *ext, const struct model_field *f,
+			 struct report *r)
+{
+	const char *v = json_string_value(json_object_get(ext, f->name));
+	size_t i = 0, n = 0;
+	bool ok;
+
+	if (!v)
+		return;
+	while (isalpha((unsigned char)v[i]))
+		i++;
+	ok = i >= 2 && i <= 3;
+	if (ok && v[i]) {
+		ok = v[i] == '_' || v[i] == '-';
+		for (i++; ok && v[i]; i++, n++)
+			ok = isalnum((unsigned char)v[i]);
+		ok = ok && n >= 2 && n <= 8;
+	}
+	if (!ok)
+		report_add(r, "", f->name, "language.format",
+			   "%s must be a language tag: 2 or 3 letters, "
+			   "optionally '_' or '-' and a region or variant "
+			   "(en, fr, pt_BR, fr-CA)", f->name);
 }
 
 static void chk_srtp(const json_t *ext, const struct model_field *f,
@@ -470,7 +500,7 @@ const struct model_field model_fields[] = {
 	/* user options */
 	{ .name = "user.language", .tab = MODEL_TAB_USER, .kind = MODEL_STRING,
 	  .types = T_ALL, .def = "en", .min = 2, .max = 16,
-	  .form = MODEL_FORM_TOKEN, .label = "Language",
+	  .form = MODEL_FORM_TOKEN, .check = chk_language, .label = "Language",
 	  .help = "Language of prompts, e.g. en, fr, pt_BR." },
 	{ .name = "user.moh_class", .tab = MODEL_TAB_USER, .kind = MODEL_STRING,
 	  .types = T_RINGS, .def = "default", .min = 1, .max = 32,

@@ -721,6 +721,20 @@ static void test_phone(void **state)
 	struct report r;
 
 	report_init(&r);
+	/* user.language: a language tag, not any token */
+	expect_rule(MODEL_SIP, "user.language", "french", "user.language",
+		    "language.format");
+	expect_rule(MODEL_SIP, "user.language", "pt_", "user.language",
+		    "language.format");
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const ok[] = { "en", "fr", "pt_BR",
+						  "fr-CA" };
+
+		e = mk(MODEL_SIP, "200", "Ada Lovelace");
+		set_ok(e, "user.language", ok[i]);
+		expect_valid(e);
+		json_decref(e);
+	}
 	expect_rule(MODEL_SIP, "phone.send_rpid", "true", "phone.send_rpid",
 		    "phone.pai_rpid_exclusive");
 	e = mk(MODEL_SIP, "200", "Ada Lovelace");
