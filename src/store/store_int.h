@@ -45,6 +45,14 @@ struct store_secdef {
 	bool hashed;       /* one-way (argon2id) rather than encrypted */
 };
 extern const struct store_secdef store_secdefs[SEC_N];
+
+/* The secret in slot (enum above) of number's running row against what
+ * was typed, in constant time (callpw.c). type >= 0: only an extension of
+ * that model type counts. *exists (may be NULL): the extension is of the
+ * type and has the secret; *ok: it matched. 0, or an errno (ENOENT: no
+ * such extension). */
+int store_secret_check(struct store *s, const char *number, int slot,
+		       int type, const char *typed, bool *exists, bool *ok);
 int store_sec_index(const char *field);   /* -1 if not a secret */
 
 struct blob {

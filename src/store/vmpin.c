@@ -19,12 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
 #include "policy/policy.h"
 #include "store/store_int.h"
-
-#define PIN_CMP_MAX 64
 
 static int pin_write(struct store *s, enum store_view v, const char *number,
 		     const struct blob *b)
@@ -117,37 +114,5 @@ int store_vm_pin_change(struct store *s, const char *number, const char *pin,
 int store_vm_pin_check(struct store *s, const char *number, const char *pin,
 		       bool *ok)
 {
-	unsigned char a[PIN_CMP_MAX], b[PIN_CMP_MAX];
-	struct ext_row row;
-	char *cur = NULL;
-	size_t la, lb;
-	int err;
-
-	if (!s || !number || !pin || !ok)
-		return EINVAL;
-	*ok = false;
-	memset(&row, 0, sizeof(row));
-	pthread_mutex_lock(&s->lock);
-	err = store_row_get(s, STORE_RUNNING, number, &row);
-	if (!err && row.sec[SEC_VM_PIN].p)
-		err = store_open_blob(s, &row.sec[SEC_VM_PIN], &cur);
-	pthread_mutex_unlock(&s->lock);
-	ext_row_clear(&row);
-	if (err || !cur) {
-		store_wipe(cur);
-		return err;
-	}
-	/* fixed-size buffers: the time taken says nothing of the digits */
-	memset(a, 0, sizeof(a));
-	memset(b, 0, sizeof(b));
-	la = strnlen(cur, sizeof(a));
-	lb = strnlen(pin, sizeof(b));
-	memcpy(a, cur, la);
-	memcpy(b, pin, lb);
-	*ok = la == lb && la > 0 && la < sizeof(a) &&
-		sodium_memcmp(a, b, sizeof(a)) == 0;
-	sodium_memzero(a, sizeof(a));
-	sodium_memzero(b, sizeof(b));
-	store_wipe(cur);
-	return 0;
+	return store_secret_check(s, number, SEC_VM_PIN, -1, pin, NULL, ok);
 }
