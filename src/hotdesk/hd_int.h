@@ -74,7 +74,6 @@ struct hdsess {
 
 /* hdapp.c: the engine (hd_src_fail and the PIN job: hdflow.c; hd_login,
  * hd_logout: hdlogins.c) */
-int64_t hd_now_ms(void);
 void hd_hold(struct hdsess *s);
 void hd_release(struct hdsess *s);
 /* Queue prompts and play them (barge: a digit stops them), then

@@ -13,24 +13,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hotdesk/hd_int.h"
 #include "call/call.h"
 #include "common/log.h"
-#include "media/relay.h"
 #include "store/snapshot.h"
 #include "voicemail/vmwork.h"
 
 #define MOD "hotdesk"
-
-int64_t hd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct hdsess *by_tag(struct hotdesk *h, uint64_t tag)
 {
@@ -141,34 +131,6 @@ bool hd_job(struct hotdesk *h, struct hdsess *s, void (*work)(void *),
 
 static void ep_readable(int flags, void *arg);
 
-static int eps_open(struct hotdesk *h, const struct call_svc_media *md)
-{
-	struct endpoint_conf ec;
-	int err;
-
-	endpoint_conf_default(&ec);
-	ec.local = md->bind;
-	ec.src.take = relay_port_take;
-	ec.src.give = relay_port_give;
-	ec.src.arg = call_svc_relay(h->conf.calls);
-	ec.max_endpoints = h->conf.max_sessions ? h->conf.max_sessions : 32;
-	if (h->conf.prompt_dir)
-		snprintf(ec.prompt_dir, sizeof(ec.prompt_dir), "%s",
-			 h->conf.prompt_dir);
-	if (h->conf.prompt_override)
-		snprintf(ec.prompt_override, sizeof(ec.prompt_override), "%s",
-			 h->conf.prompt_override);
-	err = endpoint_alloc(&h->eps, &ec);
-	if (err) {
-		log_err(MOD, "media endpoints: %s", strerror(err));
-		return err;
-	}
-	err = fd_listen(endpoint_event_fd(h->eps), FD_READ, ep_readable, h);
-	if (err)
-		h->eps = endpoint_free(h->eps);
-	return err;
-}
-
 /* The code dialled: the hotdesk_logout one is a log-out. */
 static bool is_logout(const struct hotdesk *h, const char *dialled)
 {
@@ -184,16 +146,22 @@ static int svc_open(const struct call_svc_info *info,
 		    void **sessp, void *arg)
 {
 	struct hotdesk *h = arg;
-	struct endpoint_media em;
 	struct hdsess *s;
 	int err;
 
 	if (h->live >= (h->conf.max_sessions ? h->conf.max_sessions : 32))
 		return EBUSY;
 	if (!h->eps) {
-		err = eps_open(h, md);
-		if (err)
+		err = call_svc_eps_open(&h->eps, h->conf.calls, md,
+					h->conf.prompt_dir,
+					h->conf.prompt_override,
+					h->conf.max_sessions ?
+					h->conf.max_sessions : 32,
+					ep_readable, h);
+		if (err) {
+			log_err(MOD, "media endpoints: %s", strerror(err));
 			return err;
+		}
 	}
 	s = mem_zalloc(sizeof(*s), NULL);
 	if (!s)
@@ -204,12 +172,7 @@ static int svc_open(const struct call_svc_info *info,
 	s->logout = is_logout(h, info->dialled);
 	snprintf(s->phone, sizeof(s->phone), "%s", info->caller);
 	snprintf(s->src_ip, sizeof(s->src_ip), "%s", info->src_ip);
-	memset(&em, 0, sizeof(em));
-	em.rtp = md->rtp;
-	em.law = md->pt == 8 ? G711_ALAW : G711_ULAW;
-	em.te_pt = md->te_pt;
-	em.inband = true;
-	err = endpoint_create(h->eps, s->tag, &em, &s->ep, rtp_port);
+	err = call_svc_ep_create(h->eps, s->tag, md, true, &s->ep, rtp_port);
 	if (err) {
 		mem_deref(s);
 		return err;

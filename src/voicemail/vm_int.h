@@ -159,7 +159,6 @@ void vm_hangup(struct vmsess *s);
 bool vm_job(struct vmsess *s, void (*work)(void *), void (*done)(void *),
 	    void *job);
 void vm_src_fail(struct vmapp *a, const char *ip, unsigned boxes);
-int64_t vm_now_ms(void);
 
 /* vmjobs.c: worker jobs (the done side runs on the loop) */
 void vm_load(struct vmsess *s, const char *number, vm_step_h *then);

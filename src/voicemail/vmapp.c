@@ -14,24 +14,14 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "voicemail/vm_int.h"
 #include "voicemail/vmwork.h"
 #include "common/log.h"
 #include "media/prompt.h"
-#include "media/relay.h"
 #include "store/snapshot.h"
 
 #define MOD "voicemail"
-
-int64_t vm_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct vmsess *by_tag(struct vmapp *a, uint64_t tag)
 {
@@ -273,7 +263,7 @@ bool vm_job(struct vmsess *s, void (*work)(void *), void (*done)(void *),
  * the store's distinct mailboxes toward the sweep ban. */
 void vm_src_fail(struct vmapp *a, const char *ip, unsigned boxes)
 {
-	uint64_t now = (uint64_t)vm_now_ms();
+	uint64_t now = (uint64_t)call_unix_ms();
 	unsigned i, slot = 0, n = 0;
 
 	for (i = 0; i < VM_SRC_MAX; i++) {
@@ -315,7 +305,6 @@ static int svc_open(const struct call_svc_info *info,
 		    void **sessp, void *arg)
 {
 	struct vmapp *a = arg;
-	struct endpoint_media em;
 	struct vmsess *s;
 	int err;
 
@@ -324,29 +313,12 @@ static int svc_open(const struct call_svc_info *info,
 		return EBUSY;
 	}
 	if (!a->eps) {
-		struct endpoint_conf ec;
-
-		endpoint_conf_default(&ec);
-		ec.local = md->bind;
-		ec.src.take = relay_port_take;
-		ec.src.give = relay_port_give;
-		ec.src.arg = call_svc_relay(a->conf.calls);
-		if (a->conf.prompt_dir)
-			snprintf(ec.prompt_dir, sizeof(ec.prompt_dir), "%s",
-				 a->conf.prompt_dir);
-		if (a->conf.prompt_override)
-			snprintf(ec.prompt_override,
-				 sizeof(ec.prompt_override), "%s",
-				 a->conf.prompt_override);
-		err = endpoint_alloc(&a->eps, &ec);
+		err = call_svc_eps_open(&a->eps, a->conf.calls, md,
+					a->conf.prompt_dir,
+					a->conf.prompt_override, 0,
+					ep_readable, a);
 		if (err) {
 			log_err(MOD, "media endpoints: %s", strerror(err));
-			return err;
-		}
-		err = fd_listen(endpoint_event_fd(a->eps), FD_READ,
-				ep_readable, a);
-		if (err) {
-			a->eps = endpoint_free(a->eps);
 			return err;
 		}
 	}
@@ -365,12 +337,7 @@ static int svc_open(const struct call_svc_info *info,
 	snprintf(s->src_ip, sizeof(s->src_ip), "%s", info->src_ip);
 	s->own = info->svc == ROUTE_SVC_ACCESS && info->mailbox[0];
 	vm_gate_open(s, info);   /* issue 13 */
-	memset(&em, 0, sizeof(em));
-	em.rtp = md->rtp;
-	em.law = md->pt == 8 ? G711_ALAW : G711_ULAW;
-	em.te_pt = md->te_pt;
-	em.inband = true;
-	err = endpoint_create(a->eps, s->tag, &em, &s->ep, rtp_port);
+	err = call_svc_ep_create(a->eps, s->tag, md, true, &s->ep, rtp_port);
 	if (err) {
 		a->st.refused++;
 		mem_deref(s);
@@ -385,7 +352,7 @@ static int svc_open(const struct call_svc_info *info,
 	list_append(&a->sessions, &s->le, s);
 	a->st.live++;
 	*sessp = s;
-	s->start_ms = vm_now_ms();
+	s->start_ms = call_unix_ms();
 	if (s->svc == ROUTE_SVC_DEPOSIT || s->svc == ROUTE_SVC_PIVR)
 		vm_load(s, s->mailbox, svc_loaded);
 	else
