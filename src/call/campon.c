@@ -245,49 +245,28 @@ static void ep_readable(int flags, void *arg)
 	endpoint_events_poll(cp->eps, on_event, cp, 64);
 }
 
-static int eps_start(struct campon *cp, const struct sa *bind)
-{
-	struct endpoint_conf ec;
-	int err;
-
-	endpoint_conf_default(&ec);
-	ec.local = *bind;
-	ec.src.take = relay_port_take;
-	ec.src.give = relay_port_give;
-	ec.src.arg = call_svc_relay(cp->calls);
-	ec.max_endpoints = CAMPON_SESSIONS;
-	if (cp->conf.prompt_dir)
-		snprintf(ec.prompt_dir, sizeof(ec.prompt_dir), "%s",
-			 cp->conf.prompt_dir);
-	if (cp->conf.prompt_override)
-		snprintf(ec.prompt_override, sizeof(ec.prompt_override), "%s",
-			 cp->conf.prompt_override);
-	err = endpoint_alloc(&cp->eps, &ec);
-	if (err) {
-		log_err(MOD, "camp-on media endpoints: %s", strerror(err));
-		return err;
-	}
-	err = fd_listen(endpoint_event_fd(cp->eps), FD_READ, ep_readable,
-			cp);
-	if (err)
-		cp->eps = endpoint_free(cp->eps);
-	return err;
-}
-
 static int co_open(const struct call_svc_info *info,
 		    const struct call_svc_media *md, uint16_t *rtp_port,
 		    void **sessp, void *arg)
 {
 	struct campon *cp = arg;
-	struct endpoint_media em;
 	enum campon_add res;
 	struct cosess *x;
 	int err;
 
 	if (cp->n_sess >= CAMPON_SESSIONS)
 		return EBUSY;
-	if (!cp->eps && eps_start(cp, &md->bind))
-		return EIO;
+	if (!cp->eps) {
+		err = call_svc_eps_open(&cp->eps, cp->calls, md,
+					cp->conf.prompt_dir,
+					cp->conf.prompt_override,
+					CAMPON_SESSIONS, ep_readable, cp);
+		if (err) {
+			log_err(MOD, "camp-on media endpoints: %s",
+				strerror(err));
+			return EIO;
+		}
+	}
 	x = mem_zalloc(sizeof(*x), NULL);
 	if (!x)
 		return ENOMEM;
@@ -295,11 +274,8 @@ static int co_open(const struct call_svc_info *info,
 	x->tag = ++cp->next_tag;
 	x->handle = info->handle;
 	tmr_init(&x->tmr);
-	memset(&em, 0, sizeof(em));
-	em.rtp = md->rtp;
-	em.law = md->pt == 8 ? G711_ALAW : G711_ULAW;
-	em.te_pt = md->te_pt;
-	err = endpoint_create(cp->eps, x->tag, &em, &x->ep, rtp_port);
+	err = call_svc_ep_create(cp->eps, x->tag, md, false, &x->ep,
+				 rtp_port);
 	if (err) {
 		mem_deref(x);
 		return err;

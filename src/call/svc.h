@@ -93,4 +93,24 @@ int call_svc_connect(struct call_app *app, uint64_t handle,
  * (relay_port_take/give). */
 struct relay *call_svc_relay(struct call_app *app);
 
+/* svc_ep.c: the media side every PBX-answered service shares (voicemail
+ * and its gates, hotdesk, camp-on). */
+struct endpoints;
+/* The service's endpoints, opened at its first call: bound on the relay's
+ * address (md->bind), ports from the relay's pool, the service's prompt
+ * directories (NULL: the defaults), at most max_endpoints (0: the
+ * endpoint's default); their event fd is on the loop with readable(arg).
+ * Returns 0 or an errno (nothing is left open). */
+int call_svc_eps_open(struct endpoints **epsp, struct call_app *app,
+		      const struct call_svc_media *md, const char *prompt_dir,
+		      const char *prompt_override, unsigned max_endpoints,
+		      void (*readable)(int flags, void *arg), void *arg);
+/* A session's endpoint: RTP to the relay (md->rtp), the call's law and
+ * telephone-event; inband: in-band DTMF detection too. */
+int call_svc_ep_create(struct endpoints *eps, uint64_t tag,
+		       const struct call_svc_media *md, bool inband,
+		       uint32_t *ep, uint16_t *rtp_port);
+/* The wall clock in ms (times kept at rest). */
+int64_t call_unix_ms(void);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * hd_int — the hotdesk application's internals, shared by hdapp.c (the
- * engine: table, service ops, endpoint, prompts, digits, worker) and
+ * engine: table, service ops, endpoint, worker; prompts and digits on
+ * the shared engine media/voicesess.h) and
  * hdflow.c (what a session says and does). Loop thread only, except the
  * job bodies (hdflow.c *_work), which touch only their job.
  */
@@ -19,10 +20,9 @@
 #include "hotdesk/hdtab.h"
 #include "hotdesk/hotdesk.h"
 #include "media/endpoint.h"
+#include "media/voicesess.h"
 #include "store/hdstore.h"
 
-#define HD_Q_MAX    6      /* prompts queued at once */
-#define HD_DIG_MAX  24     /* digits buffered */
 #define HD_PIN_MAX  16
 #define HD_TRIES    3      /* wrong PINs (or unknown numbers) a call */
 #define HD_SRC_MAX  64     /* sources remembered for unknown numbers */
@@ -61,19 +61,10 @@ struct hdsess {
 	char phone[HD_NUM_MAX];    /* the physical extension calling */
 	char src_ip[64];
 
-	/* prompts */
-	const char *q[HD_Q_MAX];
-	unsigned nq, iq;
-	bool playing, barge, info_barge;
+	/* prompts and digits (media/voicesess.h); the flow's steps */
+	struct voicesess vs;
 	hd_step_h *after;
-
-	/* digits */
-	char dig[HD_DIG_MAX + 1];
-	unsigned ndig;
-	bool collecting;
-	unsigned want, timeout_ms;
 	hd_input_h *input;
-	struct tmr tmr;
 
 	/* the log-in */
 	unsigned tries, quiet;
@@ -83,11 +74,10 @@ struct hdsess {
 
 /* hdapp.c: the engine (hd_src_fail and the PIN job: hdflow.c; hd_login,
  * hd_logout: hdlogins.c) */
-int64_t hd_now_ms(void);
 void hd_hold(struct hdsess *s);
 void hd_release(struct hdsess *s);
-/* Queue prompts (static names) and play them (barge: a digit stops
- * them), then `after`. */
+/* Queue prompts and play them (barge: a digit stops them), then
+ * `after`. */
 void hd_say(struct hdsess *s, bool barge, hd_step_h *after, ...);
 /* Take digits up to '#', want of them, or timeout_ms of quiet. */
 void hd_collect(struct hdsess *s, unsigned want, unsigned timeout_ms,

@@ -1,8 +1,9 @@
 /*
  * hdapp — the hotdesk application's engine (hotdesk.h): the service
- * sessions (*55 / *56) on a media endpoint of their own, their prompts and
- * digits (RFC 4733 / in-band from the endpoint, SIP INFO from the call
- * layer), worker jobs, start and stop. The log-in table is hdlogins.c;
+ * sessions (*55 / *56) on a media endpoint of their own, worker jobs,
+ * start and stop; their prompts and digits (RFC 4733 / in-band from the
+ * endpoint, SIP INFO from the call layer) are the shared voice session
+ * engine, media/voicesess.c, fed from here. The log-in table is hdlogins.c;
  * what a session says and does is hdflow.c.
  *
  * A session is held by the call (until closed), by its endpoint (until
@@ -12,24 +13,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hotdesk/hd_int.h"
 #include "call/call.h"
 #include "common/log.h"
-#include "media/relay.h"
 #include "store/snapshot.h"
 #include "voicemail/vmwork.h"
 
 #define MOD "hotdesk"
-
-int64_t hd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct hdsess *by_tag(struct hotdesk *h, uint64_t tag)
 {
@@ -51,33 +42,34 @@ void hd_release(struct hdsess *s)
 {
 	if (!s || --s->refs)
 		return;
-	tmr_cancel(&s->tmr);
+	vs_close(&s->vs);
 	list_unlink(&s->le);
 	s->h->live--;
 	memset(s->pin, 0, sizeof(s->pin));
 	mem_deref(s);
 }
 
-/* ---- prompts -------------------------------------------------------------- */
+/* ---- prompts and digits: the shared engine (media/voicesess.c) ------- */
 
-static void play_next(struct hdsess *s)
+/* The engine calls back with the session: the flow's typed steps. */
+static void step_after(void *arg)
 {
-	hd_step_h *after;
+	struct hdsess *s = arg;
+	hd_step_h *after = s->after;
 
-	while (s->iq < s->nq && !s->closed) {
-		if (!endpoint_play_prompt(s->h->eps, s->ep, s->q[s->iq++],
-					  s->barge)) {
-			s->playing = true;
-			return;
-		}
-		/* a full command queue: the next one */
-	}
-	s->playing = false;
-	s->nq = s->iq = 0;
-	after = s->after;
 	s->after = NULL;
-	if (after && !s->closed)
+	if (after)
 		after(s);
+}
+
+static void step_input(void *arg, const char *in)
+{
+	struct hdsess *s = arg;
+	hd_input_h *input = s->input;
+
+	s->input = NULL;
+	if (input)
+		input(s, in);
 }
 
 void hd_say(struct hdsess *s, bool barge, hd_step_h *after, ...)
@@ -85,114 +77,20 @@ void hd_say(struct hdsess *s, bool barge, hd_step_h *after, ...)
 	const char *p;
 	va_list ap;
 
-	s->nq = s->iq = 0;
+	vs_q_clear(&s->vs);
 	va_start(ap, after);
-	while ((p = va_arg(ap, const char *)) && s->nq < HD_Q_MAX)
-		s->q[s->nq++] = p;
+	while ((p = va_arg(ap, const char *)))
+		vs_q_prompt(&s->vs, p);
 	va_end(ap);
-	s->barge = barge;
-	s->info_barge = false;
 	s->after = after;
-	/* type-ahead: a digit already typed skips what can be skipped */
-	if (barge && s->ndig)
-		s->iq = s->nq;
-	play_next(s);
-}
-
-static void on_play_done(struct hdsess *s, enum endpoint_end end)
-{
-	if (!s->playing)
-		return;
-	s->playing = false;
-	switch (end) {
-	case ENDPOINT_END_DONE:
-	case ENDPOINT_END_ERROR:   /* a missing prompt is skipped */
-		play_next(s);
-		return;
-	case ENDPOINT_END_STOPPED:
-		if (!s->info_barge)
-			return;
-		/* a SIP INFO digit stopped it */
-		/* fall through */
-	case ENDPOINT_END_BARGE:
-		s->info_barge = false;
-		s->iq = s->nq;
-		play_next(s);
-		return;
-	default:
-		return;
-	}
-}
-
-/* ---- digits ------------------------------------------------------------------ */
-
-static void tmr_input(void *arg);
-
-static void finish_input(struct hdsess *s, unsigned take, bool drop_hash)
-{
-	char in[HD_DIG_MAX + 1];
-	hd_input_h *h = s->input;
-
-	memcpy(in, s->dig, take);
-	in[take - (drop_hash && take ? 1 : 0)] = '\0';
-	memmove(s->dig, s->dig + take, s->ndig - take);
-	s->ndig -= take;
-	s->dig[s->ndig] = '\0';
-	s->collecting = false;
-	s->input = NULL;
-	tmr_cancel(&s->tmr);
-	if (h)
-		h(s, in);
-	/* the digits may have been a PIN: not kept on the stack */
-	memset(in, 0, sizeof(in));
-}
-
-static void try_input(struct hdsess *s)
-{
-	char *hash;
-
-	if (!s->collecting || !s->ndig)
-		return;
-	hash = memchr(s->dig, '#', s->ndig);
-	if (hash) {
-		finish_input(s, (unsigned)(hash - s->dig) + 1, true);
-		return;
-	}
-	if (s->ndig >= s->want) {
-		finish_input(s, s->want, false);
-		return;
-	}
-	tmr_start(&s->tmr, s->timeout_ms, tmr_input, s);
-}
-
-static void tmr_input(void *arg)
-{
-	struct hdsess *s = arg;
-
-	if (!s->collecting || s->closed)
-		return;
-	/* quiet: what was typed (maybe nothing) is the input */
-	finish_input(s, s->ndig, false);
+	vs_play(&s->vs, barge, step_after);
 }
 
 void hd_collect(struct hdsess *s, unsigned want, unsigned timeout_ms,
 		hd_input_h *input)
 {
-	s->collecting = true;
-	s->want = want ? want : 1;
-	s->timeout_ms = timeout_ms;
 	s->input = input;
-	tmr_start(&s->tmr, timeout_ms, tmr_input, s);
-	try_input(s);
-}
-
-static void on_digit(struct hdsess *s, char d)
-{
-	if (s->ndig >= HD_DIG_MAX)
-		return;   /* a flood: the endpoint bounds the rate too */
-	s->dig[s->ndig++] = d;
-	s->dig[s->ndig] = '\0';
-	try_input(s);
+	vs_collect(&s->vs, want, timeout_ms, step_input);
 }
 
 /* ---- ending -------------------------------------------------------------------- */
@@ -210,7 +108,7 @@ void hd_bye(struct hdsess *s)
 	if (s->closed)
 		return;
 	s->closed = true;
-	tmr_cancel(&s->tmr);
+	vs_close(&s->vs);
 	memset(s->pin, 0, sizeof(s->pin));
 	call_svc_hangup(s->h->conf.calls, s->handle);
 	destroy_ep(s);
@@ -233,34 +131,6 @@ bool hd_job(struct hotdesk *h, struct hdsess *s, void (*work)(void *),
 
 static void ep_readable(int flags, void *arg);
 
-static int eps_open(struct hotdesk *h, const struct call_svc_media *md)
-{
-	struct endpoint_conf ec;
-	int err;
-
-	endpoint_conf_default(&ec);
-	ec.local = md->bind;
-	ec.src.take = relay_port_take;
-	ec.src.give = relay_port_give;
-	ec.src.arg = call_svc_relay(h->conf.calls);
-	ec.max_endpoints = h->conf.max_sessions ? h->conf.max_sessions : 32;
-	if (h->conf.prompt_dir)
-		snprintf(ec.prompt_dir, sizeof(ec.prompt_dir), "%s",
-			 h->conf.prompt_dir);
-	if (h->conf.prompt_override)
-		snprintf(ec.prompt_override, sizeof(ec.prompt_override), "%s",
-			 h->conf.prompt_override);
-	err = endpoint_alloc(&h->eps, &ec);
-	if (err) {
-		log_err(MOD, "media endpoints: %s", strerror(err));
-		return err;
-	}
-	err = fd_listen(endpoint_event_fd(h->eps), FD_READ, ep_readable, h);
-	if (err)
-		h->eps = endpoint_free(h->eps);
-	return err;
-}
-
 /* The code dialled: the hotdesk_logout one is a log-out. */
 static bool is_logout(const struct hotdesk *h, const char *dialled)
 {
@@ -276,16 +146,22 @@ static int svc_open(const struct call_svc_info *info,
 		    void **sessp, void *arg)
 {
 	struct hotdesk *h = arg;
-	struct endpoint_media em;
 	struct hdsess *s;
 	int err;
 
 	if (h->live >= (h->conf.max_sessions ? h->conf.max_sessions : 32))
 		return EBUSY;
 	if (!h->eps) {
-		err = eps_open(h, md);
-		if (err)
+		err = call_svc_eps_open(&h->eps, h->conf.calls, md,
+					h->conf.prompt_dir,
+					h->conf.prompt_override,
+					h->conf.max_sessions ?
+					h->conf.max_sessions : 32,
+					ep_readable, h);
+		if (err) {
+			log_err(MOD, "media endpoints: %s", strerror(err));
 			return err;
+		}
 	}
 	s = mem_zalloc(sizeof(*s), NULL);
 	if (!s)
@@ -296,18 +172,13 @@ static int svc_open(const struct call_svc_info *info,
 	s->logout = is_logout(h, info->dialled);
 	snprintf(s->phone, sizeof(s->phone), "%s", info->caller);
 	snprintf(s->src_ip, sizeof(s->src_ip), "%s", info->src_ip);
-	tmr_init(&s->tmr);
-	memset(&em, 0, sizeof(em));
-	em.rtp = md->rtp;
-	em.law = md->pt == 8 ? G711_ALAW : G711_ULAW;
-	em.te_pt = md->te_pt;
-	em.inband = true;
-	err = endpoint_create(h->eps, s->tag, &em, &s->ep, rtp_port);
+	err = call_svc_ep_create(h->eps, s->tag, md, true, &s->ep, rtp_port);
 	if (err) {
 		mem_deref(s);
 		return err;
 	}
 	s->ep_live = true;
+	vs_init(&s->vs, h->eps, s->ep, s);
 	s->refs = 2;              /* the call, the endpoint */
 	list_append(&h->sessions, &s->le, s);
 	h->live++;
@@ -333,11 +204,7 @@ static void svc_digit(void *sess, char d, void *arg)
 	(void)arg;
 	if (s->closed)
 		return;
-	if (s->playing && s->barge) {
-		s->info_barge = true;
-		(void)endpoint_play_stop(s->h->eps, s->ep);
-	}
-	on_digit(s, d);
+	vs_info_digit(&s->vs, d);
 }
 
 static void svc_closed(void *sess, void *arg)
@@ -348,7 +215,7 @@ static void svc_closed(void *sess, void *arg)
 	if (s->closed)
 		return;
 	s->closed = true;
-	tmr_cancel(&s->tmr);
+	vs_close(&s->vs);
 	memset(s->pin, 0, sizeof(s->pin));
 	destroy_ep(s);
 	hd_release(s);
@@ -369,15 +236,15 @@ static void on_event(const struct endpoint_event *ev, void *arg)
 		return;
 	switch (ev->type) {
 	case ENDPOINT_EV_PLAY_DONE:
-		on_play_done(s, ev->end);
+		vs_play_done(&s->vs, ev->end);
 		break;
 	case ENDPOINT_EV_DIGIT:
 		if (!s->closed)
-			on_digit(s, ev->digit);
+			vs_digit(&s->vs, ev->digit);
 		break;
 	case ENDPOINT_EV_DESTROYED:
 		s->ep_live = false;
-		s->playing = false;
+		vs_ep_gone(&s->vs);
 		hd_release(s);
 		break;
 	default:
@@ -462,7 +329,7 @@ struct hotdesk *hotdesk_free(struct hotdesk *h)
 			s->closed = true;
 			call_svc_hangup(h->conf.calls, s->handle);
 		}
-		tmr_cancel(&s->tmr);
+		vs_close(&s->vs);
 	}
 	/* the worker finishes what it was given (a log-in being kept is
 	 * kept), then stops; jobs done but not drained are dropped */

@@ -49,7 +49,7 @@ static void wipe(struct hdsess *s)
 
 void hd_src_fail(struct hotdesk *h, const char *ip, unsigned numbers)
 {
-	int64_t now = hd_now_ms();
+	int64_t now = call_unix_ms();
 	unsigned i, slot = 0, n;
 
 	for (i = 0; i < HD_SRC_MAX; i++) {
@@ -105,7 +105,7 @@ static void pin_work(void *arg)
 {
 	struct job *j = arg;
 	struct hd_state st;
-	int64_t now = hd_now_ms();
+	int64_t now = call_unix_ms();
 
 	if (j->h->conf.hs &&
 	    !hdstore_state_get(j->h->conf.hs, j->number, &st) &&

@@ -71,7 +71,7 @@ int hd_login(struct hotdesk *h, const char *number, const char *phone,
 {
 	struct hdtab_entry gone[2];
 	const struct hdtab_entry *e;
-	int err = hdtab_login(&h->tab, number, phone, hd_now_ms(), gone);
+	int err = hdtab_login(&h->tab, number, phone, call_unix_ms(), gone);
 
 	if (err)
 		return err;
@@ -117,7 +117,7 @@ static void tmr_expire(void *arg)
 {
 	struct hotdesk *h = arg;
 
-	(void)hdtab_expire(&h->tab, hd_now_ms(), h->max_ms, h->idle_ms,
+	(void)hdtab_expire(&h->tab, call_unix_ms(), h->max_ms, h->idle_ms,
 			   lapsed, h);
 	hd_expire_arm(h);
 }
@@ -134,7 +134,7 @@ void hd_expire_arm(struct hotdesk *h)
 		return;
 	}
 	if (next) {
-		int64_t d = next - hd_now_ms();
+		int64_t d = next - call_unix_ms();
 
 		wait = d < 0 ? 0 : d < wait ? d : wait;
 	}
@@ -163,7 +163,7 @@ static void hook_used(const char *number, void *arg)
 {
 	struct hotdesk *h = arg;
 
-	hdtab_touch(&h->tab, number, hd_now_ms());
+	hdtab_touch(&h->tab, number, call_unix_ms());
 }
 
 const struct call_hotdesk_ops hd_hook = {
@@ -181,7 +181,7 @@ static void load_one(const struct hd_login *l, void *arg)
 
 	if (hdtab_login(&h->tab, l->number, l->phone, l->login_ms, NULL))
 		return;
-	hdtab_touch(&h->tab, l->number, hd_now_ms());
+	hdtab_touch(&h->tab, l->number, call_unix_ms());
 }
 
 void hd_logins_load(struct hotdesk *h)

@@ -1,6 +1,7 @@
 /*
  * vm_int — the voicemail application's internals, shared by vmapp.c (the
- * session engine: endpoint, prompts, digits, timers), vmjobs.c (worker
+ * sessions: endpoint, recordings, jobs; prompts and digits on the shared
+ * engine media/voicesess.h), vmjobs.c (worker
  * jobs), vmdeposit.c and vmaccess.c (the two flows). Loop thread only,
  * except the job bodies in vmjobs.c.
  */
@@ -18,12 +19,11 @@
 
 #include "call/svc.h"
 #include "media/endpoint.h"
+#include "media/voicesess.h"
 #include "voicemail/vmapp.h"
 #include "voicemail/gate_rules.h"
 #include "store/vmstore.h"
 
-#define VM_Q_MAX     24    /* prompts queued at once */
-#define VM_DIG_MAX   24    /* digits buffered */
 #define VM_PIN_MAX   16
 #define VM_TRIES     3     /* wrong PINs (or unknown mailboxes) a call */
 #define VM_MSGS_MAX  512   /* messages a session lists */
@@ -49,11 +49,6 @@ struct vm_box {
 	struct vm_boxstate st;
 	bool greet[VM_G__COUNT];   /* which recordings exist */
 	char gpath[VM_G__COUNT][ENDPOINT_PATH_MAX];
-};
-
-struct vm_item {
-	uint8_t kind;              /* 'p' prompt, 'f' file, 't' tone */
-	char name[ENDPOINT_PATH_MAX];
 };
 
 struct vm_entry {
@@ -97,20 +92,10 @@ struct vmsess {
 	char caller[32], caller_name[64], src_ip[64];
 	bool own;                  /* *97 on the caller's own mailbox */
 
-	/* prompt queue */
-	struct vm_item q[VM_Q_MAX];
-	unsigned nq, iq;
-	bool playing, barge, info_barge;
+	/* prompts and digits (media/voicesess.h); the flow's steps */
+	struct voicesess vs;
 	vm_step_h *after;          /* the queue ended (or a digit broke it) */
-
-	/* digits */
-	char dig[VM_DIG_MAX + 1];
-	unsigned ndig;
-	bool collecting;
-	unsigned want;             /* 1: one key; else up to this, '#' */
-	unsigned timeout_ms;
 	vm_input_h *input;
-	struct tmr tmr;
 
 	/* recording */
 	bool recording, rec_keep_on_hangup;
@@ -159,6 +144,9 @@ void vm_play(struct vmsess *s, bool barge, vm_step_h *after);
  * or timeout_ms of quiet; type-ahead first. */
 void vm_collect(struct vmsess *s, unsigned want, unsigned timeout_ms,
 		vm_input_h *input);
+/* Digits typed ahead and not taken yet; forget them. */
+bool vm_typed(const struct vmsess *s);
+void vm_typed_clear(struct vmsess *s);
 int vm_record(struct vmsess *s, const char *path, unsigned max_ms,
 	      bool keep_on_hangup,
 	      void (*done)(struct vmsess *s, enum endpoint_end end,
@@ -171,7 +159,6 @@ void vm_hangup(struct vmsess *s);
 bool vm_job(struct vmsess *s, void (*work)(void *), void (*done)(void *),
 	    void *job);
 void vm_src_fail(struct vmapp *a, const char *ip, unsigned boxes);
-int64_t vm_now_ms(void);
 
 /* vmjobs.c: worker jobs (the done side runs on the loop) */
 void vm_load(struct vmsess *s, const char *number, vm_step_h *then);

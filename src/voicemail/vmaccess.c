@@ -182,7 +182,7 @@ static void rec_start(struct vmsess *s)
 
 static void rec_beep(struct vmsess *s)
 {
-	s->ndig = 0;
+	vm_typed_clear(s);
 	vm_q_clear(s);
 	vm_q_beep(s);
 	vm_play(s, false, rec_start);
@@ -514,7 +514,7 @@ static void msg_instruct(struct vmsess *s)
 
 static void msg_heard(struct vmsess *s)
 {
-	if (s->ndig) {
+	if (vm_typed(s)) {
 		/* a key during the message: it acts at once */
 		msg_collect(s);
 		return;

@@ -1,8 +1,9 @@
 /*
  * vmapp — the voicemail application's engine (vmapp.h): sessions on the
- * call layer's service hook, their media endpoint, a queue of prompts per
- * session, digits (type-ahead buffered, RFC 4733 / in-band from the
- * endpoint, SIP INFO from the call layer), recordings and worker jobs.
+ * call layer's service hook, their media endpoint, recordings and worker
+ * jobs. The prompt queue and the digits (type-ahead buffered, RFC 4733 /
+ * in-band from the endpoint, SIP INFO from the call layer) are the shared
+ * voice session engine, media/voicesess.c, fed from here.
  * The flows themselves are in vmdeposit.c and vmaccess.c.
  *
  * A session is held by the call (until closed), by its endpoint (until
@@ -13,24 +14,14 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "voicemail/vm_int.h"
 #include "voicemail/vmwork.h"
 #include "common/log.h"
 #include "media/prompt.h"
-#include "media/relay.h"
 #include "store/snapshot.h"
 
 #define MOD "voicemail"
-
-int64_t vm_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct vmsess *by_tag(struct vmapp *a, uint64_t tag)
 {
@@ -52,42 +43,33 @@ void vm_release(struct vmsess *s)
 {
 	if (!s || --s->refs)
 		return;
-	tmr_cancel(&s->tmr);
+	vs_close(&s->vs);
 	list_unlink(&s->le);
 	s->app->st.live--;
 	mem_deref(s->msgs);
 	mem_deref(s);
 }
 
-/* ---- the prompt queue -------------------------------------------------- */
+/* ---- prompts and digits: the shared engine (media/voicesess.c) -------- */
 
 void vm_q_clear(struct vmsess *s)
 {
-	s->nq = s->iq = 0;
-}
-
-static void q_add(struct vmsess *s, uint8_t kind, const char *name)
-{
-	if (s->nq >= VM_Q_MAX)
-		return;
-	s->q[s->nq].kind = kind;
-	snprintf(s->q[s->nq].name, sizeof(s->q[s->nq].name), "%s", name);
-	s->nq++;
+	vs_q_clear(&s->vs);
 }
 
 void vm_q_prompt(struct vmsess *s, const char *name)
 {
-	q_add(s, 'p', name);
+	vs_q_prompt(&s->vs, name);
 }
 
 void vm_q_file(struct vmsess *s, const char *path)
 {
-	q_add(s, 'f', path);
+	vs_q_file(&s->vs, path);
 }
 
 void vm_q_beep(struct vmsess *s)
 {
-	q_add(s, 'p', "beep");
+	vs_q_prompt(&s->vs, "beep");
 }
 
 void vm_q_digits(struct vmsess *s, const char *d)
@@ -98,7 +80,7 @@ void vm_q_digits(struct vmsess *s, const char *d)
 		if (*d < '0' || *d > '9')
 			continue;
 		snprintf(n, sizeof(n), "digits/%c", *d);
-		q_add(s, 'p', n);
+		vs_q_prompt(&s->vs, n);
 	}
 }
 
@@ -114,168 +96,77 @@ void vm_q_number(struct vmsess *s, unsigned n)
 	}
 	if (n >= 1000) {
 		vm_q_number(s, n / 1000);
-		q_add(s, 'p', "digits/thousand");
+		vs_q_prompt(&s->vs, "digits/thousand");
 		n %= 1000;
 		if (!n)
 			return;
 	}
 	if (n >= 100) {
 		snprintf(b, sizeof(b), "digits/%u", n / 100);
-		q_add(s, 'p', b);
-		q_add(s, 'p', "digits/hundred");
+		vs_q_prompt(&s->vs, b);
+		vs_q_prompt(&s->vs, "digits/hundred");
 		n %= 100;
 		if (!n)
 			return;
 	}
 	if (n > 20 && n % 10) {
 		snprintf(b, sizeof(b), "digits/%u", n - n % 10);
-		q_add(s, 'p', b);
+		vs_q_prompt(&s->vs, b);
 		n %= 10;
 	}
 	snprintf(b, sizeof(b), "digits/%u", n);
-	q_add(s, 'p', b);
+	vs_q_prompt(&s->vs, b);
 }
 
-static void play_next(struct vmsess *s)
+/* The engine calls back with the session: the flow's typed steps. */
+static void step_after(void *arg)
 {
-	struct vmapp *a = s->app;
-	vm_step_h *after;
+	struct vmsess *s = arg;
+	vm_step_h *after = s->after;
 
-	while (s->iq < s->nq && !s->closed) {
-		const struct vm_item *it = &s->q[s->iq++];
-		int err = it->kind == 'f' ?
-			endpoint_play_file(a->eps, s->ep, it->name, s->barge) :
-			endpoint_play_prompt(a->eps, s->ep, it->name,
-					     s->barge);
-
-		if (!err) {
-			s->playing = true;
-			return;
-		}
-		/* a bad name or a full command queue: the next one */
-	}
-	s->playing = false;
-	vm_q_clear(s);
-	after = s->after;
 	s->after = NULL;
-	if (after && !s->closed)
+	if (after)
 		after(s);
+}
+
+static void step_input(void *arg, const char *in)
+{
+	struct vmsess *s = arg;
+	vm_input_h *input = s->input;
+
+	s->input = NULL;
+	if (input)
+		input(s, in);
 }
 
 void vm_play(struct vmsess *s, bool barge, vm_step_h *after)
 {
-	s->barge = barge;
-	s->info_barge = false;
 	s->after = after;
-	s->iq = 0;
-	/* type-ahead: a digit already typed skips what can be skipped */
-	if (barge && s->ndig) {
-		vm_q_clear(s);
-		s->iq = s->nq;
-	}
-	play_next(s);
-}
-
-static void on_play_done(struct vmsess *s, enum endpoint_end end)
-{
-	if (!s->playing)
-		return;
-	s->playing = false;
-	switch (end) {
-	case ENDPOINT_END_DONE:
-	case ENDPOINT_END_ERROR:   /* a missing prompt is skipped */
-		play_next(s);
-		return;
-	case ENDPOINT_END_STOPPED:
-		if (!s->info_barge)
-			return;
-		/* a SIP INFO digit stopped it */
-		/* fall through */
-	case ENDPOINT_END_BARGE:
-		s->info_barge = false;
-		s->iq = s->nq;
-		play_next(s);
-		return;
-	default:
-		return;
-	}
-}
-
-/* ---- digits -------------------------------------------------------------- */
-
-static void tmr_input(void *arg);
-
-static void finish_input(struct vmsess *s, unsigned take, bool drop_hash)
-{
-	char in[VM_DIG_MAX + 1];
-	vm_input_h *h = s->input;
-
-	memcpy(in, s->dig, take);
-	in[take - (drop_hash && take ? 1 : 0)] = '\0';
-	memmove(s->dig, s->dig + take, s->ndig - take);
-	s->ndig -= take;
-	s->dig[s->ndig] = '\0';
-	s->collecting = false;
-	s->input = NULL;
-	tmr_cancel(&s->tmr);
-	if (h)
-		h(s, in);
-	/* the digits may have been a PIN: not kept on the stack */
-	memset(in, 0, sizeof(in));
-}
-
-static void try_input(struct vmsess *s)
-{
-	char *hash;
-
-	if (!s->collecting || !s->ndig)
-		return;
-	if (s->want == 1) {
-		finish_input(s, 1, false);
-		return;
-	}
-	hash = memchr(s->dig, '#', s->ndig);
-	if (hash) {
-		finish_input(s, (unsigned)(hash - s->dig) + 1, true);
-		return;
-	}
-	if (s->ndig >= s->want) {
-		finish_input(s, s->want, false);
-		return;
-	}
-	tmr_start(&s->tmr, s->timeout_ms, tmr_input, s);
-}
-
-static void tmr_input(void *arg)
-{
-	struct vmsess *s = arg;
-
-	if (!s->collecting || s->closed)
-		return;
-	/* quiet: what was typed (maybe nothing) is the input */
-	finish_input(s, s->want == 1 ? 0 : s->ndig, false);
+	vs_play(&s->vs, barge, step_after);
 }
 
 void vm_collect(struct vmsess *s, unsigned want, unsigned timeout_ms,
 		vm_input_h *input)
 {
-	s->collecting = true;
-	s->want = want ? want : 1;
-	s->timeout_ms = timeout_ms;
 	s->input = input;
-	tmr_start(&s->tmr, timeout_ms, tmr_input, s);
-	try_input(s);
+	vs_collect(&s->vs, want, timeout_ms, step_input);
+}
+
+bool vm_typed(const struct vmsess *s)
+{
+	return s->vs.ndig != 0;
+}
+
+void vm_typed_clear(struct vmsess *s)
+{
+	vs_digits_clear(&s->vs);
 }
 
 static void on_digit(struct vmsess *s, char d)
 {
 	if (s->recording)
 		return;   /* the key that ends it, nothing more */
-	if (s->ndig >= VM_DIG_MAX)
-		return;   /* a flood: the endpoint bounds the rate too */
-	s->dig[s->ndig++] = d;
-	s->dig[s->ndig] = '\0';
-	try_input(s);
+	vs_digit(&s->vs, d);
 }
 
 /* ---- recording ------------------------------------------------------------ */
@@ -291,8 +182,7 @@ int vm_record(struct vmsess *s, const char *path, unsigned max_ms,
 	};
 	int err;
 
-	s->ndig = 0;
-	s->dig[0] = '\0';
+	vs_digits_clear(&s->vs);
 	snprintf(s->rec_path, sizeof(s->rec_path), "%s", path);
 	s->rec_done = done;
 	s->rec_keep_on_hangup = keep_on_hangup;
@@ -312,8 +202,7 @@ static void on_record_done(struct vmsess *s, const struct endpoint_event *ev)
 	s->recording = false;
 	s->rec_done = NULL;
 	/* the key that ended it is not type-ahead */
-	s->ndig = 0;
-	s->dig[0] = '\0';
+	vs_digits_clear(&s->vs);
 	if (done)
 		done(s, ev->end, ev->end == ENDPOINT_END_ERROR ? 0 :
 		     ev->duration_ms);
@@ -336,7 +225,7 @@ void vm_hangup(struct vmsess *s)
 	if (s->closed)
 		return;
 	s->closed = true;
-	tmr_cancel(&s->tmr);
+	vs_close(&s->vs);
 	call_svc_hangup(s->app->conf.calls, s->handle);
 	destroy_ep(s);
 	vm_release(s);   /* the call's hold */
@@ -353,7 +242,7 @@ void vm_goodbye(struct vmsess *s, bool say)
 	 * first */
 	if (say)
 		vm_q_prompt(s, "vm-goodbye");
-	s->ndig = 0;
+	vs_digits_clear(&s->vs);
 	vm_play(s, false, bye_after);
 }
 
@@ -374,7 +263,7 @@ bool vm_job(struct vmsess *s, void (*work)(void *), void (*done)(void *),
  * the store's distinct mailboxes toward the sweep ban. */
 void vm_src_fail(struct vmapp *a, const char *ip, unsigned boxes)
 {
-	uint64_t now = (uint64_t)vm_now_ms();
+	uint64_t now = (uint64_t)call_unix_ms();
 	unsigned i, slot = 0, n = 0;
 
 	for (i = 0; i < VM_SRC_MAX; i++) {
@@ -416,7 +305,6 @@ static int svc_open(const struct call_svc_info *info,
 		    void **sessp, void *arg)
 {
 	struct vmapp *a = arg;
-	struct endpoint_media em;
 	struct vmsess *s;
 	int err;
 
@@ -425,29 +313,12 @@ static int svc_open(const struct call_svc_info *info,
 		return EBUSY;
 	}
 	if (!a->eps) {
-		struct endpoint_conf ec;
-
-		endpoint_conf_default(&ec);
-		ec.local = md->bind;
-		ec.src.take = relay_port_take;
-		ec.src.give = relay_port_give;
-		ec.src.arg = call_svc_relay(a->conf.calls);
-		if (a->conf.prompt_dir)
-			snprintf(ec.prompt_dir, sizeof(ec.prompt_dir), "%s",
-				 a->conf.prompt_dir);
-		if (a->conf.prompt_override)
-			snprintf(ec.prompt_override,
-				 sizeof(ec.prompt_override), "%s",
-				 a->conf.prompt_override);
-		err = endpoint_alloc(&a->eps, &ec);
+		err = call_svc_eps_open(&a->eps, a->conf.calls, md,
+					a->conf.prompt_dir,
+					a->conf.prompt_override, 0,
+					ep_readable, a);
 		if (err) {
 			log_err(MOD, "media endpoints: %s", strerror(err));
-			return err;
-		}
-		err = fd_listen(endpoint_event_fd(a->eps), FD_READ,
-				ep_readable, a);
-		if (err) {
-			a->eps = endpoint_free(a->eps);
 			return err;
 		}
 	}
@@ -466,19 +337,14 @@ static int svc_open(const struct call_svc_info *info,
 	snprintf(s->src_ip, sizeof(s->src_ip), "%s", info->src_ip);
 	s->own = info->svc == ROUTE_SVC_ACCESS && info->mailbox[0];
 	vm_gate_open(s, info);   /* issue 13 */
-	tmr_init(&s->tmr);
-	memset(&em, 0, sizeof(em));
-	em.rtp = md->rtp;
-	em.law = md->pt == 8 ? G711_ALAW : G711_ULAW;
-	em.te_pt = md->te_pt;
-	em.inband = true;
-	err = endpoint_create(a->eps, s->tag, &em, &s->ep, rtp_port);
+	err = call_svc_ep_create(a->eps, s->tag, md, true, &s->ep, rtp_port);
 	if (err) {
 		a->st.refused++;
 		mem_deref(s);
 		return err;
 	}
 	s->ep_live = true;
+	vs_init(&s->vs, a->eps, s->ep, s);
 	/* the prompt set: the mailbox's (or caller's) language; a bad tag
 	 * or a full queue leaves the default set */
 	(void)endpoint_set_language(a->eps, s->ep, info->language);
@@ -486,7 +352,7 @@ static int svc_open(const struct call_svc_info *info,
 	list_append(&a->sessions, &s->le, s);
 	a->st.live++;
 	*sessp = s;
-	s->start_ms = vm_now_ms();
+	s->start_ms = call_unix_ms();
 	if (s->svc == ROUTE_SVC_DEPOSIT || s->svc == ROUTE_SVC_PIVR)
 		vm_load(s, s->mailbox, svc_loaded);
 	else
@@ -534,11 +400,7 @@ static void svc_digit(void *sess, char d, void *arg)
 		(void)endpoint_record_stop(s->app->eps, s->ep, true);
 		return;
 	}
-	if (s->playing && s->barge) {
-		s->info_barge = true;
-		(void)endpoint_play_stop(s->app->eps, s->ep);
-	}
-	on_digit(s, d);
+	vs_info_digit(&s->vs, d);
 }
 
 static void svc_closed(void *sess, void *arg)
@@ -549,7 +411,7 @@ static void svc_closed(void *sess, void *arg)
 	if (s->closed)
 		return;
 	s->closed = true;
-	tmr_cancel(&s->tmr);
+	vs_close(&s->vs);
 	destroy_ep(s);
 	/* a first login abandoned: what was recorded goes */
 	if (s->first)
@@ -572,7 +434,7 @@ static void on_event(const struct endpoint_event *ev, void *arg)
 		return;
 	switch (ev->type) {
 	case ENDPOINT_EV_PLAY_DONE:
-		on_play_done(s, ev->end);
+		vs_play_done(&s->vs, ev->end);
 		break;
 	case ENDPOINT_EV_RECORD_DONE:
 		on_record_done(s, ev);
@@ -588,7 +450,7 @@ static void on_event(const struct endpoint_event *ev, void *arg)
 		break;
 	case ENDPOINT_EV_DESTROYED:
 		s->ep_live = false;
-		s->playing = false;
+		vs_ep_gone(&s->vs);
 		/* a recording is finished (fsync, rename) after the endpoint
 		 * is gone: its RECORD_DONE comes later and needs s */
 		if (s->recording)
@@ -687,7 +549,7 @@ struct vmapp *vmapp_free(struct vmapp *a)
 			s->closed = true;
 			call_svc_hangup(a->conf.calls, s->handle);
 		}
-		tmr_cancel(&s->tmr);
+		vs_close(&s->vs);
 	}
 	/* a message being recorded is finished and saved: its endpoint is
 	 * destroyed, its RECORD_DONE awaited (at most 2 s) and handled, so

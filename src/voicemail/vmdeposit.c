@@ -53,14 +53,14 @@ static void record(struct vmsess *s)
 static void beep(struct vmsess *s)
 {
 	/* '*' during the greeting: the owner logs in to this mailbox */
-	if (s->ndig && s->dig[0] == '*') {
-		s->ndig = 0;
+	if (vs_typed(&s->vs)[0] == '*') {
+		vm_typed_clear(s);
 		s->svc = ROUTE_SVC_ACCESS;
 		vm_access_box(s);
 		return;
 	}
 	/* any other key only skipped the greeting */
-	s->ndig = 0;
+	vm_typed_clear(s);
 	vm_q_clear(s);
 	vm_q_beep(s);
 	vm_play(s, false, record);

@@ -80,7 +80,7 @@ static void pw_wrong(struct vmsess *s)
 		a->conf.event("call_password_failed", json_pack(
 			"{s:s,s:s,s:s}", "extension", s->callee, "caller",
 			s->caller, "src", s->src_ip), a->conf.arg);
-	n = gate_src_fail(&a->gate_src, s->src_ip, (uint64_t)vm_now_ms());
+	n = gate_src_fail(&a->gate_src, s->src_ip, (uint64_t)call_unix_ms());
 	if (n >= GATE_SRC_FAILS && a->conf.ban) {
 		log_warn(MOD, "source %s typed %u wrong call passwords: "
 			 "banned", s->src_ip, n);

@@ -332,7 +332,7 @@ static void pin_work(void *arg)
 {
 	struct job *j = arg;
 	struct vmapp *a = j->a;
-	int64_t now = vm_now_ms();
+	int64_t now = call_unix_ms();
 	int err;
 
 	box_read(a, j->number, &j->box);
