@@ -160,16 +160,34 @@ static void forward(struct ctx *c, const struct snap_ext *from,
 	route_ext(c, to, hops + 1);
 }
 
-/* The PBX answers: x's mailbox takes a message. */
+/* The mailbox that takes x's messages: its own, or for a ring group
+ * (no mailbox of its own) the first of ring_group.vm_copies when that
+ * one has a mailbox; NULL: none. */
+static const struct snap_ext *mailbox_of(const struct ctx *c,
+					 const struct snap_ext *x)
+{
+	const struct snap_ext *m;
+
+	if (x->vm)
+		return x;
+	if (x->type != MODEL_RING_GROUP || !x->rg_vm[0])
+		return NULL;
+	m = find(c, x->rg_vm);
+	return m && m->vm ? m : NULL;
+}
+
+/* The PBX answers: mailbox m takes a message for x (x itself, or a ring
+ * group whose vm_copies get it too). */
 static void deposit(struct route_result *out, const struct snap_ext *x,
-		    enum route_greet g)
+		    const struct snap_ext *m, enum route_greet g)
 {
 	out->kind = ROUTE_SERVICE;
 	out->rule = ROUTE_R_VOICEMAIL;
 	out->svc = ROUTE_SVC_DEPOSIT;
-	out->mailbox = x;
-	out->callee = x;
+	out->mailbox = m;
+	out->callee = m;
 	out->greet = g;
+	out->copies_of = m != x ? x : NULL;
 }
 
 /* Nobody free to ring at x: busy forward (when some were busy) or
@@ -185,9 +203,9 @@ static void none_free(struct ctx *c, const struct snap_ext *x,
 			ROUTE_R_FWD_UNAVAILABLE, hops);
 		return;
 	}
-	if (x->vm) {
-		deposit(c->out, x, was_busy ? ROUTE_GREET_BUSY :
-			ROUTE_GREET_UNAVAIL);
+	if (mailbox_of(c, x)) {
+		deposit(c->out, x, mailbox_of(c, x), was_busy ?
+			ROUTE_GREET_BUSY : ROUTE_GREET_UNAVAIL);
 		return;
 	}
 	if (was_busy)
@@ -213,8 +231,9 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 	out->noanswer = fwd_to(c, x, SNAP_FWD_NOANSWER);
 	out->busy = fwd_to(c, x, SNAP_FWD_BUSY);
 	/* no forward for an outcome: x's own mailbox takes the call */
-	out->vm_noanswer = !out->noanswer && x->vm ? x : NULL;
-	out->vm_busy = !out->busy && x->vm ? x : NULL;
+	out->vm_noanswer = !out->noanswer ? mailbox_of(c, x) : NULL;
+	out->vm_busy = !out->busy ? mailbox_of(c, x) : NULL;
+	out->copies_of = !x->vm && mailbox_of(c, x) ? x : NULL;
 	/* a ring time only when something follows it; otherwise the phone
 	 * rings until the call layer's bound, as before forwarding */
 	step(out, first, n, x->ring_time);
@@ -436,7 +455,7 @@ void route_ext(struct ctx *c, const struct snap_ext *x,
 		return;
 	case MODEL_VOICEMAIL:
 		/* a mailbox alone: it takes a message at once */
-		deposit(c->out, x, ROUTE_GREET_UNAVAIL);
+		deposit(c->out, x, x, ROUTE_GREET_UNAVAIL);
 		return;
 	case MODEL_HOTDESK:
 		hotdesk(c, x, hops);

@@ -138,6 +138,9 @@ struct route_result {
 	enum route_svc svc;
 	const struct snap_ext *mailbox;
 	enum route_greet greet;
+	/* a ring group's message (issue 13): the group whose
+	 * ring_group.vm_copies also get it; NULL otherwise */
+	const struct snap_ext *copies_of;
 	/* forwarding that led here (either kind) */
 	enum route_rule fwd_rule;        /* ROUTE_R_FWD_*, or NONE */
 	const struct snap_ext *fwd_from; /* who forwarded (last hop) */

@@ -176,6 +176,7 @@ void svc_start(struct call *c, const struct route_result *rr)
 	re_snprintf(src, sizeof(src), "%j", &c->a->sig);
 	info.src_ip = src;
 	info.callee = rr->callee ? rr->callee->number : "";
+	info.copies_of = rr->copies_of ? rr->copies_of->number : "";
 	info.language = svc_language(c, rr);
 	info.pivr_dest = rr->callee ? rr->callee->pivr_dest : "";
 	info.dialled = c->dialled;   /* hotdesk (issue 13) */

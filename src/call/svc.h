@@ -31,6 +31,9 @@ struct call_svc_info {
 	enum route_greet greet;   /* DEPOSIT: which greeting */
 	const char *src_ip;       /* where the caller's signalling came
 				   * from (PIN failures per source) */
+	const char *copies_of;    /* DEPOSIT: a ring group whose
+				   * ring_group.vm_copies get the message
+				   * too; "" none */
 	const char *callee;       /* CALLPW, PIVR: the extension dialled
 				   * (after forwards); "" none */
 	const char *language;     /* the prompt set: the callee's (or for

@@ -601,6 +601,13 @@ const struct model_field model_fields[] = {
 	  .choices = strategy_choices, .label = "Ring strategy",
 	  .help = "ringall, hunt (in order), memoryhunt (growing) or "
 	  "random." },
+	{ .name = "ring_group.vm_copies", .tab = MODEL_TAB_TYPE,
+	  .kind = MODEL_LIST, .types = T_RG, .min = 0, .max = 32,
+	  .form = MODEL_FORM_MAILBOX_REF, .label = "Voicemail to",
+	  .help = "A ring group has no mailbox of its own: when nobody "
+	  "answers (and no forward is set), the caller leaves a message in "
+	  "the first of these mailboxes (its greeting plays) and every "
+	  "other one gets a copy. Empty: the caller gets 480." },
 	{ .name = "shared.members", .tab = MODEL_TAB_TYPE, .kind = MODEL_LIST,
 	  .types = T_SH, .min = 1, .max = 32, .required = true,
 	  .form = MODEL_FORM_EXT_REF, .ref_types = T_SIP | T_IAX | T_ZAP,

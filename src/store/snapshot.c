@@ -340,6 +340,13 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 	e->vm = obj_bool_def(o, "voicemail.enabled", row->type);
 	e->mwi = e->vm && obj_bool_def(o, "voicemail.mwi", row->type);
 	e->feat = feat_build(o, row->type);
+	/* ring group's voicemail (issue 13) */
+	v = json_object_get(o, "ring_group.vm_copies");
+	if (row->type == MODEL_RING_GROUP && json_is_array(v) &&
+	    json_is_string(json_array_get(v, 0)) &&
+	    json_string_length(json_array_get(v, 0)) < SNAP_NUM)
+		memcpy(e->rg_vm, json_string_value(json_array_get(v, 0)),
+		       json_string_length(json_array_get(v, 0)) + 1);
 	/* gates (issue 13) */
 	e->call_pw = row->sec[SEC_CALL_PW].p && row->sec[SEC_CALL_PW].len;
 	v = json_object_get(o, "user.personal_ivr.destination");

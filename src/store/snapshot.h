@@ -114,6 +114,9 @@ struct snap_ext {
 	bool pivr;                /* user.personal_ivr.enabled with a
 				   * destination */
 	char pivr_dest[SNAP_NUM]; /* user.personal_ivr.destination */
+	/* ring group (issue 13): the mailbox that takes its messages, the
+	 * first of ring_group.vm_copies ("" none) */
+	char rg_vm[SNAP_NUM];
 	/* caller ID (call/callerid.h reads these; issue 13) */
 	bool cid_override;        /* callerid.allow_override */
 	bool send_pai, send_rpid; /* phone.send_pai, phone.send_rpid */

@@ -89,6 +89,8 @@ struct vmsess {
 	enum route_svc svc;
 	enum route_greet greet;
 	char mailbox[VM_NUM_MAX];  /* "" until *98 asked it */
+	char copies_of[VM_NUM_MAX]; /* a ring group whose vm_copies get the
+				     * message too ("" none) */
 	char caller[32], caller_name[64], src_ip[64];
 	bool own;                  /* *97 on the caller's own mailbox */
 

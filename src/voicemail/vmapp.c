@@ -331,6 +331,8 @@ static int svc_open(const struct call_svc_info *info,
 	s->svc = info->svc;
 	s->greet = info->greet;
 	snprintf(s->mailbox, sizeof(s->mailbox), "%s", info->mailbox);
+	snprintf(s->copies_of, sizeof(s->copies_of), "%s",
+		 info->copies_of ? info->copies_of : "");
 	snprintf(s->caller, sizeof(s->caller), "%s", info->caller);
 	snprintf(s->caller_name, sizeof(s->caller_name), "%s",
 		 info->caller_name ? info->caller_name : "");

@@ -26,6 +26,7 @@ struct job {
 	struct vmapp *a;
 	vm_step_h *ok, *bad;
 	char number[VM_NUM_MAX];
+	char copies_of[VM_NUM_MAX]; /* load (deposit): a ring group */
 	char src_ip[64];
 	char pin[VM_PIN_MAX + 1];
 	bool deposit, good;
@@ -66,6 +67,7 @@ static struct job *job_new(struct vmsess *s)
 	j->s = s;
 	j->a = s->app;
 	snprintf(j->number, sizeof(j->number), "%s", s->mailbox);
+	snprintf(j->copies_of, sizeof(j->copies_of), "%s", s->copies_of);
 	snprintf(j->src_ip, sizeof(j->src_ip), "%s", s->src_ip);
 	return j;
 }
@@ -119,11 +121,45 @@ static void str_of(const json_t *o, const char *k, char *out, size_t sz)
 	snprintf(out, sz, "%s", v ? v : "");
 }
 
+/* The mailboxes of list c (JSON strings) get copies of number's
+ * messages: added to b, once each, never number itself. */
+static void copies_add(struct vm_box *b, const json_t *c, const char *number)
+{
+	const json_t *it;
+	size_t i;
+
+	json_array_foreach(c, i, it) {
+		const char *n = json_string_value(it);
+		bool dup = !n || !strcmp(n, number);
+
+		for (unsigned k = 0; !dup && k < b->n_copies; k++)
+			dup = !strcmp(b->copies[k], n);
+		if (dup)
+			continue;
+		if (b->n_copies >= sizeof(b->copies) / sizeof(b->copies[0]))
+			break;
+		snprintf(b->copies[b->n_copies++], VM_NUM_MAX, "%s", n);
+	}
+}
+
+/* A ring group's message (issue 13): the group's ring_group.vm_copies
+ * get it too. */
+static void group_copies(struct vmapp *a, const char *group,
+			 const char *number, struct vm_box *b)
+{
+	json_t *o = NULL;
+
+	if (!group[0] || store_ext_get(a->conf.store, group, STORE_RUNNING,
+				       false, &o))
+		return;
+	copies_add(b, json_object_get(o, "ring_group.vm_copies"), number);
+	json_decref(o);
+}
+
 static void box_read(struct vmapp *a, const char *number, struct vm_box *b)
 {
 	enum model_type t;
-	json_t *o = NULL, *c, *it;
-	size_t i;
+	json_t *o = NULL;
 
 	memset(b, 0, sizeof(*b));
 	if (!number[0] || store_ext_get(a->conf.store, number, STORE_RUNNING,
@@ -144,15 +180,7 @@ static void box_read(struct vmapp *a, const char *number, struct vm_box *b)
 	str_of(o, "voicemail.email", b->email, sizeof(b->email));
 	b->email_attach = bool_def(o, "voicemail.email_attach", t);
 	b->email_delete = bool_def(o, "voicemail.email_delete", t);
-	c = json_object_get(o, "virtual.vm_copies");
-	json_array_foreach(c, i, it) {
-		if (b->n_copies >= sizeof(b->copies) / sizeof(b->copies[0]))
-			break;
-		if (json_is_string(it) &&
-		    strcmp(json_string_value(it), number))
-			snprintf(b->copies[b->n_copies++], VM_NUM_MAX, "%s",
-				 json_string_value(it));
-	}
+	copies_add(b, json_object_get(o, "virtual.vm_copies"), number);
 	(void)vmstore_box_get(a->conf.vs, number, &b->st);
 	/* the directory the owner's recordings go to, made on first use */
 	if (vmstore_box_dir(a->conf.vs, number, b->gpath[0],
@@ -177,6 +205,7 @@ static void load_work(void *arg)
 	box_read(j->a, j->number, &j->box);
 	if (!j->box.exists || !j->deposit)
 		return;
+	group_copies(j->a, j->copies_of, j->number, &j->box);
 	if (j->box.max_minutes) {
 		/* the minutes the messages kept already take */
 		uint64_t cap = (uint64_t)j->box.max_minutes * 60000, used = 0;

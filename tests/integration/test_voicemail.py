@@ -70,6 +70,29 @@ def test_deposit_hash_ends_pbx_hangs_up(make_daemon, tmp_path, phones):
     assert beep_seconds(rec) >= 0.25
 
 
+def test_ring_group_message_reaches_its_mailboxes(make_daemon, tmp_path,
+                                                  phones):
+    """A ring group has no mailbox of its own: with nobody to ring, the
+    caller leaves the message in the first of ring_group.vm_copies (203)
+    and the other listed mailbox (202) gets a copy; the caller's tone is
+    in both."""
+    pbx = vm_pbx(make_daemon, menus=())
+    r = pbx.d.cli("ext", "add", "600", "--type", "ring_group", "--name",
+                  "Support Team", "--set", "ring_group.members=202",
+                  "--set", "ring_group.vm_copies=203,202")
+    assert r.returncode == 0, r
+    r = pbx.d.cli("commit")
+    assert r.returncode == 0, r
+    deposit(pbx, phones, mailbox="600", secs=3.0, end="#")
+    check_message(pbx, tmp_path, "203", "201", 2500, 2.5)
+    check_message(pbx, tmp_path, "202", "201", 2500, 2.5)
+    # without the option the group has nowhere to take a message
+    r = pbx.d.cli("ext", "edit", "600", "--set", "ring_group.vm_copies=")
+    assert r.returncode == 0, r
+    assert pbx.d.cli("commit").returncode == 0
+    dial(pbx, phones, "201", "600", expect=480)
+
+
 @needs_baresip
 def test_no_answer_goes_to_voicemail_after_ring_time(make_daemon, tmp_path,
                                                     phones):

@@ -832,6 +832,49 @@ static void ring_group_members_ignore_their_forwards(void **state)
 	assert_string_equal(plan(&r), "202,203,204:0");
 }
 
+/* A ring group has no mailbox: ring_group.vm_copies' first mailbox takes
+ * its messages (the copies are the voicemail application's), when nobody
+ * answers, when all are busy, and when nobody can ring at all. */
+static void ring_group_voicemail(void **state)
+{
+	struct route_result r;
+
+	(void)state;
+	/* none set: as before, no mailbox */
+	route("300", &r);
+	assert_null(r.vm_noanswer);
+	assert_null(r.copies_of);
+	assert_string_equal(plan(&r), "202,203,204:0");
+	strcpy(ext[E300].rg_vm, "205");
+	ext[E205].vm = true;
+	route("300", &r);
+	assert_ptr_equal(r.vm_noanswer, &ext[E205]);
+	assert_ptr_equal(r.vm_busy, &ext[E205]);
+	assert_ptr_equal(r.copies_of, &ext[E300]);
+	/* the group's ring time now ends in the mailbox */
+	assert_string_equal(plan(&r), "202,203,204:20");
+	/* a no-answer forward wins over the mailbox */
+	fwd(E300, SNAP_FWD_NOANSWER, "203");
+	route("300", &r);
+	assert_null(r.vm_noanswer);
+	assert_ptr_equal(r.vm_busy, &ext[E205]);
+	F(E300)->fwd[SNAP_FWD_NOANSWER][0] = '\0';
+	/* every member busy: a message at once, the busy greeting */
+	live_tab[E202].in = live_tab[E203].in = live_tab[E204].in = 2;
+	route("300", &r);
+	assert_int_equal(r.kind, ROUTE_SERVICE);
+	assert_int_equal(r.svc, ROUTE_SVC_DEPOSIT);
+	assert_ptr_equal(r.mailbox, &ext[E205]);
+	assert_int_equal(r.greet, ROUTE_GREET_BUSY);
+	assert_ptr_equal(r.copies_of, &ext[E300]);
+	/* the first mailbox named is not one: as if none were set */
+	ext[E205].vm = false;
+	route("300", &r);
+	assert_int_equal(r.kind, ROUTE_REJECT);
+	assert_int_equal(r.code, 486);
+	assert_null(r.copies_of);
+}
+
 static void shared_device_skips_busy(void **state)
 {
 	struct route_result r;
@@ -907,6 +950,7 @@ int main(void)
 				       setup),
 		cmocka_unit_test_setup(follow_me_in_sequence, setup),
 		cmocka_unit_test_setup(ring_group_strategies, setup),
+		cmocka_unit_test_setup(ring_group_voicemail, setup),
 		cmocka_unit_test_setup(ring_group_members_ignore_their_forwards,
 				       setup),
 		cmocka_unit_test_setup(shared_device_skips_busy, setup),
