@@ -223,7 +223,7 @@ static void drain(struct callrec_tap *t)
 	}
 }
 
-static void round_all(struct callrec *r, bool final)
+void crrec_round(struct callrec *r, bool final)
 {
 	struct callrec_tap **pp, *t;
 	unsigned n = 0;
@@ -282,16 +282,14 @@ static void *writer(void *arg)
 			(void)pthread_cond_timedwait(&r->cv, &r->mtx, &ts);
 		stop = r->stop;
 		pthread_mutex_unlock(&r->mtx);
-		round_all(r, stop);
+		crrec_round(r, stop);
 	}
 	return NULL;
 }
 
-int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf)
+int crrec_init(struct callrec **rp, const struct callrec_conf *conf)
 {
 	struct callrec *r;
-	sigset_t all, old;
-	int err;
 
 	if (!conf || !conf->dir || !*conf->dir ||
 	    strlen(conf->dir) >= sizeof(r->dir))
@@ -311,16 +309,34 @@ int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf)
 	}
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_cond_init(&r->cv, NULL);
+	*rp = r;
+	return 0;
+}
+
+void crrec_fini(struct callrec *r)
+{
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mtx);
+	free(r->work);
+	free(r);
+}
+
+int callrec_alloc(struct callrec **rp, const struct callrec_conf *conf)
+{
+	struct callrec *r;
+	sigset_t all, old;
+	int err;
+
+	err = crrec_init(&r, conf);
+	if (err)
+		return err;
 	/* the writer takes no signal: they are the owner's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&r->tid, NULL, writer, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
-		pthread_cond_destroy(&r->cv);
-		pthread_mutex_destroy(&r->mtx);
-		free(r->work);
-		free(r);
+		crrec_fini(r);
 		return err;
 	}
 	pthread_setname_np(r->tid, "bw-callrec");
@@ -337,9 +353,6 @@ struct callrec *callrec_free(struct callrec *r)
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mtx);
 	pthread_join(r->tid, NULL);
-	pthread_cond_destroy(&r->cv);
-	pthread_mutex_destroy(&r->mtx);
-	free(r->work);
-	free(r);
+	crrec_fini(r);
 	return NULL;
 }

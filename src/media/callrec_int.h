@@ -67,6 +67,20 @@ struct callrec {
 	atomic_uint_fast64_t started, refused, completed, failed, dropped;
 };
 
+/* ---- callrec.c: the writer's work without its thread --------------------
+ * callrec_alloc is crrec_init and the writer thread, which calls
+ * crrec_round every flush_ms; the fuzz harness (tests/fuzz/
+ * fuzz_callrec.c) runs the rounds itself on a recorder without thread. */
+
+/* The recorder without its writer: 0, EINVAL, ENOMEM (callrec_alloc). */
+int crrec_init(struct callrec **rp, const struct callrec_conf *conf);
+/* Frees it (no tap left, no writer running). */
+void crrec_fini(struct callrec *r);
+/* One writer round: every tap's file opened (first round), ring drained
+ * and what the hold lets go written; taps whose references are gone (all
+ * of them when final) completed and freed. */
+void crrec_round(struct callrec *r, bool final);
+
 /* ---- callrec_file.c: the writer thread only ---------------------------- */
 
 /* The first round of a tap: its directory, its temporary file, its

@@ -104,14 +104,16 @@ void crmix_put(struct crmix *m, unsigned side, uint32_t ssrc, uint32_t ts,
 		m->late++;
 		return;
 	}
-	if (pos < m->base) {            /* its head is already written */
+	if (end > m->base + m->win)
+		flush_to(m, end - m->win);
+	/* its head is already written, or it is longer than the window
+	 * (win frames before its end are kept) */
+	if (pos < m->base) {
 		m->late++;
 		pcm += m->base - pos;
 		n -= (size_t)(m->base - pos);
 		pos = m->base;
 	}
-	if (end > m->base + m->win)
-		flush_to(m, end - m->win);
 	for (size_t i = 0; i < n; i++)
 		m->buf[2 * (pos - m->base + i) + (side & 1)] = pcm[i];
 	if (end > m->hi)

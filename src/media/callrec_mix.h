@@ -50,7 +50,8 @@ struct crmix {
 	int err;                /* the first write error; writes stop */
 };
 
-/* win: frames kept (>= 160); max_frames: the recording's bound (0: none).
+/* win: frames kept (>= 160; of a packet longer than that, the head is
+ * dropped and counted late); max_frames: the recording's bound (0: none).
  * 0 or ENOMEM/EINVAL. */
 int crmix_init(struct crmix *m, size_t win, uint64_t max_frames,
 	       crmix_write_h *wh, void *arg);
