@@ -11,12 +11,14 @@
  * never listed nor served.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -332,5 +334,45 @@ int vmstore_counts_all(struct vmstore *v, vmstore_change_h *h, void *arg)
 		err = EIO;
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&v->mtx);
+	return err;
+}
+
+int vmstore_file_read(const char *path, size_t max, int odd, char **buf,
+		      size_t *len)
+{
+	struct stat st;
+	size_t off = 0;
+	char *b = NULL;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? ENOENT : errno == ELOOP ? odd : EIO;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err = odd;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = EFBIG;
+		goto out;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		err = ENOMEM;
+		goto out;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, b + off, (size_t)st.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	*buf = b;
+	*len = off;
+ out:
+	close(fd);
 	return err;
 }

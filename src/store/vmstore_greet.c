@@ -67,46 +67,16 @@ int vmstore_greeting_read(struct vmstore *v, const char *number,
 			  enum vm_greeting g, size_t max, char **buf,
 			  size_t *len)
 {
-	char path[600], *b = NULL;
-	struct stat st;
-	size_t off = 0;
-	int fd, err;
+	char path[600];
+	int err;
 
 	if (!buf || !len)
 		return EINVAL;
 	err = vmstore_greeting_path(v, number, g, path, sizeof(path));
 	if (err)
 		return err;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ELOOP ? ENOENT : EIO;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = ENOENT;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		err = EFBIG;
-		goto out;
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		err = ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, b + off, (size_t)st.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	*buf = b;
-	*len = off;
- out:
-	close(fd);
-	return err;
+	/* a planted link or a directory is no greeting */
+	return vmstore_file_read(path, max, ENOENT, buf, len);
 }
 
 static int write_all(int fd, const void *buf, size_t n)

@@ -27,6 +27,12 @@ bool vmstore_id_ok(const char *id);
 int64_t vmstore_now_ms(void);
 /* mkdir 0700 unless there; then it must be a real directory (ENOTDIR) */
 int vmstore_dir_make(const char *path);
+/* The whole file at path, at most max bytes, into *buf (malloc'd, one
+ * byte spare) and *len. Never follows a symbolic link. ENOENT when it is
+ * missing; a link or a file that is not regular gives odd (ENOENT: "not
+ * there", or EIO: "damaged"); EFBIG over max; ENOMEM. */
+int vmstore_file_read(const char *path, size_t max, int odd, char **buf,
+		      size_t *len);
 /* snprintf into buf: 0, EINVAL or ENAMETOOLONG */
 int vmstore_fmt_path(char *buf, size_t sz, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -318,10 +318,8 @@ int vmstore_msg_delete(struct vmstore *v, const char *number, const char *id)
 int vmstore_msg_read(struct vmstore *v, const char *number, const char *id,
 		     size_t max, char **buf, size_t *len)
 {
-	char path[600], *b = NULL;
-	struct stat st;
-	size_t off = 0;
-	int fd, err;
+	char path[600];
+	int err;
 
 	if (!v || !buf || !len)
 		return EINVAL;
@@ -331,34 +329,8 @@ int vmstore_msg_read(struct vmstore *v, const char *number, const char *id,
 	err = vmstore_msg_get(v, number, id, NULL);
 	if (err)
 		return err;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? ENOENT : EIO;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = EIO;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		err = EFBIG;
-		goto out;
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		err = ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, b + off, (size_t)st.st_size - off);
-
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	*buf = b;
-	*len = off;
- out:
-	close(fd);
-	return err;
+	/* the row exists: a file that is not a regular one is damage */
+	return vmstore_file_read(path, max, EIO, buf, len);
 }
 
 /* Every entry of the mailbox directory, then the directory. */
