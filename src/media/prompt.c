@@ -141,7 +141,7 @@ int prompt_lang_set(char *out, size_t cap, const char *dir, const char *lang)
 	memcpy(parent, dir, (size_t)(slash - dir));
 	parent[slash - dir] = '\0';
 	if (!parent[0])
-		strcpy(parent, "/");
+		snprintf(parent, sizeof(parent), "/");
 	d = opendir(parent);
 	if (!d)
 		return 0;
