@@ -289,8 +289,6 @@ class Baresip:
         self.user, self.password = user, password
         self.registrar = registrar          # "HOST:PORT"
         self.addr = addr
-        self.port = free_sip_port(addr)
-        self.ctrl_port = free_port(socket.SOCK_STREAM, addr)
         self.answer = answer
         self.max_s = max_s
         self.codecs = codecs
@@ -298,6 +296,20 @@ class Baresip:
                               tone_s or max_s + 10)
         self.proc = None
         self.ctrl = None
+        self._configure()
+        # The account is added over ctrl_tcp (uanew) once connected, so the
+        # REGISTER_OK event is not lost before the client is there.
+        (self.dir / "accounts").write_text("")
+        (self.dir / "contacts").write_text("")
+
+    def _configure(self):
+        """Pick the ports and write the config. The ports are free when
+        picked, yet another process may take one before baresip binds it
+        (seen once in CI: "SIP Transport failed: Address already in use"),
+        so start() picks again when that happens."""
+        addr = self.addr
+        self.port = free_sip_port(addr)
+        self.ctrl_port = free_port(socket.SOCK_STREAM, addr)
         rtp = free_block(20, addr, lo=30000, hi=39990)
         self.rtp_ports = range(rtp, rtp + 20)
         (self.dir / "config").write_text(
@@ -319,10 +331,6 @@ class Baresip:
             f"ctrl_tcp_listen\t{addr}:{self.ctrl_port}\n"
             f"snd_path\t{self.rec}\n"
             "ringback_disabled\tyes\n")
-        # The account is added over ctrl_tcp (uanew) once connected, so the
-        # REGISTER_OK event is not lost before the client is there.
-        (self.dir / "accounts").write_text("")
-        (self.dir / "contacts").write_text("")
 
     @property
     def aor(self):
@@ -338,16 +346,27 @@ class Baresip:
                 f"audio_codecs={codec};ptime=20")
 
     def start(self, register=True, timeout=10):
-        self.logf = open(self.dir / "log", "ab")
-        self.proc = subprocess.Popen(
-            ["baresip", "-f", str(self.dir), "-t", str(self.max_s)],
-            cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self.logf,
-            stderr=subprocess.STDOUT)
-        try:
-            self.ctrl = CtrlTcp(self.ctrl_port, self.addr, timeout=timeout)
-        except OSError:
-            self.stop()
-            raise RuntimeError(f"baresip ctrl_tcp did not open: {self.log()}")
+        for attempt in range(3):
+            self.logf = open(self.dir / "log", "ab")
+            mark = self.logf.tell()
+            self.proc = subprocess.Popen(
+                ["baresip", "-f", str(self.dir), "-t", str(self.max_s)],
+                cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self.logf,
+                stderr=subprocess.STDOUT)
+            try:
+                self.ctrl = CtrlTcp(self.ctrl_port, self.addr,
+                                    timeout=timeout)
+                break
+            except OSError:
+                self.stop()
+                with open(self.dir / "log", "rb") as f:
+                    f.seek(mark)
+                    tail = f.read().decode(errors="replace")
+                if "Address already in use" in tail and attempt < 2:
+                    self._configure()
+                    continue
+                raise RuntimeError(
+                    f"baresip ctrl_tcp did not open: {self.log()}")
         if register:
             self.register(timeout)
         return self
