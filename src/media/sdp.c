@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "media/sdp.h"
+#include "media/sdp_crypto.h"   /* srtp (issue 15) */
 
 static const char *const rule_names[SDP_E__COUNT] = {
 	[SDP_OK] = "ok",
@@ -48,6 +49,7 @@ static const char *const rule_names[SDP_E__COUNT] = {
 	[SDP_E_PTIME] = "ptime out of range",
 	[SDP_E_ATTR] = "a= malformed",
 	[SDP_E_ANSWER] = "answer does not match the offer",
+	[SDP_E_CRYPTO] = "a=crypto malformed, repeated or too many",
 };
 
 const char *sdp_rule_str(enum sdp_rule rule)
@@ -545,6 +547,8 @@ static enum sdp_rule attribute(struct pstate *ps, struct sdp_str v,
 		return rtpmap(m, val);
 	if (str_eq(name, "fmtp"))
 		return fmtp(m, val);
+	if (str_eq(name, "crypto"))           /* srtp (issue 15) */
+		return sdp_crypto_attr(m, val);
 	return SDP_OK;
 }
 
@@ -969,6 +973,8 @@ static bool dropped(struct sdp_str name, struct sdp_str val,
 
 	if (is_ice(name))
 		return true;
+	if (str_eq(name, "crypto"))   /* srtp: never a leg's key to another */
+		return true;
 	if (str_eq(name, "rtcp-mux"))
 		return !rw->rtcp_mux;
 	return str_eq(name, "group") && field(&val, &sem) &&
@@ -1017,8 +1023,8 @@ static void w_media(struct wbuf *w, const struct sdp *in,
 		      m->fmts.p);
 		return;
 	}
-	w_fmt(w, "m=%.*s %u %.*s", (int)m->type.l, m->type.p, port,
-	      (int)m->protos.l, m->protos.p);
+	w_fmt(w, "m=%.*s %u %s", (int)m->type.l, m->type.p, port,
+	      sdp_crypto_proto(m->proto, rw->crypto != NULL));
 	for (size_t k = 0; k < m->n_pt; k++)
 		if (pt_kept(m, pts, m->pt[k].pt))
 			w_fmt(w, " %u", m->pt[k].pt);
@@ -1058,6 +1064,8 @@ static void w_media(struct wbuf *w, const struct sdp *in,
 	}
 	if (!rtcp_done && rtcp != (uint16_t)(port + 1))
 		w_fmt(w, "a=rtcp:%u\r\n", rtcp);
+	if (rw->crypto)          /* srtp (issue 15): after c=, b=, last */
+		w_fmt(w, "a=crypto:%s\r\n", rw->crypto);
 }
 
 int sdp_rewrite(char *out, size_t size, size_t *outlen, const struct sdp *in,

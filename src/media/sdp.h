@@ -62,6 +62,8 @@ enum sdp_rule {
 	SDP_E_PTIME,      /* a=ptime / a=maxptime out of 1..1000 */
 	SDP_E_ATTR,       /* a= with a malformed name */
 	SDP_E_ANSWER,     /* an answer that does not match its offer */
+	SDP_E_CRYPTO,     /* srtp: a=crypto malformed, repeated tag, too
+			   * many (media/sdp_crypto.h) */
 	SDP_E__COUNT
 };
 
@@ -115,6 +117,19 @@ struct sdp_conn {
 	unsigned line;
 };
 
+/* srtp (issue 15): one a=crypto line of an RTP media (RFC 4568), decoded
+ * by media/sdp_crypto.c. */
+#define SDP_MAX_CRYPTO  8      /* a=crypto lines of one media */
+struct sdp_crypto {
+	uint32_t tag;          /* 1..999999999 */
+	uint8_t suite;         /* enum srtpc_suite (media/srtp_ctx.h); 0: a
+				* suite or parameters we do not support
+				* (kept, never chosen) */
+	struct sdp_str key;    /* base64 of master key||salt; for a
+				* supported suite checked to decode to
+				* exactly its length */
+};
+
 /* One payload type of an RTP m= line, in the m= order. */
 struct sdp_pt {
 	uint8_t pt;
@@ -140,6 +155,8 @@ struct sdp_media {
 	bool rtcp_mux;
 	bool ice;              /* ICE attributes present */
 	uint16_t ptime, maxptime; /* ms, 0 if absent */
+	size_t n_crypto;       /* srtp: a=crypto lines, in order */
+	struct sdp_crypto crypto[SDP_MAX_CRYPTO];
 	unsigned line;         /* 1-based line of m= */
 	unsigned first, last;  /* line index range of the section, 0-based */
 };
@@ -254,6 +271,10 @@ struct sdp_rewrite {
 		uint16_t rtcp_port;
 		const struct sdp_ptset *pts;
 	} media[SDP_MAX_MEDIA];
+	/* srtp (issue 15): every a=crypto of the input is dropped; a
+	 * relayed media is written RTP/SAVP(F) followed by "a=crypto:" +
+	 * crypto when crypto is set, else RTP/AVP(F) */
+	const char *crypto;
 };
 
 /* Write the description *in rewritten for a leg into out (size octets;

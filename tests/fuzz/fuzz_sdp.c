@@ -12,7 +12,12 @@
  *    ports are the relay's, payload types are exactly the kept ones in
  *    the offered order with their encodings, every address is the
  *    relay's or the hold form, no ICE attribute is left,
- *  - the rewrite passes sdp_answer_check against its input,
+ *  - the rewrite passes sdp_answer_check against its input (when the
+ *    profile is kept),
+ *  - srtp (issue 15): every a=crypto read is decoded within bounds; none
+ *    is written except ours (bit 1 of the length: the leg has SRTP), once
+ *    per relayed media, whose profile is then RTP/SAVP(F), else
+ *    RTP/AVP(F),
  *  - o= carries the leg's session id and version, and rewriting the same
  *    input again gives the same bytes and the same version, while a new
  *    relay port bumps the version by one.
@@ -25,6 +30,7 @@
 #include <string.h>
 
 #include "media/sdp.h"
+#include "media/sdp_crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_cleanup(void);
@@ -72,6 +78,19 @@ static void parsed_ok(const struct sdp *s, const char *b, size_t n)
 		inside(m->protos, b, n);
 		inside(m->fmts, b, n);
 		inside(m->conn.addr, b, n);
+		if (m->n_crypto > SDP_MAX_CRYPTO)
+			abort();
+		for (size_t k = 0; k < m->n_crypto; k++) {
+			const struct sdp_crypto *c = &m->crypto[k];
+			uint8_t key[SRTPC_KEY_MAX];
+
+			if (!c->tag || c->tag > 999999999 ||
+			    c->suite >= SRTPC__COUNT)
+				abort();
+			inside(c->key, b, n);
+			if (c->suite && sdp_crypto_key(c, key))
+				abort();
+		}
 		for (size_t k = 0; k < m->n_pt; k++) {
 			if (m->pt[k].pt > 127)
 				abort();
@@ -91,6 +110,11 @@ static void conn_ok(const struct sdp_conn *c, const uint8_t *relay,
 		abort();
 }
 
+static bool str_eq0(struct sdp_str a, const char *lit)
+{
+	return a.l == strlen(lit) && !memcmp(a.p, lit, a.l);
+}
+
 static bool str_same(struct sdp_str a, struct sdp_str b)
 {
 	return a.l == b.l && !memcmp(a.p, b.p, a.l);
@@ -104,7 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sdp_rewrite rw = {0};
 	struct sdp_ptset sets[SDP_MAX_MEDIA];
 	uint8_t relay[16] = {0};
-	size_t len, len2;
+	size_t len, len2, relayed = 0, ncrypto = 0;
+	bool same_proto = true;
 	uint64_t ver;
 	int r;
 
@@ -132,6 +157,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rw.af = size && (data[0] & 1) ? SDP_AF_IP6 : SDP_AF_IP4;
 	rw.addr = rw.af == SDP_AF_IP6 ? "2001:db8::5" : "192.0.2.5";
 	rw.rtcp_mux = size > 1 && (data[1] & 1);
+	if (size & 2)   /* the length: the first octets are "v=" */
+		rw.crypto = "1 AES_CM_128_HMAC_SHA1_80 inline:"
+			"WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
 	inet_pton(rw.af == SDP_AF_IP6 ? AF_INET6 : AF_INET, rw.addr, relay);
 	for (size_t i = 0; i < in.n_media; i++) {
 		if (sdp_media_relayable(&in, i) &&
@@ -163,11 +191,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct sdp_media *a = &in.media[i], *z = &re.media[i];
 		size_t k = 0;
 
-		if (!str_same(a->type, z->type) || a->proto != z->proto ||
+		if (!str_same(a->type, z->type) ||
 		    z->port != rw.media[i].port || z->ice)
 			abort();
-		if (!z->port)
+		if (!z->port) {
+			if (a->proto != z->proto || z->n_crypto)
+				abort();
 			continue;
+		}
+		relayed++;
+		if (!str_eq0(z->protos, sdp_crypto_proto(a->proto,
+							 rw.crypto != NULL)) ||
+		    z->n_crypto != (rw.crypto ? 1u : 0u) ||
+		    (rw.crypto && (z->crypto[0].tag != 1 ||
+				   z->crypto[0].suite !=
+				   SRTPC_AES_CM_128_HMAC_SHA1_80)))
+			abort();
+		same_proto = same_proto && a->proto == z->proto;
 		if (sdp_media_dir(&in, i) != sdp_media_dir(&re, i) ||
 		    sdp_media_held(&in, i) != sdp_media_held(&re, i))
 			abort();
@@ -196,8 +236,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (k != z->n_pt || !k)
 			abort();
 	}
+	/* no a=crypto written but ours */
+	for (const char *q = out; (q = memmem(q, len - (size_t)(q - out),
+					      "\na=crypto:", 10)); q += 10)
+		ncrypto++;
+	if (ncrypto != (rw.crypto ? relayed : 0))
+		abort();
 	/* what we write answers what we read (RFC 3264 §6) */
-	if (sdp_answer_check(&in, &re, &err))
+	if (same_proto && sdp_answer_check(&in, &re, &err))
 		abort();
 	/* the same input again: same bytes, same version */
 	if (sdp_rewrite(out2, sizeof(out2), &len2, &in, &rw, &leg) ||

@@ -558,7 +558,7 @@ static void t_rewrite_attrs(void **st)
 		"m=audio 4000 RTP/SAVPF 0\r\na=mid:a\r\na=rtcp-mux\r\n"
 		"a=group:BUNDLE a\r\na=end-of-candidates\r\n"
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-		"inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0\r\n";
+		"inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIz\r\n";
 	struct sdp_leg leg = leg_fixed(8);
 	struct sdp_rewrite rw = {.af = SDP_AF_IP4, .addr = "192.0.2.1"};
 
@@ -570,13 +570,23 @@ static void t_rewrite_attrs(void **st)
 	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg), 0);
 	assert_false(has("BUNDLE") || has("ice-lite") || has("end-of-cand") ||
 		     has("rtcp-mux"));
-	assert_true(has("a=mid:a\r\n") && has("a=crypto:1 AES_CM") &&
-		    has("m=audio 10000 RTP/SAVPF 0\r\n") &&
+	/* srtp (issue 15): a leg's key never reaches another leg; a leg
+	 * without SRTP gets the plain profile */
+	assert_true(has("a=mid:a\r\n") && !has("a=crypto") &&
+		    has("m=audio 10000 RTP/AVPF 0\r\n") &&
 		    has("a=rtcp:10500\r\n"));
+	rw.crypto = "3 AES_CM_128_HMAC_SHA1_80 inline:"
+		"WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg), 0);
+	assert_true(has("m=audio 10000 RTP/SAVPF 0\r\n") &&
+		    has("a=rtcp:10500\r\na=crypto:3 AES_CM_128_HMAC_SHA1_80 "
+			"inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n") &&
+		    !has("QUJDREVG"));
+	rw.crypto = NULL;
 	rw.rtcp_mux = true;
 	assert_int_equal(sdp_rewrite(out, sizeof(out), &outlen, &s, &rw, &leg), 0);
 	assert_true(has("a=rtcp-mux\r\n"));
-	assert_int_equal(leg.version, 2);
+	assert_int_equal(leg.version, 3)   /* srtp: one more body above */;
 	assert_int_equal(parse_n(out, outlen, BOTH), 0);
 	assert_true(s.media[0].rtcp_mux && !s.media[0].ice);
 	assert_int_equal(s.media[0].rtcp_port, 10500);
