@@ -312,6 +312,18 @@ int relay_leg_set(struct relay *r, uint32_t id, enum relay_leg leg,
 		c.lc.hushed = lc->hushed;
 		c.lc.hushed.len = r->conf.local.len;
 	}
+	/* srtp (issue 15): the suite and both keys, wiped from here once
+	 * queued (the media thread wipes its copies) */
+	if (lc->srtp_suite) {
+		int err;
+
+		c.lc.srtp_suite = lc->srtp_suite;
+		memcpy(c.lc.srtp_rx, lc->srtp_rx, sizeof(c.lc.srtp_rx));
+		memcpy(c.lc.srtp_tx, lc->srtp_tx, sizeof(c.lc.srtp_tx));
+		err = post(r, h, &c);
+		explicit_bzero(&c.lc, sizeof(c.lc));
+		return err;
+	}
 	return post(r, h, &c);
 }
 

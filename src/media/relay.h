@@ -31,6 +31,8 @@ struct relay;
 #define RELAY_MAX_PKT       1500    /* larger datagrams are dropped */
 #define RELAY_MIN_RTP       12      /* fixed RTP header */
 #define RELAY_MIN_RTCP      8       /* RTCP header + sender SSRC */
+#define RELAY_SRTP_KEY      44      /* srtp: room for a master key||salt
+				     * (media/srtp_ctx.h SRTPC_KEY_MAX) */
 
 struct relay_conf {
 	struct sa   local;        /* address the ports are bound on (port
@@ -90,6 +92,16 @@ struct relay_leg_conf {
 			     * event. Music on hold (issue 13): the holder's
 			     * phone while an endpoint plays on its side.
 			     * unset = none */
+	/* srtp (issue 15): SRTP on this leg (docs/internals/srtp.md).
+	 * srtp_suite 0 (enum srtpc_suite): plain RTP. srtp_rx: the master
+	 * key||salt the phone sends with (its a=crypto); srtp_tx: ours
+	 * (the a=crypto the PBX sent it). Every packet from the phone is
+	 * authenticated before it may latch or be forwarded; every packet
+	 * towards it is protected. The same suite and keys again keep the
+	 * contexts (roll-over counters, replay windows). */
+	uint8_t   srtp_suite;
+	uint8_t   srtp_rx[RELAY_SRTP_KEY];
+	uint8_t   srtp_tx[RELAY_SRTP_KEY];
 };
 
 /* Counters of one leg. "in" = from the leg's phone to the relay, "out" =
@@ -106,7 +118,14 @@ struct relay_leg_stats {
 	uint64_t drop_hushed;    /* from the leg conf's hushed address */
 	uint64_t drop_nodest;    /* accepted but the other leg has no address
 				  * yet: not forwarded */
-	uint64_t send_errors;    /* sendmmsg refused (counted, not retried) */
+	uint64_t send_errors;    /* sendmmsg refused (counted, not retried);
+				  * srtp: also a packet that could not be
+				  * protected towards the phone */
+	uint64_t srtp_auth_fail; /* srtp: from an SRTP phone, a packet whose
+				  * tag failed (forged, wrong key):
+				  * dropped, never latched */
+	uint64_t srtp_replay;    /* srtp: replayed or older than the replay
+				  * window (128): dropped */
 	uint64_t rtp_expected;   /* packets expected from sequence numbers */
 	uint64_t rtp_lost;       /* expected - received, per SSRC run, >= 0 */
 	uint64_t last_seen_ms;   /* monotonic ms of the last accepted packet,

@@ -117,6 +117,9 @@ unsigned ring_pop(struct ring *q, void *out, unsigned max)
 	while (n < max && q->count) {
 		memcpy((char *)out + (size_t)n * q->size,
 		       (char *)q->slots + (size_t)q->head * q->size, q->size);
+		/* srtp (issue 15): a command may carry keys: none left */
+		explicit_bzero((char *)q->slots + (size_t)q->head * q->size,
+			       q->size);
 		q->head = (q->head + 1) % q->cap;
 		q->count--;
 		n++;

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "media/callrec.h"
 #include "media/rtpfwd_int.h"
+#include "media/srtp_leg.h"
 
 #define NEVENTS    128     /* epoll events per wake */
 #define TICK_MS    100     /* timeout scan period */
@@ -143,10 +144,9 @@ static int classify(const uint8_t *p, size_t len, unsigned kind)
 }
 
 /* A well-formed packet from a source other than the socket's peer: may
- * it latch (nat leg not latched yet, or inside its re-learning window)?
- * If so the socket latches onto src. */
-static bool may_latch(struct mthread *m, struct msess *s, struct mleg *L,
-		      struct msock *k, const struct sa *src)
+ * it latch (nat leg not latched yet, or inside its re-learning window)? */
+static bool may_latch(struct mthread *m, struct mleg *L, struct msock *k,
+		      const struct sa *src)
 {
 	if (!L->nat)
 		return false;
@@ -159,31 +159,57 @@ static bool may_latch(struct mthread *m, struct msess *s, struct mleg *L,
 	if (L->sk[!k->kind].latched &&
 	    !relay_sa_ipeq(src, &L->sk[!k->kind].peer))
 		return false;
-	/* learn (first packet) or move (inside the re-learning window,
-	 * which the move closes) */
+	return true;
+}
+
+/* The socket latches onto src: learn (first packet) or move (inside the
+ * re-learning window, which the move closes). */
+static void latch(struct mthread *m, struct msess *s, struct msock *k,
+		  const struct sa *src)
+{
 	k->peer = *src;
 	k->peer_ok = true;
 	k->latched = true;
 	k->relearn_until = 0;
 	emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind, src);
-	return true;
 }
 
-struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
-			 size_t len, bool trunc, const struct sa *src)
+/* srtp (issue 15): a packet from an SRTP leg authenticated and
+ * unprotected in place, else dropped and counted. */
+static bool srtp_from(struct mleg *L, uint8_t *p, size_t *len, int what)
+{
+	int err = L->srtp ? srtp_leg_in(L->srtp, p, len, what == 2) : EACCES;
+
+	if (!err)
+		return true;
+	if (err == EALREADY)
+		L->st.srtp_replay++;
+	else if (err == EACCES)
+		L->st.srtp_auth_fail++;
+	else
+		L->st.drop_malformed++;
+	return false;
+}
+
+struct msock *fwd_packet(struct mthread *m, struct msock *k, uint8_t *p,
+			 size_t *lenp, bool trunc, const struct sa *src)
 {
 	struct msess *s = k->s;
 	struct mleg *L = &s->leg[k->leg];
 	struct msock *o = &s->leg[!k->leg].sk[k->kind];
+	size_t len = *lenp;
 	int what = trunc ? 0 : classify(p, len, k->kind);
 
 	/* anything from a wrong source counts as injection; only a
-	 * well-formed packet may latch */
+	 * well-formed packet may latch, and from an SRTP leg only one
+	 * that authenticated (srtp_from) */
 	if (k->peer_ok && relay_sa_eq(src, &k->peer)) {
 		if (!what) {
 			L->st.drop_malformed++;
 			return NULL;
 		}
+		if (L->srtp_on && !srtp_from(L, p, lenp, what))
+			return NULL;
 		if (L->nat && !k->latched) {
 			k->latched = true;
 			emit(m, s, RELAY_EV_LATCHED, k->leg, k->kind, src);
@@ -192,7 +218,11 @@ struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
 		/* the phone sends before its answer reached us */
 		L->st.drop_early++;
 		return NULL;
-	} else if (!what || !may_latch(m, s, L, k, src)) {
+	} else if (what && may_latch(m, L, k, src)) {
+		if (L->srtp_on && !srtp_from(L, p, lenp, what))
+			return NULL;
+		latch(m, s, k, src);
+	} else {
 		if (L->hushed_set && relay_sa_ipeq(src, &L->hushed)) {
 			L->st.drop_hushed++;     /* the holder's phone */
 			return NULL;
@@ -211,10 +241,18 @@ struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
 	if (what == 1) {
 		loss_update(L, p);
 		if (s->tap)   /* a copy into a bounded ring; never waits */
-			callrec_tap_put(s->tap, k->leg, p, len, m->now);
+			callrec_tap_put(s->tap, k->leg, p, *lenp, m->now);
 	}
 	if (!o->peer_ok) {
 		L->st.drop_nodest++;
+		return NULL;
+	}
+	/* srtp: protected towards an SRTP phone (RELAY_BUF of room) */
+	if (s->leg[!k->leg].srtp_on &&
+	    (!s->leg[!k->leg].srtp ||
+	     srtp_leg_out(s->leg[!k->leg].srtp, p, lenp, RELAY_BUF,
+			  what == 2))) {
+		s->leg[!k->leg].st.send_errors++;
 		return NULL;
 	}
 	return o;
@@ -274,14 +312,16 @@ static void on_readable(struct mthread *m, struct msock *k)
 	for (i = 0; i < (unsigned)n; i++) {
 		struct sa *src = &m->rxaddr[i];
 
+		size_t len = m->rx[i].msg_len;
+
 		src->len = m->rx[i].msg_hdr.msg_namelen;
-		to = fwd_packet(m, k, m->buf[i], m->rx[i].msg_len,
+		to = fwd_packet(m, k, m->buf[i], &len,
 				m->rx[i].msg_hdr.msg_flags & MSG_TRUNC, src);
 		if (!to)
 			continue;
 		o = to;
 		m->txiov[nout].iov_base = m->buf[i];
-		m->txiov[nout].iov_len = m->rx[i].msg_len;
+		m->txiov[nout].iov_len = len;
 		m->tx[nout].msg_hdr.msg_name = &o->peer.u;
 		m->tx[nout].msg_hdr.msg_namelen = o->peer.len;
 		nout++;
@@ -324,6 +364,10 @@ static void sess_close(struct mthread *m, struct msess *s)
 	m->slots[RELAY_ID_SLOT(s->id)] = NULL;
 	callrec_tap_release(s->tap);
 	s->tap = NULL;
+	for (l = 0; l < 2; l++) {              /* srtp: keys wiped */
+		srtp_leg_free(s->leg[l].srtp);
+		s->leg[l].srtp = NULL;
+	}
 	m->live[s->live_idx] = m->live[--m->nlive];
 	m->live[s->live_idx]->live_idx = s->live_idx;
 	s->dead = true;
@@ -399,6 +443,12 @@ static void do_leg_set(struct mthread *m, struct msess *s, const struct cmd *c)
 	L->latch_from = c->lc.latch_from;
 	L->hushed_set = c->lc.hushed.u.sa.sa_family != 0;
 	L->hushed = c->lc.hushed;
+	/* srtp (issue 15): contexts kept for the same keys; on failure the
+	 * leg stays SRTP without contexts: nothing relayed in the clear */
+	L->srtp_on = c->lc.srtp_suite != 0;
+	if (srtp_leg_apply(&L->srtp, &c->lc))
+		log_warn("relay", "session %u: SRTP contexts failed: the "
+			 "leg relays nothing", s->id);
 	for (k = 0; k < 2; k++) {
 		struct msock *x = &L->sk[k];
 
@@ -470,8 +520,11 @@ void fwd_drain_cmds(struct mthread *m, bool *stop)
 
 	do {
 		n = ring_pop(m->cmds, m->cbuf, 64);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			do_cmd(m, &m->cbuf[i], stop);
+			/* srtp: no key copy left behind */
+			explicit_bzero(&m->cbuf[i].lc, sizeof(m->cbuf[i].lc));
+		}
 	} while (n == 64 && !*stop);
 }
 

@@ -11,6 +11,10 @@
 #include "media/relay_int.h"
 
 #define BATCH      32      /* packets per recvmmsg/sendmmsg */
+/* srtp (issue 15): room behind a received packet for what protecting it
+ * adds (media/srtp_ctx.h SRTPC_OVERHEAD); receives stay RELAY_MAX_PKT */
+#define RELAY_SRTP_ROOM 24
+#define RELAY_BUF  (RELAY_MAX_PKT + RELAY_SRTP_ROOM)
 
 enum { K_RTP = 0, K_RTCP = 1 };
 
@@ -47,6 +51,10 @@ struct mleg {
 	struct relay_leg_stats st;   /* rtp_* hold the finished runs */
 	struct loss loss;
 	uint64_t next_notify;
+	/* srtp (issue 15): srtp_on = the leg is SRTP; srtp NULL with
+	 * srtp_on (contexts failed): nothing from or to it is relayed */
+	bool srtp_on;
+	struct srtp_leg *srtp;
 };
 
 struct msess {
@@ -81,7 +89,7 @@ struct mthread {
 	struct mmsghdr rx[BATCH], tx[BATCH];
 	struct iovec rxiov[BATCH], txiov[BATCH];
 	struct sa rxaddr[BATCH];
-	uint8_t buf[BATCH][RELAY_MAX_PKT];
+	uint8_t buf[BATCH][RELAY_BUF];          /* srtp: with room */
 	struct cmd cbuf[64];
 	bool epoll_only;             /* relay_conf.epoll_only */
 	struct uring *uring;         /* rtpfwd_uring.c; NULL: epoll */
@@ -89,11 +97,13 @@ struct mthread {
 
 struct uring;
 
-/* Checks one datagram p[len] that arrived on k from src (trunc: it was
+/* Checks one datagram p[*len] that arrived on k from src (trunc: it was
  * larger than RELAY_MAX_PKT) and counts it: returns the socket it leaves
- * through (its peer is the destination), or NULL when it is dropped. */
-struct msock *fwd_packet(struct mthread *m, struct msock *k, const uint8_t *p,
-			 size_t len, bool trunc, const struct sa *src);
+ * through (its peer is the destination), or NULL when it is dropped.
+ * srtp: p has room for RELAY_BUF octets; a packet from or to an SRTP leg
+ * is transformed in place and *len is what leaves. */
+struct msock *fwd_packet(struct mthread *m, struct msock *k, uint8_t *p,
+			 size_t *len, bool trunc, const struct sa *src);
 /* Counts the result of a send through o (bytes, or -errno). */
 void fwd_sent(struct msock *o, long res);
 /* The live session of this id, or NULL. */

@@ -21,6 +21,9 @@
 #define NAMELEN  ((unsigned)sizeof(struct sockaddr_in6))
 #define BUF_SZ   ((unsigned)sizeof(struct io_uring_recvmsg_out) + NAMELEN + \
 		  RELAY_MAX_PKT)
+/* srtp: each buffer has RELAY_SRTP_ROOM behind what the kernel may fill
+ * (BUF_SZ), for what protecting a packet adds */
+#define STRIDE   (BUF_SZ + RELAY_SRTP_ROOM)
 #define BGID     0
 #define SQ_SIZE  1024u
 /* every completion holds a buffer (receives, sends: NBUF at most) or
@@ -69,7 +72,7 @@ static struct io_uring_sqe *sqe_get(struct uring *u)
 
 static void buf_give(struct uring *u, unsigned bid)
 {
-	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SZ, BUF_SZ,
+	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * STRIDE, BUF_SZ,
 			      (unsigned short)bid, io_uring_buf_ring_mask(NBUF),
 			      (int)u->given++);
 }
@@ -200,13 +203,14 @@ static void on_recv(struct mthread *m, struct uring *u,
 	unsigned bid = c->flags >> IORING_CQE_BUFFER_SHIFT;
 	struct sa src;
 	uint8_t *buf;
+	size_t len;
 
 	if (!(c->flags & IORING_CQE_F_MORE) && k && k->fd >= 0 &&
 	    c->res != -ECANCELED)
 		pend(u, k);             /* ended (no buffer, overflow) */
 	if (!(c->flags & IORING_CQE_F_BUFFER))
 		return;
-	buf = u->bufs + (size_t)bid * BUF_SZ;
+	buf = u->bufs + (size_t)bid * STRIDE;
 	out = c->res > 0 && k
 	      ? io_uring_recvmsg_validate(buf, c->res, &u->rmsg) : NULL;
 	if (!out) {
@@ -216,15 +220,14 @@ static void on_recv(struct mthread *m, struct uring *u,
 	memset(&src, 0, sizeof(src));
 	src.len = out->namelen < NAMELEN ? out->namelen : NAMELEN;
 	memcpy(&src.u, io_uring_recvmsg_name(out), src.len);
-	o = fwd_packet(m, k, io_uring_recvmsg_payload(out, &u->rmsg),
-		       io_uring_recvmsg_payload_length(out, c->res, &u->rmsg),
+	len = io_uring_recvmsg_payload_length(out, c->res, &u->rmsg);
+	o = fwd_packet(m, k, io_uring_recvmsg_payload(out, &u->rmsg), &len,
 		       out->flags & MSG_TRUNC, &src);
 	if (!o) {
 		buf_give(u, bid);
 		return;
 	}
-	send_from(u, o, bid, io_uring_recvmsg_payload(out, &u->rmsg),
-		  io_uring_recvmsg_payload_length(out, c->res, &u->rmsg));
+	send_from(u, o, bid, io_uring_recvmsg_payload(out, &u->rmsg), len);
 }
 
 static void on_cqe(struct mthread *m, struct uring *u,
@@ -303,7 +306,7 @@ static int uring_setup(struct mthread *m, struct uring **up)
 		return ENOMEM;
 	u->pend_cap = 4u * m->conf.max_sessions;
 	u->pend = calloc(u->pend_cap, sizeof(*u->pend));
-	u->bufs = malloc((size_t)NBUF * BUF_SZ);
+	u->bufs = malloc((size_t)NBUF * STRIDE);
 	if (posix_memalign((void **)&u->br, 4096,
 			   NBUF * sizeof(struct io_uring_buf)))
 		u->br = NULL;
