@@ -266,7 +266,14 @@ int sipd_local_addr(struct sipd *sd, enum sipd_tp tp, uint64_t conn,
 {
 	struct sa l;
 
-	if (sa_isset(&sd->laddr, SA_ADDR) && !sa_is_any(&sd->laddr)) {
+	/* tls: the TLS listener's address (the port of the UDP/TCP one in
+	 * a Contact would send the phone's in-dialog requests there) */
+	if (tp == SIPD_TLS && sd->tls_on && !sa_is_any(&sd->tls_laddr)) {
+		*out = sd->tls_laddr;
+		return 0;
+	}
+	if (tp != SIPD_TLS && sa_isset(&sd->laddr, SA_ADDR) &&
+	    !sa_is_any(&sd->laddr)) {
 		*out = sd->laddr;
 		return 0;
 	}

@@ -116,3 +116,83 @@ def test_admin_certificate_is_used(make_daemon, tmp_path):
                  "-verify_return_error", "-brief")
     out = (r.stdout + r.stderr).decode(errors="replace")
     assert r.returncode == 0 and "pbx.admin.test" in out, out
+
+
+# ---- phones over TLS ---------------------------------------------------------
+
+def tls_phone(p, tmp_path, name, ext, tone, **kw):
+    return Baresip(tmp_path / name, ext, PW[ext], p.tls, tone,
+                   transport="tls", cafile=p.cert, **kw)
+
+
+def registered_over(p, ext):
+    """The transports of ext's bindings (bulwark registrations)."""
+    rows = p.d.cli("--json", "registrations").json
+    return sorted(b.get("transport") for b in rows
+                  if str(b.get("extension")) == ext)
+
+
+def audio_both(a, b, a_tone, b_tone, p):
+    b_heard = heard(b.recordings(), a_tone)
+    a_heard = heard(a.recordings(), b_tone)
+    print(f"B heard {a_tone} Hz {b_heard} s, A heard {b_tone} Hz "
+          f"{a_heard} s")
+    assert b_heard >= 2.0 and a_heard >= 2.0, (b_heard, a_heard, p.log())
+
+
+def call(p, a, b, dial, hold=3.0):
+    """a dials dial (b answers automatically); both hear the other's
+    tone for hold seconds; a hangs up."""
+    a.dial(dial)
+    try:
+        a.wait("CALL_ESTABLISHED", 10)
+        b.wait("CALL_ESTABLISHED", 5)
+        time.sleep(hold)
+        assert a.cmd("hangup").get("ok")
+        b.wait("CALL_CLOSED", 5)
+        a.wait("CALL_CLOSED", 5)
+    except TimeoutError as e:
+        raise AssertionError(f"{e}\n--- A:\n{a.log()}\n--- B:\n{b.log()}\n"
+                             f"--- bulwarkd:\n{p.log()}")
+
+
+@needs["baresip"]
+def test_baresip_tls_calls_udp_and_back(make_daemon, tmp_path):
+    """baresip over TLS (201) registers, calls a plain UDP baresip (202)
+    with two-way audio; then 202 calls 201: the INVITE reaches 201 over
+    the TLS connection it registered on (baresip refuses inbound TLS: its
+    Contact names its own TLS port, which has no certificate)."""
+    p = tls_pbx(make_daemon)
+    p.set_ext("201", "phone.transports=tls")      # TLS only
+    a = tls_phone(p, tmp_path, "a", "201", TONE_A, max_s=45)
+    b = Baresip(tmp_path / "b", "202", PW["202"], p.registrar, TONE_B,
+                max_s=45)
+    try:
+        b.start()
+        a.start()
+        assert registered_over(p, "201") == ["tls"], p.log()
+        assert registered_over(p, "202") == ["udp"], p.log()
+        st = sip_status(p.d)
+        assert st["tls"]["counters"]["handshakes_ok"] >= 1, st["tls"]
+        assert st["tcp"]["registered"] >= 1, st["tcp"]
+        call(p, a, b, "202")
+        audio_both(a, b, TONE_A, TONE_B, p)
+        n_a = len(a.recordings())
+        # and back: UDP 202 calls TLS 201
+        b_before = len(b.recordings())
+        call(p, b, a, "201")
+        # only one TLS connection was ever accepted from 201: the call
+        # went over it (baresip's listening port was never connected to)
+        st = sip_status(p.d)
+        assert st["tls"]["counters"]["handshakes_ok"] == 1, st["tls"]
+        assert "tls: accept error" not in a.log(), a.log()
+    finally:
+        a.stop()
+        b.stop()
+    new_a = a.recordings()[n_a:]
+    new_b = b.recordings()[b_before:]
+    assert new_a and new_b, (a.recordings(), b.recordings())
+    ha, hb = heard(new_a, TONE_B), heard(new_b, TONE_A)
+    print(f"second call: A heard {TONE_B} Hz {ha} s, B heard {TONE_A} Hz "
+          f"{hb} s")
+    assert ha >= 2.0 and hb >= 2.0, (ha, hb)
