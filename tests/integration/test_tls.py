@@ -196,3 +196,140 @@ def test_baresip_tls_calls_udp_and_back(make_daemon, tmp_path):
     print(f"second call: A heard {TONE_B} Hz {ha} s, B heard {TONE_A} Hz "
           f"{hb} s")
     assert ha >= 2.0 and hb >= 2.0, (ha, hb)
+
+
+# ---- per-extension transports ------------------------------------------------
+
+class UdpBaresip(Baresip):
+    """baresip over UDP that does not register (regint=0): it still
+    answers the INVITE's 407 with its credentials."""
+
+    def account_line(self):
+        return super().account_line().replace("regint=120", "regint=0")
+
+
+def events(d, kind):
+    r = d.cli("--json", "events")
+    assert r.returncode == 0, r
+    return [e for e in (json.loads(x) for x in r.stdout.splitlines() if x)
+            if e["type"] == kind]
+
+
+def refused(d):
+    st, body = d.api("GET", "/guard/status")
+    assert st == 200, body
+    return body["counters"]["transport_refused"]
+
+
+@needs["baresip"]
+def test_tls_only_extension_refused_over_udp(make_daemon, tmp_path):
+    """201 allows TLS only: with the right password over UDP its REGISTER
+    gets 403 Transport Not Allowed and so does its INVITE (a call), each
+    with a transport_refused event; over TLS the same phone registers."""
+    p = tls_pbx(make_daemon)
+    p.set_ext("201", "phone.transports=tls")
+    u = Uac(p.d, "201")
+    r = u.register(PW["201"])
+    assert r.startswith("SIP/2.0 403 Transport Not Allowed\r\n"), r
+    u.close()
+    assert registered_over(p, "201") == []
+    assert wait_for(lambda: events(p.d, "transport_refused"), 5), p.log()
+    n_ref = refused(p.d)
+    assert n_ref >= 1
+    b = Baresip(tmp_path / "b", "202", PW["202"], p.registrar, TONE_B,
+                max_s=30)
+    a = UdpBaresip(tmp_path / "a", "201", PW["201"], p.registrar, TONE_A,
+                   max_s=30)
+    try:
+        b.start()
+        a.start(register=False)
+        assert a.cmd("uanew", a.account_line()).get("ok")
+        a.dial("202")
+        ev = a.wait("CALL_CLOSED", 10)
+        assert "403" in (ev.get("param") or ""), ev
+        assert "CALL_INCOMING" not in b.ctrl.types(), b.ctrl.types()
+        # the INVITE's verdict too (one event per source and extension
+        # a while: the guard's counter says it)
+        assert refused(p.d) > n_ref, refused(p.d)
+        # the same extension over TLS registers
+        t = tls_phone(p, tmp_path, "t", "201", TONE_A, max_s=30).start()
+        t.stop()
+    finally:
+        a.stop()
+        b.stop()
+    assert not p.d.cli("--json", "calls").json, p.log()
+
+
+@needs["baresip"]
+def test_calls_go_only_over_an_allowed_transport(make_daemon, tmp_path):
+    """201 registered over UDP (a bare UAC) and over TLS (baresip); the
+    admin then allows TLS only: a call to 201 rings the TLS phone and
+    sends nothing to the UDP binding."""
+    p = tls_pbx(make_daemon)
+    p.set_ext("201", "phone.transports=udp,tls")
+    u = Uac(p.d, "201")
+    assert status(u.register(PW["201"])) == 200
+    a = tls_phone(p, tmp_path, "a", "201", TONE_A, max_s=40)
+    b = Baresip(tmp_path / "b", "202", PW["202"], p.registrar, TONE_B,
+                max_s=40)
+    try:
+        a.start()
+        b.start()
+        assert registered_over(p, "201") == ["tls", "udp"], p.log()
+        p.set_ext("201", "phone.transports=tls")
+        # drain anything sent to the UDP binding so far (qualify)
+        u.s.settimeout(0.2)
+        try:
+            while u.s.recv(65535):
+                pass
+        except OSError:
+            pass
+        call(p, b, a, "201", hold=2.5)
+        u.s.settimeout(0.5)
+        got = b""
+        try:
+            while True:
+                got += u.s.recv(65535)
+        except OSError:
+            pass
+        assert b"INVITE" not in got, got[:400]
+    finally:
+        a.stop()
+        b.stop()
+        u.close()
+    ha, hb = heard(a.recordings(), TONE_B), heard(b.recordings(), TONE_A)
+    assert ha >= 1.5 and hb >= 1.5, (ha, hb)
+
+
+# ---- linphonec over TLS ----------------------------------------------------
+
+@needs["baresip"]
+@needs["linphonec"]
+def test_linphonec_tls_calls_baresip(make_daemon, tmp_path):
+    p = tls_pbx(make_daemon)
+    p.set_ext("201", "phone.transports=tls")
+    a = Linphonec(tmp_path / "a", "201", PW["201"], p.tls, TONE_A,
+                  max_s=40, transport="tls", cafile=p.cert)
+    b = Baresip(tmp_path / "b", "202", PW["202"], p.registrar, TONE_B,
+                max_s=40)
+    try:
+        b.start()
+        a.start()
+        assert registered_over(p, "201") == ["tls"], p.log()
+        a.send(f"call sip:202@{p.tls};transport=tls")
+        try:
+            b.wait("CALL_ESTABLISHED", 10)
+            time.sleep(3)
+            assert b.cmd("hangup").get("ok")
+            a.wait_line(r"(?i)call.*(ended|terminated)", 5)
+        except (TimeoutError, AssertionError) as e:
+            raise AssertionError(f"{e}\n--- linphonec:\n{a.output()[-3000:]}"
+                                 f"\n--- bulwarkd:\n{p.log()}")
+    finally:
+        a.stop()
+        b.stop()
+    hb = heard(b.recordings(), TONE_A)
+    ha = heard([a.rec_wav], TONE_B) if a.rec_wav.exists() else 0
+    print(f"baresip heard {TONE_A} Hz {hb} s, linphonec heard {TONE_B} Hz "
+          f"{ha} s")
+    assert hb >= 2.0 and ha >= 2.0, (hb, ha)
