@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 
@@ -333,3 +334,136 @@ def test_linphonec_tls_calls_baresip(make_daemon, tmp_path):
     print(f"baresip heard {TONE_A} Hz {hb} s, linphonec heard {TONE_B} Hz "
           f"{ha} s")
     assert hb >= 2.0 and ha >= 2.0, (hb, ha)
+
+
+# ---- bounds: per-source cap, handshake cap and deadline ----------------------
+
+def options_rtt(p, src="127.0.0.20"):
+    """Seconds until a UDP OPTIONS is answered 200."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.settimeout(3)
+    port = s.getsockname()[1]
+    m = (f"OPTIONS sip:{p.registrar} SIP/2.0\r\n"
+         f"Via: SIP/2.0/UDP {src}:{port};branch=z9hG4bKo{time.time_ns()};"
+         "rport\r\nMax-Forwards: 70\r\n"
+         f"From: <sip:probe@{src}>;tag=p1\r\nTo: <sip:{p.registrar}>\r\n"
+         f"Call-ID: o{time.time_ns()}@{src}\r\nCSeq: 1 OPTIONS\r\n"
+         "Content-Length: 0\r\n\r\n")
+    t0 = time.monotonic()
+    s.sendto(m.encode(), (p.d.sip_addr, p.d.sip_port))
+    try:
+        r = s.recv(65535).decode(errors="replace")
+    finally:
+        s.close()
+    assert r.startswith("SIP/2.0 200"), r
+    return time.monotonic() - t0
+
+
+def open_raw(port, src, n, hello=b""):
+    """n TCP connections from src to port, each sending hello (a start
+    of a handshake that never finishes) — or nothing."""
+    out = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.settimeout(2)
+        try:
+            s.connect(("127.0.0.1", port))
+            if hello:
+                s.sendall(hello)
+        except OSError:
+            s.close()
+            continue
+        out.append(s)
+    return out
+
+
+def tls_handshake(p, src):
+    """The TLS version a handshake from src reaches (the server's
+    certificate checked), or None when the connection was closed."""
+    ctx = ssl.create_default_context(cafile=str(p.cert))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(3)
+    try:
+        s.connect(("127.0.0.1", p.tls_port))
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+            return t.version()
+    except (OSError, ssl.SSLError):
+        return None
+    finally:
+        s.close()
+
+
+def tls_counters(p):
+    st = sip_status(p.d)
+    return st["tls"], st["tcp"]
+
+
+# the first 5 octets of a TLS record (handshake, TLS 1.0 record version,
+# 512 octets announced) and part of a ClientHello: OpenSSL waits for more
+PARTIAL_HELLO = bytes.fromhex("1603010200") + b"\x01\x00\x01\xfc\x03\x03"
+
+
+@needs["openssl"]
+def test_tls_per_source_cap(make_daemon):
+    """tcp_per_source (32) holds for TLS connections that have not
+    registered: the 33rd from one address is closed at accept."""
+    p = tls_pbx(make_daemon, exts=())
+    socks = open_raw(p.tls_port, "127.0.0.2", 40, PARTIAL_HELLO)
+    try:
+        tls, tcp = tls_counters(p)
+        assert wait_for(lambda: tls_counters(p)[1]["counters"]
+                        ["refused_per_source"] >= 8, 5), tls_counters(p)
+        tls, tcp = tls_counters(p)
+        assert tls["handshakes"] == 32, tls
+        # a 33rd connection from there is closed at once; another
+        # address completes its handshake (checking the certificate)
+        assert not tls_handshake(p, "127.0.0.2")
+        assert tls_handshake(p, "127.0.0.3") in ("TLSv1.3", "TLSv1.2")
+    finally:
+        for s in socks:
+            s.close()
+
+
+@needs["openssl"]
+def test_handshake_flood_bounded(make_daemon):
+    """Hundreds of connections that start a handshake and never finish
+    it: at most tls_handshakes are in progress, the rest are closed at
+    accept (counted); those admitted are closed after
+    tls_handshake_timeout; UDP is answered promptly meanwhile, and a
+    real client gets through once the flood is over."""
+    p = tls_pbx(make_daemon, exts=("201",),
+                settings=("tls_handshakes=16", "tls_handshake_timeout=2"))
+    base = options_rtt(p)
+    socks = []
+    t0 = time.monotonic()
+    try:
+        for i in range(10):                     # 10 sources x 30
+            socks += open_raw(p.tls_port, f"127.0.0.{30 + i}", 30,
+                              PARTIAL_HELLO)
+        rtts = [options_rtt(p) for _ in range(5)]
+        print(f"OPTIONS over UDP: {base * 1000:.1f} ms before, "
+              f"{max(rtts) * 1000:.1f} ms at most during the flood")
+        assert max(rtts) < 0.25, rtts
+        tls, tcp = tls_counters(p)
+        print("during:", tls)
+        assert tls["handshakes"] <= 16, tls
+        assert tls["counters"]["refused_handshakes"] >= 250, tls
+        # the deadline closes what was admitted
+        assert wait_for(lambda: tls_counters(p)[0]["counters"]
+                        ["handshake_timeouts"] >= 16, 6), tls_counters(p)
+        assert time.monotonic() - t0 >= 1.9
+        tls, tcp = tls_counters(p)
+        print("after:", tls)
+        assert tls["handshakes"] == 0, tls
+    finally:
+        for s in socks:
+            s.close()
+    # a real client now completes its handshake
+    r = s_client(p.tls_port, "-CAfile", str(p.cert), "-brief",
+                 "-verify_return_error")
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    assert r.returncode == 0 and "Verification: OK" in out, out
+    assert options_rtt(p) < 0.25
