@@ -16,7 +16,7 @@ import pytest
 
 from calls_lib import TONE_A, TONE_B, Baresip, Linphonec, heard, free_port
 from calls_pbx import PW, bounded, start_pbx  # noqa: F401
-from conftest import wait_for
+from conftest import UnixHTTPConnection, wait_for
 from test_sip_register import Uac, add_ext, commit, status
 
 needs = {t: pytest.mark.skipif(not shutil.which(t), reason=f"needs {t}")
@@ -396,6 +396,21 @@ def tls_handshake(p, src):
         s.close()
 
 
+def metrics(d):
+    """GET /metrics on the control socket, as {series: value}."""
+    conn = UnixHTTPConnection(d.sock, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        text = r.read().decode()
+    finally:
+        conn.close()
+    assert r.status == 200, text
+    return {k: int(v) for k, v in (line.rsplit(" ", 1) for line in
+                                   text.splitlines()
+                                   if line and not line.startswith("#"))}
+
+
 def tls_counters(p):
     st = sip_status(p.d)
     return st["tls"], st["tcp"]
@@ -458,6 +473,11 @@ def test_handshake_flood_bounded(make_daemon):
         tls, tcp = tls_counters(p)
         print("after:", tls)
         assert tls["handshakes"] == 0, tls
+        m = metrics(p.d)
+        assert m['bulwark_sip_tls_handshakes_total{result="timeout"}'] >= 16
+        assert m['bulwark_sip_stream_refused_total{reason="tls_handshakes"}'] \
+            >= 250, m
+        assert m["bulwark_sip_tls_handshakes_in_progress"] == 0, m
     finally:
         for s in socks:
             s.close()
