@@ -22,6 +22,7 @@
 #include "daemon/daemon.h"
 #include "guard/guard.h"
 #include "registrar/registrar.h"
+#include "sip/sipd.h"
 #include "call/call.h"
 #include "store/store.h"
 #include "voicemail/vmmail.h"
@@ -52,6 +53,7 @@ struct live {
 	json_t *guard;    /* guard_status, or NULL */
 	json_t *regs;     /* registrar_registrations, or NULL */
 	json_t *calls;    /* call_stats, or NULL */
+	json_t *sip;      /* tls: sipd_status, or NULL */
 };
 
 static void live_on_loop(void *arg)
@@ -64,6 +66,8 @@ static void live_on_loop(void *arg)
 		l->regs = registrar_registrations(l->d->registrar);
 	if (l->d->calls)
 		l->calls = call_stats(l->d->calls);
+	if (l->d->sipd)
+		l->sip = sipd_status(l->d->sipd);
 }
 
 struct out {
@@ -232,6 +236,38 @@ static void guard(struct out *o, const json_t *st)
 	    "Security events recorded.", num(c, "events"));
 }
 
+/* tls: the stream transports' bounds (sipd_status "tcp" and "tls"). */
+static void sip_streams(struct out *o, const json_t *st)
+{
+	const json_t *tcp = json_object_get(st, "tcp");
+	const json_t *tc = json_object_get(tcp, "counters");
+	const json_t *tls = json_object_get(st, "tls");
+	const json_t *lc = json_object_get(tls, "counters");
+
+	one(o, "bulwark_sip_stream_connections", "gauge",
+	    "Open SIP connections (TCP and TLS).", num(tcp, "connections"));
+	head(o, "bulwark_sip_stream_refused_total", "counter",
+	     "SIP connections (TCP and TLS) closed at accept, by bound.");
+	put(o, "bulwark_sip_stream_refused_total{reason=\"per_source\"} "
+	    "%llu\n", num(tc, "refused_per_source"));
+	put(o, "bulwark_sip_stream_refused_total{reason=\"full\"} %llu\n",
+	    num(tc, "refused_full"));
+	put(o, "bulwark_sip_stream_refused_total{reason=\"tls_handshakes\"} "
+	    "%llu\n", num(lc, "refused_handshakes"));
+	one(o, "bulwark_sip_tls_handshakes_in_progress", "gauge",
+	    "TLS handshakes begun and not finished (bounded by "
+	    "sip.tls_handshakes).", num(tls, "handshakes"));
+	head(o, "bulwark_sip_tls_handshakes_total", "counter",
+	     "TLS handshakes since start, by outcome (timeout: closed at "
+	     "sip.tls_handshake_timeout; failed counts those too).");
+	put(o, "bulwark_sip_tls_handshakes_total{result=\"ok\"} %llu\n",
+	    num(lc, "handshakes_ok"));
+	put(o, "bulwark_sip_tls_handshakes_total{result=\"failed\"} %llu\n",
+	    num(lc, "handshakes_failed"));
+	put(o, "bulwark_sip_tls_handshakes_total{result=\"timeout\"} %llu\n",
+	    num(lc, "handshake_timeouts"));
+}
+
 void api_metrics_get(struct daemon *d, const char *method,
 		     struct api_resp *resp)
 {
@@ -250,7 +286,7 @@ void api_metrics_get(struct daemon *d, const char *method,
 	o.buf[0] = '\0';
 	/* the loop may be gone (shutting down): then no live series */
 	if (loop_call(live_on_loop, &l))
-		l.guard = l.regs = l.calls = NULL;
+		l.guard = l.regs = l.calls = l.sip = NULL;
 	one(&o, "bulwark_up", "gauge",
 	    "1 while the SIP loop answers (live series below), else 0.",
 	    l.guard || l.regs ? 1 : 0);
@@ -260,6 +296,8 @@ void api_metrics_get(struct daemon *d, const char *method,
 		guard(&o, l.guard);
 	if (l.calls)
 		calls(&o, l.calls);
+	if (l.sip)
+		sip_streams(&o, l.sip);
 	if (d->store)
 		one(&o, "bulwark_commit_version", "gauge",
 		    "Version of the running configuration (commits ever "
@@ -277,6 +315,7 @@ void api_metrics_get(struct daemon *d, const char *method,
 	json_decref(l.guard);
 	json_decref(l.regs);
 	json_decref(l.calls);
+	json_decref(l.sip);
 	if (o.full) {
 		free(o.buf);
 		api_error(resp, 500, "The metrics outgrew their bound.", NULL);

@@ -49,11 +49,13 @@ static int say(char *why, size_t sz, int err, const char *fmt, ...)
 	return err;
 }
 
-static int paths_of(struct tls_paths *p, const char *data_dir)
+/* name: the pair's file name without extension ("admin", "sip") */
+static int paths_of(struct tls_paths *p, const char *data_dir,
+		    const char *name)
 {
 	int a = snprintf(p->dir, sizeof(p->dir), "%s/" API_TLS_DIR, data_dir);
-	int b = snprintf(p->crt, sizeof(p->crt), "%s/" API_TLS_CERT, p->dir);
-	int c = snprintf(p->key, sizeof(p->key), "%s/" API_TLS_KEY, p->dir);
+	int b = snprintf(p->crt, sizeof(p->crt), "%s/%s.crt", p->dir, name);
+	int c = snprintf(p->key, sizeof(p->key), "%s/%s.key", p->dir, name);
 
 	if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof(p->dir) ||
 	    (size_t)b >= sizeof(p->crt) || (size_t)c >= sizeof(p->key))
@@ -378,6 +380,14 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 int api_tls_load(const char *data_dir, char **cert, char **key,
 		 struct api_tls_info *info, char *why, size_t whysz)
 {
+	return api_tls_load_pair(data_dir, API_TLS_NAME, cert, key, info,
+				 why, whysz);
+}
+
+int api_tls_load_pair(const char *data_dir, const char *name, char **cert,
+		      char **key, struct api_tls_info *info, char *why,
+		      size_t whysz)
+{
 	struct tls_paths p;
 	struct stat st;
 	char *c = NULL, *k = NULL;
@@ -386,9 +396,9 @@ int api_tls_load(const char *data_dir, char **cert, char **key,
 	EVP_PKEY *pk = NULL;
 	int err;
 
-	if (!data_dir || !cert || !key)
+	if (!data_dir || !name || !cert || !key)
 		return EINVAL;
-	err = paths_of(&p, data_dir);
+	err = paths_of(&p, data_dir, name);
 	if (err)
 		return say(why, whysz, err, "data directory path too long");
 	err = read_file(p.crt, &c, &st);
@@ -452,16 +462,24 @@ int api_tls_ensure(const char *data_dir, const char *https_addr,
 		   bool *created, struct api_tls_info *info, char *why,
 		   size_t whysz)
 {
+	return api_tls_ensure_pair(data_dir, API_TLS_NAME, https_addr,
+				   created, info, why, whysz);
+}
+
+int api_tls_ensure_pair(const char *data_dir, const char *name,
+			const char *addr, bool *created,
+			struct api_tls_info *info, char *why, size_t whysz)
+{
 	struct tls_paths p;
 	struct stat st;
 	char *c = NULL, *k = NULL;
 	bool have_crt, have_key;
 	int err;
 
-	if (!data_dir || !created)
+	if (!data_dir || !name || !created)
 		return EINVAL;
 	*created = false;
-	err = paths_of(&p, data_dir);
+	err = paths_of(&p, data_dir, name);
 	if (err)
 		return say(why, whysz, err, "data directory path too long");
 	if (mkdir(p.dir, 0700) && errno != EEXIST)
@@ -481,12 +499,12 @@ int api_tls_ensure(const char *data_dir, const char *https_addr,
 			   "self-signed certificate",
 			   have_crt ? p.crt : p.key, have_crt ? p.key : p.crt);
 	if (!have_crt) {
-		err = generate(&p, https_addr, why, whysz);
+		err = generate(&p, addr, why, whysz);
 		if (err)
 			return err;
 		*created = true;
 	}
-	err = api_tls_load(data_dir, &c, &k, info, why, whysz);
+	err = api_tls_load_pair(data_dir, name, &c, &k, info, why, whysz);
 	free(c);
 	free_secret(k);
 	return err;

@@ -15,8 +15,9 @@
 #include <stddef.h>
 
 #define API_TLS_DIR      "tls"
-#define API_TLS_CERT     "admin.crt"
-#define API_TLS_KEY      "admin.key"
+#define API_TLS_NAME     "admin"
+#define API_TLS_CERT     API_TLS_NAME ".crt"
+#define API_TLS_KEY      API_TLS_NAME ".key"
 #define API_TLS_DAYS     825
 #define API_TLS_MAX_PEM  (64u << 10)   /* bound on a file we read */
 
@@ -45,5 +46,15 @@ int api_tls_ensure(const char *data_dir, const char *https_addr,
  * 0, or an errno code with a sentence in why. */
 int api_tls_load(const char *data_dir, char **cert, char **key,
 		 struct api_tls_info *info, char *why, size_t whysz);
+
+/* The same for another pair of DATA/tls/: NAME.crt and NAME.key (the SIP
+ * listener's is "sip"); addr is the listening "ADDR:PORT" whose IP
+ * literal goes into a generated certificate's subjectAltName. */
+int api_tls_ensure_pair(const char *data_dir, const char *name,
+			const char *addr, bool *created,
+			struct api_tls_info *info, char *why, size_t whysz);
+int api_tls_load_pair(const char *data_dir, const char *name, char **cert,
+		      char **key, struct api_tls_info *info, char *why,
+		      size_t whysz);
 
 #endif

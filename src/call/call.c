@@ -154,7 +154,7 @@ size_t call_contact(struct call_app *app, const struct leg *l,
 		return off;
 	n = re_snprintf(app->xbuf + off, sizeof(app->xbuf) - off,
 			"Contact: <sip:%s@%J%s>\r\n", user, &la,
-			l->dlg.tp == SIPD_TCP ? ";transport=tcp" : "");
+			dialog_uri_tp(l->dlg.tp));
 	return n > 0 ? off + (size_t)n : off;
 }
 

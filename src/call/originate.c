@@ -86,7 +86,7 @@ static int a_leg(struct call *c, const struct reg_binding *bnd)
 	struct call_app *app = c->app;
 	const struct snapshot *s = c->snap;
 	const char *realm = s->realm[0] ? s->realm : SIPD_DEFAULT_REALM;
-	enum sipd_tp tp = bnd->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP;
+	enum sipd_tp tp = (enum sipd_tp)bnd->tp;   /* tls: as REG_TP_* */
 	char from[128], to[128];
 	struct leg *l;
 	size_t off, blen = 0;

@@ -147,9 +147,13 @@ static size_t ring_ext(struct call *c, const struct snap_ext *x)
 		if (b[i]->tp != REG_TP_UDP &&
 		    !sipd_conn_alive(app->sd, b[i]->conn_id))
 			continue;
+		/* tls: only over a transport the extension allows (a
+		 * binding made before phone.transports changed) */
+		if (!(x->transports & (1u << b[i]->tp)))
+			continue;
 		if (!bleg_start(c, x, reg_binding_uri(b[i]),
 				reg_binding_target(b[i]),
-				b[i]->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
+				(enum sipd_tp)b[i]->tp,
 				b[i]->conn_id, b[i]->nat))
 			started++;
 	}

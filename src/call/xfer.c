@@ -88,8 +88,8 @@ static int xfer_leg(struct call *c, bool side_a, const struct snap_ext *to,
 	snprintf(from, sizeof(from), "sip:%s@%s", id.number, realm);
 	snprintf(touri, sizeof(touri), "sip:%s@%s", to->number, realm);
 	err = dialog_uac(&l->dlg, id.name, from, touri,
-			 reg_binding_uri(b), b->tp == REG_TP_TCP ? SIPD_TCP :
-			 SIPD_UDP, reg_binding_target(b), b->conn_id);
+			 reg_binding_uri(b), (enum sipd_tp)b->tp,
+			 reg_binding_target(b), b->conn_id);
 	if (err) {
 		mem_deref(l);
 		return err;

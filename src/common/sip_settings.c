@@ -74,6 +74,13 @@ static const struct setting_def defs[] = {
 		       "receive buffer of the UDP sockets, bytes"),
 	SETTING_INT_AT(S, tcp_per_source, 32, 1, 65535, "sip",
 		       "TCP connections allowed per source address"),
+	/* tls: bounds of the TLS handshake (src/sip/transport_tls.c) */
+	SETTING_INT_AT(S, tls_handshakes, 64, 1, 65535, "sip",
+		       "TLS handshakes in progress at once; a connection "
+		       "beyond is closed at accept"),
+	SETTING_INT_AT(S, tls_handshake_timeout, 5, 1, 60, "sip",
+		       "seconds a TLS handshake may take before its "
+		       "connection is closed"),
 	SETTING_INT_AT(S, max_recordings, 32, 1, 1024, "media",
 		       "calls recorded at once (user.recording); beyond, a "
 		       "call is not recorded and the log says so"),

@@ -34,6 +34,8 @@ struct sip_settings {
 	uint32_t udp_rcvbuf;         /* UDP socket receive buffer, bytes */
 	uint32_t tcp_per_source;     /* TCP connections per source address */
 	uint32_t max_recordings;     /* calls recorded at once (issue 13) */
+	uint32_t tls_handshakes;     /* TLS handshakes in progress (tls) */
+	uint32_t tls_handshake_timeout; /* seconds per TLS handshake (tls) */
 };
 
 /* The table (section "sip"). */

@@ -71,6 +71,7 @@ static volatile sig_atomic_t got_signal;
 struct opts {
 	const char *data;
 	const char *sip;
+	const char *sip_tls;   /* tls: --sip-tls */
 	const char *http;
 	const char *https;
 	enum log_level level;
@@ -84,7 +85,8 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--https ADDR:PORT]\n"
+"usage: bulwarkd [--data DIR] [--sip ADDR:PORT] [--sip-tls ADDR:PORT]\n"
+"                [--https ADDR:PORT]\n"
 "                [--http ADDR:PORT] [--log-level debug|info|warn|error]\n"
 "                [--syslog] [--instance NAME] [--rtp-addr ADDR]\n"
 "                [--rtp-range MIN-MAX] [--campon-expiry SECONDS]\n"
@@ -92,6 +94,10 @@ static void usage(FILE *f)
 "\n"
 "  --data DIR         data directory (default " DEFAULT_DATA ", or $BULWARK_DATA)\n"
 "  --sip ADDR:PORT    SIP listen address (default: the sip settings' port)\n"
+"  --sip-tls ADDR:PORT  SIP over TLS listens here from start (TLS 1.2+;\n"
+"                     certificate DATA/tls/sip.crt, self-signed at first\n"
+"                     start); without it the sip-tls service listens on\n"
+"                     the --sip address, port tls_port (default 5061)\n"
 "  --https ADDR:PORT  also serve the admin API over HTTPS (TLS 1.2+, HTTP\n"
 "                     Basic, user admin; certificate DATA/tls/admin.crt,\n"
 "                     self-signed at first start)\n"
@@ -131,6 +137,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "sip", required_argument, NULL, 's' },
+		{ "sip-tls", required_argument, NULL, 't' },
 		{ "http", required_argument, NULL, 'H' },
 		{ "https", required_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -154,6 +161,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case 'd': o->data = optarg; break;
 		case 's': o->sip = optarg; break;
+		case 't': o->sip_tls = optarg; break;
 		case 'H': o->http = optarg; break;
 		case 'T': o->https = optarg; break;
 		case 'S': o->syslog = true; break;
@@ -416,6 +424,38 @@ static void print_certificate(const struct opts *o,
 	       "  (bulwark --fingerprint, curl --pinnedpubkey) to clients\n\n",
 	       o->data, ti->not_after, ti->fingerprint, ti->pin);
 	fflush(stdout);
+}
+
+/* tls: the SIP over TLS certificate pair DATA/tls/sip.crt + sip.key (the
+ * admin's own, else self-signed at first start) into *crt and *key (the
+ * caller wipes and frees *key). 0 or errno, logged. */
+static int sip_tls_cert(const struct opts *o, char **crt, char **key)
+{
+	struct api_tls_info ti;
+	char why[512] = "";
+	bool created = false;
+	int err;
+
+	err = api_tls_ensure_pair(o->data, "sip", o->sip_tls ? o->sip_tls :
+				  o->sip, &created, &ti, why, sizeof(why));
+	if (!err)
+		err = api_tls_load_pair(o->data, "sip", crt, key, NULL, why,
+					sizeof(why));
+	if (err) {
+		log_err("daemon", "SIP over TLS certificate: %s", why);
+		return err;
+	}
+	log_info("daemon", "SIP over TLS certificate %s/" API_TLS_DIR
+		 "/sip.crt%s: SHA-256 %s, valid until %s", o->data,
+		 created ? " (generated, self-signed)" : "", ti.fingerprint,
+		 ti.not_after);
+	if (ti.days_left < 30)
+		log_warn("daemon", "SIP over TLS certificate %s on %s: replace "
+			 "%s/" API_TLS_DIR "/sip.crt and sip.key (or remove "
+			 "both for a new self-signed one) and restart",
+			 ti.days_left < 0 ? "expired" : "expires",
+			 ti.not_after, o->data);
+	return 0;
 }
 
 static int reset_admin(const struct opts *o)
@@ -778,12 +818,27 @@ int main(int argc, char **argv)
 	}
 	vmmail_on_snapshot(d->vmmail, snap);
 	{
-		struct sipd_conf sc = { .listen = o.sip, .guard = d->guard };
+		struct sipd_conf sc = { .listen = o.sip, .guard = d->guard,
+					.tls_listen = o.sip_tls };
 		struct registrar_conf regc = {
 			.db_path = store_db_path(d->store) };
+		char *tcrt = NULL, *tkey = NULL;
 
+		/* tls: without a certificate there is no TLS, the rest runs;
+		 * unless --sip-tls asked for it */
+		if (sip_tls_cert(&o, &tcrt, &tkey) && o.sip_tls) {
+			err = EINVAL;
+			goto out;
+		}
+		sc.tls_cert = tcrt;
+		sc.tls_key = tkey;
 		err = sipd_alloc(&d->sipd, &sc, snap);
 		snap = NULL;   /* sipd owns it, even on failure */
+		free(tcrt);
+		if (tkey) {
+			sodium_memzero(tkey, strlen(tkey));
+			free(tkey);
+		}
 		if (err) {
 			log_err("daemon", "SIP on %s: %s",
 				o.sip ? o.sip : "configured port",

@@ -359,12 +359,16 @@ int services_alloc(struct services **sp, struct daemon *d)
 			 * loop thread before it runs */
 			bool running = d && d->sipd &&
 				(!strcmp(def->arg, "udp") ||
-				 !strcmp(def->arg, "tcp"));
+				 !strcmp(def->arg, "tcp") ||
+				 sipd_transport_on(d->sipd, def->arg));
+			/* tls: --sip-tls listens from start, whatever boot
+			 * says (as --https does) */
+			bool forced = running && !strcmp(def->arg, "tls");
 			struct tp_call *c;
 
 			s->state[i] = !d || !d->sipd ? SVC_UNAVAILABLE :
 				      running ? SVC_RUNNING : SVC_STOPPED;
-			if (d && d->sipd && boot != running) {
+			if (d && d->sipd && boot != running && !forced) {
 				c = calloc(1, sizeof(*c));
 				if (c) {
 					c->sd = d->sipd;

@@ -77,8 +77,8 @@ static void local_host(struct registrar *r, const struct reg_binding *b,
 {
 	struct sa l;
 
-	if (!sipd_local_addr(r->sd, b->tp == REG_TP_UDP ? SIPD_UDP :
-			     SIPD_TCP, b->conn_id, dst, &l))
+	if (!sipd_local_addr(r->sd, (enum sipd_tp)b->tp, b->conn_id, dst,
+			     &l))
 		re_snprintf(host, sz, "%J", &l);
 	else
 		re_snprintf(host, sz, "%s", sipd_settings(r->sd)->realm);
@@ -108,7 +108,8 @@ static void qualify_send(struct registrar *r, struct reg_binding *b)
 			"Call-ID: bwq%016llx@%s\r\n"
 			"CSeq: 1 OPTIONS\r\n"
 			"Content-Length: 0\r\n\r\n",
-			reg_binding_uri(b), b->tp == REG_TP_TCP ? "TCP" : "UDP",
+			reg_binding_uri(b), b->tp == REG_TP_TLS ? "TLS" :
+			b->tp == REG_TP_TCP ? "TCP" : "UDP",
 			host,
 			(unsigned long long)id, from,
 			(unsigned)(id * 2654435761u), reg_binding_uri(b),
@@ -116,8 +117,8 @@ static void qualify_send(struct registrar *r, struct reg_binding *b)
 	if (n <= 0 || (size_t)n >= sizeof(r->obuf))
 		return;
 	r->c_qualify++;
-	(void)sipd_send(r->sd, b->tp == REG_TP_TCP ? SIPD_TCP : SIPD_UDP,
-			dst, b->conn_id, r->obuf, (size_t)n);
+	(void)sipd_send(r->sd, (enum sipd_tp)b->tp, dst, b->conn_id, r->obuf,
+			(size_t)n);
 }
 
 void reg_sweep(void *arg)
@@ -162,9 +163,9 @@ void reg_sweep(void *arg)
 		}
 		else if (b->nat) {
 			/* keep the NAT binding open */
-			(void)sipd_send(r->sd, b->tp == REG_TP_TCP ?
-					SIPD_TCP : SIPD_UDP, probe_dst(b),
-					b->conn_id, "\r\n\r\n", 4);
+			(void)sipd_send(r->sd, (enum sipd_tp)b->tp,
+					probe_dst(b), b->conn_id,
+					"\r\n\r\n", 4);
 			b->q_next = (uint32_t)(now + set->keepalive_interval);
 		}
 		else {

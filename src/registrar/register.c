@@ -373,7 +373,7 @@ static void apply(struct registrar *r, struct sipd_req *rq,
 	}
 	r->c_reg_ok++;
 	/* a phone registered over this connection: it may stay open */
-	if (rq->tp == SIPD_TCP)
+	if (rq->tp != SIPD_UDP)   /* TCP or TLS */
 		sipd_conn_registered(r->sd, rq->conn);
 	reply_bindings(r, rq, d->rq.number, now);
 }

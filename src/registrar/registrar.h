@@ -71,6 +71,7 @@ void registrar_close(struct registrar *r);
 
 /* ---- bindings (location service) ------------------------------------- */
 
+/* the values of enum sipd_tp (callers cast one to the other) */
 enum reg_tp { REG_TP_UDP = 0, REG_TP_TCP, REG_TP_TLS };
 
 /* Bounds of what a binding keeps (see docs/internals/registrar.md):

@@ -38,6 +38,18 @@ const char *dialog_via_tp(enum sipd_tp tp)
 	}
 }
 
+const char *dialog_uri_tp(enum sipd_tp tp)
+{
+	switch (tp) {
+	case SIPD_TCP:
+		return ";transport=tcp";
+	case SIPD_TLS:
+		return ";transport=tls";
+	default:
+		return "";
+	}
+}
+
 /* A slice of a message kept as a C string: one holding a NUL (our parser
  * lets one through inside <...> and a tag) would be cut short there, and
  * a Contact's <sip:\0...> became the Request-URI "sip:" of our ACK. */

@@ -85,4 +85,8 @@ size_t dialog_request(const struct dialog *d, const char *method,
 /* "SIP/2.0/UDP" etc. for tp. */
 const char *dialog_via_tp(enum sipd_tp tp);
 
+/* The URI parameter naming tp in a Contact we write: "" (UDP),
+ * ";transport=tcp" or ";transport=tls" (tls). */
+const char *dialog_uri_tp(enum sipd_tp tp);
+
 #endif

@@ -266,7 +266,14 @@ int sipd_local_addr(struct sipd *sd, enum sipd_tp tp, uint64_t conn,
 {
 	struct sa l;
 
-	if (sa_isset(&sd->laddr, SA_ADDR) && !sa_is_any(&sd->laddr)) {
+	/* tls: the TLS listener's address (the port of the UDP/TCP one in
+	 * a Contact would send the phone's in-dialog requests there) */
+	if (tp == SIPD_TLS && sd->tls_on && !sa_is_any(&sd->tls_laddr)) {
+		*out = sd->tls_laddr;
+		return 0;
+	}
+	if (tp != SIPD_TLS && sa_isset(&sd->laddr, SA_ADDR) &&
+	    !sa_is_any(&sd->laddr)) {
 		*out = sd->laddr;
 		return 0;
 	}
@@ -565,8 +572,26 @@ int sipd_alloc(struct sipd **sp, const struct sipd_conf *conf,
 	sd->guard = conf->guard;
 	if (conf->listen)
 		err = str_dup(&sd->listen, conf->listen);
+	/* tls: the context, and the listener when --sip-tls names one */
+	if (!err && conf->tls_listen)
+		err = str_dup(&sd->tls_listen, conf->tls_listen);
+	if (!err && conf->tls_cert && conf->tls_key) {
+		err = sipd_tls_setup(sd, conf->tls_cert, conf->tls_key);
+		if (err)
+			log_err(MOD, "tls: the certificate or key was refused "
+				"(%s)", strerror(err));
+	}
 	if (!err)
 		err = sipd_listeners_open(sd, true, true);
+	if (!err && conf->tls_listen) {
+		err = sipd_tls_set(sd, true);
+		if (err)
+			log_err(MOD, "tls: cannot listen on %s: %s",
+				conf->tls_listen, strerror(err));
+		else
+			log_info(MOD, "tls: listening on %s (TLS 1.2+)",
+				 conf->tls_listen);
+	}
 	if (err) {
 		log_err(MOD, "cannot listen on %s: %s",
 			conf->listen ? conf->listen : "the sip ports",
@@ -625,6 +650,11 @@ json_t *sipd_status(struct sipd *sd)
 	if (sd->ts4 || sd->ts6)
 		json_array_append_new(l, json_pack("{s:s,s:s}", "transport",
 						   "tcp", "address", addr));
+	if (sd->tls_on) {
+		re_snprintf(addr, sizeof(addr), "%J", &sd->tls_laddr);
+		json_array_append_new(l, json_pack("{s:s,s:s}", "transport",
+						   "tls", "address", addr));
+	}
 	o = json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, "
 		      "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 		      "state", "running", "realm", sd->set.realm, "listen", l,
@@ -642,6 +672,7 @@ json_t *sipd_status(struct sipd *sd)
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "tcp", sipd_tcp_status(sd));
+	json_object_set_new(o, "tls", sipd_tls_status(sd));
 	for (size_t i = 0; i < sd->n_apps; i++)
 		if (sd->apps[i].app->status)
 			sd->apps[i].app->status(o, sd->apps[i].arg);

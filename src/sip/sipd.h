@@ -36,6 +36,12 @@ struct sipd_conf {
 				 * --sip, or NULL: the sip section's port on
 				 * all addresses */
 	struct guard *guard;    /* may be NULL */
+	/* tls: SIP over TLS. tls_cert/tls_key (PEM, read at start; NULL: no
+	 * TLS) make the context; tls_listen ("ADDR:PORT", --sip-tls) opens
+	 * the listener at once (else the services manager may, on the
+	 * --sip address or every address, port tls_port) */
+	const char *tls_listen;
+	const char *tls_cert, *tls_key;
 };
 
 /* Start listening (UDP and TCP). Takes ownership of snap. Returns 0 or an
@@ -56,7 +62,8 @@ json_t *sipd_status(struct sipd *sd);
 extern const struct store_section sipd_section;
 
 /* Start or stop one transport ("udp", "tcp", "tls") — the network services
- * manager drives this. Returns 0, ENOTSUP (tls not built yet) or errno. */
+ * manager drives this. Returns 0, ENOTSUP (tls without a certificate) or
+ * errno. */
 int sipd_transport_set(struct sipd *sd, const char *transport, bool on);
 
 /* Stop listening; NULL-safe. Applications are closed before. */
@@ -158,6 +165,9 @@ int sipd_local_addr(struct sipd *sd, enum sipd_tp tp, uint64_t conn,
  * over it can go; there is no other way to reach it: we never connect
  * out). UDP (conn 0) is always true. */
 bool sipd_conn_alive(struct sipd *sd, uint64_t conn);
+
+/* Whether transport ("udp", "tcp", "tls") is listening. */
+bool sipd_transport_on(const struct sipd *sd, const char *transport);
 
 /* A phone registered over TCP connection conn: it may stay open
  * (unknown ids and UDP are ignored). */

@@ -38,6 +38,8 @@
 
 struct tcp_conn;
 struct tcp_sock;
+struct tls;
+struct tls_conn;
 struct udp_sock;
 struct udp_batch;
 struct conn_src;
@@ -67,6 +69,10 @@ struct sipd_conn {
 	struct tmr deadline;   /* running while a message is incomplete */
 	enum conn_state state;
 	uint8_t crlf;          /* CR/LF octets since the last message */
+	/* tls: accepted on the TLS listener (transport_tls.c) */
+	struct tls_conn *tlsc; /* the TLS layer over tc; NULL for TCP */
+	bool tls;
+	bool hs;               /* handshake in progress (sd->n_tls_hs) */
 };
 
 /* One row of the method table: an application's (app set) or the
@@ -117,6 +123,15 @@ struct sipd {
 	uint64_t c_tcp_refused_src, c_tcp_refused_full, c_tcp_evicted,
 		c_tcp_deadline, c_tcp_idle, c_tcp_send_fail, c_tcp_overflow,
 		c_tcp_pong, c_keepalive, c_trim;
+	/* tls: SIP over TLS (transport_tls.c) */
+	struct tcp_sock *tls4, *tls6;
+	struct tls *tls;           /* context with our certificate */
+	char *tls_listen;          /* --sip-tls, or NULL */
+	struct sa tls_laddr;       /* what the TLS listener bound */
+	bool tls_on;
+	size_t n_tls_hs;           /* handshakes in progress */
+	uint64_t c_tls_hs_ok, c_tls_hs_fail, c_tls_hs_deadline,
+		c_tls_refused_hs;
 	bool dbg_owner;            /* installed libre's print handler */
 	struct {                   /* rate limit of TCP log lines */
 		uint64_t since;
@@ -190,6 +205,48 @@ json_t *sipd_tcp_status(const struct sipd *sd);
 /* Open or close the UDP and/or TCP listeners. 0 or errno. */
 int sipd_listeners_open(struct sipd *sd, bool udp, bool tcp);
 void sipd_listeners_close(struct sipd *sd, bool udp, bool tcp);
+
+/* tcp_conn's handlers for a connection accepted on ts from peer (TCP or,
+ * tls set, TLS): the guard, the per-source cap, the table's bound. */
+void sipd_conn_accept(struct sipd *sd, struct tcp_sock *ts,
+		      const struct sa *peer, bool tls);
+
+/* Close connection c now (out of every table; see conn_shut). */
+void sipd_conn_shut(struct sipd_conn *c);
+
+/* A listening TCP socket on laddr (backlog 1024) whose connections go to
+ * connh. 0 or errno. */
+int sipd_tcp_listen(struct sipd *sd, struct tcp_sock **tsp,
+		    const struct sa *laddr,
+		    void (*connh)(const struct sa *peer, void *arg));
+
+/* ---- transport_tls.c ------------------------------------------------ */
+
+/* The TLS context from a PEM certificate (chain) and key: TLS 1.2 and
+ * later only. 0 or errno. */
+int sipd_tls_setup(struct sipd *sd, const char *cert, const char *key);
+
+/* Room for one more handshake (the global cap)? Counts a refusal. */
+bool sipd_tls_admit(struct sipd *sd, const char *peer);
+
+/* Put the TLS layer on c's new tcp_conn and start its handshake
+ * deadline. 0 or errno (the caller closes c). */
+int sipd_tls_attach(struct sipd_conn *c);
+
+/* tcp_conn's estab handler of a TLS connection: the handshake is done. */
+void sipd_tls_estab(void *arg);
+
+/* Drop c's TLS layer (before its tcp_conn); NULL-safe on c->tlsc. */
+void sipd_tls_detach(struct sipd_conn *c);
+
+/* Open or close the TLS listener. 0, ENOTSUP (no certificate) or errno. */
+int sipd_tls_set(struct sipd *sd, bool on);
+
+/* The TLS part of sipd_status. New reference. */
+json_t *sipd_tls_status(const struct sipd *sd);
+
+/* Listener and context; from sipd_transport_free. */
+void sipd_tls_free(struct sipd *sd);
 
 /* Route libre's own error lines to our log (debug level, rate-limited). */
 void sipd_dbg_route(struct sipd *sd);

@@ -587,6 +587,7 @@ static void conn_destructor(void *arg)
 	tmr_cancel(&c->deadline);
 	hash_unlink(&c->le);
 	list_unlink(&c->ole);
+	sipd_tls_detach(c);   /* tls: its layer holds the tcp_conn */
 	mem_deref(c->tc);
 	conn_buf_free(c);
 }
@@ -609,8 +610,14 @@ static void conn_shut(struct sipd_conn *c)
 		sd->n_conn_reg--;
 	if (sd->n_conns)
 		sd->n_conns--;
+	sipd_tls_detach(c);   /* tls: its layer holds the tcp_conn */
 	c->tc = mem_deref(c->tc);
 	mem_deref(c);   /* the table's reference */
+}
+
+void sipd_conn_shut(struct sipd_conn *c)
+{
+	conn_shut(c);
 }
 
 static bool conn_cmp(struct le *le, void *arg)
@@ -779,6 +786,7 @@ enum sipd_frame sipd_tcp_frame(const char *p, size_t len, uint8_t *crlf,
 static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
 {
 	struct sipd *sd = c->sd;
+	enum sipd_tp tp = c->tls ? SIPD_TLS : SIPD_TCP;
 	size_t pos = 0;
 
 	while (pos < len && c->tc) {
@@ -794,7 +802,7 @@ static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
 		case SIPD_FRAME_PONG:
 			pos += n;
 			sd->c_tcp_pong++;
-			(void)sipd_send_raw(sd, SIPD_TCP, &c->peer, c->id,
+			(void)sipd_send_raw(sd, tp, &c->peer, c->id,
 					    "\r\n", 2);
 			if (c->tc && c->state == CONN_REG)
 				tmr_start(&c->idle, conn_idle_ms(sd, c->state),
@@ -803,12 +811,12 @@ static size_t conn_feed(struct sipd_conn *c, const char *p, size_t len)
 		case SIPD_FRAME_BAD:
 			/* unframeable stream: answer the head (400), close */
 			if (n)
-				sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+				sipd_input(sd, tp, &c->peer, c->id, q, n);
 			sd->c_bad++;
 			conn_shut(c);
 			return pos;
 		case SIPD_FRAME_MSG:
-			sipd_input(sd, SIPD_TCP, &c->peer, c->id, q, n);
+			sipd_input(sd, tp, &c->peer, c->id, q, n);
 			pos += n;
 			/* only whole messages renew a connection, and only
 			 * one that has sent a valid request */
@@ -890,6 +898,13 @@ static void on_tcp_conn(const struct sa *peer, void *arg)
 	struct sipd *sd = arg;
 	struct tcp_sock *ts = sa_af(peer) == AF_INET && sd->ts4 ? sd->ts4 :
 		(sd->ts6 ? sd->ts6 : sd->ts4);
+
+	sipd_conn_accept(sd, ts, peer, false);
+}
+
+void sipd_conn_accept(struct sipd *sd, struct tcp_sock *ts,
+		      const struct sa *peer, bool tls)
+{
 	struct sipd_conn *c;
 	struct conn_src *s;
 	struct sa p = *peer;
@@ -907,6 +922,9 @@ static void on_tcp_conn(const struct sa *peer, void *arg)
 			"connections (tcp_per_source): refused", ps, s->n);
 		goto reject;
 	}
+	/* tls: the global cap on handshakes in progress */
+	if (tls && !sipd_tls_admit(sd, ps))
+		goto reject;
 	if (sd->n_conns >= sd->max_conns && !conn_evict(sd)) {
 		sd->c_tcp_refused_full++;
 		sipd_tcp_log(sd, LOG_LVL_WARN, "tcp: %zu connections, all "
@@ -923,7 +941,9 @@ static void on_tcp_conn(const struct sa *peer, void *arg)
 	c->sd = sd;
 	c->peer = p;
 	c->id = ++sd->next_conn;
-	err = tcp_accept(&c->tc, ts, NULL, conn_recv, conn_close, c);
+	c->tls = tls;
+	err = tcp_accept(&c->tc, ts, tls ? sipd_tls_estab : NULL, conn_recv,
+			 conn_close, c);
 	if (err) {
 		/* e.g. EMFILE: the descriptor limit is shared with the rest
 		 * of the daemon */
@@ -946,6 +966,9 @@ static void on_tcp_conn(const struct sa *peer, void *arg)
 		sd->conn_hw = sd->n_conns;
 	/* not renewed by anything: a valid request must come first */
 	tmr_start(&c->idle, TCP_NEW_MS, conn_idle, c);
+	/* tls: the layer and the handshake deadline */
+	if (tls && sipd_tls_attach(c))
+		conn_shut(c);
 	return;
  reject:
 	tcp_reject(ts);
@@ -970,13 +993,14 @@ void sipd_tcp_limits(struct sipd *sd)
 		sd->max_conns = TCP_CONNS_MAX;
 }
 
-static int tcp_open(struct sipd *sd, struct tcp_sock **tsp,
-		    const struct sa *laddr)
+int sipd_tcp_listen(struct sipd *sd, struct tcp_sock **tsp,
+		    const struct sa *laddr,
+		    void (*connh)(const struct sa *peer, void *arg))
 {
 	struct tcp_sock *ts = NULL;
 	int err;
 
-	err = tcp_sock_alloc(&ts, laddr, on_tcp_conn, sd);
+	err = tcp_sock_alloc(&ts, laddr, connh, sd);
 	if (!err)
 		err = tcp_sock_bind(ts, laddr);
 	/* tcp_listen() hard-codes a backlog of 5: listen ourselves */
@@ -1071,13 +1095,15 @@ int sipd_listeners_open(struct sipd *sd, bool udp, bool tcp)
 		if (err)
 			return err;
 		if (!any)
-			err = tcp_open(sd, sa_af(&a) == AF_INET ? &sd->ts4 :
-				       &sd->ts6, &a);
+			err = sipd_tcp_listen(sd, sa_af(&a) == AF_INET ?
+					      &sd->ts4 : &sd->ts6, &a,
+					      on_tcp_conn);
 		else {
-			err = tcp_open(sd, &sd->ts6, &a);
+			err = sipd_tcp_listen(sd, &sd->ts6, &a, on_tcp_conn);
 			if (err) {
 				sa_set_str(&a, "0.0.0.0", sa_port(&a));
-				err = tcp_open(sd, &sd->ts4, &a);
+				err = sipd_tcp_listen(sd, &sd->ts4, &a,
+						      on_tcp_conn);
 			}
 		}
 		if (err)
@@ -1105,6 +1131,7 @@ void sipd_dbg_route(struct sipd *sd)
 void sipd_transport_free(struct sipd *sd)
 {
 	sipd_listeners_close(sd, true, true);
+	sipd_tls_free(sd);   /* tls: listener and context */
 	udp_batch_free(sd);
 	if (sd->conns) {
 		hash_apply(sd->conns, conn_free_h, NULL);
@@ -1149,7 +1176,7 @@ int sipd_transport_set(struct sipd *sd, const char *transport, bool on)
 	if (!transport)
 		return EINVAL;
 	if (!strcmp(transport, "tls"))
-		return ENOTSUP;
+		return sd ? sipd_tls_set(sd, on) : EINVAL;   /* tls */
 	udp = !strcmp(transport, "udp");
 	tcp = !strcmp(transport, "tcp");
 	if (!udp && !tcp)

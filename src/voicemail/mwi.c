@@ -235,13 +235,13 @@ static int notify(struct mwi *m, struct dialog *d, const struct mwi_box *b,
 			    "Subscription-State: %s;reason=%s\r\n"
 			    "Contact: <sip:%s@%J%s>\r\n",
 			    *id ? ";id=" : "", id, state, reason, b->number,
-			    &la, d->tp == SIPD_TCP ? ";transport=tcp" : "") :
+			    &la, dialog_uri_tp(d->tp)) :
 		re_snprintf(m->xbuf, sizeof(m->xbuf),
 			    "Event: message-summary%s%s\r\n"
 			    "Subscription-State: %s;expires=%u\r\n"
 			    "Contact: <sip:%s@%J%s>\r\n",
 			    *id ? ";id=" : "", id, state, secs, b->number,
-			    &la, d->tp == SIPD_TCP ? ";transport=tcp" : "");
+			    &la, dialog_uri_tp(d->tp));
 	if (xl <= 0 || (size_t)xl >= sizeof(m->xbuf))
 		return ENOSPC;
 	ctrans_branch(branch, sizeof(branch));
@@ -390,7 +390,7 @@ static void respond_ok(struct mwi *m, struct sipd_req *rq,
 	n = re_snprintf(m->xbuf, sizeof(m->xbuf),
 			"Expires: %u\r\nContact: <sip:%s@%J%s>\r\n", secs,
 			x->number, &la,
-			rq->tp == SIPD_TCP ? ";transport=tcp" : "");
+			dialog_uri_tp(rq->tp));
 	respond(m, rq, tx, 200, "OK", n > 0 ? m->xbuf : NULL);
 }
 

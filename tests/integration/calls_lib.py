@@ -278,11 +278,15 @@ class CtrlTcp:
 class Baresip:
     """A headless baresip 1.0 with a private config directory: it sends
     tone_wav (a WAV longer than the call), records what it hears in
-    rec/ (sndfile: dump-*-dec.wav) and is driven through ctrl_tcp."""
+    rec/ (sndfile: dump-*-dec.wav) and is driven through ctrl_tcp.
+
+    transport "tls": registrar is the PBX's TLS "HOST:PORT", cafile the
+    certificate to trust (sip_cafile; baresip 1.0 does not check it).
+    mediaenc "srtp-mand" (or "srtp"): SDES SRTP with module srtp.so."""
 
     def __init__(self, workdir, user, password, registrar, tone_hz,
                  answer="auto", addr="127.0.0.1", max_s=60, codecs="PCMU",
-                 tone_s=None):
+                 tone_s=None, transport="udp", mediaenc=None, cafile=None):
         self.dir = pathlib.Path(workdir)
         self.rec = self.dir / "rec"
         self.rec.mkdir(parents=True, exist_ok=True)
@@ -292,6 +296,10 @@ class Baresip:
         self.answer = answer
         self.max_s = max_s
         self.codecs = codecs
+        assert transport in ("udp", "tls"), transport
+        self.transport = transport
+        self.mediaenc = mediaenc
+        self.cafile = cafile
         self.wav = write_tone(self.dir / "tone.wav", tone_hz,
                               tone_s or max_s + 10)
         self.proc = None
@@ -330,7 +338,9 @@ class Baresip:
             "module_app\tmenu.so\nmodule_app\tctrl_tcp.so\n"
             f"ctrl_tcp_listen\t{addr}:{self.ctrl_port}\n"
             f"snd_path\t{self.rec}\n"
-            "ringback_disabled\tyes\n")
+            "ringback_disabled\tyes\n"
+            + (f"sip_cafile\t{self.cafile}\n" if self.cafile else "")
+            + ("module\tsrtp.so\n" if self.mediaenc else ""))
 
     @property
     def aor(self):
@@ -339,11 +349,13 @@ class Baresip:
     def account_line(self):
         codec = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1"}.get(
             self.codecs, self.codecs)
-        return (f"<sip:{self.user}@{self.registrar};transport=udp>;"
+        tp = self.transport
+        return (f"<sip:{self.user}@{self.registrar};transport={tp}>;"
                 f"auth_user={self.user};auth_pass={self.password};"
-                f"outbound=\"sip:{self.registrar};transport=udp\";"
+                f"outbound=\"sip:{self.registrar};transport={tp}\";"
                 f"regint=120;answermode={self.answer};"
-                f"audio_codecs={codec};ptime=20")
+                f"audio_codecs={codec};ptime=20"
+                + (f";mediaenc={self.mediaenc}" if self.mediaenc else ""))
 
     def start(self, register=True, timeout=10):
         for attempt in range(3):
@@ -409,10 +421,12 @@ class Baresip:
 class Linphonec:
     """linphonec 5.1 with a private HOME, commands on stdin (a pipe),
     sound from/to files ("soundcard use files", play, record); auto-answer
-    with auto_answer=True (-a)."""
+    with auto_answer=True (-a). transport "tls": registrar is the PBX's
+    TLS "HOST:PORT", cafile the certificate it checks the server with."""
 
     def __init__(self, workdir, user, password, registrar, tone_hz,
-                 auto_answer=False, addr="127.0.0.1", max_s=60):
+                 auto_answer=False, addr="127.0.0.1", max_s=60,
+                 transport="udp", cafile=None):
         self.dir = pathlib.Path(workdir)
         self.home = self.dir / "home"
         (self.home / ".local" / "share" / "linphone").mkdir(parents=True,
@@ -422,6 +436,10 @@ class Linphonec:
         self.port = free_sip_port(addr)
         self.auto_answer = auto_answer
         self.max_s = max_s
+        assert transport in ("udp", "tls"), transport
+        self.transport = transport
+        tls_port = free_port(socket.SOCK_STREAM, addr) if transport == "tls" \
+            else -1
         self.wav = write_tone(self.dir / "tone.wav", tone_hz, max_s + 10)
         self.rec_wav = self.dir / "heard.wav"
         rtp = free_block(4, addr, lo=40000, hi=49990)
@@ -429,8 +447,13 @@ class Linphonec:
         self.rc = self.dir / "rc"
         self.rc.write_text(
             "[sip]\n"
-            f"sip_port={self.port}\nsip_tcp_port=-1\nsip_tls_port=-1\n"
+            f"sip_port={self.port}\nsip_tcp_port=-1\n"
+            f"sip_tls_port={tls_port}\n"
             f"bind_address={addr}\n"
+            # mbedTLS 2 (belle-sip) matches no IP subjectAltName: the
+            # chain is checked, the name is not
+            + (f"root_ca={cafile}\nverify_server_certs=1\n"
+               "verify_server_cn=0\n" if cafile else "") +
             "use_info=0\nuse_rfc2833=1\n"
             "[rtp]\n"
             f"audio_rtp_port={rtp}\n"
@@ -457,8 +480,9 @@ class Linphonec:
         self.send(f"play {self.wav}")
         self.send(f"record {self.rec_wav}")
         if register:
+            tp = ";transport=tls" if self.transport == "tls" else ""
             self.send(f"register sip:{self.user}@{self.registrar.split(':')[0]}"
-                      f" sip:{self.registrar} {self.password}")
+                      f" sip:{self.registrar}{tp} {self.password}")
             self.wait_registered(timeout)
         return self
 
