@@ -162,6 +162,13 @@ static void calls(struct out *o, const json_t *c)
 	one(o, "bulwark_relay_dropped_source_total", "counter",
 	    "Packets dropped by strict source (injection, RTP bleed).",
 	    num(r, "dropped_source_total"));
+	/* srtp (issue 15) */
+	one(o, "bulwark_relay_srtp_auth_fail_total", "counter",
+	    "SRTP/SRTCP packets dropped because their tag failed.",
+	    num(r, "srtp_auth_fail_total"));
+	one(o, "bulwark_relay_srtp_replay_total", "counter",
+	    "SRTP/SRTCP packets dropped as replayed or too old.",
+	    num(r, "srtp_replay_total"));
 	one(o, "bulwark_relay_ports_free", "gauge",
 	    "Relay port pairs free now.", num(r, "ports_free"));
 	one(o, "bulwark_relay_ports", "gauge",

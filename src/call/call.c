@@ -630,6 +630,24 @@ json_t *call_stats(struct call_app *app)
 			 "packets_total", (json_int_t)(app->c_pkts + pk),
 			 "dropped_source_total",
 			 (json_int_t)(app->c_dropped + dr));
+	/* srtp (issue 15): packets dropped for a bad tag or a replay */
+	if (o) {
+		uint64_t sf = app->c_srtp_fail, sr = app->c_srtp_replay;
+
+		for (struct le *le = list_head(&app->calls); le;
+		     le = le->next) {
+			const struct call *c = le->data;
+
+			sf += c->st[0].srtp_auth_fail + c->st[1].srtp_auth_fail;
+			sr += c->st[0].srtp_replay + c->st[1].srtp_replay;
+		}
+		json_object_set_new(json_object_get(o, "relay"),
+				    "srtp_auth_fail_total", json_integer(
+					    (json_int_t)sf));
+		json_object_set_new(json_object_get(o, "relay"),
+				    "srtp_replay_total", json_integer(
+					    (json_int_t)sr));
+	}
 	/* camp-on (issue 13) */
 	if (o && app->campon)
 		json_object_set_new(o, "camp_on", campon_status(app->campon));

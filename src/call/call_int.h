@@ -131,6 +131,17 @@ struct call {
 	bool held;
 	char codec[32];
 	struct relay_leg_stats st[2];
+	/* srtp (issue 15, media_srtp.c): SDES SRTP of each relay side */
+	struct call_srtp {
+		const struct leg *leg;   /* the phone it was set up with */
+		bool on;                 /* SRTP on this side */
+		bool rekey;              /* ours is renewed at the next
+					  * exchange (music on hold) */
+		uint8_t suite;           /* enum srtpc_suite */
+		uint32_t tag;            /* a=crypto tag of the exchange */
+		bool theirs;             /* their key known */
+		uint8_t ours[RELAY_SRTP_KEY], their[RELAY_SRTP_KEY];
+	} srtp[2];
 	/* timing */
 	int64_t start_ms, answer_ms;
 	struct tmr ring;         /* the ring step's time ran out */
@@ -248,6 +259,7 @@ struct call_app {
 		c_strict_drop, c_timeout;
 	uint64_t c_pkts, c_dropped;   /* relayed / dropped by strict source,
 				       * of calls that ended */
+	uint64_t c_srtp_fail, c_srtp_replay; /* srtp: of calls that ended */
 	/* scratch */
 	struct sipmsg scratch;
 	char buf[CALL_BUF];
@@ -463,6 +475,31 @@ int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
 unsigned media_xfer_answer(struct call *c, struct leg *l,
 			   const struct sipmsg *m);
 void media_close(struct call *c);
+/* srtp (issue 15, media_srtp.c; docs/internals/srtp.md): SDES SRTP per
+ * relay side. A side is SRTP when its phone offered RTP/SAVP with a
+ * suite we support, or its extension has phone.srtp; keys travel only
+ * over TLS. side = 0 (A) or 1 (B). */
+/* An offer from leg l (media i of sdp): decides its side. 0, or 488
+ * (SRTP over a transport other than TLS, no supported suite, a plain
+ * offer from an extension with phone.srtp). */
+unsigned msrtp_offer_in(struct call *c, struct leg *l, const struct sdp *sdp,
+			int i);
+/* An answer from leg l to what we offered it: its key. 0 or 488. */
+unsigned msrtp_answer_in(struct call *c, struct leg *l, const struct sdp *sdp,
+			 int i);
+/* Before we offer to leg l on side: SRTP when the extension has
+ * phone.srtp (then the leg must be on TLS: else EPERM), or the side
+ * already has it with this phone. 0 or EPERM. */
+int msrtp_offer_out(struct call *c, struct leg *l, int side);
+/* Our a=crypto value for side into buf, or NULL when the side is plain. */
+const char *msrtp_line(const struct call *c, int side, char *buf, size_t sz);
+/* The side's suite and keys into a relay leg configuration (nothing
+ * when plain or their key is not known yet). */
+void msrtp_lc(const struct call *c, int side, struct relay_leg_conf *lc);
+/* Our key of side is renewed at its next exchange. */
+void msrtp_rekey(struct call *c, int side);
+/* Forget every key of the call (wiped). */
+void msrtp_wipe(struct call *c);
 /* Originated calls (originate.c): open the relay session and write our
  * offer for the A leg (G.711 of both extensions, telephone-event) into
  * app->body (*len). 0, ENOTSUP (no G.711 in common) or an errno. */

@@ -12,9 +12,12 @@
 #include <ctype.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "call/call_int.h"   /* the libre parts, before re_main.h */
 #include <re_main.h>
 #include "common/log.h"
+#include "media/sdp_crypto.h"   /* srtp (issue 15) */
 #include "store/snapshot.h"
 
 /* Families of descriptions we accept: the relay's. */
@@ -65,6 +68,7 @@ static void remote(const struct sdp *sdp, int i, struct relay_leg_conf *lc)
 	sa_init(&lc->rtp, AF_UNSPEC);
 	sa_init(&lc->rtcp, AF_UNSPEC);
 	sa_init(&lc->hushed, AF_UNSPEC);
+	lc->srtp_suite = 0;      /* srtp: msrtp_lc() sets the side's */
 	if (!cn || cn->hold)
 		return;
 	if (cn->af == SDP_AF_IP4) {
@@ -115,12 +119,13 @@ static int write_for(struct call *c, struct leg *l, const struct sdp *sdp,
 	struct call_app *app = c->app;
 	enum relay_leg s = side(c, l);
 	struct sdp_rewrite rw;
-	char addr[64];
+	char addr[64], cl[SDP_CRYPTO_LINE];
 	int ai = audio_index(sdp), err;
 
 	memset(&rw, 0, sizeof(rw));
 	if (ai < 0 || our_addr(c, l, addr, sizeof(addr)))
 		return EINVAL;
+	rw.crypto = msrtp_line(c, s, cl, sizeof(cl));   /* srtp */
 	rw.af = sa_af(&app->rtp_bind) == AF_INET6 ? SDP_AF_IP6 : SDP_AF_IP4;
 	rw.addr = addr;
 	rw.rtcp_mux = true;
@@ -129,6 +134,7 @@ static int write_for(struct call *c, struct leg *l, const struct sdp *sdp,
 	rw.media[ai].pts = pts;
 	err = sdp_rewrite(app->body, sizeof(app->body), len, sdp, &rw,
 			  &c->sdpl[s]);
+	sodium_memzero(cl, sizeof(cl));
 	if (err)
 		return err;
 	return keep(&c->sdp_to[s], &c->sdp_to_len[s], app->body, *len);
@@ -164,6 +170,8 @@ unsigned media_offer(struct call *c, const struct sipmsg *m,
 	allowed(c, &allow);
 	if (sdp_codecs_intersect(&sdp, (size_t)ai, &allow, true, &c->pts))
 		return 488;
+	if (msrtp_offer_in(c, c->a, &sdp, ai))          /* srtp */
+		return 488;
 	if (keep(&c->offer_a, &c->offer_a_len, m->body.p, m->body.l))
 		return 500;
 	if (sdp_leg_init(&c->sdpl[0]) || sdp_leg_init(&c->sdpl[1]))
@@ -178,9 +186,11 @@ unsigned media_offer(struct call *c, const struct sipmsg *m,
 	}
 	c->relay_live = true;
 	remote(&sdp, ai, &lc);
+	msrtp_lc(c, RELAY_LEG_A, &lc);
 	lc.nat = c->a->nat;
 	lc.latch_from = c->a->sig;
 	(void)relay_leg_set(app->relay, c->relay_id, RELAY_LEG_A, &lc);
+	sodium_memzero(&lc, sizeof(lc));
 	return 0;
 }
 
@@ -191,6 +201,8 @@ int media_offer_for(struct call *c, struct leg *l, size_t *len)
 	if (!c->offer_a || sdp_parse(&sdp, c->offer_a, c->offer_a_len,
 				     serve(c->app), NULL))
 		return EINVAL;
+	if (msrtp_offer_out(c, l, RELAY_LEG_B))         /* srtp */
+		return EPERM;
 	if (write_for(c, l, &sdp, &c->pts, len))
 		return EINVAL;
 	return keep(&c->offer_b, &c->offer_b_len, c->app->body, *len);
@@ -222,12 +234,14 @@ unsigned media_answer(struct call *c, struct leg *l, const struct sipmsg *m,
 	    sdp_answer_check(&offer, &ans, NULL))
 		return 488;
 	ai = audio_index(&ans);
-	if (ai < 0)
+	if (ai < 0 || msrtp_answer_in(c, l, &ans, ai))  /* srtp */
 		return 488;
 	remote(&ans, ai, &lc);
+	msrtp_lc(c, RELAY_LEG_B, &lc);
 	lc.nat = l->nat;
 	lc.latch_from = l->sig;
 	(void)relay_leg_set(app->relay, c->relay_id, RELAY_LEG_B, &lc);
+	sodium_memzero(&lc, sizeof(lc));
 	codec_name(c, &ans, ai);
 	if (write_for(c, c->a, &ans, NULL, len))
 		return 488;
@@ -251,7 +265,14 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
 		return 488;
 	if (offer)
 		*hold = sdp_media_held(&sdp, (size_t)ai);
+	/* srtp: the sender's keys; an offer we pass on carries ours for
+	 * the other side */
+	if ((offer ? msrtp_offer_in(c, from, &sdp, ai) :
+	     msrtp_answer_in(c, from, &sdp, ai)) ||
+	    (offer && msrtp_offer_out(c, to, side(c, to))))
+		return 488;
 	remote(&sdp, ai, &lc);
+	msrtp_lc(c, side(c, from), &lc);
 	lc.nat = from->nat;
 	lc.latch_from = from->sig;
 	/* a held phone (c=0.0.0.0) keeps its learnt address */
@@ -262,6 +283,7 @@ unsigned media_update(struct call *c, struct leg *from, const char *body,
 			(void)relay_leg_relearn(app->relay, c->relay_id,
 						side(c, from));
 	}
+	sodium_memzero(&lc, sizeof(lc));
 	if (write_for(c, to, &sdp, offer ? &c->pts : NULL, len))
 		return 488;
 	return 0;
@@ -293,7 +315,7 @@ int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
 	struct call_app *app = c->app;
 	struct sdp_rewrite rw;
 	struct sdp sdp;
-	char addr[64];
+	char addr[64], cl[SDP_CRYPTO_LINE];
 	int ai, err;
 
 	if (!c->sdp_to[side] || sdp_parse(&sdp, c->sdp_to[side],
@@ -301,11 +323,13 @@ int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
 					  NULL))
 		return EINVAL;
 	ai = audio_index(&sdp);
-	if (ai < 0 || our_addr(c, l, addr, sizeof(addr)))
+	if (ai < 0 || our_addr(c, l, addr, sizeof(addr)) ||
+	    msrtp_offer_out(c, l, side))                 /* srtp */
 		return EINVAL;
 	memset(&rw, 0, sizeof(rw));
 	rw.af = sa_af(&app->rtp_bind) == AF_INET6 ? SDP_AF_IP6 : SDP_AF_IP4;
 	rw.addr = addr;
+	rw.crypto = msrtp_line(c, side, cl, sizeof(cl));
 	rw.rtcp_mux = true;
 	rw.sendrecv = true;
 	rw.dir = dir;
@@ -313,6 +337,7 @@ int media_dir_for(struct call *c, struct leg *l, int side, const char *dir,
 	rw.media[ai].rtcp_port = c->ports[side].rtcp;
 	err = sdp_rewrite(app->body, sizeof(app->body), len, &sdp, &rw,
 			  &c->sdpl[side]);
+	sodium_memzero(cl, sizeof(cl));
 	if (err)
 		return err;
 	return keep(&c->sdp_to[side], &c->sdp_to_len[side], app->body, *len);
@@ -323,19 +348,22 @@ unsigned media_xfer_answer(struct call *c, struct leg *l,
 {
 	struct relay_leg_conf lc;
 	struct sdp ans;
-	int ai;
+	int ai, err;
 
 	if (!c->relay_live || !sdp_body(m) ||
 	    sdp_parse(&ans, m->body.p, m->body.l, serve(c->app), NULL))
 		return 488;
 	moh_stop(c);   /* the holder's side goes to the transfer target */
 	ai = audio_index(&ans);
-	if (ai < 0)
+	if (ai < 0 || msrtp_answer_in(c, l, &ans, ai))  /* srtp */
 		return 488;
 	remote(&ans, ai, &lc);
+	msrtp_lc(c, side(c, l), &lc);
 	lc.nat = l->nat;
 	lc.latch_from = l->sig;
-	if (relay_leg_set(c->app->relay, c->relay_id, side(c, l), &lc))
+	err = relay_leg_set(c->app->relay, c->relay_id, side(c, l), &lc);
+	sodium_memzero(&lc, sizeof(lc));
+	if (err)
 		return 488;
 	if (l->nat)
 		(void)relay_leg_relearn(c->app->relay, c->relay_id,
@@ -345,6 +373,7 @@ unsigned media_xfer_answer(struct call *c, struct leg *l,
 
 void media_close(struct call *c)
 {
+	msrtp_wipe(c);                 /* srtp: no key outlives the media */
 	if (!c->relay_live)
 		return;
 	(void)relay_session_destroy(c->app->relay, c->relay_id);
@@ -368,6 +397,11 @@ static void on_event(const struct relay_event *ev, void *arg)
 	struct call *c;
 
 	if (ev->type == RELAY_EV_DESTROYED) {
+		/* srtp: totals of calls that ended (call_stats) */
+		app->c_srtp_fail += ev->stats[0].srtp_auth_fail +
+			ev->stats[1].srtp_auth_fail;
+		app->c_srtp_replay += ev->stats[0].srtp_replay +
+			ev->stats[1].srtp_replay;
 		cdr_counters(app, ev->id, ev->stats);
 		return;
 	}
@@ -456,6 +490,8 @@ int media_orig_offer(struct call *c, size_t *len)
 	if (n <= 0 || (size_t)n >= sizeof(desc) ||
 	    sdp_parse(&sdp, desc, (size_t)n, serve(app), NULL))
 		return EINVAL;
+	if (msrtp_offer_out(c, c->a, RELAY_LEG_A))     /* srtp */
+		return EPERM;
 	/* written like every description towards the phone: our o= */
 	return write_for(c, c->a, &sdp, NULL, len);
 }
@@ -466,7 +502,7 @@ unsigned media_orig_answer(struct call *c, const struct sipmsg *m)
 	struct relay_leg_conf lc;
 	struct sdp_codecs allow;
 	struct sdp offer, ans;
-	int ai;
+	int ai, err;
 
 	if (!sdp_body(m) || !c->sdp_to[0] ||
 	    sdp_parse(&offer, c->sdp_to[0], c->sdp_to_len[0], serve(app),
@@ -475,7 +511,7 @@ unsigned media_orig_answer(struct call *c, const struct sipmsg *m)
 	    sdp_answer_check(&offer, &ans, NULL))
 		return 488;
 	ai = audio_index(&ans);
-	if (ai < 0)
+	if (ai < 0 || msrtp_answer_in(c, c->a, &ans, ai))  /* srtp */
 		return 488;
 	allowed(c, &allow);
 	if (sdp_codecs_intersect(&ans, (size_t)ai, &allow, true, &c->pts))
@@ -485,9 +521,12 @@ unsigned media_orig_answer(struct call *c, const struct sipmsg *m)
 		return 488;
 	memset(&lc, 0, sizeof(lc));
 	remote(&ans, ai, &lc);
+	msrtp_lc(c, RELAY_LEG_A, &lc);
 	lc.nat = c->a->nat;
 	lc.latch_from = c->a->sig;
-	if (relay_leg_set(app->relay, c->relay_id, RELAY_LEG_A, &lc))
+	err = relay_leg_set(app->relay, c->relay_id, RELAY_LEG_A, &lc);
+	sodium_memzero(&lc, sizeof(lc));
+	if (err)
 		return 488;
 	codec_name(c, &ans, ai);
 	return 0;

@@ -217,6 +217,9 @@ static bool start(struct call *c, struct leg *h, struct sipd_req *rq,
 	lc.hushed = h->sig;
 	if (sa_isset(&c->st[side].rtp_src, SA_ADDR))
 		lc.hushed = c->st[side].rtp_src;
+	/* srtp (issue 15): the holder's relay contexts end here; it gets a
+	 * fresh key of ours when it resumes (no index reused under one) */
+	msrtp_rekey(c, side);
 	if (media_dir_for(c, h, side, "inactive", &len) ||
 	    relay_leg_set(app->relay, c->relay_id, side ? RELAY_LEG_B :
 			  RELAY_LEG_A, &lc)) {

@@ -15,8 +15,9 @@ struct srtp_leg;
 struct relay_leg_conf;
 
 /* Applies what a leg's configuration says about SRTP to *slp: plain
- * (suite 0) frees it (*slp = NULL); the same suite and keys keep it as it
- * is; anything else replaces it with fresh contexts. Returns 0, or an
+ * (suite 0) frees it (*slp = NULL); another suite replaces it; for the
+ * same suite, a direction whose key is the same keeps its context, one
+ * whose key changed gets a fresh one. Returns 0, or an
  * errno from srtpc_alloc (then *slp is NULL: the leg drops everything,
  * never relays in the clear what was to be protected). */
 int srtp_leg_apply(struct srtp_leg **slp, const struct relay_leg_conf *lc);

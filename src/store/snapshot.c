@@ -314,6 +314,7 @@ static void fill_ext(struct snap_ext *e, struct ext_row *row)
 		(uint16_t)json_integer_value(v) : 1;
 	e->nat = obj_bool(o, "phone.nat");
 	e->qualify = obj_bool(o, "phone.qualify");
+	e->srtp = obj_bool(o, "phone.srtp");          /* srtp (issue 15) */
 	v = json_object_get(o, "phone.transports");
 	if (json_is_array(v)) {
 		const json_t *t;

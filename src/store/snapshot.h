@@ -93,6 +93,9 @@ struct snap_ext {
 	bool nat;                 /* phone.nat */
 	bool qualify;             /* phone.qualify */
 	uint8_t transports;       /* snap_tp mask */
+	bool srtp;                /* phone.srtp: SRTP mandatory on its
+				   * legs (offered over TLS only; srtp,
+				   * issue 15) */
 	bool static_host;         /* phone.host_mode == "static" */
 	char host_ip[48];         /* phone.host_ip when static */
 	/* what the call layer reads */
