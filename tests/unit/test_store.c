@@ -1106,13 +1106,17 @@ static void test_mirror_sees_other_writer(void **state)
 	json_decref(commit_ok(f->s, NULL));
 	assert_int_equal(store_open(&s2, f->dir, "data"), 0);
 	add_ok(s2, "202", "Alan Turing", PW2, PIN2);
-	o = json_pack("{s:b}", "phone.nat", 1);
+	/* srtp (issue 15): phone.srtp reaches the snapshot */
+	o = json_pack("{s:b,s:b,s:[s]}", "phone.nat", 1, "phone.srtp", 1,
+		      "phone.transports", "tls");
 	assert_int_equal(store_ext_edit(s2, "201", o, 0, &r, NULL), 0);
 	json_decref(o);
 	store_close(s2);
 	json_decref(commit_ok(f->s, &snap));
 	assert_int_equal(snap->n_ext, 2);
 	assert_true(snapshot_find(snap, "201", 3)->nat);
+	assert_true(snapshot_find(snap, "201", 3)->srtp);
+	assert_false(snapshot_find(snap, "202", 3)->srtp);
 	assert_non_null(snapshot_find(snap, "202", 3));
 	snapshot_free(snap);
 	/* and a duplicate staged by the other writer is caught */
