@@ -11,10 +11,12 @@ import random
 import shutil
 import struct
 import time
+import wave
 
 import pytest
 
-from calls_lib import TONE_A, TONE_B, Baresip, heard
+from calls_lib import TONE_A, TONE_B, Baresip
+from calls_lib import heard as heard_now
 from calls_pbx import PW, bounded  # noqa: F401
 from calls_rtp import RtpTap
 from test_guard_forged import Forger
@@ -24,6 +26,18 @@ needs_baresip = pytest.mark.skipif(not shutil.which("baresip"),
                                    reason="needs baresip")
 TONE_C = 697
 RTP_HDR, PCM_20MS, TAG_80 = 12, 160, 10
+
+
+def heard(paths, freq):
+    """calls_lib.heard, once baresip finished writing the files (a call
+    just closed: its recording may still lack its header on a loaded
+    machine)."""
+    for _ in range(20):
+        try:
+            return heard_now(paths, freq)
+        except (EOFError, wave.Error):
+            time.sleep(0.1)
+    return heard_now(paths, freq)
 
 
 def srtp_phone(p, tmp_path, name, ext, tone, **kw):
@@ -166,3 +180,43 @@ def test_srtp_refusals(make_daemon, tmp_path):
     finally:
         for ph in (plain_tls, udp_srtp, b):
             ph.stop()
+
+
+@needs_baresip
+def test_srtp_phone_leaves_voicemail(make_daemon, tmp_path):
+    """An SRTP phone (201: phone.srtp, TLS) calls 202, which has a mailbox
+    and no phone: the PBX's voicemail answers through the relay (SRTP up
+    to it, plain to the endpoint); 201 hears the greeting and the beep,
+    and its tone is in the message stored."""
+    from vm_lib import MSG_HZ, audible_seconds, beep_seconds, check_message
+    p = tls_pbx(make_daemon, exts=("201", "202"))
+    p.set_ext("201", "phone.transports=tls", "phone.srtp=true")
+    a = srtp_phone(p, tmp_path, "a", "201", MSG_HZ, max_s=40)
+    tap = RtpTap("127.0.0.1", p.rtp)
+    try:
+        a.start()
+        a.dial("202")
+        try:
+            a.wait("CALL_ESTABLISHED", 10)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{a.log()}\n{p.log()}")
+        time.sleep(2.0)                  # some of the greeting
+        assert a.cmd("sndcode", "1").get("ok")      # skip to the tone
+        time.sleep(7.0)
+        a.cmd("hangup")
+        a.wait("CALL_CLOSED", 5)
+    finally:
+        tap.stop()
+        a.stop()
+    recs = a.recordings()
+    assert recs, a.log()
+    assert audible_seconds(recs[0]) >= 1.0, "no greeting heard"
+    assert beep_seconds(recs[0]) >= 0.25, "no beep heard"
+    check_message(p, tmp_path, "202", "201", 3000, 3.0)
+    # what the phone sent the relay was SRTP (80-bit tags): G.711, and
+    # the RFC 4733 event of its '1' (4 octets)
+    got = [ln for _, s, _, d in tap.packets() if s[1] in a.rtp_ports
+           for ln in rtp_lengths([(0, s, 0, d)])]
+    assert RTP_HDR + PCM_20MS + TAG_80 in got and \
+        set(got) <= {RTP_HDR + PCM_20MS + TAG_80, RTP_HDR + 4 + TAG_80}, \
+        sorted(set(got))
