@@ -18,6 +18,8 @@ RUN_S=${RUN_S:-10}
 GEN=$BUILD/bench/srtp_bench
 [ -x "$GEN" ] || { echo "build first: $GEN missing"; exit 1; }
 OUT=$(mktemp -d /tmp/bench_srtp.XXXXXX)
+echo "srtp_ctx.c alone (one thread, 172-octet packets):"
+"$GEN" --mode crypto
 for n in $CALLS; do
 	for r in $(seq "$REPS"); do
 		for m in plain srtp srtp2; do
