@@ -128,9 +128,10 @@ int msrtp_offer_out(struct call *c, struct leg *l, int side)
 	struct call_srtp *st = &c->srtp[side];
 	bool kept = st->on && st->leg == l;
 
-	/* the B legs of one ring step share the side: one key for all */
+	/* the B legs rung at once share the side: one key for all of them
+	 * until one answers (ringing, or a service handing its caller on) */
 	if (!l->is_a && st->on && st->leg && !st->leg->is_a &&
-	    c->state == CALL_RINGING)
+	    (c->state == CALL_RINGING || !st->theirs))
 		kept = true;
 	if (!mandatory(l) && !kept) {
 		adopt(st, l);
