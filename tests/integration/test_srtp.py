@@ -20,7 +20,7 @@ from calls_lib import heard as heard_now
 from calls_pbx import PW, bounded  # noqa: F401
 from calls_rtp import RtpTap
 from test_guard_forged import Forger
-from test_tls import call, tls_pbx
+from test_tls import call, metrics, tls_pbx
 
 needs_baresip = pytest.mark.skipif(not shutil.which("baresip"),
                                    reason="needs baresip")
@@ -145,6 +145,10 @@ def test_srtp_calls_tags_and_forgery(make_daemon, tmp_path):
             call(p, c, b, "202", hold=3.0)
             rb2 = [r for r in b.recordings() if r not in rb0]
             assert heard(rb2, TONE_C) >= 2.0, (heard(rb2, TONE_C), p.log())
+            # /metrics tells a monitoring system (calls ended: totals)
+            m = metrics(p.d)
+            assert m["bulwark_relay_srtp_auth_fail_total"] >= 20, m
+            assert "bulwark_relay_srtp_replay_total" in m, m
         finally:
             tap_a.stop()
     finally:
