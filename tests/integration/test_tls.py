@@ -487,3 +487,37 @@ def test_handshake_flood_bounded(make_daemon):
     out = (r.stdout + r.stderr).decode(errors="replace")
     assert r.returncode == 0 and "Verification: OK" in out, out
     assert options_rtt(p) < 0.25
+
+
+# ---- the sip-tls network service ---------------------------------------------
+
+@needs["openssl"]
+def test_sip_tls_service_start_stop(make_daemon):
+    """Without --sip-tls the listener is the sip-tls service's: stopped at
+    first (boot off), started on the --sip address at port tls_port,
+    stopped again; the firewall's services list sees it."""
+    d = make_daemon()
+    d.start()
+    port = free_port(socket.SOCK_STREAM)
+    r = d.cli("settings", "set", "sip", f"tls_port={port}")
+    assert r.returncode == 0, r
+    commit(d)
+    svc = {s["name"]: s for s in d.cli("services", "--json").json}
+    assert svc["sip-tls"]["state"] == "stopped", svc["sip-tls"]
+    assert s_client(port, "-brief").returncode != 0
+    r = d.cli("services", "start", "sip-tls")
+    assert r.returncode == 0, r
+    svc = {s["name"]: s for s in d.cli("services", "--json").json}
+    assert svc["sip-tls"]["state"] == "running", svc["sip-tls"]
+    cert = d.data_dir / "tls" / "sip.crt"
+    r = s_client(port, "-CAfile", str(cert), "-verify_return_error",
+                 "-brief")
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    assert r.returncode == 0 and "Verification: OK" in out, out
+    st = sip_status(d)
+    assert {"transport": "tls", "address": f"127.0.0.1:{port}"} in \
+        st["listen"], st["listen"]
+    r = d.cli("services", "stop", "sip-tls")
+    assert r.returncode == 0, r
+    assert s_client(port, "-brief").returncode != 0
+    assert st["tls"]["counters"]["handshakes_ok"] >= 1, st["tls"]
