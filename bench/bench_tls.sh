@@ -16,12 +16,19 @@
 # is the conn cost minus the keep cost. Kamailio's configuration is
 # bench/kamailio/registrar-lean.cfg with TLS added (tls.cfg: TLSv1.2+, no
 # client certificate). Bounded: about a minute.
+#
+# Kamailio 5.6.3 with OpenSSL 3 crashed here under new-connection load with
+# tcp_children=2 ("qm_free(): BUG: freeing already freed pointer ... tls:
+# tls_init.c", then signal 6 — OpenSSL 3's allocations in shared memory
+# raced between processes): KTCP (default 1) TLS worker process for it;
+# bulwarkd's SIP loop is one thread too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build-perf}
 SECS=${SECS:-8}
 WORKERS=${WORKERS:-2}
+KTCP=${KTCP:-1}
 N=1000
 FIRST=100000
 CORES=$(nproc)
@@ -119,7 +126,7 @@ private_key = $DATA/tls/sip.key
 certificate = $DATA/tls/sip.crt
 EOF
 sed -e "s/BENCH_PORT_VALUE/$KP/; s/BENCH_CHILDREN_VALUE/$CORES/; s/BENCH_FIRST_VALUE/$FIRST/; s/BENCH_COUNT_VALUE/$N/" \
-	-e "s/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes\ntcp_children=$CORES\nlisten=tls:127.0.0.1:$KT/" \
+	-e "s/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes\ntcp_children=$KTCP\nlisten=tls:127.0.0.1:$KT/" \
 	-e "s|^loadmodule \"kex.so\"|loadmodule \"kex.so\"\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$W/tls.cfg\")|" \
 	-e "s|unix:/tmp/kamailio_bench_ctl|unix:$W/kamailio_ctl|" \
 	bench/kamailio/registrar-lean.cfg > "$W/kamailio.cfg"
@@ -129,7 +136,7 @@ with open('$W/k.csv','w') as f:
 setsid kamailio -f "$W/kamailio.cfg" -DD -E -m 256 -M 16 >"$W/kamailio.log" 2>&1 & KPID=$!; PIDS+=($KPID)
 sleep 3
 kill -0 $KPID || { echo "kamailio failed:"; tail "$W/kamailio.log"; exit 1; }
-echo "kamailio: registrar-lean.cfg + tls.so (TLSv1.2+), children=tcp_children=$CORES, $(members $KPID | wc -l) processes, $(kamailio -v | head -1)"
+echo "kamailio: registrar-lean.cfg + tls.so (TLSv1.2+), children=$CORES, tcp_children=$KTCP, $(members $KPID | wc -l) processes, $(kamailio -v | head -1)"
 
 # ---- runs: keep then conn, bulwarkd then Kamailio --------------------------------
 declare -A R
