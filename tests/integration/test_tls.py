@@ -521,3 +521,39 @@ def test_sip_tls_service_start_stop(make_daemon):
     assert r.returncode == 0, r
     assert s_client(port, "-brief").returncode != 0
     assert st["tls"]["counters"]["handshakes_ok"] >= 1, st["tls"]
+
+
+@needs["baresip"]
+@needs["linphonec"]
+def test_udp_baresip_calls_linphonec_over_tls(make_daemon, tmp_path):
+    """linphonec registered over TLS (it listens for TLS itself too) is
+    called from a UDP phone: the INVITE goes over the connection it
+    registered on — one handshake in all — and audio flows both ways."""
+    p = tls_pbx(make_daemon)
+    p.set_ext("201", "phone.transports=tls")
+    a = Linphonec(tmp_path / "a", "201", PW["201"], p.tls, TONE_A,
+                  max_s=40, transport="tls", cafile=p.cert, auto_answer=True)
+    b = Baresip(tmp_path / "b", "202", PW["202"], p.registrar, TONE_B,
+                max_s=40)
+    try:
+        b.start()
+        a.start()
+        b.dial("201")
+        try:
+            b.wait("CALL_ESTABLISHED", 10)
+            time.sleep(3)
+            assert b.cmd("hangup").get("ok")
+            b.wait("CALL_CLOSED", 5)
+        except (TimeoutError, AssertionError) as e:
+            raise AssertionError(f"{e}\n--- linphonec:\n{a.output()[-3000:]}"
+                                 f"\n--- bulwarkd:\n{p.log()}")
+        st = sip_status(p.d)
+        assert st["tls"]["counters"]["handshakes_ok"] == 1, st["tls"]
+    finally:
+        a.stop()
+        b.stop()
+    hb = heard(b.recordings(), TONE_A)
+    ha = heard([a.rec_wav], TONE_B) if a.rec_wav.exists() else 0
+    print(f"baresip heard {TONE_A} Hz {hb} s, linphonec heard {TONE_B} Hz "
+          f"{ha} s")
+    assert hb >= 2.0 and ha >= 2.0, (hb, ha)
