@@ -4,8 +4,10 @@ with audio proven by tones, connection reuse (a call to a phone
 registered over TLS goes over the connection it registered on),
 per-extension transports enforced, and the handshake bounds holding
 against a flood."""
+import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -557,3 +559,55 @@ def test_udp_baresip_calls_linphonec_over_tls(make_daemon, tmp_path):
     print(f"baresip heard {TONE_A} Hz {hb} s, linphonec heard {TONE_B} Hz "
           f"{ha} s")
     assert hb >= 2.0 and ha >= 2.0, (hb, ha)
+
+
+# ---- a raw TLS client: Via, received/rport, keep-alive --------------------
+
+def test_raw_tls_register_via_and_keepalive(make_daemon):
+    """A REGISTER over TLS from a plain client: the answers carry its Via
+    (SIP/2.0/TLS) with received and rport filled, the binding says tls,
+    and a CRLFCRLF ping on the connection is answered with a CRLF pong
+    (RFC 5626 4.4.1)."""
+    p = tls_pbx(make_daemon, exts=("201",))
+    p.set_ext("201", "phone.transports=tls")
+    ctx = ssl.create_default_context(cafile=str(p.cert))
+    raw = socket.create_connection(("127.0.0.1", p.tls_port), timeout=5)
+    t = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    lport = t.getsockname()[1]
+    uri = f"sip:{p.tls};transport=tls"
+
+    def reg(cseq, auth=None):
+        m = (f"REGISTER {uri} SIP/2.0\r\n"
+             f"Via: SIP/2.0/TLS 10.9.9.9:5061;branch=z9hG4bKr{cseq};rport\r\n"
+             "Max-Forwards: 70\r\nFrom: <sip:201@bulwark>;tag=r1\r\n"
+             "To: <sip:201@bulwark>\r\nCall-ID: raw-tls-1\r\n"
+             f"CSeq: {cseq} REGISTER\r\n"
+             "Contact: <sip:201@10.9.9.9:5061;transport=tls>\r\n")
+        if auth:
+            m += f"Authorization: {auth}\r\n"
+        t.sendall((m + "Content-Length: 0\r\n\r\n").encode())
+        return t.recv(65535).decode()
+    chal = reg(1)
+    assert chal.startswith("SIP/2.0 401"), chal
+    realm, nonce = re.search(r'realm="([^"]+)", nonce="([^"]+)"',
+                             chal).groups()
+
+    def h(s):
+        return hashlib.md5(s.encode()).hexdigest()
+    ha1, ha2 = h(f"201:{realm}:{PW['201']}"), h(f"REGISTER:{uri}")
+    resp = h(f"{ha1}:{nonce}:00000001:cn:auth:{ha2}")
+    ok = reg(2, f'Digest username="201", realm="{realm}", nonce="{nonce}", '
+                f'uri="{uri}", response="{resp}", algorithm=MD5, qop=auth, '
+                'nc=00000001, cnonce="cn"')
+    assert ok.startswith("SIP/2.0 200"), ok
+    via = re.search(r"^Via: (.*)$", ok, re.M).group(1).strip()
+    assert via.startswith("SIP/2.0/TLS 10.9.9.9:5061"), via
+    assert "received=127.0.0.1" in via and f"rport={lport}" in via, via
+    assert registered_over(p, "201") == ["tls"]
+    t.sendall(b"\r\n\r\n")
+    assert t.recv(16) == b"\r\n"
+    st = sip_status(p.d)
+    assert st["tcp"]["counters"]["pongs"] == 1, st["tcp"]
+    assert st["tcp"]["registered"] == 1, st["tcp"]
+    t.close()
+    assert wait_for(lambda: sip_status(p.d)["tcp"]["connections"] == 0, 5)
