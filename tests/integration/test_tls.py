@@ -19,7 +19,7 @@ import pytest
 from calls_lib import TONE_A, TONE_B, Baresip, Linphonec, heard, free_port
 from calls_pbx import PW, bounded, start_pbx  # noqa: F401
 from conftest import UnixHTTPConnection, wait_for
-from test_sip_register import Uac, add_ext, commit, status
+from test_sip_register import Uac, commit, status
 
 needs = {t: pytest.mark.skipif(not shutil.which(t), reason=f"needs {t}")
          for t in ("baresip", "linphonec", "openssl")}
