@@ -65,6 +65,9 @@ int sipd_tls_setup(struct sipd *sd, const char *cert, const char *key)
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* a registered phone's connection is idle nearly always: its read
+	 * and write buffers go back between records */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	mem_deref(sd->tls);
 	sd->tls = tls;
 	tls = NULL;

@@ -1,8 +1,8 @@
 /* Unit tests: SIP over TLS's certificate and context (issue 15) — the
  * shared generator makes DATA/tls/sip.crt + sip.key beside (not over)
  * the admin pair and only once; the stack's TLS context takes the pair,
- * refuses a key of another certificate, and negotiates TLS 1.2 at
- * least; the transport names a Contact carries. */
+ * refuses a key of another certificate, negotiates TLS 1.2 at least
+ * and releases idle connections' buffers; the transport names a Contact carries. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +120,8 @@ static void test_context_tls12_min_and_key_checked(void **st)
 				 tls_openssl_context(sd->tls)), TLS1_2_VERSION);
 	assert_true(SSL_CTX_get_options(tls_openssl_context(sd->tls)) &
 		    SSL_OP_NO_RENEGOTIATION);
+	assert_true(SSL_CTX_get_mode(tls_openssl_context(sd->tls)) &
+		    SSL_MODE_RELEASE_BUFFERS);
 	/* no listener yet: offline, nothing listens */
 	assert_false(sipd_transport_on(sd, "tls"));
 	sipd_close(sd);
