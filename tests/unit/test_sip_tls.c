@@ -2,7 +2,8 @@
  * shared generator makes DATA/tls/sip.crt + sip.key beside (not over)
  * the admin pair and only once; the stack's TLS context takes the pair,
  * refuses a key of another certificate, negotiates TLS 1.2 at least
- * and releases idle connections' buffers; the transport names a Contact carries. */
+ * and releases idle connections' buffers; the transport names a Contact
+ * carries. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
