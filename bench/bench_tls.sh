@@ -28,6 +28,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build-perf}
 SECS=${SECS:-8}
 WORKERS=${WORKERS:-2}
+HOLD=${HOLD:-1000}
 KTCP=${KTCP:-1}
 N=1000
 FIRST=100000
@@ -69,6 +70,20 @@ ticks_of() { local tot=0 p; for p in "$@"; do
 	tot=$((tot + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $tot; }
 ticks_pg() { ticks_of $(members "$1"); }
 busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+pss_kb() { local tot=0 p; for p in $(members "$1"); do
+	[ -r /proc/$p/smaps_rollup ] || continue
+	tot=$((tot + $(awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup))); done; echo $tot; }
+# memory of the server's process group (PSS, summed) while HOLD TLS
+# connections are open, each past one OPTIONS; prints the kB per connection
+mem_per_conn() { local pgid=$1 port=$2 m0 m1 fifo=$W/hold.$1
+	m0=$(pss_kb "$pgid"); mkfifo "$fifo"
+	( timeout 120 python3 "$ROOT/bench/tls_hold.py" "$HOLD" 127.0.0.1 "$port" < "$fifo" > "$W/hold.out" 2>&1 ) & local hp=$!
+	exec 9>"$fifo"
+	for _ in $(seq 600); do grep -q ready "$W/hold.out" 2>/dev/null && break; sleep 0.1; done
+	sleep 1; m1=$(pss_kb "$pgid")
+	exec 9>&-; wait $hp || true; rm -f "$fifo"
+	grep -q ready "$W/hold.out" || { echo "n/a"; return; }
+	python3 -c "print(f'{($m1 - $m0) / $HOLD:.1f}')"; }
 
 # one run: prints "ok rate us_per_registration others_cores"
 run() { local tag=$1 pgid=$2 port=$3 csv=$4 mode=$5 c0 c1 b0 b1 out
@@ -151,7 +166,8 @@ for mode in keep conn; do
 		sleep 1
 	done
 done
-grep -c "registered" "$W/bulwarkd.log" >/dev/null || true
+BM=$(mem_per_conn $BWPID $TP); KM=$(mem_per_conn $KPID $KT)
+echo "  memory per open TLS connection ($HOLD held, PSS of the process group): bulwarkd $BM kB, kamailio $KM kB"
 python3 - <<PY
 bk, bc = float("${R[bulwarkd.keep]}"), float("${R[bulwarkd.conn]}")
 kk, kc = float("${R[kamailio.keep]}"), float("${R[kamailio.conn]}")
@@ -163,4 +179,8 @@ br, kr = float("${R[bulwarkd.keep.rate]}"), float("${R[kamailio.keep.rate]}")
 print(f"registrations/s over kept connections (client-bound): {br:.0f} / {kr:.0f} = {br / kr:.2f}")
 br, kr = float("${R[bulwarkd.conn.rate]}"), float("${R[kamailio.conn.rate]}")
 print(f"TLS registrations/s with a handshake each (client-bound): {br:.0f} / {kr:.0f} = {br / kr:.2f}")
+try:
+    print(f"memory per open TLS connection: {float('$BM'):.1f} / {float('$KM'):.1f} kB = {float('$BM') / float('$KM'):.2f}")
+except ValueError:
+    print("memory per open TLS connection: n/a")
 PY
