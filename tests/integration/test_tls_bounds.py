@@ -3,9 +3,11 @@ connections, the handshake cap and deadline against a flood (UDP still
 answered promptly, counters and /metrics move), the sip-tls service, and
 a raw TLS client's Via (received/rport) and CRLF keep-alive."""
 import hashlib
+import os
 import re
 import socket
 import ssl
+import subprocess
 import time
 
 from calls_lib import free_port
@@ -252,3 +254,33 @@ def test_raw_tls_register_via_and_keepalive(make_daemon):
     assert st["tcp"]["registered"] == 1, st["tcp"]
     t.close()
     assert wait_for(lambda: sip_status(p.d)["tcp"]["connections"] == 0, 5)
+
+
+@needs["openssl"]
+def test_unusable_certificate_leaves_tls_off(make_daemon):
+    """A key readable by others is refused: the daemon runs without TLS
+    (UDP answers), the log says why, and starting sip-tls says it has no
+    usable certificate; with --sip-tls the daemon does not start."""
+    d = make_daemon()
+    tdir = d.data_dir / "tls"
+    tdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=x", "-days", "30",
+                    "-keyout", str(tdir / "sip.key"),
+                    "-out", str(tdir / "sip.crt")],
+                   check=True, capture_output=True)
+    os.chmod(tdir / "sip.key", 0o644)
+    d.start()
+    assert "sip.key is readable by group or others" in d.log(), d.log()
+    r = d.cli("services", "start", "sip-tls")
+    assert r.returncode != 0 and "no usable certificate" in r.stderr, r
+    assert sip_status(d)["tls"]["listening"] is False
+    d.stop()
+    d.extra_args += ["--sip-tls", f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"]
+    try:
+        d.start(timeout=5)
+        started = True
+    except RuntimeError:
+        started = False
+    assert not started, d.log()
