@@ -21,8 +21,10 @@ BUILD="$RUN build-essential meson ninja-build pkg-config libre-dev librem-dev
 # asterisk-core-sounds-fr-wav: a second prompt set (fr_CA_f_June beside
 # en_US_f_Allison) for the tests of user.language; an installation adds
 # the -<ll>-wav packages of the languages its users speak.
+# openssl (the command): test_tls.py's s_client probes; kamailio-tls-modules:
+# the TLS registration bench beside Kamailio's tls.so (bench/).
 TEST="python3 python3-pytest clang clang-tools libclang-rt-14-dev sip-tester baresip-core
- linphone-cli sipvicious kamailio chromium python3-aiosmtpd
+ linphone-cli sipvicious kamailio kamailio-tls-modules openssl chromium python3-aiosmtpd
  asterisk-core-sounds-fr-wav"
 case "${1:-all}" in
 	run) want="$RUN" ;;

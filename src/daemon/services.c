@@ -101,8 +101,12 @@ static int sip_set(struct services *s, const struct svc_def *def, bool on,
 	if (!err)
 		err = c.err;
 	if (err == ENOTSUP)
+		/* tls: ENOTSUP is "no certificate" (DATA/tls/sip.crt) */
 		report_add(r, "", def->name, "services.unavailable",
-			   "%s: not available in this build", def->name);
+			   "%s: not available: %s", def->name,
+			   !strcmp(def->arg, "tls") ? "no usable certificate "
+			   "(DATA/tls/sip.crt and sip.key; the daemon log at "
+			   "start says why)" : "not in this build");
 	else if (err)
 		report_add(r, "", def->name, "services.failed",
 			   "%s: %s failed: %s", def->name, on ? "start" : "stop",

@@ -579,7 +579,10 @@ int sipd_alloc(struct sipd **sp, const struct sipd_conf *conf,
 		err = sipd_tls_setup(sd, conf->tls_cert, conf->tls_key);
 		if (err)
 			log_err(MOD, "tls: the certificate or key was refused "
-				"(%s)", strerror(err));
+				"(%s): no SIP over TLS", strerror(err));
+		/* fatal only when --sip-tls asked for TLS */
+		if (!conf->tls_listen)
+			err = 0;
 	}
 	if (!err)
 		err = sipd_listeners_open(sd, true, true);
