@@ -20,7 +20,9 @@ from calls_lib import heard as heard_now
 from calls_pbx import PW, bounded  # noqa: F401
 from calls_rtp import RtpTap
 from test_guard_forged import Forger
-from test_tls import call, metrics, tls_pbx
+from conftest import UnixHTTPConnection
+from test_tls import call
+from tls_lib import tls_pbx
 
 needs_baresip = pytest.mark.skipif(not shutil.which("baresip"),
                                    reason="needs baresip")
@@ -65,6 +67,21 @@ def from_phone(tap, phone, since):
                 not 64 <= (data[1] & 0x7f) <= 95:
             return src, dport, data
     raise AssertionError(f"no RTP from {phone.user} in the tap")
+
+
+def metrics(d):
+    """GET /metrics on the control socket: {series: value}."""
+    conn = UnixHTTPConnection(d.sock, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        text = r.read().decode()
+    finally:
+        conn.close()
+    assert r.status == 200, text
+    return {k: int(v) for k, v in (ln.rsplit(" ", 1) for ln in
+                                   text.splitlines()
+                                   if ln and not ln.startswith("#"))}
 
 
 def relay_counters(p):
