@@ -27,7 +27,7 @@ static bool is_ws(char c)
 static bool is_tok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || strchr("-.!%*_+`'~", c);
+	       (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c));
 }
 
 /* A value we can copy into a quoted-string of our own. */
@@ -194,7 +194,8 @@ static bool cnonce_ok(const char *s)
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
 		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9')))
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
+		      s[i] == '/' || s[i] == '='))
 			return false;
 	return true;
 }
@@ -207,7 +208,7 @@ int auth_client_answer(const char *challenge, size_t clen,
 {
 	struct auth_chal c;
 	struct auth_cred cr;
-	char ha1[65], resp[65], ncs[9], cn[33], opq[300] = "";
+	char ha1[65], resp[65], ncs[9], cn[65], opq[300] = "";
 	unsigned alg;
 	int err, n;
 

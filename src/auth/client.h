@@ -31,7 +31,8 @@ int auth_chal_parse(const char *challenge, size_t clen, struct auth_chal *c);
 
 /* Authorization header value answering one WWW-/Proxy-Authenticate
  * challenge (MD5 and SHA-256, qop=auth), into buf. nc is the nonce count
- * (used with qop), cnonce a client nonce of [A-Za-z0-9] (used with qop;
+ * (used with qop), cnonce a client nonce of base64 characters, at most 64 (used
+ * with qop;
  * NULL: one is made). Returns 0, an auth_chal_parse error, EINVAL (bad
  * argument) or ENOSPC (buf too small). The password is never copied
  * anywhere but the hash input, which is wiped. */
