@@ -264,6 +264,12 @@ def test_trunk_registers_and_takes_a_did_call(make_daemon, tmp_path):
         assert "401" in t["last_error"], t
         assert t["failures"] == 1 and 25 <= t["next_refresh"] - now <= 31, t
         assert t["expires_at"] is None, t
+        # removed: the registration client forgets it
+        r = pbx.d.cli("settings", "set", "trunks", "itsp.host=")
+        assert r.returncode == 0, r
+        commit(pbx.d)
+        assert wait_for(lambda: trunk_status(pbx) == {}, 5), \
+            trunk_status(pbx)
     finally:
         if b:
             b.stop()
