@@ -44,11 +44,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # ---- the carrier stand-in ----------------------------------------------
 
 class Kamailio:
-    def __init__(self, workdir):
+    def __init__(self, workdir, short_expiry=False):
         self.dir = workdir / "kamailio"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_sip_port(CARRIER)
         self.proc = None
+        self.defs = ["-A", "SHORT_EXPIRY"] if short_expiry else []
 
     def start(self):
         self.logf = open(self.dir / "log", "ab")
@@ -58,7 +59,7 @@ class Kamailio:
              "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(self.dir),
              "-l", f"udp:{CARRIER}:{self.port}",
              "-A", f'TRUNK_USER="{TRUNK_USER}"',
-             "-A", f'TRUNK_PW="{TRUNK_PW}"'],
+             "-A", f'TRUNK_PW="{TRUNK_PW}"', *self.defs],
             stdout=self.logf, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
         assert wait_for(lambda: "Listening on" in self.log(), 10), self.log()
@@ -117,9 +118,10 @@ def tone_pcap(path, freq, seconds):
     return path
 
 
-def carrier_uac(pcap, frm="+15550001", hold_ms=6000):
+def carrier_uac(pcap, frm="+15550001", pai="+15550002", hold_ms=6000):
     """The carrier's far end: INVITE without credentials (the trunk is
-    known by its address), 200, ACK, its tone, BYE."""
+    known by its address) asserting caller ID pai, 200, ACK, its tone,
+    BYE."""
     return _scenario([
         _invite(1, frm),
         '  <recv response="100" optional="true"/>',
@@ -136,7 +138,9 @@ def carrier_uac(pcap, frm="+15550001", hold_ms=6000):
               "To: <sip:[service]@[remote_ip]>[peer_tag_param]",
               "Call-ID: [call_id]", "CSeq: 2 BYE", "Max-Forwards: 70"],
              retrans=True),
-        '  <recv response="200"/>'])
+        '  <recv response="200"/>']).replace(
+            "Max-Forwards: 70", "Max-Forwards: 70\n      "
+            f"P-Asserted-Identity: \"Carrier Caller\" <sip:{pai}@{CARRIER}>", 1)
 
 
 def refused_uac(code, frm="+15550001"):
@@ -235,13 +239,13 @@ def test_trunk_registers_and_takes_a_did_call(make_daemon, tmp_path):
             wav = tap.wav(tmp_path / "carrier-heard.wav", since=t0)
             c_heard = tone_seconds(wav, TONE_A)
             later(check, c_heard >= 2.0, f"the carrier heard 201 {c_heard} s")
-        # the CDR: the carrier's caller ID called 201
+        # the CDR: the caller ID the carrier asserted (PAI) called 201
         rows = pbx.wait_cdrs(1)
         print(f"201 heard the carrier's {TONE_B} Hz for {b_heard} s; "
               f"the carrier heard 201's {TONE_A} Hz for "
               f"{c_heard if tap else 'n/a (no tap)'} s")
         later(check, [(r["caller"], r["callee"]) for r in rows] ==
-              [("+15550001", "201")], rows)
+              [("+15550002", "201")], rows)
         later.done()
 
         # from another address: challenged, never a free call
@@ -254,6 +258,15 @@ def test_trunk_registers_and_takes_a_did_call(make_daemon, tmp_path):
         assert rc == 0, s.report()
         time.sleep(0.5)   # the CDR writer is a thread: no call was made
         assert len(pbx.cdrs()) == 1, pbx.cdrs()
+        # the stranger's address listed as the trunk's: no challenge now
+        r = pbx.d.cli("settings", "set", "trunks", f"itsp.inbound={STRANGER}")
+        assert r.returncode == 0, r
+        commit(pbx.d)
+        s, rc = run_sipp(tmp_path, "listed", refused_uac(404), STRANGER,
+                         pbx, UNKNOWN_DID)
+        assert rc == 0, s.report()
+        # the inbound list is not a registration field: still registered
+        assert trunk_status(pbx)["itsp"]["state"] == "registered"
 
         # a wrong password: failed, retried after 30 s (then 60, ...)
         r = pbx.d.cli("settings", "set", "trunks", "itsp.password=wrong-1")
@@ -273,6 +286,28 @@ def test_trunk_registers_and_takes_a_did_call(make_daemon, tmp_path):
     finally:
         if b:
             b.stop()
+        kam.stop()
+
+
+@needs
+def test_trunk_refreshes_its_registration(make_daemon, tmp_path):
+    """The carrier grants 10 s: the trunk registers again at 85 %
+    (8.5 s), answering a fresh challenge, and stays registered."""
+    pbx = start_pbx(make_daemon, exts=("201",))
+    kam = Kamailio(tmp_path, short_expiry=True).start()
+    try:
+        configure(pbx, kam)
+        t = wait_state(pbx, "registered")
+        first = t["registered_at"]
+        assert t["expires_at"] - first == 10, t
+        assert t["next_refresh"] - first in (8, 9), t
+        mark = f"TRUNK-REGISTERED sip:{TRUNK_USER}@{CARRIER}"
+        assert wait_for(lambda: kam.log().count(mark) >= 2, 15), kam.log()
+        t = wait_for(lambda: (lambda x: x if x["registered_at"] > first
+                              else None)(trunk_status(pbx)["itsp"]), 5)
+        assert t and t["state"] == "registered" and t["failures"] == 0, t
+        assert kam.log().count("TRUNK-CHALLENGED") >= 2, kam.log()
+    finally:
         kam.stop()
 
 
