@@ -145,18 +145,27 @@ static void fail(struct tone *o, const char *why)
 	schedule(o, o->backoff_s);
 }
 
-static const char *domain_of(const struct trunk_conf *c)
+/* The host part of our URIs: the domain, else the host; an IPv6
+ * literal in brackets (RFC 3261 25.1). */
+static const char *domain_of(const struct trunk_conf *c, char *buf,
+			     size_t sz)
 {
-	return c->domain[0] ? c->domain : c->host;
+	const char *h = c->domain[0] ? c->domain : c->host;
+
+	snprintf(buf, sz, strchr(h, ':') ? "[%s]" : "%s", h);
+	return buf;
 }
 
 /* Request-URI: the domain, with the port only when it is the host. */
 static void ruri_of(const struct trunk_conf *c, char *buf, size_t sz)
 {
+	char d[260];
+
+	domain_of(c, d, sizeof(d));
 	if (c->domain[0] || c->port == 5060)
-		snprintf(buf, sz, "sip:%s", domain_of(c));
+		snprintf(buf, sz, "sip:%s", d);
 	else
-		snprintf(buf, sz, "sip:%s:%u", c->host, c->port);
+		snprintf(buf, sz, "sip:%s:%u", d, c->port);
 }
 
 static int send_register(struct tone *o, const char *auth_name,
@@ -164,7 +173,7 @@ static int send_register(struct tone *o, const char *auth_name,
 {
 	struct treg *t = o->owner;
 	struct ctrans_tx *tx = NULL;
-	char branch[40], ruri[300], local[80], authl[1100] = "";
+	char branch[40], ruri[300], local[80], authl[1100] = "", dom[260];
 	const char *user = o->c.username[0] ? o->c.username : "bulwark";
 	struct sa l;
 	int n, err;
@@ -172,6 +181,7 @@ static int send_register(struct tone *o, const char *auth_name,
 	if (sipd_local_addr(t->sd, SIPD_UDP, 0, &o->dst, &l))
 		return ENOENT;
 	re_snprintf(local, sizeof(local), "%J", &l);
+	domain_of(&o->c, dom, sizeof(dom));
 	ruri_of(&o->c, ruri, sizeof(ruri));
 	ctrans_branch(branch, sizeof(branch));
 	if (auth_val)
@@ -191,8 +201,8 @@ static int send_register(struct tone *o, const char *auth_name,
 		     "%s"
 		     "User-Agent: Bulwark\r\n"
 		     "Content-Length: 0\r\n\r\n",
-		     ruri, local, branch, user, domain_of(&o->c), o->ftag,
-		     user, domain_of(&o->c), o->callid, o->cseq, user, local,
+		     ruri, local, branch, user, dom, o->ftag,
+		     user, dom, o->callid, o->cseq, user, local,
 		     o->expiry, authl);
 	sodium_memzero(authl, sizeof(authl));
 	if (n < 0 || (size_t)n >= sizeof(t->buf))
