@@ -104,6 +104,8 @@ struct fwd {
 	bool hold;              /* the offer puts media on hold */
 };
 
+struct trunk_caller;   /* trunk (issue 15): call/trunk_in.h */
+
 struct call {
 	struct le le;           /* app->calls */
 	struct call_app *app;
@@ -197,6 +199,9 @@ struct call {
 		unsigned errs;        /* files refused in a row */
 		char cls[33];
 	} moh;
+	/* trunk (issue 15): a call from a trunk: its synthetic caller
+	 * (caller_x points into it), owned; NULL otherwise */
+	struct trunk_caller *trunk_in;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;

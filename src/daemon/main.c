@@ -53,6 +53,8 @@
 #include "hotdesk/hotdesk.h"
 #include "store/hdstore.h"
 #include "media/callrec.h"
+#include "trunk/trunk.h"   /* trunk (issue 15) */
+#include "trunk/treg.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -603,6 +605,7 @@ static int register_everything(void)
 		&sipd_section, &guard_section, &firewall_section,
 		&services_section, &vmmail_smtp_section,
 		&hotdesk_section,   /* hotdesk (issue 13) */
+		&trunks_section,    /* trunk (issue 15) */
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },
@@ -615,6 +618,7 @@ static int register_everything(void)
 		{ api_routes_greet_admin, api_routes_greet_admin_n },
 		{ api_routes_hotdesk, api_routes_hotdesk_n },
 		{ api_routes_rec, api_routes_rec_n },
+		{ api_routes_trunk, api_routes_trunk_n },   /* trunk (issue 15) */
 	};
 	size_t i;
 	int err;
@@ -869,6 +873,12 @@ int main(int argc, char **argv)
 		err = hotdesk_start(d, &o);
 		if (err)
 			goto out;
+		/* trunk (issue 15): outbound registration to the trunks */
+		err = treg_alloc(&d->treg, d->sipd);
+		if (err) {
+			log_err("daemon", "trunks: %s", strerror(err));
+			goto out;
+		}
 	}
 	err = 0;
 	if (d->guard)
@@ -987,6 +997,7 @@ out:
 	d->campon = campon_free(d->campon);
 	d->vmapp = vmapp_free(d->vmapp);
 	d->hotdesk = hotdesk_free(d->hotdesk);
+	d->treg = treg_free(d->treg);   /* trunk (issue 15) */
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
 	callrec = callrec_free(callrec);    /* after the relay let go */

@@ -1,0 +1,342 @@
+/*
+ * treg — outbound registration of the trunks (treg.h).
+ *
+ * One record per configured trunk, rebuilt from each snapshot: a trunk
+ * whose registration fields did not change keeps its state; a changed
+ * one starts over; a removed one is dropped (its transaction forgotten).
+ * Each record has one timer for its next action (refresh or retry) and
+ * at most one REGISTER transaction in flight. A challenge is answered
+ * once per attempt (again only when the server says stale=true): a
+ * second 401/407 is a failure, never a loop.
+ *
+ * The requests and what their answers mean are in treg_msg.c.
+ *
+ * The stack sends over UDP to an IP literal: it never connects out over
+ * TCP/TLS and does not resolve names on the loop, so such trunks show
+ * "unsupported" with the reason.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_mem.h>
+#include <re_mbuf.h>
+#include <re_list.h>
+#include <re_sa.h>
+#include <re_tmr.h>
+#include <sodium.h>
+
+#include "auth/client.h"
+#include "common/log.h"
+#include "sip/ctrans.h"
+#include "sip/sipd.h"
+#include "sip/sipmsg.h"
+#include "store/snapshot.h"
+#include "trunk/treg.h"
+#include "trunk/trunk.h"
+#include "trunk/treg_int.h"
+
+#define MOD "trunk"
+
+static const char *const state_names[] = { "off", "registering",
+	"registered", "failed", "unsupported" };
+
+#define BACKOFF_MIN_S 30
+#define BACKOFF_MAX_S 1800
+
+uint64_t treg_now_ms(void)
+{
+	return tmr_jiffies();
+}
+
+/* ---- client transactions: the call layer's pattern ---------------- */
+
+static void ct_tick(void *arg);
+
+void treg_ct_schedule(struct treg *t)
+{
+	uint64_t next = ctrans_next(t->ct), now = treg_now_ms();
+
+	if (next == UINT64_MAX) {
+		tmr_cancel(&t->tick);
+		return;
+	}
+	tmr_start(&t->tick, next > now ? next - now : 0, ct_tick, t);
+}
+
+static void ct_tick(void *arg)
+{
+	struct treg *t = arg;
+
+	ctrans_tick(t->ct, treg_now_ms());
+	treg_ct_schedule(t);
+}
+
+static void tx_send(enum sipd_tp tp, const struct sa *dst, uint64_t conn,
+		    const char *buf, size_t len, void *arg)
+{
+	struct treg *t = arg;
+
+	(void)sipd_send(t->sd, tp, dst, conn, buf, len);
+}
+
+/* ---- one trunk ------------------------------------------------------ */
+
+static void attempt(void *arg);
+
+static void tone_destructor(void *arg)
+{
+	struct tone *o = arg;
+
+	tmr_cancel(&o->tmr);
+	if (o->tx)
+		ctrans_set_user(o->tx, NULL);
+	list_unlink(&o->le);
+	sodium_memzero(&o->c, sizeof(o->c));
+}
+
+void treg_schedule(struct tone *o, uint32_t in_s)
+{
+	o->next_at = sipd_now(o->owner->sd) + in_s;
+	tmr_start(&o->tmr, (uint64_t)in_s * 1000, attempt, o);
+}
+
+void treg_fail(struct tone *o, const char *why)
+{
+	o->state = TS_FAILED;
+	snprintf(o->last_error, sizeof(o->last_error), "%s", why);
+	o->failures++;
+	o->backoff_s = o->backoff_s ? o->backoff_s * 2 : BACKOFF_MIN_S;
+	if (o->backoff_s > BACKOFF_MAX_S)
+		o->backoff_s = BACKOFF_MAX_S;
+	o->registered_at = o->expires_at = 0;
+	log_warn(MOD, "trunk %s: registration failed (%s); next try in %u s",
+		 o->c.name, why, o->backoff_s);
+	treg_schedule(o, o->backoff_s);
+}
+
+/* Timer: (re)register now. */
+static void attempt(void *arg)
+{
+	struct tone *o = arg;
+	int err;
+
+	o->next_at = 0;
+	if (o->tx) {
+		ctrans_set_user(o->tx, NULL);
+		o->tx = NULL;
+	}
+	if (o->state != TS_REGISTERED)
+		o->state = TS_REGISTERING;
+	o->answered = false;
+	err = treg_send(o, NULL, NULL);
+	if (err) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "cannot send REGISTER: %s",
+			 strerror(err));
+		treg_fail(o, why);
+	}
+}
+
+/* ---- the application ------------------------------------------------ */
+
+static void on_response(struct sipd *sd, struct sipmsg *m,
+			const struct sa *src, void *arg)
+{
+	struct treg *t = arg;
+	struct ctrans_tx *tx = NULL;
+	struct tone *o;
+
+	(void)sd;
+	if (sipmsg_check_response(m) || !sipmsg_eq(&m->cseq_met, "REGISTER"))
+		return;
+	if (ctrans_receive(t->ct, m, src, treg_now_ms(), &tx) != CTRANS_RX_PASS) {
+		treg_ct_schedule(t);
+		return;
+	}
+	treg_ct_schedule(t);
+	o = tx ? ctrans_user(tx) : NULL;
+	if (!o || o->tx != tx || m->scode < 200)
+		return;
+	ctrans_set_user(tx, NULL);
+	o->tx = NULL;
+	treg_final(o, m);
+}
+
+static void ct_end(struct ctrans_tx *tx, enum ctrans_end why, void *arg)
+{
+	struct tone *o = ctrans_user(tx);
+
+	(void)arg;
+	if (!o || o->tx != tx)
+		return;
+	o->tx = NULL;
+	if (why == CTRANS_END_TIMEOUT)
+		treg_fail(o, "no answer (timeout)");
+}
+
+/* The fields whose change restarts a registration. */
+static bool same_reg(const struct trunk_conf *a, const struct trunk_conf *b)
+{
+	return !strcmp(a->host, b->host) && a->port == b->port &&
+	       a->transport == b->transport &&
+	       !strcmp(a->domain, b->domain) &&
+	       !strcmp(a->username, b->username) &&
+	       !strcmp(a->auth_user, b->auth_user) &&
+	       !strcmp(a->password, b->password) && a->reg == b->reg &&
+	       a->reg_expiry == b->reg_expiry;
+}
+
+static struct tone *tone_find(struct treg *t, const char *name)
+{
+	for (struct le *le = list_head(&t->trunks); le; le = le->next) {
+		struct tone *o = le->data;
+
+		if (!strcmp(o->c.name, name))
+			return o;
+	}
+	return NULL;
+}
+
+/* A fresh record for c: registering at once when it can. */
+static struct tone *tone_new(struct treg *t, const struct trunk_conf *c)
+{
+	struct tone *o = mem_zalloc(sizeof(*o), tone_destructor);
+	unsigned char r[12];
+
+	if (!o)
+		return NULL;
+	o->owner = t;
+	o->c = *c;
+	o->expiry = c->reg_expiry ? c->reg_expiry : 3600;
+	tmr_init(&o->tmr);
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(o->ftag, sizeof(o->ftag), r, 8);
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(o->callid, sizeof(o->callid), r, sizeof(r));
+	list_append(&t->trunks, &o->le, o);
+	if (!c->reg)
+		return o;
+	if (c->transport != SNAP_TP_UDP) {
+		o->state = TS_UNSUPPORTED;
+		snprintf(o->last_error, sizeof(o->last_error),
+			 "registration over TCP/TLS is not supported yet "
+			 "(UDP only)");
+	} else if (sa_set_str(&o->dst, c->host, c->port)) {
+		o->state = TS_UNSUPPORTED;
+		snprintf(o->last_error, sizeof(o->last_error),
+			 "host must be an IP address for registration "
+			 "(no DNS on the SIP loop yet)");
+	} else {
+		o->state = TS_REGISTERING;
+		treg_schedule(o, 0);
+	}
+	return o;
+}
+
+static void on_apply(struct sipd *sd, void *arg)
+{
+	struct treg *t = arg;
+	const struct trunks_typed *tt = trunks_of(sipd_snapshot(sd));
+	struct le *le = list_head(&t->trunks);
+
+	/* gone or changed: dropped (a changed one starts over below) */
+	while (le) {
+		struct tone *o = le->data;
+		const struct trunk_conf *c = NULL;
+
+		le = le->next;
+		for (size_t i = 0; i < tt->n && !c; i++)
+			if (!strcmp(tt->t[i].name, o->c.name))
+				c = &tt->t[i];
+		if (!c || !same_reg(c, &o->c)) {
+			mem_deref(o);
+			continue;
+		}
+		/* the rest (caller ID, limits) follows without a restart */
+		o->c = *c;
+	}
+	for (size_t i = 0; i < tt->n; i++)
+		if (!tone_find(t, tt->t[i].name) && !tone_new(t, &tt->t[i]))
+			log_warn(MOD, "trunk %s: out of memory",
+				 tt->t[i].name);
+}
+
+static const struct sipd_app treg_app = {
+	.name = "trunk",
+	.response = on_response,
+	.apply = on_apply,
+};
+
+static void treg_destructor(void *arg)
+{
+	struct treg *t = arg;
+
+	sipd_app_unregister(t->sd, t);
+	list_flush(&t->trunks);
+	tmr_cancel(&t->tick);
+	mem_deref(t->ct);
+	sodium_memzero(t->auth, sizeof(t->auth));
+}
+
+int treg_alloc(struct treg **tp, struct sipd *sd)
+{
+	struct ctrans_conf cc = { .max_total = 64, .max_per_dst = 16 };
+	struct treg *t;
+	int err;
+
+	if (!tp || !sd)
+		return EINVAL;
+	t = mem_zalloc(sizeof(*t), treg_destructor);
+	if (!t)
+		return ENOMEM;
+	t->sd = sd;
+	list_init(&t->trunks);
+	tmr_init(&t->tick);
+	err = ctrans_alloc(&t->ct, &cc, tx_send, ct_end, t);
+	if (!err)
+		err = sipd_app_register(sd, &treg_app, t);
+	if (err) {
+		mem_deref(t);
+		return err;
+	}
+	on_apply(sd, t);
+	*tp = t;
+	return 0;
+}
+
+struct treg *treg_free(struct treg *t)
+{
+	mem_deref(t);
+	return NULL;
+}
+
+static json_t *time_or_null(int64_t v)
+{
+	return v ? json_integer(v) : json_null();
+}
+
+json_t *treg_status(const struct treg *t)
+{
+	json_t *a = json_array();
+
+	for (struct le *le = t ? list_head(&t->trunks) : NULL; a && le;
+	     le = le->next) {
+		const struct tone *o = le->data;
+
+		json_array_append_new(a, json_pack(
+			"{s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:I}",
+			"name", o->c.name, "host", o->c.host,
+			"register", o->c.reg, "state", state_names[o->state],
+			"last_error", o->last_error,
+			"registered_at", time_or_null(o->registered_at),
+			"expires_at", time_or_null(o->expires_at),
+			"next_refresh", time_or_null(o->next_at),
+			"failures", (json_int_t)o->failures));
+	}
+	return a;
+}
