@@ -53,6 +53,8 @@
 #include "hotdesk/hotdesk.h"
 #include "store/hdstore.h"
 #include "media/callrec.h"
+#include "call/outbound.h"   /* outbound (issue 15) */
+#include "call/toll.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -563,6 +565,7 @@ static int register_everything(void)
 		&sipd_section, &guard_section, &firewall_section,
 		&services_section, &vmmail_smtp_section,
 		&hotdesk_section,   /* hotdesk (issue 13) */
+		&outbound_routes_section, &toll_section, /* outbound (15) */
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },
