@@ -436,8 +436,19 @@ static int or_validate(const json_t *obj, struct report *r)
 	return err;
 }
 
-/* Every trunk a route names must be configured (the "trunks" section:
- * one key per trunk). */
+/* Every trunk a route names must be configured: the "trunks" section
+ * (trunk/trunk.h) holds "<trunk>.<field>" keys; a trunk exists when its
+ * "<trunk>.host" does. */
+static bool trunk_exists(const json_t *trunks, const char *name)
+{
+	char key[OUT_NAME_MAX + 8];
+	const json_t *v;
+
+	snprintf(key, sizeof(key), "%s.host", name);
+	v = json_object_get(trunks, key);
+	return v && !json_is_null(v);
+}
+
 static int or_validate_all(const json_t *obj, const json_t *all,
 			   struct report *r)
 {
@@ -452,10 +463,9 @@ static int or_validate_all(const json_t *obj, const json_t *all,
 
 		json_array_foreach(json_object_get(v, "trunks"), i, t) {
 			const char *tn = json_string_value(t);
-			const json_t *tv = tn ? json_object_get(trunks, tn) :
-				NULL;
 
-			if (tv && !json_is_null(tv))
+			if (tn && strlen(tn) <= OUT_NAME_MAX &&
+			    trunk_exists(trunks, tn))
 				continue;
 			report_add(r, SEC, k, "outbound.unknown_trunk",
 				   "%s: there is no trunk '%.32s' (see "

@@ -53,6 +53,7 @@
 #include "hotdesk/hotdesk.h"
 #include "store/hdstore.h"
 #include "media/callrec.h"
+#include "trunk/trunk.h"   /* trunk (issue 15) */
 #include "call/outbound.h"   /* outbound (issue 15) */
 #include "call/toll.h"
 
@@ -565,6 +566,7 @@ static int register_everything(void)
 		&sipd_section, &guard_section, &firewall_section,
 		&services_section, &vmmail_smtp_section,
 		&hotdesk_section,   /* hotdesk (issue 13) */
+		&trunks_section,    /* trunk (issue 15) */
 		&outbound_routes_section, &toll_section, /* outbound (15) */
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {

@@ -17,9 +17,17 @@
 bool store_section_is_secret(const struct store_section *sec,
 			     const char *key)
 {
-	for (size_t i = 0; sec && sec->secrets && sec->secrets[i]; i++)
-		if (!strcmp(sec->secrets[i], key))
+	for (size_t i = 0; sec && sec->secrets && sec->secrets[i]; i++) {
+		const char *k = sec->secrets[i];
+		size_t kl = strlen(k), l = strlen(key);
+
+		if (!strcmp(k, key))
 			return true;
+		/* trunk (issue 15): "*.password" is every "<x>.password" */
+		if (k[0] == '*' && l > kl - 1 &&
+		    !strcmp(key + l - (kl - 1), k + 1))
+			return true;
+	}
 	return false;
 }
 
@@ -88,12 +96,15 @@ int store_section_seal(const struct store *s, json_t *obj, const char *key)
 
 void store_section_mask(const struct store_section *sec, json_t *obj)
 {
-	for (size_t i = 0; sec && sec->secrets && sec->secrets[i]; i++) {
-		const char *v = json_string_value(
-			json_object_get(obj, sec->secrets[i]));
+	const char *key;
+	json_t *val;
 
-		if (v)
-			json_object_set_new(obj, sec->secrets[i],
+	/* every key of obj, so that a suffix rule covers per-trunk keys */
+	json_object_foreach(obj, key, val) {
+		const char *v = json_string_value(val);
+
+		if (v && store_section_is_secret(sec, key))
+			json_object_set_new(obj, key,
 					    json_string(*v ? "set" : ""));
 	}
 }
@@ -116,15 +127,16 @@ json_t *store_sections_open(const struct store *s, const json_t *all)
 		return NULL;
 	json_object_foreach(c, name, obj) {
 		const struct store_section *sec = store_section_lookup(name);
+		const char *k;
+		json_t *val;
 
-		for (size_t i = 0; sec && sec->secrets && sec->secrets[i];
-		     i++) {
-			const char *k = sec->secrets[i];
-			char *p = open_text(s, json_string_value(
-						    json_object_get(obj, k)));
+		json_object_foreach(obj, k, val) {
+			char *p;
 
-			if (!json_string_value(json_object_get(obj, k)))
+			if (!json_string_value(val) ||
+			    !store_section_is_secret(sec, k))
 				continue;
+			p = open_text(s, json_string_value(val));
 			json_object_set_new(obj, k, json_string(p ? p : ""));
 			store_wipe(p);
 		}
@@ -139,13 +151,13 @@ void store_sections_wipe(json_t *opened)
 
 	json_object_foreach(opened, name, obj) {
 		const struct store_section *sec = store_section_lookup(name);
+		const char *k;
+		json_t *val;
 
-		for (size_t i = 0; sec && sec->secrets && sec->secrets[i];
-		     i++) {
-			const char *v = json_string_value(
-				json_object_get(obj, sec->secrets[i]));
+		json_object_foreach(obj, k, val) {
+			const char *v = json_string_value(val);
 
-			if (v)
+			if (v && store_section_is_secret(sec, k))
 				sodium_memzero((char *)v, strlen(v));
 		}
 	}

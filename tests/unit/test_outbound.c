@@ -153,7 +153,8 @@ static void test_section_set(void **state)
 static void test_section_validate_all(void **state)
 {
 	json_t *obj = sec->defaults();
-	json_t *all = json_pack("{s:{s:{},s:n}}", "trunks", "a", "gone");
+	json_t *all = json_pack("{s:{s:s,s:s,s:n}}", "trunks", "a.host",
+			       "192.0.2.1", "a.port", "5060", "gone.host");
 	struct report r;
 
 	(void)state;
