@@ -91,6 +91,11 @@ struct leg {
 	uint32_t inv_cseq;
 	bool orig;              /* the A leg of a call the PBX placed: our
 				 * INVITE (originate.c) */
+	/* outbound (issue 15, trunk_out.c): a B leg to a trunk (borrowed
+	 * from call->snap; x is NULL), its INVITE resent with credentials
+	 * once already */
+	const struct trunk_conf *trunk;
+	bool authed;
 };
 
 /* A request forwarded from one leg to the other inside a call. */
@@ -186,6 +191,16 @@ struct call {
 		unsigned errs;        /* files refused in a row */
 		char cls[33];
 	} moh;
+	/* outbound (issue 15, trunk_out.c): a call out through trunks */
+	struct {
+		bool live;               /* this call is one */
+		bool counted;            /* toll_take said yes: toll_end */
+		const struct out_route *r;   /* borrowed from snap */
+		size_t next;             /* the route's next trunk to try */
+		const struct snap_ext *payer;
+		char num[33];            /* what is sent (R-URI user) */
+		char trunk[33];          /* the trunk tried last / used */
+	} out;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -225,6 +240,8 @@ struct call_app {
 	const struct call_svc_ops *svc_ops[ROUTE_SVC__COUNT];
 	void *svc_arg[ROUTE_SVC__COUNT];
 	struct campon *campon;    /* camp-on requests (campon.c), or NULL */
+	struct toll *toll;        /* toll-fraud counters (outbound, issue
+				   * 15); NULL: no call leaves on a trunk */
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;
@@ -343,6 +360,21 @@ void bleg_cancel_others(struct call *c, struct leg *keep);
 /* Answer the caller: 200 with our Contact, Allow and the description in
  * app->body (blen), resent until its ACK. The call is ANSWERED. */
 void call_ok_a(struct call *c, size_t blen);
+
+/* ---- trunk_out.c (outbound, issue 15) -------------------------------- */
+
+/* Routing said ROUTE_TRUNK: the toll-fraud limits, then the route's
+ * first usable trunk rings. The call may have ended on return. */
+void trunk_out_start(struct call *c, const struct route_result *rr);
+/* A final non-2xx of trunk leg l: a 401/407 answered once with the
+ * trunk's credentials, 5xx/408 fail over to the next trunk, anything
+ * else ends the call with that answer. */
+void trunk_out_final(struct call_app *app, struct leg *l,
+		     const struct sipmsg *m);
+/* l's INVITE got no final answer: the next trunk. */
+void trunk_out_timeout(struct call_app *app, struct leg *l);
+/* call_end of an outbound call: its toll counts end. */
+void trunk_out_ending(struct call *c);
 
 /* ---- svc.c ------------------------------------------------------------- */
 

@@ -148,6 +148,7 @@ void call_end(struct call *c, const char *disp, unsigned cause,
 	c->reason = reason;
 	/* calls the PBX placed; camp-on (issue 13) */
 	orig_ending(c, answered);
+	trunk_out_ending(c);   /* outbound (issue 15): toll counts */
 	if (app->campon)
 		campon_ended(app->campon, c);
 	/* the caller never goes without a final answer */

@@ -185,6 +185,11 @@ void ring_plan(struct call *c, const struct route_result *rr)
 		svc_start(c, rr);
 		return;
 	}
+	if (rr->kind == ROUTE_TRUNK) {   /* outbound (issue 15) */
+		note_forward(c, rr);
+		trunk_out_start(c, rr);
+		return;
+	}
 	c->plan = *rr;
 	c->step = 0;
 	note_forward(c, rr);

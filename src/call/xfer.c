@@ -309,6 +309,10 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		call_answer(app, rq, tx, 491, "Request Pending", NULL);
 		return;
 	}
+	if (!l->x) {   /* outbound (issue 15): a trunk transfers nothing */
+		call_answer(app, rq, tx, 403, "Forbidden", NULL);
+		return;
+	}
 	/* legs of past transfers stay with the call until it ends: bounded */
 	if (list_count(&c->blegs) >= CALL_MAX_LEGS) {
 		call_answer(app, rq, tx, 503, "Service Unavailable",
