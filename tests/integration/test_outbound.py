@@ -1,0 +1,249 @@
+"""Outbound calls through trunks (issue 15, outbound), end to end.
+
+The carrier stand-in is SIPp: one UAS per trunk (IP-authenticated trunks,
+register=false), each in its own directory with its message trace. An
+extension dials a number an outbound route takes:
+
+* baresip (201) dials a national number: the route's first trunk (PAI)
+  answers 503, the second (RPID) answers; each INVITE carries the number
+  after strip/prefix in its Request-URI and 201's external caller ID in
+  From and in the trunk's identity header; the second SIPp echoes the
+  RTP it gets (-rtp_echo), so 201 hears its own tone back through the
+  relay and the trunk: two-way audio through the outbound leg.
+* the emergency number works from an extension whose class of service
+  allows nothing; the same extension gets 403 naming the class for a
+  national number; a class without international gets 403; the second
+  international call of an extension in one hour (limit 1) is refused
+  with a toll_limit security event.
+"""
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from calls_lib import Baresip, heard
+from calls_pbx import PW, Later, bounded, start_pbx  # noqa: F401
+from calls_sip import SipUac, Sipp, _reply, _scenario, status_of, uas_xml
+from conftest import wait_for
+from test_sip_register import commit
+
+needs = {t: pytest.mark.skipif(not shutil.which(t), reason=f"needs {t}")
+         for t in ("baresip", "sipp")}
+TONE = 697
+
+
+def refuse_xml(code, text):
+    """A UAS that answers its one INVITE with code (then takes the ACK)."""
+    return _scenario(['  <recv request="INVITE" crlf="true"/>',
+                      _reply(code, text),
+                      '  <recv request="ACK"/>'])
+
+
+def start_sipp(s, echo=False, timeout_s=30):
+    """Sipp.start with -rtp_echo when asked (Sipp has no extra args)."""
+    if not echo:
+        return s.start(timeout_s=timeout_s)
+    args = ["sipp", "-sf", "s.xml", "-i", s.addr, "-p", str(s.port),
+            "-mi", s.addr, "-mp", str(s.media_port), "-m", "1",
+            "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
+            "-trace_err", "-trace_msg", "-buff_size", "4194304",
+            "-rtp_echo"]
+    s.logf = open(s.dir / "out", "ab")
+    s.proc = subprocess.Popen(args, cwd=s.dir, stdin=subprocess.DEVNULL,
+                              stdout=s.logf, stderr=subprocess.STDOUT)
+    return s
+
+
+def settings(d, section, *kv):
+    r = d.cli("settings", "set", section, *kv)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def trunk(d, name, port, *extra):
+    settings(d, "trunks", f"{name}.host=127.0.0.1", f"{name}.port={port}",
+             *[f"{name}.{x}" for x in extra])
+
+
+def invites(sipp):
+    """The INVITEs SIPp received (its message trace), as text."""
+    out = []
+    for chunk in sipp.messages().split("message received")[1:]:
+        body = chunk.split("\n", 1)[1].lstrip() if "\n" in chunk else ""
+        if body.startswith("INVITE "):
+            out.append(body.split("\n-----", 1)[0])
+    return out
+
+
+def hdr(msg, name):
+    for line in msg.replace("\r\n", "\n").split("\n"):
+        if line.lower().startswith(name.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+@pytest.fixture
+def pbx(make_daemon):
+    p = start_pbx(make_daemon, exts=("201", "202", "203"))
+    d = p.d
+    # 201: a custom external caller ID (what the trunks must see)
+    r = d.cli("ext", "edit", "201", "--set",
+              "callerid.external.use_default=false", "--set",
+              "callerid.external.name=Ada Ltd", "--set",
+              "callerid.external.number=442079460000", "--set",
+              "phone.codecs=alaw")
+    assert r.returncode == 0, r
+    # 203: a class of service that allows nothing at all
+    settings(d, "cos", "nothing=")
+    r = d.cli("ext", "edit", "203", "--set", "class_of_service=nothing",
+              "--set", "callerid.emergency.use_default=false", "--set",
+              "callerid.emergency.name=Flat 3", "--set",
+              "callerid.emergency.number=442079460003")
+    assert r.returncode == 0, r
+    # 202: restricted (internal, voicemail, emergency: no national)
+    r = d.cli("ext", "edit", "202", "--set", "class_of_service=restricted")
+    assert r.returncode == 0, r
+    commit(d)
+    return p
+
+
+@needs["sipp"]
+@needs["baresip"]
+def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
+    d = pbx.d
+    t1 = Sipp(tmp_path, "t1", refuse_xml(503, "Service Unavailable"))
+    t2 = Sipp(tmp_path, "t2", uas_xml(answer=True, pcap=False))
+    trunk(d, "t1", t1.port, "id_header=pai")
+    trunk(d, "t2", t2.port, "id_header=rpid")
+    settings(d, "outbound_routes",
+             "national=patterns=0ZX.;trunks=t1,t2;class=national;strip=1;"
+             "prefix=+44")
+    commit(d)
+    a = Baresip(tmp_path / "a", "201", PW["201"], pbx.registrar, TONE,
+                max_s=40, codecs="PCMA")
+    later = Later()
+    try:
+        start_sipp(t1)
+        start_sipp(t2, echo=True)
+        time.sleep(0.3)
+        a.start()
+        a.dial("02079460123")
+        try:
+            a.wait("CALL_ESTABLISHED", 10)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{a.log()}\n{t1.report()}\n"
+                                 f"{t2.report()}\n{pbx.log()}")
+        time.sleep(3)
+        calls = pbx.calls()
+        later(lambda: len(calls) == 1 and calls[0]["state"] ==
+              "answered" or (_ for _ in ()).throw(AssertionError(calls)))
+        assert a.cmd("hangup").get("ok")
+        time.sleep(0.5)
+        rc1, rc2 = t1.wait(10), t2.wait(10)
+    finally:
+        a.stop()
+        t1.stop()
+        t2.stop()
+    assert rc1 == 0, t1.report()
+    assert rc2 == 0, t2.report()
+    # the INVITE to each trunk: Request-URI, From, identity header
+    for sipp, want, other in ((t1, "P-Asserted-Identity", "Remote-Party-ID"),
+                              (t2, "Remote-Party-ID",
+                               "P-Asserted-Identity")):
+        inv = invites(sipp)
+        assert len(inv) == 1, sipp.messages()[-3000:]
+        first = inv[0].split("\n", 1)[0]
+        assert first.startswith("INVITE sip:+442079460123@127.0.0.1"), first
+        frm = hdr(inv[0], "From")
+        assert '"Ada Ltd"' in frm and "sip:442079460000@" in frm, frm
+        ident = hdr(inv[0], want)
+        assert ident and "sip:442079460000@" in ident, inv[0]
+        assert hdr(inv[0], other) is None, inv[0]
+        # never the extension's own number in the headers
+        head = inv[0].split("\n\n", 1)[0]
+        assert "sip:201@" not in head, head
+    # two-way audio: 201's own tone came back from the far end (the
+    # trunk side echoes what it receives through the relay)
+    recs = a.recordings()
+    later(lambda: heard(recs, TONE) >= 1.0 or
+          (_ for _ in ()).throw(AssertionError(
+              f"tone heard {heard(recs, TONE)} s in {recs}")))
+    rows = pbx.wait_cdrs(1)
+    row = [r for r in rows if r["caller"] == "201"]
+    assert len(row) == 1, rows
+    assert row[0]["disposition"] == "answered", row
+    assert row[0]["dialled"] == "02079460123", row
+    later.done()
+
+
+def call_final(pbx, user, number):
+    u = SipUac(pbx.server, user)
+    try:
+        _, final = u.call(number, PW[user])
+        if status_of(final) == 200:
+            time.sleep(0.3)
+            assert u.bye(final) == 200
+        return final
+    finally:
+        u.close()
+
+
+@needs["sipp"]
+def test_outbound_emergency_cos_and_hourly_limit(pbx, tmp_path):
+    d = pbx.d
+    sos = Sipp(tmp_path, "sos", uas_xml(answer=True, pcap=False))
+    intl = Sipp(tmp_path, "intl", refuse_xml(486, "Busy Here"))
+    nat = Sipp(tmp_path, "nat", refuse_xml(486, "Busy Here"))
+    trunk(d, "sos", sos.port, "id_header=pai")
+    trunk(d, "intl", intl.port, "id_header=none")
+    trunk(d, "nat", nat.port)
+    settings(d, "outbound_routes",
+             "emergency=patterns=112,999;trunks=sos;class=emergency",
+             "intl=patterns=00.;trunks=intl;class=international",
+             "national=patterns=0ZX.;trunks=nat;class=national")
+    settings(d, "toll", "ext_international_hour=1")
+    commit(d)
+    try:
+        start_sipp(sos)
+        start_sipp(intl)
+        time.sleep(0.3)
+        # 203's class allows nothing, yet 112 leaves on the emergency
+        # trunk with 203's emergency caller ID
+        final = call_final(pbx, "203", "112")
+        assert status_of(final) == 200, final + pbx.log()
+        assert sos.wait(10) == 0, sos.report()
+        inv = invites(sos)
+        assert len(inv) == 1, sos.messages()
+        assert inv[0].startswith("INVITE sip:112@127.0.0.1"), inv[0]
+        assert "sip:442079460003@" in hdr(inv[0], "From"), inv[0]
+        assert "sip:442079460003@" in hdr(inv[0], "P-Asserted-Identity")
+        # ... but nothing else: 403 naming the class
+        final = call_final(pbx, "203", "02079460123")
+        assert status_of(final) == 403, final
+        assert "national" in final.split("\r\n", 1)[0], final
+        # a class without international: 403 naming it
+        final = call_final(pbx, "202", "0033123456")
+        assert status_of(final) == 403, final
+        assert "international" in final.split("\r\n", 1)[0], final
+        # 201: one international call an hour; the first reaches the
+        # trunk (busy there), the second is refused before any trunk
+        final = call_final(pbx, "201", "0033123456")
+        assert status_of(final) == 486, final
+        assert intl.wait(10) == 0, intl.report()
+        final = call_final(pbx, "201", "0033123457")
+        assert status_of(final) == 403, final
+        assert "per hour" in final.split("\r\n", 1)[0], final
+    finally:
+        sos.stop()
+        intl.stop()
+        nat.stop()
+    assert len(invites(intl)) == 1, intl.messages()
+    ev = wait_for(lambda: (lambda b: b if b else None)(
+        d.api("GET", "/events?type=toll_limit")[1]), 5)
+    assert ev, d.log()
+    e = ev[-1]
+    assert e["extension"] == "201" and e["class"] == "international" and \
+        e["limit"] == "ext_per_hour", e
+    assert "ALERT toll fraud" in d.log(), d.log()[-3000:]
+    # nothing reached the national trunk (203 and 202 were refused)
+    assert not invites(nat)
