@@ -507,6 +507,7 @@ const struct store_section outbound_routes_section = {
 	.name = SEC, .defaults = or_defaults, .set = or_set,
 	.validate = or_validate, .validate_all = or_validate_all,
 	.typed_size = sizeof(struct out_routes), .decode = or_decode,
+	.routes = outbound_obj_routes,
 };
 
 /* ---- matching ---- */

@@ -165,6 +165,7 @@ def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
     # two-way audio: 201's own tone came back from the far end (the
     # trunk side echoes what it receives through the relay)
     recs = a.recordings()
+    print("tone heard back:", heard(recs, TONE), "s in", recs)
     later(lambda: heard(recs, TONE) >= 1.0 or
           (_ for _ in ()).throw(AssertionError(
               f"tone heard {heard(recs, TONE)} s in {recs}")))
