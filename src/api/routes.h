@@ -42,6 +42,9 @@ extern const struct api_route api_routes_hotdesk[];   /* routes_hotdesk.c */
 extern const size_t api_routes_hotdesk_n;
 extern const struct api_route api_routes_rec[];       /* routes_rec.c */
 extern const size_t api_routes_rec_n;
+/* trunk (issue 15) */
+extern const struct api_route api_routes_trunk[];     /* routes_trunk.c */
+extern const size_t api_routes_trunk_n;
 
 /* GET /metrics (routes_metrics.c): Prometheus text, outside /api/v1 but
  * behind the same admin credential (api.c routes it there). */

@@ -109,6 +109,8 @@ struct fwd {
 	bool hold;              /* the offer puts media on hold */
 };
 
+struct trunk_caller;   /* trunk (issue 15): call/trunk_in.h */
+
 struct call {
 	struct le le;           /* app->calls */
 	struct call_app *app;
@@ -191,6 +193,9 @@ struct call {
 		unsigned errs;        /* files refused in a row */
 		char cls[33];
 	} moh;
+	/* trunk (issue 15): a call from a trunk: its synthetic caller
+	 * (caller_x points into it), owned; NULL otherwise */
+	struct trunk_caller *trunk_in;
 	/* outbound (issue 15, trunk_out.c): a call out through trunks */
 	struct {
 		bool live;               /* this call is one */
@@ -373,6 +378,10 @@ void trunk_out_final(struct call_app *app, struct leg *l,
 		     const struct sipmsg *m);
 /* l's INVITE got no final answer: the next trunk. */
 void trunk_out_timeout(struct call_app *app, struct leg *l);
+/* What routing must know of call c for trunks: it came in from a trunk
+ * (live->from_trunk) and whether the toll section's inbound_to_outbound
+ * lets such a call leave on one. */
+void trunk_out_live(const struct call *c, struct route_live *live);
 /* call_end of an outbound call: its toll counts end. */
 void trunk_out_ending(struct call *c);
 

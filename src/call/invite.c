@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "call/call_int.h"
+#include "call/trunk_in.h"   /* trunk (issue 15) */
 #include "common/log.h"
 #include "guard/guard.h"
 #include "store/snapshot.h"
@@ -105,6 +106,7 @@ void call_destructor(void *arg)
 	mem_deref(c->ok);
 	if (c->snap)
 		snapshot_deref(c->snap);
+	mem_deref(c->trunk_in);   /* trunk (issue 15) */
 	if (c->app && c->app->n_calls)
 		c->app->n_calls--;
 }
@@ -369,6 +371,8 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 	const char *reason = NULL;
 	unsigned code;
 	size_t n;
+	struct trunk_caller *tin;   /* trunk (issue 15) */
+	bool from_trunk;
 
 	if (m->to.tag.l) {
 		struct leg *l = leg_find(app, m);
@@ -381,17 +385,23 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		call_indialog(app, rq, l);
 		return;
 	}
-	caller = authenticate(app, rq, &tx, "INVITE");
+	/* trunk (issue 15): from a trunk's address, not challenged: the
+	 * DID says where it goes (trunk_in.h); else the caller authenticates */
+	tin = trunk_in_caller(app, rq, &tx, &from_trunk);
+	caller = from_trunk ? (tin ? &tin->x : NULL) :
+		authenticate(app, rq, &tx, "INVITE");
 	if (!caller)
 		return;
 	/* RFC 3261 16.3, 8.2.2.2: no hops left; a second INVITE of a call
 	 * we already have (another branch: a loop or a fork merged back) */
 	if (m->maxfwd == 0) {
 		call_answer(app, rq, tx, 483, "Too Many Hops", NULL);
+		mem_deref(tin);
 		return;
 	}
 	if (merged(app, m)) {
 		call_answer(app, rq, tx, 482, "Loop Detected", NULL);
+		mem_deref(tin);
 		return;
 	}
 	/* 100 Trying at once: the phone stops retransmitting */
@@ -401,6 +411,10 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		(void)strans_respond(app->st, tx, 100, app->buf, n,
 				     call_now_ms());
 	c = call_new(app, rq, caller);
+	if (c && tin)   /* trunk (issue 15): the call owns its caller */
+		caller = trunk_in_attach(c, tin);
+	else
+		mem_deref(tin);
 	if (!c || saved_req_set(&c->inv, rq, tx)) {
 		if (c)
 			call_end(c, "failed", 500, "system", "no memory");
@@ -438,9 +452,11 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 	/* hotdesk (issue 13): a phone a hotdesk user is logged in at calls
 	 * as that user (c->caller, c->caller_x: identity, class of service,
 	 * limits) */
-	caller = hdcall_caller(c, caller);
+	if (!c->trunk_in)   /* trunk (issue 15): no phone of ours */
+		caller = hdcall_caller(c, caller);
 	/* where does it go */
 	call_route_live(app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	live.calls--;   /* this one is counted already */
 	c->caller[0] = '\0';   /* not counted against its own limit yet */
 	call_route(c->snap, caller, c->dialled, strlen(c->dialled), &live,

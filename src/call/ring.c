@@ -51,6 +51,7 @@ static void forward(struct call *c, const struct snap_ext *to,
 
 	bleg_cancel_others(c, NULL);
 	call_route_live(c->app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	call_route_forward(c->snap, c->caller_x, c->plan.callee, to, rule,
 			   c->plan.hops, &live, &rr);
 	note_forward(c, &rr);

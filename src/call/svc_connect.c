@@ -74,6 +74,7 @@ int call_svc_connect(struct call_app *app, uint64_t handle,
 	snprintf(callee, sizeof(callee), "%s", c->callee);
 	c->callee[0] = '\0';
 	call_route_live(app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	call_route_connect(c->snap, c->caller_x, gated, c->svc_kind, to,
 			   c->plan.hops, &live, &rr);
 	snprintf(c->callee, sizeof(c->callee), "%s", callee);

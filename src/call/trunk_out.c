@@ -389,6 +389,12 @@ void trunk_out_timeout(struct call_app *app, struct leg *l)
 	try_next(c);
 }
 
+void trunk_out_live(const struct call *c, struct route_live *live)
+{
+	live->from_trunk = c->trunk_in != NULL;
+	live->trunk_out_ok = toll_limits_of(c->snap)->inbound_to_outbound;
+}
+
 void trunk_out_ending(struct call *c)
 {
 	if (!c->out.counted)

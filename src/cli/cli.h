@@ -49,6 +49,7 @@ extern const struct cli_cmd cli_firewall_cmds[];  /* cmd_firewall.c */
 extern const struct cli_cmd cli_calls_cmds[];     /* cmd_calls.c */
 extern const struct cli_cmd cli_vm_cmds[];        /* cmd_vm.c */
 extern const struct cli_cmd cli_hotdesk_cmds[];   /* cmd_hotdesk.c */
+extern const struct cli_cmd cli_trunk_cmds[];     /* cmd_trunk.c (issue 15) */
 
 /* --- client.c: talking to the daemon --- */
 

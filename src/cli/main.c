@@ -24,6 +24,7 @@ static const struct cli_cmd *const cli_tables[] = {
 	cli_ext_cmds, cli_config_cmds, cli_sip_cmds, cli_guard_cmds,
 	cli_firewall_cmds, cli_calls_cmds, cli_vm_cmds,
 	cli_hotdesk_cmds,
+	cli_trunk_cmds,   /* trunk (issue 15) */
 };
 #define N_TABLES (sizeof(cli_tables) / sizeof(cli_tables[0]))
 

@@ -27,6 +27,7 @@ struct vmmail;
 struct campon;
 struct hotdesk;
 struct hdstore;
+struct treg;   /* trunk (issue 15) */
 
 struct daemon {
 	const char *data_dir;
@@ -46,6 +47,7 @@ struct daemon {
 	/* hotdesk (issue 13) */
 	struct hotdesk *hotdesk;    /* data plane (loop thread) only */
 	struct hdstore *hdstore;    /* thread-safe; never on the loop */
+	struct treg *treg;          /* trunk (issue 15): loop thread only */
 };
 
 /* The one daemon context (valid between start-up and exit). */

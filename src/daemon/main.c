@@ -54,6 +54,7 @@
 #include "store/hdstore.h"
 #include "media/callrec.h"
 #include "trunk/trunk.h"   /* trunk (issue 15) */
+#include "trunk/treg.h"
 #include "call/outbound.h"   /* outbound (issue 15) */
 #include "call/toll.h"
 
@@ -580,6 +581,7 @@ static int register_everything(void)
 		{ api_routes_greet_admin, api_routes_greet_admin_n },
 		{ api_routes_hotdesk, api_routes_hotdesk_n },
 		{ api_routes_rec, api_routes_rec_n },
+		{ api_routes_trunk, api_routes_trunk_n },   /* trunk (issue 15) */
 	};
 	size_t i;
 	int err;
@@ -819,6 +821,12 @@ int main(int argc, char **argv)
 		err = hotdesk_start(d, &o);
 		if (err)
 			goto out;
+		/* trunk (issue 15): outbound registration to the trunks */
+		err = treg_alloc(&d->treg, d->sipd);
+		if (err) {
+			log_err("daemon", "trunks: %s", strerror(err));
+			goto out;
+		}
 	}
 	err = 0;
 	if (d->guard)
@@ -937,6 +945,7 @@ out:
 	d->campon = campon_free(d->campon);
 	d->vmapp = vmapp_free(d->vmapp);
 	d->hotdesk = hotdesk_free(d->hotdesk);
+	d->treg = treg_free(d->treg);   /* trunk (issue 15) */
 	d->mwi = mwi_free(d->mwi);
 	call_close(d->calls);
 	callrec = callrec_free(callrec);    /* after the relay let go */

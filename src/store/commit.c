@@ -669,6 +669,7 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 	version = store_version(s);
 
 	commit_sections(&c);
+	store_trunk_dids_check(c.stsec, c.st, c.ns, &c.errs);   /* trunk (issue 15) */
 	store_cos_check(json_object_get(c.stsec, "cos"), c.objs, c.ns,
 			&c.errs);
 	commit_check_secrets(&c);

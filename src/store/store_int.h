@@ -161,6 +161,11 @@ void store_sections_mask(json_t *all);
 json_t *store_sections_open(const struct store *s, const json_t *all);
 void store_sections_wipe(json_t *opened);
 
+/* trunk_dids.c (trunk, issue 15): each DID of the staged "trunks"
+ * section names a staged extension (rows sorted by number). */
+void store_trunk_dids_check(const json_t *secs, const struct ext_row *rows,
+			    size_t n, struct report *r);
+
 /* sections.c */
 size_t store_section_count(void);
 const struct store_section *store_section_at(size_t i);

@@ -1,0 +1,33 @@
+/*
+ * treg — outbound registration to the trunks (issue 15): for each trunk
+ * with register = true, REGISTER to its host over our client
+ * transactions, the 401/407 answered with the client digest
+ * (auth/client.h), refreshed at 85 % of the granted expiry, retried on
+ * failure after 30 s doubling to 30 min. A sipd application: its apply
+ * hook follows the running snapshot (trunks added, changed, removed),
+ * its response hook reads the answers. Loop thread only.
+ */
+#ifndef BULWARK_TREG_H
+#define BULWARK_TREG_H
+
+#include <jansson.h>
+
+struct sipd;
+struct treg;
+
+/* Start registering the trunks of sd's running snapshot. 0, EINVAL,
+ * ENOMEM or sipd_app_register's error. */
+int treg_alloc(struct treg **tp, struct sipd *sd);
+
+/* Stop (no un-REGISTER: the carrier lets the binding expire), free
+ * everything and wipe the passwords. NULL-safe; returns NULL. */
+struct treg *treg_free(struct treg *t);
+
+/* The trunks' registration status (new reference): an array of
+ * {name, host, register, state, last_error, registered_at, expires_at,
+ *  next_refresh, failures}; state is "off" (register = false),
+ * "registering", "registered", "failed" or "unsupported" (a transport or
+ * host we cannot register over yet). Times are unix seconds or null. */
+json_t *treg_status(const struct treg *t);
+
+#endif
