@@ -60,9 +60,22 @@ def settings(d, section, *kv):
     assert r.returncode == 0, (r.stdout, r.stderr)
 
 
-def trunk(d, name, port, *extra):
-    settings(d, "trunks", f"{name}.host=127.0.0.1", f"{name}.port={port}",
-             *[f"{name}.{x}" for x in extra])
+def trunk(d, sipp, *extra):
+    """Trunk named as sipp's directory, at its address and port."""
+    name = sipp.dir.name
+    settings(d, "trunks", f"{name}.host={sipp.addr}",
+             f"{name}.port={sipp.port}", *[f"{name}.{x}" for x in extra])
+
+
+# A trunk's host address is trusted as the trunk (calls from it are the
+# trunk's, not an extension's): each carrier stand-in has a loopback
+# address of its own, never the phones' 127.0.0.1.
+ADDR = {"t1": "127.0.0.2", "t2": "127.0.0.3", "sos": "127.0.0.4",
+        "intl": "127.0.0.5", "nat": "127.0.0.6"}
+
+
+def carrier(tmp_path, name, xml):
+    return Sipp(tmp_path, name, xml, addr=ADDR[name])
 
 
 def invites(sipp):
@@ -111,10 +124,10 @@ def pbx(make_daemon):
 @needs["baresip"]
 def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
     d = pbx.d
-    t1 = Sipp(tmp_path, "t1", refuse_xml(503, "Service Unavailable"))
-    t2 = Sipp(tmp_path, "t2", uas_xml(answer=True, pcap=False))
-    trunk(d, "t1", t1.port, "id_header=pai")
-    trunk(d, "t2", t2.port, "id_header=rpid")
+    t1 = carrier(tmp_path, "t1", refuse_xml(503, "Service Unavailable"))
+    t2 = carrier(tmp_path, "t2", uas_xml(answer=True, pcap=False))
+    trunk(d, t1, "id_header=pai")
+    trunk(d, t2, "id_header=rpid")
     settings(d, "outbound_routes",
              "national=patterns=0ZX.;trunks=t1,t2;class=national;strip=1;"
              "prefix=+44")
@@ -153,7 +166,7 @@ def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
         inv = invites(sipp)
         assert len(inv) == 1, sipp.messages()[-3000:]
         first = inv[0].split("\n", 1)[0]
-        assert first.startswith("INVITE sip:+442079460123@127.0.0.1"), first
+        assert first.startswith(f"INVITE sip:+442079460123@{sipp.addr}"), first
         frm = hdr(inv[0], "From")
         assert '"Ada Ltd"' in frm and "sip:442079460000@" in frm, frm
         ident = hdr(inv[0], want)
@@ -192,12 +205,12 @@ def call_final(pbx, user, number):
 @needs["sipp"]
 def test_outbound_emergency_cos_and_hourly_limit(pbx, tmp_path):
     d = pbx.d
-    sos = Sipp(tmp_path, "sos", uas_xml(answer=True, pcap=False))
-    intl = Sipp(tmp_path, "intl", refuse_xml(486, "Busy Here"))
-    nat = Sipp(tmp_path, "nat", refuse_xml(486, "Busy Here"))
-    trunk(d, "sos", sos.port, "id_header=pai")
-    trunk(d, "intl", intl.port, "id_header=none")
-    trunk(d, "nat", nat.port)
+    sos = carrier(tmp_path, "sos", uas_xml(answer=True, pcap=False))
+    intl = carrier(tmp_path, "intl", refuse_xml(486, "Busy Here"))
+    nat = carrier(tmp_path, "nat", refuse_xml(486, "Busy Here"))
+    trunk(d, sos, "id_header=pai")
+    trunk(d, intl, "id_header=none")
+    trunk(d, nat)
     settings(d, "outbound_routes",
              "emergency=patterns=112,999;trunks=sos;class=emergency",
              "intl=patterns=00.;trunks=intl;class=international",
@@ -215,7 +228,7 @@ def test_outbound_emergency_cos_and_hourly_limit(pbx, tmp_path):
         assert sos.wait(10) == 0, sos.report()
         inv = invites(sos)
         assert len(inv) == 1, sos.messages()
-        assert inv[0].startswith("INVITE sip:112@127.0.0.1"), inv[0]
+        assert inv[0].startswith(f"INVITE sip:112@{sos.addr}"), inv[0]
         assert "sip:442079460003@" in hdr(inv[0], "From"), inv[0]
         assert "sip:442079460003@" in hdr(inv[0], "P-Asserted-Identity")
         # ... but nothing else: 403 naming the class
