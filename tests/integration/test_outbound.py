@@ -261,3 +261,68 @@ def test_outbound_emergency_cos_and_hourly_limit(pbx, tmp_path):
     assert "ALERT toll fraud" in d.log(), d.log()[-3000:]
     # nothing reached the national trunk (203 and 202 were refused)
     assert not invites(nat)
+
+
+def fwd(d, ext, number):
+    return d.cli("ext", "edit", ext, "--set",
+                 "user.forward.immediate.enabled=true", "--set",
+                 f"user.forward.immediate.destination={number}")
+
+
+@needs["sipp"]
+def test_outbound_forward_counts_against_forwarder(pbx, tmp_path):
+    """A forward to an external number: refused at commit while no route
+    takes it, accepted once one does; the call leaves as the forwarding
+    extension (its class of service, its external caller ID); a call in
+    from a trunk never leaves on one through a forward."""
+    d = pbx.d
+    nat = carrier(tmp_path, "nat", refuse_xml(486, "Busy Here"))
+    trunk(d, nat, "id_header=pai")
+    commit(d)
+    # no route yet: the commit refuses the external destination
+    assert fwd(d, "201", "02079460123").returncode == 0
+    r = d.cli("commit")
+    assert r.returncode != 0 and "dest.external_no_trunk" in \
+        r.stdout + r.stderr, (r.stdout, r.stderr)
+    settings(d, "outbound_routes",
+             "national=patterns=0ZX.;trunks=nat;class=national")
+    assert fwd(d, "202", "02079460123").returncode == 0
+    settings(d, "trunks", "did.5550100=201")
+    commit(d)
+    try:
+        start_sipp(nat)
+        time.sleep(0.3)
+        # 202 (restricted: no national) forwards out: 403 for whoever
+        # calls it, even 201 whose own class allows national
+        final = call_final(pbx, "201", "202")
+        assert status_of(final) == 403, final
+        assert "national" in final.split("\r\n", 1)[0], final
+        # 201 (national allowed) forwards out: 203, whose class allows
+        # nothing, reaches the trunk through it, presented as 201
+        final = call_final(pbx, "203", "201")
+        assert status_of(final) == 486, final + pbx.log()
+        assert nat.wait(10) == 0, nat.report()
+        inv = invites(nat)
+        assert len(inv) == 1, nat.messages()
+        assert inv[0].startswith(f"INVITE sip:02079460123@{nat.addr}"), \
+            inv[0]
+        assert "sip:442079460000@" in hdr(inv[0], "From"), inv[0]
+        # a call in from the trunk to 201's DID would leave again on a
+        # trunk: refused (no inbound-to-outbound rule)
+        u = SipUac(pbx.server, "carrier", addr=nat.addr)
+        try:
+            u.invite("5550100")
+            final = u.recv_final(5)
+        finally:
+            u.close()
+        assert status_of(final) == 403, final + pbx.log()
+        assert "inbound-to-outbound" in final.split("\r\n", 1)[0], final
+    finally:
+        nat.stop()
+    rows = pbx.wait_cdrs(3)
+    out = [r for r in rows if r["caller"] == "203"]
+    assert len(out) == 1, rows
+    assert out[0]["forward_rule"] == "forward_immediate" and \
+        out[0]["forward_from"] == "201" and \
+        out[0]["forward_to"] == "02079460123", out[0]
+    assert len(invites(nat)) == 1
