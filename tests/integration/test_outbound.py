@@ -187,6 +187,8 @@ def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
     assert len(row) == 1, rows
     assert row[0]["disposition"] == "answered", row
     assert row[0]["dialled"] == "02079460123", row
+    # the CDR names the trunk that answered and the route
+    assert row[0]["trunk"] == "t2" and row[0]["route"] == "national", row
     later.done()
 
 
