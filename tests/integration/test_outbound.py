@@ -24,7 +24,8 @@ import pytest
 
 from calls_lib import Baresip, heard
 from calls_pbx import PW, Later, bounded, start_pbx  # noqa: F401
-from calls_sip import SipUac, Sipp, _reply, _scenario, status_of, uas_xml
+from calls_sip import (SipUac, Sipp, _msg, _reply, _scenario, status_of,
+                       uas_xml)
 from conftest import wait_for
 from test_sip_register import commit
 
@@ -38,6 +39,34 @@ def refuse_xml(code, text):
     return _scenario(['  <recv request="INVITE" crlf="true"/>',
                       _reply(code, text),
                       '  <recv request="ACK"/>'])
+
+
+CHAL = ('WWW-Authenticate: Digest realm="carrier.test", nonce="b7c9e1d3f5",'
+        ' algorithm=MD5, qop="auth"')
+
+
+def challenge_xml(user, pw):
+    """A UAS that challenges the INVITE (401), then answers the INVITE
+    with credentials when SIPp's verifyauth accepts them (403 if not)."""
+    return _scenario([
+        '  <recv request="INVITE" crlf="true"/>',
+        _msg(["SIP/2.0 401 Unauthorized", "[last_Via:]", "[last_From:]",
+              "[last_To:];tag=[pid]uas[call_number]", "[last_Call-ID:]",
+              "[last_CSeq:]", CHAL]),
+        '  <recv request="ACK"/>',
+        '  <recv request="INVITE" crlf="true">',
+        f'    <action><verifyauth assign_to="authok" username="{user}"'
+        f' password="{pw}"/></action>',
+        '  </recv>',
+        '  <nop hide="true" test="authok" next="good"/>',
+        _reply(403, "Forbidden"),
+        '  <recv request="ACK" next="end"/>',
+        '  <label id="good"/>',
+        _reply(200, "OK", body=True),
+        '  <recv request="ACK"/>',
+        '  <recv request="BYE"/>',
+        _reply(200, "OK", totag=False),
+        '  <label id="end"/>'])
 
 
 def start_sipp(s, echo=False, timeout_s=30):
@@ -328,3 +357,35 @@ def test_outbound_forward_counts_against_forwarder(pbx, tmp_path):
         out[0]["forward_from"] == "201" and \
         out[0]["forward_to"] == "02079460123", out[0]
     assert len(invites(nat)) == 1
+
+
+@needs["sipp"]
+def test_outbound_trunk_challenge(pbx, tmp_path):
+    """A trunk that challenges the INVITE (401, digest MD5 qop=auth): the
+    INVITE goes again, once, with the trunk's credentials (the password
+    sealed at rest, opened for the snapshot), and the call is answered."""
+    d = pbx.d
+    t1 = carrier(tmp_path, "t1", challenge_xml("acct77", "Tr9nkPw!x"))
+    trunk(d, t1, "username=acct77", "password=Tr9nkPw!x")
+    settings(d, "outbound_routes",
+             "national=patterns=0ZX.;trunks=t1;class=national")
+    commit(d)
+    try:
+        start_sipp(t1)
+        time.sleep(0.3)
+        final = call_final(pbx, "201", "02079460123")
+        assert status_of(final) == 200, final + t1.report() + pbx.log()
+        assert t1.wait(10) == 0, t1.report()
+    finally:
+        t1.stop()
+    inv = invites(t1)
+    assert len(inv) == 2, t1.messages()
+    auth = hdr(inv[1], "Authorization")
+    assert auth and 'username="acct77"' in auth and "qop=auth" in auth, \
+        inv[1]
+    assert hdr(inv[0], "Authorization") is None, inv[0]
+    # the same dialog: Call-ID kept, CSeq up by one
+    assert hdr(inv[0], "Call-ID") == hdr(inv[1], "Call-ID")
+    assert int(hdr(inv[1], "CSeq").split()[0]) == \
+        int(hdr(inv[0], "CSeq").split()[0]) + 1
+    assert "Tr9nkPw" not in d.log()
