@@ -132,7 +132,7 @@ static int leg_start(struct call *c, const struct trunk_conf *t)
 		mem_deref(l);
 		return err;
 	}
-	snprintf(l->uri, sizeof(l->uri), "%s", uri);
+	memcpy(l->uri, uri, strlen(uri) + 1);   /* fits: checked above */
 	l->trunk = t;
 	l->gen = c->gen;
 	l->nat = false;
