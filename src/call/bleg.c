@@ -334,6 +334,8 @@ void bleg_response(struct call_app *app, struct leg *l,
 		xfer_response(app, l, m);
 		return;
 	}
+	if (l->trunk)   /* outbound (issue 15): it answers */
+		trunk_out_heard(l);
 	if (code < 200) {
 		provisional(app, c, l, m);
 		return;

@@ -36,6 +36,9 @@
 #define CALL_T1 500
 #define CALL_2XX_MAX 64          /* 2xx resent until 64*T1 */
 #define CALL_CDR_WAIT_MS 3000    /* wait for the relay's final counters */
+#define CALL_TRUNK_RESP_MS 4000  /* outbound (issue 15): a trunk that
+				  * answers nothing (not even 100) this long
+				  * is passed over */
 
 struct call;
 struct leg;
@@ -205,6 +208,8 @@ struct call {
 		const struct snap_ext *payer;
 		char num[33];            /* what is sent (R-URI user) */
 		char trunk[33];          /* the trunk tried last / used */
+		struct leg *cur;         /* that trunk's leg */
+		struct tmr resp;         /* it answered nothing yet */
 	} out;
 	/* the end, for the CDR */
 	const char *disp;
@@ -376,6 +381,8 @@ void trunk_out_start(struct call *c, const struct route_result *rr);
  * else ends the call with that answer. */
 void trunk_out_final(struct call_app *app, struct leg *l,
 		     const struct sipmsg *m);
+/* Trunk leg l sent a response (any): it is alive. */
+void trunk_out_heard(struct leg *l);
 /* l's INVITE got no final answer: the next trunk. */
 void trunk_out_timeout(struct call_app *app, struct leg *l);
 /* What routing must know of call c for trunks: it came in from a trunk

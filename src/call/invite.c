@@ -83,6 +83,7 @@ void call_destructor(void *arg)
 
 	tmr_cancel(&c->ring);
 	tmr_cancel(&c->retx);
+	tmr_cancel(&c->out.resp);   /* outbound (issue 15) */
 	list_unlink(&c->le);
 	saved_req_clear(&c->inv);
 	saved_req_clear(&c->fwd.in);

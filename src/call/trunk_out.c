@@ -139,12 +139,39 @@ static int leg_start(struct call *c, const struct trunk_conf *t)
 	l->sig = dst;
 	list_append(&c->blegs, &l->cle, l);
 	leg_index(app, l);
+	c->out.cur = l;
 	err = send_invite(c, l, NULL);
 	if (err) {
 		l->failed = true;   /* stays with the call until it ends */
 		l->code = 503;
 	}
 	return err;
+}
+
+/* The trunk rung last answered nothing at all in CALL_TRUNK_RESP_MS:
+ * its leg is given up (cancelled once it speaks; a late 2xx is hung up:
+ * bleg.c) and the next trunk rings. */
+static void try_next(struct call *c);
+
+static void resp_timeout(void *arg)
+{
+	struct call *c = arg;
+	struct leg *l = c->out.cur;
+
+	if (c->state != CALL_RINGING || c->win || !l || l->failed)
+		return;
+	l->cancel = true;
+	l->failed = true;
+	l->code = 408;
+	log_info(MOD, "call %s: trunk %s answers nothing: the next trunk",
+		 c->id, l->trunk->name);
+	try_next(c);
+}
+
+void trunk_out_heard(struct leg *l)
+{
+	if (l == l->call->out.cur)
+		tmr_cancel(&l->call->out.resp);
 }
 
 /* Calls out on trunk name now (its max_calls). */
@@ -184,7 +211,10 @@ static void try_next(struct call *c)
 		c->gen++;
 		snprintf(c->out.trunk, sizeof(c->out.trunk), "%s", name);
 		err = leg_start(c, t);
+		tmr_cancel(&c->out.resp);
 		if (!err) {
+			tmr_start(&c->out.resp, CALL_TRUNK_RESP_MS,
+				  resp_timeout, c);
 			log_info(MOD, "call %s: %s -> trunk %s (route %s, %s)",
 				 c->id, c->caller, name, r->name,
 				 outbound_dest_str(r->dest));
@@ -301,6 +331,8 @@ static int answer_challenge(struct call *c, struct leg *l,
 		 "Authorization" : "Proxy-Authorization", val);
 	l->authed = true;
 	err = send_invite(c, l, line);
+	if (!err)
+		tmr_start(&c->out.resp, CALL_TRUNK_RESP_MS, resp_timeout, c);
 	sodium_memzero(val, sizeof(val));
 	sodium_memzero(line, sizeof(line));
 	return err;
@@ -397,6 +429,8 @@ void trunk_out_live(const struct call *c, struct route_live *live)
 
 void trunk_out_ending(struct call *c)
 {
+	tmr_cancel(&c->out.resp);
+	c->out.cur = NULL;
 	if (!c->out.counted)
 		return;
 	c->out.counted = false;

@@ -221,10 +221,10 @@ def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
     later.done()
 
 
-def call_final(pbx, user, number):
+def call_final(pbx, user, number, timeout=5):
     u = SipUac(pbx.server, user)
     try:
-        _, final = u.call(number, PW[user])
+        _, final = u.call(number, PW[user], timeout=timeout)
         if status_of(final) == 200:
             time.sleep(0.3)
             assert u.bye(final) == 200
@@ -389,3 +389,45 @@ def test_outbound_trunk_challenge(pbx, tmp_path):
     assert int(hdr(inv[1], "CSeq").split()[0]) == \
         int(hdr(inv[0], "CSeq").split()[0]) + 1
     assert "Tr9nkPw" not in d.log()
+
+
+@needs["sipp"]
+def test_outbound_silent_trunk_fails_over(pbx, tmp_path):
+    """The first trunk answers nothing at all (a socket that swallows the
+    INVITE): after 4 s the call goes to the next trunk, which answers;
+    the silent one is never answered for."""
+    import socket
+    d = pbx.d
+    mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mute.bind(("127.0.0.7", 0))
+    mute.settimeout(0.2)
+    t2 = carrier(tmp_path, "t2", uas_xml(answer=True, pcap=False))
+    settings(d, "trunks", "mute.host=127.0.0.7",
+             f"mute.port={mute.getsockname()[1]}")
+    trunk(d, t2)
+    settings(d, "outbound_routes",
+             "national=patterns=0ZX.;trunks=mute,t2;class=national")
+    commit(d)
+    try:
+        start_sipp(t2)
+        time.sleep(0.3)
+        t0 = time.time()
+        final = call_final(pbx, "201", "02079460123", timeout=12)
+        took = time.time() - t0
+        assert status_of(final) == 200, final + t2.report() + pbx.log()
+        assert t2.wait(10) == 0, t2.report()
+        got = []
+        while True:
+            try:
+                got.append(mute.recv(65535).decode(errors="replace"))
+            except socket.timeout:
+                break
+    finally:
+        t2.stop()
+        mute.close()
+    assert any(g.startswith("INVITE sip:2079460123@") or
+               g.startswith("INVITE sip:02079460123@") for g in got), got
+    assert 3.5 <= took < 10, took
+    rows = pbx.wait_cdrs(1)
+    assert rows[0]["trunk"] == "t2" and rows[0]["disposition"] == \
+        "answered", rows
