@@ -256,9 +256,14 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 
 	out->noanswer = fwd_to(c, x, SNAP_FWD_NOANSWER);
 	out->busy = fwd_to(c, x, SNAP_FWD_BUSY);
+	/* outbound (issue 15): or an external number a route takes */
+	out->noanswer_out = !out->noanswer &&
+		route_fwd_routed(c, x, SNAP_FWD_NOANSWER);
+	out->busy_out = !out->busy && route_fwd_routed(c, x, SNAP_FWD_BUSY);
 	/* no forward for an outcome: x's own mailbox takes the call */
-	out->vm_noanswer = !out->noanswer ? mailbox_of(c, x) : NULL;
-	out->vm_busy = !out->busy ? mailbox_of(c, x) : NULL;
+	out->vm_noanswer = !out->noanswer && !out->noanswer_out ?
+		mailbox_of(c, x) : NULL;
+	out->vm_busy = !out->busy && !out->busy_out ? mailbox_of(c, x) : NULL;
 	out->copies_of = !x->vm && mailbox_of(c, x) ? x : NULL;
 	/* a ring time only when something follows it; otherwise the phone
 	 * rings until the call layer's bound, as before forwarding */
@@ -283,7 +288,8 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 	}
 	/* the last step ends the plan: with nothing after it, it rings
 	 * until the call layer's bound */
-	if (!out->noanswer && !out->vm_noanswer)
+	if (!out->noanswer && !out->vm_noanswer &&
+	    !out->noanswer_out)   /* outbound (issue 15) */
 		out->steps[out->n_steps - 1].ring_s = 0;
 	out->kind = ROUTE_EXTENSION;
 	out->rule = rule;

@@ -166,6 +166,9 @@ struct route_result {
 	const struct out_route *oroute;
 	char out_num[33];
 	const struct snap_ext *payer;
+	/* EXTENSION: the no-answer / busy forward is an external number an
+	 * outbound route takes (call_route_fwd_out when the plan ends) */
+	bool noanswer_out, busy_out;
 };
 
 /* Camp-on (*82): dialled/len starts with the camp_on code of snap
@@ -200,6 +203,18 @@ void call_route_connect(const struct snapshot *snap,
 			const struct snap_ext *caller,
 			const struct snap_ext *gated, enum route_svc done,
 			const struct snap_ext *to, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out);
+
+/* outbound (issue 15): a ringing call's plan ended and `from`'s
+ * forward w (SNAP_FWD_NOANSWER or _BUSY, rule the matching ROUTE_R_FWD_*)
+ * is an external number (route_result.noanswer_out / busy_out): routed
+ * out on a trunk as `from`'s call (ROUTE_TRUNK, payer from), or refused
+ * (its class of service; 480 when no route takes it any more). */
+void call_route_fwd_out(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *from, unsigned w,
+			enum route_rule rule, unsigned hops,
 			const struct route_live *live,
 			struct route_result *out);
 

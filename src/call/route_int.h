@@ -49,5 +49,9 @@ void route_code(struct ctx *c, const char *dialled, size_t len,
  * false when no route takes it. */
 bool route_trunk(struct ctx *c, const struct snap_ext *payer,
 		 const char *dialled, size_t len, bool emergency_only);
+/* x's forward w (enum snap_fwd) is an external number an outbound route
+ * takes (decided when the plan ends: call_route_fwd_out). */
+bool route_fwd_routed(const struct ctx *c, const struct snap_ext *x,
+		      unsigned w);
 
 #endif

@@ -54,3 +54,45 @@ bool route_trunk(struct ctx *c, const struct snap_ext *payer,
 	out->rule = r->emergency ? ROUTE_R_EMERGENCY : ROUTE_R_TRUNK;
 	return true;
 }
+
+/* x's forward w: an external number ("" or an extension: NULL). */
+static const char *fwd_external(const struct snapshot *snap,
+				const struct snap_ext *x, unsigned w)
+{
+	const char *to;
+
+	if (!x->feat || w >= SNAP_FWD__COUNT)
+		return NULL;
+	to = x->feat->fwd[w];
+	return to[0] && !snapshot_find(snap, to, strlen(to)) ? to : NULL;
+}
+
+bool route_fwd_routed(const struct ctx *c, const struct snap_ext *x,
+		      unsigned w)
+{
+	const char *to = fwd_external(c->snap, x, w);
+	char num[OUT_NUM_MAX + 1];
+
+	return to && outbound_match(outbound_routes_of(c->snap), to,
+				    strlen(to), false, num, sizeof(num));
+}
+
+void call_route_fwd_out(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *from, unsigned w,
+			enum route_rule rule, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out)
+{
+	struct ctx c = { snap, caller, live, out, NULL, ROUTE_SVC_NONE };
+	const char *to = fwd_external(snap, from, w);
+
+	memset(out, 0, sizeof(*out));
+	out->callee = from;
+	out->fwd_rule = rule;
+	out->fwd_from = from;
+	out->hops = hops + 1;
+	if (!to || !route_trunk(&c, from, to, strlen(to), false))
+		route_reject(out, ROUTE_R_UNAVAILABLE, 480,
+			     "Temporarily Unavailable", "unavailable");
+}

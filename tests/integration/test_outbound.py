@@ -431,3 +431,51 @@ def test_outbound_silent_trunk_fails_over(pbx, tmp_path):
     rows = pbx.wait_cdrs(1)
     assert rows[0]["trunk"] == "t2" and rows[0]["disposition"] == \
         "answered", rows
+
+
+@needs["sipp"]
+def test_outbound_no_answer_forward_out(pbx, tmp_path):
+    """201 rings (a phone that never answers) for its 5 s ring time, then
+    its no-answer forward, an external number, takes the call out on the
+    trunk as 201's call — placed by 203, whose class allows nothing."""
+    import socket
+    from calls_lib import free_sip_port
+    from calls_sip import register_udp
+    d = pbx.d
+    nat = carrier(tmp_path, "nat", refuse_xml(486, "Busy Here"))
+    trunk(d, nat)
+    settings(d, "outbound_routes",
+             "national=patterns=0ZX.;trunks=nat;class=national")
+    r = d.cli("ext", "edit", "201", "--set", "user.ring_time=5", "--set",
+              "phone.qualify=false", "--set",
+              "user.forward.no_answer.enabled=true", "--set",
+              "user.forward.no_answer.destination=02079460123")
+    assert r.returncode == 0, r
+    commit(d)
+    port = free_sip_port()
+    assert register_udp(pbx.server, "201", PW["201"], port)
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone.bind(("127.0.0.1", port))     # takes the INVITE, says nothing
+    try:
+        start_sipp(nat)
+        time.sleep(0.3)
+        t0 = time.time()
+        try:
+            final = call_final(pbx, "203", "201", timeout=15)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{pbx.log()[-3000:]}")
+        took = time.time() - t0
+        assert status_of(final) == 486, final + pbx.log()
+        assert nat.wait(10) == 0, nat.report()
+    finally:
+        nat.stop()
+        phone.close()
+    assert took >= 4.5, took
+    inv = invites(nat)
+    assert len(inv) == 1 and \
+        inv[0].startswith(f"INVITE sip:02079460123@{nat.addr}"), inv
+    assert "sip:442079460000@" in hdr(inv[0], "From"), inv[0]
+    row = [x for x in pbx.wait_cdrs(1) if x["caller"] == "203"]
+    assert len(row) == 1, row
+    assert row[0]["forward_rule"] == "forward_no_answer" and \
+        row[0]["forward_from"] == "201" and row[0]["trunk"] == "nat", row

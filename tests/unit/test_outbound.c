@@ -433,6 +433,60 @@ static void test_route_forward_out(void **state)
 	assert_int_equal(rr.kind, ROUTE_EXTENSION);
 }
 
+static void test_route_plan_forward_out(void **state)
+{
+	struct route_result rr, out;
+
+	(void)state;
+	/* 202 rings; its no-answer forward is a local number a route
+	 * takes: the plan says so, and its mailbox does not take over */
+	strcpy(feat[E202].fwd[SNAP_FWD_NOANSWER], "92345678");
+	ext[E202].vm = true;
+	ext[E202].ring_time = 7;
+	route(E201, "202", &rr);
+	assert_int_equal(rr.kind, ROUTE_EXTENSION);
+	assert_true(rr.noanswer_out);
+	assert_false(rr.busy_out);
+	assert_null(rr.noanswer);
+	assert_null(rr.vm_noanswer);
+	assert_non_null(rr.vm_busy);
+	/* the phone rings for its ring time, then the forward goes out */
+	assert_int_equal(rr.n_steps, 1);
+	assert_int_equal(rr.steps[0].ring_s, ext[E202].ring_time);
+	/* the plan ended unanswered: out as 202's call */
+	call_route_fwd_out(&snap, &ext[E201], &ext[E202], SNAP_FWD_NOANSWER,
+			   ROUTE_R_FWD_NOANSWER, rr.hops, &live, &out);
+	assert_int_equal(out.kind, ROUTE_TRUNK);
+	assert_ptr_equal(out.payer, &ext[E202]);
+	assert_string_equal(out.out_num, "2345678");
+	assert_int_equal(out.fwd_rule, ROUTE_R_FWD_NOANSWER);
+	assert_int_equal(out.hops, 1);
+	/* busy forward to an international number: 202's class lacks it */
+	strcpy(feat[E202].fwd[SNAP_FWD_BUSY], "9004420");
+	route(E201, "202", &rr);
+	assert_true(rr.busy_out);
+	assert_null(rr.vm_busy);
+	call_route_fwd_out(&snap, &ext[E201], &ext[E202], SNAP_FWD_BUSY,
+			   ROUTE_R_FWD_BUSY, 0, &live, &out);
+	assert_int_equal(out.kind, ROUTE_REJECT);
+	assert_int_equal(out.code, 403);
+	/* a call from a trunk: refused on its way out */
+	live.from_trunk = true;
+	call_route_fwd_out(&snap, &ext[E201], &ext[E202], SNAP_FWD_NOANSWER,
+			   ROUTE_R_FWD_NOANSWER, 0, &live, &out);
+	assert_int_equal(out.rule, ROUTE_R_TRUNK_INBOUND);
+	live.from_trunk = false;
+	/* a forward no route takes: not external-routed, the mailbox */
+	strcpy(feat[E202].fwd[SNAP_FWD_NOANSWER], "5555");
+	route(E201, "202", &rr);
+	assert_false(rr.noanswer_out);
+	assert_non_null(rr.vm_noanswer);
+	call_route_fwd_out(&snap, &ext[E201], &ext[E202], SNAP_FWD_NOANSWER,
+			   ROUTE_R_FWD_NOANSWER, 0, &live, &out);
+	assert_int_equal(out.code, 480);
+	ext[E202].vm = false;
+}
+
 /* ---- toll-fraud counters ---- */
 
 static void test_toll(void **state)
@@ -560,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup(test_route_cos, setup),
 		cmocka_unit_test_setup(test_route_emergency, setup),
 		cmocka_unit_test_setup(test_route_forward_out, setup),
+		cmocka_unit_test_setup(test_route_plan_forward_out, setup),
 		cmocka_unit_test(test_toll),
 		cmocka_unit_test(test_toll_bounded),
 		cmocka_unit_test(test_toll_section),
