@@ -479,3 +479,35 @@ def test_outbound_no_answer_forward_out(pbx, tmp_path):
     assert len(row) == 1, row
     assert row[0]["forward_rule"] == "forward_no_answer" and \
         row[0]["forward_from"] == "201" and row[0]["trunk"] == "nat", row
+
+
+@needs["sipp"]
+def test_outbound_concurrent_limit(pbx, tmp_path):
+    """toll.ext_concurrent=1: while 201 has one external call up, its
+    second is refused (486, external call limit) with an event, before
+    any trunk."""
+    d = pbx.d
+    t2 = carrier(tmp_path, "t2", uas_xml(answer=True, pcap=False))
+    trunk(d, t2)
+    settings(d, "outbound_routes",
+             "local=patterns=9NXXXXXX;trunks=t2;class=local;strip=1")
+    settings(d, "toll", "ext_concurrent=1")
+    commit(d)
+    u = SipUac(pbx.server, "201")
+    try:
+        start_sipp(t2)
+        time.sleep(0.3)
+        _, up = u.call("92345678", PW["201"])
+        assert status_of(up) == 200, up + t2.report()
+        final = call_final(pbx, "201", "93456789")
+        assert status_of(final) == 486, final
+        assert "external call limit" in final.split("\r\n", 1)[0], final
+        assert u.bye(up) == 200
+        assert t2.wait(10) == 0, t2.report()
+    finally:
+        t2.stop()
+        u.close()
+    assert len(invites(t2)) == 1, t2.messages()
+    ev = d.api("GET", "/events?type=toll_limit")[1]
+    assert [e["limit"] for e in ev] == ["ext_concurrent"], ev
+    assert ev[0]["extension"] == "201", ev
