@@ -636,5 +636,8 @@ json_t *call_stats(struct call_app *app)
 	/* camp-on (issue 13) */
 	if (o && app->campon)
 		json_object_set_new(o, "camp_on", campon_status(app->campon));
+	if (o && app->toll)   /* outbound (issue 15) */
+		json_object_set_new(o, "toll", toll_status(app->toll,
+							   call_unix_ms() / 1000));
 	return o;
 }

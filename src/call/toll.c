@@ -249,6 +249,22 @@ unsigned toll_hour(const struct toll *t, const char *ext, unsigned dest,
 	return e ? hour_sum(&e->h[k], now_s) : 0;
 }
 
+json_t *toll_status(const struct toll *t, int64_t now_s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < TOLL_MAX_EXT; i++)
+		n += t->e[i].ext[0] && (t->e[i].live ||
+					hour_sum(&t->e[i].h[K_INTL], now_s) ||
+					hour_sum(&t->e[i].h[K_PREMIUM], now_s));
+	return json_pack("{s:i,s:i,s:i,s:I}",
+			 "external_calls", (int)t->live,
+			 "international_hour",
+			 (int)hour_sum(&t->h[K_INTL], now_s),
+			 "premium_hour", (int)hour_sum(&t->h[K_PREMIUM], now_s),
+			 "extensions", (json_int_t)n);
+}
+
 const char *toll_verdict_str(enum toll_verdict v)
 {
 	static const char *const s[] = {

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "store/store.h"
 
 /* The "toll" section, typed. 0 in a limit: no such call at all. */
@@ -67,6 +69,10 @@ void toll_end(struct toll *t, const char *ext, unsigned dest);
 unsigned toll_concurrent(const struct toll *t, const char *ext);
 unsigned toll_hour(const struct toll *t, const char *ext, unsigned dest,
 		   int64_t now_s);
+
+/* {"external_calls": N, "international_hour": N, "premium_hour": N,
+ * "extensions": N (counted now)}: the PBX's counts at now_s. New ref. */
+json_t *toll_status(const struct toll *t, int64_t now_s);
 
 /* "ext_concurrent", ... : the limit a verdict names. */
 const char *toll_verdict_str(enum toll_verdict v);

@@ -499,6 +499,8 @@ def test_outbound_concurrent_limit(pbx, tmp_path):
         time.sleep(0.3)
         _, up = u.call("92345678", PW["201"])
         assert status_of(up) == 200, up + t2.report()
+        st = d.api("GET", "/sip/status")[1]["calls"]["toll"]
+        assert st["external_calls"] == 1 and st["extensions"] == 1, st
         final = call_final(pbx, "201", "93456789")
         assert status_of(final) == 486, final
         assert "external call limit" in final.split("\r\n", 1)[0], final
@@ -508,6 +510,11 @@ def test_outbound_concurrent_limit(pbx, tmp_path):
         t2.stop()
         u.close()
     assert len(invites(t2)) == 1, t2.messages()
+    # the call ended: its count with it
+    st = wait_for(lambda: (lambda s: s if s["external_calls"] == 0 else
+                           None)(d.api("GET", "/sip/status")[1]["calls"]
+                                 ["toll"]), 5)
+    assert st, d.api("GET", "/sip/status")[1]["calls"]
     ev = d.api("GET", "/events?type=toll_limit")[1]
     assert [e["limit"] for e in ev] == ["ext_concurrent"], ev
     assert ev[0]["extension"] == "201", ev

@@ -516,6 +516,15 @@ static void test_toll(void **state)
 	assert_int_equal(toll_take(t, &lim, "201", SNAP_DEST_EMERGENCY, now),
 			 TOLL_OK);
 	assert_int_equal(toll_concurrent(t, NULL), 3);
+	{
+		json_t *st = toll_status(t, now);
+
+		assert_int_equal(json_integer_value(json_object_get(st,
+					"external_calls")), 3);
+		assert_int_equal(json_integer_value(json_object_get(st,
+					"extensions")), 2);
+		json_decref(st);
+	}
 	assert_int_equal(toll_concurrent(t, "201"), 2);
 	toll_end(t, "201", SNAP_DEST_LOCAL);
 	toll_end(t, "201", SNAP_DEST_LOCAL);
