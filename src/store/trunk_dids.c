@@ -15,7 +15,7 @@ static int row_cmp(const void *key, const void *row)
 	return strcmp(key, ((const struct ext_row *)row)->number);
 }
 
-void store_trunk_dids_check(const json_t *secs, const struct ext_row *rows,
+void store_trunk_dids_check(const json_t *secs, struct ext_row *rows,
 			    size_t n, struct report *r)
 {
 	const json_t *obj = json_object_get(secs, "trunks");

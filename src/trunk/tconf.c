@@ -10,7 +10,8 @@
  * a new trunk adds every field with its default; setting its host to ""
  * removes the trunk. "did.<number>" = "" removes a DID.
  * That DID destinations exist is checked at commit by the store
- * (store/trunk_dids.c), which sees the staged extensions.
+ * (store/trunk_dids.c), which sees the staged extensions. The decoder
+ * and the snapshot's view are in tsnap.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "store/snapshot.h"
 #include "store/store.h"
 #include "trunk/trunk.h"
+#include "trunk/trunk_int.h"
 
 enum fkind { F_STR, F_HOST, F_INT, F_BOOL, F_ENUM, F_ADDRS, F_NUM,
 	     F_SECRET };
@@ -74,7 +76,7 @@ static const struct tfield *field_of(const char *name)
 	return NULL;
 }
 
-static bool name_ok(const char *s, size_t n)
+bool trunk_name_ok(const char *s, size_t n)
 {
 	if (!n || n > 32)
 		return false;
@@ -134,7 +136,7 @@ static bool text_ok(const char *v, size_t max)
 }
 
 /* "ip, ip, ..." with at most max entries; each into out when given. */
-static int addrs_parse(const char *v, long max, struct sa *out, size_t *n)
+int trunk_addrs_parse(const char *v, long max, struct sa *out, size_t *n)
 {
 	char buf[512];
 	char *save = NULL, *tok;
@@ -224,7 +226,7 @@ static int value_check(const struct tfield *f, const char *key,
 			"must be pai, rpid or none";
 		break;
 	case F_ADDRS:
-		if (addrs_parse(v, f->max, NULL, NULL)) {
+		if (trunk_addrs_parse(v, f->max, NULL, NULL)) {
 			rule = "trunks.addresses";
 			why = "must be a list of at most 7 IP addresses "
 			      "separated by ',' or spaces";
@@ -301,7 +303,7 @@ static int trunks_set(json_t *obj, const char *key, const char *value,
 		return json_object_set_new(obj, key, json_string(value)) ?
 			ENOMEM : 0;
 	}
-	if (!name_ok(key, nl)) {
+	if (!trunk_name_ok(key, nl)) {
 		report_add(r, "trunks", key, "trunks.name",
 			   "trunks.%.40s: a trunk name must be 1 to 32 of "
 			   "a-z, 0-9, '_', '-' (and not \"did\").", key);
@@ -377,7 +379,7 @@ static int trunks_validate(const json_t *obj, struct report *r)
 			continue;
 		}
 		f = dot ? field_of(dot + 1) : NULL;
-		if (!f || !name_ok(key, (size_t)(dot - key))) {
+		if (!f || !trunk_name_ok(key, (size_t)(dot - key))) {
 			report_add(r, "trunks", key, "trunks.key",
 				   "trunks has no key '%.40s'.", key);
 			err = EINVAL;
@@ -408,108 +410,6 @@ static int trunks_validate(const json_t *obj, struct report *r)
 	return err;
 }
 
-static const json_t *tget(const json_t *obj, const char *name,
-			  const char *field)
-{
-	char k[64];
-
-	snprintf(k, sizeof(k), "%s.%s", name, field);
-	return json_object_get(obj, k);
-}
-
-static void tstr(const json_t *obj, const char *name, const char *field,
-		 char *dst, size_t sz)
-{
-	const char *v = json_string_value(tget(obj, name, field));
-
-	snprintf(dst, sz, "%s", v && strlen(v) < sz ? v : "");
-}
-
-static long tint(const json_t *obj, const char *name, const char *field,
-		 long def)
-{
-	const json_t *v = tget(obj, name, field);
-
-	return json_is_integer(v) ? (long)json_integer_value(v) : def;
-}
-
-static void decode_one(const json_t *obj, const char *name,
-		       struct trunk_conf *t)
-{
-	char tp[8], id[8], addrs[512];
-	const char *pw;
-	size_t n = 0;
-
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	tstr(obj, name, "host", t->host, sizeof(t->host));
-	t->port = (uint16_t)tint(obj, name, "port", 5060);
-	tstr(obj, name, "transport", tp, sizeof(tp));
-	t->transport = !strcmp(tp, "tls") ? SNAP_TP_TLS :
-		!strcmp(tp, "tcp") ? SNAP_TP_TCP : SNAP_TP_UDP;
-	tstr(obj, name, "domain", t->domain, sizeof(t->domain));
-	tstr(obj, name, "username", t->username, sizeof(t->username));
-	tstr(obj, name, "auth_user", t->auth_user, sizeof(t->auth_user));
-	pw = json_string_value(tget(obj, name, "password"));
-	if (pw && strncmp(pw, "sealed:", 7) && strlen(pw) < sizeof(t->password))
-		snprintf(t->password, sizeof(t->password), "%s", pw);
-	t->reg = json_is_true(tget(obj, name, "register"));
-	t->reg_expiry = (uint32_t)tint(obj, name, "expiry", 3600);
-	tstr(obj, name, "id_header", id, sizeof(id));
-	t->id_header = !strcmp(id, "rpid") ? TRUNK_ID_RPID :
-		!strcmp(id, "none") ? TRUNK_ID_NONE : TRUNK_ID_PAI;
-	t->cid_rewrite = !json_is_false(tget(obj, name, "cid_rewrite"));
-	tstr(obj, name, "ani", t->ani, sizeof(t->ani));
-	t->max_calls = (uint16_t)tint(obj, name, "max_calls", 0);
-	if (!sa_set_str(&t->addr[0], t->host, 0))
-		t->n_addr = 1;
-	tstr(obj, name, "inbound", addrs, sizeof(addrs));
-	if (!addrs_parse(addrs, TRUNK_ADDR_MAX - (long)t->n_addr,
-			 t->addr + t->n_addr, &n))
-		t->n_addr += n;
-}
-
-static int did_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct trunk_did *)a)->number,
-		      ((const struct trunk_did *)b)->number);
-}
-
-static void trunks_decode(const json_t *obj, void *out)
-{
-	struct trunks_typed *tt = out;
-	const char *key;
-	json_t *v;
-
-	memset(tt, 0, sizeof(*tt));
-	json_object_foreach((json_t *)obj, key, v) {
-		const char *dot = strchr(key, '.');
-		size_t nl = dot ? (size_t)(dot - key) : 0;
-		char name[33];
-
-		if (nl == 3 && !strncmp(key, "did", 3)) {
-			const char *d = json_string_value(v);
-			struct trunk_did *e;
-
-			if (!d || tt->n_did >= TRUNK_DID_MAX ||
-			    strlen(dot + 1) >= sizeof(e->number) ||
-			    strlen(d) >= sizeof(e->dest))
-				continue;
-			e = &tt->did[tt->n_did++];
-			snprintf(e->number, sizeof(e->number), "%s",
-				 dot[1] == '+' ? dot + 2 : dot + 1);
-			snprintf(e->dest, sizeof(e->dest), "%s", d);
-			continue;
-		}
-		if (!dot || strcmp(dot + 1, "host") || !name_ok(key, nl) ||
-		    tt->n >= TRUNK_MAX)
-			continue;
-		memcpy(name, key, nl);
-		name[nl] = '\0';
-		decode_one(obj, name, &tt->t[tt->n++]);
-	}
-	qsort(tt->did, tt->n_did, sizeof(tt->did[0]), did_cmp);
-}
-
 static const char *const trunk_secrets[] = { "*.password", NULL };
 
 const struct store_section trunks_section = {
@@ -518,63 +418,6 @@ const struct store_section trunks_section = {
 	.set = trunks_set,
 	.validate = trunks_validate,
 	.typed_size = sizeof(struct trunks_typed),
-	.decode = trunks_decode,
+	.decode = trunk_decode,
 	.secrets = trunk_secrets,
 };
-
-/* ---- the snapshot's view ---- */
-
-const struct trunks_typed *trunks_of(const struct snapshot *s)
-{
-	static const struct trunks_typed none;
-	const struct trunks_typed *t = s ? snapshot_typed(s, "trunks") : NULL;
-
-	return t ? t : &none;
-}
-
-const struct trunk_conf *trunk_find(const struct snapshot *s,
-				    const char *name)
-{
-	const struct trunks_typed *tt = trunks_of(s);
-
-	for (size_t i = 0; name && i < tt->n; i++)
-		if (!strcmp(tt->t[i].name, name))
-			return &tt->t[i];
-	return NULL;
-}
-
-const struct trunk_conf *trunk_by_addr(const struct snapshot *s,
-				       const struct sa *src)
-{
-	const struct trunks_typed *tt = trunks_of(s);
-
-	for (size_t i = 0; src && i < tt->n; i++) {
-		const struct trunk_conf *t = &tt->t[i];
-
-		for (size_t k = 0; k < t->n_addr; k++) {
-			if (!sa_cmp(&t->addr[k], src, SA_ADDR))
-				continue;
-			if (!sa_port(&t->addr[k]) ||
-			    sa_port(&t->addr[k]) == sa_port(src))
-				return t;
-		}
-	}
-	return NULL;
-}
-
-const char *trunk_did_dest(const struct snapshot *s, const char *number)
-{
-	const struct trunks_typed *tt = trunks_of(s);
-	struct trunk_did key;
-	const struct trunk_did *e;
-
-	if (!number)
-		return NULL;
-	if (number[0] == '+')
-		number++;
-	if (strlen(number) >= sizeof(key.number))
-		return NULL;
-	snprintf(key.number, sizeof(key.number), "%s", number);
-	e = bsearch(&key, tt->did, tt->n_did, sizeof(tt->did[0]), did_cmp);
-	return e ? e->dest : NULL;
-}

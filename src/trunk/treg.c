@@ -9,6 +9,8 @@
  * once per attempt (again only when the server says stale=true): a
  * second 401/407 is a failure, never a loop.
  *
+ * The requests and what their answers mean are in treg_msg.c.
+ *
  * The stack sends over UDP to an IP literal: it never connects out over
  * TCP/TLS and does not resolve names on the loop, so such trunks show
  * "unsupported" with the reason.
@@ -35,46 +37,17 @@
 #include "store/snapshot.h"
 #include "trunk/treg.h"
 #include "trunk/trunk.h"
+#include "trunk/treg_int.h"
 
 #define MOD "trunk"
-#define BACKOFF_MIN_S 30
-#define BACKOFF_MAX_S 1800
-#define REFRESH_PCT 85
-
-enum treg_state { TS_OFF = 0, TS_REGISTERING, TS_REGISTERED, TS_FAILED,
-		  TS_UNSUPPORTED };
 
 static const char *const state_names[] = { "off", "registering",
 	"registered", "failed", "unsupported" };
 
-struct treg;
+#define BACKOFF_MIN_S 30
+#define BACKOFF_MAX_S 1800
 
-struct tone {
-	struct le le;
-	struct treg *owner;
-	struct trunk_conf c;       /* a copy: wiped when freed */
-	enum treg_state state;
-	char last_error[128];
-	int64_t registered_at, expires_at, next_at;   /* unix s, 0 none */
-	uint32_t failures, backoff_s, expiry;
-	uint32_t cseq;
-	char callid[48], ftag[20];
-	bool answered;             /* this attempt answered a challenge */
-	struct ctrans_tx *tx;
-	struct sa dst;
-	struct tmr tmr;
-};
-
-struct treg {
-	struct sipd *sd;
-	struct ctrans *ct;
-	struct tmr tick;
-	struct list trunks;
-	char buf[4096];
-	char auth[1024];
-};
-
-static uint64_t now_ms(void)
+uint64_t treg_now_ms(void)
 {
 	return tmr_jiffies();
 }
@@ -83,9 +56,9 @@ static uint64_t now_ms(void)
 
 static void ct_tick(void *arg);
 
-static void ct_schedule(struct treg *t)
+void treg_ct_schedule(struct treg *t)
 {
-	uint64_t next = ctrans_next(t->ct), now = now_ms();
+	uint64_t next = ctrans_next(t->ct), now = treg_now_ms();
 
 	if (next == UINT64_MAX) {
 		tmr_cancel(&t->tick);
@@ -98,8 +71,8 @@ static void ct_tick(void *arg)
 {
 	struct treg *t = arg;
 
-	ctrans_tick(t->ct, now_ms());
-	ct_schedule(t);
+	ctrans_tick(t->ct, treg_now_ms());
+	treg_ct_schedule(t);
 }
 
 static void tx_send(enum sipd_tp tp, const struct sa *dst, uint64_t conn,
@@ -125,13 +98,13 @@ static void tone_destructor(void *arg)
 	sodium_memzero(&o->c, sizeof(o->c));
 }
 
-static void schedule(struct tone *o, uint32_t in_s)
+void treg_schedule(struct tone *o, uint32_t in_s)
 {
 	o->next_at = sipd_now(o->owner->sd) + in_s;
 	tmr_start(&o->tmr, (uint64_t)in_s * 1000, attempt, o);
 }
 
-static void fail(struct tone *o, const char *why)
+void treg_fail(struct tone *o, const char *why)
 {
 	o->state = TS_FAILED;
 	snprintf(o->last_error, sizeof(o->last_error), "%s", why);
@@ -142,69 +115,7 @@ static void fail(struct tone *o, const char *why)
 	o->registered_at = o->expires_at = 0;
 	log_warn(MOD, "trunk %s: registration failed (%s); next try in %u s",
 		 o->c.name, why, o->backoff_s);
-	schedule(o, o->backoff_s);
-}
-
-static const char *domain_of(const struct trunk_conf *c)
-{
-	return c->domain[0] ? c->domain : c->host;
-}
-
-/* Request-URI: the domain, with the port only when it is the host. */
-static void ruri_of(const struct trunk_conf *c, char *buf, size_t sz)
-{
-	if (c->domain[0] || c->port == 5060)
-		snprintf(buf, sz, "sip:%s", domain_of(c));
-	else
-		snprintf(buf, sz, "sip:%s:%u", c->host, c->port);
-}
-
-static int send_register(struct tone *o, const char *auth_name,
-			 const char *auth_val)
-{
-	struct treg *t = o->owner;
-	struct ctrans_tx *tx = NULL;
-	char branch[40], ruri[300], local[80], authl[1100] = "";
-	const char *user = o->c.username[0] ? o->c.username : "bulwark";
-	struct sa l;
-	int n, err;
-
-	if (sipd_local_addr(t->sd, SIPD_UDP, 0, &o->dst, &l))
-		return ENOENT;
-	re_snprintf(local, sizeof(local), "%J", &l);
-	ruri_of(&o->c, ruri, sizeof(ruri));
-	ctrans_branch(branch, sizeof(branch));
-	if (auth_val)
-		snprintf(authl, sizeof(authl), "%s: %s\r\n", auth_name,
-			 auth_val);
-	o->cseq++;
-	n = snprintf(t->buf, sizeof(t->buf),
-		     "REGISTER %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s;branch=%s;rport\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=%s\r\n"
-		     "To: <sip:%s@%s>\r\n"
-		     "Call-ID: %s\r\n"
-		     "CSeq: %u REGISTER\r\n"
-		     "Contact: <sip:%s@%s>\r\n"
-		     "Expires: %u\r\n"
-		     "%s"
-		     "User-Agent: Bulwark\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     ruri, local, branch, user, domain_of(&o->c), o->ftag,
-		     user, domain_of(&o->c), o->callid, o->cseq, user, local,
-		     o->expiry, authl);
-	sodium_memzero(authl, sizeof(authl));
-	if (n < 0 || (size_t)n >= sizeof(t->buf))
-		return ENOSPC;
-	err = ctrans_send(t->ct, SIPD_UDP, &o->dst, 0, t->buf, (size_t)n,
-			  now_ms(), &tx);
-	if (err)
-		return err;
-	ctrans_set_user(tx, o);
-	o->tx = tx;
-	ct_schedule(t);
-	return 0;
+	treg_schedule(o, o->backoff_s);
 }
 
 /* Timer: (re)register now. */
@@ -221,179 +132,14 @@ static void attempt(void *arg)
 	if (o->state != TS_REGISTERED)
 		o->state = TS_REGISTERING;
 	o->answered = false;
-	err = send_register(o, NULL, NULL);
+	err = treg_send(o, NULL, NULL);
 	if (err) {
 		char why[80];
 
 		snprintf(why, sizeof(why), "cannot send REGISTER: %s",
 			 strerror(err));
-		fail(o, why);
+		treg_fail(o, why);
 	}
-}
-
-/* The challenge header value of a 401 (WWW-Authenticate) or 407
- * (Proxy-Authenticate); NULL when absent. */
-static const struct sipmsg_str *challenge_of(const struct sipmsg *m)
-{
-	const char *want = m->scode == 407 ? "Proxy-Authenticate" :
-		"WWW-Authenticate";
-
-	for (size_t i = 0; i < m->n_hdr; i++) {
-		const struct sipmsg_hdr *h = &m->hdr[i];
-
-		if (h->name.l == strlen(want) &&
-		    !strncasecmp(h->name.p, want, h->name.l))
-			return &h->val;
-	}
-	return NULL;
-}
-
-static bool stale_of(const struct sipmsg_str *v)
-{
-	struct auth_chal c;
-
-	return !auth_chal_parse(v->p, v->l, &c) && c.stale;
-}
-
-static void on_challenge(struct tone *o, const struct sipmsg *m)
-{
-	const struct sipmsg_str *v = challenge_of(m);
-	char ruri[300], why[96];
-	int err;
-
-	if (!v) {
-		snprintf(why, sizeof(why), "%u without a challenge", m->scode);
-		fail(o, why);
-		return;
-	}
-	if (o->answered && !stale_of(v)) {
-		snprintf(why, sizeof(why), "%u: credentials refused",
-			 m->scode);
-		fail(o, why);
-		return;
-	}
-	if (!o->c.password[0]) {
-		fail(o, "challenged, and the trunk has no password");
-		return;
-	}
-	ruri_of(&o->c, ruri, sizeof(ruri));
-	err = auth_client_answer(v->p, v->l, "REGISTER", ruri,
-				 o->c.auth_user[0] ? o->c.auth_user :
-				 o->c.username, o->c.password, 1, NULL,
-				 o->owner->auth, sizeof(o->owner->auth));
-	if (err) {
-		snprintf(why, sizeof(why), "challenge not answerable: %s",
-			 err == ENOTSUP ? "unsupported algorithm or qop" :
-			 "malformed");
-		fail(o, why);
-		return;
-	}
-	o->answered = true;
-	err = send_register(o, m->scode == 407 ? "Proxy-Authorization" :
-			    "Authorization", o->owner->auth);
-	sodium_memzero(o->owner->auth, sizeof(o->owner->auth));
-	if (err) {
-		snprintf(why, sizeof(why), "cannot send REGISTER: %s",
-			 strerror(err));
-		fail(o, why);
-	}
-}
-
-static bool parse_u32(const struct sipmsg_str *s, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t i = 0;
-
-	while (i < s->l && (s->p[i] == ' ' || s->p[i] == '\t'))
-		i++;
-	if (i == s->l)
-		return false;
-	for (; i < s->l && s->p[i] >= '0' && s->p[i] <= '9'; i++) {
-		v = v * 10 + (uint64_t)(s->p[i] - '0');
-		if (v > 0xffffffffu)
-			return false;
-	}
-	*out = (uint32_t)v;
-	return true;
-}
-
-/* What the registrar granted: our Contact's expires= (the first Contact
- * when several), else Expires, else what we asked. */
-static uint32_t granted(const struct tone *o, const struct sipmsg *m)
-{
-	uint32_t v = o->expiry;
-
-	for (size_t i = 0; i < m->n_hdr; i++) {
-		const struct sipmsg_hdr *h = &m->hdr[i];
-		const char *p = h->val.p, *e = h->val.p + h->val.l;
-		struct sipmsg_addr a;
-
-		if (h->id != SH_CONTACT)
-			continue;
-		memset(&a, 0, sizeof(a));
-		if (!sipmsg_addr(&a, &p, e, true) && a.expires.p &&
-		    parse_u32(&a.expires, &v))
-			return v;
-		break;
-	}
-	for (size_t i = 0; i < m->n_hdr; i++)
-		if (m->hdr[i].id == SH_EXPIRES &&
-		    parse_u32(&m->hdr[i].val, &v))
-			return v;
-	return v;
-}
-
-/* 423 Interval Too Brief: ask again with its Min-Expires. */
-static bool on_too_brief(struct tone *o, const struct sipmsg *m)
-{
-	for (size_t i = 0; i < m->n_hdr; i++) {
-		const struct sipmsg_hdr *h = &m->hdr[i];
-		uint32_t v;
-
-		if (h->name.l == 11 && !strncasecmp(h->name.p, "Min-Expires",
-						    11) &&
-		    parse_u32(&h->val, &v) && v > o->expiry && v <= 86400) {
-			o->expiry = v;
-			return send_register(o, NULL, NULL) == 0;
-		}
-	}
-	return false;
-}
-
-static void on_final(struct tone *o, const struct sipmsg *m)
-{
-	int64_t now = sipd_now(o->owner->sd);
-	char why[96];
-	uint32_t g, in;
-
-	if (m->scode == 401 || m->scode == 407) {
-		on_challenge(o, m);
-		return;
-	}
-	if (m->scode == 423 && on_too_brief(o, m))
-		return;
-	if (m->scode < 200 || m->scode > 299) {
-		snprintf(why, sizeof(why), "%u %.*s", m->scode,
-			 (int)(m->reason.l < 60 ? m->reason.l : 60),
-			 m->reason.p ? m->reason.p : "");
-		fail(o, why);
-		return;
-	}
-	g = granted(o, m);
-	if (!g) {
-		fail(o, "200 with expires 0: the registrar removed us");
-		return;
-	}
-	if (o->state != TS_REGISTERED)
-		log_info(MOD, "trunk %s: registered for %u s", o->c.name, g);
-	o->state = TS_REGISTERED;
-	o->last_error[0] = '\0';
-	o->failures = 0;
-	o->backoff_s = 0;
-	o->registered_at = now;
-	o->expires_at = now + g;
-	in = (uint32_t)((uint64_t)g * REFRESH_PCT / 100);
-	schedule(o, in ? in : 1);
 }
 
 /* ---- the application ------------------------------------------------ */
@@ -408,17 +154,17 @@ static void on_response(struct sipd *sd, struct sipmsg *m,
 	(void)sd;
 	if (sipmsg_check_response(m) || !sipmsg_eq(&m->cseq_met, "REGISTER"))
 		return;
-	if (ctrans_receive(t->ct, m, src, now_ms(), &tx) != CTRANS_RX_PASS) {
-		ct_schedule(t);
+	if (ctrans_receive(t->ct, m, src, treg_now_ms(), &tx) != CTRANS_RX_PASS) {
+		treg_ct_schedule(t);
 		return;
 	}
-	ct_schedule(t);
+	treg_ct_schedule(t);
 	o = tx ? ctrans_user(tx) : NULL;
 	if (!o || o->tx != tx || m->scode < 200)
 		return;
 	ctrans_set_user(tx, NULL);
 	o->tx = NULL;
-	on_final(o, m);
+	treg_final(o, m);
 }
 
 static void ct_end(struct ctrans_tx *tx, enum ctrans_end why, void *arg)
@@ -430,7 +176,7 @@ static void ct_end(struct ctrans_tx *tx, enum ctrans_end why, void *arg)
 		return;
 	o->tx = NULL;
 	if (why == CTRANS_END_TIMEOUT)
-		fail(o, "no answer (timeout)");
+		treg_fail(o, "no answer (timeout)");
 }
 
 /* The fields whose change restarts a registration. */
@@ -487,7 +233,7 @@ static struct tone *tone_new(struct treg *t, const struct trunk_conf *c)
 			 "(no DNS on the SIP loop yet)");
 	} else {
 		o->state = TS_REGISTERING;
-		schedule(o, 0);
+		treg_schedule(o, 0);
 	}
 	return o;
 }

@@ -10,7 +10,11 @@ carrier's far end sending from that address — and bulwarkd's trunk:
   1000 Hz (a pcap SIPp plays) in baresip's recording, baresip's 440 Hz in
   what the network delivered to SIPp (RTP tap);
 * the same INVITE from another address (127.0.0.5) is challenged (407),
-  never a free call; an unknown DID from the trunk gets 404;
+  never a free call — until that address is listed in the trunk's
+  `inbound`; an unknown DID from the trunk gets 404; beyond the trunk's
+  max_calls, 503;
+* the caller ID the carrier asserts (P-Asserted-Identity) is the call's
+  caller; the registration is refreshed at 85 % of what was granted;
 * a DID naming no extension is refused at commit, naming field and rule.
 """
 import math
@@ -267,6 +271,23 @@ def test_trunk_registers_and_takes_a_did_call(make_daemon, tmp_path):
         assert rc == 0, s.report()
         # the inbound list is not a registration field: still registered
         assert trunk_status(pbx)["itsp"]["state"] == "registered"
+
+        # max_calls: while one call from the trunk lives, another is 503
+        r = pbx.d.cli("settings", "set", "trunks", "itsp.max_calls=1")
+        assert r.returncode == 0, r
+        commit(pbx.d)
+        first = Sipp(tmp_path, "first", carrier_uac(pcap, hold_ms=4000),
+                     addr=CARRIER)
+        try:
+            first.start(target=pbx.registrar, service=DID, timeout_s=30)
+            assert wait_for(lambda: [c["state"] for c in pbx.calls()] ==
+                            ["answered"], 5), pbx.calls()
+            s, rc = run_sipp(tmp_path, "second", refused_uac(503), CARRIER,
+                             pbx, DID)
+            assert rc == 0, s.report()
+            assert first.wait(30) == 0, first.report()
+        finally:
+            first.stop()
 
         # a wrong password: failed, retried after 30 s (then 60, ...)
         r = pbx.d.cli("settings", "set", "trunks", "itsp.password=wrong-1")
