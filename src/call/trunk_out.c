@@ -85,8 +85,7 @@ static int send_invite(struct call *c, struct leg *l, const char *authz)
 
 		if (off + al >= sizeof(app->xbuf))
 			return ENOSPC;
-		memcpy(app->xbuf + off, authz, al + 1);
-		off += al;
+		memcpy(app->xbuf + off, authz, al + 1);   /* NUL: the end */
 	}
 	l->inv_cseq = l->dlg.lcseq + 1;
 	err = call_leg_request(app, l, "INVITE", app->xbuf, "application/sdp",
