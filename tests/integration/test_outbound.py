@@ -201,9 +201,12 @@ def test_outbound_failover_callerid_and_audio(pbx, tmp_path):
         ident = hdr(inv[0], want)
         assert ident and "sip:442079460000@" in ident, inv[0]
         assert hdr(inv[0], other) is None, inv[0]
-        # never the extension's own number in the headers
-        head = inv[0].split("\n\n", 1)[0]
-        assert "sip:201@" not in head, head
+        # never the extension's own number or address: not in the
+        # headers, not in the description (the phone's a=ssrc CNAME,
+        # a=tool), while the audio and its payload types are there
+        assert "201@" not in inv[0] and "a=tool" not in inv[0], inv[0]
+        assert "m=audio" in inv[0] and "a=rtpmap:8 PCMA/8000" in inv[0], \
+            inv[0]
     # two-way audio: 201's own tone came back from the far end (the
     # trunk side echoes what it receives through the relay)
     recs = a.recordings()
