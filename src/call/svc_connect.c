@@ -84,6 +84,14 @@ int call_svc_connect(struct call_app *app, uint64_t handle,
 			 route_rule_str(rr.rule));
 		return EACCES;   /* the service goes on: it says so */
 	}
+	if (rr.kind == ROUTE_TRUNK) {   /* outbound (issue 15): a caller a
+					 * service answered is handed on to
+					 * extensions only */
+		log_info(MOD, "call %s: %s hands %s on to %s: refused "
+			 "(external)", c->id, route_rule_str(gate), c->caller,
+			 number);
+		return EACCES;
+	}
 	if (narrow(c))
 		return EPROTO;
 	c->handons++;
