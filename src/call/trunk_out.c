@@ -365,6 +365,13 @@ static int answer_challenge(struct call *c, struct leg *l,
 	snprintf(line, sizeof(line), "%s: %s\r\n", m->scode == 401 ?
 		 "Authorization" : "Proxy-Authorization", val);
 	l->authed = true;
+	/* the challenged INVITE's transaction lives on (Timer D) but is
+	 * no longer the leg's: it must not name the leg when it ends (the
+	 * leg may be gone by then) */
+	if (l->inv) {
+		ctrans_set_user(l->inv, NULL);
+		l->inv = NULL;
+	}
 	err = send_invite(c, l, line);
 	if (!err)
 		tmr_start(&c->out.resp, CALL_TRUNK_RESP_MS, resp_timeout, c);
