@@ -73,6 +73,10 @@ const struct out_route *outbound_match(const struct out_routes *rs,
 				       bool emergency_only, char *num,
 				       size_t nsz);
 
+/* Whether one of route r's patterns matches d/len. */
+bool outbound_route_matches(const struct out_route *r, const char *d,
+			    size_t len);
+
 /* The typed section of snapshot s (NULL when absent: no routes). */
 const struct out_routes *outbound_routes_of(const struct snapshot *s);
 
