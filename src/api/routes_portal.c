@@ -209,7 +209,7 @@ static int refs_exist(struct daemon *d, const char *self, const json_t *chg,
 			val = json_incref(v);
 		t = first_missing(d, self, val);
 		if (t && f->form == MODEL_FORM_DEST && json_is_string(val) &&
-		    routed_out(d, t))
+		    !strncmp(f->name, "user.forward.", 13) && routed_out(d, t))
 			t = NULL;   /* outbound (issue 15) */
 		if (t && strspn(t, "0123456789") == strlen(t) &&
 		    strlen(t) >= 2 && strlen(t) <= 8) {

@@ -127,9 +127,11 @@ static void check_ref(struct set_ctx *c, size_t i, const char *self,
 	 * cannot be placed. Bad forms and self references were reported by
 	 * validate_one. */
 	if (f->form == MODEL_FORM_DEST && !model_is_ext_number(target) && *target) {
-		/* outbound (issue 15): a route takes it: the call leaves on
-		 * a trunk, counted against this extension */
-		if (c->lim && c->lim->routed &&
+		/* outbound (issue 15): a forward that a route takes: the
+		 * call leaves on a trunk, counted against this extension
+		 * (follow-me lists and group members ring extensions only) */
+		if (!strncmp(f->name, "user.forward.", 13) &&
+		    c->lim && c->lim->routed &&
 		    c->lim->routed(target, c->lim->routed_arg))
 			return;
 		report_add(c->r, c->where[i], f->name, "dest.external_no_trunk",

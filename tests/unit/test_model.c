@@ -1308,6 +1308,10 @@ static void test_set_rules(void **state)
 	assert_int_equal(vset(&c, -1, -1, &r), EINVAL);
 	assert_true(has_rule(&r, "virtual.destinations",
 			     "dest.external_no_trunk"));
+	/* ... a route or not: members ring extensions only (issue 15) */
+	assert_int_equal(vset_routed(&c, &r), EINVAL);
+	assert_true(has_rule(&r, "virtual.destinations",
+			     "dest.external_no_trunk"));
 	set_ok(v, "virtual.destinations", "201");
 	assert_int_equal(vset(&c, -1, -1, &r), 0);
 	cfg_free(&c);
