@@ -521,3 +521,35 @@ def test_outbound_concurrent_limit(pbx, tmp_path):
     ev = d.api("GET", "/events?type=toll_limit")[1]
     assert [e["limit"] for e in ev] == ["ext_concurrent"], ev
     assert ev[0]["extension"] == "201", ev
+
+
+def test_outbound_portal_forward_out(make_daemon):
+    """The self-service portal takes a forward to an external number once
+    an outbound route takes it (the commit would), and still refuses one
+    no route takes, and any external number in a follow-me list."""
+    from test_web_session import WEB_PW, login, req, seed_portal_user
+    from test_web_session import start as start_web
+    d = start_web(make_daemon)
+    seed_portal_user(d)
+    r = d.cli("settings", "set", "trunks", "itsp.host=192.0.2.10")
+    assert r.returncode == 0, r
+    settings(d, "outbound_routes",
+             "national=patterns=0ZX.;trunks=itsp;class=national")
+    commit(d)
+    cookie, csrf, _ = login(d, "ada", WEB_PW)
+    h = {"Cookie": cookie, "X-CSRF-Token": csrf}
+    for body, rule in [
+            ({"user.forward.busy.enabled": True,
+              "user.forward.busy.destination": "+15551234"},
+             "dest.external_no_trunk"),
+            ({"user.follow_me.list": ["302", "02079460123"]},
+             "dest.external_no_trunk")]:
+        st, out, _ = req(d, "PATCH", "/api/v1/me", body, headers=h)
+        assert st == 422 and f"rule {rule}" in out["error"], (body, out)
+    st, out, _ = req(d, "PATCH", "/api/v1/me",
+                     {"user.forward.busy.enabled": True,
+                      "user.forward.busy.destination": "02079460123"},
+                     headers=h)
+    assert st == 200 and out["staged"] is True, out
+    st, out = d.api("POST", "/commit")
+    assert st == 200 and out["ok"], out
