@@ -33,6 +33,7 @@
 
 #include "api/routes.h"
 #include "api/web.h"
+#include "call/outbound.h"   /* outbound (issue 15) */
 #include "common/report.h"
 #include "daemon/daemon.h"
 #include "model/model.h"
@@ -168,6 +169,19 @@ static const char *first_missing(struct daemon *d, const char *self,
 	return NULL;
 }
 
+/* outbound (issue 15): an external number a staged outbound route takes
+ * (a forward out through a trunk, as model_validate_set accepts it) */
+static bool routed_out(struct daemon *d, const char *number)
+{
+	json_t *obj = NULL;
+	bool ok = !store_section_get(d->store, "outbound_routes",
+				     STORE_STAGED, &obj) &&
+		outbound_obj_routes(obj, number);
+
+	json_decref(obj);
+	return ok;
+}
+
 /* The destinations an owner names must be extensions that exist now: the
  * owner cannot commit, and a reference the commit refuses (ref.missing,
  * dest.external_no_trunk) would block every later commit of the
@@ -194,6 +208,9 @@ static int refs_exist(struct daemon *d, const char *self, const json_t *chg,
 		if (!val)
 			val = json_incref(v);
 		t = first_missing(d, self, val);
+		if (t && f->form == MODEL_FORM_DEST && json_is_string(val) &&
+		    !strncmp(f->name, "user.forward.", 13) && routed_out(d, t))
+			t = NULL;   /* outbound (issue 15) */
 		if (t && strspn(t, "0123456789") == strlen(t) &&
 		    strlen(t) >= 2 && strlen(t) <= 8) {
 			report_add(r, "", f->name, "ref.missing",

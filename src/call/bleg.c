@@ -174,6 +174,10 @@ void bleg_timeout(struct call_app *app, struct leg *l)
 	}
 	if (l->failed || l->ack || (c->state != CALL_RINGING && !c->handon))
 		return;
+	if (l->trunk) {   /* outbound (issue 15): the next trunk */
+		trunk_out_timeout(app, l);
+		return;
+	}
 	l->failed = true;
 	l->code = 408;
 	if (l->gen == c->gen)
@@ -254,7 +258,7 @@ void call_ok_a(struct call *c, size_t blen)
 		off += sizeof(allow) - 1;
 	}
 	app->xbuf[off] = '\0';
-	if (c->win) {   /* connected line: who answered (caller ID) */
+	if (c->win && c->win->x) {   /* connected line: who answered */
 		struct cid id;
 
 		callerid_for(c->callee_x, CID_INTERNAL, &id);
@@ -300,9 +304,12 @@ static void answered(struct call_app *app, struct call *c, struct leg *l,
 		return;
 	}
 	c->win = l;
-	/* who answered: a member of a group, a forward's target */
-	c->callee_x = l->x;
-	snprintf(c->callee, sizeof(c->callee), "%s", l->x->number);
+	/* who answered: a member of a group, a forward's target (a trunk
+	 * leg, issue 15, has none: the callee stays the number dialled) */
+	if (l->x) {
+		c->callee_x = l->x;
+		snprintf(c->callee, sizeof(c->callee), "%s", l->x->number);
+	}
 	bleg_cancel_others(c, l);
 	call_ok_a(c, blen);
 	log_info(MOD, "call %s: %s -> %s answered (%s)", c->id, c->caller,
@@ -327,6 +334,8 @@ void bleg_response(struct call_app *app, struct leg *l,
 		xfer_response(app, l, m);
 		return;
 	}
+	if (l->trunk)   /* outbound (issue 15): it answers */
+		trunk_out_heard(l);
 	if (code < 200) {
 		provisional(app, c, l, m);
 		return;
@@ -354,6 +363,10 @@ void bleg_response(struct call_app *app, struct leg *l,
 			return;
 		}
 		answered(app, c, l, m);
+		return;
+	}
+	if (l->trunk) {   /* outbound (issue 15): credentials, failover */
+		trunk_out_final(app, l, m);
 		return;
 	}
 	l->failed = true;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "guard/guard.h"
 #include "store/snapshot.h"
+#include "call/toll.h"   /* outbound (issue 15) */
 
 uint64_t call_now_ms(void)
 {
@@ -439,6 +440,7 @@ static void app_destructor(void *arg)
 	mem_deref(app->nc);
 	mem_deref(app->legs);
 	mem_deref(app->auth);
+	toll_free(app->toll);   /* outbound (issue 15) */
 }
 
 int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
@@ -472,6 +474,7 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	err = auth_alloc(&app->auth);
 	err = err ? err : hash_alloc(&app->legs, 1024);
 	err = err ? err : hash_alloc(&app->nc, 256);
+	err = err ? err : toll_alloc(&app->toll);   /* outbound (issue 15) */
 	/* A call leaves two transactions on each side for 64*T1 (32 s: the
 	 * INVITE's Accepted state, the BYE's Completed one), so a PBX, an
 	 * SBC or a trunk behind one address at 50 calls/s holds ~3,200.
@@ -651,5 +654,8 @@ json_t *call_stats(struct call_app *app)
 	/* camp-on (issue 13) */
 	if (o && app->campon)
 		json_object_set_new(o, "camp_on", campon_status(app->campon));
+	if (o && app->toll)   /* outbound (issue 15) */
+		json_object_set_new(o, "toll", toll_status(app->toll,
+							   call_unix_ms() / 1000));
 	return o;
 }

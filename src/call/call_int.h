@@ -36,6 +36,9 @@
 #define CALL_T1 500
 #define CALL_2XX_MAX 64          /* 2xx resent until 64*T1 */
 #define CALL_CDR_WAIT_MS 3000    /* wait for the relay's final counters */
+#define CALL_TRUNK_RESP_MS 4000  /* outbound (issue 15): a trunk that
+				  * answers nothing (not even 100) this long
+				  * is passed over */
 
 struct call;
 struct leg;
@@ -91,6 +94,11 @@ struct leg {
 	uint32_t inv_cseq;
 	bool orig;              /* the A leg of a call the PBX placed: our
 				 * INVITE (originate.c) */
+	/* outbound (issue 15, trunk_out.c): a B leg to a trunk (borrowed
+	 * from call->snap; x is NULL), its INVITE resent with credentials
+	 * once already */
+	const struct trunk_conf *trunk;
+	bool authed;
 };
 
 /* A request forwarded from one leg to the other inside a call. */
@@ -202,6 +210,18 @@ struct call {
 	/* trunk (issue 15): a call from a trunk: its synthetic caller
 	 * (caller_x points into it), owned; NULL otherwise */
 	struct trunk_caller *trunk_in;
+	/* outbound (issue 15, trunk_out.c): a call out through trunks */
+	struct {
+		bool live;               /* this call is one */
+		bool counted;            /* toll_take said yes: toll_end */
+		const struct out_route *r;   /* borrowed from snap */
+		size_t next;             /* the route's next trunk to try */
+		const struct snap_ext *payer;
+		char num[33];            /* what is sent (R-URI user) */
+		char trunk[33];          /* the trunk tried last / used */
+		struct leg *cur;         /* that trunk's leg */
+		struct tmr resp;         /* it answered nothing yet */
+	} out;
 	/* the end, for the CDR */
 	const char *disp;
 	unsigned cause;
@@ -241,6 +261,8 @@ struct call_app {
 	const struct call_svc_ops *svc_ops[ROUTE_SVC__COUNT];
 	void *svc_arg[ROUTE_SVC__COUNT];
 	struct campon *campon;    /* camp-on requests (campon.c), or NULL */
+	struct toll *toll;        /* toll-fraud counters (outbound, issue
+				   * 15); NULL: no call leaves on a trunk */
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;
@@ -360,6 +382,27 @@ void bleg_cancel_others(struct call *c, struct leg *keep);
 /* Answer the caller: 200 with our Contact, Allow and the description in
  * app->body (blen), resent until its ACK. The call is ANSWERED. */
 void call_ok_a(struct call *c, size_t blen);
+
+/* ---- trunk_out.c (outbound, issue 15) -------------------------------- */
+
+/* Routing said ROUTE_TRUNK: the toll-fraud limits, then the route's
+ * first usable trunk rings. The call may have ended on return. */
+void trunk_out_start(struct call *c, const struct route_result *rr);
+/* A final non-2xx of trunk leg l: a 401/407 answered once with the
+ * trunk's credentials, 5xx/408 fail over to the next trunk, anything
+ * else ends the call with that answer. */
+void trunk_out_final(struct call_app *app, struct leg *l,
+		     const struct sipmsg *m);
+/* Trunk leg l sent a response (any): it is alive. */
+void trunk_out_heard(struct leg *l);
+/* l's INVITE got no final answer: the next trunk. */
+void trunk_out_timeout(struct call_app *app, struct leg *l);
+/* What routing must know of call c for trunks: it came in from a trunk
+ * (live->from_trunk) and whether the toll section's inbound_to_outbound
+ * lets such a call leave on one. */
+void trunk_out_live(const struct call *c, struct route_live *live);
+/* call_end of an outbound call: its toll counts end. */
+void trunk_out_ending(struct call *c);
 
 /* ---- svc.c ------------------------------------------------------------- */
 

@@ -192,3 +192,19 @@ size_t callerid_answer_hdrs(char *buf, size_t sz, size_t off,
 				";party=called;screen=yes;privacy=off");
 	return off;
 }
+
+/* outbound (issue 15) */
+size_t callerid_trunk_hdrs(char *buf, size_t sz, size_t off,
+			   unsigned id_header, const struct cid *id,
+			   const char *domain)
+{
+	if (!buf || !id || !domain)
+		return off;
+	if (id_header == 1)
+		return identity(buf, sz, off, "P-Asserted-Identity", id,
+				domain, "");
+	if (id_header == 2)
+		return identity(buf, sz, off, "Remote-Party-ID", id, domain,
+				";party=calling;screen=yes;privacy=off");
+	return off;
+}

@@ -86,4 +86,12 @@ size_t callerid_answer_hdrs(char *buf, size_t sz, size_t off,
 			    const struct snap_ext *caller,
 			    const struct cid *id, const char *realm);
 
+/* outbound (issue 15): the identity header of an INVITE to a trunk
+ * presenting id: id_header 1 P-Asserted-Identity, 2 Remote-Party-ID
+ * (party=calling), 0 none (trunk/trunk.h enum trunk_id_header); URIs in
+ * domain. Appended like callerid_invite_hdrs. */
+size_t callerid_trunk_hdrs(char *buf, size_t sz, size_t off,
+			   unsigned id_header, const struct cid *id,
+			   const char *domain);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "call/call_int.h"
+#include "call/outbound.h"   /* outbound (issue 15) */
 #include "common/log.h"
 
 static void cdr_put(struct call_app *app, struct cdr_rec *r)
@@ -109,6 +110,10 @@ static void record(struct call *c, struct cdr_rec *r)
 	}
 	fill(r, c, c->st);
 	snprintf(r->recording, sizeof(r->recording), "%s", c->rec_path);
+	if (c->out.live) {   /* outbound (issue 15) */
+		snprintf(r->trunk, sizeof(r->trunk), "%s", c->out.trunk);
+		snprintf(r->route, sizeof(r->route), "%s", c->out.r->name);
+	}
 }
 
 static const char *phrase(unsigned code)
@@ -148,6 +153,7 @@ void call_end(struct call *c, const char *disp, unsigned cause,
 	c->reason = reason;
 	/* calls the PBX placed; camp-on (issue 13) */
 	orig_ending(c, answered);
+	trunk_out_ending(c);   /* outbound (issue 15): toll counts */
 	if (app->campon)
 		campon_ended(app->campon, c);
 	/* the caller never goes without a final answer */

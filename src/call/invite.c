@@ -83,6 +83,7 @@ void call_destructor(void *arg)
 
 	tmr_cancel(&c->ring);
 	tmr_cancel(&c->retx);
+	tmr_cancel(&c->out.resp);   /* outbound (issue 15) */
 	list_unlink(&c->le);
 	saved_req_clear(&c->inv);
 	saved_req_clear(&c->fwd.in);
@@ -456,6 +457,7 @@ void call_h_invite(struct sipd_req *rq, void *arg)
 		caller = hdcall_caller(c, caller);
 	/* where does it go */
 	call_route_live(app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	live.calls--;   /* this one is counted already */
 	c->caller[0] = '\0';   /* not counted against its own limit yet */
 	call_route(c->snap, caller, c->dialled, strlen(c->dialled), &live,

@@ -51,6 +51,7 @@ static void forward(struct call *c, const struct snap_ext *to,
 
 	bleg_cancel_others(c, NULL);
 	call_route_live(c->app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	call_route_forward(c->snap, c->caller_x, c->plan.callee, to, rule,
 			   c->plan.hops, &live, &rr);
 	note_forward(c, &rr);
@@ -67,6 +68,27 @@ static void forward(struct call *c, const struct snap_ext *to,
 
 /* Nothing of the plan is left to ring: the forward that applies, or the
  * answer (side and why for the CDR). */
+/* outbound (issue 15): the forward of the plan's callee for the
+ * outcome is an external number: out on a trunk, as the callee's call. */
+static void forward_out(struct call *c, unsigned w, enum route_rule rule)
+{
+	struct route_result rr;
+	struct route_live live;
+
+	bleg_cancel_others(c, NULL);
+	call_route_live(c->app, &live);
+	trunk_out_live(c, &live);
+	call_route_fwd_out(c->snap, c->caller_x, c->plan.callee, w, rule,
+			   c->plan.hops, &live, &rr);
+	note_forward(c, &rr);
+	if (rr.kind == ROUTE_REJECT) {
+		give_up(c, rr.code, rr.reason, rr.disposition, "system",
+			route_rule_str(rr.rule));
+		return;
+	}
+	ring_plan(c, &rr);
+}
+
 static void plan_done(struct call *c, bool busy, unsigned code,
 		      const char *reason, const char *disp, const char *side,
 		      const char *why)
@@ -77,6 +99,11 @@ static void plan_done(struct call *c, bool busy, unsigned code,
 	}
 	if (!busy && c->plan.noanswer) {
 		forward(c, c->plan.noanswer, ROUTE_R_FWD_NOANSWER);
+		return;
+	}
+	if (busy ? c->plan.busy_out : c->plan.noanswer_out) {   /* issue 15 */
+		forward_out(c, busy ? SNAP_FWD_BUSY : SNAP_FWD_NOANSWER,
+			    busy ? ROUTE_R_FWD_BUSY : ROUTE_R_FWD_NOANSWER);
 		return;
 	}
 	/* no forward for the outcome: the callee's own mailbox */
@@ -187,6 +214,11 @@ void ring_plan(struct call *c, const struct route_result *rr)
 	if (rr->kind == ROUTE_SERVICE) {
 		note_forward(c, rr);
 		svc_start(c, rr);
+		return;
+	}
+	if (rr->kind == ROUTE_TRUNK) {   /* outbound (issue 15) */
+		note_forward(c, rr);
+		trunk_out_start(c, rr);
 		return;
 	}
 	c->plan = *rr;

@@ -39,6 +39,10 @@ static const char *const rule_names[ROUTE_R__COUNT] = {
 	[ROUTE_R_CAMPON_REFUSED] = "camp_on_refused",
 	[ROUTE_R_HOTDESK] = "hotdesk",
 	[ROUTE_R_HOTDESK_CODE] = "hotdesk_code",
+	[ROUTE_R_TRUNK] = "trunk",                 /* outbound (issue 15) */
+	[ROUTE_R_EMERGENCY] = "emergency",
+	[ROUTE_R_TRUNK_INBOUND] = "trunk_inbound",
+	[ROUTE_R_TOLL_LIMIT] = "toll_limit",
 };
 
 const char *route_rule_str(enum route_rule r)
@@ -109,6 +113,24 @@ static const struct snap_ext *fwd_to(const struct ctx *c,
 	if (!x->feat || !x->feat->fwd[w][0])
 		return NULL;
 	return find(c, x->feat->fwd[w]);
+}
+
+/* outbound (issue 15): x forwards (rule w) to an external number that
+ * an outbound route takes: the call leaves on a trunk, counted against
+ * x and allowed by x's class. true when that decided. */
+static bool fwd_out(struct ctx *c, const struct snap_ext *x,
+		    enum snap_fwd w, enum route_rule rule, unsigned hops)
+{
+	const char *to = x->feat ? x->feat->fwd[w] : "";
+
+	if (!to[0] || find(c, to))
+		return false;
+	if (!route_trunk(c, x, to, strlen(to), false))
+		return false;
+	c->out->fwd_rule = rule;
+	c->out->fwd_from = x;
+	c->out->hops = hops + 1;
+	return true;
 }
 
 bool route_blacklisted(const struct snap_ext *x, const char *number)
@@ -203,6 +225,10 @@ static void none_free(struct ctx *c, const struct snap_ext *x,
 			ROUTE_R_FWD_UNAVAILABLE, hops);
 		return;
 	}
+	if (fwd_out(c, x, was_busy ? SNAP_FWD_BUSY : SNAP_FWD_UNAVAILABLE,
+		    was_busy ? ROUTE_R_FWD_BUSY : ROUTE_R_FWD_UNAVAILABLE,
+		    hops))
+		return;   /* outbound (issue 15) */
 	if (mailbox_of(c, x)) {
 		deposit(c->out, x, mailbox_of(c, x), was_busy ?
 			ROUTE_GREET_BUSY : ROUTE_GREET_UNAVAIL);
@@ -230,9 +256,14 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 
 	out->noanswer = fwd_to(c, x, SNAP_FWD_NOANSWER);
 	out->busy = fwd_to(c, x, SNAP_FWD_BUSY);
+	/* outbound (issue 15): or an external number a route takes */
+	out->noanswer_out = !out->noanswer &&
+		route_fwd_routed(c, x, SNAP_FWD_NOANSWER);
+	out->busy_out = !out->busy && route_fwd_routed(c, x, SNAP_FWD_BUSY);
 	/* no forward for an outcome: x's own mailbox takes the call */
-	out->vm_noanswer = !out->noanswer ? mailbox_of(c, x) : NULL;
-	out->vm_busy = !out->busy ? mailbox_of(c, x) : NULL;
+	out->vm_noanswer = !out->noanswer && !out->noanswer_out ?
+		mailbox_of(c, x) : NULL;
+	out->vm_busy = !out->busy && !out->busy_out ? mailbox_of(c, x) : NULL;
 	out->copies_of = !x->vm && mailbox_of(c, x) ? x : NULL;
 	/* a ring time only when something follows it; otherwise the phone
 	 * rings until the call layer's bound, as before forwarding */
@@ -257,7 +288,8 @@ static void plan_rest(struct ctx *c, const struct snap_ext *x,
 	}
 	/* the last step ends the plan: with nothing after it, it rings
 	 * until the call layer's bound */
-	if (!out->noanswer && !out->vm_noanswer)
+	if (!out->noanswer && !out->vm_noanswer &&
+	    !out->noanswer_out)   /* outbound (issue 15) */
 		out->steps[out->n_steps - 1].ring_s = 0;
 	out->kind = ROUTE_EXTENSION;
 	out->rule = rule;
@@ -436,6 +468,8 @@ void route_ext(struct ctx *c, const struct snap_ext *x,
 		forward(c, x, t, ROUTE_R_FWD_IMMEDIATE, hops);
 		return;
 	}
+	if (fwd_out(c, x, SNAP_FWD_IMMEDIATE, ROUTE_R_FWD_IMMEDIATE, hops))
+		return;   /* outbound (issue 15): to an external number */
 	switch (x->type) {
 	case MODEL_SIP:
 	case MODEL_IAX2:
@@ -477,6 +511,9 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 	uint32_t allow;
 
 	memset(out, 0, sizeof(*out));
+	/* outbound (issue 15): an emergency route wins over everything */
+	if (route_trunk(&c, caller, dialled, len, true))
+		return;
 	if (live->calls >= live->max_calls) {
 		route_reject(out, ROUTE_R_GLOBAL_LIMIT, 503,
 			     "Service Unavailable", "failed");
@@ -494,7 +531,9 @@ void call_route(const struct snapshot *snap, const struct snap_ext *caller,
 	}
 	x = snapshot_find(snap, dialled, len);
 	if (!x) {
-		/* trunks' outbound routes (issue 15) go here */
+		/* outbound (issue 15): the trunks' routes */
+		if (route_trunk(&c, caller, dialled, len, false))
+			return;
 		route_reject(out, ROUTE_R_NOT_FOUND, 404, "Not Found",
 			     "notfound");
 		return;

@@ -20,6 +20,7 @@
 
 struct snapshot;
 struct snap_ext;
+struct out_route;   /* call/outbound.h */
 
 /* What the loop knows now, asked through these (none may be NULL). */
 struct route_live {
@@ -40,12 +41,18 @@ struct route_live {
 	 * logged in at now, NULL when nobody is; the callback may itself be
 	 * NULL (no hotdesk service: nobody is logged in anywhere) */
 	const char *(*hotdesk_at)(const char *number, void *arg);
+	/* outbound (issue 15): the call came in from a trunk (no
+	 * extension placed it): it never leaves on a trunk unless
+	 * trunk_out_ok (an explicit inbound-to-outbound rule) */
+	bool from_trunk, trunk_out_ok;
 };
 
 enum route_kind {
 	ROUTE_REJECT = 0,     /* answer code/reason */
 	ROUTE_EXTENSION,      /* carry out the ring plan */
 	ROUTE_SERVICE,        /* the PBX answers: svc, mailbox */
+	ROUTE_TRUNK,          /* outbound (issue 15): out through the
+			       * route's trunks, in order */
 };
 
 /* What the PBX answers itself (ROUTE_SERVICE). */
@@ -102,6 +109,14 @@ enum route_rule {
 	ROUTE_R_HOTDESK,        /* rang the phone a hotdesk user is logged
 				 * in at */
 	ROUTE_R_HOTDESK_CODE,   /* *55 / *56: the hotdesk service answers */
+	/* outbound (issue 15) */
+	ROUTE_R_TRUNK,          /* out through an outbound route's trunks */
+	ROUTE_R_EMERGENCY,      /* ... an emergency route's (checked first,
+				 * never blocked by class of service) */
+	ROUTE_R_TRUNK_INBOUND,  /* 403: a call from a trunk would leave on
+				 * a trunk (no inbound-to-outbound rule) */
+	ROUTE_R_TOLL_LIMIT,     /* 403/486: a toll-fraud limit (the call
+				 * layer's, call/toll.h) */
 	ROUTE_R__COUNT
 };
 
@@ -145,6 +160,15 @@ struct route_result {
 	enum route_rule fwd_rule;        /* ROUTE_R_FWD_*, or NONE */
 	const struct snap_ext *fwd_from; /* who forwarded (last hop) */
 	unsigned hops;                   /* forwards followed so far */
+	/* TRUNK (issue 15, outbound): the route (borrowed from snap), the
+	 * number sent (after strip and prefix) and the extension the call
+	 * counts against (the caller, or the one forwarding out) */
+	const struct out_route *oroute;
+	char out_num[33];
+	const struct snap_ext *payer;
+	/* EXTENSION: the no-answer / busy forward is an external number an
+	 * outbound route takes (call_route_fwd_out when the plan ends) */
+	bool noanswer_out, busy_out;
 };
 
 /* Camp-on (*82): dialled/len starts with the camp_on code of snap
@@ -179,6 +203,18 @@ void call_route_connect(const struct snapshot *snap,
 			const struct snap_ext *caller,
 			const struct snap_ext *gated, enum route_svc done,
 			const struct snap_ext *to, unsigned hops,
+			const struct route_live *live,
+			struct route_result *out);
+
+/* outbound (issue 15): a ringing call's plan ended and `from`'s
+ * forward w (SNAP_FWD_NOANSWER or _BUSY, rule the matching ROUTE_R_FWD_*)
+ * is an external number (route_result.noanswer_out / busy_out): routed
+ * out on a trunk as `from`'s call (ROUTE_TRUNK, payer from), or refused
+ * (its class of service; 480 when no route takes it any more). */
+void call_route_fwd_out(const struct snapshot *snap,
+			const struct snap_ext *caller,
+			const struct snap_ext *from, unsigned w,
+			enum route_rule rule, unsigned hops,
 			const struct route_live *live,
 			struct route_result *out);
 

@@ -41,4 +41,17 @@ uint32_t route_cos_allow(const struct snapshot *snap,
 void route_code(struct ctx *c, const char *dialled, size_t len,
 		uint32_t allow);
 
+/* outbound (issue 15, route_trunk.c): dialled/len is an external
+ * number placed by payer (the caller, or the extension forwarding):
+ * the outbound route that takes it (emergency routes only, or all),
+ * payer's class of service checked (not for emergency routes). true
+ * when that decided the call (c->out set: ROUTE_TRUNK or a refusal);
+ * false when no route takes it. */
+bool route_trunk(struct ctx *c, const struct snap_ext *payer,
+		 const char *dialled, size_t len, bool emergency_only);
+/* x's forward w (enum snap_fwd) is an external number an outbound route
+ * takes (decided when the plan ends: call_route_fwd_out). */
+bool route_fwd_routed(const struct ctx *c, const struct snap_ext *x,
+		      unsigned w);
+
 #endif

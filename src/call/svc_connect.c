@@ -74,6 +74,7 @@ int call_svc_connect(struct call_app *app, uint64_t handle,
 	snprintf(callee, sizeof(callee), "%s", c->callee);
 	c->callee[0] = '\0';
 	call_route_live(app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	call_route_connect(c->snap, c->caller_x, gated, c->svc_kind, to,
 			   c->plan.hops, &live, &rr);
 	snprintf(c->callee, sizeof(c->callee), "%s", callee);
@@ -82,6 +83,14 @@ int call_svc_connect(struct call_app *app, uint64_t handle,
 			 c->id, route_rule_str(gate), c->caller, number,
 			 route_rule_str(rr.rule));
 		return EACCES;   /* the service goes on: it says so */
+	}
+	if (rr.kind == ROUTE_TRUNK) {   /* outbound (issue 15): a caller a
+					 * service answered is handed on to
+					 * extensions only */
+		log_info(MOD, "call %s: %s hands %s on to %s: refused "
+			 "(external)", c->id, route_rule_str(gate), c->caller,
+			 number);
+		return EACCES;
 	}
 	if (narrow(c))
 		return EPROTO;

@@ -309,6 +309,10 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		call_answer(app, rq, tx, 491, "Request Pending", NULL);
 		return;
 	}
+	if (!l->x) {   /* outbound (issue 15): a trunk transfers nothing */
+		call_answer(app, rq, tx, 403, "Forbidden", NULL);
+		return;
+	}
 	/* legs of past transfers stay with the call until it ends: bounded */
 	if (list_count(&c->blegs) >= CALL_MAX_LEGS) {
 		call_answer(app, rq, tx, 503, "Service Unavailable",
@@ -326,6 +330,7 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 		}
 	call_uri_user(&uri, &up, &ul);
 	call_route_live(app, &live);
+	trunk_out_live(c, &live);   /* outbound (issue 15) */
 	call_route(c->snap, l->x, up, ul, &live, &rr);
 	if (rr.kind == ROUTE_REJECT) {
 		call_answer(app, rq, tx, rr.code, rr.reason, NULL);
@@ -333,7 +338,9 @@ void xfer_refer(struct call_app *app, struct sipd_req *rq,
 	}
 	/* a mailbox (600, *97, *98) answers no transfer: there is no
 	 * extension to ring (mailbox access has no callee at all) */
-	if (rr.kind == ROUTE_SERVICE) {
+	if (rr.kind == ROUTE_SERVICE ||
+	    rr.kind == ROUTE_TRUNK) {   /* outbound (issue 15): no transfer
+					 * out to a trunk yet */
 		call_answer(app, rq, tx, 403, "Forbidden", NULL);
 		return;
 	}

@@ -55,6 +55,8 @@
 #include "media/callrec.h"
 #include "trunk/trunk.h"   /* trunk (issue 15) */
 #include "trunk/treg.h"
+#include "call/outbound.h"   /* outbound (issue 15) */
+#include "call/toll.h"
 
 #ifndef BULWARK_SHARE_DIR
 #define BULWARK_SHARE_DIR "/usr/share/bulwark"
@@ -606,6 +608,7 @@ static int register_everything(void)
 		&services_section, &vmmail_smtp_section,
 		&hotdesk_section,   /* hotdesk (issue 13) */
 		&trunks_section,    /* trunk (issue 15) */
+		&outbound_routes_section, &toll_section, /* outbound (15) */
 	};
 	struct { const struct api_route *r; size_t n; } routes[] = {
 		{ api_routes_config, api_routes_config_n },

@@ -188,6 +188,11 @@ int model_validate(const json_t *ext, struct report *r);
 struct model_limits {
 	long user;      /* sip, iax2, zap, voicemail, hotdesk, virtual */
 	long shared;    /* one per shared device */
+	/* outbound (issue 15): whether an external number (a forward
+	 * destination that is no extension) has an outbound route; NULL:
+	 * none has (refused, dest.external_no_trunk) */
+	bool (*routed)(const char *number, void *arg);
+	void *routed_arg;
 };
 
 struct model_licence_use {

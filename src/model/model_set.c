@@ -81,6 +81,7 @@ struct set_ctx {
 	long first_vendor[2];  /* first sangoma, first digium extension */
 	char (*where)[32];
 	struct report *r;
+	const struct model_limits *lim;   /* outbound (issue 15): routed */
 	struct {                /* indices of the fields read, in vals[] */
 		long number, web_user, zap_channel, zap_vendor;
 	} idx;
@@ -126,6 +127,13 @@ static void check_ref(struct set_ctx *c, size_t i, const char *self,
 	 * cannot be placed. Bad forms and self references were reported by
 	 * validate_one. */
 	if (f->form == MODEL_FORM_DEST && !model_is_ext_number(target) && *target) {
+		/* outbound (issue 15): a forward that a route takes: the
+		 * call leaves on a trunk, counted against this extension
+		 * (follow-me lists and group members ring extensions only) */
+		if (!strncmp(f->name, "user.forward.", 13) &&
+		    c->lim && c->lim->routed &&
+		    c->lim->routed(target, c->lim->routed_arg))
+			return;
 		report_add(c->r, c->where[i], f->name, "dest.external_no_trunk",
 			   "%s: %.24s is an external number; calls to external "
 			   "numbers need a trunk, and none is configured",
@@ -261,7 +269,7 @@ int model_validate_set(json_t *const *exts, size_t n,
 		       const struct model_limits *lim, struct report *r)
 {
 	struct set_ctx c = { .exts = exts, .n = n, .r = r,
-			     .first_vendor = { -1, -1 } };
+			     .first_vendor = { -1, -1 }, .lim = lim };
 	const json_t *vals[MODEL_FIELDS_MAX];
 	size_t before = report_count(r), cnt = n ? n : 1;
 	int err = 0;

@@ -19,13 +19,13 @@
 	" disposition, cause, hangup_side, reason, codec," \
 	" pkts_caller, pkts_callee, lost_caller, lost_callee," \
 	" dropped_caller, dropped_callee, forward_rule, forward_from," \
-	" forward_to, recording"
+	" forward_to, recording, trunk, route"
 
 enum {
 	C_ID, C_START, C_ANSWER, C_END, C_CALLER, C_CALLEE, C_DIALLED,
 	C_DISPO, C_CAUSE, C_SIDE, C_REASON, C_CODEC, C_PKTS, C_LOST = C_PKTS
 	+ 2, C_DROPPED = C_LOST + 2, C_FWD_RULE = C_DROPPED + 2, C_FWD_FROM,
-	C_FWD_TO, C_REC, C_N
+	C_FWD_TO, C_REC, C_TRUNK, C_ROUTE, C_N   /* trunk, route: issue 15 */
 };
 
 #define LIST_MAX 10000u
@@ -103,6 +103,8 @@ static int insert(struct cdr_sql *q, const struct cdr_rec *r)
 	BIND_TEXT(st, C_FWD_FROM, r->fwd_from);
 	BIND_TEXT(st, C_FWD_TO, r->fwd_to);
 	BIND_TEXT(st, C_REC, r->recording);
+	BIND_TEXT(st, C_TRUNK, r->trunk);   /* outbound (issue 15) */
+	BIND_TEXT(st, C_ROUTE, r->route);
 	for (int d = 0; d < 2; d++) {
 		sqlite3_bind_int64(st, C_PKTS + d + 1, (int64_t)r->pkts[d]);
 		sqlite3_bind_int64(st, C_LOST + d + 1, (int64_t)r->lost[d]);
@@ -141,7 +143,7 @@ int cdr_sql_write(struct cdr_sql *q, const struct cdr_item *list,
 	if (!q->ins &&
 	    (rc = sqlite3_prepare_v2(q->db, "INSERT INTO cdr(" CDR_COLS ")"
 				     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				     "?,?,?,?,?,?,?)", -1, &q->ins, NULL))
+				     "?,?,?,?,?,?,?,?,?)", -1, &q->ins, NULL))
 	    != SQLITE_OK)
 		return store_sqlite_errno(q->db, rc);
 	rc = store_conn_begin(q->db);
@@ -221,7 +223,8 @@ static json_t *row_json(sqlite3_stmt *st)
 	int64_t dur = answer > 0 && end > answer ? (end - answer) / 1000 : 0;
 
 	return json_pack("{s:o,s:o,s:I,s:o,s:I,s:o,s:I,s:I,s:o,s:o,"
-			 "s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+			 "s:o,s:o}",
 			 "id", text_col(st, C_ID),
 			 "start", iso_ms(start), "start_ms", (json_int_t)start,
 			 "answer", answer > 0 ? iso_ms(answer) : json_null(),
@@ -243,7 +246,9 @@ static json_t *row_json(sqlite3_stmt *st)
 			 "forward_rule", text_col(st, C_FWD_RULE),
 			 "forward_from", text_col(st, C_FWD_FROM),
 			 "forward_to", text_col(st, C_FWD_TO),
-			 "recording", text_col(st, C_REC));
+			 "recording", text_col(st, C_REC),
+			 "trunk", text_col(st, C_TRUNK),   /* issue 15 */
+			 "route", text_col(st, C_ROUTE));
 }
 
 json_t *store_cdr_list(struct store *s, int64_t since_ms, size_t limit)

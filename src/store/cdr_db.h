@@ -51,6 +51,10 @@ struct cdr_rec {
 	/* call recording (issue 13) */
 	char recording[64];     /* "YYYY-MM-DD/<id>.wav" under
 				 * DATA/recordings, "" when not recorded */
+	/* outbound (issue 15) */
+	char trunk[33];         /* the trunk it left on (the last tried),
+				 * "" when none */
+	char route[33];         /* the outbound route, "" when none */
 };
 
 struct cdr_writer;

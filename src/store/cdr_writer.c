@@ -223,6 +223,8 @@ static void terminate(struct cdr_rec *r)
 	r->fwd_from[sizeof(r->fwd_from) - 1] = '\0';
 	r->fwd_to[sizeof(r->fwd_to) - 1] = '\0';
 	r->recording[sizeof(r->recording) - 1] = '\0';
+	r->trunk[sizeof(r->trunk) - 1] = '\0';   /* outbound (issue 15) */
+	r->route[sizeof(r->route) - 1] = '\0';
 }
 
 bool cdr_writer_put(struct cdr_writer *w, const struct cdr_rec *r)

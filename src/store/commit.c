@@ -378,6 +378,22 @@ static void commit_sections(struct commit *c)
 	}
 }
 
+/* outbound (issue 15): a staged section routes external number out */
+static bool commit_routed(const char *number, void *arg)
+{
+	const json_t *stsec = arg;
+	size_t n = store_section_count();
+
+	for (size_t i = 0; i < n; i++) {
+		const struct store_section *sec = store_section_at(i);
+
+		if (sec->routes &&
+		    sec->routes(json_object_get(stsec, sec->name), number))
+			return true;
+	}
+	return false;
+}
+
 static long limit_of(const json_t *secs, const char *key)
 {
 	const json_t *v = json_object_get(json_object_get(secs, "limits"),
@@ -662,6 +678,8 @@ int store_commit(struct store *s, bool dry_run, json_t **result,
 		goto out;
 	lim.user = limit_of(c.stsec, "user");
 	lim.shared = limit_of(c.stsec, "shared");
+	lim.routed = commit_routed;   /* outbound (issue 15) */
+	lim.routed_arg = c.stsec;
 	model_validate_set(c.objs, c.ns, &lim, &c.errs);
 	if (!report_count(&c.errs)) {
 		for (size_t i = 0; i < c.ns; i++)

@@ -183,6 +183,11 @@ static const struct migration migrations[] = {
 	  * DATA/recordings ("YYYY-MM-DD/<id>.wav"), '' when not recorded */
 	 "ALTER TABLE cdr ADD COLUMN recording TEXT NOT NULL DEFAULT '';",
 	 NULL},
+	{13, "call",
+	 /* outbound (issue 15): the trunk a call left on and the outbound
+	  * route that sent it there, '' for calls that stayed inside */
+	 "ALTER TABLE cdr ADD COLUMN trunk TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE cdr ADD COLUMN route TEXT NOT NULL DEFAULT '';", NULL},
 	/* Append new migrations here: {12, "<module>", "CREATE TABLE ..."}. */
 };
 

@@ -79,6 +79,10 @@ struct store_section {
 	 * store_section_get, opened only for decode. A stored sealed value
 	 * given back to store_section_set is kept as it is (a rollback). */
 	const char *const *secrets;
+	/* outbound (issue 15): whether the section (its staged object obj)
+	 * routes external number `number` out (a forward destination that
+	 * is no extension is accepted then). May be NULL. */
+	bool (*routes)(const json_t *obj, const char *number);
 };
 
 /* The definition table of a registered section, or NULL. */

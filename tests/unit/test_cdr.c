@@ -164,6 +164,8 @@ static void test_round_trip(void **state)
 	strcpy(a.fwd_from, "0202");
 	strcpy(a.fwd_to, "202");
 	strcpy(a.recording, "2025-12-05/c0123456789abcdef.wav");
+	strcpy(a.trunk, "itsp-b");    /* outbound (issue 15) */
+	strcpy(a.route, "national");
 	a.pkts[CDR_FROM_CALLER] = 3050;
 	a.pkts[CDR_FROM_CALLEE] = 3049;
 	a.lost[CDR_FROM_CALLER] = 3;
@@ -221,7 +223,9 @@ static void test_round_trip(void **state)
 	assert_string_equal(str(e, "forward_to"), "202");
 	assert_string_equal(str(e, "recording"),
 			    "2025-12-05/c0123456789abcdef.wav");
-	assert_int_equal(json_object_size(e), 23);
+	assert_string_equal(str(e, "trunk"), "itsp-b");   /* issue 15 */
+	assert_string_equal(str(e, "route"), "national");
+	assert_int_equal(json_object_size(e), 25);
 
 	e = json_array_get(l, 0);
 	assert_string_equal(str(e, "id"), "c2");
@@ -235,6 +239,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(num(e, "cause"), 408);
 	assert_int_equal(pair(e, "packets", "callee"), 0);
 	assert_string_equal(str(e, "recording"), "");
+	assert_string_equal(str(e, "trunk"), "");
 	json_decref(l);
 	/* the recording's path by call id (the API's download) */
 	{

@@ -1164,7 +1164,23 @@ static void cfg_free(struct cfg *c)
 
 static int vset(struct cfg *c, long user, long shared, struct report *r)
 {
-	struct model_limits lim = { user, shared };
+	struct model_limits lim = { .user = user, .shared = shared };
+
+	report_reset(r);
+	return model_validate_set(c->e, c->n, &lim, r);
+}
+
+/* outbound (issue 15): the routes of the test: "+1..." goes out */
+static bool routes_plus1(const char *number, void *arg)
+{
+	(void)arg;
+	return !strncmp(number, "+1", 2);
+}
+
+static int vset_routed(struct cfg *c, struct report *r)
+{
+	struct model_limits lim = { .user = -1, .shared = -1,
+				    .routed = routes_plus1 };
 
 	report_reset(r);
 	return model_validate_set(c->e, c->n, &lim, r);
@@ -1281,9 +1297,19 @@ static void test_set_rules(void **state)
 	assert_int_equal(vset(&c, -1, -1, &r), EINVAL);
 	assert_true(has_rule(&r, "user.forward.immediate.destination",
 			     "dest.external_no_trunk"));
+	/* outbound (issue 15): accepted once an outbound route takes it */
+	assert_int_equal(vset_routed(&c, &r), 0);
+	set_ok(v, "user.forward.immediate.destination", "+445550100");
+	assert_int_equal(vset_routed(&c, &r), EINVAL);
+	assert_true(has_rule(&r, "user.forward.immediate.destination",
+			     "dest.external_no_trunk"));
 	set_ok(v, "user.forward.immediate.destination", "201");
 	set_ok(v, "virtual.destinations", "201,+15145550100");
 	assert_int_equal(vset(&c, -1, -1, &r), EINVAL);
+	assert_true(has_rule(&r, "virtual.destinations",
+			     "dest.external_no_trunk"));
+	/* ... a route or not: members ring extensions only (issue 15) */
+	assert_int_equal(vset_routed(&c, &r), EINVAL);
 	assert_true(has_rule(&r, "virtual.destinations",
 			     "dest.external_no_trunk"));
 	set_ok(v, "virtual.destinations", "201");
@@ -1377,7 +1403,7 @@ static double now_ms(void)
 
 static double time_set(json_t **e, size_t n, struct report *r)
 {
-	struct model_limits lim = { -1, -1 };
+	struct model_limits lim = { .user = -1, .shared = -1 };
 	double t0 = now_ms();
 	int err = model_validate_set(e, n, &lim, r);
 
