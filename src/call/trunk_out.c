@@ -60,41 +60,6 @@ static void cid_of(const struct call *c, const struct trunk_conf *t,
 	callerid_trunk(c->out.payer, k, &line, id);
 }
 
-/* What the caller's phone says of itself in its description and a
- * carrier has no use for: its tool, and SSRC/stream attributes whose
- * CNAME names the phone's own address (sip:201@10.0.0.7:5060). Nothing
- * the offer/answer rests on. */
-static bool private_attr(const char *p, size_t n)
-{
-	static const char *const drop[] = {
-		"a=ssrc:", "a=ssrc-group:", "a=msid", "a=tool:", "a=label:",
-	};
-
-	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (n >= strlen(drop[i]) && !strncmp(p, drop[i],
-						     strlen(drop[i])))
-			return true;
-	return false;
-}
-
-/* Drop those lines from the description in body (*len, updated). */
-static void sdp_private_strip(char *body, size_t *len)
-{
-	size_t in = 0, out = 0;
-
-	while (in < *len) {
-		const char *nl = memchr(body + in, '\n', *len - in);
-		size_t n = nl ? (size_t)(nl - (body + in)) + 1 : *len - in;
-
-		if (!private_attr(body + in, n)) {
-			memmove(body + out, body + in, n);
-			out += n;
-		}
-		in += n;
-	}
-	*len = out;
-}
-
 /* The INVITE of trunk leg l (again, with authz: "Authorization: ..."). */
 static int send_invite(struct call *c, struct leg *l, const char *authz)
 {
@@ -105,9 +70,10 @@ static int send_invite(struct call *c, struct leg *l, const char *authz)
 	int err;
 
 	cid_of(c, t, &id);
+	/* the phone's SSRC/CNAME and tool lines are dropped by the SDP
+	 * rewrite for every leg (media/sdp.c) */
 	if (media_offer_for(c, l, &blen))
 		return EINVAL;
-	sdp_private_strip(app->body, &blen);
 	off = call_contact(app, l, id.number[0] ? id.number : "bulwark", 0);
 	if (off + sizeof(allow_hdr) < sizeof(app->xbuf)) {
 		memcpy(app->xbuf + off, allow_hdr, sizeof(allow_hdr));

@@ -963,7 +963,8 @@ static void w_conn(struct wbuf *w, const struct sdp_rewrite *rw, bool hold)
 }
 
 /* Attributes never written at either level: ICE (candidates name the
- * phone's own addresses: media would bypass the relay), BUNDLE (the peer
+ * phone's own addresses: media would bypass the relay), the phone's
+ * SSRC/stream description and tool, BUNDLE (the peer
  * could move every media onto one port the relay did not give it for
  * that), rtcp-mux unless the relay demuxes. */
 static bool dropped(struct sdp_str name, struct sdp_str val,
@@ -974,6 +975,13 @@ static bool dropped(struct sdp_str name, struct sdp_str val,
 	if (is_ice(name))
 		return true;
 	if (str_eq(name, "crypto"))   /* srtp: never a leg's key to another */
+		return true;
+	/* what a phone says of itself that the other side has no use for:
+	 * SSRC and stream attributes (their CNAME names the phone's own
+	 * address, sip:201@10.0.0.7:5060) and its tool */
+	if (str_eq(name, "ssrc") || str_eq(name, "ssrc-group") ||
+	    str_eq(name, "msid") || str_eq(name, "msid-semantic") ||
+	    str_eq(name, "tool") || str_eq(name, "label"))
 		return true;
 	if (str_eq(name, "rtcp-mux"))
 		return !rw->rtcp_mux;

@@ -114,6 +114,9 @@ static const char linphone[] =
 	"a=rtcp-fb:* trr-int 1000\r\n"
 	"a=rtcp-fb:* ccm tmmbr\r\n"
 	"a=rtcp-fb:97 nack\r\n"
+	"a=ssrc:1983211470 cname:sip:201@10.0.0.7:5060\r\n"
+	"a=ssrc:1983211470 msid:lin lin-a\r\n"
+	"a=tool:Linphone 5.1\r\n"
 	"m=video 9078 RTP/AVP 96 97\r\n"
 	"c=IN IP4 10.0.0.7\r\n"
 	"a=rtpmap:96 VP8/90000\r\n"
@@ -234,7 +237,8 @@ static void t_linphone(void **st)
 	assert_false(has("candidate") || has("ice-") || has("BUNDLE") ||
 		     has("10.0.0.7") || has("198.51.100.9") || has("speex") ||
 		     has("vbr=on") || has("a=rtcp-fb:97") || has("VP8") ||
-		     has("7079"));
+		     has("7079") || has("a=ssrc") || has("cname") ||
+		     has("a=tool"));
 	assert_int_equal(parse_n(out, outlen, SDP_SERVE_IP4), 0);
 	assert_int_equal(s.media[1].port, 0);
 	assert_int_equal(s.media[0].n_pt, 6);
