@@ -350,6 +350,7 @@ int main(int argc, char **argv)
 	struct relay *r = NULL;
 	pthread_t rt;
 	uint64_t t0, tick, cpu0 = 0, cpu1 = 0, r0 = 0, r1 = 0, sent = 0;
+	size_t npk;
 	uint8_t (*pk)[ROOM];
 	struct mmsghdr *mm;
 	struct iovec *iov;
@@ -387,9 +388,12 @@ int main(int argc, char **argv)
 	if (err)
 		die("relay_alloc", err);
 	setup(r);
-	pk = calloc(2 * G.calls, sizeof(*pk));
-	mm = calloc(2 * G.calls, sizeof(*mm));
-	iov = calloc(2 * G.calls, sizeof(*iov));
+	npk = 2 * (size_t)G.calls;   /* G.calls >= 1, checked above */
+	if (!npk)
+		die("arguments", EINVAL);
+	pk = calloc(npk, sizeof(*pk));
+	mm = calloc(npk, sizeof(*mm));
+	iov = calloc(npk, sizeof(*iov));
 	if (!pk || !mm || !iov)
 		die("calloc", ENOMEM);
 	if (pthread_create(&rt, NULL, receiver, NULL))

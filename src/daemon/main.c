@@ -833,10 +833,8 @@ int main(int argc, char **argv)
 
 		/* tls: without a certificate there is no TLS, the rest runs;
 		 * unless --sip-tls asked for it */
-		if (sip_tls_cert(&o, &tcrt, &tkey) && o.sip_tls) {
-			err = EINVAL;
-			goto out;
-		}
+		if (sip_tls_cert(&o, &tcrt, &tkey) && o.sip_tls)
+			goto out;   /* rc stays 1; sip_tls_cert said why */
 		sc.tls_cert = tcrt;
 		sc.tls_key = tkey;
 		err = sipd_alloc(&d->sipd, &sc, snap);
