@@ -987,6 +987,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (got_signal)
 		log_info("daemon", "signal %d: stopping", (int)got_signal);
+	/* trunk (issue 15): un-REGISTER, answers waited for at most 2 s */
+	if (treg_stop(d->treg, 2000))
+		(void)re_main(on_signal);
 	rc = err ? 1 : 0;
 	if (err)
 		log_err("daemon", "event loop: %s", strerror(err));
