@@ -273,6 +273,12 @@ static int calls_start(struct daemon *d, const struct opts *o)
 		snprintf(mdir, sizeof(mdir), "%s/moh", o->data);
 		cc.moh_dir = mdir;
 	}
+	{
+		static char tpath[512];   /* read by call_alloc only */
+
+		snprintf(tpath, sizeof(tpath), "%s/toll.json", o->data);
+		cc.toll_path = tpath;   /* issue 15 */
+	}
 
 	cc.rtp_addr = o->rtp_addr;
 	if (!cc.rtp_addr && o->sip) {
