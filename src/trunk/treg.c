@@ -3,7 +3,10 @@
  *
  * One record per configured trunk, rebuilt from each snapshot: a trunk
  * whose registration fields did not change keeps its state; a changed
- * one starts over; a removed one is dropped (its transaction forgotten).
+ * one starts over; a removed one, one turned off or pointed elsewhere
+ * un-REGISTERs (Expires: 0) when it was registered, on t->leaving until
+ * answered or LEAVE_MS; at daemon stop treg_stop does that for all,
+ * bounded by the caller's wait.
  * Each record has one timer for its next action (refresh or retry) and
  * at most one REGISTER transaction in flight. A challenge is answered
  * once per attempt (again only when the server says stale=true): a

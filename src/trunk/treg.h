@@ -3,9 +3,10 @@
  * with register = true, REGISTER to its host over our client
  * transactions, the 401/407 answered with the client digest
  * (auth/client.h), refreshed at 85 % of the granted expiry, retried on
- * failure after 30 s doubling to 30 min. A sipd application: its apply
- * hook follows the running snapshot (trunks added, changed, removed),
- * its response hook reads the answers. Loop thread only.
+ * failure after 30 s doubling to 30 min; un-REGISTERed (Expires: 0) when
+ * removed, turned off or at stop. A sipd application: its apply hook
+ * follows the running snapshot (trunks added, changed, removed), its
+ * response hook reads the answers. Loop thread only.
  */
 #ifndef BULWARK_TREG_H
 #define BULWARK_TREG_H
