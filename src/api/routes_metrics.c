@@ -138,6 +138,20 @@ static void vm_mail(struct out *o, struct vmmail *vm)
 	json_decref(st);
 }
 
+/* Toll-fraud refusals by limit (issue 15): call_stats' toll.refused. */
+static void toll(struct out *o, const json_t *refused)
+{
+	static const char *const limits[] = { "ext_concurrent",
+		"global_concurrent", "ext_per_hour", "global_per_hour",
+		"table_full" };
+
+	head(o, "bulwark_toll_limit_refused_total", "counter",
+	     "Calls refused by a toll-fraud limit since start, by limit.");
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		put(o, "bulwark_toll_limit_refused_total{limit=\"%s\"} %llu\n",
+		    limits[i], num(refused, limits[i]));
+}
+
 static void calls(struct out *o, const json_t *c)
 {
 	const json_t *r = json_object_get(c, "relay");
@@ -153,6 +167,7 @@ static void calls(struct out *o, const json_t *c)
 	one(o, "bulwark_calls_refused_limit_total", "counter",
 	    "Calls refused at a call limit (extension or global).",
 	    num(c, "refused_limit"));
+	toll(o, json_object_get(json_object_get(c, "toll"), "refused"));
 	one(o, "bulwark_calls_rtp_timeout_total", "counter",
 	    "Calls ended because no media came for the timeout.",
 	    num(c, "rtp_timeouts"));

@@ -15,6 +15,7 @@
 #include "guard/guard.h"
 #include "store/snapshot.h"
 #include "call/toll.h"   /* outbound (issue 15) */
+#include "call/toll_save.h"   /* issue 15 */
 
 uint64_t call_now_ms(void)
 {
@@ -440,7 +441,22 @@ static void app_destructor(void *arg)
 	mem_deref(app->nc);
 	mem_deref(app->legs);
 	mem_deref(app->auth);
+	toll_save_close(app->toll_save);   /* after its last put */
 	toll_free(app->toll);   /* outbound (issue 15) */
+}
+
+/* The toll counts a previous run saved, and the writer of ours. */
+static void toll_open_saved(struct call_app *app, const char *path)
+{
+	int err = toll_save_load(path, app->toll, call_unix_ms() / 1000);
+
+	if (err && err != ENOENT)
+		log_warn(MOD, "toll counts in %s not restored: %s", path,
+			 err == EINVAL ? "not a toll dump" : strerror(err));
+	else if (!err)
+		log_info(MOD, "toll counts of the last hour restored");
+	if (toll_save_open(&app->toll_save, path))
+		log_warn(MOD, "toll counts will not be kept across restarts");
 }
 
 int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
@@ -475,6 +491,8 @@ int call_alloc(struct call_app **cp, struct sipd *sd, struct registrar *reg,
 	err = err ? err : hash_alloc(&app->legs, 1024);
 	err = err ? err : hash_alloc(&app->nc, 256);
 	err = err ? err : toll_alloc(&app->toll);   /* outbound (issue 15) */
+	if (!err && conf->toll_path)
+		toll_open_saved(app, conf->toll_path);
 	/* A call leaves two transactions on each side for 64*T1 (32 s: the
 	 * INVITE's Accepted state, the BYE's Completed one), so a PBX, an
 	 * SBC or a trunk behind one address at 50 calls/s holds ~3,200.

@@ -45,6 +45,9 @@ struct call_conf {
 				  * no music on hold */
 	const char *moh_default_dir; /* class "default"; NULL: Debian's
 				  * /usr/share/asterisk/moh */
+	const char *toll_path;   /* toll-fraud hourly counts kept across
+				  * restarts: DATA/toll.json; NULL: not
+				  * kept (issue 15) */
 };
 
 /* Register INVITE, ACK, BYE, CANCEL, INFO, UPDATE with the stack; reg is

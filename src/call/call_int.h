@@ -263,6 +263,8 @@ struct call_app {
 	struct campon *campon;    /* camp-on requests (campon.c), or NULL */
 	struct toll *toll;        /* toll-fraud counters (outbound, issue
 				   * 15); NULL: no call leaves on a trunk */
+	struct toll_save *toll_save;   /* their hours saved (toll_save.h),
+					* or NULL */
 	call_subscribe_h *subh;   /* SUBSCRIBE served elsewhere (MWI) */
 	call_sub_owns_h *sub_owns;
 	void *sub_arg;

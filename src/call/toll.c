@@ -102,6 +102,7 @@ struct tent {
 
 struct toll {
 	unsigned live;
+	uint64_t refused[TOLL_TABLE_FULL + 1];   /* by verdict */
 	struct hour h[K__COUNT];
 	struct tent e[TOLL_MAX_EXT];
 };
@@ -179,8 +180,8 @@ static struct tent *get(struct toll *t, const char *ext, int64_t now_s)
 	return NULL;
 }
 
-enum toll_verdict toll_take(struct toll *t, const struct toll_limits *lim,
-			    const char *ext, unsigned dest, int64_t now_s)
+static enum toll_verdict take(struct toll *t, const struct toll_limits *lim,
+			      const char *ext, unsigned dest, int64_t now_s)
 {
 	int k = kind_of(dest);
 	struct tent *e;
@@ -210,6 +211,17 @@ enum toll_verdict toll_take(struct toll *t, const struct toll_limits *lim,
 	e->live++;
 	t->live++;
 	return TOLL_OK;
+}
+
+enum toll_verdict toll_take(struct toll *t, const struct toll_limits *lim,
+			    const char *ext, unsigned dest, int64_t now_s)
+{
+	enum toll_verdict v = take(t, lim, ext, dest, now_s);
+
+	if (v != TOLL_OK && (size_t)v < sizeof(t->refused) /
+	    sizeof(t->refused[0]))
+		t->refused[v]++;
+	return v;
 }
 
 void toll_end(struct toll *t, const char *ext, unsigned dest)
@@ -252,17 +264,140 @@ unsigned toll_hour(const struct toll *t, const char *ext, unsigned dest,
 json_t *toll_status(const struct toll *t, int64_t now_s)
 {
 	size_t n = 0;
+	json_t *o, *r;
 
 	for (size_t i = 0; i < TOLL_MAX_EXT; i++)
 		n += t->e[i].ext[0] && (t->e[i].live ||
 					hour_sum(&t->e[i].h[K_INTL], now_s) ||
 					hour_sum(&t->e[i].h[K_PREMIUM], now_s));
-	return json_pack("{s:i,s:i,s:i,s:I}",
-			 "external_calls", (int)t->live,
-			 "international_hour",
-			 (int)hour_sum(&t->h[K_INTL], now_s),
-			 "premium_hour", (int)hour_sum(&t->h[K_PREMIUM], now_s),
-			 "extensions", (json_int_t)n);
+	o = json_pack("{s:i,s:i,s:i,s:I}",
+		      "external_calls", (int)t->live,
+		      "international_hour",
+		      (int)hour_sum(&t->h[K_INTL], now_s),
+		      "premium_hour", (int)hour_sum(&t->h[K_PREMIUM], now_s),
+		      "extensions", (json_int_t)n);
+	r = json_object();
+	for (int v = TOLL_EXT_CONCURRENT; r && v <= TOLL_TABLE_FULL; v++)
+		json_object_set_new(r, toll_verdict_str((enum toll_verdict)v),
+				    json_integer((json_int_t)t->refused[v]));
+	if (o && r)
+		json_object_set_new(o, "refused", r);
+	else
+		json_decref(r);
+	return o;
+}
+
+/* ---- saved hours ---- */
+
+static const char *const kind_key[K__COUNT] = { "international",
+						"premium" };
+
+/* [[minute, n], ...] of h's buckets still in the hour at now_s. */
+static json_t *hour_dump(const struct hour *h, int64_t now_s)
+{
+	int64_t m = now_s / 60;
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < BUCKETS; i++)
+		if (h->n[i] && h->minute[i] > m - BUCKETS &&
+		    h->minute[i] <= m)
+			json_array_append_new(a, json_pack(
+				"[I,I]", (json_int_t)h->minute[i],
+				(json_int_t)h->n[i]));
+	return a;
+}
+
+static bool hour_empty(const struct hour *h, int64_t now_s)
+{
+	return !hour_sum(h, now_s);
+}
+
+json_t *toll_dump(const struct toll *t, int64_t now_s)
+{
+	json_t *o = json_object(), *g = json_object(), *x = json_object();
+
+	if (!o || !g || !x) {
+		json_decref(o);
+		json_decref(g);
+		json_decref(x);
+		return NULL;
+	}
+	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "saved", json_integer((json_int_t)now_s));
+	for (int k = 0; k < K__COUNT; k++)
+		json_object_set_new(g, kind_key[k], hour_dump(&t->h[k], now_s));
+	json_object_set_new(o, "global", g);
+	for (size_t i = 0; i < TOLL_MAX_EXT; i++) {
+		const struct tent *e = &t->e[i];
+		json_t *eo;
+
+		if (!e->ext[0] || (hour_empty(&e->h[K_INTL], now_s) &&
+				   hour_empty(&e->h[K_PREMIUM], now_s)))
+			continue;
+		eo = json_object();
+		for (int k = 0; eo && k < K__COUNT; k++)
+			json_object_set_new(eo, kind_key[k],
+					    hour_dump(&e->h[k], now_s));
+		json_object_set_new(x, e->ext, eo);
+	}
+	json_object_set_new(o, "extensions", x);
+	return o;
+}
+
+/* h from a = [[minute, n], ...]: entries outside the hour at now_s or
+ * malformed ones are skipped. The number of entries taken. */
+static size_t hour_load(struct hour *h, const json_t *a, int64_t now_s)
+{
+	int64_t m = now_s / 60;
+	size_t i, n = 0;
+	const json_t *b;
+
+	json_array_foreach(a, i, b) {
+		json_int_t bm = json_integer_value(json_array_get(b, 0));
+		json_int_t bn = json_integer_value(json_array_get(b, 1));
+		size_t slot;
+
+		if (json_array_size(b) != 2 ||
+		    !json_is_integer(json_array_get(b, 0)) ||
+		    !json_is_integer(json_array_get(b, 1)) ||
+		    bm <= m - BUCKETS || bm > m || bn <= 0 || bn > 1000000)
+			continue;
+		slot = (size_t)(bm % BUCKETS);
+		if (h->minute[slot] != bm) {
+			h->minute[slot] = bm;
+			h->n[slot] = 0;
+		}
+		h->n[slot] += (uint32_t)bn;
+		n++;
+	}
+	return n;
+}
+
+int toll_restore(struct toll *t, const json_t *o, int64_t now_s)
+{
+	const json_t *g = json_object_get(o, "global"), *x, *eo;
+	const char *ext;
+
+	if (!json_is_object(o) ||
+	    json_integer_value(json_object_get(o, "version")) != 1 ||
+	    !json_is_object(g))
+		return EINVAL;
+	for (int k = 0; k < K__COUNT; k++)
+		hour_load(&t->h[k], json_object_get(g, kind_key[k]), now_s);
+	x = json_object_get(o, "extensions");
+	json_object_foreach((json_t *)x, ext, eo) {
+		struct tent *e;
+
+		if (!*ext || strlen(ext) >= sizeof(e->ext))
+			continue;
+		e = get(t, ext, now_s);
+		if (!e)
+			return ENOSPC;
+		for (int k = 0; k < K__COUNT; k++)
+			hour_load(&e->h[k], json_object_get(eo, kind_key[k]),
+				  now_s);
+	}
+	return 0;
 }
 
 const char *toll_verdict_str(enum toll_verdict v)

@@ -71,8 +71,23 @@ unsigned toll_hour(const struct toll *t, const char *ext, unsigned dest,
 		   int64_t now_s);
 
 /* {"external_calls": N, "international_hour": N, "premium_hour": N,
- * "extensions": N (counted now)}: the PBX's counts at now_s. New ref. */
+ * "extensions": N (counted now), "refused": {"ext_concurrent": N,
+ * "global_concurrent": N, "ext_per_hour": N, "global_per_hour": N,
+ * "table_full": N} (calls refused since start, by limit)}: the PBX's
+ * counts at now_s. New ref. */
 json_t *toll_status(const struct toll *t, int64_t now_s);
+
+/* The hourly counts that still matter at now_s (the PBX's and each
+ * extension's international and premium buckets; not the concurrent
+ * calls, which end with the process): {"version": 1, "saved": now_s,
+ * "global": {"international": [[minute, n], ...], "premium": [...]},
+ * "extensions": {"201": {...}, ...}}. New reference, NULL on ENOMEM. */
+json_t *toll_dump(const struct toll *t, int64_t now_s);
+
+/* Add the counts of a toll_dump (a restart) into t: buckets older than
+ * an hour at now_s or malformed are skipped. 0, EINVAL (not a version-1
+ * dump) or ENOSPC (more extensions than the table). */
+int toll_restore(struct toll *t, const json_t *o, int64_t now_s);
 
 /* "ext_concurrent", ... : the limit a verdict names. */
 const char *toll_verdict_str(enum toll_verdict v);

@@ -20,6 +20,7 @@
 #include "call/callerid.h"
 #include "call/outbound.h"
 #include "call/toll.h"
+#include "call/toll_save.h"
 #include "common/log.h"
 #include "store/snapshot.h"
 #include "trunk/trunk.h"
@@ -265,6 +266,19 @@ static void toll_refused(struct call *c, enum toll_verdict v)
 	     "toll limit");
 }
 
+/* The hourly counts changed: their text to the writer (toll_save.h). */
+static void toll_persist(struct call_app *app)
+{
+	json_t *d;
+
+	if (!app->toll_save)
+		return;
+	d = toll_dump(app->toll, call_unix_ms() / 1000);
+	toll_save_put(app->toll_save,
+		      d ? json_dumps(d, JSON_COMPACT) : NULL);
+	json_decref(d);
+}
+
 void trunk_out_start(struct call *c, const struct route_result *rr)
 {
 	struct call_app *app = c->app;
@@ -297,6 +311,9 @@ void trunk_out_start(struct call *c, const struct route_result *rr)
 		return;
 	}
 	c->out.counted = c->out.r->dest != SNAP_DEST_EMERGENCY;
+	if (c->out.r->dest == SNAP_DEST_INTERNATIONAL ||
+	    c->out.r->dest == SNAP_DEST_PREMIUM)   /* an hour counted */
+		toll_persist(app);
 	tmr_start(&c->ring, CALL_RING_MS, ring_timeout, c);
 	try_next(c);
 }

@@ -273,6 +273,12 @@ static int calls_start(struct daemon *d, const struct opts *o)
 		snprintf(mdir, sizeof(mdir), "%s/moh", o->data);
 		cc.moh_dir = mdir;
 	}
+	{
+		static char tpath[512];   /* read by call_alloc only */
+
+		snprintf(tpath, sizeof(tpath), "%s/toll.json", o->data);
+		cc.toll_path = tpath;   /* issue 15 */
+	}
 
 	cc.rtp_addr = o->rtp_addr;
 	if (!cc.rtp_addr && o->sip) {
@@ -985,6 +991,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (got_signal)
 		log_info("daemon", "signal %d: stopping", (int)got_signal);
+	/* trunk (issue 15): un-REGISTER, answers waited for at most 2 s */
+	if (treg_stop(d->treg, 2000))
+		(void)re_main(on_signal);
 	rc = err ? 1 : 0;
 	if (err)
 		log_err("daemon", "event loop: %s", strerror(err));

@@ -3,7 +3,10 @@
  *
  * One record per configured trunk, rebuilt from each snapshot: a trunk
  * whose registration fields did not change keeps its state; a changed
- * one starts over; a removed one is dropped (its transaction forgotten).
+ * one starts over; a removed one, one turned off or pointed elsewhere
+ * un-REGISTERs (Expires: 0) when it was registered, on t->leaving until
+ * answered or LEAVE_MS; at daemon stop treg_stop does that for all,
+ * bounded by the caller's wait.
  * Each record has one timer for its next action (refresh or retry) and
  * at most one REGISTER transaction in flight. A challenge is answered
  * once per attempt (again only when the server says stale=true): a
@@ -27,6 +30,7 @@
 #include <re_list.h>
 #include <re_sa.h>
 #include <re_tmr.h>
+#include <re_main.h>
 #include <sodium.h>
 
 #include "auth/client.h"
@@ -46,6 +50,7 @@ static const char *const state_names[] = { "off", "registering",
 
 #define BACKOFF_MIN_S 30
 #define BACKOFF_MAX_S 1800
+#define LEAVE_MS 5000      /* an un-REGISTER's answer waited for */
 
 uint64_t treg_now_ms(void)
 {
@@ -91,11 +96,17 @@ static void tone_destructor(void *arg)
 {
 	struct tone *o = arg;
 
+	struct treg *t = o->owner;
+
 	tmr_cancel(&o->tmr);
 	if (o->tx)
 		ctrans_set_user(o->tx, NULL);
 	list_unlink(&o->le);
 	sodium_memzero(&o->c, sizeof(o->c));
+	if (o->leaving && t->stopping && !list_head(&t->leaving)) {
+		t->stopping = false;
+		re_cancel();   /* treg_stop: every un-REGISTER answered */
+	}
 }
 
 void treg_schedule(struct tone *o, uint32_t in_s)
@@ -106,6 +117,12 @@ void treg_schedule(struct tone *o, uint32_t in_s)
 
 void treg_fail(struct tone *o, const char *why)
 {
+	if (o->leaving) {
+		log_warn(MOD, "trunk %s: un-REGISTER failed (%s)", o->c.name,
+			 why);
+		mem_deref(o);
+		return;
+	}
 	o->state = TS_FAILED;
 	snprintf(o->last_error, sizeof(o->last_error), "%s", why);
 	o->failures++;
@@ -177,6 +194,55 @@ static void ct_end(struct ctrans_tx *tx, enum ctrans_end why, void *arg)
 	o->tx = NULL;
 	if (why == CTRANS_END_TIMEOUT)
 		treg_fail(o, "no answer (timeout)");
+}
+
+static void leave_timeout(void *arg)
+{
+	struct tone *o = arg;
+
+	log_warn(MOD, "trunk %s: un-REGISTER not answered", o->c.name);
+	mem_deref(o);
+}
+
+/* o stops being registered: REGISTER Expires: 0 (one challenge
+ * answered), the record moved to t->leaving and freed when answered or
+ * after LEAVE_MS. Records not registered are freed at once. */
+static void leave(struct tone *o)
+{
+	struct treg *t = o->owner;
+
+	if (o->tx) {
+		ctrans_set_user(o->tx, NULL);
+		o->tx = NULL;
+	}
+	tmr_cancel(&o->tmr);
+	if (o->state != TS_REGISTERED || o->leaving) {
+		if (!o->leaving)
+			mem_deref(o);
+		return;
+	}
+	list_unlink(&o->le);
+	list_append(&t->leaving, &o->le, o);
+	o->leaving = true;
+	o->expiry = 0;
+	o->answered = false;
+	if (treg_send(o, NULL, NULL)) {
+		mem_deref(o);
+		return;
+	}
+	log_info(MOD, "trunk %s: un-REGISTERing", o->c.name);
+	tmr_start(&o->tmr, LEAVE_MS, leave_timeout, o);
+}
+
+/* Whether the binding we hold for a, if any, is still ours under b
+ * (else a un-REGISTERs): same registrar, AOR and contact. */
+static bool same_binding(const struct trunk_conf *a,
+			 const struct trunk_conf *b)
+{
+	return b && b->reg && !strcmp(a->host, b->host) &&
+	       a->port == b->port && a->transport == b->transport &&
+	       !strcmp(a->domain, b->domain) &&
+	       !strcmp(a->username, b->username);
 }
 
 /* The fields whose change restarts a registration. */
@@ -254,7 +320,10 @@ static void on_apply(struct sipd *sd, void *arg)
 			if (!strcmp(tt->t[i].name, o->c.name))
 				c = &tt->t[i];
 		if (!c || !same_reg(c, &o->c)) {
-			mem_deref(o);
+			if (same_binding(&o->c, c))
+				mem_deref(o);   /* the new record refreshes */
+			else
+				leave(o);
 			continue;
 		}
 		/* the rest (caller ID, limits) follows without a restart */
@@ -277,7 +346,10 @@ static void treg_destructor(void *arg)
 	struct treg *t = arg;
 
 	sipd_app_unregister(t->sd, t);
+	t->stopping = false;
+	tmr_cancel(&t->stop);
 	list_flush(&t->trunks);
+	list_flush(&t->leaving);
 	tmr_cancel(&t->tick);
 	mem_deref(t->ct);
 	sodium_memzero(t->auth, sizeof(t->auth));
@@ -296,7 +368,9 @@ int treg_alloc(struct treg **tp, struct sipd *sd)
 		return ENOMEM;
 	t->sd = sd;
 	list_init(&t->trunks);
+	list_init(&t->leaving);
 	tmr_init(&t->tick);
+	tmr_init(&t->stop);
 	err = ctrans_alloc(&t->ct, &cc, tx_send, ct_end, t);
 	if (!err)
 		err = sipd_app_register(sd, &treg_app, t);
@@ -307,6 +381,36 @@ int treg_alloc(struct treg **tp, struct sipd *sd)
 	on_apply(sd, t);
 	*tp = t;
 	return 0;
+}
+
+static void stop_timeout(void *arg)
+{
+	struct treg *t = arg;
+
+	t->stopping = false;
+	log_warn(MOD, "%u un-REGISTER(s) not answered at stop",
+		 list_count(&t->leaving));
+	re_cancel();
+}
+
+bool treg_stop(struct treg *t, uint32_t wait_ms)
+{
+	struct le *le;
+
+	if (!t)
+		return false;
+	le = list_head(&t->trunks);
+	while (le) {
+		struct tone *o = le->data;
+
+		le = le->next;
+		leave(o);
+	}
+	if (!list_head(&t->leaving))
+		return false;
+	t->stopping = true;
+	tmr_start(&t->stop, wait_ms, stop_timeout, t);
+	return true;
 }
 
 struct treg *treg_free(struct treg *t)

@@ -21,6 +21,8 @@ struct tone {
 	uint32_t cseq;
 	char callid[48], ftag[20];
 	bool answered;             /* this attempt answered a challenge */
+	bool leaving;              /* un-REGISTER (Expires: 0) in flight:
+				    * on t->leaving, freed when answered */
 	struct ctrans_tx *tx;
 	struct sa dst;
 	struct tmr tmr;
@@ -31,6 +33,9 @@ struct treg {
 	struct ctrans *ct;
 	struct tmr tick;
 	struct list trunks;
+	struct list leaving;       /* records un-REGISTERing */
+	struct tmr stop;           /* treg_stop's bound */
+	bool stopping;             /* treg_stop: re_cancel when done */
 	char buf[4096];
 	char auth[1024];
 };

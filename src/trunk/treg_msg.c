@@ -242,6 +242,15 @@ void treg_final(struct tone *o, const struct sipmsg *m)
 		on_challenge(o, m);
 		return;
 	}
+	if (o->leaving) {   /* un-REGISTER answered: done either way */
+		if (m->scode >= 300)
+			log_warn(MOD, "trunk %s: un-REGISTER refused: %u",
+				 o->c.name, m->scode);
+		else
+			log_info(MOD, "trunk %s: unregistered", o->c.name);
+		mem_deref(o);
+		return;
+	}
 	if (m->scode == 423 && on_too_brief(o, m))
 		return;
 	if (m->scode < 200 || m->scode > 299) {

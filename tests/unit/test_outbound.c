@@ -11,12 +11,15 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "call/outbound.h"
 #include "call/route.h"
 #include "call/toll.h"
+#include "call/toll_save.h"
 #include "common/report.h"
 #include "model/model.h"
 #include "store/snapshot.h"
@@ -588,6 +591,102 @@ static void test_toll_bounded(void **state)
 	toll_free(t);
 }
 
+/* The hours survive a restart: dump, file (toll_save), restore. */
+static void test_toll_persist(void **state)
+{
+	struct toll_limits lim = {
+		.ext_concurrent = 5, .global_concurrent = 50,
+		.ext_international_hour = 2, .global_international_hour = 3,
+		.ext_premium_hour = 1, .global_premium_hour = 10,
+	};
+	struct toll *t = NULL, *u = NULL;
+	struct toll_save *s = NULL;
+	int64_t now = 1700000000;
+	char path[] = "/tmp/test_toll_XXXXXX";
+	char file[64];
+	json_t *d, *st, *r;
+
+	(void)state;
+	assert_non_null(mkdtemp(path));
+	snprintf(file, sizeof(file), "%s/toll.json", path);
+	assert_int_equal(toll_alloc(&t), 0);
+	assert_int_equal(toll_take(t, &lim, "201", SNAP_DEST_INTERNATIONAL,
+				   now - 3000), TOLL_OK);
+	assert_int_equal(toll_take(t, &lim, "201", SNAP_DEST_INTERNATIONAL,
+				   now), TOLL_OK);
+	assert_int_equal(toll_take(t, &lim, "202", SNAP_DEST_PREMIUM, now),
+			 TOLL_OK);
+	assert_int_equal(toll_take(t, &lim, "201", SNAP_DEST_INTERNATIONAL,
+				   now), TOLL_EXT_HOUR);
+	assert_int_equal(toll_take(t, &lim, "202", SNAP_DEST_PREMIUM, now),
+			 TOLL_EXT_HOUR);
+	/* refusals counted by limit */
+	st = toll_status(t, now);
+	r = json_object_get(st, "refused");
+	assert_int_equal(json_integer_value(json_object_get(r,
+				"ext_per_hour")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r,
+				"global_per_hour")), 0);
+	json_decref(st);
+
+	/* written by the thread, read back into a fresh table */
+	assert_int_equal(toll_save_load(file, t, now), ENOENT);
+	assert_int_equal(toll_save_open(&s, file), 0);
+	d = toll_dump(t, now);
+	assert_non_null(d);
+	toll_save_put(s, json_dumps(d, JSON_COMPACT));
+	json_decref(d);
+	toll_save_close(s);
+	assert_int_equal(toll_alloc(&u), 0);
+	assert_int_equal(toll_save_load(file, u, now + 60), 0);
+	assert_int_equal(toll_hour(u, "201", SNAP_DEST_INTERNATIONAL,
+				   now + 60), 2);
+	assert_int_equal(toll_hour(u, "202", SNAP_DEST_PREMIUM, now + 60), 1);
+	assert_int_equal(toll_hour(u, NULL, SNAP_DEST_INTERNATIONAL,
+				   now + 60), 2);
+	assert_int_equal(toll_concurrent(u, NULL), 0);   /* calls ended */
+	/* still refused after the "restart"; the old call slides out */
+	assert_int_equal(toll_take(u, &lim, "201", SNAP_DEST_INTERNATIONAL,
+				   now + 60), TOLL_EXT_HOUR);
+	assert_int_equal(toll_take(u, &lim, "202", SNAP_DEST_PREMIUM,
+				   now + 60), TOLL_EXT_HOUR);
+	assert_int_equal(toll_take(u, &lim, "201", SNAP_DEST_INTERNATIONAL,
+				   now + 700), TOLL_OK);
+	toll_free(u);
+
+	/* a dump restored an hour later counts nothing */
+	assert_int_equal(toll_alloc(&u), 0);
+	assert_int_equal(toll_save_load(file, u, now + 3700), 0);
+	assert_int_equal(toll_hour(u, NULL, SNAP_DEST_INTERNATIONAL,
+				   now + 3700), 0);
+	toll_free(u);
+
+	/* not a dump: EINVAL, nothing taken */
+	{
+		FILE *f = fopen(file, "w");
+
+		assert_non_null(f);
+		fputs("{\"version\": 2, \"global\": {}}", f);
+		fclose(f);
+	}
+	assert_int_equal(toll_alloc(&u), 0);
+	assert_int_equal(toll_save_load(file, u, now), EINVAL);
+	d = json_pack("{s:i,s:{s:[[I,i],[s,i],[I,i]]},s:{s:{s:[[I,i]]}}}",
+		      "version", 1, "global", "international",
+		      (json_int_t)(now / 60), 7, "x", 1,
+		      (json_int_t)(now / 60 + 5), 9,
+		      "extensions", "", "premium", (json_int_t)(now / 60), 1);
+	assert_int_equal(toll_restore(u, d, now), 0);
+	json_decref(d);
+	/* the future and malformed buckets and the empty number skipped */
+	assert_int_equal(toll_hour(u, NULL, SNAP_DEST_INTERNATIONAL, now), 7);
+	assert_int_equal(toll_hour(u, "", SNAP_DEST_PREMIUM, now), 0);
+	toll_free(u);
+	toll_free(t);
+	unlink(file);
+	rmdir(path);
+}
+
 static void test_toll_section(void **state)
 {
 	const struct store_section *ts = &toll_section;
@@ -626,6 +725,7 @@ int main(void)
 		cmocka_unit_test_setup(test_route_plan_forward_out, setup),
 		cmocka_unit_test(test_toll),
 		cmocka_unit_test(test_toll_bounded),
+		cmocka_unit_test(test_toll_persist),
 		cmocka_unit_test(test_toll_section),
 	};
 
