@@ -118,7 +118,8 @@ def test_cdr_rows_since_limit_and_cli(daemon):
         "codec": "PCMU/8000", "packets": {"caller": 3050, "callee": 3049},
         "lost": {"caller": 3, "callee": 7},
         "dropped": {"caller": 11, "callee": 13}, "forward_rule": "",
-        "forward_from": "", "forward_to": "", "recording": ""}
+        "forward_from": "", "forward_to": "", "recording": "",
+        "trunk": "", "route": ""}
     assert body[0]["answer"] is None and body[0]["duration_s"] == 0
 
     st, body = daemon.api("GET", q(since="2025-12-05"))

@@ -202,8 +202,8 @@ static void decode_routes(const char *const *kv, size_t n)
 
 static const char *const std_routes[] = {
 	"local", "patterns=9NXXXXXX;trunks=t1,t2;class=local;strip=1;order=10",
-	"intl", "patterns=900.;trunks=t1;class=international;strip=3;"
-		"prefix=+;order=20",
+	"intl", ("patterns=900.;trunks=t1;class=international;strip=3;"
+		 "prefix=+;order=20"),
 	"prem", "patterns=90900X.;trunks=t2;class=premium;strip=1;order=5",
 	"sos", "patterns=112,911,999;trunks=t2,t1;class=emergency;order=99",
 	"nat", "patterns=90ZX.;trunks=t1;class=national;strip=1;order=30",
