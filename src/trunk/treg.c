@@ -11,9 +11,12 @@
  *
  * The requests and what their answers mean are in treg_msg.c.
  *
- * The stack sends over UDP to an IP literal: it never connects out over
- * TCP/TLS and does not resolve names on the loop, so such trunks show
- * "unsupported" with the reason.
+ * tlsout: TCP and TLS trunks register over an outbound connection of
+ * the stack (sipd_connect: reused, the TLS certificate checked); a host
+ * given as a name is resolved at each attempt (tresolve.h: the hosts
+ * file, then DNS). When the connection closes, a REGISTER in flight
+ * fails with the reason; a registered trunk registers again over a new
+ * one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +41,7 @@
 #include "trunk/treg.h"
 #include "trunk/trunk.h"
 #include "trunk/treg_int.h"
+#include "trunk/tresolve.h"
 
 #define MOD "trunk"
 
@@ -132,12 +136,31 @@ static void attempt(void *arg)
 	if (o->state != TS_REGISTERED)
 		o->state = TS_REGISTERING;
 	o->answered = false;
+	/* tlsout: a name is resolved at each attempt */
+	if (sa_set_str(&o->dst, o->c.host, o->c.port)) {
+		size_t n = 0;
+
+		if (trunk_hosts_lookup("/etc/hosts", o->c.host, o->c.port,
+				       &o->dst, 1, &n)) {
+			char why[320];
+
+			snprintf(why, sizeof(why), "cannot resolve %s (not "
+				 "in /etc/hosts; DNS not supported yet)",
+				 o->c.host);
+			treg_fail(o, why);
+			return;
+		}
+	}
+	o->why[0] = '\0';
 	err = treg_send(o, NULL, NULL);
 	if (err) {
-		char why[80];
+		char why[200];
 
-		snprintf(why, sizeof(why), "cannot send REGISTER: %s",
-			 strerror(err));
+		if (o->why[0])
+			snprintf(why, sizeof(why), "%s", o->why);
+		else
+			snprintf(why, sizeof(why), "cannot send REGISTER: %s",
+				 strerror(err));
 		treg_fail(o, why);
 	}
 }
@@ -221,20 +244,11 @@ static struct tone *tone_new(struct treg *t, const struct trunk_conf *c)
 	list_append(&t->trunks, &o->le, o);
 	if (!c->reg)
 		return o;
-	if (c->transport != SNAP_TP_UDP) {
-		o->state = TS_UNSUPPORTED;
-		snprintf(o->last_error, sizeof(o->last_error),
-			 "registration over TCP/TLS is not supported yet "
-			 "(UDP only)");
-	} else if (sa_set_str(&o->dst, c->host, c->port)) {
-		o->state = TS_UNSUPPORTED;
-		snprintf(o->last_error, sizeof(o->last_error),
-			 "host must be an IP address for registration "
-			 "(no DNS on the SIP loop yet)");
-	} else {
-		o->state = TS_REGISTERING;
-		treg_schedule(o, 0);
-	}
+	/* tlsout: every transport; names resolved at each attempt */
+	o->tp = c->transport == SNAP_TP_TLS ? SIPD_TLS :
+		c->transport == SNAP_TP_TCP ? SIPD_TCP : SIPD_UDP;
+	o->state = TS_REGISTERING;
+	treg_schedule(o, 0);
 	return o;
 }
 
@@ -266,10 +280,39 @@ static void on_apply(struct sipd *sd, void *arg)
 				 tt->t[i].name);
 }
 
+/* tlsout: an outbound connection closed: a REGISTER in flight on it
+ * fails with the reason; a registered trunk registers again soon (its
+ * calls would come over that connection). */
+static void on_conn_closed(struct sipd *sd, uint64_t conn, const char *why,
+			   void *arg)
+{
+	struct treg *t = arg;
+
+	(void)sd;
+	for (struct le *le = list_head(&t->trunks); le; le = le->next) {
+		struct tone *o = le->data;
+
+		if (!conn || o->conn != conn)
+			continue;
+		o->conn = 0;
+		if (o->tx) {
+			ctrans_set_user(o->tx, NULL);
+			o->tx = NULL;
+			treg_fail(o, why);
+		}
+		else if (o->state == TS_REGISTERED) {
+			log_info(MOD, "trunk %s: %s; registering again",
+				 o->c.name, why);
+			treg_schedule(o, 2);
+		}
+	}
+}
+
 static const struct sipd_app treg_app = {
 	.name = "trunk",
 	.response = on_response,
 	.apply = on_apply,
+	.conn_closed = on_conn_closed,   /* tlsout */
 };
 
 static void treg_destructor(void *arg)
@@ -329,8 +372,10 @@ json_t *treg_status(const struct treg *t)
 		const struct tone *o = le->data;
 
 		json_array_append_new(a, json_pack(
-			"{s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:I}",
-			"name", o->c.name, "host", o->c.host,
+			"{s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:I}",
+			"name", o->c.name, "host", o->c.host, "transport",
+			o->tp == SIPD_TLS ? "tls" : o->tp == SIPD_TCP ?
+			"tcp" : "udp",
 			"register", o->c.reg, "state", state_names[o->state],
 			"last_error", o->last_error,
 			"registered_at", time_or_null(o->registered_at),

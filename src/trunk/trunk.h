@@ -47,6 +47,9 @@ struct trunk_conf {            /* one configured trunk */
 				      from (host's address when it is an IP
 				      literal + the listed "inbound" ones;
 				      port 0: any port) */
+	/* tlsout: the TLS client's trust (transport tls) */
+	char tls_ca[256];          /* PEM CA file; "" = the system's store */
+	bool tls_verify;           /* check certificate and name */
 };
 
 /* One DID: the dialled number a trunk delivers → where it rings. */

@@ -70,6 +70,9 @@ static void decode_one(const json_t *obj, const char *name,
 	t->max_calls = (uint16_t)tint(obj, name, "max_calls", 0);
 	if (!sa_set_str(&t->addr[0], t->host, 0))
 		t->n_addr = 1;
+	/* tlsout */
+	tstr(obj, name, "tls_ca", t->tls_ca, sizeof(t->tls_ca));
+	t->tls_verify = !json_is_false(tget(obj, name, "tls_verify"));
 	tstr(obj, name, "inbound", addrs, sizeof(addrs));
 	if (!trunk_addrs_parse(addrs, TRUNK_ADDR_MAX - (long)t->n_addr,
 			 t->addr + t->n_addr, &n))

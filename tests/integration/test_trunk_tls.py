@@ -1,0 +1,227 @@
+"""Trunks over TCP and TLS, and trunk hosts given as names (issue 15,
+tlsout part): Kamailio as the carrier's registrar (digest, 401 qop=auth)
+listening on TCP and TLS (tls.so, a self-signed certificate whose
+subjectAltName holds localhost, 127.0.0.1 and 127.0.0.2), bulwarkd's
+trunk registering to it:
+
+* over TLS to 127.0.0.2 with Kamailio's certificate as the trunk's CA
+  file (tls_ca): "registered", Kamailio logs the registration, and sipd's
+  status shows one outbound TLS connection, up and verified;
+* with another certificate as the CA file: "failed", the last error says
+  the certificate failed verification, and Kamailio never sees a
+  REGISTER (nothing is sent before the check);
+* a CA file that is not there: "failed", naming the file;
+* over TCP;
+* to the host "localhost" (a name: resolved from /etc/hosts, checked
+  against the certificate's DNS name, sent as SNI) over TLS.
+"""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from calls_lib import free_sip_port, stop_pid
+from calls_pbx import start_pbx, bounded  # noqa: F401
+from conftest import wait_for
+from test_sip_register import commit
+
+needs = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("kamailio", "openssl")) or
+    not os.path.exists("/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so"),
+    reason="needs kamailio (with kamailio-tls-modules) and openssl")
+CARRIER = "127.0.0.2"
+TRUNK_USER, TRUNK_PW = "acct1001", "Carrier-Pw-7k2Q"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def make_cert(d, name, cn):
+    """A self-signed ECDSA P-256 certificate for localhost, 127.0.0.1 and
+    127.0.0.2: (cert path, key path)."""
+    crt, key = d / f"{name}.crt", d / f"{name}.key"
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", f"/CN={cn}", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2",
+         "-keyout", str(key), "-out", str(crt)],
+        capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return crt, key
+
+
+class Kamailio:
+    """The registrar of test_trunk.py's config, on addr: UDP, TCP and
+    TLS ports."""
+
+    def __init__(self, workdir, addr=CARRIER):
+        self.dir = workdir / "kamailio"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.addr = addr
+        self.tcp_port = free_sip_port(addr)
+        self.tls_port = free_sip_port(addr)
+        while self.tls_port == self.tcp_port:
+            self.tls_port = free_sip_port(addr)
+        self.crt, self.key = make_cert(self.dir, "kam", "carrier-standin")
+        self.tls_cfg = self.dir / "tls.cfg"
+        self.tls_cfg.write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            "require_certificate = no\n"
+            f"private_key = {self.key}\ncertificate = {self.crt}\n"
+            "[client:default]\nverify_certificate = no\n"
+            "require_certificate = no\n")
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.dir / "log", "ab")
+        self.proc = subprocess.Popen(
+            ["timeout", "-k", "5", "120", "kamailio", "-f",
+             os.path.join(HERE, "peers", "kamailio-trunk-registrar.cfg"),
+             "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(self.dir),
+             "-l", f"tcp:{self.addr}:{self.tcp_port}",
+             "-l", f"tls:{self.addr}:{self.tls_port}",
+             "-A", "WITH_TLS", "-A", f'TLS_CFG="{self.tls_cfg}"',
+             "-A", f'TRUNK_USER="{TRUNK_USER}"',
+             "-A", f'TRUNK_PW="{TRUNK_PW}"'],
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        assert wait_for(lambda: "Listening on" in self.log(), 10), self.log()
+        return self
+
+    def log(self):
+        try:
+            return (self.dir / "log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        stop_pid(self.proc)
+        self.logf.close()
+
+
+@pytest.fixture
+def kam(tmp_path):
+    k = Kamailio(tmp_path).start()
+    yield k
+    k.stop()
+
+
+def trunk_status(pbx):
+    st, body = pbx.d.api("GET", "/trunks")
+    assert st == 200, body
+    return {t["name"]: t for t in body["trunks"]}
+
+
+def configure(pbx, host, port, transport, *extra):
+    r = pbx.d.cli("settings", "set", "trunks",
+                  f"itsp.host={host}", f"itsp.port={port}",
+                  f"itsp.transport={transport}",
+                  f"itsp.username={TRUNK_USER}",
+                  f"itsp.password={TRUNK_PW}", "itsp.register=true",
+                  "itsp.expiry=120", *extra)
+    assert r.returncode == 0, r
+    commit(pbx.d)
+
+
+def wait_state(pbx, states, timeout=15):
+    got = wait_for(lambda: trunk_status(pbx).get("itsp", {}).get("state")
+                   in states, timeout)
+    assert got, (trunk_status(pbx), pbx.log()[-3000:])
+    return trunk_status(pbx)["itsp"]
+
+
+def outbound(pbx):
+    r = pbx.d.cli("--json", "sip", "status")
+    assert r.returncode == 0, r
+    import json
+    return json.loads(r.stdout)["outbound"]
+
+
+@needs
+def test_trunk_registers_over_tls_with_its_ca_file(make_daemon, kam):
+    pbx = start_pbx(make_daemon, exts=())
+    configure(pbx, CARRIER, kam.tls_port, "tls", f"itsp.tls_ca={kam.crt}")
+    t = wait_state(pbx, ("registered", "failed"))
+    assert t["state"] == "registered", (t, kam.log()[-2000:])
+    assert t["transport"] == "tls" and t["last_error"] == "", t
+    assert f"TRUNK-REGISTERED sip:{TRUNK_USER}@{CARRIER}" in kam.log()
+    assert "TRUNK-CHALLENGED" in kam.log()
+    o = outbound(pbx)
+    assert o["connections"] == 1, o
+    c = o["open"][0]
+    assert (c["transport"], c["peer"], c["up"], c["verify"]) == \
+        ("tls", f"{CARRIER}:{kam.tls_port}", True, True), o
+    assert o["counters"]["connected"] == 1, o
+    assert "(certificate verified)" in pbx.log()
+    assert TRUNK_PW not in pbx.log()
+
+
+@needs
+def test_trunk_refuses_a_certificate_its_ca_file_does_not_sign(
+        make_daemon, kam, tmp_path):
+    other, _ = make_cert(tmp_path, "other", "someone-else")
+    pbx = start_pbx(make_daemon, exts=())
+    configure(pbx, CARRIER, kam.tls_port, "tls", f"itsp.tls_ca={other}")
+    t = wait_state(pbx, ("registered", "failed"))
+    assert t["state"] == "failed", t
+    print("wrong CA:", t["last_error"])
+    assert "certificate failed verification" in t["last_error"], t
+    assert t["failures"] == 1, t
+    # nothing was sent: the registrar never saw a REGISTER
+    assert "TRUNK-CHALLENGED" not in kam.log()
+    assert "TRUNK-REGISTERED" not in kam.log()
+    o = outbound(pbx)
+    assert o["connections"] == 0 and o["counters"]["verify_failed"] >= 1, o
+
+
+@needs
+def test_trunk_with_a_missing_ca_file_fails_naming_it(make_daemon, kam,
+                                                      tmp_path):
+    pbx = start_pbx(make_daemon, exts=())
+    missing = tmp_path / "no-such-ca.pem"
+    configure(pbx, CARRIER, kam.tls_port, "tls", f"itsp.tls_ca={missing}")
+    t = wait_state(pbx, ("registered", "failed"))
+    assert t["state"] == "failed", t
+    print("missing CA:", t["last_error"])
+    assert str(missing) in t["last_error"], t
+    assert "TRUNK-CHALLENGED" not in kam.log()
+
+
+@needs
+def test_trunk_ca_path_must_be_absolute(make_daemon):
+    pbx = start_pbx(make_daemon, exts=())
+    r = pbx.d.cli("settings", "set", "trunks", "itsp.host=127.0.0.2",
+                  "itsp.tls_ca=relative/ca.pem")
+    assert r.returncode != 0, r
+    assert "trunks.itsp.tls_ca" in r.stdout + r.stderr, r
+    assert "trunks.path" in r.stdout + r.stderr, r
+
+
+@needs
+def test_trunk_registers_over_tcp(make_daemon, kam):
+    pbx = start_pbx(make_daemon, exts=())
+    configure(pbx, CARRIER, kam.tcp_port, "tcp")
+    t = wait_state(pbx, ("registered", "failed"))
+    assert t["state"] == "registered", (t, kam.log()[-2000:])
+    assert t["transport"] == "tcp", t
+    assert f"TRUNK-REGISTERED sip:{TRUNK_USER}@{CARRIER}" in kam.log()
+    o = outbound(pbx)
+    assert [(c["transport"], c["up"]) for c in o["open"]] == \
+        [("tcp", True)], o
+
+
+@needs
+def test_trunk_host_given_as_a_name_over_tls(make_daemon, tmp_path):
+    kam = Kamailio(tmp_path, addr="127.0.0.1").start()
+    try:
+        pbx = start_pbx(make_daemon, exts=())
+        configure(pbx, "localhost", kam.tls_port, "tls",
+                  f"itsp.tls_ca={kam.crt}")
+        t = wait_state(pbx, ("registered", "failed"))
+        assert t["state"] == "registered", (t, kam.log()[-2000:])
+        assert "TRUNK-REGISTERED sip:acct1001@localhost" in kam.log()
+        c = outbound(pbx)["open"][0]
+        assert (c["peer"], c["name"]) == \
+            (f"127.0.0.1:{kam.tls_port}", "localhost"), c
+    finally:
+        kam.stop()
