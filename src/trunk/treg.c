@@ -50,6 +50,7 @@ static const char *const state_names[] = { "off", "registering",
 
 #define BACKOFF_MIN_S 30
 #define BACKOFF_MAX_S 1800
+#define DNS_WAIT_S 10   /* tlsout: polls of a DNS lookup in progress */
 
 uint64_t treg_now_ms(void)
 {
@@ -137,16 +138,24 @@ static void attempt(void *arg)
 		o->state = TS_REGISTERING;
 	o->answered = false;
 	/* tlsout: a name is resolved at each attempt */
-	if (sa_set_str(&o->dst, o->c.host, o->c.port)) {
+	{
 		size_t n = 0;
 
-		if (trunk_hosts_lookup("/etc/hosts", o->c.host, o->c.port,
-				       &o->dst, 1, &n)) {
+		err = trunk_resolve(o->c.host, o->c.port, &o->dst, 1, &n);
+		if (err == EINPROGRESS && o->dns_wait++ < DNS_WAIT_S) {
+			/* a DNS lookup runs on the loop: look again */
+			treg_schedule(o, 1);
+			return;
+		}
+		o->dns_wait = 0;
+		if (err) {
 			char why[320];
 
-			snprintf(why, sizeof(why), "cannot resolve %s (not "
-				 "in /etc/hosts; DNS not supported yet)",
-				 o->c.host);
+			snprintf(why, sizeof(why), "cannot resolve %s: %s",
+				 o->c.host, err == EINPROGRESS ?
+				 "no DNS answer" : err == ENOENT ?
+				 "no address (hosts file, DNS)" :
+				 strerror(err));
 			treg_fail(o, why);
 			return;
 		}
@@ -321,6 +330,7 @@ static void treg_destructor(void *arg)
 
 	sipd_app_unregister(t->sd, t);
 	list_flush(&t->trunks);
+	trunk_dns_close();   /* tlsout */
 	tmr_cancel(&t->tick);
 	mem_deref(t->ct);
 	sodium_memzero(t->auth, sizeof(t->auth));

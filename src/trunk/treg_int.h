@@ -28,6 +28,7 @@ struct tone {
 	enum sipd_tp tp;
 	uint64_t conn;
 	char why[160];             /* why treg_send failed, when it knows */
+	uint32_t dns_wait;         /* polls of a DNS lookup in progress */
 };
 
 struct treg {

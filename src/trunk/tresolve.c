@@ -90,3 +90,19 @@ int trunk_hosts_lookup(const char *path, const char *name, uint16_t port,
 	fclose(f);
 	return trunk_hosts_find(buf, len, name, port, out, max, n);
 }
+
+int trunk_resolve(const char *host, uint16_t port, struct sa *out,
+		  size_t max, size_t *n)
+{
+	if (!host || !out || !n || !max)
+		return EINVAL;
+	if (!sa_set_str(out, host, port)) {
+		*n = 1;
+		return 0;
+	}
+	if (!trunk_hosts_lookup("/etc/hosts", host, port, out, max, n)) {
+		trunk_dns_note(host, out, *n);
+		return 0;
+	}
+	return trunk_dns_lookup(host, port, out, max, n);
+}

@@ -14,6 +14,7 @@
 
 #include "store/snapshot.h"
 #include "trunk/trunk.h"
+#include "trunk/tresolve.h"   /* tlsout */
 #include "trunk/trunk_int.h"
 
 static const json_t *tget(const json_t *obj, const char *name,
@@ -157,6 +158,9 @@ const struct trunk_conf *trunk_by_addr(const struct snapshot *s,
 			    sa_port(&t->addr[k]) == sa_port(src))
 				return t;
 		}
+		/* tlsout: a host given as a name: its resolved addresses */
+		if (t->host[0] && trunk_dns_has(t->host, src))
+			return t;
 	}
 	return NULL;
 }
