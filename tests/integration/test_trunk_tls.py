@@ -225,3 +225,82 @@ def test_trunk_host_given_as_a_name_over_tls(make_daemon, tmp_path):
             (f"127.0.0.1:{kam.tls_port}", "localhost"), c
     finally:
         kam.stop()
+
+
+# ---- DNS: a stand-in resolver ---------------------------------------------
+
+class DnsStandIn:
+    """A UDP DNS server on 127.0.0.1: A records from `zone`, an empty
+    answer for AAAA of a known name, NXDOMAIN otherwise. Counts the
+    questions it was asked."""
+
+    def __init__(self, zone, ttl=60):
+        import socket
+        import threading
+        self.zone, self.ttl, self.asked = zone, ttl, []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop_ = False
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        import struct
+        while not self.stop_:
+            try:
+                q, peer = self.sock.recvfrom(512)
+            except OSError:
+                continue
+            qid, flags = struct.unpack("!HH", q[:4])
+            labels, i = [], 12
+            while q[i]:
+                labels.append(q[i + 1:i + 1 + q[i]].decode())
+                i += 1 + q[i]
+            qtype = struct.unpack("!H", q[i + 1:i + 3])[0]
+            question = q[12:i + 5]
+            name = ".".join(labels).lower()
+            self.asked.append((name, qtype))
+            ans = b""
+            rcode = 0 if name in self.zone else 3
+            if qtype == 1 and name in self.zone:
+                ans = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, self.ttl, 4)
+                       + bytes(int(x) for x in self.zone[name].split(".")))
+            hdr = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1,
+                              1 if ans else 0, 0, 0)
+            self.sock.sendto(hdr + question + ans, peer)
+
+    def stop(self):
+        self.stop_ = True
+        self.th.join(2)
+        self.sock.close()
+
+
+@needs
+def test_trunk_host_resolved_by_dns(make_daemon, kam, monkeypatch):
+    dns = DnsStandIn({"carrier.test": CARRIER})
+    monkeypatch.setenv("BULWARK_DNS", f"127.0.0.1:{dns.port}")
+    try:
+        pbx = start_pbx(make_daemon, exts=())
+        configure(pbx, "carrier.test", kam.tcp_port, "tcp")
+        t = wait_state(pbx, ("registered", "failed"))
+        assert t["state"] == "registered", (t, pbx.log()[-2000:])
+        assert ("carrier.test", 1) in dns.asked, dns.asked
+        assert "TRUNK-REGISTERED sip:acct1001@carrier.test" in kam.log()
+        c = outbound(pbx)["open"][0]
+        assert c["peer"] == f"{CARRIER}:{kam.tcp_port}", c
+        assert "DNS: carrier.test: 1 address(es), kept 60 s" in pbx.log()
+        # a name nobody knows: a clear failure, not "unsupported"
+        r = pbx.d.cli("settings", "set", "trunks", "other.host=nosuch.test",
+                      "other.register=true", f"other.port={kam.tcp_port}")
+        assert r.returncode == 0, r
+        commit(pbx.d)
+        assert wait_for(lambda: trunk_status(pbx)["other"]["state"] ==
+                        "failed", 15), trunk_status(pbx)
+        err = trunk_status(pbx)["other"]["last_error"]
+        assert err == "cannot resolve nosuch.test: no address " \
+            "(hosts file, DNS)", err
+        assert ("nosuch.test", 1) in dns.asked
+    finally:
+        dns.stop()
