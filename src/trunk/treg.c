@@ -220,7 +220,10 @@ static bool same_reg(const struct trunk_conf *a, const struct trunk_conf *b)
 	       !strcmp(a->username, b->username) &&
 	       !strcmp(a->auth_user, b->auth_user) &&
 	       !strcmp(a->password, b->password) && a->reg == b->reg &&
-	       a->reg_expiry == b->reg_expiry;
+	       a->reg_expiry == b->reg_expiry &&
+	       /* tlsout: the TLS client's trust */
+	       !strcmp(a->tls_ca, b->tls_ca) &&
+	       a->tls_verify == b->tls_verify;
 }
 
 static struct tone *tone_find(struct treg *t, const char *name)
