@@ -13,11 +13,17 @@ trunk registering to it:
 * a CA file that is not there: "failed", naming the file;
 * over TCP;
 * to the host "localhost" (a name: resolved from /etc/hosts, checked
-  against the certificate's DNS name, sent as SNI) over TLS.
+  against the certificate's DNS name, sent as SNI) over TLS;
+* to a name a DNS stand-in resolves (dnsc on the loop), and a name
+  nobody knows fails clearly;
+* an outbound call over a TLS trunk: the INVITE reaches Kamailio over
+  TLS (its log says proto tls), which relays it to SIPp (the far end);
+  SIPp answers, the extension hangs up, the BYE goes the same way.
 """
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -54,7 +60,7 @@ class Kamailio:
     """The registrar of test_trunk.py's config, on addr: UDP, TCP and
     TLS ports."""
 
-    def __init__(self, workdir, addr=CARRIER):
+    def __init__(self, workdir, addr=CARRIER, far_end=None):
         self.dir = workdir / "kamailio"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.addr = addr
@@ -71,6 +77,7 @@ class Kamailio:
             "[client:default]\nverify_certificate = no\n"
             "require_certificate = no\n")
         self.proc = None
+        self.defs = ["-A", f'FAR_END="{far_end}"'] if far_end else []
 
     def start(self):
         self.logf = open(self.dir / "log", "ab")
@@ -78,11 +85,12 @@ class Kamailio:
             ["timeout", "-k", "5", "120", "kamailio", "-f",
              os.path.join(HERE, "peers", "kamailio-trunk-registrar.cfg"),
              "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(self.dir),
+             "-l", f"udp:{self.addr}:{self.tcp_port}",
              "-l", f"tcp:{self.addr}:{self.tcp_port}",
              "-l", f"tls:{self.addr}:{self.tls_port}",
              "-A", "WITH_TLS", "-A", f'TLS_CFG="{self.tls_cfg}"',
              "-A", f'TRUNK_USER="{TRUNK_USER}"',
-             "-A", f'TRUNK_PW="{TRUNK_PW}"'],
+             "-A", f'TRUNK_PW="{TRUNK_PW}"', *self.defs],
             stdout=self.logf, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
         assert wait_for(lambda: "Listening on" in self.log(), 10), self.log()
@@ -304,3 +312,41 @@ def test_trunk_host_resolved_by_dns(make_daemon, kam, monkeypatch):
         assert ("nosuch.test", 1) in dns.asked
     finally:
         dns.stop()
+
+
+@needs
+def test_outbound_call_over_a_tls_trunk(make_daemon, tmp_path):
+    from calls_pbx import PW
+    from calls_sip import SipUac, Sipp, status_of, uas_xml
+    if not shutil.which("sipp"):
+        pytest.skip("needs sipp")
+    far = Sipp(tmp_path, "far", uas_xml(answer=True, pcap=False),
+               addr="127.0.0.3")
+    kam = Kamailio(tmp_path, far_end=f"sip:127.0.0.3:{far.port}").start()
+    pbx = start_pbx(make_daemon, exts=("201",))
+    u = None
+    try:
+        configure(pbx, CARRIER, kam.tls_port, "tls",
+                  f"itsp.tls_ca={kam.crt}", "itsp.register=false")
+        r = pbx.d.cli("settings", "set", "outbound_routes",
+                      "national=patterns=0ZX.;trunks=itsp;class=national")
+        assert r.returncode == 0, r
+        commit(pbx.d)
+        far.start(timeout_s=30)
+        u = SipUac(pbx.server, "201")
+        _, final = u.call("02079460123", PW["201"], timeout=10)
+        assert status_of(final) == 200, (final, kam.log()[-2000:],
+                                         pbx.log()[-3000:])
+        assert "TRUNK-INVITE 02079460123 from 127.0.0.1" in kam.log()
+        assert "proto tls" in kam.log(), kam.log()[-2000:]
+        o = outbound(pbx)
+        assert [(c["transport"], c["up"], c["verify"]) for c in o["open"]] \
+            == [("tls", True, True)], o
+        time.sleep(0.5)
+        assert u.bye(final) == 200
+        assert far.wait(10) == 0, far.report()
+    finally:
+        if u:
+            u.close()
+        far.stop()
+        kam.stop()
