@@ -350,3 +350,36 @@ def test_outbound_call_over_a_tls_trunk(make_daemon, tmp_path):
             u.close()
         far.stop()
         kam.stop()
+
+
+@needs
+def test_trunk_name_not_in_the_certificate_is_refused(make_daemon, kam,
+                                                      monkeypatch):
+    """The chain is good (tls_ca), but the certificate does not name the
+    host: refused before anything is sent."""
+    dns = DnsStandIn({"wrong.test": CARRIER})
+    monkeypatch.setenv("BULWARK_DNS", f"127.0.0.1:{dns.port}")
+    try:
+        pbx = start_pbx(make_daemon, exts=())
+        configure(pbx, "wrong.test", kam.tls_port, "tls",
+                  f"itsp.tls_ca={kam.crt}")
+        t = wait_state(pbx, ("registered", "failed"))
+        assert t["state"] == "failed", t
+        assert t["last_error"] == "TLS: the server's certificate failed " \
+            "verification: hostname mismatch", t
+        assert "TRUNK-CHALLENGED" not in kam.log()
+    finally:
+        dns.stop()
+
+
+@needs
+def test_trunk_tls_verify_off_registers_unverified(make_daemon, kam,
+                                                   tmp_path):
+    other, _ = make_cert(tmp_path, "other", "someone-else")
+    pbx = start_pbx(make_daemon, exts=())
+    configure(pbx, CARRIER, kam.tls_port, "tls", f"itsp.tls_ca={other}",
+              "itsp.tls_verify=false")
+    t = wait_state(pbx, ("registered", "failed"))
+    assert t["state"] == "registered", t
+    assert "(certificate NOT verified)" in pbx.log()
+    assert outbound(pbx)["open"][0]["verify"] is False
