@@ -138,7 +138,7 @@ struct sipd {
 	/* tlsout: outbound connections (transport_out.c) */
 	struct list outs;          /* struct sipd_out, open ones */
 	size_t n_out;
-	uint64_t c_out_ok, c_out_fail, c_out_verify_fail;
+	uint64_t c_out_ok, c_out_fail, c_out_verify_fail, c_out_ping;
 	bool dbg_owner;            /* installed libre's print handler */
 	struct {                   /* rate limit of TCP log lines */
 		uint64_t since;

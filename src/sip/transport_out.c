@@ -200,7 +200,7 @@ static void keepalive(void *arg)
 		shut(o, w);
 		return;
 	}
-	o->sd->c_keepalive++;
+	o->sd->c_out_ping++;
  again:
 	tmr_start(&o->tmr, OUT_KA_MS, keepalive, o);
 }
@@ -467,10 +467,11 @@ json_t *sipd_out_status(const struct sipd *sd)
 			o->tp == SIPD_TLS ? "tls" : "tcp", "peer", ps,
 			"name", o->name, "up", o->up, "verify", o->verify));
 	}
-	return json_pack("{s:I, s:i, s:o, s:{s:I, s:I, s:I}}",
+	return json_pack("{s:I, s:i, s:o, s:{s:I, s:I, s:I, s:I}}",
 			 "connections", (json_int_t)sd->n_out, "limit",
 			 OUT_MAX, "open", a ? a : json_array(), "counters",
 			 "connected", (json_int_t)sd->c_out_ok, "failed",
 			 (json_int_t)sd->c_out_fail, "verify_failed",
-			 (json_int_t)sd->c_out_verify_fail);
+			 (json_int_t)sd->c_out_verify_fail, "keepalives",
+			 (json_int_t)sd->c_out_ping);
 }
