@@ -216,6 +216,14 @@ def test_trunk_registers_over_tcp(make_daemon, kam):
     o = outbound(pbx)
     assert [(c["transport"], c["up"]) for c in o["open"]] == \
         [("tcp", True)], o
+    # RFC 5626 keep-alive: a CRLFCRLF ping every 30 s; Kamailio's CRLF
+    # pong is skipped by the framing, the connection stays up
+    assert wait_for(lambda: outbound(pbx)["counters"]["keepalives"] >= 1,
+                    40), outbound(pbx)
+    o = outbound(pbx)
+    assert [(c["transport"], c["up"]) for c in o["open"]] == \
+        [("tcp", True)], o
+    assert trunk_status(pbx)["itsp"]["state"] == "registered"
 
 
 @needs
