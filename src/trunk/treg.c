@@ -51,6 +51,7 @@ static const char *const state_names[] = { "off", "registering",
 #define BACKOFF_MIN_S 30
 #define BACKOFF_MAX_S 1800
 #define DNS_WAIT_S 10   /* tlsout: polls of a DNS lookup in progress */
+#define DNS_WARM_MS 60000   /* tlsout: names looked up again (cached) */
 
 uint64_t treg_now_ms(void)
 {
@@ -264,6 +265,26 @@ static struct tone *tone_new(struct treg *t, const struct trunk_conf *c)
 	return o;
 }
 
+/* tlsout: every trunk host given as a name is looked up now and every
+ * minute (answered from the cache until its TTL runs out), so calls to
+ * a trunk that does not register find it resolved, and its addresses
+ * are recognised as the trunk's (trunk_by_addr). Never blocks. */
+static void dns_warm(void *arg)
+{
+	struct treg *t = arg;
+	const struct trunks_typed *tt = trunks_of(sipd_snapshot(t->sd));
+	struct sa a;
+
+	for (size_t i = 0; i < tt->n; i++) {
+		size_t n = 0;
+
+		if (tt->t[i].host[0] && sa_set_str(&a, tt->t[i].host, 0))
+			(void)trunk_resolve(tt->t[i].host, tt->t[i].port, &a,
+					    1, &n);
+	}
+	tmr_start(&t->dns, DNS_WARM_MS, dns_warm, t);
+}
+
 static void on_apply(struct sipd *sd, void *arg)
 {
 	struct treg *t = arg;
@@ -290,6 +311,7 @@ static void on_apply(struct sipd *sd, void *arg)
 		if (!tone_find(t, tt->t[i].name) && !tone_new(t, &tt->t[i]))
 			log_warn(MOD, "trunk %s: out of memory",
 				 tt->t[i].name);
+	tmr_start(&t->dns, 0, dns_warm, t);   /* tlsout */
 }
 
 /* tlsout: an outbound connection closed: a REGISTER in flight on it
@@ -333,6 +355,7 @@ static void treg_destructor(void *arg)
 
 	sipd_app_unregister(t->sd, t);
 	list_flush(&t->trunks);
+	tmr_cancel(&t->dns);
 	trunk_dns_close();   /* tlsout */
 	tmr_cancel(&t->tick);
 	mem_deref(t->ct);
@@ -353,6 +376,7 @@ int treg_alloc(struct treg **tp, struct sipd *sd)
 	t->sd = sd;
 	list_init(&t->trunks);
 	tmr_init(&t->tick);
+	tmr_init(&t->dns);   /* tlsout */
 	err = ctrans_alloc(&t->ct, &cc, tx_send, ct_end, t);
 	if (!err)
 		err = sipd_app_register(sd, &treg_app, t);

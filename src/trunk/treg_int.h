@@ -36,6 +36,7 @@ struct treg {
 	struct ctrans *ct;
 	struct tmr tick;
 	struct list trunks;
+	struct tmr dns;            /* tlsout: keeps names' answers fresh */
 	char buf[4096];
 	char auth[1024];
 };

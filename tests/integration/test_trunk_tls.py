@@ -391,3 +391,35 @@ def test_trunk_tls_verify_off_registers_unverified(make_daemon, kam,
     assert t["state"] == "registered", t
     assert "(certificate NOT verified)" in pbx.log()
     assert outbound(pbx)["open"][0]["verify"] is False
+
+
+@needs
+def test_named_trunk_addresses_are_its_inbound_addresses(make_daemon,
+                                                         tmp_path,
+                                                         monkeypatch):
+    """A trunk that does not register, host given as a name: the
+    addresses the name resolves to are the trunk's — an INVITE from
+    there to an unknown DID is the trunk's (404), not a stranger's
+    (challenged, 407)."""
+    from test_trunk import refused_uac, run_sipp
+    if not shutil.which("sipp"):
+        pytest.skip("needs sipp")
+    dns = DnsStandIn({"carrier.test": CARRIER})
+    monkeypatch.setenv("BULWARK_DNS", f"127.0.0.1:{dns.port}")
+    try:
+        pbx = start_pbx(make_daemon, exts=("201",))
+        # before the trunk exists: a stranger, challenged
+        s, rc = run_sipp(tmp_path, "before", refused_uac(407), CARRIER,
+                         pbx, "5559999")
+        assert rc == 0, s.report()
+        r = pbx.d.cli("settings", "set", "trunks", "itsp.host=carrier.test",
+                      "did.5551000=201")
+        assert r.returncode == 0, r
+        commit(pbx.d)
+        assert wait_for(lambda: "DNS: carrier.test: 1 address(es)" in
+                        pbx.log(), 10), pbx.log()[-2000:]
+        s, rc = run_sipp(tmp_path, "after", refused_uac(404), CARRIER,
+                         pbx, "5559999")
+        assert rc == 0, s.report() + pbx.log()[-2000:]
+    finally:
+        dns.stop()
