@@ -252,10 +252,10 @@ static void out_estab(void *arg)
 		o->q = mem_deref(o->q);
 	}
 	if (err) {
-		char w[96];
-
-		snprintf(w, sizeof(w), "sending failed (%s)", strerror(err));
-		shut(o, w);
+		if (!o->why[0])
+			snprintf(o->why, sizeof(o->why), "sending failed (%s)",
+				 strerror(err));
+		tmr_start(&o->tmr, 0, shut_now, o);
 		return;
 	}
 	tmr_start(&o->tmr, OUT_KA_MS, keepalive, o);
