@@ -60,7 +60,8 @@ class Kamailio:
     """The registrar of test_trunk.py's config, on addr: UDP, TCP and
     TLS ports."""
 
-    def __init__(self, workdir, addr=CARRIER, far_end=None):
+    def __init__(self, workdir, addr=CARRIER, far_end=None, defs=(),
+                 user=TRUNK_USER):
         self.dir = workdir / "kamailio"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.addr = addr
@@ -77,7 +78,10 @@ class Kamailio:
             "[client:default]\nverify_certificate = no\n"
             "require_certificate = no\n")
         self.proc = None
+        self.user = user
         self.defs = ["-A", f'FAR_END="{far_end}"'] if far_end else []
+        for d in defs:
+            self.defs += ["-A", d]
 
     def start(self):
         self.logf = open(self.dir / "log", "ab")
@@ -89,7 +93,7 @@ class Kamailio:
              "-l", f"tcp:{self.addr}:{self.tcp_port}",
              "-l", f"tls:{self.addr}:{self.tls_port}",
              "-A", "WITH_TLS", "-A", f'TLS_CFG="{self.tls_cfg}"',
-             "-A", f'TRUNK_USER="{TRUNK_USER}"',
+             "-A", f'TRUNK_USER="{self.user}"',
              "-A", f'TRUNK_PW="{TRUNK_PW}"', *self.defs],
             stdout=self.logf, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
@@ -423,3 +427,45 @@ def test_named_trunk_addresses_are_its_inbound_addresses(make_daemon,
         assert rc == 0, s.report() + pbx.log()[-2000:]
     finally:
         dns.stop()
+
+
+@needs
+def test_carrier_call_comes_back_over_the_tls_registration(make_daemon,
+                                                           tmp_path):
+    """The trunk registered over TLS; the carrier's INVITE for it comes
+    back over TLS (Kamailio relays to the registered contact) and is
+    taken as the trunk's (never challenged): the DID's extension (201,
+    not registered) takes it to its voicemail, which answers; the
+    carrier's ACK and BYE come the same way."""
+    from test_trunk import carrier_uac, run_sipp, tone_pcap
+    if not shutil.which("sipp"):
+        pytest.skip("needs sipp")
+    did = "5551000"     # the account's number is the DID it delivers
+    kam = Kamailio(tmp_path, defs=("TO_LOCATION",), user=did).start()
+    pbx = start_pbx(make_daemon, exts=("201",))
+    try:
+        configure(pbx, CARRIER, kam.tls_port, "tls",
+                  f"itsp.tls_ca={kam.crt}", f"itsp.username={did}",
+                  f"did.{did}=201")
+        t = wait_state(pbx, ("registered", "failed"))
+        assert t["state"] == "registered", t
+        pcap = tone_pcap(tmp_path / "tone.pcap", 1000, 2)
+        s, rc = run_sipp(tmp_path, "caller", carrier_uac(pcap, hold_ms=2000),
+                         "127.0.0.3", _Target(CARRIER, kam.tcp_port), did)
+        assert f"TRUNK-INBOUND {did}" in kam.log(), kam.log()[-2000:]
+        assert rc == 0, s.report() + pbx.log()[-3000:] + kam.log()[-2000:]
+        rows = pbx.wait_cdrs(1)
+        assert [(r["caller"], r["callee"]) for r in rows] == \
+            [("+15550002", "201")], rows
+        # one TLS connection: the registration's, reused by the call
+        o = outbound(pbx)
+        assert o["counters"]["connected"] == 1 and o["connections"] == 1, o
+    finally:
+        kam.stop()
+
+
+class _Target:
+    """What run_sipp wants of a pbx: .registrar as "addr:port"."""
+
+    def __init__(self, addr, port):
+        self.registrar = f"{addr}:{port}"
