@@ -75,7 +75,9 @@ const struct trunk_conf *trunk_find(const struct snapshot *s,
 				    const char *name);
 
 /* The trunk one of whose inbound addresses is src (address match; port
- * too when the configured one is not 0), or NULL. */
+ * too when the configured one is not 0), or NULL. (tlsout) A host given
+ * as a name adds the addresses it last resolved to (tresolve.h; loop
+ * thread only). */
 const struct trunk_conf *trunk_by_addr(const struct snapshot *s,
 				       const struct sa *src);
 

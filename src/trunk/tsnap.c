@@ -2,7 +2,8 @@
  * tsnap — the "trunks" section as the data plane reads it: the decoder
  * (store_section.decode, run once per snapshot on the control plane;
  * pure: no DNS) into struct trunks_typed, and the lookups on it that
- * trunk.h declares.
+ * trunk.h declares (trunk_by_addr also asks the cache of resolved host
+ * names, tdns.c: loop thread).
  */
 #include <stdio.h>
 #include <stdlib.h>
