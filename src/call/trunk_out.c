@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "store/snapshot.h"
 #include "trunk/trunk.h"
+#include "trunk/tresolve.h"
 
 static const char allow_hdr[] =
 	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO\r\n";
@@ -107,14 +108,30 @@ static int leg_start(struct call *c, const struct trunk_conf *t)
 	struct sa dst;
 	struct leg *l;
 	uint16_t port = t->port ? t->port : 5060;
+	/* TCP/TLS over the trunk's outbound connection; a host
+	 * name resolved (hosts file, DNS cache: a lookup not answered yet
+	 * makes this trunk unreachable for this call) */
+	enum sipd_tp tp = t->transport == SNAP_TP_TLS ? SIPD_TLS :
+		t->transport == SNAP_TP_TCP ? SIPD_TCP : SIPD_UDP;
+	uint64_t conn = 0;
+	size_t n = 0;
 	int err;
 
-	/* the stack connects out over UDP only (TCP/TLS trunks: the tls
-	 * work); a host name needs DNS, not here yet: an IP literal */
-	if (t->transport && t->transport != SNAP_TP_UDP)
-		return EPROTONOSUPPORT;
-	if (sa_set_str(&dst, t->host, port))
-		return EDESTADDRREQ;
+	err = trunk_resolve(t->host, port, &dst, 1, &n);
+	if (err)
+		return err == EINPROGRESS ? EAGAIN : err;
+	if (tp != SIPD_UDP) {
+		struct sipd_peer p = { .tp = tp, .dst = &dst, .name = t->host,
+			.ca_file = t->tls_ca, .verify = t->tls_verify };
+		char why[160];
+
+		err = sipd_connect(app->sd, &p, &conn, why, sizeof(why));
+		if (err) {
+			log_warn(MOD, "call %s: trunk %s: %s", c->id, t->name,
+				 why[0] ? why : strerror(err));
+			return err;
+		}
+	}
 	if (t->domain[0] || port == 5060)
 		snprintf(uri, sizeof(uri), "sip:%s@%s", c->out.num,
 			 domain_of(t));
@@ -129,7 +146,7 @@ static int leg_start(struct call *c, const struct trunk_conf *t)
 	l = leg_new(c, false);
 	if (!l)
 		return ENOMEM;
-	err = dialog_uac(&l->dlg, id.name, from, uri, uri, SIPD_UDP, &dst, 0);
+	err = dialog_uac(&l->dlg, id.name, from, uri, uri, tp, &dst, conn);
 	if (err) {
 		mem_deref(l);
 		return err;

@@ -20,7 +20,8 @@ static void relative(json_t *row, const char *key, const char *as)
 
 static int trunk_status(struct cli *c, int argc, char **argv)
 {
-	static const char *const cols[] = { "name", "host", "state",
+	static const char *const cols[] = { "name", "host", "transport",
+					    "state",
 					    "expires_in", "next_in",
 					    "failures", "last_error" };
 	json_t *reply = NULL, *rows, *row;

@@ -1118,6 +1118,18 @@ size_t sipmsg_reply_body(const struct sipmsg *m, const struct sa *src,
 		put_hdr(&w, "Call-ID: ", h);
 	if ((h = sipmsg_hdr(m, SH_CSEQ)))
 		put_hdr(&w, "CSeq: ", h);
+	/* a response that may create a dialog (101-299 to a request
+	 * outside one) copies the Record-Route values, in order (RFC 3261
+	 * 12.1.1): a record-routing proxy in front of us (a trunk's) then
+	 * stays in the caller's route set */
+	for (size_t i = 0; code > 100 && code < 300 && !m->to.tag.l &&
+	     i < m->n_hdr; i++) {
+		const struct sipmsg_hdr *v = &m->hdr[i];
+
+		if (v->name.l == 12 &&
+		    !strncasecmp(v->name.p, "Record-Route", 12))
+			put_hdr(&w, "Record-Route: ", v);
+	}
 	if (extra && extra_len)
 		put(&w, extra, extra_len);
 	if (body && blen && ctype) {

@@ -516,6 +516,7 @@ static int sipd_new(struct sipd **sp, struct snapshot *snap)
 		err = hash_alloc(&sd->conn_srcs, 1024);
 	list_init(&sd->conn_old[CONN_NEW]);
 	list_init(&sd->conn_old[CONN_VALID]);
+	list_init(&sd->outs);
 	sipd_tcp_limits(sd);
 	if (!err) {
 		sd->mb = mbuf_alloc(OBUF);
@@ -676,6 +677,7 @@ json_t *sipd_status(struct sipd *sd)
 		return NULL;
 	json_object_set_new(o, "tcp", sipd_tcp_status(sd));
 	json_object_set_new(o, "tls", sipd_tls_status(sd));
+	json_object_set_new(o, "outbound", sipd_out_status(sd));
 	for (size_t i = 0; i < sd->n_apps; i++)
 		if (sd->apps[i].app->status)
 			sd->apps[i].app->status(o, sd->apps[i].arg);

@@ -118,6 +118,11 @@ struct sipd_app {
 			 const struct sa *src, void *arg);
 	void (*apply)(struct sipd *sd, void *arg);
 	void (*status)(json_t *o, void *arg);
+	/* outbound connection conn (sipd_connect) closed or
+	 * failed (why: a sentence for a status/log); called from a timer,
+	 * never from inside a send */
+	void (*conn_closed)(struct sipd *sd, uint64_t conn, const char *why,
+			    void *arg);
 };
 
 /* Register app (static; not copied) with arg for its hooks. A method row
@@ -165,6 +170,29 @@ int sipd_local_addr(struct sipd *sd, enum sipd_tp tp, uint64_t conn,
  * over it can go; there is no other way to reach it: we never connect
  * out). UDP (conn 0) is always true. */
 bool sipd_conn_alive(struct sipd *sd, uint64_t conn);
+
+/* ---- outbound connections (transport_out.c) ------------------ */
+
+/* Where an outbound connection goes. */
+struct sipd_peer {
+	enum sipd_tp tp;        /* SIPD_TCP or SIPD_TLS */
+	const struct sa *dst;   /* the address (port set) */
+	const char *name;       /* TLS: the host name for SNI and the
+				 * certificate's name check; NULL or "":
+				 * dst's address is checked instead */
+	const char *ca_file;    /* TLS: PEM file of trusted CAs; NULL or
+				 * "": the system's CA store */
+	bool verify;            /* TLS: check the server's certificate */
+};
+
+/* The open outbound connection to p (same transport, address, name, CA
+ * file and verify), else a new one, connecting: what is sent on it
+ * before it is up (TLS: handshake done, certificate checked) waits,
+ * bounded. *conn is its id for sipd_send. 0, EMFILE (the cap on
+ * outbound connections) or errno; why[0..wsz) then says what failed
+ * (e.g. the CA file cannot be read). */
+int sipd_connect(struct sipd *sd, const struct sipd_peer *p,
+		 uint64_t *conn, char *why, size_t wsz);
 
 /* Whether transport ("udp", "tcp", "tls") is listening. */
 bool sipd_transport_on(const struct sipd *sd, const char *transport);

@@ -73,6 +73,9 @@ struct sipd_conn {
 	struct tls_conn *tlsc; /* the TLS layer over tc; NULL for TCP */
 	bool tls;
 	bool hs;               /* handshake in progress (sd->n_tls_hs) */
+	/* an outbound connection (transport_out.c); NULL when
+	 * accepted */
+	struct sipd_out *out;
 };
 
 /* One row of the method table: an application's (app set) or the
@@ -132,6 +135,10 @@ struct sipd {
 	size_t n_tls_hs;           /* handshakes in progress */
 	uint64_t c_tls_hs_ok, c_tls_hs_fail, c_tls_hs_deadline,
 		c_tls_refused_hs;
+	/* outbound connections (transport_out.c) */
+	struct list outs;          /* struct sipd_out, open ones */
+	size_t n_out;
+	uint64_t c_out_ok, c_out_fail, c_out_verify_fail, c_out_ping;
 	bool dbg_owner;            /* installed libre's print handler */
 	struct {                   /* rate limit of TCP log lines */
 		uint64_t since;
@@ -219,6 +226,33 @@ void sipd_conn_shut(struct sipd_conn *c);
 int sipd_tcp_listen(struct sipd *sd, struct tcp_sock **tsp,
 		    const struct sa *laddr,
 		    void (*connh)(const struct sa *peer, void *arg));
+
+/* an outbound connection's table entry (not in the table yet;
+ * counted as registered: never evicted, no idle timer of its own), and
+ * tcp_conn's receive handler, both for transport_out.c. */
+struct sipd_conn *sipd_conn_new(struct sipd *sd, const struct sa *peer,
+				bool tls);
+void sipd_conn_table_add(struct sipd_conn *c);
+void sipd_conn_recvh(struct mbuf *mb, void *arg);
+
+/* ---- transport_out.c --------------------------------------- */
+
+/* A send on outbound connection c: while it is not up, buf is queued
+ * (*err: 0, or ENOBUFS beyond the bound) and true is returned; false:
+ * send now. */
+bool sipd_out_hold(struct sipd_conn *c, const char *buf, size_t len,
+		   int *err);
+
+/* c is being shut: its outbound part goes (the applications hear of it
+ * from a timer). NULL-safe on c->out. */
+void sipd_out_detach(struct sipd_conn *c);
+
+/* Drop the close notices not delivered yet (sipd_transport_free, after
+ * every connection is shut). */
+void sipd_out_free(struct sipd *sd);
+
+/* The outbound part of sipd_status. New reference. */
+json_t *sipd_out_status(const struct sipd *sd);
 
 /* ---- transport_tls.c ------------------------------------------------ */
 

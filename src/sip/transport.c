@@ -230,6 +230,9 @@ int sipd_send_raw(struct sipd *sd, enum sipd_tp tp, const struct sa *dst,
 	c = sipd_tcp_find(sd, conn);
 	if (!c || !c->tc)
 		return ENOTCONN;
+	/* an outbound connection not up yet queues */
+	if (c->out && sipd_out_hold(c, buf, len, &err))
+		return err;
 	err = tcp_send(c->tc, sd->mb);
 	/* A peer that went away (EPIPE, ECONNRESET) or stopped reading
 	 * (ENOSPC: send queue full) gets nothing more: the connection is
@@ -587,6 +590,7 @@ static void conn_destructor(void *arg)
 	tmr_cancel(&c->deadline);
 	hash_unlink(&c->le);
 	list_unlink(&c->ole);
+	sipd_out_detach(c);
 	sipd_tls_detach(c);   /* tls: its layer holds the tcp_conn */
 	mem_deref(c->tc);
 	conn_buf_free(c);
@@ -610,6 +614,7 @@ static void conn_shut(struct sipd_conn *c)
 		sd->n_conn_reg--;
 	if (sd->n_conns)
 		sd->n_conns--;
+	sipd_out_detach(c);
 	sipd_tls_detach(c);   /* tls: its layer holds the tcp_conn */
 	c->tc = mem_deref(c->tc);
 	mem_deref(c);   /* the table's reference */
@@ -974,6 +979,39 @@ void sipd_conn_accept(struct sipd *sd, struct tcp_sock *ts,
 	tcp_reject(ts);
 }
 
+/* outbound connections (transport_out.c) share the table */
+struct sipd_conn *sipd_conn_new(struct sipd *sd, const struct sa *peer,
+				bool tls)
+{
+	struct sipd_conn *c = mem_zalloc(sizeof(*c), conn_destructor);
+
+	if (!c)
+		return NULL;
+	c->sd = sd;
+	c->peer = *peer;
+	sipd_sa_unmap(&c->peer);
+	c->id = ++sd->next_conn;
+	c->tls = tls;
+	c->state = CONN_REG;
+	return c;
+}
+
+void sipd_conn_table_add(struct sipd_conn *c)
+{
+	struct sipd *sd = c->sd;
+
+	hash_append(sd->conns, (uint32_t)c->id, &c->le, c);
+	sd->n_conns++;
+	sd->n_conn_reg++;
+	if (sd->n_conns > sd->conn_hw)
+		sd->conn_hw = sd->n_conns;
+}
+
+void sipd_conn_recvh(struct mbuf *mb, void *arg)
+{
+	conn_recv(mb, arg);
+}
+
 /* The connection table's bound: below the descriptor limit (raised to
  * the hard limit by the daemon at start, which also sizes libre's
  * descriptor table to it), keeping room for everything else the process
@@ -1137,6 +1175,7 @@ void sipd_transport_free(struct sipd *sd)
 		hash_apply(sd->conns, conn_free_h, NULL);
 		sd->conns = mem_deref(sd->conns);
 	}
+	sipd_out_free(sd);   /* notices not delivered yet */
 	/* every source entry went with its last connection */
 	sd->conn_srcs = mem_deref(sd->conn_srcs);
 	if (sd->dbg_owner)

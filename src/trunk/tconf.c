@@ -28,7 +28,7 @@
 #include "trunk/trunk_int.h"
 
 enum fkind { F_STR, F_HOST, F_INT, F_BOOL, F_ENUM, F_ADDRS, F_NUM,
-	     F_SECRET };
+	     F_SECRET, F_PATH };
 
 struct tfield {
 	const char *name;
@@ -65,6 +65,11 @@ static const struct tfield fields[] = {
 	  "concurrent calls (0 = unlimited)" },
 	{ "inbound", F_ADDRS, "", 0, TRUNK_ADDR_MAX - 1, NULL,
 	  "more addresses calls from the trunk come from (IP list)" },
+	/* the TLS client's trust */
+	{ "tls_ca", F_PATH, "", 0, 255, NULL,
+	  "PEM file of the CAs trusted for this trunk (\"\" = the system's)" },
+	{ "tls_verify", F_BOOL, "true", 0, 1, NULL,
+	  "check the trunk's TLS certificate and name" },
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -224,6 +229,15 @@ static int value_check(const struct tfield *f, const char *key,
 				rule = NULL;
 		why = f->choices == tp_choices ? "must be udp, tcp or tls" :
 			"must be pai, rpid or none";
+		break;
+	case F_PATH:
+		if (*v && (*v != '/' || strlen(v) > (size_t)f->max ||
+			   strpbrk(v, "\r\n\t\"\\"))) {
+			rule = "trunks.path";
+			why = "must be an absolute file path (at most 255 "
+			      "characters, no quotes, '\\' or line breaks), "
+			      "or \"\"";
+		}
 		break;
 	case F_ADDRS:
 		if (trunk_addrs_parse(v, f->max, NULL, NULL)) {

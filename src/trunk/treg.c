@@ -14,9 +14,12 @@
  *
  * The requests and what their answers mean are in treg_msg.c.
  *
- * The stack sends over UDP to an IP literal: it never connects out over
- * TCP/TLS and does not resolve names on the loop, so such trunks show
- * "unsupported" with the reason.
+ * TCP and TLS trunks register over an outbound connection of
+ * the stack (sipd_connect: reused, the TLS certificate checked); a host
+ * given as a name is resolved at each attempt (tresolve.h: the hosts
+ * file, then DNS). When the connection closes, a REGISTER in flight
+ * fails with the reason; a registered trunk registers again over a new
+ * one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +45,7 @@
 #include "trunk/treg.h"
 #include "trunk/trunk.h"
 #include "trunk/treg_int.h"
+#include "trunk/tresolve.h"
 
 #define MOD "trunk"
 
@@ -51,6 +55,8 @@ static const char *const state_names[] = { "off", "registering",
 #define BACKOFF_MIN_S 30
 #define BACKOFF_MAX_S 1800
 #define LEAVE_MS 5000      /* an un-REGISTER's answer waited for */
+#define DNS_WAIT_S 10   /* polls of a DNS lookup in progress */
+#define DNS_WARM_MS 60000   /* names looked up again (cached) */
 
 uint64_t treg_now_ms(void)
 {
@@ -149,12 +155,39 @@ static void attempt(void *arg)
 	if (o->state != TS_REGISTERED)
 		o->state = TS_REGISTERING;
 	o->answered = false;
+	/* a name is resolved at each attempt */
+	{
+		size_t n = 0;
+
+		err = trunk_resolve(o->c.host, o->c.port, &o->dst, 1, &n);
+		if (err == EINPROGRESS && o->dns_wait++ < DNS_WAIT_S) {
+			/* a DNS lookup runs on the loop: look again */
+			treg_schedule(o, 1);
+			return;
+		}
+		o->dns_wait = 0;
+		if (err) {
+			char why[320];
+
+			snprintf(why, sizeof(why), "cannot resolve %s: %s",
+				 o->c.host, err == EINPROGRESS ?
+				 "no DNS answer" : err == ENOENT ?
+				 "no address (hosts file, DNS)" :
+				 strerror(err));
+			treg_fail(o, why);
+			return;
+		}
+	}
+	o->why[0] = '\0';
 	err = treg_send(o, NULL, NULL);
 	if (err) {
-		char why[80];
+		char why[200];
 
-		snprintf(why, sizeof(why), "cannot send REGISTER: %s",
-			 strerror(err));
+		if (o->why[0])
+			snprintf(why, sizeof(why), "%s", o->why);
+		else
+			snprintf(why, sizeof(why), "cannot send REGISTER: %s",
+				 strerror(err));
 		treg_fail(o, why);
 	}
 }
@@ -254,7 +287,10 @@ static bool same_reg(const struct trunk_conf *a, const struct trunk_conf *b)
 	       !strcmp(a->username, b->username) &&
 	       !strcmp(a->auth_user, b->auth_user) &&
 	       !strcmp(a->password, b->password) && a->reg == b->reg &&
-	       a->reg_expiry == b->reg_expiry;
+	       a->reg_expiry == b->reg_expiry &&
+	       /* the TLS client's trust */
+	       !strcmp(a->tls_ca, b->tls_ca) &&
+	       a->tls_verify == b->tls_verify;
 }
 
 static struct tone *tone_find(struct treg *t, const char *name)
@@ -287,21 +323,32 @@ static struct tone *tone_new(struct treg *t, const struct trunk_conf *c)
 	list_append(&t->trunks, &o->le, o);
 	if (!c->reg)
 		return o;
-	if (c->transport != SNAP_TP_UDP) {
-		o->state = TS_UNSUPPORTED;
-		snprintf(o->last_error, sizeof(o->last_error),
-			 "registration over TCP/TLS is not supported yet "
-			 "(UDP only)");
-	} else if (sa_set_str(&o->dst, c->host, c->port)) {
-		o->state = TS_UNSUPPORTED;
-		snprintf(o->last_error, sizeof(o->last_error),
-			 "host must be an IP address for registration "
-			 "(no DNS on the SIP loop yet)");
-	} else {
-		o->state = TS_REGISTERING;
-		treg_schedule(o, 0);
-	}
+	/* every transport; names resolved at each attempt */
+	o->tp = c->transport == SNAP_TP_TLS ? SIPD_TLS :
+		c->transport == SNAP_TP_TCP ? SIPD_TCP : SIPD_UDP;
+	o->state = TS_REGISTERING;
+	treg_schedule(o, 0);
 	return o;
+}
+
+/* every trunk host given as a name is looked up now and every
+ * minute (answered from the cache until its TTL runs out), so calls to
+ * a trunk that does not register find it resolved, and its addresses
+ * are recognised as the trunk's (trunk_by_addr). Never blocks. */
+static void dns_warm(void *arg)
+{
+	struct treg *t = arg;
+	const struct trunks_typed *tt = trunks_of(sipd_snapshot(t->sd));
+	struct sa a;
+
+	for (size_t i = 0; i < tt->n; i++) {
+		size_t n = 0;
+
+		if (tt->t[i].host[0] && sa_set_str(&a, tt->t[i].host, 0))
+			(void)trunk_resolve(tt->t[i].host, tt->t[i].port, &a,
+					    1, &n);
+	}
+	tmr_start(&t->dns, DNS_WARM_MS, dns_warm, t);
 }
 
 static void on_apply(struct sipd *sd, void *arg)
@@ -333,12 +380,42 @@ static void on_apply(struct sipd *sd, void *arg)
 		if (!tone_find(t, tt->t[i].name) && !tone_new(t, &tt->t[i]))
 			log_warn(MOD, "trunk %s: out of memory",
 				 tt->t[i].name);
+	tmr_start(&t->dns, 0, dns_warm, t);
+}
+
+/* an outbound connection closed: a REGISTER in flight on it
+ * fails with the reason; a registered trunk registers again soon (its
+ * calls would come over that connection). */
+static void on_conn_closed(struct sipd *sd, uint64_t conn, const char *why,
+			   void *arg)
+{
+	struct treg *t = arg;
+
+	(void)sd;
+	for (struct le *le = list_head(&t->trunks); le; le = le->next) {
+		struct tone *o = le->data;
+
+		if (!conn || o->conn != conn)
+			continue;
+		o->conn = 0;
+		if (o->tx) {
+			ctrans_set_user(o->tx, NULL);
+			o->tx = NULL;
+			treg_fail(o, why);
+		}
+		else if (o->state == TS_REGISTERED) {
+			log_info(MOD, "trunk %s: %s; registering again",
+				 o->c.name, why);
+			treg_schedule(o, 2);
+		}
+	}
 }
 
 static const struct sipd_app treg_app = {
 	.name = "trunk",
 	.response = on_response,
 	.apply = on_apply,
+	.conn_closed = on_conn_closed,
 };
 
 static void treg_destructor(void *arg)
@@ -350,6 +427,8 @@ static void treg_destructor(void *arg)
 	tmr_cancel(&t->stop);
 	list_flush(&t->trunks);
 	list_flush(&t->leaving);
+	tmr_cancel(&t->dns);
+	trunk_dns_close();
 	tmr_cancel(&t->tick);
 	mem_deref(t->ct);
 	sodium_memzero(t->auth, sizeof(t->auth));
@@ -371,6 +450,7 @@ int treg_alloc(struct treg **tp, struct sipd *sd)
 	list_init(&t->leaving);
 	tmr_init(&t->tick);
 	tmr_init(&t->stop);
+	tmr_init(&t->dns);
 	err = ctrans_alloc(&t->ct, &cc, tx_send, ct_end, t);
 	if (!err)
 		err = sipd_app_register(sd, &treg_app, t);
@@ -433,8 +513,10 @@ json_t *treg_status(const struct treg *t)
 		const struct tone *o = le->data;
 
 		json_array_append_new(a, json_pack(
-			"{s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:I}",
-			"name", o->c.name, "host", o->c.host,
+			"{s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:I}",
+			"name", o->c.name, "host", o->c.host, "transport",
+			o->tp == SIPD_TLS ? "tls" : o->tp == SIPD_TCP ?
+			"tcp" : "udp",
 			"register", o->c.reg, "state", state_names[o->state],
 			"last_error", o->last_error,
 			"registered_at", time_or_null(o->registered_at),

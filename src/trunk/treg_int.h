@@ -15,7 +15,7 @@ struct tone {
 	struct treg *owner;
 	struct trunk_conf c;       /* a copy: wiped when freed */
 	enum treg_state state;
-	char last_error[128];
+	char last_error[256];
 	int64_t registered_at, expires_at, next_at;   /* unix s, 0 none */
 	uint32_t failures, backoff_s, expiry;
 	uint32_t cseq;
@@ -26,6 +26,11 @@ struct tone {
 	struct ctrans_tx *tx;
 	struct sa dst;
 	struct tmr tmr;
+	/* transport and outbound connection (0: UDP or none) */
+	enum sipd_tp tp;
+	uint64_t conn;
+	char why[160];             /* why treg_send failed, when it knows */
+	uint32_t dns_wait;         /* polls of a DNS lookup in progress */
 };
 
 struct treg {
@@ -36,6 +41,7 @@ struct treg {
 	struct list leaving;       /* records un-REGISTERing */
 	struct tmr stop;           /* treg_stop's bound */
 	bool stopping;             /* treg_stop: re_cancel when done */
+	struct tmr dns;            /* keeps names' answers fresh */
 	char buf[4096];
 	char auth[1024];
 };
@@ -47,8 +53,9 @@ void treg_ct_schedule(struct treg *t);
 void treg_schedule(struct tone *o, uint32_t in_s);
 /* An attempt of o failed (why: for the status and the log): backoff. */
 void treg_fail(struct tone *o, const char *why);
-/* Send o's REGISTER, with header auth_name: auth_val when not NULL.
- * 0 or errno. */
+/* Send o's REGISTER, with header auth_name: auth_val when not NULL
+ * (TCP/TLS: over the trunk's outbound connection, opened when needed).
+ * 0 or errno (o->why may say more). */
 int treg_send(struct tone *o, const char *auth_name, const char *auth_val);
 /* o's REGISTER got final response m. */
 void treg_final(struct tone *o, const struct sipmsg *m);

@@ -63,8 +63,22 @@ int treg_send(struct tone *o, const char *auth_name,
 	const char *user = o->c.username[0] ? o->c.username : "bulwark";
 	struct sa l;
 	int n, err;
+	/* TCP/TLS over the trunk's outbound connection */
+	static const char *const vtp[] = { "UDP", "TCP", "TLS" };
+	static const char *const ctp[] = { "", ";transport=tcp",
+					   ";transport=tls" };
 
-	if (sipd_local_addr(t->sd, SIPD_UDP, 0, &o->dst, &l))
+	if (o->tp != SIPD_UDP) {
+		struct sipd_peer p = { .tp = o->tp, .dst = &o->dst,
+			.name = o->c.host, .ca_file = o->c.tls_ca,
+			.verify = o->c.tls_verify };
+
+		err = sipd_connect(t->sd, &p, &o->conn, o->why,
+				   sizeof(o->why));
+		if (err)
+			return err;
+	}
+	if (sipd_local_addr(t->sd, o->tp, o->conn, &o->dst, &l))
 		return ENOENT;
 	re_snprintf(local, sizeof(local), "%J", &l);
 	domain_of(&o->c, dom, sizeof(dom));
@@ -76,24 +90,24 @@ int treg_send(struct tone *o, const char *auth_name,
 	o->cseq++;
 	n = snprintf(t->buf, sizeof(t->buf),
 		     "REGISTER %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s;branch=%s;rport\r\n"
+		     "Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
 		     "Max-Forwards: 70\r\n"
 		     "From: <sip:%s@%s>;tag=%s\r\n"
 		     "To: <sip:%s@%s>\r\n"
 		     "Call-ID: %s\r\n"
 		     "CSeq: %u REGISTER\r\n"
-		     "Contact: <sip:%s@%s>\r\n"
+		     "Contact: <sip:%s@%s%s>\r\n"
 		     "Expires: %u\r\n"
 		     "%s"
 		     "User-Agent: Bulwark\r\n"
 		     "Content-Length: 0\r\n\r\n",
-		     ruri, local, branch, user, dom, o->ftag,
+		     ruri, vtp[o->tp], local, branch, user, dom, o->ftag,
 		     user, dom, o->callid, o->cseq, user, local,
-		     o->expiry, authl);
+		     ctp[o->tp], o->expiry, authl);
 	sodium_memzero(authl, sizeof(authl));
 	if (n < 0 || (size_t)n >= sizeof(t->buf))
 		return ENOSPC;
-	err = ctrans_send(t->ct, SIPD_UDP, &o->dst, 0, t->buf, (size_t)n,
+	err = ctrans_send(t->ct, o->tp, &o->dst, o->conn, t->buf, (size_t)n,
 			  treg_now_ms(), &tx);
 	if (err)
 		return err;

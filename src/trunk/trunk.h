@@ -47,6 +47,9 @@ struct trunk_conf {            /* one configured trunk */
 				      from (host's address when it is an IP
 				      literal + the listed "inbound" ones;
 				      port 0: any port) */
+	/* the TLS client's trust (transport tls) */
+	char tls_ca[256];          /* PEM CA file; "" = the system's store */
+	bool tls_verify;           /* check certificate and name */
 };
 
 /* One DID: the dialled number a trunk delivers → where it rings. */
@@ -72,7 +75,9 @@ const struct trunk_conf *trunk_find(const struct snapshot *s,
 				    const char *name);
 
 /* The trunk one of whose inbound addresses is src (address match; port
- * too when the configured one is not 0), or NULL. */
+ * too when the configured one is not 0), or NULL. A host given
+ * as a name adds the addresses it last resolved to (tresolve.h; loop
+ * thread only). */
 const struct trunk_conf *trunk_by_addr(const struct snapshot *s,
 				       const struct sa *src);
 

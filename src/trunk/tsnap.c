@@ -2,7 +2,8 @@
  * tsnap — the "trunks" section as the data plane reads it: the decoder
  * (store_section.decode, run once per snapshot on the control plane;
  * pure: no DNS) into struct trunks_typed, and the lookups on it that
- * trunk.h declares.
+ * trunk.h declares (trunk_by_addr also asks the cache of resolved host
+ * names, tdns.c: loop thread).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "store/snapshot.h"
 #include "trunk/trunk.h"
+#include "trunk/tresolve.h"
 #include "trunk/trunk_int.h"
 
 static const json_t *tget(const json_t *obj, const char *name,
@@ -70,6 +72,8 @@ static void decode_one(const json_t *obj, const char *name,
 	t->max_calls = (uint16_t)tint(obj, name, "max_calls", 0);
 	if (!sa_set_str(&t->addr[0], t->host, 0))
 		t->n_addr = 1;
+	tstr(obj, name, "tls_ca", t->tls_ca, sizeof(t->tls_ca));
+	t->tls_verify = !json_is_false(tget(obj, name, "tls_verify"));
 	tstr(obj, name, "inbound", addrs, sizeof(addrs));
 	if (!trunk_addrs_parse(addrs, TRUNK_ADDR_MAX - (long)t->n_addr,
 			 t->addr + t->n_addr, &n))
@@ -154,6 +158,9 @@ const struct trunk_conf *trunk_by_addr(const struct snapshot *s,
 			    sa_port(&t->addr[k]) == sa_port(src))
 				return t;
 		}
+		/* a host given as a name: its resolved addresses */
+		if (t->host[0] && trunk_dns_has(t->host, src))
+			return t;
 	}
 	return NULL;
 }

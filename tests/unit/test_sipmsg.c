@@ -1009,6 +1009,36 @@ static void test_reply_shape(void **st)
 			       "branch=z9hG4bKa;rport\r\n"));
 }
 
+/* tlsout: a response that may create a dialog (101-299 to a request
+ * without a To tag) copies the Record-Route values in order (RFC 3261
+ * 12.1.1); 100, failures and in-dialog responses do not. */
+static void test_reply_record_route(void **st)
+{
+	char out[2048];
+	const char *a, *b;
+
+	(void)st;
+	OK(NULL, "+Record-Route", "<sip:p1.example;lr>",
+	   "+Record-Route", "<sip:p2.example;lr;transport=tls>");
+	assert_true(reply(200, NULL, "s", out, sizeof(out)) > 0);
+	a = strstr(out, "\r\nRecord-Route: <sip:p1.example;lr>\r\n");
+	b = strstr(out, "\r\nRecord-Route: <sip:p2.example;lr;"
+		   "transport=tls>\r\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_true(reply(180, NULL, "s", out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "Record-Route: <sip:p1.example;lr>"));
+	assert_true(reply(100, NULL, "s", out, sizeof(out)) > 0);
+	assert_null(strstr(out, "Record-Route"));
+	assert_true(reply(486, NULL, "s", out, sizeof(out)) > 0);
+	assert_null(strstr(out, "Record-Route"));
+	OK(NULL, "To", "<sip:201@example.com>;tag=t", "+Record-Route",
+	   "<sip:p1.example;lr>");
+	assert_true(reply(200, NULL, "s", out, sizeof(out)) > 0);
+	assert_null(strstr(out, "Record-Route"));
+}
+
 /* ---- responses -------------------------------------------------------- */
 
 static void test_check_response(void **st)
@@ -1104,6 +1134,7 @@ int main(void)
 		cmocka_unit_test(test_frame_no_head_end),
 		cmocka_unit_test(test_reply_to_tag),
 		cmocka_unit_test(test_reply_shape),
+		cmocka_unit_test(test_reply_record_route),
 		cmocka_unit_test(test_check_response),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_eq),
