@@ -7,6 +7,7 @@ recording (the greeting's audio, the beep), the stored message (the
 caller's tone in the WAV the API serves), the MWI subscriber's NOTIFYs,
 the mail an SMTP sink receives. Helpers: vm_lib.py.
 """
+import shutil
 import time
 
 import pytest
@@ -16,7 +17,8 @@ from calls_pbx import PW
 from conftest import wait_for
 from test_mwi import Subscriber, body_of
 from test_vm_admin import put_message
-from calls_sip import status_of
+from calls_sip import Sipp, register_udp, status_of
+from test_calls_route import uas_busy_xml
 from vm_lib import (  # noqa: F401 (fixtures)
     bounded, phones, BEEP, BEEP_WAV, MSG_HZ, PIN, audible_seconds,
     beep_seconds, vm_pbx,
@@ -117,6 +119,59 @@ def test_no_answer_goes_to_voicemail_after_ring_time(make_daemon, tmp_path,
     finally:
         b.stop()
     check_message(pbx, tmp_path, "202", "201", 1500, 1.5)
+
+
+def busy_phone(tmp_path, pbx, num, name, port=None):
+    """A SIPp UAS registered as num that answers one INVITE 486 (port:
+    the one an earlier such phone registered, so that its binding is
+    replaced rather than left ringing unanswered)."""
+    s = Sipp(tmp_path, name, uas_busy_xml(), port=port)
+    assert register_udp(pbx.server, num, PW[num], s.port)
+    s.start(timeout_s=30)
+    time.sleep(0.3)
+    return s
+
+
+@pytest.mark.skipif(not shutil.which("sipp"), reason="needs sipp")
+def test_busy_forward_to_a_mailbox_and_busy_to_voicemail(
+        make_daemon, tmp_path, phones):
+    """202's phone (SIPp) answers 486: with a busy forward to 600, a
+    voicemail-only extension, 600's mailbox takes the caller's message
+    (CDR rule forward_busy); without it, 202's own mailbox does. Each
+    message holds the caller's tone. (In this order: once 202 has a
+    message, its registration gets an MWI NOTIFY, which the SIPp
+    scenario would take for its call.)"""
+    pbx = vm_pbx(make_daemon, menus=())
+    r = pbx.d.cli("ext", "add", "600", "--type", "voicemail", "--name",
+                  "Front Desk", "--set", "voicemail.pin=582931",
+                  "--set", "voicemail.force_name=false",
+                  "--set", "voicemail.force_greeting=false")
+    assert r.returncode == 0, r
+    pbx.set_ext("202", "phone.qualify=false",
+                "user.forward.busy.enabled=true",
+                "user.forward.busy.destination=600")
+    uas = busy_phone(tmp_path, pbx, "202", "busy1")
+    port = uas.port
+    try:
+        deposit(pbx, phones, mailbox="202", secs=3.0, end="#")
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uas.stop()
+    check_message(pbx, tmp_path, "600", "201", 2500, 2.5)
+    assert box(pbx, "202")["messages"] == []
+    rows = pbx.wait_cdrs(1)
+    assert (rows[-1]["forward_rule"], rows[-1]["forward_to"]) == \
+        ("forward_busy", "600"), rows
+
+    pbx.set_ext("202", "user.forward.busy.enabled=false")
+    uas = busy_phone(tmp_path, pbx, "202", "busy2", port=port)
+    try:
+        deposit(pbx, phones, mailbox="202", secs=3.0, end="#")
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uas.stop()
+    check_message(pbx, tmp_path, "202", "201", 2500, 2.5)
+    assert len(box(pbx, "600")["messages"]) == 1     # only the first
 
 
 # ---- MWI, listening, deleting ------------------------------------------------
