@@ -418,6 +418,7 @@ static const struct sipd_app call_sipd_app = {
 	.response = on_response,
 	.apply = on_apply,
 	.status = on_status,
+	.conn_closed = call_conn_closed,   /* conn_lost.c (issue 15) */
 };
 
 static void app_destructor(void *arg)

@@ -399,12 +399,27 @@ void trunk_out_final(struct call_app *app, struct leg *l,
 void trunk_out_heard(struct leg *l);
 /* l's INVITE got no final answer: the next trunk. */
 void trunk_out_timeout(struct call_app *app, struct leg *l);
+/* The outbound connection l's INVITE went on closed or failed (why: the
+ * connection's reason, for the log) before a final response: as a 503
+ * from that trunk. l's INVITE transaction is let go (l->inv NULL, its
+ * timer ends it unseen: no second failover), then the next trunk rings
+ * (none left: 503 to the caller). */
+void trunk_out_conn_closed(struct call_app *app, struct leg *l,
+			   const char *why);
 /* What routing must know of call c for trunks: it came in from a trunk
  * (live->from_trunk) and whether the toll section's inbound_to_outbound
  * lets such a call leave on one. */
 void trunk_out_live(const struct call *c, struct route_live *live);
 /* call_end of an outbound call: its toll counts end. */
 void trunk_out_ending(struct call *c);
+
+/* ---- conn_lost.c (outbound, issue 15) ------------------------------- */
+
+/* The sipd_app conn_closed hook (arg: the call_app): every trunk leg
+ * still waiting for a final response to an INVITE sent on outbound
+ * connection conn goes to trunk_out_conn_closed. */
+void call_conn_closed(struct sipd *sd, uint64_t conn, const char *why,
+		      void *arg);
 
 /* ---- svc.c ------------------------------------------------------------- */
 

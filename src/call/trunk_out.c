@@ -4,10 +4,10 @@
  * rings the route's trunks one after the other: an INVITE to the trunk's
  * host (R-URI user: the number after strip/prefix; From: the caller ID
  * callerid_trunk chooses; PAI or RPID as the trunk says), a 401/407
- * answered once with the trunk's credentials (auth/client.h), a 5xx, 408
- * or no answer fails over to the next trunk, any other final answer ends
- * the call. Media goes through the relay as for extensions (media.c).
- * Loop thread only.
+ * answered once with the trunk's credentials (auth/client.h), a 5xx, 408,
+ * no answer or a TCP/TLS connection that fails (conn_lost.c) fails over
+ * to the next trunk, any other final answer ends the call. Media goes
+ * through the relay as for extensions (media.c). Loop thread only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -460,6 +460,31 @@ void trunk_out_timeout(struct call_app *app, struct leg *l)
 		return;
 	log_info(MOD, "call %s: trunk %s did not answer: the next trunk",
 		 c->id, l->trunk->name);
+	try_next(c);
+}
+
+void trunk_out_conn_closed(struct call_app *app, struct leg *l,
+			   const char *why)
+{
+	struct call *c = l->call;
+
+	(void)app;
+	/* nothing can answer it on a closed stream and nothing is resent:
+	 * its timer B ends it unseen (ct_end finds no leg), so the
+	 * failover below is the only one */
+	if (l->inv) {
+		ctrans_set_user(l->inv, NULL);
+		l->inv = NULL;
+	}
+	if (l->failed)
+		return;
+	l->failed = true;
+	l->code = 503;
+	if (c->state != CALL_RINGING || c->win || l->cancel ||
+	    l->gen != c->gen)
+		return;
+	log_info(MOD, "call %s: trunk %s: %s: the next trunk", c->id,
+		 l->trunk->name, why);
 	try_next(c);
 }
 

@@ -18,7 +18,12 @@ trunk registering to it:
   nobody knows fails clearly;
 * an outbound call over a TLS trunk: the INVITE reaches Kamailio over
   TLS (its log says proto tls), which relays it to SIPp (the far end);
-  SIPp answers, the extension hangs up, the BYE goes the same way.
+  SIPp answers, the extension hangs up, the BYE goes the same way;
+* an outbound call whose first trunk's connection fails (TCP refused; a
+  TLS certificate, from openssl s_server, that fails verification)
+  reaches the second trunk (SIPp) well within 1.5 s, not after the 4 s
+  response timer, and only once; with only that trunk the caller gets
+  503 as promptly.
 """
 import os
 import shutil
@@ -469,3 +474,233 @@ class _Target:
 
     def __init__(self, addr, port):
         self.registrar = f"{addr}:{port}"
+
+
+# ---- a connection that fails: the next trunk at once -----------------------
+#
+# An outbound call's INVITE over TCP/TLS whose connection fails (refused,
+# a certificate that fails verification) fails over when the connection's
+# failure is known (the call layer's conn_closed hook), not when the
+# trunk's 4 s response timer runs out. SIPp (UDP) is the trunk that
+# answers; nothing listens where the first trunk points (refused), or
+# openssl s_server holds a certificate the trunk's CA file did not sign.
+
+needs_sipp = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("sipp", "openssl")),
+    reason="needs sipp and openssl")
+FAST_S = 1.5        # the bound asserted; the resp timer is 4 s
+
+
+def full_log(pbx):
+    return pbx.d.log_path.read_text(errors="replace")
+
+
+def dead_port(addr):
+    """A TCP port on addr where nothing listens (connection refused)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+
+
+def sipp_invite_times(sipp):
+    """When SIPp received each INVITE (its message trace, local time), as
+    Unix seconds."""
+    from datetime import datetime
+    out = []
+    for chunk in sipp.messages().split("-" * 47 + " ")[1:]:
+        stamp, _, rest = chunk.partition("\n")
+        head, _, msg = rest.partition("\n\n")
+        if "message received" in head and msg.lstrip().startswith("INVITE "):
+            out.append(datetime.strptime(
+                stamp.strip(), "%Y-%m-%d %H:%M:%S.%f").timestamp())
+    return out
+
+
+def timed_call(pbx, number, user="201", timeout=10):
+    """user calls number: (the UAC, the final answer, the time its
+    authenticated INVITE left, seconds from then to the final)."""
+    from calls_pbx import PW
+    from calls_sip import SipUac, digest, status_of
+    u = SipUac(pbx.server, user)
+    u.invite(number)
+    chal = u.recv_final(5)
+    assert status_of(chal) == 407, chal
+    auth = digest("INVITE", u.uri, user, PW[user], chal)
+    t0 = time.time()
+    u.invite(number, cseq=2, auth=auth, call_id=u.call_id, tag=u.tag)
+    final = u.recv_final(timeout)
+    return u, final, t0, time.time() - t0
+
+
+def failover_route(pbx, t1_extra, t2):
+    """Route national: trunk t1 (127.0.0.2, t1_extra settings), then t2
+    (the SIPp UAS t2, UDP)."""
+    r = pbx.d.cli("settings", "set", "trunks", "t1.host=127.0.0.2",
+                  *[f"t1.{x}" for x in t1_extra], f"t2.host={t2.addr}",
+                  f"t2.port={t2.port}")
+    assert r.returncode == 0, r
+    r = pbx.d.cli("settings", "set", "outbound_routes",
+                  "national=patterns=0ZX.;trunks=t1,t2;class=national")
+    assert r.returncode == 0, r
+    commit(pbx.d)
+
+
+def call_fails_over(pbx, t2, why):
+    """201 calls out: t1's connection fails (the log says why), t2 gets
+    the INVITE well within FAST_S and answers; after the response timer
+    would have run out nothing more happens (one failover, one INVITE at
+    t2). The measured time, printed."""
+    from calls_sip import status_of
+    t2.start(timeout_s=30)
+    time.sleep(0.3)
+    u, final, t0, _ = timed_call(pbx, "02079460123")
+    try:
+        assert status_of(final) == 200, (final, t2.report(),
+                                         full_log(pbx)[-3000:])
+        # past the 4 s response timer of t1's leg: no late failover
+        time.sleep(4.5)
+        assert u.bye(final) == 200
+    finally:
+        u.close()
+    assert t2.wait(10) == 0, t2.report()
+    at = sipp_invite_times(t2)
+    assert len(at) == 1, t2.messages()[-3000:]
+    took = at[0] - t0
+    print(f"failover ({why}): INVITE to the INVITE at trunk 2: "
+          f"{took * 1000:.0f} ms")
+    assert 0 <= took < FAST_S, took
+    log = full_log(pbx)
+    assert f"trunk t1: {why}" in log and "the next trunk" in log, log[-3000:]
+    assert "answers nothing" not in log and "did not answer" not in log, \
+        log[-3000:]
+    rows = pbx.wait_cdrs(1)
+    assert [(r["trunk"], r["disposition"]) for r in rows] == \
+        [("t2", "answered")], rows
+    return took
+
+
+@needs_sipp
+def test_refused_trunk_connection_fails_over_at_once(make_daemon, tmp_path):
+    from calls_sip import Sipp, uas_xml
+    pbx = start_pbx(make_daemon, exts=("201",))
+    t2 = Sipp(tmp_path, "t2", uas_xml(answer=True, pcap=False),
+              addr="127.0.0.3")
+    try:
+        failover_route(pbx, ("transport=tcp",
+                             f"port={dead_port('127.0.0.2')}"), t2)
+        call_fails_over(pbx, t2, "cannot connect over TCP: Connection "
+                        "refused")
+    finally:
+        t2.stop()
+
+
+@needs_sipp
+def test_trunk_certificate_failing_verification_fails_over_at_once(
+        make_daemon, tmp_path):
+    from calls_sip import Sipp, uas_xml
+    crt, key = make_cert(tmp_path, "srv", "carrier-standin")
+    other, _ = make_cert(tmp_path, "other", "someone-else")
+    port = dead_port("127.0.0.2")
+    srv = subprocess.Popen(
+        ["timeout", "-k", "5", "60", "openssl", "s_server", "-accept",
+         f"127.0.0.2:{port}", "-cert", str(crt), "-key", str(key)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    pbx = start_pbx(make_daemon, exts=("201",))
+    t2 = Sipp(tmp_path, "t2", uas_xml(answer=True, pcap=False),
+              addr="127.0.0.3")
+    try:
+        for line in srv.stdout:     # listening once it says ACCEPT
+            if "ACCEPT" in line:
+                break
+        else:
+            raise AssertionError("openssl s_server did not start")
+        failover_route(pbx, ("transport=tls", f"port={port}",
+                             f"tls_ca={other}"), t2)
+        call_fails_over(pbx, t2, "TLS: the server's certificate failed "
+                        "verification")
+        assert outbound(pbx)["counters"]["verify_failed"] >= 1
+    finally:
+        t2.stop()
+        stop_pid(srv)
+
+
+@needs_sipp
+def test_only_trunk_refused_answers_the_caller_at_once(make_daemon):
+    """One trunk, connection refused: 503 to the caller well within
+    FAST_S; the call ends once (one CDR, no late failover when the
+    response timer would have fired), and the daemon goes on: a second
+    call gets the same answer as promptly."""
+    from calls_sip import status_of
+    pbx = start_pbx(make_daemon, exts=("201",))
+    r = pbx.d.cli("settings", "set", "trunks", "t1.host=127.0.0.2",
+                  f"t1.port={dead_port('127.0.0.2')}", "t1.transport=tcp")
+    assert r.returncode == 0, r
+    r = pbx.d.cli("settings", "set", "outbound_routes",
+                  "national=patterns=0ZX.;trunks=t1;class=national")
+    assert r.returncode == 0, r
+    commit(pbx.d)
+    took = []
+    for n in ("02079460123", "02079460124"):
+        u, final, _, t = timed_call(pbx, n)
+        u.close()
+        assert status_of(final) == 503, (final, full_log(pbx)[-3000:])
+        took.append(t)
+        if len(took) == 1:
+            time.sleep(4.5)     # past the 4 s response timer
+    print("refused, only trunk: INVITE to the final answer: " +
+          ", ".join(f"{t * 1000:.0f} ms" for t in took))
+    assert max(took) < FAST_S, took
+    log = full_log(pbx)
+    assert log.count("cannot connect over TCP: Connection refused: the "
+                     "next trunk") == 2, log[-3000:]
+    assert "answers nothing" not in log and "did not answer" not in log, \
+        log[-3000:]
+    rows = pbx.wait_cdrs(2)
+    assert [(r["trunk"], r["disposition"], r["cause"], r["reason"])
+            for r in rows] == [("t1", "failed", 503,
+                                "no trunk answered")] * 2, rows
+    st, body = pbx.d.api("GET", "/sip/status")
+    assert st == 200 and body["calls"]["active"] == 0, body
+    assert pbx.d.proc.poll() is None
+
+
+@needs_sipp
+def test_trunk_closing_its_connection_after_100_fails_over(make_daemon,
+                                                           tmp_path):
+    """Trunk 1 (SIPp over TCP) takes the INVITE, says 100 Trying and
+    closes the connection (SIPp exits): its leg heard a response, so no
+    response timer would move on; the closed connection does, at once."""
+    from calls_sip import Sipp, _reply, uas_xml
+    pbx = start_pbx(make_daemon, exts=("201",))
+    quits = "\n".join([
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>',
+        '<scenario name="quits">',
+        '  <recv request="INVITE" crlf="true"/>',
+        _reply(100, "Trying"), '</scenario>', ''])
+    t1 = Sipp(tmp_path, "t1", quits, addr="127.0.0.2")
+    t2 = Sipp(tmp_path, "t2", uas_xml(answer=True, pcap=False),
+              addr="127.0.0.3")
+    try:
+        failover_route(pbx, ("transport=tcp", f"port={t1.port}"), t2)
+        t1.logf = open(t1.dir / "out", "ab")
+        t1.proc = subprocess.Popen(
+            ["sipp", "-sf", "s.xml", "-t", "t1", "-i", t1.addr, "-p",
+             str(t1.port), "-m", "1", "-nostdin", "-timeout", "30s",
+             "-timeout_error", "-trace_err", "-trace_msg"],
+            cwd=t1.dir, stdin=subprocess.DEVNULL, stdout=t1.logf,
+            stderr=subprocess.STDOUT)
+        took = call_fails_over(pbx, t2, "TCP connection closed")
+        assert t1.wait(10) == 0, t1.report()
+        assert len(invites_of(t1)) == 1, t1.messages()[-2000:]
+        print(f"trunk 1 closed after 100: {took * 1000:.0f} ms")
+    finally:
+        t1.stop()
+        t2.stop()
+
+
+def invites_of(sipp):
+    return [m for m in sipp.messages().split("-" * 47 + " ")[1:]
+            if "message received" in m.split("\n", 2)[1] and
+            m.split("\n\n", 1)[1].lstrip().startswith("INVITE ")]
