@@ -54,7 +54,7 @@ void api_metrics_get(struct daemon *d, const char *method,
 /* Count one commit request: ok false = refused (routes_config.c). */
 void api_metrics_commit(bool dry_run, bool ok);
 
-/* Helpers for handlers (api.c). */
+/* Helpers for handlers (api_send.c, api_routes.c). */
 
 /* resp := 200 with body (takes the reference). */
 void api_ok(struct api_resp *resp, json_t *body);

@@ -16,7 +16,8 @@
  * store can hold: 404 otherwise. The checks and the storing are the
  * portal's own (greet.h): the same format, sizes and durations, a
  * temporary file renamed into place, no symbolic link followed (the
- * store's). Admin routes: a portal session gets 403 (api.c).
+ * store's). Admin routes: a portal session gets 403 (web.c, which the
+ * request entry in api.c asks first).
  */
 #include <stdbool.h>
 #include <stddef.h>

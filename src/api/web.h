@@ -5,8 +5,9 @@
  * token, and the headers every answer carries (Content-Security-Policy,
  * frame-ancestors, no caching of the API).
  *
- * api.c calls api_web_admit for every request on a listener that needs
- * authentication, after the admin scope's 429 and before HTTP Basic.
+ * api.c (the request entry) calls api_web_admit for every request on a
+ * listener that needs authentication, after the admin scope's 429 and
+ * before HTTP Basic.
  * control.sock does not serve the GUI.
  */
 #ifndef BULWARK_API_WEB_H
@@ -32,8 +33,8 @@ enum api_web_verdict {
 	API_WEB_LOGIN,     /* POST /api/v1/session: the handler decides */
 };
 
-/* What the login route checks against (api.c, once the credential is
- * loaded; NULLs when the API stops). */
+/* What the login route checks against (api_listen.c, once the
+ * credential is loaded; api.c: NULLs when the API stops). */
 void api_web_bind(struct api_auth *auth, struct guard_admin *ga,
 		  struct daemon *d);
 
