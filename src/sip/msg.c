@@ -977,7 +977,11 @@ static void puts_(struct wb *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-/* Header values may be folded: write them on one line. */
+/* Header values may be folded: write them on one line. A value holding
+ * any other control octet (NUL, 0x01-0x1f, DEL: no SIP grammar allows
+ * them) is not echoed: the reply is not written at all (w->over), so
+ * that nothing we send is a message our own parser, or a peer's, would
+ * refuse (found by fuzz_sip: a Via with NUL octets came back in a 400). */
 static void put_val(struct wb *w, const char *s, size_t l)
 {
 	if (w->over || l > w->cap - w->n) {
@@ -985,9 +989,15 @@ static void put_val(struct wb *w, const char *s, size_t l)
 		return;
 	}
 	for (size_t i = 0; i < l; i++) {
-		char c = s[i];
+		unsigned char c = (unsigned char)s[i];
 
-		w->p[w->n++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' : c;
+		if ((c < 0x20 && c != '\r' && c != '\n' && c != '\t') ||
+		    c == 0x7f) {
+			w->over = true;
+			return;
+		}
+		w->p[w->n++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' :
+			(char)c;
 	}
 }
 
