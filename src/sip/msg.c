@@ -977,11 +977,7 @@ static void puts_(struct wb *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-/* Header values may be folded: write them on one line. A value holding
- * any other control octet (NUL, 0x01-0x1f, DEL: no SIP grammar allows
- * them) is not echoed: the reply is not written at all (w->over), so
- * that nothing we send is a message our own parser, or a peer's, would
- * refuse (found by fuzz_sip: a Via with NUL octets came back in a 400). */
+/* Header values may be folded: write them on one line. */
 static void put_val(struct wb *w, const char *s, size_t l)
 {
 	if (w->over || l > w->cap - w->n) {
@@ -989,16 +985,28 @@ static void put_val(struct wb *w, const char *s, size_t l)
 		return;
 	}
 	for (size_t i = 0; i < l; i++) {
-		unsigned char c = (unsigned char)s[i];
+		char c = s[i];
+
+		w->p[w->n++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' : c;
+	}
+}
+
+/* A Via value holding a control octet other than folding (NUL,
+ * 0x01-0x1f, DEL) cannot be echoed: a Via has no quoted-pair that would
+ * carry one, and a response's top Via is parsed strictly by us and by
+ * peers. The reply is then not written at all (found by fuzz_sip: a
+ * Via with NUL octets came back in a 400 our own parser refused). A
+ * quoted-pair in From/To (RFC 4475 intmeth) is echoed as before. */
+static bool via_has_ctl(const struct sipmsg_hdr *v)
+{
+	for (size_t i = 0; i < v->val.l; i++) {
+		unsigned char c = (unsigned char)v->val.p[i];
 
 		if ((c < 0x20 && c != '\r' && c != '\n' && c != '\t') ||
-		    c == 0x7f) {
-			w->over = true;
-			return;
-		}
-		w->p[w->n++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' :
-			(char)c;
+		    c == 0x7f)
+			return true;
 	}
+	return false;
 }
 
 static void put_uint(struct wb *w, uint64_t v)
@@ -1074,6 +1082,10 @@ size_t sipmsg_reply_body(const struct sipmsg *m, const struct sa *src,
 
 		if (v->id != SH_VIA)
 			continue;
+		if (via_has_ctl(v)) {
+			w.over = true;
+			break;
+		}
 		/* A top Via that was not parsed to the end of its via-parm
 		 * (the request was refused before or while checking it) is
 		 * echoed unchanged: offsets into it were never set. */

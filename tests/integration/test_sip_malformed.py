@@ -34,7 +34,7 @@ def test_crash_datagrams_do_not_kill(daemon):
     depend on shared/), each sent many times, over UDP: the daemon answers
     OPTIONS after every one."""
     files = sorted(SEEDS.glob("repro-*"))
-    assert len(files) == 2
+    assert len(files) == 3
     for i, f in enumerate(files):
         payload = f.read_bytes()
         for _ in range(20):
@@ -66,6 +66,19 @@ def test_unparsed_top_via_echoed_unchanged(daemon):
     assert got is not None and got.startswith(b"SIP/2.0 400 "), got
     assert via_lines(got) == [top, second]
     assert b"received=" not in got
+
+
+def test_via_with_control_octets_gets_no_reply(daemon):
+    """A Via holding a NUL (no SIP grammar allows it there) is not echoed
+    into a 400 that peers, and our own parser, would refuse: no reply at
+    all, and the daemon answers the next request."""
+    req = (b"OPTIONS sip:201@127.0.0.1 SIP/2.0\r\n"
+           b"Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK1\x00\x00x\r\n"
+           b"From: <sip:a@example.com>;tag=1\r\nTo: <sip:201@127.0.0.1>\r\n"
+           b"Call-ID: via-nul\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+           b"Content-Length: 0\r\n\r\n")
+    assert udp_exchange(daemon.sip_port, req, 1.0) is None
+    assert alive(daemon, 0)
 
 
 def test_parsed_top_via_gets_received_and_rport(daemon):
