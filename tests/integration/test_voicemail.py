@@ -132,6 +132,18 @@ def busy_phone(tmp_path, pbx, num, name, port=None):
     return s
 
 
+def deposit_at_busy(tmp_path, pbx, phones, name, port=None):
+    """201 calls 202 while 202's phone (a busy_phone) answers 486, and
+    leaves a 3 s message wherever that leads; the phone's port."""
+    uas = busy_phone(tmp_path, pbx, "202", name, port=port)
+    try:
+        deposit(pbx, phones, mailbox="202", secs=3.0, end="#")
+        assert uas.wait(10) == 0, uas.report()
+    finally:
+        uas.stop()
+    return uas.port
+
+
 @pytest.mark.skipif(not shutil.which("sipp"), reason="needs sipp")
 def test_busy_forward_to_a_mailbox_and_busy_to_voicemail(
         make_daemon, tmp_path, phones):
@@ -150,13 +162,7 @@ def test_busy_forward_to_a_mailbox_and_busy_to_voicemail(
     pbx.set_ext("202", "phone.qualify=false",
                 "user.forward.busy.enabled=true",
                 "user.forward.busy.destination=600")
-    uas = busy_phone(tmp_path, pbx, "202", "busy1")
-    port = uas.port
-    try:
-        deposit(pbx, phones, mailbox="202", secs=3.0, end="#")
-        assert uas.wait(10) == 0, uas.report()
-    finally:
-        uas.stop()
+    port = deposit_at_busy(tmp_path, pbx, phones, "busy1")
     check_message(pbx, tmp_path, "600", "201", 2500, 2.5)
     assert box(pbx, "202")["messages"] == []
     rows = pbx.wait_cdrs(1)
@@ -164,12 +170,7 @@ def test_busy_forward_to_a_mailbox_and_busy_to_voicemail(
         ("forward_busy", "600"), rows
 
     pbx.set_ext("202", "user.forward.busy.enabled=false")
-    uas = busy_phone(tmp_path, pbx, "202", "busy2", port=port)
-    try:
-        deposit(pbx, phones, mailbox="202", secs=3.0, end="#")
-        assert uas.wait(10) == 0, uas.report()
-    finally:
-        uas.stop()
+    deposit_at_busy(tmp_path, pbx, phones, "busy2", port=port)
     check_message(pbx, tmp_path, "202", "201", 2500, 2.5)
     assert len(box(pbx, "600")["messages"]) == 1     # only the first
 
